@@ -1,0 +1,666 @@
+/*
+ * config.c - load, validate and query smg.conf.
+ *
+ * The file is first checked line by line (so that every error has a line
+ * number), inline comments are cut, and the cleaned text is handed to
+ * GKeyFile with the same line numbering.  Then every group and key is
+ * checked against smg_conf_keys[].  Values are kept as text and parsed by
+ * the getters, which cannot fail because loading already parsed them once.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+
+/* clang-format off */
+const struct smg_conf_key smg_conf_keys[] = {
+    {"spool", "dir", SMG_CONF_PATH, "/var/spool/smg", 0, 0, NULL},
+    {"spool", "state_dir", SMG_CONF_PATH, "/var/lib/smg", 0, 0, NULL},
+    {"spool", "min_free", SMG_CONF_SIZE, "0", 0, 0, NULL},
+    {"spool", "sync", SMG_CONF_BOOL, "yes", 0, 0, NULL},
+    {"dns", "nameservers", SMG_CONF_LIST, NULL, 0, 0, NULL},
+    {"dns", "timeout", SMG_CONF_TIME, "5", 1, 300, NULL},
+    {"dns", "attempts", SMG_CONF_INT, "2", 1, 10, NULL},
+    {"recv", "hostname", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"recv", "tls_cert", SMG_CONF_PATH, SMG_SYSCONFDIR "/tls/cert.pem", 0, 0, NULL},
+    {"recv", "tls_key", SMG_CONF_PATH, SMG_SYSCONFDIR "/tls/key.pem", 0, 0, NULL},
+    {"recv", "tls", SMG_CONF_BOOL, "yes", 0, 0, NULL},
+    {"recv", "auth", SMG_CONF_CHOICE, "required", 0, 0, "required|optional|off"},
+    {"recv", "credentials", SMG_CONF_PATH, SMG_SYSCONFDIR "/credentials", 0, 0, NULL},
+    {"recv", "sender_domain_check", SMG_CONF_BOOL, "yes", 0, 0, NULL},
+    {"recv", "rate_limit", SMG_CONF_RATE, "off", 0, 0, NULL},
+    {"recv", "rate_limit_table", SMG_CONF_PATH, NULL, 0, 0, NULL},
+    {"recv", "max_message_size", SMG_CONF_SIZE, "52428800", 1024, 0, NULL},
+    {"recv", "max_recipients", SMG_CONF_INT, "1000", 1, 100000, NULL},
+    {"recv", "max_line_length", SMG_CONF_INT, "2048", 512, 1048576, NULL},
+    {"recv", "max_data_line_length", SMG_CONF_INT, "65536", 1000, 16777216, NULL},
+    {"recv", "max_header_size", SMG_CONF_SIZE, "102400", 1024, 0, NULL},
+    {"recv", "command_timeout", SMG_CONF_TIME, "300", 1, 3600, NULL},
+    {"recv", "data_timeout", SMG_CONF_TIME, "600", 1, 3600, NULL},
+    {"recv", "max_errors", SMG_CONF_INT, "20", 1, 1000, NULL},
+    {"recv", "max_junk_commands", SMG_CONF_INT, "100", 1, 100000, NULL},
+    {"recv", "max_auth_failures", SMG_CONF_INT, "3", 1, 100, NULL},
+    {"recv", "auth_failure_delay", SMG_CONF_TIME, "2", 0, 60, NULL},
+    {"recv", "max_messages", SMG_CONF_INT, "1000", 1, 1000000, NULL},
+    {"check", "threshold", SMG_CONF_DOUBLE, "5.0", -1000, 1000, NULL},
+    {"scan", "database", SMG_CONF_PATH, "/var/lib/clamav", 0, 0, NULL},
+    {"sign", "keytable", SMG_CONF_PATH, SMG_SYSCONFDIR "/dkim/KeyTable", 0, 0, NULL},
+    {"sign", "signingtable", SMG_CONF_STR, SMG_SYSCONFDIR "/dkim/SigningTable", 0, 0, NULL},
+    {"route", "good", SMG_CONF_LIST, NULL, 0, 0, NULL},
+    {"route", "bad", SMG_CONF_LIST, NULL, 0, 0, NULL},
+    {"gateway *", "bind", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"gateway *", "helo", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"gateway *", "relay", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"send", "tls_policy", SMG_CONF_PATH, NULL, 0, 0, NULL},
+    {"send", "port", SMG_CONF_INT, "25", 1, 65535, NULL},
+    {"send", "queue_lifetime", SMG_CONF_TIME, "5d", 60, 0, NULL},
+    {"blcheck", "zones", SMG_CONF_LIST, NULL, 0, 0, NULL},
+    {"blcheck", "notify", SMG_CONF_LIST, NULL, 0, 0, NULL},
+    {NULL, NULL, 0, NULL, 0, 0, NULL},
+};
+/* clang-format on */
+
+struct smg_conf {
+    char *path;
+    char *dir;       /* folder of path, for relative PATH values */
+    GKeyFile *kf;
+    GHashTable *lines; /* "group\nkey" -> line number (GUINT_TO_POINTER) */
+    GHashTable *cache; /* "group\nkey" -> value text, owned */
+};
+
+/* group_matches - whether a table group ("gateway *") matches a file group */
+static gboolean
+group_matches(const char *pattern, const char *group)
+{
+    size_t n = strlen(pattern);
+
+    if (n >= 2 && pattern[n - 1] == '*' && pattern[n - 2] == ' ')
+        return strncmp(pattern, group, n - 1) == 0 && group[n - 1] != '\0'
+               && strchr(group + n - 1, ' ') == NULL;
+    return strcmp(pattern, group) == 0;
+}
+
+/* find_key - the table row for group/key, or NULL */
+static const struct smg_conf_key *
+find_key(const char *group, const char *key)
+{
+    for (const struct smg_conf_key *k = smg_conf_keys; k->group != NULL; k++)
+        if (group_matches(k->group, group) && strcmp(k->key, key) == 0)
+            return k;
+    return NULL;
+}
+
+/* group_known - whether any row has this group */
+static gboolean
+group_known(const char *group)
+{
+    for (const struct smg_conf_key *k = smg_conf_keys; k->group != NULL; k++)
+        if (group_matches(k->group, group))
+            return TRUE;
+    return FALSE;
+}
+
+gboolean
+smg_conf_parse_size(const char *s, gint64 *out)
+{
+    char *end;
+    guint64 v;
+    guint64 mult = 1;
+
+    if (s == NULL || !g_ascii_isdigit(*s))
+        return FALSE;
+    errno = 0;
+    v = g_ascii_strtoull(s, &end, 10);
+    if (errno != 0)
+        return FALSE;
+    switch (g_ascii_tolower(*end)) {
+    case '\0': break;
+    case 'k': mult = 1024; end++; break;
+    case 'm': mult = 1024 * 1024; end++; break;
+    case 'g': mult = 1024 * 1024 * 1024; end++; break;
+    default: return FALSE;
+    }
+    if (g_ascii_tolower(*end) == 'b')
+        end++;
+    if (*end != '\0' || v > (guint64) G_MAXINT64 / mult)
+        return FALSE;
+    *out = (gint64) (v * mult);
+    return TRUE;
+}
+
+gboolean
+smg_conf_parse_time(const char *s, gint64 *out)
+{
+    char *end;
+    guint64 v;
+    guint64 mult = 1;
+
+    if (s == NULL || !g_ascii_isdigit(*s))
+        return FALSE;
+    errno = 0;
+    v = g_ascii_strtoull(s, &end, 10);
+    if (errno != 0)
+        return FALSE;
+    switch (*end) {
+    case '\0': break;
+    case 's': end++; break;
+    case 'm': mult = 60; end++; break;
+    case 'h': mult = 3600; end++; break;
+    case 'd': mult = 86400; end++; break;
+    case 'w': mult = 7 * 86400; end++; break;
+    default: return FALSE;
+    }
+    if (*end != '\0' || v > (guint64) G_MAXINT64 / mult)
+        return FALSE;
+    *out = (gint64) (v * mult);
+    return TRUE;
+}
+
+gboolean
+smg_conf_parse_bool(const char *s, gboolean *out)
+{
+    static const char *yes[] = {"yes", "true", "on", "1"};
+    static const char *no[] = {"no", "false", "off", "0"};
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (g_ascii_strcasecmp(s, yes[i]) == 0) {
+            *out = TRUE;
+            return TRUE;
+        }
+        if (g_ascii_strcasecmp(s, no[i]) == 0) {
+            *out = FALSE;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+gboolean
+smg_conf_parse_rate(const char *s, gint64 *count, gint64 *per_seconds)
+{
+    char *end;
+    guint64 v;
+
+    if (g_ascii_strcasecmp(s, "off") == 0) {
+        *count = 0;
+        *per_seconds = 60;
+        return TRUE;
+    }
+    if (!g_ascii_isdigit(*s))
+        return FALSE;
+    v = g_ascii_strtoull(s, &end, 10);
+    if (*end != '/' || v == 0 || v > G_MAXINT32)
+        return FALSE;
+    end++;
+    if (strcmp(end, "s") == 0 || strcmp(end, "sec") == 0)
+        *per_seconds = 1;
+    else if (strcmp(end, "min") == 0 || strcmp(end, "m") == 0)
+        *per_seconds = 60;
+    else if (strcmp(end, "h") == 0 || strcmp(end, "hour") == 0)
+        *per_seconds = 3600;
+    else
+        return FALSE;
+    *count = (gint64) v;
+    return TRUE;
+}
+
+/* check_value - whether text is a valid value for row k; why on failure */
+static gboolean
+check_value(const struct smg_conf_key *k, const char *text, char **why)
+{
+    gint64 iv;
+    double dv;
+    gboolean bv;
+    char *end;
+
+    switch (k->type) {
+    case SMG_CONF_STR:
+    case SMG_CONF_LIST:
+        return TRUE;
+    case SMG_CONF_PATH:
+        if (*text == '\0') {
+            *why = g_strdup("empty file name");
+            return FALSE;
+        }
+        return TRUE;
+    case SMG_CONF_INT:
+        errno = 0;
+        iv = g_ascii_strtoll(text, &end, 10);
+        if (*text == '\0' || *end != '\0' || errno != 0) {
+            *why = g_strdup_printf("\"%s\" is not an integer", text);
+            return FALSE;
+        }
+        dv = (double) iv;
+        break;
+    case SMG_CONF_SIZE:
+        if (!smg_conf_parse_size(text, &iv)) {
+            *why = g_strdup_printf("\"%s\" is not a size (e.g. 10M)", text);
+            return FALSE;
+        }
+        dv = (double) iv;
+        break;
+    case SMG_CONF_TIME:
+        if (!smg_conf_parse_time(text, &iv)) {
+            *why = g_strdup_printf("\"%s\" is not a duration (e.g. 30s, 5m, 4h, 5d)", text);
+            return FALSE;
+        }
+        dv = (double) iv;
+        break;
+    case SMG_CONF_DOUBLE:
+        dv = g_ascii_strtod(text, &end);
+        if (*text == '\0' || *end != '\0' || !isfinite(dv)) {
+            *why = g_strdup_printf("\"%s\" is not a number", text);
+            return FALSE;
+        }
+        break;
+    case SMG_CONF_BOOL:
+        if (!smg_conf_parse_bool(text, &bv)) {
+            *why = g_strdup_printf("\"%s\" is not yes or no", text);
+            return FALSE;
+        }
+        return TRUE;
+    case SMG_CONF_CHOICE: {
+        char **c = g_strsplit(k->choices, "|", -1);
+        gboolean found = g_strv_contains((const char *const *) c, text);
+        g_strfreev(c);
+        if (!found)
+            *why = g_strdup_printf("\"%s\" is not one of %s", text, k->choices);
+        return found;
+    }
+    case SMG_CONF_RATE: {
+        gint64 n, per;
+        if (!smg_conf_parse_rate(text, &n, &per)) {
+            *why = g_strdup_printf("\"%s\" is not off or a rate (e.g. 100/min)", text);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    default:
+        *why = g_strdup("unknown type");
+        return FALSE;
+    }
+    if ((k->min != 0 || k->max != 0)
+        && (dv < k->min || (k->max != 0 && dv > k->max))) {
+        if (k->max != 0)
+            *why = g_strdup_printf("\"%s\" is out of range [%.0f, %.0f]", text,
+                                   k->min, k->max);
+        else
+            *why = g_strdup_printf("\"%s\" is below the minimum %.0f", text,
+                                   k->min);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* line_key - the key of the line-number table */
+static char *
+line_key(const char *group, const char *key)
+{
+    return g_strconcat(group, "\n", key, NULL);
+}
+
+/*
+ * clean_text - check the syntax of every line, cut inline comments, and
+ * record where each key is; returns the text for GKeyFile or NULL with err.
+ */
+static char *
+clean_text(struct smg_conf *conf, const char *data, GError **err)
+{
+    char **lines = g_strsplit(data, "\n", -1);
+    GString *out = g_string_new(NULL);
+    char *group = NULL;
+
+    for (unsigned i = 0; lines[i] != NULL; i++) {
+        char *line = g_strstrip(lines[i]);
+        unsigned lineno = i + 1;
+
+        if (*line == '\0' || *line == '#' || *line == ';') {
+            g_string_append_c(out, '\n');
+            continue;
+        }
+        if (*line == '[') {
+            char *close = strchr(line, ']');
+            if (close == NULL || close[1] != '\0' || close == line + 1) {
+                smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: bad group line",
+                              conf->path, lineno);
+                goto fail;
+            }
+            g_free(group);
+            group = g_strndup(line + 1, (gsize) (close - line - 1));
+            if (!group_known(group)) {
+                smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s]: unknown group",
+                              conf->path, lineno, group);
+                goto fail;
+            }
+            g_string_append_printf(out, "%s\n", line);
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (eq == NULL || eq == line) {
+            smg_set_error(err, SMG_CONFIG, NULL,
+                          "%s:%u: expected \"key = value\", a [group] or a comment",
+                          conf->path, lineno);
+            goto fail;
+        }
+        if (group == NULL) {
+            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: key outside of any [group]",
+                          conf->path, lineno);
+            goto fail;
+        }
+        *eq = '\0';
+        char *key = g_strstrip(line);
+        char *value = g_strstrip(eq + 1);
+        /* an inline comment starts with whitespace then ';' or '#' */
+        for (char *p = value; *p != '\0'; p++) {
+            if ((*p == ';' || *p == '#') && p > value
+                && (p[-1] == ' ' || p[-1] == '\t')) {
+                *p = '\0';
+                break;
+            }
+        }
+        g_strstrip(value);
+        if (find_key(group, key) == NULL) {
+            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s] %s: unknown key",
+                          conf->path, lineno, group, key);
+            goto fail;
+        }
+        char *lk = line_key(group, key);
+        if (g_hash_table_contains(conf->lines, lk)) {
+            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s] %s: set twice",
+                          conf->path, lineno, group, key);
+            g_free(lk);
+            goto fail;
+        }
+        g_hash_table_insert(conf->lines, lk, GUINT_TO_POINTER(lineno));
+        g_string_append_printf(out, "%s=%s\n", key, value);
+    }
+    g_free(group);
+    g_strfreev(lines);
+    return g_string_free(out, FALSE);
+fail:
+    g_free(group);
+    g_strfreev(lines);
+    g_string_free(out, TRUE);
+    return NULL;
+}
+
+/* validate - check every value against the table */
+static gboolean
+validate(struct smg_conf *conf, GError **err)
+{
+    char **groups = g_key_file_get_groups(conf->kf, NULL);
+    gboolean good = TRUE;
+
+    for (unsigned g = 0; good && groups[g] != NULL; g++) {
+        char **keys = g_key_file_get_keys(conf->kf, groups[g], NULL, NULL);
+        for (unsigned i = 0; good && keys != NULL && keys[i] != NULL; i++) {
+            const struct smg_conf_key *k = find_key(groups[g], keys[i]);
+            char *value = g_key_file_get_string(conf->kf, groups[g], keys[i], NULL);
+            char *why = NULL;
+            char *lk = line_key(groups[g], keys[i]);
+            unsigned lineno = GPOINTER_TO_UINT(g_hash_table_lookup(conf->lines, lk));
+
+            g_free(lk);
+            if (value == NULL) {
+                smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s] %s: bad escape",
+                              conf->path, lineno, groups[g], keys[i]);
+                good = FALSE;
+            } else if (!check_value(k, value, &why)) {
+                smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s] %s: %s",
+                              conf->path, lineno, groups[g], keys[i], why);
+                good = FALSE;
+            }
+            g_free(why);
+            g_free(value);
+        }
+        g_strfreev(keys);
+    }
+    g_strfreev(groups);
+    return good;
+}
+
+enum smg_status
+smg_conf_load_data(const char *data, const char *path, struct smg_conf **out,
+                   GError **err)
+{
+    struct smg_conf *conf = g_new0(struct smg_conf, 1);
+    GError *kerr = NULL;
+    char *text;
+
+    conf->path = g_strdup(path);
+    conf->dir = g_path_get_dirname(path);
+    if (!g_path_is_absolute(conf->dir)) {
+        char *cwd = g_get_current_dir();
+        char *abs = g_build_filename(cwd, conf->dir, NULL);
+        g_free(cwd);
+        g_free(conf->dir);
+        conf->dir = abs;
+    }
+    conf->kf = g_key_file_new();
+    conf->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    conf->cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    text = clean_text(conf, data, err);
+    if (text == NULL)
+        goto fail;
+    if (!g_key_file_load_from_data(conf->kf, text, (gsize) -1, G_KEY_FILE_NONE,
+                                   &kerr)) {
+        smg_set_error(err, SMG_CONFIG, NULL, "%s: %s", path, kerr->message);
+        g_error_free(kerr);
+        g_free(text);
+        goto fail;
+    }
+    g_free(text);
+    if (!validate(conf, err))
+        goto fail;
+    *out = conf;
+    return SMG_OK;
+fail:
+    smg_conf_free(conf);
+    return SMG_CONFIG;
+}
+
+enum smg_status
+smg_conf_load(const char *path, struct smg_conf **out, GError **err)
+{
+    char *data = NULL;
+    GError *ferr = NULL;
+    enum smg_status st;
+
+    if (path == NULL)
+        path = SMG_CONF_DEFAULT_PATH;
+    if (!g_file_get_contents(path, &data, NULL, &ferr)) {
+        smg_set_error(err, SMG_CONFIG, NULL, "%s", ferr->message);
+        g_error_free(ferr);
+        return SMG_CONFIG;
+    }
+    st = smg_conf_load_data(data, path, out, err);
+    g_free(data);
+    return st;
+}
+
+void
+smg_conf_free(struct smg_conf *conf)
+{
+    if (conf == NULL)
+        return;
+    g_free(conf->path);
+    g_free(conf->dir);
+    g_key_file_free(conf->kf);
+    g_hash_table_destroy(conf->lines);
+    g_hash_table_destroy(conf->cache);
+    g_free(conf);
+}
+
+const char *
+smg_conf_path(const struct smg_conf *conf)
+{
+    return conf->path;
+}
+
+/*
+ * value - the text of group/key (file or default), computed once and kept
+ * in conf->cache so that the returned string is owned by conf.  PATH values
+ * are made absolute against the config file's folder.
+ */
+static const char *
+value(const struct smg_conf *conf, const char *group, const char *key,
+      const struct smg_conf_key **row)
+{
+    const struct smg_conf_key *k = find_key(group, key);
+    char *ck;
+    char *v;
+    gpointer found;
+
+    if (k == NULL)
+        smg_panic("config key [%s] %s is not in the table", group, key);
+    *row = k;
+    ck = line_key(group, key);
+    if (g_hash_table_lookup_extended(conf->cache, ck, NULL, &found)) {
+        g_free(ck);
+        return found;
+    }
+    v = g_key_file_get_string(conf->kf, group, key, NULL);
+    if (v == NULL && k->def != NULL)
+        v = g_strdup(k->def);
+    if (v != NULL && k->type == SMG_CONF_PATH && !g_path_is_absolute(v)) {
+        char *abs = g_build_filename(conf->dir, v, NULL);
+        g_free(v);
+        v = abs;
+    }
+    g_hash_table_insert(conf->cache, ck, v);
+    return v;
+}
+
+const char *
+smg_conf_str(const struct smg_conf *conf, const char *group, const char *key)
+{
+    const struct smg_conf_key *k;
+
+    return value(conf, group, key, &k);
+}
+
+gint64
+smg_conf_int(const struct smg_conf *conf, const char *group, const char *key)
+{
+    const struct smg_conf_key *k;
+    const char *v = value(conf, group, key, &k);
+    gint64 n = 0;
+
+    if (v == NULL)
+        return 0;
+    switch (k->type) {
+    case SMG_CONF_SIZE: (void) smg_conf_parse_size(v, &n); break;
+    case SMG_CONF_TIME: (void) smg_conf_parse_time(v, &n); break;
+    case SMG_CONF_INT: n = g_ascii_strtoll(v, NULL, 10); break;
+    default: smg_panic("config key [%s] %s is not a number", group, key);
+    }
+    return n;
+}
+
+double
+smg_conf_double(const struct smg_conf *conf, const char *group, const char *key)
+{
+    const struct smg_conf_key *k;
+    const char *v = value(conf, group, key, &k);
+
+    return v != NULL ? g_ascii_strtod(v, NULL) : 0.0;
+}
+
+gboolean
+smg_conf_bool(const struct smg_conf *conf, const char *group, const char *key)
+{
+    const struct smg_conf_key *k;
+    const char *v = value(conf, group, key, &k);
+    gboolean b = FALSE;
+
+    if (v != NULL)
+        (void) smg_conf_parse_bool(v, &b);
+    return b;
+}
+
+char **
+smg_conf_list(const struct smg_conf *conf, const char *group, const char *key)
+{
+    const struct smg_conf_key *k;
+    const char *v = value(conf, group, key, &k);
+    GPtrArray *out = g_ptr_array_new();
+
+    if (v != NULL) {
+        char **words = g_strsplit_set(v, " \t,", -1);
+        for (unsigned i = 0; words[i] != NULL; i++)
+            if (*words[i] != '\0')
+                g_ptr_array_add(out, g_strdup(words[i]));
+        g_strfreev(words);
+    }
+    g_ptr_array_add(out, NULL);
+    return (char **) g_ptr_array_free(out, FALSE);
+}
+
+gboolean
+smg_conf_isset(const struct smg_conf *conf, const char *group, const char *key)
+{
+    return g_key_file_has_key(conf->kf, group, key, NULL);
+}
+
+char **
+smg_conf_gateways(const struct smg_conf *conf)
+{
+    char **groups = g_key_file_get_groups(conf->kf, NULL);
+    GPtrArray *out = g_ptr_array_new();
+
+    for (unsigned i = 0; groups[i] != NULL; i++)
+        if (g_str_has_prefix(groups[i], "gateway "))
+            g_ptr_array_add(out, g_strdup(groups[i] + strlen("gateway ")));
+    g_ptr_array_add(out, NULL);
+    g_strfreev(groups);
+    return (char **) g_ptr_array_free(out, FALSE);
+}
+
+void
+smg_conf_print(const struct smg_conf *conf, FILE *fp, gboolean nondefault)
+{
+    char **groups = g_key_file_get_groups(conf->kf, NULL);
+    GPtrArray *all = g_ptr_array_new_with_free_func(g_free);
+
+    /* the table's groups in table order, then the file's gateways */
+    for (const struct smg_conf_key *k = smg_conf_keys; k->group != NULL; k++)
+        if (strchr(k->group, '*') == NULL
+            && !g_ptr_array_find_with_equal_func(all, k->group, g_str_equal, NULL))
+            g_ptr_array_add(all, g_strdup(k->group));
+    for (unsigned i = 0; groups[i] != NULL; i++)
+        if (g_str_has_prefix(groups[i], "gateway "))
+            g_ptr_array_add(all, g_strdup(groups[i]));
+    g_strfreev(groups);
+
+    for (unsigned g = 0; g < all->len; g++) {
+        const char *group = all->pdata[g];
+        gboolean header = FALSE;
+
+        for (const struct smg_conf_key *k = smg_conf_keys; k->group != NULL; k++) {
+            const struct smg_conf_key *row;
+            const char *v;
+
+            if (!group_matches(k->group, group))
+                continue;
+            v = value(conf, group, k->key, &row);
+            if (v == NULL)
+                continue;
+            if (nondefault && (!smg_conf_isset(conf, group, k->key)
+                               || (k->def != NULL && strcmp(v, k->def) == 0)))
+                continue;
+            if (!header) {
+                fprintf(fp, "[%s]\n", group);
+                header = TRUE;
+            }
+            fprintf(fp, "%s = %s\n", k->key, v);
+        }
+    }
+    g_ptr_array_free(all, TRUE);
+}

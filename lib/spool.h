@@ -1,0 +1,167 @@
+/*
+ * spool.h - maildir queues and the claim / hand-off / recovery protocol.
+ *
+ * The spool is a folder of maildirs, one per queue ("check", "scan", "sign",
+ * "route", "send.<gw>", "deferred.<gw>", "hold", "quarantine", "corrupt"),
+ * each with tmp/ new/ cur/.  A message file's name is its queue ID and never
+ * changes.  The invariant (man/smg-spool.7): an accepted message is always
+ * in new/ or cur/ of exactly one queue (during a rename, possibly briefly in
+ * two, never in none).
+ *
+ * Writing: smg_spool_create opens QUEUE/tmp/ID; smg_spool_commit fsyncs the
+ * file, renames it to QUEUE/new/ID and fsyncs new/.  Only after commit
+ * returns SMG_OK may anyone acknowledge the message.
+ *
+ * Claiming: open new/ID, flock(LOCK_EX|LOCK_NB), rename to cur/ID.  The lock
+ * travels with the open file and is held until smg_spool_msg_free.  A worker
+ * passes the message on (a new file in the next queue, committed, then
+ * cur/ID removed) or moves it unchanged (rename across).
+ *
+ * Recovery: smg_spool_recover moves every unlocked file of cur/ back to new/
+ * (its worker died), and removes stale files from tmp/.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SMG_SPOOL_H
+#define SMG_SPOOL_H 1
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <glib.h>
+
+#include "lib/status.h"
+
+struct smg_spool;
+
+/* An open file being written to QUEUE/tmp/ID. */
+struct smg_spool_file {
+    struct smg_spool *spool;
+    char *queue;
+    char *id;
+    char *tmp_path;
+    int fd;
+    FILE *fp;         /* buffered writer on fd; use it or fd, not both */
+};
+
+/* A claimed message: QUEUE/cur/ID, opened and locked. */
+struct smg_spool_msg {
+    struct smg_spool *spool;
+    char *queue;
+    char *id;
+    char *path;       /* QUEUE/cur/ID */
+    int fd;           /* open, flock'ed; read from offset 0 */
+};
+
+/*
+ * smg_spool_open - use dir as the spool (created if missing, mode 0750).
+ * sync FALSE skips fsync (tests and benchmarks only).  SMG_TEMPFAIL if the
+ * folder cannot be made.
+ */
+enum smg_status smg_spool_open(const char *dir, gboolean sync,
+                               struct smg_spool **out,
+                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
+void smg_spool_close(struct smg_spool *spool);
+const char *smg_spool_dir(const struct smg_spool *spool);
+
+/* smg_spool_ensure - create QUEUE/{tmp,new,cur} if missing */
+enum smg_status smg_spool_ensure(struct smg_spool *spool, const char *queue,
+                                 GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/* smg_spool_queue_dir - "SPOOL/QUEUE/sub" (sub: "tmp", "new", "cur"), new string */
+char *smg_spool_queue_dir(const struct smg_spool *spool, const char *queue,
+                          const char *sub);
+
+/*
+ * smg_spool_new_id - a new queue ID, unique on this host: time, microseconds,
+ * pid and a counter, in [0-9A-Z] only (safe in file names and log lines).
+ */
+char *smg_spool_new_id(void);
+
+/* smg_spool_valid_id - whether s looks like a queue ID (no '/', no dots first) */
+gboolean smg_spool_valid_id(const char *s);
+
+/*
+ * smg_spool_create - open QUEUE/tmp/ID for writing (id NULL: a new ID).
+ * The caller writes through f->fp, then commits or aborts; both free f.
+ */
+enum smg_status smg_spool_create(struct smg_spool *spool, const char *queue,
+                                 const char *id, struct smg_spool_file **f,
+                                 GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_spool_commit - flush, fsync, rename to new/, fsync new/ (the order
+ * that makes an acknowledgement safe).  On failure the tmp file is removed
+ * and SMG_TEMPFAIL returned (the caller answers 451/452, never 250).
+ * ENOSPC and EDQUOT give the DSN 4.3.1.  Frees f in every case.
+ */
+enum smg_status smg_spool_commit(struct smg_spool_file *f,
+                                 GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/* smg_spool_abort - remove the tmp file and free f */
+void smg_spool_abort(struct smg_spool_file *f);
+
+/*
+ * smg_spool_claim - claim QUEUE/new/ID.  SMG_OK and *msg on success;
+ * SMG_PERMFAIL with no error set when it is gone or locked (another worker
+ * has it); SMG_TEMPFAIL with err on I/O errors.
+ */
+enum smg_status smg_spool_claim(struct smg_spool *spool, const char *queue,
+                                const char *id, struct smg_spool_msg **msg,
+                                GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_spool_next - claim the oldest claimable message of QUEUE/new.
+ * SMG_OK with *msg, or SMG_OK with *msg NULL when the queue is empty.
+ * Only files whose mtime is not in the future (by now) are taken, so
+ * deferred queues hold a message until its retry time; now 0: time(NULL).
+ */
+enum smg_status smg_spool_next(struct smg_spool *spool, const char *queue,
+                               time_t now, struct smg_spool_msg **msg,
+                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/* smg_spool_read - the whole claimed file (g_free), NULL with err on error */
+char *smg_spool_read(struct smg_spool_msg *msg, gsize *len, GError **err);
+
+/*
+ * smg_spool_move - move the claimed message unchanged to QUEUE/new/ID
+ * (rename, fsync both folders).  mtime (if not 0) is set first (deferred
+ * queues).  The lock stays with msg until smg_spool_msg_free.
+ */
+enum smg_status smg_spool_move(struct smg_spool_msg *msg, const char *queue,
+                               time_t mtime,
+                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_spool_done - the message's next copy is committed elsewhere: remove
+ * cur/ID.  Call after smg_spool_commit of the output.
+ */
+enum smg_status smg_spool_done(struct smg_spool_msg *msg,
+                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_spool_corrupt - move the claimed message to corrupt/new/ID (kept,
+ * never deleted) and log why.
+ */
+enum smg_status smg_spool_corrupt(struct smg_spool_msg *msg, const char *why,
+                                  GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/* smg_spool_msg_free - close (releasing the lock) and free */
+void smg_spool_msg_free(struct smg_spool_msg *msg);
+
+/*
+ * smg_spool_recover - move unlocked files of QUEUE/cur back to QUEUE/new
+ * and remove files older than 36 hours from QUEUE/tmp.  Returns how many
+ * were moved back in *moved (may be NULL).
+ */
+enum smg_status smg_spool_recover(struct smg_spool *spool, const char *queue,
+                                  unsigned *moved,
+                                  GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_spool_free_bytes - bytes available to an unprivileged writer on the
+ * spool's file system, or -1 if unknown.
+ */
+gint64 smg_spool_free_bytes(const struct smg_spool *spool);
+
+#endif

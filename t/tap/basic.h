@@ -1,0 +1,43 @@
+/*
+ * basic.h - a small TAP producer for the C unit tests, with the names of
+ * c-tap-harness's basic.h (plan, ok, is_int, is_string, is_blob, diag, bail,
+ * test_tmpdir), reimplemented for smg.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SMG_TAP_BASIC_H
+#define SMG_TAP_BASIC_H 1
+
+#include <stddef.h>
+
+/* plan - announce n tests; plan_lazy - announce the count at exit */
+void plan(unsigned long n);
+void plan_lazy(void);
+
+/* ok - one test; the description is printf-style. Returns success. */
+int ok(int success, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int is_int(long wanted, long seen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int is_string(const char *wanted, const char *seen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int is_blob(const void *wanted, const void *seen, size_t len, const char *fmt,
+            ...) __attribute__((format(printf, 4, 5)));
+void skip(const char *reason, ...) __attribute__((format(printf, 1, 2)));
+void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * test_tmpdir - a fresh temporary directory for this test (malloc'd path),
+ * removed with its contents by test_tmpdir_free.
+ */
+char *test_tmpdir(void);
+void test_tmpdir_free(char *path);
+
+/* test_file_path - srcdir-relative path of a data file (malloc'd), or NULL */
+char *test_file_path(const char *file);
+
+/* test_write_file - write a whole file (bails on error) */
+void test_write_file(const char *path, const char *content);
+
+#endif

@@ -1,0 +1,139 @@
+# tap.sh - TAP helpers for the shell integration tests (sourced).
+#
+# Provides plan, ok, is, like, diag, bail, a per-test temporary directory
+# $T (removed at exit unless SMG_TEST_KEEP is set), free_port, and cleanup
+# hooks so that every peer a test starts is stopped when it ends.
+#
+# SPDX-License-Identifier: MIT
+
+: "${srcdir:=.}"
+: "${builddir:=.}"
+SMG_BIN="${builddir}/bin"
+export SMG_BIN
+TAP_N=0
+TAP_FAILED=0
+TAP_CLEANUP=""
+PY3=/usr/bin/python3
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/smg-t.XXXXXX")
+export T
+
+# at_exit CMD - run CMD (a string) when the test exits, last added first
+at_exit() {
+    TAP_CLEANUP="$1; $TAP_CLEANUP"
+}
+
+tap_finish() {
+    rc=$?
+    eval "$TAP_CLEANUP" >/dev/null 2>&1 || true
+    if [ -z "${SMG_TEST_KEEP:-}" ]; then
+        rm -rf "$T"
+    else
+        echo "# kept $T"
+    fi
+    if [ "$TAP_FAILED" -gt 0 ]; then
+        echo "# $TAP_FAILED of $TAP_N tests failed"
+    fi
+    exit $rc
+}
+trap tap_finish EXIT
+trap 'exit 1' INT TERM
+
+plan() { echo "1..$1"; }
+
+diag() {
+    printf '%s\n' "$@" | sed 's/^/# /'
+}
+
+bail() {
+    echo "Bail out! $*"
+    exit 255
+}
+
+# ok DESC CMD... - pass if CMD succeeds
+ok() {
+    desc=$1
+    shift
+    TAP_N=$((TAP_N + 1))
+    if "$@"; then
+        echo "ok $TAP_N - $desc"
+    else
+        TAP_FAILED=$((TAP_FAILED + 1))
+        echo "not ok $TAP_N - $desc"
+    fi
+}
+
+# is DESC WANTED SEEN - pass if the strings are equal
+is() {
+    TAP_N=$((TAP_N + 1))
+    if [ "$2" = "$3" ]; then
+        echo "ok $TAP_N - $1"
+    else
+        TAP_FAILED=$((TAP_FAILED + 1))
+        echo "not ok $TAP_N - $1"
+        diag "wanted: $2" "  seen: $3"
+    fi
+}
+
+# like DESC REGEX TEXT - pass if TEXT matches the extended regex
+like() {
+    TAP_N=$((TAP_N + 1))
+    if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+        echo "ok $TAP_N - $1"
+    else
+        TAP_FAILED=$((TAP_FAILED + 1))
+        echo "not ok $TAP_N - $1"
+        diag "wanted match: $2" "  seen:" "$3"
+    fi
+}
+
+# unlike DESC REGEX TEXT - pass if TEXT does not match
+unlike() {
+    TAP_N=$((TAP_N + 1))
+    if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+        TAP_FAILED=$((TAP_FAILED + 1))
+        echo "not ok $TAP_N - $1"
+        diag "unwanted match: $2" "  seen:" "$3"
+    else
+        echo "ok $TAP_N - $1"
+    fi
+}
+
+done_testing() { echo "1..$TAP_N"; }
+
+# free_port - print a TCP/UDP port on 127.0.0.1 that is free now
+free_port() {
+    $PY3 - <<'PY'
+import socket
+while True:
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close()
+        continue
+    print(port)
+    break
+PY
+}
+
+# wait_port PORT [ADDR] - wait up to 10 s for a TCP listener
+wait_port() {
+    i=0
+    while [ $i -lt 100 ]; do
+        if $PY3 -c "import socket,sys; socket.create_connection(('${2:-127.0.0.1}', $1), 0.2).close()" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# count_files DIR - number of regular files in DIR
+count_files() {
+    find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l | tr -d ' '
+}
