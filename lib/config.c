@@ -9,7 +9,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <math.h>
@@ -25,6 +25,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"spool", "state_dir", SMG_CONF_PATH, "/var/lib/smg", 0, 0, NULL},
     {"spool", "min_free", SMG_CONF_SIZE, "0", 0, 0, NULL},
     {"spool", "sync", SMG_CONF_BOOL, "yes", 0, 0, NULL},
+    {"spool", "user", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"dns", "nameservers", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {"dns", "timeout", SMG_CONF_TIME, "5", 1, 300, NULL},
     {"dns", "attempts", SMG_CONF_INT, "2", 1, 10, NULL},
@@ -349,14 +350,16 @@ clean_text(struct smg_conf *conf, const char *data, GError **err)
                           conf->path, lineno);
             goto fail;
         }
-        if (group == NULL) {
-            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: key outside of any [group]",
-                          conf->path, lineno);
-            goto fail;
-        }
         *eq = '\0';
         char *key = g_strstrip(line);
-        char *value = g_strstrip(eq + 1);
+        if (group == NULL) {
+            smg_set_error(err, SMG_CONFIG, NULL,
+                          "%s:%u: %s: key outside of any [group]", conf->path,
+                          lineno, key);
+            goto fail;
+        }
+        /* not stripped yet, so that "key = ; comment" is seen as a comment */
+        char *value = eq + 1;
         /* an inline comment starts with whitespace then ';' or '#' */
         for (char *p = value; *p != '\0'; p++) {
             if ((*p == ';' || *p == '#') && p > value
@@ -402,13 +405,14 @@ validate(struct smg_conf *conf, GError **err)
         char **keys = g_key_file_get_keys(conf->kf, groups[g], NULL, NULL);
         for (unsigned i = 0; good && keys != NULL && keys[i] != NULL; i++) {
             const struct smg_conf_key *k = find_key(groups[g], keys[i]);
-            char *value = g_key_file_get_string(conf->kf, groups[g], keys[i], NULL);
+            GError *kerr = NULL;
+            char *value = g_key_file_get_string(conf->kf, groups[g], keys[i], &kerr);
             char *why = NULL;
             char *lk = line_key(groups[g], keys[i]);
             unsigned lineno = GPOINTER_TO_UINT(g_hash_table_lookup(conf->lines, lk));
 
             g_free(lk);
-            if (value == NULL) {
+            if (value == NULL || kerr != NULL) {
                 smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s] %s: bad escape",
                               conf->path, lineno, groups[g], keys[i]);
                 good = FALSE;
@@ -417,6 +421,7 @@ validate(struct smg_conf *conf, GError **err)
                               conf->path, lineno, groups[g], keys[i], why);
                 good = FALSE;
             }
+            g_clear_error(&kerr);
             g_free(why);
             g_free(value);
         }

@@ -42,6 +42,7 @@ struct smg_spool_file {
     char *tmp_path;
     int fd;
     FILE *fp;         /* buffered writer on fd; use it or fd, not both */
+    int write_errno;  /* private: errno of fp's first failed write, or 0 */
 };
 
 /* A claimed message: QUEUE/cur/ID, opened and locked. */

@@ -6,7 +6,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "config.h"
+#include <config.h>
 
 #include <stdarg.h>
 #include <sysexits.h>

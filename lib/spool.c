@@ -1,0 +1,644 @@
+/*
+ * spool.c - maildir queues with durable hand-off (see spool.h and
+ * man/smg-spool.7).
+ *
+ * Every step that makes a message visible is ordered write, fsync(file),
+ * rename, fsync(dir), so that after a crash the file is either absent from
+ * new/ (and the sender was never told 250) or whole.  Claiming uses a
+ * non-blocking flock on the open file followed by a rename into cur/; the
+ * rename, not the lock, decides which worker wins, and the lock tells
+ * recovery whether a file in cur/ still has a live worker.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h> /* autoconf's, not lib/config.h */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/spool.h"
+
+struct smg_spool {
+    char *dir;
+    gboolean sync;
+    GHashTable *ensured; /* queues known to exist */
+};
+
+/* io_error - fill err from errno for an operation on path */
+static enum smg_status
+io_error(GError **err, int e, const char *what, const char *path)
+{
+    const char *dsn = (e == ENOSPC || e == EDQUOT) ? "4.3.1" : "4.3.0";
+
+    smg_set_error(err, SMG_TEMPFAIL, dsn, "%s %s: %s", what, path, g_strerror(e));
+    return SMG_TEMPFAIL;
+}
+
+/* fsync_dir - make a folder's entries durable */
+static int
+fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    if (rc < 0 && errno == EINVAL)
+        rc = 0; /* file systems that cannot sync folders */
+    close(fd);
+    return rc;
+}
+
+/* valid_queue - a queue name is one path component of safe characters */
+static gboolean
+valid_queue(const char *q)
+{
+    if (q == NULL || *q == '\0' || *q == '.')
+        return FALSE;
+    for (const char *p = q; *p != '\0'; p++)
+        if (!g_ascii_isalnum(*p) && *p != '.' && *p != '-' && *p != '_')
+            return FALSE;
+    return TRUE;
+}
+
+enum smg_status
+smg_spool_open(const char *dir, gboolean sync, struct smg_spool **out,
+               GError **err)
+{
+    struct smg_spool *s;
+
+    if (g_mkdir_with_parents(dir, 0750) < 0)
+        return io_error(err, errno, "cannot create spool", dir);
+    s = g_new0(struct smg_spool, 1);
+    s->dir = g_strdup(dir);
+    s->sync = sync;
+    s->ensured = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    *out = s;
+    return SMG_OK;
+}
+
+void
+smg_spool_close(struct smg_spool *spool)
+{
+    if (spool == NULL)
+        return;
+    g_hash_table_destroy(spool->ensured);
+    g_free(spool->dir);
+    g_free(spool);
+}
+
+const char *
+smg_spool_dir(const struct smg_spool *spool)
+{
+    return spool->dir;
+}
+
+char *
+smg_spool_queue_dir(const struct smg_spool *spool, const char *queue,
+                    const char *sub)
+{
+    return g_build_filename(spool->dir, queue, sub, NULL);
+}
+
+enum smg_status
+smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
+{
+    static const char *subs[] = {"tmp", "new", "cur"};
+
+    if (!valid_queue(queue)) {
+        smg_set_error(err, SMG_BUG, NULL, "bad queue name \"%s\"", queue);
+        return SMG_BUG;
+    }
+    if (g_hash_table_contains(spool->ensured, queue))
+        return SMG_OK;
+    for (unsigned i = 0; i < G_N_ELEMENTS(subs); i++) {
+        char *d = smg_spool_queue_dir(spool, queue, subs[i]);
+        if (g_mkdir_with_parents(d, 0750) < 0) {
+            enum smg_status st = io_error(err, errno, "cannot create", d);
+            g_free(d);
+            return st;
+        }
+        g_free(d);
+    }
+    g_hash_table_add(spool->ensured, g_strdup(queue));
+    return SMG_OK;
+}
+
+char *
+smg_spool_new_id(void)
+{
+    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    static unsigned counter;
+    struct timeval tv;
+    char buf[64];
+    unsigned p = 0;
+    guint64 parts[3];
+
+    gettimeofday(&tv, NULL);
+    /* seconds, then microseconds, pid and counter: sortable by time */
+    parts[0] = (guint64) tv.tv_sec;
+    parts[1] = (guint64) tv.tv_usec;
+    parts[2] = ((guint64) getpid() << 16) | (counter++ & 0xffff);
+    for (unsigned i = 0; i < G_N_ELEMENTS(parts); i++) {
+        char tmp[16];
+        unsigned n = 0;
+        guint64 v = parts[i];
+        unsigned width = i == 0 ? 7 : i == 1 ? 4 : 1;
+
+        do {
+            tmp[n++] = digits[v % 36];
+            v /= 36;
+        } while (v != 0 || n < width);
+        while (n > 0)
+            buf[p++] = tmp[--n];
+    }
+    buf[p] = '\0';
+    return g_strdup(buf);
+}
+
+gboolean
+smg_spool_valid_id(const char *s)
+{
+    size_t n = 0;
+
+    if (s == NULL || *s == '\0' || *s == '.')
+        return FALSE;
+    for (const char *p = s; *p != '\0'; p++, n++)
+        if (!g_ascii_isalnum(*p) && *p != '.' && *p != '-' && *p != '_')
+            return FALSE;
+    return n <= 128;
+}
+
+/*
+ * file_write - fp's write function: all of buf to fd.  It keeps the errno
+ * of the first failure, because stdio does not: after a failed write
+ * inside fputs, a later fflush may return 0 with only ferror set, and
+ * errno by then belongs to whatever the caller did since.
+ */
+static ssize_t
+file_write(void *cookie, const char *buf, size_t size)
+{
+    struct smg_spool_file *f = cookie;
+    size_t done = 0;
+
+    while (done < size) {
+        ssize_t n = write(f->fd, buf + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (f->write_errno == 0)
+                f->write_errno = n < 0 ? errno : EIO;
+            break;
+        }
+        done += (size_t) n;
+    }
+    return (ssize_t) done;
+}
+
+/* file_seek - fp's seek function, so that ftell works */
+static int
+file_seek(void *cookie, off64_t *offset, int whence)
+{
+    struct smg_spool_file *f = cookie;
+    off_t r = lseek(f->fd, (off_t) *offset, whence);
+
+    if (r < 0)
+        return -1;
+    *offset = r;
+    return 0;
+}
+
+/* file_close - fp's close function: close fd */
+static int
+file_close(void *cookie)
+{
+    struct smg_spool_file *f = cookie;
+
+    return close(f->fd);
+}
+
+enum smg_status
+smg_spool_create(struct smg_spool *spool, const char *queue, const char *id,
+                 struct smg_spool_file **out, GError **err)
+{
+    struct smg_spool_file *f;
+    enum smg_status st;
+    char *tmpdir;
+
+    if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
+        return st;
+    if (id != NULL && !smg_spool_valid_id(id)) {
+        smg_set_error(err, SMG_BUG, NULL, "bad queue id \"%s\"", id);
+        return SMG_BUG;
+    }
+    f = g_new0(struct smg_spool_file, 1);
+    f->spool = spool;
+    f->queue = g_strdup(queue);
+    f->id = id != NULL ? g_strdup(id) : smg_spool_new_id();
+    tmpdir = smg_spool_queue_dir(spool, queue, "tmp");
+    f->tmp_path = g_build_filename(tmpdir, f->id, NULL);
+    g_free(tmpdir);
+    /* O_TRUNC: a repeat of a crashed stage replaces its earlier tmp file */
+    f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (f->fd < 0) {
+        st = io_error(err, errno, "cannot create", f->tmp_path);
+        g_free(f->queue);
+        g_free(f->id);
+        g_free(f->tmp_path);
+        g_free(f);
+        return st;
+    }
+    f->fp = fopencookie(f, "w", (cookie_io_functions_t){
+                                    .write = file_write,
+                                    .seek = file_seek,
+                                    .close = file_close,
+                                });
+    if (f->fp == NULL) {
+        st = io_error(err, errno, "fopencookie", f->tmp_path);
+        smg_spool_abort(f);
+        return st;
+    }
+    setvbuf(f->fp, NULL, _IOFBF, 65536);
+    *out = f;
+    return SMG_OK;
+}
+
+/* file_free - release a writer's memory */
+static void
+file_free(struct smg_spool_file *f)
+{
+    g_free(f->queue);
+    g_free(f->id);
+    g_free(f->tmp_path);
+    g_free(f);
+}
+
+void
+smg_spool_abort(struct smg_spool_file *f)
+{
+    if (f == NULL)
+        return;
+    if (f->fp != NULL)
+        fclose(f->fp);
+    else if (f->fd >= 0)
+        close(f->fd);
+    unlink(f->tmp_path);
+    file_free(f);
+}
+
+enum smg_status
+smg_spool_commit(struct smg_spool_file *f, GError **err)
+{
+    char *newdir = smg_spool_queue_dir(f->spool, f->queue, "new");
+    char *newpath = g_build_filename(newdir, f->id, NULL);
+    enum smg_status st = SMG_OK;
+    const char *what = NULL;
+    const char *where = f->tmp_path;
+    int e = 0;
+
+    if (fflush(f->fp) != 0 || ferror(f->fp)) {
+        e = f->write_errno != 0 ? f->write_errno : errno;
+        what = "cannot write";
+    } else if (f->spool->sync && fdatasync(f->fd) < 0) {
+        e = errno;
+        what = "cannot sync";
+    }
+    if (fclose(f->fp) != 0 && what == NULL) {
+        e = errno;
+        what = "cannot close";
+    }
+    f->fp = NULL;
+    f->fd = -1;
+    if (what == NULL && rename(f->tmp_path, newpath) < 0) {
+        e = errno;
+        what = "cannot rename to";
+        where = newpath;
+    }
+    if (what != NULL) {
+        st = io_error(err, e, what, where);
+        unlink(f->tmp_path);
+    } else if (f->spool->sync && fsync_dir(newdir) < 0) {
+        /* The file is in new/ but perhaps not durably.  Report failure
+         * so that no 250 is given; if the file survives it is processed,
+         * and the client's retry makes at worst a duplicate. */
+        st = io_error(err, errno, "cannot sync", newdir);
+    }
+    g_free(newdir);
+    g_free(newpath);
+    file_free(f);
+    return st;
+}
+
+/* msg_new - a claimed-message record */
+static struct smg_spool_msg *
+msg_new(struct smg_spool *spool, const char *queue, const char *id,
+        char *path, int fd)
+{
+    struct smg_spool_msg *m = g_new0(struct smg_spool_msg, 1);
+
+    m->spool = spool;
+    m->queue = g_strdup(queue);
+    m->id = g_strdup(id);
+    m->path = path;
+    m->fd = fd;
+    return m;
+}
+
+enum smg_status
+smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
+                struct smg_spool_msg **msg, GError **err)
+{
+    char *newdir, *curdir, *src, *dst;
+    int fd;
+    enum smg_status st;
+
+    *msg = NULL;
+    if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
+        return st;
+    if (!smg_spool_valid_id(id))
+        return SMG_PERMFAIL;
+    newdir = smg_spool_queue_dir(spool, queue, "new");
+    curdir = smg_spool_queue_dir(spool, queue, "cur");
+    src = g_build_filename(newdir, id, NULL);
+    dst = g_build_filename(curdir, id, NULL);
+    g_free(newdir);
+    g_free(curdir);
+    fd = open(src, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        int e = errno;
+        g_free(src);
+        g_free(dst);
+        if (e == ENOENT)
+            return SMG_PERMFAIL;
+        return io_error(err, e, "cannot open", id);
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || rename(src, dst) < 0) {
+        int e = errno;
+        close(fd);
+        g_free(src);
+        g_free(dst);
+        if (e == EWOULDBLOCK || e == ENOENT)
+            return SMG_PERMFAIL;
+        return io_error(err, e, "cannot claim", id);
+    }
+    g_free(src);
+    *msg = msg_new(spool, queue, id, dst, fd);
+    return SMG_OK;
+}
+
+struct entry {
+    char *name;
+    time_t mtime;
+};
+
+/* entry_cmp - oldest first */
+static gint
+entry_cmp(gconstpointer a, gconstpointer b)
+{
+    const struct entry *x = a, *y = b;
+
+    if (x->mtime != y->mtime)
+        return x->mtime < y->mtime ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+enum smg_status
+smg_spool_next(struct smg_spool *spool, const char *queue, time_t now,
+               struct smg_spool_msg **msg, GError **err)
+{
+    char *newdir;
+    DIR *d;
+    struct dirent *de;
+    GArray *entries;
+    enum smg_status st = SMG_OK;
+
+    *msg = NULL;
+    if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
+        return st;
+    if (now == 0)
+        now = time(NULL);
+    newdir = smg_spool_queue_dir(spool, queue, "new");
+    d = opendir(newdir);
+    if (d == NULL) {
+        st = io_error(err, errno, "cannot read", newdir);
+        g_free(newdir);
+        return st;
+    }
+    entries = g_array_new(FALSE, FALSE, sizeof(struct entry));
+    while ((de = readdir(d)) != NULL) {
+        struct stat sb;
+        struct entry e;
+
+        if (de->d_name[0] == '.')
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0
+            || !S_ISREG(sb.st_mode) || sb.st_mtime > now)
+            continue;
+        e.name = g_strdup(de->d_name);
+        e.mtime = sb.st_mtime;
+        g_array_append_val(entries, e);
+    }
+    closedir(d);
+    g_free(newdir);
+    g_array_sort(entries, entry_cmp);
+    for (guint i = 0; i < entries->len && *msg == NULL && st == SMG_OK; i++) {
+        st = smg_spool_claim(spool, queue, g_array_index(entries, struct entry, i).name,
+                             msg, err);
+        if (st == SMG_PERMFAIL)
+            st = SMG_OK; /* taken by another worker */
+    }
+    for (guint i = 0; i < entries->len; i++)
+        g_free(g_array_index(entries, struct entry, i).name);
+    g_array_free(entries, TRUE);
+    return st;
+}
+
+char *
+smg_spool_read(struct smg_spool_msg *msg, gsize *len, GError **err)
+{
+    GString *buf = g_string_sized_new(8192);
+    char chunk[65536];
+    off_t off = 0;
+
+    for (;;) {
+        ssize_t n = pread(msg->fd, chunk, sizeof chunk, off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            io_error(err, errno, "cannot read", msg->path);
+            g_string_free(buf, TRUE);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        g_string_append_len(buf, chunk, n);
+        off += n;
+    }
+    if (len != NULL)
+        *len = buf->len;
+    return g_string_free(buf, FALSE);
+}
+
+/* move_to - rename the claimed file to QUEUE/new/ID and sync both folders */
+static enum smg_status
+move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err)
+{
+    char *newdir, *dst, *curdir;
+    enum smg_status st;
+
+    if ((st = smg_spool_ensure(msg->spool, queue, err)) != SMG_OK)
+        return st;
+    if (mtime != 0) {
+        struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+        if (futimens(msg->fd, ts) < 0)
+            return io_error(err, errno, "cannot set time of", msg->path);
+    }
+    newdir = smg_spool_queue_dir(msg->spool, queue, "new");
+    dst = g_build_filename(newdir, msg->id, NULL);
+    if (rename(msg->path, dst) < 0) {
+        st = io_error(err, errno, "cannot move", msg->path);
+        g_free(newdir);
+        g_free(dst);
+        return st;
+    }
+    if (msg->spool->sync && fsync_dir(newdir) < 0) {
+        st = io_error(err, errno, "cannot sync", newdir);
+        g_free(newdir);
+        g_free(dst);
+        return st;
+    }
+    curdir = g_path_get_dirname(msg->path);
+    if (msg->spool->sync)
+        (void) fsync_dir(curdir);
+    g_free(curdir);
+    g_free(newdir);
+    /* the file now lives elsewhere; our record follows it */
+    g_free(msg->path);
+    msg->path = dst;
+    g_free(msg->queue);
+    msg->queue = g_strdup(queue);
+    return SMG_OK;
+}
+
+enum smg_status
+smg_spool_move(struct smg_spool_msg *msg, const char *queue, time_t mtime,
+               GError **err)
+{
+    return move_to(msg, queue, mtime, err);
+}
+
+enum smg_status
+smg_spool_done(struct smg_spool_msg *msg, GError **err)
+{
+    if (unlink(msg->path) < 0 && errno != ENOENT)
+        return io_error(err, errno, "cannot remove", msg->path);
+    return SMG_OK;
+}
+
+enum smg_status
+smg_spool_corrupt(struct smg_spool_msg *msg, const char *why, GError **err)
+{
+    smg_log_warn("%s: queue=%s, status=corrupt, reason=%s", msg->id,
+                 msg->queue, why);
+    return move_to(msg, "corrupt", 0, err);
+}
+
+void
+smg_spool_msg_free(struct smg_spool_msg *msg)
+{
+    if (msg == NULL)
+        return;
+    if (msg->fd >= 0)
+        close(msg->fd);
+    g_free(msg->queue);
+    g_free(msg->id);
+    g_free(msg->path);
+    g_free(msg);
+}
+
+enum smg_status
+smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
+                  GError **err)
+{
+    char *curdir, *newdir, *tmpdir;
+    DIR *d;
+    struct dirent *de;
+    unsigned n = 0;
+    enum smg_status st;
+    time_t now = time(NULL);
+
+    if (moved != NULL)
+        *moved = 0;
+    if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
+        return st;
+    curdir = smg_spool_queue_dir(spool, queue, "cur");
+    newdir = smg_spool_queue_dir(spool, queue, "new");
+    tmpdir = smg_spool_queue_dir(spool, queue, "tmp");
+    d = opendir(curdir);
+    if (d == NULL) {
+        st = io_error(err, errno, "cannot read", curdir);
+        goto out;
+    }
+    while ((de = readdir(d)) != NULL) {
+        int fd;
+
+        if (de->d_name[0] == '.')
+            continue;
+        fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            char *src = g_build_filename(curdir, de->d_name, NULL);
+            char *dst = g_build_filename(newdir, de->d_name, NULL);
+            if (rename(src, dst) == 0) {
+                n++;
+                smg_log_info("%s: queue=%s, status=recovered", de->d_name, queue);
+            }
+            g_free(src);
+            g_free(dst);
+        }
+        close(fd);
+    }
+    closedir(d);
+    if (n > 0 && spool->sync)
+        (void) fsync_dir(newdir);
+    d = opendir(tmpdir);
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            struct stat sb;
+            if (de->d_name[0] != '.'
+                && fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0
+                && sb.st_mtime < now - 36 * 3600)
+                (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+    }
+    if (moved != NULL)
+        *moved = n;
+out:
+    g_free(curdir);
+    g_free(newdir);
+    g_free(tmpdir);
+    return st;
+}
+
+gint64
+smg_spool_free_bytes(const struct smg_spool *spool)
+{
+    struct statvfs sv;
+
+    if (statvfs(spool->dir, &sv) < 0)
+        return -1;
+    return (gint64) sv.f_bavail * (gint64) sv.f_frsize;
+}

@@ -1,0 +1,64 @@
+#!/bin/bash
+# 1000-recv-basic.t - smg-recv accepts a message, stores it durably with its
+# envelope and a Received: field, and answers as RFC 5321 and 2920 say.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/recv.sh"
+
+make_tls
+write_conf <<'EOF2'
+recv.auth = off
+EOF2
+start_recv
+
+out=$(swaks_to --from a@sender.test --to b@rcpt.test --ehlo client.test \
+    --header "Subject: basic" --header "SMG-Route: pool=good gateway=evil" \
+    --body $'line one\n.leading dot\nlast')
+like "session ends with 221" '^<-  221 2.0.0' "$out"
+like "EHLO offers PIPELINING" '250-PIPELINING' "$out"
+like "EHLO offers SIZE with the limit" '250-SIZE 52428800' "$out"
+like "EHLO offers STARTTLS" '250-STARTTLS' "$out"
+like "EHLO offers ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8" \
+    '8BITMIME' "$out"
+unlike "no AUTH without TLS" '250.AUTH' "$out"
+like "queued with an ID" '250 2.0.0 Ok: queued as [0-9A-Z]+' "$out"
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+is "exactly one file in check/new" 1 "$(queued)"
+f="$SPOOL/check/new/$id"
+ok "the file is named by the queue ID" test -f "$f"
+is "nothing left in tmp" 0 "$(count_files "$SPOOL/check/tmp")"
+is "first field is SMG-Queue-ID" "SMG-Queue-ID: $id" "$(head -1 "$f")"
+like "SMG-Sender" '^SMG-Sender: <a@sender.test>' "$(cat "$f")"
+like "SMG-Recipient" '^SMG-Recipient: <b@rcpt.test>' "$(cat "$f")"
+like "SMG-Client has address and helo" '^SMG-Client: addr=127.0.0.1 helo=client.test tls=none auth=none' "$(cat "$f")"
+like "SMG-Arrival in UTC" '^SMG-Arrival: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z' "$(cat "$f")"
+unlike "the client's SMG-Route field is gone" 'gateway=evil' "$(cat "$f")"
+like "Received: field with the queue ID" 'by out.test \(smg\) with ESMTP id '"$id" "$(cat "$f")"
+like "dot-stuffing undone" '^\.leading dot$' "$(cat "$f")"
+unlike "no CR in the spool file" $'\r' "$(cat "$f")"
+like "log line with the queue ID" "$id: client=127.0.0.1, .*from=<a@sender.test>, nrcpt=1, size=[0-9]+, status=queued" "$(cat "$T/recv.log")"
+
+# pipelining after EHLO works: all of MAIL, RCPT, DATA in one write
+out=$(swaks_to --pipeline --from a@sender.test --to b@rcpt.test,c@rcpt.test)
+like "pipelined transaction queued" '250 2.0.0 Ok: queued as' "$out"
+is "two messages queued" 2 "$(queued)"
+
+# pipelining before the EHLO reply is refused
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO x\r\nMAIL FROM:<a@b.test>\r\n' readall)
+like "pipelining before EHLO reply: 554" '^S: 554 5.5.0' "$out"
+
+# data sent before the 354 is refused
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO x\r\n' read \
+    'send:MAIL FROM:<a@b.test>\r\n' read 'send:RCPT TO:<c@d.test>\r\n' read \
+    'send:DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n' readall)
+like "data before 354: 554" '^S: 554 5.5.0' "$out"
+is "still two messages" 2 "$(queued)"
+
+# inetd mode: one session on stdin/stdout
+out=$(swaks --pipe "$SMG_RECV -c $T/smg.conf --log stderr --client 192.0.2.7" \
+    --from a@sender.test --to b@rcpt.test 2>&1)
+like "inetd mode queues" '250 2.0.0 Ok: queued as' "$out"
+is "inetd session's client address recorded" 1 \
+    "$(grep -l 'addr=192.0.2.7' "$SPOOL"/check/new/* | wc -l | tr -d ' ')"
+is "three messages" 3 "$(queued)"
+done_testing

@@ -1,0 +1,96 @@
+#!/bin/bash
+# 1010-recv-auth.t - STARTTLS and SMTP AUTH: AUTH only over TLS, relaying
+# only after AUTH, wrong passwords counted and answered 535, then 421,
+# passwords never logged, plaintext injected before TLS discarded.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/recv.sh"
+
+make_tls
+make_creds
+write_conf </dev/null
+start_recv
+raw() { $PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" "$@"; }
+
+out=$(swaks_to --from a@sender.test --to b@rcpt.test)
+like "MAIL without AUTH: 530 5.7.0" '530 5.7.0 Authentication required' "$out"
+is "nothing queued" 0 "$(queued)"
+
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:AUTH PLAIN AGN1c3RvbWVyMQBzZWNyZXQx\r\n' read)
+like "AUTH before TLS: 538 5.7.11" '^S: 538 5.7.11 Encryption required for requested authentication mechanism' "$out"
+
+out=$(swaks_to -tls --auth PLAIN --auth-user customer1 --auth-password secret1 \
+    --from a@sender.test --to b@rcpt.test)
+like "STARTTLS then AUTH PLAIN: 235" '235 2.7.0 Authentication successful' "$out"
+like "AUTH offered after TLS" '250-AUTH PLAIN LOGIN' "$out"
+like "message queued" '250 2.0.0 Ok: queued as' "$out"
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+f="$SPOOL/check/new/$id"
+like "SMG-Client tells TLS and AUTH" '^SMG-Client: addr=127.0.0.1 helo=client.test tls=TLSv1.[23] auth=customer1' "$(cat "$f")"
+like "SMG-Customer is the AUTH user" '^SMG-Customer: customer1$' "$(cat "$f")"
+like "Received: says ESMTPSA and the cipher" 'using TLSv1.[23] with cipher' "$(cat "$f")"
+like "Received: protocol ESMTPSA" 'with ESMTPSA id' "$(cat "$f")"
+
+out=$(swaks_to -tls --auth LOGIN --auth-user customer2 --auth-password secret2 \
+    --from a@sender.test --to b@rcpt.test)
+like "AUTH LOGIN with a yescrypt hash: 235" '235 2.7.0' "$out"
+like "queued" '250 2.0.0 Ok: queued as' "$out"
+
+out=$(swaks_to -tls --auth PLAIN --auth-user customer1 --auth-password wrongpw \
+    --from a@sender.test --to b@rcpt.test)
+like "wrong password: 535 5.7.8" '535 5.7.8' "$out"
+unlike "password never logged" 'wrongpw|secret1|secret2' "$(cat "$T/recv.log")"
+like "failure logged with the user" 'sasl_username=customer1, status=auth-failed' "$(cat "$T/recv.log")"
+
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:EHLO c.test\r\n' read auth:customer1:x1 auth:customer1:x2 auth:customer1:x3 readall)
+like "third failure: 421 and the end" '^S: 421 4.7.0 .*too many authentication failures' "$out"
+like "connection closed" '^closed' "$out"
+
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:EHLO c.test\r\n' read auth:nosuchuser:x 'send:QUIT\r\n' read)
+like "unknown user: 535 as for a wrong password" '^S: 535 5.7.8' "$out"
+
+# CVE-2011-0411: a command sent with STARTTLS in the same packet is dropped
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\nRSET\r\n' read tls \
+    'send:QUIT\r\n' read)
+like "STARTTLS answered" '^S: 220 2.0.0 Ready to start TLS' "$out"
+is "the injected RSET got no reply: the first reply over TLS is QUIT's" \
+    "S: 221 2.0.0 Bye" "$(printf '%s\n' "$out" | sed -n '/^tls /{n;p;}')"
+
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:MAIL FROM:<a@b.test>\r\n' read 'send:QUIT\r\n' read)
+like "state forgotten after TLS: EHLO needed again" '^S: 503 5.5.1' "$out"
+
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:EHLO c.test\r\n' read 'send:AUTH PLAIN\r\n' read 'send:*\r\n' read 'send:QUIT\r\n' read)
+like "AUTH cancelled with *: 501 5.7.0" '^S: 501 5.7.0' "$out"
+
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:EHLO c.test\r\n' read 'send:AUTH PLAIN !!!notbase64\r\n' read 'send:QUIT\r\n' read)
+like "bad base64: 501 5.5.2" '^S: 501 5.5.2' "$out"
+
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:EHLO c.test\r\n' read 'send:AUTH CRAM-MD5\r\n' read 'send:QUIT\r\n' read)
+like "unknown mechanism: 504 5.5.4" '^S: 504 5.5.4' "$out"
+
+# auth = optional: relaying without AUTH is allowed
+stop_recv
+write_conf <<'EOF2'
+recv.auth = optional
+EOF2
+start_recv
+out=$(swaks_to --from a@sender.test --to b@rcpt.test)
+like "auth optional: queued without AUTH" '250 2.0.0 Ok: queued as' "$out"
+
+# STARTTLS without a TLS config: 454
+stop_recv
+write_conf <<'EOF2'
+recv.auth = off
+recv.tls = no
+EOF2
+start_recv
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read 'send:QUIT\r\n' read)
+like "no TLS configured: 454 4.7.0 TLS not available" '^S: 454 4.7.0 TLS not available' "$out"
+unlike "STARTTLS not offered" 'STARTTLS$' "$(printf '%s\n' "$out" | grep '^S: 250')"
+done_testing

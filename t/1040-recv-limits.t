@@ -1,0 +1,119 @@
+#!/bin/bash
+# 1040-recv-limits.t - every limit of smg-recv with its reply: message size
+# (declared and real), recipients, command and data line length, header
+# size, command and DATA time-outs, error and junk-command counters, and a
+# 20 MB message that fits.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/recv.sh"
+
+make_tls
+write_conf <<'EOF2'
+recv.auth = off
+recv.max_message_size = 21M
+recv.max_recipients = 3
+recv.max_header_size = 2k
+recv.max_line_length = 512
+recv.max_data_line_length = 1000
+recv.command_timeout = 2
+recv.data_timeout = 2
+recv.max_errors = 5
+recv.max_junk_commands = 10
+EOF2
+start_recv
+raw() { $PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" "$@"; }
+hello="read send:EHLO\x20c.test\r\n read"
+
+# a 20 MB message is accepted whole
+$PY3 -c '
+import sys
+sys.stdout.write("Subject: big\n\n")
+line = "x" * 76 + "\n"
+for i in range(20 * 1024 * 1024 // 77):
+    sys.stdout.write(line)
+' >"$T/big.txt"
+out=$(swaks_to --suppress-data --from a@sender.test --to b@rcpt.test --data "$T/big.txt")
+like "20 MB message queued" '250 2.0.0 Ok: queued as' "$out"
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+ok "its file holds the whole body" test "$(grep -c '^x\{76\}$' "$SPOOL/check/new/$id")" -eq $((20 * 1024 * 1024 / 77))
+
+# declared size over the limit
+out=$(raw $hello 'send:MAIL FROM:<a@b.test> SIZE=30000000\r\n' read 'send:QUIT\r\n' read)
+like "SIZE over the limit: 552 5.3.4" '^S: 552 5.3.4 Message size exceeds fixed limit' "$out"
+
+# real size over the limit (no SIZE declared)
+$PY3 -c '
+import sys
+sys.stdout.write("Subject: too big\n\n")
+for i in range(23 * 1024 * 1024 // 77):
+    sys.stdout.write("y" * 76 + "\n")
+' >"$T/toobig.txt"
+before=$(queued)
+out=$(swaks_to --suppress-data --from a@sender.test --to b@rcpt.test --data "$T/toobig.txt")
+like "oversized message: 552 5.3.4" '552 5.3.4 Message size exceeds fixed limit' "$out"
+is "not queued" "$before" "$(queued)"
+is "no temporary file left" 0 "$(count_files "$SPOOL/check/tmp")"
+
+# recipients
+out=$(swaks_to --from a@sender.test --to r1@x.test,r2@x.test,r3@x.test,r4@x.test)
+like "fourth recipient: 452 4.5.3" '452 4.5.3' "$out"
+like "the three others are delivered" '250 2.0.0 Ok: queued' "$out"
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+is "three SMG-Recipient fields" 3 "$(grep -c '^SMG-Recipient:' "$SPOOL/check/new/$id")"
+
+# command line too long
+long=$(head -c 600 /dev/zero | tr '\0' a)
+out=$(raw $hello "send:NOOP $long\r\n" read 'send:QUIT\r\n' read)
+like "command line too long: 500 5.5.2" '^S: 500 5.5.2 Error: line too long' "$out"
+like "session continues" '^S: 221' "$out"
+
+# data line too long
+$PY3 -c 'print("Subject: long line\n\n" + "z" * 1200)' >"$T/longline.txt"
+out=$(swaks_to --from a@sender.test --to b@rcpt.test --data "$T/longline.txt")
+like "data line too long: 552 5.3.4" '552 5.3.4 Message line too long' "$out"
+
+# header too big
+$PY3 -c '
+for i in range(60):
+    print("X-Filler-%d: %s" % (i, "h" * 60))
+print()
+print("body")' >"$T/bighead.txt"
+out=$(swaks_to --from a@sender.test --to b@rcpt.test --data "$T/bighead.txt")
+like "header too big: 552 5.3.4" '552 5.3.4 Message header size exceeds limit' "$out"
+
+# command time-out
+out=$(raw $hello sleep:3 readall)
+like "idle client: 421 4.4.2" '^S: 421 4.4.2 .*timeout' "$out"
+
+# DATA time-out, and no file left behind
+before=$(queued)
+out=$(raw $hello 'send:MAIL FROM:<a@b.test>\r\n' read 'send:RCPT TO:<c@d.test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: slow\r\n\r\nhalf a mess' sleep:3 readall)
+like "stalled DATA: 421 4.4.2" '^S: 421 4.4.2' "$out"
+is "nothing queued" "$before" "$(queued)"
+is "no temporary file" 0 "$(count_files "$SPOOL/check/tmp")"
+
+# too many errors
+out=$(raw $hello 'send:FOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\n' readall)
+like "unknown command: 502 5.5.2" '^S: 502 5.5.2' "$out"
+like "fifth error: 421 4.7.0" '^S: 421 4.7.0 .*too many errors' "$out"
+
+# too many junk commands
+out=$(raw $hello "send:$(printf 'NOOP\\r\\n%.0s' $(seq 12))" readall)
+like "eleventh NOOP: 421 4.7.0" '^S: 421 4.7.0 .*too many junk commands' "$out"
+
+# command order
+out=$(raw read 'send:MAIL FROM:<a@b.test>\r\n' read 'send:QUIT\r\n' read)
+like "MAIL before EHLO: 503 5.5.1" '^S: 503 5.5.1' "$out"
+out=$(raw $hello 'send:RCPT TO:<a@b.test>\r\n' read 'send:DATA\r\n' read \
+    'send:MAIL FROM:<a@b.test>\r\n' read 'send:MAIL FROM:<a@b.test>\r\n' read \
+    'send:DATA\r\n' read 'send:VRFY root\r\n' read 'send:QUIT\r\n' read)
+like "RCPT before MAIL: 503 5.5.1" '^S: 503 5.5.1 Error: need MAIL' "$out"
+like "nested MAIL: 503 5.5.1" '^S: 503 5.5.1 Error: nested MAIL' "$out"
+like "DATA without RCPT: 554 5.5.1" '^S: 554 5.5.1' "$out"
+like "VRFY disabled: 502 5.5.1" '^S: 502 5.5.1' "$out"
+out=$(raw $hello 'send:MAIL FROM:<a@b.test> FOO=BAR\r\n' read 'send:MAIL FROM:a@b.test\r\n' read \
+    'send:QUIT\r\n' read)
+like "unknown parameter: 555 5.5.4" '^S: 555 5.5.4' "$out"
+like "missing brackets: 501" '^S: 501 5.1.7' "$out"
+done_testing

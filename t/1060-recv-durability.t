@@ -1,0 +1,111 @@
+#!/bin/bash
+# 1060-recv-durability.t - nothing acknowledged is ever lost: kill -9 of
+# smg-recv in the middle of DATA leaves no partial file in new/, kill -9 at
+# random moments under load never loses a message that got its 250, and a
+# full spool answers 452 4.3.1, never 250.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/recv.sh"
+
+make_tls
+write_conf <<'EOF2'
+recv.auth = off
+EOF2
+start_recv
+
+# kill -9 of the session process in the middle of DATA
+$PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
+    'send:MAIL FROM:<a@b.test>\r\n' read 'send:RCPT TO:<c@d.test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: half\r\n\r\nfirst half\r\n' sleep:5 \
+    >"$T/half.out" 2>&1 &
+client=$!
+for i in $(seq 50); do
+    [ "$(count_files "$SPOOL/check/tmp")" -gt 0 ] && break
+    sleep 0.1
+done
+is "the message is being written in tmp/" 1 "$(count_files "$SPOOL/check/tmp")"
+child=$(pgrep -P "$RECV_PID" | head -1)
+ok "found the session process" test -n "$child"
+kill -9 "$child"
+wait "$client"
+is "no file in new/ after kill -9 in DATA" 0 "$(queued)"
+unlike "no 250 for the message" '^S: 250 2.0.0 Ok: queued' "$(cat "$T/half.out")"
+
+# a listener that survives its children: the next session works
+out=$(swaks_to --from a@sender.test --to b@rcpt.test)
+like "the listener still accepts" '250 2.0.0 Ok: queued as' "$out"
+
+# kill -9 at random moments under load: every 250 is on disk, whole
+cat >"$T/load.py" <<'PY'
+import smtplib, sys, random
+port, n, tag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+acked = []
+i = 0
+while i < n:
+    try:
+        s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+        s.ehlo("load.test")
+        while i < n:
+            body = "Subject: %s-%d\r\n\r\n" % (tag, i) + ("payload line\r\n" * random.randint(1, 400)) + "END-%s-%d\r\n" % (tag, i)
+            s.mail("a@b.test")
+            s.rcpt("c@d.test")
+            code, msg = s.data(body)
+            if code == 250:
+                acked.append(msg.decode().split()[-1])
+            i += 1
+    except Exception:
+        i += 1  # this message's fate is unknown to the client: not acked
+for a in acked:
+    print(a)
+PY
+for c in 1 2 3; do
+    $PY3 "$T/load.py" "$RECV_PORT" 150 "c$c" >"$T/acked.$c" 2>/dev/null &
+    eval "load$c=\$!"
+done
+kills=0
+for i in $(seq 40); do
+    sleep 0.$((RANDOM % 3 + 1))
+    victim=$(pgrep -P "$RECV_PID" | shuf -n 1)
+    if [ -n "$victim" ]; then
+        kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
+    fi
+done
+wait "$load1" "$load2" "$load3"
+diag "killed $kills sessions"
+ok "some sessions were killed" test "$kills" -gt 5
+cat "$T"/acked.* >"$T/acked"
+acked=$(wc -l <"$T/acked" | tr -d ' ')
+ok "some messages were acknowledged ($acked)" test "$acked" -gt 10
+missing=0
+for id in $(cat "$T/acked"); do
+    [ -f "$SPOOL/check/new/$id" ] || missing=$((missing + 1))
+done
+is "every acknowledged message is in new/" 0 "$missing"
+partial=0
+for f in $(grep -l '^Subject: c[0-9]-' "$SPOOL"/check/new/*); do
+    tail -1 "$f" | grep -q '^END-c[0-9]-' || partial=$((partial + 1))
+done
+is "no partial file in new/" 0 "$partial"
+
+# a full spool: 452 4.3.1, never 250
+stop_recv
+mkdir -p "$T/full"
+if mount -t tmpfs -o size=256k tmpfs "$T/full"; then
+    at_exit "umount '$T/full'"
+    sed -i "s|^dir = .*|dir = $T/full/spool|" "$T/smg.conf"
+    start_recv
+    $PY3 -c 'print("Subject: fill\n\n" + ("f" * 76 + "\n") * 800)' >"$T/fill.txt"
+    res=""
+    for i in $(seq 8); do
+        res="$res
+$(swaks_to -n --from a@sender.test --to b@rcpt.test --data "$T/fill.txt" | grep -E '^<(-|\*\*) +(250 2.0.0|45[0-9])')"
+    done
+    like "a full spool answers 452 4.3.1" '452 4.3.1' "$res"
+    ok "some messages fitted before" test "$(count_files "$T/full/spool/check/new")" -gt 0
+    n250=$(printf '%s\n' "$res" | grep -c '250 2.0.0 Ok: queued')
+    is "every 250 is a file in new/" "$n250" "$(count_files "$T/full/spool/check/new")"
+    is "no temporary file left" 0 "$(count_files "$T/full/spool/check/tmp")"
+else
+    ok "mount a tiny tmpfs for the full-spool test (needs root)" false
+fi
+done_testing

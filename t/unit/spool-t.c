@@ -1,0 +1,904 @@
+/*
+ * spool-t.c - unit tests for lib/spool: queue IDs, create/commit/abort,
+ * claim, next, move, done, corrupt, recover and a full file system.
+ *
+ * The protocol is tested across processes where it matters: IDs made by a
+ * forked child differ from the parent's, a claim held by one process cannot
+ * be taken by another (flock), and recovery leaves alone a cur/ file whose
+ * worker is alive.  A full file system is a 64 KiB tmpfs mounted in a
+ * private mount namespace of a child process (we run as root in CI); where
+ * that is not allowed, the child says so and the test fails rather than
+ * skips.  A file-size rlimit provokes a second kind of write error.
+ *
+ * Forked children report through pipes and leave with _exit, so that only
+ * the parent writes TAP.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/spool.h"
+#include "t/tap/basic.h"
+
+static char *top; /* the test's temporary folder */
+
+/* path_of - "SPOOL/QUEUE/SUB/ID" (new string) */
+static char *
+path_of(struct smg_spool *sp, const char *queue, const char *sub, const char *id)
+{
+    char *d = smg_spool_queue_dir(sp, queue, sub);
+    char *p = g_build_filename(d, id, NULL);
+
+    g_free(d);
+    return p;
+}
+
+/* count - how many entries (not . or ..) QUEUE/SUB has; -1 if unreadable */
+static int
+count(struct smg_spool *sp, const char *queue, const char *sub)
+{
+    char *d = smg_spool_queue_dir(sp, queue, sub);
+    GDir *dir = g_dir_open(d, 0, NULL);
+    int n = 0;
+
+    g_free(d);
+    if (dir == NULL)
+        return -1;
+    while (g_dir_read_name(dir) != NULL)
+        n++;
+    g_dir_close(dir);
+    return n;
+}
+
+/* exists - whether QUEUE/SUB/ID exists */
+static gboolean
+exists(struct smg_spool *sp, const char *queue, const char *sub, const char *id)
+{
+    char *p = path_of(sp, queue, sub, id);
+    gboolean r = g_file_test(p, G_FILE_TEST_EXISTS);
+
+    g_free(p);
+    return r;
+}
+
+/* slurp - the content of QUEUE/SUB/ID, or NULL */
+static char *
+slurp(struct smg_spool *sp, const char *queue, const char *sub, const char *id)
+{
+    char *p = path_of(sp, queue, sub, id);
+    char *text = NULL;
+
+    if (!g_file_get_contents(p, &text, NULL, NULL))
+        text = NULL;
+    g_free(p);
+    return text;
+}
+
+/* put - create, write text and commit QUEUE/new/ID; returns the ID */
+static char *
+put(struct smg_spool *sp, const char *queue, const char *id, const char *text)
+{
+    struct smg_spool_file *f = NULL;
+    GError *err = NULL;
+    char *out;
+
+    if (smg_spool_create(sp, queue, id, &f, &err) != SMG_OK)
+        bail("create: %s", err->message);
+    fputs(text, f->fp);
+    out = g_strdup(f->id);
+    if (smg_spool_commit(f, &err) != SMG_OK)
+        bail("commit: %s", err->message);
+    return out;
+}
+
+/* set_mtime - set the mtime of QUEUE/SUB/ID */
+static void
+set_mtime(struct smg_spool *sp, const char *queue, const char *sub,
+          const char *id, time_t t)
+{
+    char *p = path_of(sp, queue, sub, id);
+    struct timespec ts[2] = {{t, 0}, {t, 0}};
+
+    if (utimensat(AT_FDCWD, p, ts, 0) < 0)
+        bail("utimensat %s: %s", p, strerror(errno));
+    g_free(p);
+}
+
+/* open_spool - a spool in a new subfolder of top */
+static struct smg_spool *
+open_spool(const char *name, gboolean sync)
+{
+    char *dir = g_build_filename(top, name, NULL);
+    struct smg_spool *sp = NULL;
+    GError *err = NULL;
+
+    if (smg_spool_open(dir, sync, &sp, &err) != SMG_OK)
+        bail("open %s: %s", dir, err->message);
+    g_free(dir);
+    return sp;
+}
+
+/* id_chars_ok - an ID of [0-9A-Z] only */
+static gboolean
+id_chars_ok(const char *id)
+{
+    for (const char *p = id; *p != '\0'; p++)
+        if (!g_ascii_isdigit(*p) && !g_ascii_isupper(*p))
+            return FALSE;
+    return *id != '\0';
+}
+
+/* test_ids - new IDs are unique, valid, also across a fork */
+static void
+test_ids(void)
+{
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    gboolean valid = TRUE, unique = TRUE;
+    int fds[2];
+    pid_t pid;
+    int status = 0;
+    unsigned dups = 0, got = 0;
+    FILE *in;
+    char line[256];
+
+    for (unsigned i = 0; i < 100000; i++) {
+        char *id = smg_spool_new_id();
+        if (!smg_spool_valid_id(id) || !id_chars_ok(id))
+            valid = FALSE;
+        if (!g_hash_table_add(seen, id))
+            unique = FALSE;
+    }
+    ok(unique, "100000 new IDs are unique");
+    ok(valid, "new IDs are valid and [0-9A-Z] only");
+
+    /* a child and the parent make IDs at the same time, from the same state */
+    if (pipe(fds) < 0)
+        bail("pipe");
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        bail("fork");
+    if (pid == 0) {
+        FILE *out = fdopen(fds[1], "w");
+        close(fds[0]);
+        for (unsigned i = 0; i < 20000; i++) {
+            char *id = smg_spool_new_id();
+            fprintf(out, "%s\n", id);
+            g_free(id);
+        }
+        fclose(out);
+        _exit(0);
+    }
+    close(fds[1]);
+    for (unsigned i = 0; i < 20000; i++)
+        if (!g_hash_table_add(seen, smg_spool_new_id()))
+            dups++;
+    in = fdopen(fds[0], "r");
+    while (fgets(line, sizeof line, in) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        got++;
+        if (!smg_spool_valid_id(line)
+            || !g_hash_table_add(seen, g_strdup(line)))
+            dups++;
+    }
+    fclose(in);
+    waitpid(pid, &status, 0);
+    is_int(20000, got, "the child made 20000 IDs");
+    is_int(0, dups, "no ID of the child equals one of the parent");
+    g_hash_table_destroy(seen);
+
+    ok(smg_spool_valid_id("1A2B3C"), "valid_id: plain");
+    ok(smg_spool_valid_id("a.b-c_d"), "valid_id: dots, dashes, underscores");
+    ok(!smg_spool_valid_id(""), "valid_id: empty");
+    ok(!smg_spool_valid_id(NULL), "valid_id: NULL");
+    ok(!smg_spool_valid_id(".hidden"), "valid_id: dot first");
+    ok(!smg_spool_valid_id(".."), "valid_id: ..");
+    ok(!smg_spool_valid_id("a/b"), "valid_id: slash");
+    ok(!smg_spool_valid_id("a b"), "valid_id: space");
+    ok(!smg_spool_valid_id("a\nb"), "valid_id: newline");
+    {
+        char *longid = g_strnfill(129, 'A');
+        char *maxid = g_strnfill(128, 'A');
+        ok(!smg_spool_valid_id(longid), "valid_id: 129 characters");
+        ok(smg_spool_valid_id(maxid), "valid_id: 128 characters");
+        g_free(longid);
+        g_free(maxid);
+    }
+}
+
+/* test_open - opening, ensuring queues, bad names */
+static void
+test_open(void)
+{
+    struct smg_spool *sp = NULL;
+    GError *err = NULL;
+    char *dir = g_build_filename(top, "a", "b", "spool", NULL);
+    char *file = g_build_filename(top, "plainfile", NULL);
+    char *under = g_build_filename(file, "spool", NULL);
+    char *d;
+    struct smg_spool_file *f = NULL;
+
+    is_int(SMG_OK, smg_spool_open(dir, TRUE, &sp, &err),
+           "open makes missing parents");
+    is_string(dir, smg_spool_dir(sp), "smg_spool_dir");
+    is_int(SMG_OK, smg_spool_ensure(sp, "send.mta01", &err), "ensure send.mta01");
+    d = smg_spool_queue_dir(sp, "send.mta01", "cur");
+    ok(g_file_test(d, G_FILE_TEST_IS_DIR), "ensure made cur/");
+    g_free(d);
+    ok(count(sp, "send.mta01", "tmp") == 0 && count(sp, "send.mta01", "new") == 0,
+       "ensure made tmp/ and new/");
+    is_int(SMG_BUG, smg_spool_ensure(sp, "../etc", &err), "queue ../etc: SMG_BUG");
+    ok(err != NULL && strstr(err->message, "bad queue name") != NULL,
+       "bad queue name reported");
+    g_clear_error(&err);
+    is_int(SMG_BUG, smg_spool_ensure(sp, "a/b", &err), "queue a/b: SMG_BUG");
+    g_clear_error(&err);
+    is_int(SMG_BUG, smg_spool_ensure(sp, "", &err), "empty queue: SMG_BUG");
+    g_clear_error(&err);
+    is_int(SMG_BUG, smg_spool_create(sp, "check", "../x", &f, &err),
+           "create with a bad ID: SMG_BUG");
+    ok(f == NULL, "no file for a bad ID");
+    g_clear_error(&err);
+    ok(smg_spool_free_bytes(sp) > 0, "free_bytes is known");
+    smg_spool_close(sp);
+    smg_spool_close(NULL);
+
+    test_write_file(file, "x");
+    sp = NULL;
+    is_int(SMG_TEMPFAIL, smg_spool_open(under, TRUE, &sp, &err),
+           "spool under a plain file: SMG_TEMPFAIL");
+    ok(sp == NULL && err != NULL && g_str_has_prefix(err->message, "4.3.0 "),
+       "error has DSN 4.3.0");
+    g_clear_error(&err);
+    g_free(under);
+    g_free(file);
+    g_free(dir);
+}
+
+/* test_write - create, commit, abort */
+static void
+test_write(void)
+{
+    struct smg_spool *sp = open_spool("write", TRUE);
+    struct smg_spool_file *f = NULL;
+    GError *err = NULL;
+    char *id, *text, *p;
+    struct stat sb;
+
+    is_int(SMG_OK, smg_spool_create(sp, "check", NULL, &f, &err), "create");
+    ok(f != NULL && smg_spool_valid_id(f->id), "create made a valid new ID");
+    ok(f != NULL && f->fp != NULL && f->fd >= 0, "create gives a writer");
+    id = g_strdup(f->id);
+    is_int(1, count(sp, "check", "tmp"), "the file is in tmp/ while written");
+    is_int(0, count(sp, "check", "new"), "and not in new/");
+    fputs("Subject: hello\n\nbody\n", f->fp);
+    is_int(21, ftell(f->fp), "ftell on the writer counts the bytes");
+    is_int(SMG_OK, smg_spool_commit(f, &err), "commit");
+    is_int(0, count(sp, "check", "tmp"), "commit: nothing left in tmp/");
+    is_int(1, count(sp, "check", "new"), "commit: one file in new/");
+    text = slurp(sp, "check", "new", id);
+    is_string("Subject: hello\n\nbody\n", text, "commit: new/ID has the content");
+    g_free(text);
+    p = path_of(sp, "check", "new", id);
+    ok(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0640, "file mode 0640");
+    g_free(p);
+
+    /* a given ID is kept; a repeat replaces the earlier file */
+    g_free(put(sp, "scan", id, "first\n"));
+    g_free(put(sp, "scan", id, "second\n"));
+    text = slurp(sp, "scan", "new", id);
+    is_string("second\n", text, "same ID again replaces the file");
+    g_free(text);
+    is_int(1, count(sp, "scan", "new"), "still one file");
+
+    /* writing through the fd instead of fp */
+    f = NULL;
+    is_int(SMG_OK, smg_spool_create(sp, "sign", "FDWRITE", &f, &err),
+           "create for fd writing");
+    ok(write(f->fd, "raw\n", 4) == 4, "write(2) on f->fd");
+    is_int(SMG_OK, smg_spool_commit(f, &err), "commit after fd writes");
+    text = slurp(sp, "sign", "new", "FDWRITE");
+    is_string("raw\n", text, "fd-written content committed");
+    g_free(text);
+    p = path_of(sp, "sign", "new", "FDWRITE");
+    unlink(p);
+    g_free(p);
+
+    f = NULL;
+    is_int(SMG_OK, smg_spool_create(sp, "sign", NULL, &f, &err), "create again");
+    fputs("to be dropped\n", f->fp);
+    fflush(f->fp);
+    smg_spool_abort(f);
+    is_int(0, count(sp, "sign", "tmp"), "abort: nothing in tmp/");
+    is_int(0, count(sp, "sign", "new"), "abort: nothing in new/");
+    smg_spool_abort(NULL);
+
+    /* commit when new/ has vanished: TEMPFAIL, tmp removed */
+    f = NULL;
+    is_int(SMG_OK, smg_spool_create(sp, "route", NULL, &f, &err), "create in route");
+    fputs("x\n", f->fp);
+    p = smg_spool_queue_dir(sp, "route", "new");
+    if (rmdir(p) < 0)
+        bail("rmdir %s", p);
+    is_int(SMG_TEMPFAIL, smg_spool_commit(f, &err), "commit without new/: SMG_TEMPFAIL");
+    ok(err != NULL && g_str_has_prefix(err->message, "4.3.0 "),
+       "commit without new/: DSN 4.3.0");
+    g_clear_error(&err);
+    is_int(0, count(sp, "route", "tmp"), "failed commit leaves nothing in tmp/");
+    g_free(p);
+
+    g_free(id);
+    smg_spool_close(sp);
+}
+
+/* test_claim - claim, read, second claim, locks across processes */
+static void
+test_claim(void)
+{
+    struct smg_spool *sp = open_spool("claim", FALSE);
+    struct smg_spool_msg *m = NULL, *m2 = NULL;
+    GError *err = NULL;
+    char *id = put(sp, "check", NULL, "From: a@example.com\n\nhi\n");
+    char *text, *p;
+    gsize len = 0;
+    pid_t pid;
+    int status = 0;
+
+    is_int(SMG_OK, smg_spool_claim(sp, "check", id, &m, &err), "claim");
+    ok(m != NULL && m->fd >= 0, "claim gives an open message");
+    ok(!exists(sp, "check", "new", id), "claim: gone from new/");
+    ok(exists(sp, "check", "cur", id), "claim: now in cur/");
+    p = path_of(sp, "check", "cur", id);
+    is_string(p, m != NULL ? m->path : NULL, "msg->path is cur/ID");
+    g_free(p);
+    is_string(id, m->id, "msg->id");
+    is_string("check", m->queue, "msg->queue");
+    text = smg_spool_read(m, &len, &err);
+    is_string("From: a@example.com\n\nhi\n", text, "read gives the content");
+    is_int(24, (long) len, "read gives the length");
+    g_free(text);
+
+    is_int(SMG_PERMFAIL, smg_spool_claim(sp, "check", id, &m2, &err),
+           "second claim of the same ID: SMG_PERMFAIL");
+    ok(m2 == NULL && err == NULL, "second claim: no message, no error set");
+    is_int(SMG_PERMFAIL, smg_spool_claim(sp, "check", "NOSUCHID", &m2, &err),
+           "claim of an absent ID: SMG_PERMFAIL");
+    ok(err == NULL, "absent ID: no error set");
+    is_int(SMG_PERMFAIL, smg_spool_claim(sp, "check", "../x", &m2, &err),
+           "claim of an invalid ID: SMG_PERMFAIL");
+    g_clear_error(&err);
+
+    /* another process sees the lock on the claimed file */
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        bail("fork");
+    if (pid == 0) {
+        struct smg_spool_msg *cm = NULL;
+        char *cp = path_of(sp, "check", "cur", id);
+        int fd = open(cp, O_RDONLY);
+        int code = 0;
+
+        if (smg_spool_claim(sp, "check", id, &cm, NULL) != SMG_PERMFAIL)
+            code |= 1;
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+            code |= 2;
+        _exit(code);
+    }
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && (WEXITSTATUS(status) & 1) == 0,
+       "a forked child cannot claim it either");
+    ok(WIFEXITED(status) && (WEXITSTATUS(status) & 2) == 0,
+       "the child finds cur/ID flock'ed by the parent");
+
+    /* a file still in new/ but locked by a worker is not claimed */
+    {
+        char *id2 = put(sp, "check", NULL, "locked\n");
+        char *np = path_of(sp, "check", "new", id2);
+        int fd = open(np, O_RDONLY);
+
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+            bail("cannot lock %s", np);
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0)
+            bail("fork");
+        if (pid == 0) {
+            struct smg_spool_msg *cm = NULL;
+            _exit(smg_spool_claim(sp, "check", id2, &cm, NULL) == SMG_PERMFAIL
+                          && cm == NULL
+                      ? 0
+                      : 1);
+        }
+        waitpid(pid, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "child's claim of a file locked in new/: SMG_PERMFAIL");
+        ok(exists(sp, "check", "new", id2), "the locked file stays in new/");
+        close(fd);
+        is_int(SMG_OK, smg_spool_claim(sp, "check", id2, &m2, &err),
+               "claimable once the lock is gone");
+        smg_spool_msg_free(m2);
+        m2 = NULL;
+        g_free(np);
+        g_free(id2);
+    }
+
+    /* I/O error: new/ID is a folder */
+    p = path_of(sp, "check", "new", "ADIR");
+    if (mkdir(p, 0700) < 0)
+        bail("mkdir");
+    is_int(SMG_TEMPFAIL, smg_spool_claim(sp, "check", "ADIR", &m2, &err),
+           "claim of an unopenable entry: SMG_TEMPFAIL");
+    ok(err != NULL && g_str_has_prefix(err->message, "4.3.0 "), "with DSN 4.3.0");
+    g_clear_error(&err);
+    rmdir(p);
+    g_free(p);
+
+    smg_spool_msg_free(m);
+    smg_spool_msg_free(NULL);
+    g_free(id);
+    smg_spool_close(sp);
+}
+
+/* test_next - oldest first, future mtimes skipped */
+static void
+test_next(void)
+{
+    struct smg_spool *sp = open_spool("next", FALSE);
+    struct smg_spool_msg *m = NULL;
+    GError *err = NULL;
+    time_t now = time(NULL);
+    char *mid = put(sp, "deferred.mta01", "MID", "m\n");
+    char *old = put(sp, "deferred.mta01", "OLD", "o\n");
+    char *late = put(sp, "deferred.mta01", "LATE", "l\n");
+    char *future = put(sp, "deferred.mta01", "FUTURE", "f\n");
+
+    set_mtime(sp, "deferred.mta01", "new", mid, now - 200);
+    set_mtime(sp, "deferred.mta01", "new", old, now - 300);
+    set_mtime(sp, "deferred.mta01", "new", late, now - 100);
+    set_mtime(sp, "deferred.mta01", "new", future, now + 3600);
+
+    is_int(SMG_OK, smg_spool_next(sp, "deferred.mta01", now, &m, &err), "next 1");
+    is_string("OLD", m != NULL ? m->id : NULL, "oldest first");
+    smg_spool_msg_free(m);
+    is_int(SMG_OK, smg_spool_next(sp, "deferred.mta01", now, &m, &err), "next 2");
+    is_string("MID", m != NULL ? m->id : NULL, "then the middle one");
+    smg_spool_msg_free(m);
+    is_int(SMG_OK, smg_spool_next(sp, "deferred.mta01", 0, &m, &err),
+           "next 3 (now 0: the clock)");
+    is_string("LATE", m != NULL ? m->id : NULL, "then the latest past one");
+    smg_spool_msg_free(m);
+    is_int(SMG_OK, smg_spool_next(sp, "deferred.mta01", now, &m, &err),
+           "next 4: only a future file left");
+    ok(m == NULL, "a file with mtime in the future is not taken");
+    ok(exists(sp, "deferred.mta01", "new", "FUTURE"), "it stays in new/");
+    is_int(SMG_OK, smg_spool_next(sp, "deferred.mta01", now + 3600, &m, &err),
+           "next at its retry time");
+    is_string("FUTURE", m != NULL ? m->id : NULL, "taken when due");
+    smg_spool_msg_free(m);
+    is_int(SMG_OK, smg_spool_next(sp, "empty", now, &m, &err), "next on an empty queue");
+    ok(m == NULL, "empty queue: no message");
+
+    /* equal mtimes: by name; a locked file is passed over */
+    g_free(put(sp, "check", "B", "b\n"));
+    g_free(put(sp, "check", "A", "a\n"));
+    set_mtime(sp, "check", "new", "A", now - 10);
+    set_mtime(sp, "check", "new", "B", now - 10);
+    {
+        char *ap = path_of(sp, "check", "new", "A");
+        int fd = open(ap, O_RDONLY);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+            bail("lock A");
+        is_int(SMG_OK, smg_spool_next(sp, "check", now, &m, &err),
+               "next with the oldest locked");
+        is_string("B", m != NULL ? m->id : NULL,
+                  "a locked file is skipped, the next one taken");
+        smg_spool_msg_free(m);
+        close(fd);
+        is_int(SMG_OK, smg_spool_next(sp, "check", now, &m, &err), "next again");
+        is_string("A", m != NULL ? m->id : NULL, "taken once unlocked");
+        smg_spool_msg_free(m);
+        g_free(ap);
+    }
+
+    /* new/ not a folder: TEMPFAIL */
+    {
+        char *q = g_build_filename(smg_spool_dir(sp), "broken", NULL);
+        char *nd = g_build_filename(q, "new", NULL);
+        if (g_mkdir_with_parents(q, 0700) < 0)
+            bail("mkdir");
+        test_write_file(nd, "not a folder");
+        is_int(SMG_TEMPFAIL, smg_spool_next(sp, "broken", now, &m, &err),
+               "next on a queue whose new/ is a file: SMG_TEMPFAIL");
+        ok(m == NULL && err != NULL, "with an error");
+        g_clear_error(&err);
+        g_free(nd);
+        g_free(q);
+    }
+
+    g_free(mid);
+    g_free(old);
+    g_free(late);
+    g_free(future);
+    smg_spool_close(sp);
+}
+
+/* test_move_done_corrupt - move, done and corrupt */
+static void
+test_move_done_corrupt(void)
+{
+    struct smg_spool *sp = open_spool("move", TRUE);
+    struct smg_spool_msg *m = NULL, *other = NULL;
+    GError *err = NULL;
+    char *id = put(sp, "send.mta01", NULL, "move me\n");
+    time_t when = time(NULL) + 7200;
+    char *text, *p;
+    struct stat sb;
+
+    if (smg_spool_claim(sp, "send.mta01", id, &m, &err) != SMG_OK)
+        bail("claim");
+    is_int(SMG_OK, smg_spool_move(m, "deferred.mta01", when, &err),
+           "move to deferred with a retry time");
+    ok(!exists(sp, "send.mta01", "cur", id), "move: gone from cur/");
+    ok(exists(sp, "deferred.mta01", "new", id), "move: in deferred.mta01/new/");
+    text = slurp(sp, "deferred.mta01", "new", id);
+    is_string("move me\n", text, "move keeps the content");
+    g_free(text);
+    p = path_of(sp, "deferred.mta01", "new", id);
+    ok(stat(p, &sb) == 0 && sb.st_mtime == when, "move sets the mtime");
+    is_string(p, m->path, "msg->path follows the file");
+    g_free(p);
+    is_string("deferred.mta01", m->queue, "msg->queue follows the file");
+    is_int(SMG_PERMFAIL, smg_spool_claim(sp, "deferred.mta01", id, &other, &err),
+           "the lock stays with msg after move");
+    smg_spool_msg_free(m);
+    m = NULL;
+
+    /* unchanged move (mtime 0) keeps the mtime */
+    if (smg_spool_claim(sp, "deferred.mta01", id, &m, &err) != SMG_OK)
+        bail("claim 2");
+    is_int(SMG_OK, smg_spool_move(m, "hold", 0, &err), "move to hold");
+    p = path_of(sp, "hold", "new", id);
+    ok(stat(p, &sb) == 0 && sb.st_mtime == when, "move with mtime 0 keeps it");
+    g_free(p);
+    smg_spool_msg_free(m);
+    m = NULL;
+
+    /* move to a bad queue: SMG_BUG, file stays */
+    if (smg_spool_claim(sp, "hold", id, &m, &err) != SMG_OK)
+        bail("claim 3");
+    is_int(SMG_BUG, smg_spool_move(m, "../x", 0, &err), "move to a bad queue: SMG_BUG");
+    g_clear_error(&err);
+    ok(exists(sp, "hold", "cur", id), "the file stays in cur/");
+
+    /* done */
+    is_int(SMG_OK, smg_spool_done(m, &err), "done");
+    ok(!exists(sp, "hold", "cur", id), "done removes cur/ID");
+    is_int(0, count(sp, "hold", "cur") + count(sp, "hold", "new"), "hold is empty");
+    is_int(SMG_OK, smg_spool_done(m, &err), "done twice is harmless");
+    smg_spool_msg_free(m);
+    m = NULL;
+
+    /* corrupt */
+    g_free(id);
+    id = put(sp, "scan", NULL, "garbage\n");
+    if (smg_spool_claim(sp, "scan", id, &m, &err) != SMG_OK)
+        bail("claim 4");
+    is_int(SMG_OK, smg_spool_corrupt(m, "test garbage", &err), "corrupt");
+    ok(exists(sp, "corrupt", "new", id), "corrupt: in corrupt/new/");
+    ok(!exists(sp, "scan", "cur", id) && !exists(sp, "scan", "new", id),
+       "corrupt: gone from scan/");
+    text = slurp(sp, "corrupt", "new", id);
+    is_string("garbage\n", text, "corrupt keeps the content");
+    g_free(text);
+    smg_spool_msg_free(m);
+
+    g_free(id);
+    smg_spool_close(sp);
+}
+
+/* test_recover - unlocked cur/ files go back, locked ones stay */
+static void
+test_recover(void)
+{
+    struct smg_spool *sp = open_spool("recover", FALSE);
+    GError *err = NULL;
+    char *dead = put(sp, "sign", NULL, "dead worker\n");
+    char *live = put(sp, "sign", NULL, "live worker\n");
+    int ready[2], go[2];
+    pid_t pid;
+    char c = 0;
+    unsigned moved = 99;
+    int status = 0;
+
+    /* a worker that claimed and died: its file sits in cur/, unlocked */
+    {
+        struct smg_spool_msg *m = NULL;
+        if (smg_spool_claim(sp, "sign", dead, &m, &err) != SMG_OK)
+            bail("claim dead");
+        smg_spool_msg_free(m);
+    }
+    /* a live worker: a child claims and waits for our word */
+    if (pipe(ready) < 0 || pipe(go) < 0)
+        bail("pipe");
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        bail("fork");
+    if (pid == 0) {
+        struct smg_spool_msg *m = NULL;
+        char r;
+
+        close(ready[0]);
+        close(go[1]);
+        r = smg_spool_claim(sp, "sign", live, &m, NULL) == SMG_OK ? 'y' : 'n';
+        if (write(ready[1], &r, 1) != 1)
+            _exit(2);
+        if (read(go[0], &r, 1) < 0)
+            _exit(2);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    if (read(ready[0], &c, 1) != 1)
+        c = 0;
+    is_int('y', c, "the child claimed a message");
+
+    /* stale and fresh tmp files */
+    {
+        char *stale = path_of(sp, "sign", "tmp", "STALE");
+        char *fresh = path_of(sp, "sign", "tmp", "FRESH");
+        test_write_file(stale, "old\n");
+        test_write_file(fresh, "new\n");
+        set_mtime(sp, "sign", "tmp", "STALE", time(NULL) - 37 * 3600);
+        g_free(stale);
+        g_free(fresh);
+    }
+
+    is_int(SMG_OK, smg_spool_recover(sp, "sign", &moved, &err), "recover");
+    is_int(1, moved, "recover moved one file");
+    ok(exists(sp, "sign", "new", dead) && !exists(sp, "sign", "cur", dead),
+       "the dead worker's file is back in new/");
+    ok(exists(sp, "sign", "cur", live) && !exists(sp, "sign", "new", live),
+       "the live worker's locked file stays in cur/");
+    ok(!exists(sp, "sign", "tmp", "STALE"), "a tmp file older than 36h is removed");
+    ok(exists(sp, "sign", "tmp", "FRESH"), "a fresh tmp file is kept");
+
+    /* the child ends: its lock goes, and the file can be recovered */
+    close(go[1]);
+    waitpid(pid, &status, 0);
+    close(ready[0]);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child ended");
+    is_int(SMG_OK, smg_spool_recover(sp, "sign", NULL, &err), "recover, moved NULL");
+    ok(exists(sp, "sign", "new", live) && !exists(sp, "sign", "cur", live),
+       "after the worker died its file is back in new/");
+    is_int(SMG_OK, smg_spool_recover(sp, "sign", &moved, &err), "recover again");
+    is_int(0, moved, "nothing more to recover");
+    is_int(2, count(sp, "sign", "new"), "both messages in new/, none lost");
+    is_int(0, count(sp, "sign", "cur"), "cur/ empty");
+
+    is_int(SMG_BUG, smg_spool_recover(sp, "a/b", &moved, &err),
+           "recover of a bad queue: SMG_BUG");
+    g_clear_error(&err);
+
+    g_free(dead);
+    g_free(live);
+    smg_spool_close(sp);
+}
+
+/* The report of a child that writes to a full or limited file system. */
+struct full_report {
+    int setup;        /* 0 ok; else errno of the failed setup step */
+    char step[32];    /* which setup step failed */
+    int create;       /* status of smg_spool_create */
+    int commit;       /* status of smg_spool_commit */
+    char message[200];
+    int in_tmp, in_new;
+    long long free_before;
+};
+
+/* write_big - write n bytes of a message to f */
+static void
+write_big(struct smg_spool_file *f, size_t n)
+{
+    for (size_t i = 0; i < n; i += 64) {
+        if (fputs("0123456789012345678901234567890123456789012345678901234567890\n\n\n",
+                  f->fp)
+            == EOF)
+            break;
+    }
+}
+
+/*
+ * fill_and_commit - the child's part: fill the file system with prefill
+ * bytes, then create, write n bytes, commit
+ */
+static void
+fill_and_commit(const char *dir, size_t prefill, size_t n, struct full_report *r)
+{
+    struct smg_spool *sp = NULL;
+    struct smg_spool_file *f = NULL;
+    GError *err = NULL;
+
+    if (prefill > 0) {
+        char *filler = g_build_filename(dir, "filler", NULL);
+        char *junk = g_strnfill(prefill, 'x');
+        /* may fail part-way on a full tmpfs: that is the point */
+        (void) g_file_set_contents(filler, junk, (gssize) prefill, NULL);
+        g_free(junk);
+        g_free(filler);
+    }
+    if (smg_spool_open(dir, TRUE, &sp, &err) != SMG_OK) {
+        r->setup = EIO;
+        g_strlcpy(r->step, "smg_spool_open", sizeof r->step);
+        return;
+    }
+    r->free_before = smg_spool_free_bytes(sp);
+    r->create = smg_spool_create(sp, "check", NULL, &f, &err);
+    if (r->create == SMG_OK) {
+        write_big(f, n);
+        /* the caller did other I/O between its writes and commit */
+        errno = EAGAIN;
+        r->commit = smg_spool_commit(f, &err);
+    }
+    if (err != NULL)
+        g_strlcpy(r->message, err->message, sizeof r->message);
+    g_clear_error(&err);
+    r->in_tmp = count(sp, "check", "tmp");
+    r->in_new = count(sp, "check", "new");
+    smg_spool_close(sp);
+}
+
+/*
+ * run_child - fork; the child mounts a 64 KiB tmpfs on dir (in a private
+ * mount namespace) when tmpfs, or sets a file-size limit, then fills and
+ * writes (fill_and_commit)
+ */
+static void
+run_child(const char *dir, gboolean tmpfs, size_t prefill, size_t n,
+          struct full_report *r)
+{
+    int fds[2];
+    pid_t pid;
+    int status;
+
+    memset(r, 0, sizeof *r);
+    r->create = r->commit = -1;
+    if (pipe(fds) < 0)
+        bail("pipe");
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        bail("fork");
+    if (pid == 0) {
+        struct full_report c;
+
+        memset(&c, 0, sizeof c);
+        c.create = c.commit = -1;
+        close(fds[0]);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(2);
+        if (tmpfs) {
+            if (unshare(CLONE_NEWNS) < 0) {
+                c.setup = errno;
+                g_strlcpy(c.step, "unshare", sizeof c.step);
+            } else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                c.setup = errno;
+                g_strlcpy(c.step, "mount --make-rprivate", sizeof c.step);
+            } else if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") < 0) {
+                c.setup = errno;
+                g_strlcpy(c.step, "mount tmpfs", sizeof c.step);
+            }
+        } else {
+            struct rlimit rl = {32768, 32768};
+            signal(SIGXFSZ, SIG_IGN);
+            if (setrlimit(RLIMIT_FSIZE, &rl) < 0) {
+                c.setup = errno;
+                g_strlcpy(c.step, "setrlimit", sizeof c.step);
+            }
+        }
+        if (c.setup == 0)
+            fill_and_commit(dir, prefill, n, &c);
+        if (write(fds[1], &c, sizeof c) != (ssize_t) sizeof c)
+            _exit(2);
+        _exit(0);
+    }
+    close(fds[1]);
+    if (read(fds[0], r, sizeof *r) != (ssize_t) sizeof *r) {
+        r->setup = EPIPE;
+        g_strlcpy(r->step, "report", sizeof r->step);
+    }
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+}
+
+/*
+ * test_full - a full file system makes commit fail with SMG_TEMPFAIL and
+ * DSN 4.3.1, leaving nothing behind.  A small message (fits the stdio
+ * buffer, fails at commit's flush) and a big one (fails during the writes
+ * before commit) are both tried.
+ */
+static void
+test_full(void)
+{
+    struct full_report r;
+    const size_t sizes[] = {24 * 1024, 300 * 1024};
+    const size_t prefills[] = {48 * 1024, 0};
+    char *dir;
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        size_t n = sizes[i];
+
+        dir = g_strdup_printf("%s/full%u", top, i);
+        if (g_mkdir_with_parents(dir, 0700) < 0)
+            bail("mkdir %s", dir);
+        run_child(dir, TRUE, prefills[i], n, &r);
+        if (r.setup != 0) {
+            diag("cannot mount a 64k tmpfs (%s: %s); this test needs root",
+                 r.step, strerror(r.setup));
+            ok(0, "%zu bytes: spool on a 64k tmpfs", n);
+            ok(0, "%zu bytes to a full tmpfs: SMG_TEMPFAIL", n);
+            ok(0, "%zu bytes to a full tmpfs: DSN 4.3.1", n);
+            ok(0, "%zu bytes to a full tmpfs: nothing left behind", n);
+        } else {
+            ok(r.create == SMG_OK && r.free_before >= 0
+                   && r.free_before <= 65536 - (long long) prefills[i],
+               "%zu bytes: spool on a 64k tmpfs (%lld bytes free)", n,
+               r.free_before);
+            is_int(SMG_TEMPFAIL, r.commit,
+                   "%zu bytes to a full tmpfs: SMG_TEMPFAIL", n);
+            ok(g_str_has_prefix(r.message, "4.3.1 "),
+               "%zu bytes to a full tmpfs: DSN 4.3.1", n);
+            diag("%s", r.message);
+            ok(r.in_tmp == 0 && r.in_new == 0,
+               "%zu bytes to a full tmpfs: nothing in tmp/ or new/", n);
+        }
+        g_free(dir);
+    }
+
+    /* the same through a file-size limit: a write error that is not ENOSPC */
+    dir = g_build_filename(top, "limited", NULL);
+    run_child(dir, FALSE, 0, 100 * 1024, &r);
+    is_int(0, r.setup, "file-size limit set");
+    is_int(SMG_TEMPFAIL, r.commit, "write past RLIMIT_FSIZE: SMG_TEMPFAIL");
+    ok(g_str_has_prefix(r.message, "4.3.0 "),
+       "write past RLIMIT_FSIZE: DSN 4.3.0 (not a full disk)");
+    diag("%s", r.message);
+    ok(r.in_tmp == 0 && r.in_new == 0,
+       "write past RLIMIT_FSIZE: nothing left behind");
+    g_free(dir);
+}
+
+int
+main(void)
+{
+    smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
+    plan(140);
+    top = test_tmpdir();
+    test_ids();
+    test_open();
+    test_write();
+    test_claim();
+    test_next();
+    test_move_done_corrupt();
+    test_recover();
+    test_full();
+    test_tmpdir_free(top);
+    return 0;
+}
