@@ -935,6 +935,14 @@ smg_smtpd_session(struct smg_smtpd_env *env, int rfd, int wfd,
         } else {
             dispatch(&s, &cmd);
         }
+        if (cmd.verb == SMG_SMTP_AUTH) {
+            /* the initial response holds the password */
+            smg_auth_wipe(line->str, line->allocated_len);
+            if (cmd.auth_initial != NULL)
+                smg_auth_wipe(cmd.auth_initial, strlen(cmd.auth_initial));
+            if (cmd.arg != NULL)
+                smg_auth_wipe(cmd.arg, strlen(cmd.arg));
+        }
         smg_smtp_cmd_clear(&cmd);
         if (!s.quit && s.errors >= env->max_errors) {
             hangup(&s, "4.7.0", "Error: too many errors");

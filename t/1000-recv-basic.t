@@ -61,4 +61,42 @@ like "inetd mode queues" '250 2.0.0 Ok: queued as' "$out"
 is "inetd session's client address recorded" 1 \
     "$(grep -l 'addr=192.0.2.7' "$SPOOL"/check/new/* | wc -l | tr -d ' ')"
 is "three messages" 3 "$(queued)"
+
+# DSN and SMTPUTF8 parameters travel into the envelope
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
+    'send:MAIL FROM:<a@sender.test> RET=HDRS ENVID=QQ+2B1 BODY=8BITMIME SIZE=100\r\n' read \
+    'send:RCPT TO:<b@rcpt.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@rcpt.test\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: dsn\r\n\r\nx\r\n.\r\n' read 'send:QUIT\r\n' read)
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+f="$SPOOL/check/new/$id"
+like "SMG-Sender carries BODY, RET and ENVID" '^SMG-Sender: <a@sender.test> BODY=8BITMIME RET=HDRS ENVID=QQ\+2B1$' "$(cat "$f")"
+like "SMG-Recipient carries NOTIFY and ORCPT" '^SMG-Recipient: <b@rcpt.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@rcpt.test$' "$(cat "$f")"
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
+    'send:MAIL FROM:<ü@sender.test> SMTPUTF8\r\n' read \
+    'send:RCPT TO:<ö@rcpt.test>\r\n' read 'send:QUIT\r\n' read)
+like "SMTPUTF8 addresses accepted with the parameter" '^S: 250 2.1.5' "$out"
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
+    'send:MAIL FROM:<ü@sender.test>\r\n' read 'send:QUIT\r\n' read)
+like "UTF-8 without SMTPUTF8 refused" '^S: 553 5.6.7' "$out"
+
+# systemd socket activation: a listening socket on fd 3
+stop_recv
+SA_PORT=$(free_port)
+$PY3 - "$SMG_RECV" "$T/smg.conf" "$SA_PORT" 2>>"$T/recv.log" <<'PY' &
+import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[3])))
+s.listen(8)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+os.execve(sys.argv[1], [sys.argv[1], "-c", sys.argv[2], "--log", "stderr"], env)
+PY
+sa_pid=$!
+at_exit "kill $sa_pid 2>/dev/null"
+wait_port "$SA_PORT"
+out=$(swaks --server 127.0.0.1 --port "$SA_PORT" --from a@sender.test --to b@rcpt.test 2>&1)
+like "socket activation (LISTEN_FDS): queued" '250 2.0.0 Ok: queued as' "$out"
+kill "$sa_pid"
 done_testing

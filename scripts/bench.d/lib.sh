@@ -56,6 +56,39 @@ bench_tmpdir() {
     at_exit 'rm -rf -- "$BENCH_TMP"'
 }
 
+# alive PID - whether process PID exists and is not a zombie
+alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "${st:0:1}" != Z ]
+}
+
+# descendants PID - print the pids of PID's descendants, children first
+descendants() {
+    local child
+    for child in $(pgrep -P "$1" 2>/dev/null); do
+        echo "$child"
+        descendants "$child"
+    done
+}
+
+# kill_tree PID - stop PID and its descendants, each by its pid: TERM,
+# then KILL for those still running after 5 s (zombies count as gone)
+kill_tree() {
+    local pids p n=50 left
+    mapfile -t pids < <(descendants "$1")
+    pids=("$1" "${pids[@]}")
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    while ((n-- > 0)); do
+        left=0
+        for p in "${pids[@]}"; do alive "$p" && left=1 && break; done
+        ((left)) || return 0
+        sleep 0.1
+    done
+    for p in "${pids[@]}"; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
+    return 0
+}
+
 # free_port - print a free TCP port on 127.0.0.1 (chosen by the kernel)
 free_port() {
     "$BENCH_PY" -c 'import socket
@@ -72,7 +105,7 @@ wait_listen() {
         if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
             return 0
         fi
-        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && ! alive "$pid"; then
             return 1
         fi
         sleep 0.1

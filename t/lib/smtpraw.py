@@ -8,6 +8,7 @@
 # Prints "S: <reply line>" for what the server said, "closed" when it closed.
 # SPDX-License-Identifier: MIT
 import base64
+import codecs
 import socket
 import ssl
 import sys
@@ -43,7 +44,8 @@ def read_reply():
 
 for step in sys.argv[2:]:
     if step.startswith("send:"):
-        data = step[5:].encode("latin-1").decode("unicode_escape").encode("latin-1")
+        # escapes (\r \n \x00) processed, other text sent as UTF-8
+        data = codecs.escape_decode(step[5:].encode("utf-8"))[0]
         sock.sendall(data)
     elif step == "read":
         read_reply()
