@@ -50,18 +50,25 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"recv", "max_auth_failures", SMG_CONF_INT, "3", 1, 100, NULL},
     {"recv", "auth_failure_delay", SMG_CONF_TIME, "2", 0, 60, NULL},
     {"recv", "max_messages", SMG_CONF_INT, "1000", 1, 1000000, NULL},
+    /* @check-keys@ */
     {"check", "threshold", SMG_CONF_DOUBLE, "5.0", -1000, 1000, NULL},
+    /* @scan-keys@ */
     {"scan", "database", SMG_CONF_PATH, "/var/lib/clamav", 0, 0, NULL},
+    /* @sign-keys@ */
     {"sign", "keytable", SMG_CONF_PATH, SMG_SYSCONFDIR "/dkim/KeyTable", 0, 0, NULL},
     {"sign", "signingtable", SMG_CONF_STR, SMG_SYSCONFDIR "/dkim/SigningTable", 0, 0, NULL},
+    /* @route-keys@ */
     {"route", "good", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {"route", "bad", SMG_CONF_LIST, NULL, 0, 0, NULL},
+    /* @gateway-keys@ */
     {"gateway *", "bind", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"gateway *", "helo", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"gateway *", "relay", SMG_CONF_STR, NULL, 0, 0, NULL},
+    /* @send-keys@ */
     {"send", "tls_policy", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"send", "port", SMG_CONF_INT, "25", 1, 65535, NULL},
     {"send", "queue_lifetime", SMG_CONF_TIME, "5d", 60, 0, NULL},
+    /* @blcheck-keys@ */
     {"blcheck", "zones", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {"blcheck", "notify", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {NULL, NULL, 0, NULL, 0, 0, NULL},

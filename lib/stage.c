@@ -1,0 +1,349 @@
+/*
+ * stage.c - filter, spool and watch modes for the pipeline stages (see
+ * stage.h and smg-spool(7)).
+ *
+ * The order of writes is what keeps mail safe: extras (NDRs) are committed
+ * before the output, the output before the input is removed.  A crash at
+ * any point leaves the input in cur/ (recovered to new/ by the next worker)
+ * and at worst repeats the stage; extras with IDs derived from the input's
+ * are then replaced rather than doubled.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/spool.h"
+#include "lib/stage.h"
+
+#define RESCAN_MS 5000
+
+static volatile sig_atomic_t stage_stop;
+
+/* on_signal - stop after the message in hand */
+static void
+on_signal(int sig)
+{
+    (void) sig;
+    stage_stop = 1;
+}
+
+void
+smg_stage_add_extra(struct smg_stage_result *res, const char *queue,
+                    const char *id, GString *content)
+{
+    struct smg_stage_extra *x = g_new0(struct smg_stage_extra, 1);
+
+    x->queue = g_strdup(queue);
+    x->id = g_strdup(id);
+    x->content = content;
+    if (res->extras == NULL)
+        res->extras = g_ptr_array_new();
+    g_ptr_array_add(res->extras, x);
+}
+
+/* result_clear - free what a result holds */
+static void
+result_clear(struct smg_stage_result *res)
+{
+    if (res->out != NULL)
+        g_string_free(res->out, TRUE);
+    if (res->extras != NULL) {
+        for (guint i = 0; i < res->extras->len; i++) {
+            struct smg_stage_extra *x = res->extras->pdata[i];
+            g_free(x->queue);
+            g_free(x->id);
+            if (x->content != NULL)
+                g_string_free(x->content, TRUE);
+            g_free(x);
+        }
+        g_ptr_array_free(res->extras, TRUE);
+    }
+    g_free(res->log);
+    memset(res, 0, sizeof *res);
+}
+
+/* fatal_exit - log and print an error, return its exit code */
+static int
+fatal_exit(enum smg_status st, const char *id, const GError *err)
+{
+    const char *msg = err != NULL ? err->message : "unknown error";
+
+    smg_log_error("%s: %s", id, msg);
+    fprintf(stderr, "%s: fatal: %s: %s\n", smg_log_progname(), id, msg);
+    return smg_status_exit(st);
+}
+
+/* run_filter - one message from stdin to stdout */
+static int
+run_filter(const struct smg_stage *stage)
+{
+    GString *in = g_string_sized_new(65536);
+    char chunk[65536];
+    size_t n;
+    struct smg_envelope *env = NULL;
+    struct smg_stage_result res = {0};
+    GError *err = NULL;
+    gsize off = 0;
+    enum smg_status st;
+    const char *id;
+    int rc;
+
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        g_string_append_len(in, chunk, (gssize) n);
+    if (ferror(stdin)) {
+        fprintf(stderr, "%s: fatal: cannot read standard input\n", smg_log_progname());
+        g_string_free(in, TRUE);
+        return EX_IOERR;
+    }
+    st = smg_envelope_parse(in->str, in->len, &env, &off, &err);
+    if (st != SMG_OK) {
+        rc = fatal_exit(st, "-", err);
+        g_clear_error(&err);
+        g_string_free(in, TRUE);
+        return rc;
+    }
+    id = env->queue_id != NULL ? env->queue_id : "-";
+    st = stage->fn(stage->ctx, id, in->str, in->len, env, off, &res, &err);
+    if (st != SMG_OK) {
+        rc = fatal_exit(st, id, err);
+    } else {
+        GString *out = res.out != NULL ? res.out : in;
+        if (fwrite(out->str, 1, out->len, stdout) != out->len || fflush(stdout) != 0) {
+            fprintf(stderr, "%s: fatal: cannot write standard output\n", smg_log_progname());
+            rc = EX_IOERR;
+        } else {
+            rc = res.flagged ? 1 : 0;
+        }
+        smg_log_info("%s: %s%sextras=%u", id, res.log != NULL ? res.log : "",
+                     res.log != NULL ? ", " : "", res.extras != NULL ? res.extras->len : 0);
+    }
+    g_clear_error(&err);
+    result_clear(&res);
+    smg_envelope_free(env);
+    g_string_free(in, TRUE);
+    return rc;
+}
+
+/* commit_content - write content as QUEUE/new/ID durably */
+static enum smg_status
+commit_content(struct smg_spool *spool, const char *queue, const char *id,
+               const GString *content, char **new_id, GError **err)
+{
+    struct smg_spool_file *f;
+    enum smg_status st = smg_spool_create(spool, queue, id, &f, err);
+
+    if (st != SMG_OK)
+        return st;
+    if (new_id != NULL)
+        *new_id = g_strdup(f->id);
+    fwrite(content->str, 1, content->len, f->fp);
+    return smg_spool_commit(f, err);
+}
+
+/*
+ * process_one - run the stage on a claimed message and hand it on.
+ * Returns SMG_OK to go on, or the status that ends the run.
+ */
+static enum smg_status
+process_one(const struct smg_stage *stage, struct smg_spool *spool,
+            struct smg_spool_msg *msg, GError **err)
+{
+    struct smg_envelope *env = NULL;
+    struct smg_stage_result res = {0};
+    gsize len = 0, off = 0;
+    GError *perr = NULL;
+    char *buf = smg_spool_read(msg, &len, err);
+    enum smg_status st;
+    const char *next;
+
+    if (buf == NULL) {
+        (void) smg_spool_move(msg, stage->queue_in, 0, NULL);
+        return SMG_TEMPFAIL;
+    }
+    st = smg_envelope_parse(buf, len, &env, &off, &perr);
+    if (st == SMG_OK && (env->sender == NULL || env->rcpts->len == 0)) {
+        smg_set_error(&perr, SMG_PERMFAIL, "5.6.0",
+                      "malformed envelope: no SMG-Sender or no SMG-Recipient");
+        st = SMG_PERMFAIL;
+    }
+    if (st == SMG_OK && env->queue_id != NULL && strcmp(env->queue_id, msg->id) != 0) {
+        smg_set_error(&perr, SMG_PERMFAIL, "5.6.0",
+                      "malformed envelope: SMG-Queue-ID %s is not the file name",
+                      env->queue_id);
+        st = SMG_PERMFAIL;
+    }
+    if (st != SMG_OK) {
+        st = smg_spool_corrupt(msg, perr->message, err);
+        g_clear_error(&perr);
+        smg_envelope_free(env);
+        g_free(buf);
+        return st;
+    }
+    st = stage->fn(stage->ctx, msg->id, buf, len, env, off, &res, &perr);
+    if (st == SMG_PERMFAIL) {
+        smg_log_warn("%s: status=hold, reason=%s", msg->id, perr->message);
+        g_clear_error(&perr);
+        st = smg_spool_move(msg, "hold", 0, err);
+        goto out;
+    }
+    if (st != SMG_OK) {
+        g_propagate_error(err, perr);
+        (void) smg_spool_move(msg, stage->queue_in, 0, NULL);
+        goto out;
+    }
+    for (guint i = 0; res.extras != NULL && i < res.extras->len; i++) {
+        struct smg_stage_extra *x = res.extras->pdata[i];
+        char *xid = NULL;
+
+        st = commit_content(spool, x->queue, x->id, x->content, &xid, err);
+        if (st != SMG_OK) {
+            g_free(xid);
+            (void) smg_spool_move(msg, stage->queue_in, 0, NULL);
+            goto out;
+        }
+        smg_log_info("%s: extra=%s, queue=%s", msg->id, xid, x->queue);
+        g_free(xid);
+    }
+    next = res.queue != NULL ? res.queue : stage->queue_out;
+    if (res.out == NULL) {
+        st = smg_spool_move(msg, next, 0, err);
+    } else {
+        st = commit_content(spool, next, msg->id, res.out, NULL, err);
+        if (st == SMG_OK)
+            st = smg_spool_done(msg, err);
+        else
+            (void) smg_spool_move(msg, stage->queue_in, 0, NULL);
+    }
+    if (st == SMG_OK)
+        smg_log_info("%s: %s%sstatus=passed, queue=%s", msg->id,
+                     res.log != NULL ? res.log : "", res.log != NULL ? ", " : "", next);
+out:
+    result_clear(&res);
+    smg_envelope_free(env);
+    g_free(buf);
+    return st;
+}
+
+/* watch_fd - an inotify descriptor on QUEUE/new, or -1 */
+static int
+watch_fd(struct smg_spool *spool, const char *queue)
+{
+    char *dir = smg_spool_queue_dir(spool, queue, "new");
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+    if (fd >= 0 && inotify_add_watch(fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+        smg_log_warn("inotify on %s: %s; rescanning every %d ms", dir,
+                     g_strerror(errno), RESCAN_MS);
+        close(fd);
+        fd = -1;
+    }
+    g_free(dir);
+    return fd;
+}
+
+/* wait_new - wait for a file in new/ (or the rescan time, or a signal) */
+static void
+wait_new(int ifd)
+{
+    struct pollfd p = {ifd, POLLIN, 0};
+    char buf[4096];
+
+    if (ifd < 0) {
+        g_usleep(RESCAN_MS * 1000);
+        return;
+    }
+    if (poll(&p, 1, RESCAN_MS) > 0)
+        while (read(ifd, buf, sizeof buf) > 0)
+            ;
+}
+
+/* run_spool - spool and watch modes */
+static int
+run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
+          gboolean watch, unsigned max_messages)
+{
+    struct smg_spool *spool = NULL;
+    GError *err = NULL;
+    enum smg_status st;
+    unsigned done = 0, moved = 0;
+    int ifd = -1, rc = 0;
+    struct sigaction sa = {0};
+
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    st = smg_spool_open(smg_conf_str(conf, "spool", "dir"),
+                        smg_conf_bool(conf, "spool", "sync"), &spool, &err);
+    if (st == SMG_OK)
+        st = smg_spool_ensure(spool, stage->queue_in, &err);
+    if (st == SMG_OK)
+        st = smg_spool_recover(spool, stage->queue_in, &moved, &err);
+    if (st != SMG_OK) {
+        rc = fatal_exit(st, stage->queue_in, err);
+        goto out;
+    }
+    if (watch)
+        ifd = watch_fd(spool, stage->queue_in);
+    while (!stage_stop && (max_messages == 0 || done < max_messages)) {
+        struct smg_spool_msg *msg = NULL;
+
+        st = smg_spool_next(spool, stage->queue_in, 0, &msg, &err);
+        if (st != SMG_OK) {
+            rc = fatal_exit(st, stage->queue_in, err);
+            break;
+        }
+        if (msg == NULL) {
+            if (!watch)
+                break;
+            if (stage->idle != NULL && (st = stage->idle(stage->ctx, &err)) != SMG_OK) {
+                rc = fatal_exit(st, stage->queue_in, err);
+                break;
+            }
+            wait_new(ifd);
+            continue;
+        }
+        st = process_one(stage, spool, msg, &err);
+        {
+            char *id = g_strdup(msg->id);
+            smg_spool_msg_free(msg);
+            if (st != SMG_OK) {
+                rc = fatal_exit(st, id, err);
+                g_free(id);
+                break;
+            }
+            g_free(id);
+        }
+        done++;
+    }
+out:
+    g_clear_error(&err);
+    if (ifd >= 0)
+        close(ifd);
+    smg_spool_close(spool);
+    return rc;
+}
+
+int
+smg_stage_run(const struct smg_stage *stage, const struct smg_conf *conf,
+              enum smg_stage_mode mode, unsigned max_messages)
+{
+    switch (mode) {
+    case SMG_STAGE_FILTER:
+        return run_filter(stage);
+    case SMG_STAGE_SPOOL:
+        return run_spool(stage, conf, FALSE, max_messages);
+    case SMG_STAGE_WATCH:
+        return run_spool(stage, conf, TRUE, max_messages);
+    }
+    return EX_SOFTWARE;
+}
