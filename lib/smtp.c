@@ -432,7 +432,10 @@ check_route(const char *s, size_t len)
     return len > 0;
 }
 
-/* parse_path - MAIL FROM:<path> params / RCPT TO:<path> params */
+/*
+ * parse_path - MAIL FROM:<path> params / RCPT TO:<path> params; line[0..len)
+ * has its trailing spaces cut, and the verb's argument starts at pos.
+ */
 static enum smg_status
 parse_path(const char *line, size_t len, size_t pos, unsigned flags,
            struct smg_smtp_cmd *cmd, GError **err)
@@ -478,11 +481,7 @@ parse_path(const char *line, size_t len, size_t pos, unsigned flags,
         while (after < len && line[after] == ' ')
             after++;
         if (after < len) {
-            size_t end = len;
-
-            while (end > after && line[end - 1] == ' ')
-                end--;
-            cmd->params = g_strndup(line + after, end - after);
+            cmd->params = g_strndup(line + after, len - after);
             if (smg_smtp_parse_params(cmd->verb, line + after, len - after,
                                       cmd, err)
                 != SMG_OK)
