@@ -55,6 +55,13 @@ on_stop(int sig)
     stopping = 1;
 }
 
+/* on_child - SIGCHLD handler: only interrupts accept() */
+static void
+on_child(int sig)
+{
+    (void) sig;
+}
+
 /* parse_options - getopt_long; exits EX_USAGE on bad options */
 static void
 parse_options(int argc, char **argv, struct options *o)
@@ -156,7 +163,9 @@ serve_listener(struct smg_smtpd_env *env, int lfd)
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    signal(SIGCHLD, SIG_DFL);
+    /* no SA_RESTART: accept() returns EINTR and the loop reaps children */
+    sa.sa_handler = on_child;
+    sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     while (!stopping) {
         int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -177,6 +186,7 @@ serve_listener(struct smg_smtpd_env *env, int lfd)
             close(lfd);
             signal(SIGTERM, SIG_DFL);
             signal(SIGINT, SIG_DFL);
+            signal(SIGCHLD, SIG_DFL);
             st = smg_smtpd_session(env, cfd, cfd, peer != NULL ? peer : "unknown");
             g_free(peer);
             _exit(smg_status_exit(st));
@@ -232,6 +242,8 @@ main(int argc, char **argv)
     st = smg_smtpd_setup(conf, &env, &err);
     if (st == SMG_OK)
         st = smg_privs_drop(conf, &err);
+    if (st == SMG_OK)
+        st = smg_smtpd_open_spool(env, &err);
     if (st != SMG_OK) {
         smg_log_error("%s", err->message);
         fprintf(stderr, "smg-recv: fatal: %s\n", err->message);

@@ -75,6 +75,8 @@ struct smg_dsn_report {
                                   (an injectable clock for tests) */
     gsize max_full;            /* with RET=FULL, a larger original is
                                   returned as headers only; 0: no limit */
+    gboolean headers_only;     /* never return the full message, whatever
+                                  RET says (infected content) */
 };
 
 /*
@@ -88,14 +90,15 @@ struct smg_dsn_report {
  * *out is a new GString (the caller frees it) holding the complete spool
  * file: "SMG-Queue-ID: <id>", "SMG-Sender: <>", "SMG-Recipient: <original
  * sender>", SMG-Customer copied from the original, SMG-Arrival: now, then
- * the report message, LF line ends.  The content of action/status of
- * each recipient is the caller's; mixing failed and delayed recipients
- * in one report is allowed (the subject follows the first).
+ * the report message, LF line ends; "SMG-Bounce-Of: <original ID>" links
+ * the two.  The sender gets BODY=8BITMIME when the returned part holds
+ * 8-bit text.  The action/status of each recipient is the caller's;
+ * mixing failed and delayed recipients in one report is allowed (the
+ * subject follows the first reported one).
  *
- * Returns SMG_BUG with err for missing required fields or n == 0, and
- * SMG_PERMFAIL with err for an original whose header cannot be parsed
- * (e.g. no blank line and no header at all is still accepted: the whole
- * text is taken as the header).  Never touches the spool.
+ * Returns SMG_BUG with err for missing required fields or n == 0.  An
+ * original without a blank line is taken as all header.  Never touches
+ * the spool.
  */
 enum smg_status smg_dsn_build(const struct smg_dsn_report *rep,
                               const struct smg_envelope *env,

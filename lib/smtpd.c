@@ -134,16 +134,22 @@ smg_smtpd_setup(const struct smg_conf *conf, struct smg_smtpd_env **out,
         if (st != SMG_OK)
             goto fail;
     }
-    st = smg_spool_open(smg_conf_str(conf, "spool", "dir"),
-                        smg_conf_bool(conf, "spool", "sync"), &env->spool, err);
-    if (st == SMG_OK)
-        st = smg_spool_ensure(env->spool, QUEUE_OUT, err);
-    if (st != SMG_OK)
-        goto fail;
     *out = env;
     return SMG_OK;
 fail:
     smg_smtpd_free(env);
+    return st;
+}
+
+enum smg_status
+smg_smtpd_open_spool(struct smg_smtpd_env *env, GError **err)
+{
+    enum smg_status st;
+
+    st = smg_spool_open(smg_conf_str(env->conf, "spool", "dir"),
+                        smg_conf_bool(env->conf, "spool", "sync"), &env->spool, err);
+    if (st == SMG_OK)
+        st = smg_spool_ensure(env->spool, QUEUE_OUT, err);
     return st;
 }
 

@@ -24,13 +24,21 @@ struct smg_smtpd_env;
 
 /*
  * smg_smtpd_setup - prepare a session environment from conf (which must
- * outlive it).  SMG_CONFIG for unusable TLS files, credentials or rate
- * limit table; SMG_TEMPFAIL for a spool that cannot be created.
+ * outlive it): everything that may need root (TLS key, credentials).
+ * SMG_CONFIG for unusable TLS files, credentials or rate limit table.
  */
 enum smg_status smg_smtpd_setup(const struct smg_conf *conf,
                                 struct smg_smtpd_env **out,
                                 GError **err) G_GNUC_WARN_UNUSED_RESULT;
 void smg_smtpd_free(struct smg_smtpd_env *env);
+
+/*
+ * smg_smtpd_open_spool - open the spool and create queue "check"; call it
+ * after dropping privileges, so the folders belong to the right user.
+ * SMG_TEMPFAIL with err when the spool cannot be created.
+ */
+enum smg_status smg_smtpd_open_spool(struct smg_smtpd_env *env,
+                                     GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
  * smg_smtpd_session - serve one SMTP connection on rfd/wfd (not closed);

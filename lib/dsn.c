@@ -1,0 +1,630 @@
+/*
+ * dsn.c - RFC 3464 delivery status notifications and the backscatter guard.
+ *
+ * The report is written as text, in the manner of Postfix's bounce daemon:
+ * a multipart/report (RFC 6522) whose three parts are the human text, the
+ * message/delivery-status fields and the returned original (its header as
+ * text/rfc822-headers, or all of it as message/rfc822 for RET=FULL).  The
+ * boundary is derived from the report's ID and checked against the
+ * returned text, so the output is deterministic for a fixed clock (tests)
+ * and never ambiguous.  The original's SMG-* fields are stripped before it
+ * is returned: the envelope is smg's, not the sender's.
+ *
+ * Values from the envelope (ENVID, ORCPT) are xtext as the client sent
+ * them; they are decoded for the report (as Postfix does) unless the
+ * decoded text would hold control or 8-bit characters.  Diagnostic text
+ * given by the caller is made single-line US-ASCII.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/dsn.h"
+#include "lib/smtp.h"
+#include "lib/spool.h"
+
+#define WRAP_COLUMNS 72
+#define MAX_FIELD 900
+
+struct smg_dsn_domains {
+    GHashTable *customers; /* customer -> GPtrArray of lower-case domains */
+};
+
+/* is_8bit - whether s[0..len) holds a byte above 127 */
+static gboolean
+is_8bit(const char *s, gsize len)
+{
+    for (gsize i = 0; i < len; i++)
+        if ((unsigned char) s[i] > 127)
+            return TRUE;
+    return FALSE;
+}
+
+/* append_ascii - append s as one line of printable US-ASCII (at most max) */
+static void
+append_ascii(GString *out, const char *s, gsize max)
+{
+    gsize n = 0;
+
+    for (const char *p = s; *p != '\0' && n < max; p++, n++) {
+        unsigned char c = (unsigned char) *p;
+        if (c == '\t' || c == '\r' || c == '\n')
+            g_string_append_c(out, ' ');
+        else if (c < 32 || c > 126)
+            g_string_append_c(out, '?');
+        else
+            g_string_append_c(out, (char) c);
+    }
+}
+
+/* append_date - an RFC 5322 date in UTC ("Sun, 22 Nov 2026 05:00:00 +0000") */
+static void
+append_date(GString *out, time_t t)
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    g_string_append_printf(out, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday],
+                           tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+                           tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* valid_status - whether s is an RFC 3463 code class.subject.detail */
+static gboolean
+valid_status(const char *s)
+{
+    int dots = 0, digits = 0;
+
+    if (s == NULL || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
+        return FALSE;
+    for (const char *p = s + 2; *p != '\0'; p++) {
+        if (*p == '.') {
+            if (digits == 0 || ++dots > 1)
+                return FALSE;
+            digits = 0;
+        } else if (g_ascii_isdigit(*p) && digits < 3) {
+            digits++;
+        } else {
+            return FALSE;
+        }
+    }
+    return dots == 1 && digits > 0;
+}
+
+gboolean
+smg_dsn_wants(const char *params, enum smg_dsn_action action)
+{
+    char *notify = smg_envelope_param(params, "NOTIFY");
+    gboolean wants = TRUE;
+
+    if (notify != NULL) {
+        char **words = g_strsplit(notify, ",", -1);
+        const char *want = action == SMG_DSN_FAILED ? "FAILURE" : "DELAY";
+
+        wants = FALSE;
+        for (char **w = words; *w != NULL; w++)
+            if (g_ascii_strcasecmp(g_strstrip(*w), want) == 0)
+                wants = TRUE;
+        g_strfreev(words);
+    }
+    g_free(notify);
+    return wants;
+}
+
+char *
+smg_dsn_queue_id(const char *orig_id, const char *tag)
+{
+    return g_strconcat(orig_id, tag, NULL);
+}
+
+/*
+ * decoded_xtext - the xtext s decoded for a report field (new string): the
+ * decoded text if it is printable US-ASCII, else s itself.
+ */
+static char *
+decoded_xtext(const char *s)
+{
+    char *d = smg_smtp_xtext_decode(s, strlen(s));
+
+    if (d != NULL) {
+        for (const char *p = d; *p != '\0'; p++)
+            if ((unsigned char) *p < 32 || (unsigned char) *p > 126) {
+                g_clear_pointer(&d, g_free);
+                break;
+            }
+    }
+    return d != NULL ? d : g_strdup(s);
+}
+
+/* append_wrapped - text as paragraphs wrapped at WRAP_COLUMNS, LF ends */
+static void
+append_wrapped(GString *out, const char *text)
+{
+    char **lines = g_strsplit(text, "\n", -1);
+
+    for (char **l = lines; *l != NULL; l++) {
+        char **words;
+        gsize col = 0;
+
+        g_strchomp(*l);
+        if (**l == '\0' || **l == ' ' || **l == '\t') {
+            /* blank lines and indented lines (lists) are kept as they are */
+            g_string_append(out, *l);
+            g_string_append_c(out, '\n');
+            continue;
+        }
+        words = g_strsplit(*l, " ", -1);
+        for (char **w = words; *w != NULL; w++) {
+            gsize n = strlen(*w);
+            if (n == 0)
+                continue;
+            if (col > 0 && col + 1 + n > WRAP_COLUMNS) {
+                g_string_append_c(out, '\n');
+                col = 0;
+            } else if (col > 0) {
+                g_string_append_c(out, ' ');
+                col++;
+            }
+            g_string_append(out, *w);
+            col += n;
+        }
+        g_string_append_c(out, '\n');
+        g_strfreev(words);
+    }
+    g_strfreev(lines);
+}
+
+/*
+ * original_text - the message without SMG-* fields, with LF line ends, in
+ * *full; *hdr_len is the length of its header section (up to and
+ * including the line end before the blank line).
+ */
+static GString *
+original_text(const char *msg, gsize len, gsize *hdr_len)
+{
+    GString *stripped = g_string_sized_new(len + 1);
+    GString *full = g_string_sized_new(len + 1);
+    const char *p;
+
+    smg_envelope_strip(msg, len, stripped);
+    for (gsize i = 0; i < stripped->len; i++) {
+        if (stripped->str[i] == '\r' && i + 1 < stripped->len && stripped->str[i + 1] == '\n')
+            continue;
+        g_string_append_c(full, stripped->str[i]);
+    }
+    g_string_free(stripped, TRUE);
+    if (full->len > 0 && full->str[full->len - 1] != '\n')
+        g_string_append_c(full, '\n');
+    if (full->len > 0 && full->str[0] == '\n')
+        *hdr_len = 0;
+    else if ((p = strstr(full->str, "\n\n")) != NULL)
+        *hdr_len = (gsize) (p - full->str) + 1;
+    else
+        *hdr_len = full->len;
+    return full;
+}
+
+/* has_type - whether s begins with a diagnostic type ("smtp;") */
+static gboolean
+has_type(const char *s)
+{
+    const char *p = s;
+
+    while (g_ascii_isalnum(*p) || *p == '-')
+        p++;
+    return p > s && *p == ';';
+}
+
+/* append_rcpt_fields - the per-recipient block of one recipient */
+static void
+append_rcpt_fields(GString *ds, const struct smg_dsn_rcpt *r, time_t now)
+{
+    char *orcpt = smg_envelope_param(r->params, "ORCPT");
+
+    g_string_append_c(ds, '\n');
+    if (orcpt != NULL) {
+        const char *semi = strchr(orcpt, ';');
+        if (semi != NULL && semi != orcpt) {
+            char *type = g_strndup(orcpt, (gsize) (semi - orcpt));
+            char *addr = decoded_xtext(semi + 1);
+
+            g_string_append(ds, "Original-Recipient: ");
+            append_ascii(ds, type, 64);
+            g_string_append(ds, "; ");
+            append_ascii(ds, addr, MAX_FIELD);
+            g_string_append_c(ds, '\n');
+            g_free(type);
+            g_free(addr);
+        }
+    }
+    g_free(orcpt);
+    if (is_8bit(r->addr, strlen(r->addr))) {
+        /* RFC 6533: a UTF-8 address is reported as utf-8-addr-xtext */
+        GString *x = g_string_new(NULL);
+        smg_smtp_xtext_encode(x, r->addr, strlen(r->addr));
+        g_string_append_printf(ds, "Final-Recipient: utf-8; %s\n", x->str);
+        g_string_free(x, TRUE);
+    } else {
+        g_string_append(ds, "Final-Recipient: rfc822; ");
+        append_ascii(ds, r->addr, MAX_FIELD);
+        g_string_append_c(ds, '\n');
+    }
+    g_string_append_printf(ds, "Action: %s\n",
+                           r->action == SMG_DSN_FAILED ? "failed" : "delayed");
+    g_string_append_printf(ds, "Status: %s\n", r->status);
+    if (r->remote_mta != NULL && *r->remote_mta != '\0') {
+        g_string_append(ds, "Remote-MTA: dns; ");
+        append_ascii(ds, r->remote_mta, 255);
+        g_string_append_c(ds, '\n');
+    }
+    if (r->diagnostic != NULL && *r->diagnostic != '\0') {
+        g_string_append(ds, "Diagnostic-Code: ");
+        /* a diagnostic without its type ("smtp;") is ours */
+        if (!has_type(r->diagnostic))
+            g_string_append(ds, "X-smg; ");
+        append_ascii(ds, r->diagnostic, MAX_FIELD);
+        g_string_append_c(ds, '\n');
+    }
+    if (r->last_attempt != 0) {
+        g_string_append(ds, "Last-Attempt-Date: ");
+        append_date(ds, r->last_attempt);
+        g_string_append_c(ds, '\n');
+    }
+    if (r->action == SMG_DSN_DELAYED && r->retry_until != 0 && r->retry_until >= now) {
+        g_string_append(ds, "Will-Retry-Until: ");
+        append_date(ds, r->retry_until);
+        g_string_append_c(ds, '\n');
+    }
+}
+
+/* append_human - the text/plain part's content */
+static void
+append_human(GString *txt, const struct smg_dsn_report *rep,
+             const struct smg_dsn_rcpt *rcpts, const gboolean *use, gsize n,
+             enum smg_dsn_action first)
+{
+    g_string_append_printf(txt, "This is the mail system at host %s.\n\n", rep->reporting_mta);
+    append_wrapped(txt, rep->reason);
+    if (txt->len > 1 && txt->str[txt->len - 2] != '\n')
+        g_string_append_c(txt, '\n');
+    g_string_append(txt, first == SMG_DSN_FAILED
+                             ? "Your message could not be delivered to:\n\n"
+                             : "Your message has not yet been delivered to:\n\n");
+    for (gsize i = 0; i < n; i++) {
+        if (!use[i])
+            continue;
+        g_string_append_printf(txt, "<%s>: ", rcpts[i].addr);
+        if (rcpts[i].diagnostic != NULL && *rcpts[i].diagnostic != '\0') {
+            const char *d = rcpts[i].diagnostic;
+            if (has_type(d))
+                d = strchr(d, ';') + 1;
+            while (*d == ' ')
+                d++;
+            append_ascii(txt, d, MAX_FIELD);
+        } else {
+            g_string_append(txt, rcpts[i].action == SMG_DSN_FAILED ? "failed" : "delayed");
+        }
+        g_string_append_printf(txt, " (%s)\n", rcpts[i].status);
+    }
+}
+
+/* pick_boundary - a boundary from id that does not occur in any part */
+static char *
+pick_boundary(const char *id, const GString *a, const GString *b, const GString *c)
+{
+    for (unsigned n = 0;; n++) {
+        char *bd = g_strdup_printf("smg-dsn-%s-%u", id, n);
+        if (strstr(a->str, bd) == NULL && strstr(b->str, bd) == NULL
+            && strstr(c->str, bd) == NULL)
+            return bd;
+        g_free(bd);
+    }
+}
+
+enum smg_status
+smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
+              const char *buf, gsize len, gsize body_offset,
+              const struct smg_dsn_rcpt *rcpts, gsize n, GString **out,
+              GError **err)
+{
+    gboolean *use;
+    gsize nused = 0, hdr_len = 0;
+    enum smg_dsn_action first = SMG_DSN_FAILED;
+    time_t now;
+    char *id, *ret, *envid, *boundary;
+    const char *v;
+    gboolean full, eight = FALSE;
+    GString *orig, *txt, *ds, *msg, *ret_part;
+
+    *out = NULL;
+    if (rep == NULL || rep->reporting_mta == NULL || *rep->reporting_mta == '\0'
+        || rep->reason == NULL || n == 0 || body_offset > len) {
+        smg_set_error(err, SMG_BUG, "4.3.0", "dsn: missing reporting MTA, reason or recipients");
+        return SMG_BUG;
+    }
+    for (gsize i = 0; i < n; i++) {
+        if (rcpts[i].addr == NULL || *rcpts[i].addr == '\0' || !valid_status(rcpts[i].status)) {
+            smg_set_error(err, SMG_BUG, "4.3.0", "dsn: recipient %zu: bad address or status", i);
+            return SMG_BUG;
+        }
+    }
+    if (env->sender == NULL || *env->sender == '\0')
+        return SMG_OK; /* never a report to <> */
+    use = g_new0(gboolean, n);
+    for (gsize i = 0; i < n; i++) {
+        use[i] = smg_dsn_wants(rcpts[i].params, rcpts[i].action);
+        if (use[i] && nused++ == 0)
+            first = rcpts[i].action;
+    }
+    if (nused == 0) {
+        g_free(use);
+        return SMG_OK;
+    }
+    now = rep->now != 0 ? rep->now : time(NULL);
+    id = rep->id != NULL ? g_strdup(rep->id) : smg_spool_new_id();
+
+    /* the returned original */
+    orig = original_text(buf + body_offset, len - body_offset, &hdr_len);
+    ret = smg_envelope_param(env->sender_params, "RET");
+    full = ret != NULL && g_ascii_strcasecmp(ret, "FULL") == 0 && !rep->headers_only
+           && (rep->max_full == 0 || orig->len <= rep->max_full);
+    g_free(ret);
+    ret_part = g_string_new(NULL);
+    if (full) {
+        eight = is_8bit(orig->str, orig->len);
+        g_string_append_printf(ret_part, "Content-Description: Undelivered Message\n"
+                                         "Content-Type: message/rfc822\n"
+                                         "Content-Transfer-Encoding: %s\n\n",
+                               eight ? "8bit" : "7bit");
+        g_string_append_len(ret_part, orig->str, (gssize) orig->len);
+    } else {
+        eight = is_8bit(orig->str, hdr_len);
+        g_string_append_printf(ret_part, "Content-Description: Undelivered Message Headers\n"
+                                         "Content-Type: text/rfc822-headers\n"
+                                         "Content-Transfer-Encoding: %s\n\n",
+                               eight ? "8bit" : "7bit");
+        g_string_append_len(ret_part, orig->str, (gssize) hdr_len);
+    }
+    g_string_free(orig, TRUE);
+
+    /* the human part */
+    txt = g_string_new(NULL);
+    append_human(txt, rep, rcpts, use, n, first);
+    if (is_8bit(txt->str, txt->len))
+        eight = TRUE;
+
+    /* the delivery-status part: per-message fields, then each recipient */
+    ds = g_string_new(NULL);
+    g_string_append(ds, "Reporting-MTA: dns; ");
+    append_ascii(ds, rep->reporting_mta, 255);
+    g_string_append_c(ds, '\n');
+    if (env->queue_id != NULL)
+        g_string_append_printf(ds, "X-Smg-Queue-ID: %s\n", env->queue_id);
+    if (!is_8bit(env->sender, strlen(env->sender))) {
+        g_string_append(ds, "X-Smg-Sender: rfc822; ");
+        append_ascii(ds, env->sender, MAX_FIELD);
+        g_string_append_c(ds, '\n');
+    }
+    envid = smg_envelope_param(env->sender_params, "ENVID");
+    if (envid != NULL) {
+        char *d = decoded_xtext(envid);
+        g_string_append(ds, "Original-Envelope-Id: ");
+        append_ascii(ds, d, MAX_FIELD);
+        g_string_append_c(ds, '\n');
+        g_free(d);
+        g_free(envid);
+    }
+    if ((v = smg_envelope_get(env, "Arrival")) != NULL) {
+        GDateTime *dt = g_date_time_new_from_iso8601(v, NULL);
+        if (dt != NULL) {
+            g_string_append(ds, "Arrival-Date: ");
+            append_date(ds, (time_t) g_date_time_to_unix(dt));
+            g_string_append_c(ds, '\n');
+            g_date_time_unref(dt);
+        }
+    }
+    for (gsize i = 0; i < n; i++)
+        if (use[i])
+            append_rcpt_fields(ds, &rcpts[i], now);
+
+    /* the spool file: envelope, header, the three parts */
+    boundary = pick_boundary(id, txt, ds, ret_part);
+    msg = g_string_sized_new(txt->len + ds->len + ret_part->len + 2048);
+    {
+        struct smg_envelope *ne = smg_envelope_new();
+        GString *params = g_string_new(NULL);
+        char *stamp;
+        GDateTime *dt = g_date_time_new_from_unix_utc((gint64) now);
+
+        ne->queue_id = g_strdup(id);
+        if (eight)
+            g_string_append(params, "BODY=8BITMIME");
+        if (is_8bit(env->sender, strlen(env->sender)))
+            g_string_append(params, params->len > 0 ? " SMTPUTF8" : "SMTPUTF8");
+        ne->sender = g_strdup("");
+        ne->sender_params = g_string_free(params, FALSE);
+        smg_envelope_add_rcpt(ne, env->sender, "");
+        if ((v = smg_envelope_get(env, "Customer")) != NULL)
+            smg_envelope_set(ne, "Customer", v);
+        stamp = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+        smg_envelope_set(ne, "Arrival", stamp);
+        g_free(stamp);
+        g_date_time_unref(dt);
+        if (env->queue_id != NULL)
+            smg_envelope_set(ne, "Bounce-Of", env->queue_id);
+        smg_envelope_write(ne, msg);
+        smg_envelope_free(ne);
+    }
+    g_string_append(msg, "Date: ");
+    append_date(msg, now);
+    g_string_append_printf(msg, "\nFrom: Mail Delivery System <MAILER-DAEMON@%s>\n",
+                           rep->reporting_mta);
+    g_string_append_printf(msg, "To: <%s>\n", env->sender);
+    g_string_append(msg, "Subject: ");
+    if (rep->subject != NULL)
+        append_ascii(msg, rep->subject, 200);
+    else
+        g_string_append(msg, first == SMG_DSN_FAILED ? "Undelivered Mail Returned to Sender"
+                                                     : "Delayed Mail (still being retried)");
+    g_string_append_printf(msg, "\nMessage-ID: <%s@%s>\n", id, rep->reporting_mta);
+    g_string_append(msg, "Auto-Submitted: auto-replied\n"
+                         "MIME-Version: 1.0\n");
+    g_string_append_printf(msg, "Content-Type: multipart/report; report-type=delivery-status;\n"
+                                "\tboundary=\"%s\"\n"
+                                "Content-Transfer-Encoding: %s\n\n",
+                           boundary, eight ? "8bit" : "7bit");
+    g_string_append(msg, "This is a MIME-encapsulated message.\n\n");
+    g_string_append_printf(msg, "--%s\n", boundary);
+    g_string_append_printf(msg, "Content-Description: Notification\n"
+                                "Content-Type: text/plain; charset=%s\n"
+                                "Content-Transfer-Encoding: %s\n\n",
+                           is_8bit(txt->str, txt->len) ? "utf-8" : "us-ascii",
+                           is_8bit(txt->str, txt->len) ? "8bit" : "7bit");
+    g_string_append_len(msg, txt->str, (gssize) txt->len);
+    g_string_append_printf(msg, "\n--%s\n", boundary);
+    g_string_append(msg, "Content-Description: Delivery report\n"
+                         "Content-Type: message/delivery-status\n\n");
+    g_string_append_len(msg, ds->str, (gssize) ds->len);
+    g_string_append_printf(msg, "\n--%s\n", boundary);
+    g_string_append_len(msg, ret_part->str, (gssize) ret_part->len);
+    g_string_append_printf(msg, "\n--%s--\n", boundary);
+
+    g_free(boundary);
+    g_string_free(txt, TRUE);
+    g_string_free(ds, TRUE);
+    g_string_free(ret_part, TRUE);
+    g_free(use);
+    g_free(id);
+    *out = msg;
+    return SMG_OK;
+}
+
+/* domains_free - value destructor of the table */
+static void
+domains_free(gpointer p)
+{
+    g_ptr_array_free(p, TRUE);
+}
+
+enum smg_status
+smg_dsn_domains_load(const char *path, struct smg_dsn_domains **out, GError **err)
+{
+    char *text = NULL, **lines;
+    GError *ferr = NULL;
+    struct smg_dsn_domains *tbl;
+    enum smg_status st = SMG_OK;
+
+    *out = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &ferr)) {
+        smg_set_error(err, SMG_CONFIG, "4.3.5", "%s: %s", path, ferr->message);
+        g_error_free(ferr);
+        return SMG_CONFIG;
+    }
+    tbl = g_new0(struct smg_dsn_domains, 1);
+    tbl->customers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, domains_free);
+    lines = g_strsplit(text, "\n", -1);
+    for (guint ln = 0; lines[ln] != NULL && st == SMG_OK; ln++) {
+        char *hash = strchr(lines[ln], '#');
+        char **words;
+        GPtrArray *doms;
+        guint nw;
+
+        if (hash != NULL)
+            *hash = '\0';
+        g_strdelimit(lines[ln], "\t\r,", ' ');
+        words = g_strsplit(g_strstrip(lines[ln]), " ", -1);
+        nw = 0;
+        for (guint i = 0; words[i] != NULL; i++)
+            if (*words[i] != '\0')
+                words[nw++] = words[i];
+            else
+                g_free(words[i]);
+        words[nw] = NULL;
+        if (nw == 1) {
+            smg_set_error(err, SMG_CONFIG, "4.3.5", "%s:%u: customer %s has no domain", path,
+                          ln + 1, words[0]);
+            st = SMG_CONFIG;
+        }
+        if (nw >= 2) {
+            doms = g_hash_table_lookup(tbl->customers, words[0]);
+            if (doms == NULL) {
+                doms = g_ptr_array_new_with_free_func(g_free);
+                g_hash_table_insert(tbl->customers, g_strdup(words[0]), doms);
+            }
+            for (guint i = 1; i < nw; i++)
+                g_ptr_array_add(doms, g_ascii_strdown(words[i], -1));
+        }
+        g_strfreev(words);
+    }
+    g_strfreev(lines);
+    g_free(text);
+    if (st != SMG_OK) {
+        smg_dsn_domains_free(tbl);
+        return st;
+    }
+    *out = tbl;
+    return SMG_OK;
+}
+
+void
+smg_dsn_domains_free(struct smg_dsn_domains *tbl)
+{
+    if (tbl == NULL)
+        return;
+    g_hash_table_destroy(tbl->customers);
+    g_free(tbl);
+}
+
+gboolean
+smg_dsn_domains_allows(const struct smg_dsn_domains *tbl, const struct smg_envelope *env,
+                       const char **why)
+{
+    const char *customer, *at;
+    char *auth = NULL, *domain;
+    GPtrArray *doms = NULL;
+    gboolean ok = FALSE;
+
+    if (why != NULL)
+        *why = NULL;
+    if (env->sender == NULL || *env->sender == '\0') {
+        if (why != NULL)
+            *why = "null sender";
+        return FALSE;
+    }
+    if (tbl == NULL)
+        return TRUE;
+    customer = smg_envelope_get(env, "Customer");
+    if (customer == NULL) {
+        auth = smg_envelope_param(smg_envelope_get(env, "Client"), "auth");
+        if (auth != NULL && strcmp(auth, "none") != 0)
+            customer = auth;
+    }
+    if (customer != NULL)
+        doms = g_hash_table_lookup(tbl->customers, customer);
+    g_free(auth);
+    if (doms == NULL)
+        return TRUE; /* cannot tell: send */
+    at = strrchr(env->sender, '@');
+    domain = g_ascii_strdown(at != NULL ? at + 1 : "", -1);
+    for (guint i = 0; i < doms->len && !ok; i++) {
+        const char *d = doms->pdata[i];
+        if (d[0] == '.') {
+            gsize dl = strlen(domain), sl = strlen(d);
+            ok = strcmp(domain, d + 1) == 0
+                 || (dl > sl && strcmp(domain + dl - sl, d) == 0);
+        } else {
+            ok = strcmp(domain, d) == 0;
+        }
+    }
+    g_free(domain);
+    if (!ok && why != NULL)
+        *why = "sender domain not the customer's";
+    return ok;
+}

@@ -1,0 +1,153 @@
+/*
+ * route.h - choose the egress pool (good/bad) and the gateway of a message.
+ *
+ * The pool comes from what the earlier stages wrote into the envelope, in
+ * this order: a virus verdict "infected" (SMG-Virus), a spam verdict
+ * "spam" (SMG-Spam), the customer's recent spam ratio at or above
+ * [route] customer_spam_ratio, and a report (NDR, delay notice) about mail
+ * that itself left from the bad pool (its SMG-Route already says
+ * pool=bad): any of these sends it to the bad pool, everything else to the
+ * good one.  A message never moves from bad to good.
+ *
+ * Inside the pool the gateway is a stable function of the queue ID (a hash
+ * modulo the number of candidates), so that a repeated run picks the same
+ * gateway and load spreads evenly.  The candidates are the pool's gateways
+ * that smg-blcheck does not report listed; when every gateway of the pool
+ * is listed, all of them are candidates again (mail must still leave).
+ *
+ * Blacklist state (written by smg-blcheck, read here): one file per
+ * gateway, STATE_DIR/blacklist/GATEWAY ([spool] state_dir), replaced
+ * atomically (write a temporary file in the same folder, rename).  Lines
+ * "key=value"; '#' comments and blank lines are ignored; unknown keys are
+ * ignored (room to grow):
+ *
+ *   status=listed            listed | clean  (required)
+ *   checked=2026-11-22T05:00:00Z   when the check ran (UTC)
+ *   address=192.0.2.1        the address that was checked
+ *   zones=zen.spamhaus.org bl.spamcop.net   the zones that list it
+ *
+ * A missing file means "never checked" and counts as clean; a file without
+ * a valid status line counts as clean too, and says so in the explanation.
+ * smg_route_blacklist_write writes this format for smg-blcheck.
+ *
+ * Customer spam ratio: read from lib/spamstats when smg-check provides it;
+ * until then smg-route keeps its own counters from the SMG-Spam verdicts
+ * of the messages it routes (STATE_DIR/route/customer.CUSTOMER, a sliding
+ * window of [route] customer_window made of two periods, under flock).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SMG_ROUTE_H
+#define SMG_ROUTE_H 1
+
+#include <time.h>
+
+#include <glib.h>
+
+#include "lib/config.h"
+#include "lib/envelope.h"
+#include "lib/status.h"
+
+enum smg_route_pool {
+    SMG_ROUTE_GOOD = 0,
+    SMG_ROUTE_BAD,
+};
+
+struct smg_route;
+
+struct smg_route_decision {
+    enum smg_route_pool pool;
+    char *gateway;    /* the chosen gateway's name */
+    char *reason;     /* one word for SMG-Route and the log: "ham", "spam",
+                         "virus", "customer-ratio", "bad-origin" */
+    GString *explain; /* the decision and why, one fact a line */
+};
+
+/*
+ * smg_route_new - a router from the [route], [gateway *] and [spool]
+ * groups of conf (which must outlive it).  SMG_CONFIG with err when
+ * [route] good or bad is empty or names a gateway without a
+ * [gateway NAME] group.
+ */
+enum smg_status smg_route_new(const struct smg_conf *conf,
+                              struct smg_route **out,
+                              GError **err) G_GNUC_WARN_UNUSED_RESULT;
+void smg_route_free(struct smg_route *r);
+
+/* smg_route_set_now - the clock for the ratio window; 0: time(NULL) */
+void smg_route_set_now(struct smg_route *r, time_t now);
+
+/*
+ * smg_route_decide - choose pool and gateway for the message of queue ID
+ * id with envelope env.  With record, the message's spam verdict is
+ * counted in the customer's ratio (spool and filter modes; not for
+ * --explain).  Fills *d (clear it with smg_route_decision_clear).  Never
+ * fails for the message's sake: a missing verdict is "ham", unreadable
+ * state is reported in d->explain and ignored; SMG_OK always.
+ */
+enum smg_status smg_route_decide(struct smg_route *r, const char *id,
+                                 const struct smg_envelope *env,
+                                 gboolean record,
+                                 struct smg_route_decision *d,
+                                 GError **err) G_GNUC_WARN_UNUSED_RESULT;
+void smg_route_decision_clear(struct smg_route_decision *d);
+
+/* smg_route_pool_name - "good" or "bad" */
+const char *smg_route_pool_name(enum smg_route_pool pool);
+
+/*
+ * smg_route_hash - the stable hash (32-bit FNV-1a) of a queue ID that
+ * picks the gateway: candidates[hash % n].
+ */
+guint32 smg_route_hash(const char *id);
+
+/* Blacklist state of one gateway. */
+struct smg_route_blacklist {
+    gboolean known;  /* a valid state file was read */
+    gboolean listed; /* status=listed */
+    char *checked;   /* "2026-11-22T05:00:00Z" or NULL */
+    char *address;   /* or NULL */
+    char *zones;     /* "zen.spamhaus.org bl.spamcop.net" or NULL */
+};
+
+/*
+ * smg_route_blacklist_read - the state of gateway in state_dir.  A missing
+ * file is SMG_OK with known FALSE.  A file without a valid status line is
+ * SMG_OK with known FALSE.  SMG_TEMPFAIL with err when the file exists but
+ * cannot be read.  Clear *bl with smg_route_blacklist_clear.
+ */
+enum smg_status smg_route_blacklist_read(const char *state_dir,
+                                         const char *gateway,
+                                         struct smg_route_blacklist *bl,
+                                         GError **err)
+    G_GNUC_WARN_UNUSED_RESULT;
+void smg_route_blacklist_clear(struct smg_route_blacklist *bl);
+
+/*
+ * smg_route_blacklist_write - write the state of gateway atomically
+ * (STATE_DIR/blacklist/.GATEWAY.tmp, fsync, rename), creating
+ * STATE_DIR/blacklist if needed.  checked 0: now.  zones may be NULL.
+ * SMG_TEMPFAIL with err on I/O errors, SMG_PERMFAIL for a gateway name
+ * that is not a plain file name.
+ */
+enum smg_status smg_route_blacklist_write(const char *state_dir,
+                                          const char *gateway,
+                                          gboolean listed, time_t checked,
+                                          const char *address,
+                                          const char *zones, GError **err)
+    G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_route_spf - the SPF record that lists the bind addresses of every
+ * [gateway NAME] group of conf: "v=spf1 ip4:192.0.2.1 ip6:2001:db8::1
+ * -all" (new string, addresses in the order of the groups, each once).
+ * Gateways without a bind address (relays on another node) are named in
+ * *skipped (new string, space-separated; "" when none) if skipped is not
+ * NULL.  SMG_CONFIG with err when a bind address is not an IP address or
+ * no gateway has one.
+ */
+enum smg_status smg_route_spf(const struct smg_conf *conf, char **record,
+                              char **skipped,
+                              GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+#endif
