@@ -169,13 +169,14 @@ serve_listener(struct smg_smtpd_env *env, int lfd)
     signal(SIGPIPE, SIG_IGN);
     while (!stopping) {
         int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        int e = errno;
         pid_t pid;
 
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
         if (cfd < 0) {
-            if (errno != EINTR && errno != ECONNABORTED)
-                smg_log_warn("accept: %s", g_strerror(errno));
+            if (e != EINTR && e != ECONNABORTED)
+                smg_log_warn("accept: %s", g_strerror(e));
             continue;
         }
         pid = fork();

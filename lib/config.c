@@ -54,12 +54,28 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"check", "threshold", SMG_CONF_DOUBLE, "5.0", -1000, 1000, NULL},
     /* @scan-keys@ */
     {"scan", "database", SMG_CONF_PATH, "/var/lib/clamav", 0, 0, NULL},
+    {"scan", "hostname", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"scan", "max_scan_size", SMG_CONF_SIZE, "400M", 1024, 4294967295.0, NULL},
+    {"scan", "max_file_size", SMG_CONF_SIZE, "100M", 1024, 4294967295.0, NULL},
+    {"scan", "max_recursion", SMG_CONF_INT, "17", 1, 100, NULL},
+    {"scan", "max_files", SMG_CONF_INT, "10000", 1, 1000000, NULL},
+    {"scan", "max_scan_time", SMG_CONF_TIME, "120", 1, 3600, NULL},
+    {"scan", "limit_action", SMG_CONF_CHOICE, "pass", 0, 0, "pass|reject"},
+    {"scan", "alert_encrypted", SMG_CONF_BOOL, "no", 0, 0, NULL},
+    {"scan", "alert_macros", SMG_CONF_BOOL, "no", 0, 0, NULL},
+    {"scan", "reload_interval", SMG_CONF_TIME, "60", 1, 86400, NULL},
+    {"scan", "quarantine_retention", SMG_CONF_TIME, "30d", 0, 0, NULL},
+    {"scan", "ndr", SMG_CONF_BOOL, "yes", 0, 0, NULL},
+    {"scan", "customer_domains", SMG_CONF_PATH, NULL, 0, 0, NULL},
     /* @sign-keys@ */
     {"sign", "keytable", SMG_CONF_PATH, SMG_SYSCONFDIR "/dkim/KeyTable", 0, 0, NULL},
     {"sign", "signingtable", SMG_CONF_STR, SMG_SYSCONFDIR "/dkim/SigningTable", 0, 0, NULL},
     /* @route-keys@ */
     {"route", "good", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {"route", "bad", SMG_CONF_LIST, NULL, 0, 0, NULL},
+    {"route", "customer_spam_ratio", SMG_CONF_DOUBLE, "0.5", 0, 1, NULL},
+    {"route", "customer_min_messages", SMG_CONF_INT, "20", 1, 1000000, NULL},
+    {"route", "customer_window", SMG_CONF_TIME, "1h", 60, 604800, NULL},
     /* @gateway-keys@ */
     {"gateway *", "bind", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"gateway *", "helo", SMG_CONF_STR, NULL, 0, 0, NULL},

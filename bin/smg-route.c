@@ -1,0 +1,251 @@
+/*
+ * smg-route - choose the egress pool and gateway of each message.
+ *
+ * Reads queue "route" (spool and watch modes) or one message on stdin
+ * (filter mode), writes the decision as an SMG-Route field and hands the
+ * message to queue "send.GATEWAY", or prints it on stdout.  --explain
+ * prints the decision and why for the message on stdin, changing nothing;
+ * --spf prints the SPF record of the gateways' addresses.  The decision is
+ * made in lib/route (read route.h).  Exit status: 0 routed, 64 usage,
+ * 65 bad message, 75 temporary failure, 78 config.  See smg-route(8).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <glib.h>
+
+#include "lib/config.h"
+#include "lib/envelope.h"
+#include "lib/log.h"
+#include "lib/privs.h"
+#include "lib/route.h"
+#include "lib/stage.h"
+
+static const char USAGE[] =
+    "usage: smg-route [-dnhV] [-c FILE] [--log syslog|stderr] [--now EPOCH]\n"
+    "                 [--spool | --watch | --explain | --spf]\n";
+
+enum action { ACT_FILTER = 0, ACT_SPOOL, ACT_WATCH, ACT_EXPLAIN, ACT_SPF };
+
+struct options {
+    const char *config;
+    gboolean debug;
+    gboolean print;
+    enum smg_log_dest log;
+    enum action action;
+    time_t now;
+};
+
+struct ctx {
+    struct smg_route *route;
+    gboolean record;
+    char *queue; /* the last message's next queue, for the result */
+};
+
+/* usage_exit - print the usage on stderr and exit EX_USAGE */
+static G_NORETURN void
+usage_exit(void)
+{
+    fputs(USAGE, stderr);
+    exit(EX_USAGE);
+}
+
+/* parse_options - getopt_long; exits EX_USAGE on bad options */
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"debug", no_argument, NULL, 'd'},
+        {"log", required_argument, NULL, 'L'},
+        {"spool", no_argument, NULL, 's'},
+        {"watch", no_argument, NULL, 'w'},
+        {"explain", no_argument, NULL, 'e'},
+        {"spf", no_argument, NULL, 'S'},
+        {"now", required_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, actions = 0;
+    char *end;
+
+    while ((c = getopt_long(argc, argv, "c:dnhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config = optarg; break;
+        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
+        case 'n': o->print = TRUE; break;
+        case 'L':
+            if (!smg_log_parse_dest(optarg, &o->log))
+                usage_exit();
+            break;
+        case 's': o->action = ACT_SPOOL; actions++; break;
+        case 'w': o->action = ACT_WATCH; actions++; break;
+        case 'e': o->action = ACT_EXPLAIN; actions++; break;
+        case 'S': o->action = ACT_SPF; actions++; break;
+        case 'N':
+            o->now = (time_t) g_ascii_strtoll(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || o->now <= 0)
+                usage_exit();
+            break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        case 'V': puts("smg-route " PACKAGE_VERSION); exit(0);
+        default: usage_exit();
+        }
+    }
+    if (optind != argc || actions > 1)
+        usage_exit();
+}
+
+/* route_one - the stage function: decide, write SMG-Route, pick the queue */
+static enum smg_status
+route_one(void *vctx, const char *id, const char *buf, gsize len,
+          struct smg_envelope *env, gsize body_offset,
+          struct smg_stage_result *res, GError **err)
+{
+    struct ctx *ctx = vctx;
+    struct smg_route_decision d;
+    enum smg_status st;
+    char *value;
+
+    st = smg_route_decide(ctx->route, id, env, ctx->record, &d, err);
+    if (st != SMG_OK)
+        return st;
+    value = g_strdup_printf("pool=%s gateway=%s reason=%s",
+                            smg_route_pool_name(d.pool), d.gateway, d.reason);
+    smg_envelope_set(env, "Route", value);
+    res->out = g_string_sized_new(len + 64);
+    smg_envelope_write(env, res->out);
+    g_string_append_len(res->out, buf + body_offset, (gssize) (len - body_offset));
+    g_free(ctx->queue);
+    ctx->queue = g_strdup_printf("send.%s", d.gateway);
+    res->queue = ctx->queue;
+    res->log = g_strdup_printf("pool=%s, gateway=%s, reason=%s",
+                               smg_route_pool_name(d.pool), d.gateway, d.reason);
+    g_free(value);
+    smg_route_decision_clear(&d);
+    return SMG_OK;
+}
+
+/* explain - print the decision for the message on stdin */
+static int
+explain(struct smg_route *route)
+{
+    GString *in = g_string_new(NULL);
+    char chunk[65536];
+    size_t n;
+    struct smg_envelope *env = NULL;
+    struct smg_route_decision d;
+    GError *err = NULL;
+    gsize off;
+
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        g_string_append_len(in, chunk, (gssize) n);
+    if (smg_envelope_parse(in->str, in->len, &env, &off, &err) != SMG_OK) {
+        fprintf(stderr, "smg-route: fatal: %s\n", err->message);
+        g_clear_error(&err);
+        g_string_free(in, TRUE);
+        return EX_DATAERR;
+    }
+    if (smg_route_decide(route, env->queue_id != NULL ? env->queue_id : "-",
+                         env, FALSE, &d, &err) != SMG_OK) {
+        fprintf(stderr, "smg-route: fatal: %s\n", err->message);
+        g_clear_error(&err);
+        smg_envelope_free(env);
+        g_string_free(in, TRUE);
+        return EX_SOFTWARE;
+    }
+    fputs(d.explain->str, stdout);
+    printf("decision: pool=%s gateway=%s reason=%s queue=send.%s\n",
+           smg_route_pool_name(d.pool), d.gateway, d.reason, d.gateway);
+    smg_route_decision_clear(&d);
+    smg_envelope_free(env);
+    g_string_free(in, TRUE);
+    return 0;
+}
+
+/* print_spf - the SPF record of the gateways */
+static int
+print_spf(const struct smg_conf *conf)
+{
+    char *rec = NULL, *skipped = NULL;
+    GError *err = NULL;
+    enum smg_status st = smg_route_spf(conf, &rec, &skipped, &err);
+
+    if (st != SMG_OK) {
+        fprintf(stderr, "smg-route: fatal: %s\n", err->message);
+        g_clear_error(&err);
+        return smg_status_exit(st);
+    }
+    puts(rec);
+    if (*skipped != '\0')
+        fprintf(stderr, "smg-route: no bind address (relays, not listed): %s\n",
+                skipped);
+    g_free(rec);
+    g_free(skipped);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct options o = {0};
+    struct smg_conf *conf = NULL;
+    struct ctx ctx = {0};
+    GError *err = NULL;
+    enum smg_status st;
+    struct smg_stage stage = {"route", "route", NULL, route_one, &ctx, NULL};
+    enum smg_stage_mode mode = SMG_STAGE_FILTER;
+    int rc;
+
+    smg_log_init("smg-route", SMG_LOG_STDERR, FALSE);
+    o.log = SMG_LOG_SYSLOG;
+    parse_options(argc, argv, &o);
+    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
+        fprintf(stderr, "smg-route: fatal: %s\n", err->message);
+        return EX_CONFIG;
+    }
+    if (o.print) {
+        smg_conf_print(conf, stdout, TRUE);
+        return 0;
+    }
+    if (o.action == ACT_SPF) {
+        rc = print_spf(conf);
+        smg_conf_free(conf);
+        return rc;
+    }
+    smg_log_init("smg-route", o.action == ACT_EXPLAIN ? SMG_LOG_STDERR : o.log,
+                 o.debug);
+    st = smg_route_new(conf, &ctx.route, &err);
+    if (st == SMG_OK)
+        st = smg_privs_drop(conf, &err);
+    if (st != SMG_OK) {
+        smg_log_error("%s", err->message);
+        fprintf(stderr, "smg-route: fatal: %s\n", err->message);
+        g_clear_error(&err);
+        return smg_status_exit(st);
+    }
+    smg_route_set_now(ctx.route, o.now);
+    switch (o.action) {
+    case ACT_EXPLAIN:
+        rc = explain(ctx.route);
+        goto out;
+    case ACT_SPOOL: mode = SMG_STAGE_SPOOL; break;
+    case ACT_WATCH: mode = SMG_STAGE_WATCH; break;
+    default: mode = SMG_STAGE_FILTER; break;
+    }
+    ctx.record = mode != SMG_STAGE_FILTER;
+    rc = smg_stage_run(&stage, conf, mode, 0);
+out:
+    g_free(ctx.queue);
+    smg_route_free(ctx.route);
+    smg_conf_free(conf);
+    return rc;
+}

@@ -1,0 +1,376 @@
+/*
+ * av.c - libclamav behind smg's status conventions (see av.h).
+ *
+ * The engine is loaded as clamd loads it (cl_load with CL_DB_STDOPT over
+ * the whole folder) and scans a memory map of the message.  libclamav
+ * decides whether a file is mail from its first header lines; a message
+ * may begin with any field, so a "Received:" line is put in front of a
+ * copy of it, which makes the mail parser take it in every case.
+ *
+ * Limits are reported through the heuristic alert for them
+ * (CL_SCAN_HEURISTIC_EXCEEDS_MAX): libclamav records it as "potentially
+ * unwanted" and goes on scanning, so a real signature found later still
+ * wins; the virus-found callback sees each alert and keeps both names.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include <clamav.h>
+
+#include "lib/av.h"
+#include "lib/log.h"
+
+#define LIMIT_PREFIX "Heuristics.Limits.Exceeded"
+#define MAIL_PREFIX "Received: by smg-scan\n"
+
+struct smg_av {
+    char *database;
+    struct smg_av_options o;  /* database points to ours */
+    struct cl_engine *engine;
+    struct cl_stat dbstat;
+    gboolean have_stat;
+    guint sigs;
+    guint db_version;
+    char *engine_name;
+};
+
+/* What the virus-found callback collects during one scan. */
+struct scan_ctx {
+    char *virus;
+    char *limit;
+};
+
+/* on_clamav_msg - libclamav's own messages go to our log, never stderr */
+static void
+on_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *context)
+{
+    char *m = g_strchomp(g_strdup(msg != NULL ? msg : fullmsg));
+
+    (void) context;
+    if (severity == CL_MSG_ERROR)
+        smg_log_warn("libclamav: %s", m);
+    else
+        smg_log_debug("libclamav: %s", m);
+    g_free(m);
+}
+
+/* on_virus_found - keep the first real signature and the first limit */
+static void
+on_virus_found(int fd, const char *virname, void *context)
+{
+    struct scan_ctx *c = context;
+
+    (void) fd;
+    if (c == NULL || virname == NULL)
+        return;
+    if (g_str_has_prefix(virname, LIMIT_PREFIX)) {
+        if (c->limit == NULL)
+            c->limit = g_strdup(virname);
+    } else if (c->virus == NULL) {
+        c->virus = g_strdup(virname);
+    }
+}
+
+/* init_once - cl_init for the process */
+static cl_error_t
+init_once(void)
+{
+    static gsize done;
+    static cl_error_t rc;
+
+    if (g_once_init_enter(&done)) {
+        cl_set_clcb_msg(on_clamav_msg);
+        rc = cl_init(CL_INIT_DEFAULT);
+        g_once_init_leave(&done, 1);
+    }
+    return rc;
+}
+
+/* set_num - cl_engine_set_num if v is set */
+static cl_error_t
+set_num(struct cl_engine *e, enum cl_engine_field f, long long v)
+{
+    return v > 0 ? cl_engine_set_num(e, f, v) : CL_SUCCESS;
+}
+
+/*
+ * load_engine - a compiled engine for o's folder, with its signature
+ * count; dbstat (zeroed by the caller) is taken before loading so that a
+ * change during the load is seen by the next check.
+ */
+static enum smg_status
+load_engine(const struct smg_av_options *o, struct cl_engine **out, guint *sigs,
+            struct cl_stat *dbstat, gboolean *have_stat, GError **err)
+{
+    struct cl_engine *e;
+    unsigned int n = 0;
+    cl_error_t rc;
+
+    *out = NULL;
+    *have_stat = FALSE;
+    if (!g_file_test(o->database, G_FILE_TEST_IS_DIR)) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus database %s: no such folder",
+                      o->database);
+        return SMG_TEMPFAIL;
+    }
+    memset(dbstat, 0, sizeof *dbstat);
+    if (cl_statinidir(o->database, dbstat) == CL_SUCCESS)
+        *have_stat = TRUE;
+    e = cl_engine_new();
+    if (e == NULL) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus engine: cannot allocate");
+        goto fail;
+    }
+    cl_engine_set_clcb_virus_found(e, on_virus_found);
+    rc = set_num(e, CL_ENGINE_MAX_SCANSIZE, (long long) o->max_scan_size);
+    if (rc == CL_SUCCESS)
+        rc = set_num(e, CL_ENGINE_MAX_FILESIZE, (long long) o->max_file_size);
+    if (rc == CL_SUCCESS)
+        rc = set_num(e, CL_ENGINE_MAX_RECURSION, o->max_recursion);
+    if (rc == CL_SUCCESS)
+        rc = set_num(e, CL_ENGINE_MAX_FILES, o->max_files);
+    if (rc == CL_SUCCESS)
+        rc = set_num(e, CL_ENGINE_MAX_SCANTIME, o->max_scan_time);
+    if (rc != CL_SUCCESS) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus engine limits: %s", cl_strerror(rc));
+        goto fail;
+    }
+    rc = cl_load(o->database, e, &n, CL_DB_STDOPT);
+    if (rc != CL_SUCCESS) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus database %s: %s", o->database,
+                      cl_strerror(rc));
+        goto fail;
+    }
+    if (n == 0) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus database %s: no signatures",
+                      o->database);
+        goto fail;
+    }
+    rc = cl_engine_compile(e);
+    if (rc != CL_SUCCESS) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus database %s: %s", o->database,
+                      cl_strerror(rc));
+        goto fail;
+    }
+    *out = e;
+    *sigs = n;
+    return SMG_OK;
+fail:
+    if (e != NULL)
+        cl_engine_free(e);
+    if (*have_stat)
+        cl_statfree(dbstat);
+    *have_stat = FALSE;
+    return SMG_TEMPFAIL;
+}
+
+/* db_version - the daily database's version of engine e, 0 if none */
+static guint
+db_version(const struct cl_engine *e)
+{
+    int cerr = 0;
+    long long v = cl_engine_get_num(e, CL_ENGINE_DB_VERSION, &cerr);
+
+    return cerr == CL_SUCCESS && v > 0 ? (guint) v : 0;
+}
+
+enum smg_status
+smg_av_open(const struct smg_av_options *o, struct smg_av **out, GError **err)
+{
+    struct smg_av *av;
+    cl_error_t rc;
+
+    *out = NULL;
+    rc = init_once();
+    if (rc != CL_SUCCESS) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "libclamav: cl_init: %s", cl_strerror(rc));
+        return SMG_TEMPFAIL;
+    }
+    if (o == NULL || o->database == NULL) {
+        smg_set_error(err, SMG_BUG, "4.3.0", "antivirus: no database folder given");
+        return SMG_BUG;
+    }
+    av = g_new0(struct smg_av, 1);
+    av->o = *o;
+    av->database = g_strdup(o->database);
+    av->o.database = av->database;
+    if (load_engine(&av->o, &av->engine, &av->sigs, &av->dbstat, &av->have_stat, err)
+        != SMG_OK) {
+        smg_av_free(av);
+        return SMG_TEMPFAIL;
+    }
+    av->db_version = db_version(av->engine);
+    av->engine_name = g_strdup_printf("ClamAV/%s", cl_retver());
+    *out = av;
+    return SMG_OK;
+}
+
+void
+smg_av_free(struct smg_av *av)
+{
+    if (av == NULL)
+        return;
+    if (av->engine != NULL)
+        cl_engine_free(av->engine);
+    if (av->have_stat)
+        cl_statfree(&av->dbstat);
+    g_free(av->database);
+    g_free(av->engine_name);
+    g_free(av);
+}
+
+const char *
+smg_av_engine(const struct smg_av *av)
+{
+    return av->engine_name;
+}
+
+guint
+smg_av_signatures(const struct smg_av *av)
+{
+    return av->sigs;
+}
+
+guint
+smg_av_db_version(const struct smg_av *av)
+{
+    return av->db_version;
+}
+
+void
+smg_av_result_clear(struct smg_av_result *res)
+{
+    g_free(res->virus);
+    g_free(res->limit);
+    memset(res, 0, sizeof *res);
+}
+
+/* error_status - how a scan error is taken: engine trouble or bad content */
+static enum smg_status
+error_status(cl_error_t rc)
+{
+    switch (rc) {
+    case CL_EMEM:
+    case CL_ENULLARG:
+    case CL_EARG:
+    case CL_EMAP:
+    case CL_ETMPFILE:
+    case CL_ETMPDIR:
+    case CL_ECREAT:
+    case CL_EWRITE:
+    case CL_EOPEN:
+    case CL_EREAD:
+    case CL_ESEEK:
+    case CL_EDUP:
+    case CL_ESTAT:
+    case CL_EUNLINK:
+    case CL_EACCES:
+    case CL_ELOCK:
+    case CL_EBUSY:
+    case CL_ESTATE:
+    case CL_EBYTECODE:
+    case CL_EBYTECODE_TESTFAIL:
+        return SMG_TEMPFAIL;
+    default:
+        return SMG_PERMFAIL;
+    }
+}
+
+enum smg_status
+smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result *res,
+            GError **err)
+{
+    struct cl_scan_options opts = {0};
+    struct scan_ctx ctx = {NULL, NULL};
+    const char *virname = NULL;
+    unsigned long scanned = 0;
+    gsize plen = strlen(MAIL_PREFIX);
+    char *copy;
+    cl_fmap_t *map;
+    cl_error_t rc;
+
+    memset(res, 0, sizeof *res);
+    opts.general = CL_SCAN_GENERAL_HEURISTICS;
+    opts.parse = ~0u;
+    opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+    if (av->o.alert_encrypted)
+        opts.heuristic |= CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
+    if (av->o.alert_macros)
+        opts.heuristic |= CL_SCAN_HEURISTIC_MACROS;
+    copy = g_malloc(plen + len + 1);
+    memcpy(copy, MAIL_PREFIX, plen);
+    memcpy(copy + plen, msg, len);
+    copy[plen + len] = '\0';
+    map = cl_fmap_open_memory(copy, plen + len);
+    if (map == NULL) {
+        g_free(copy);
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus: cannot map the message");
+        return SMG_TEMPFAIL;
+    }
+    rc = cl_scanmap_callback(map, NULL, &virname, &scanned, av->engine, &opts, &ctx);
+    cl_fmap_close(map);
+    g_free(copy);
+    res->scanned = (guint64) scanned * CL_COUNT_PRECISION;
+    if (rc == CL_CLEAN || rc == CL_VIRUS) {
+        res->limit = ctx.limit;
+        res->virus = ctx.virus;
+        if (rc == CL_VIRUS && virname != NULL) {
+            if (g_str_has_prefix(virname, LIMIT_PREFIX)) {
+                if (res->limit == NULL)
+                    res->limit = g_strdup(virname);
+            } else if (res->virus == NULL) {
+                res->virus = g_strdup(virname);
+            }
+        }
+        res->verdict = res->virus != NULL ? SMG_AV_INFECTED : SMG_AV_CLEAN;
+        return SMG_OK;
+    }
+    g_free(ctx.virus);
+    g_free(ctx.limit);
+    if (rc == CL_ETIMEOUT || rc == CL_EMAXREC || rc == CL_EMAXSIZE || rc == CL_EMAXFILES) {
+        /* a limit reported as an error rather than an alert: the same */
+        res->limit = g_strdup_printf(LIMIT_PREFIX ".%s",
+                                     rc == CL_ETIMEOUT ? "MaxScanTime"
+                                     : rc == CL_EMAXREC ? "MaxRecursion"
+                                     : rc == CL_EMAXSIZE ? "MaxScanSize"
+                                                          : "MaxFiles");
+        res->verdict = SMG_AV_CLEAN;
+        return SMG_OK;
+    }
+    {
+        enum smg_status st = error_status(rc);
+        smg_set_error(err, st, st == SMG_TEMPFAIL ? "4.3.0" : "5.6.0",
+                      "antivirus scan failed: %s", cl_strerror(rc));
+        return st;
+    }
+}
+
+enum smg_status
+smg_av_reload_check(struct smg_av *av, gboolean *reloaded, GError **err)
+{
+    struct cl_engine *e = NULL;
+    struct cl_stat st;
+    gboolean have = FALSE;
+    guint sigs = 0;
+
+    if (reloaded != NULL)
+        *reloaded = FALSE;
+    if (av->have_stat && cl_statchkdir(&av->dbstat) == 0)
+        return SMG_OK;
+    if (load_engine(&av->o, &e, &sigs, &st, &have, err) != SMG_OK)
+        return SMG_TEMPFAIL;
+    cl_engine_free(av->engine);
+    if (av->have_stat)
+        cl_statfree(&av->dbstat);
+    av->engine = e;
+    av->sigs = sigs;
+    av->dbstat = st;
+    av->have_stat = have;
+    av->db_version = db_version(e);
+    if (reloaded != NULL)
+        *reloaded = TRUE;
+    return SMG_OK;
+}

@@ -1,0 +1,633 @@
+/*
+ * route.c - pool and gateway choice for smg-route (see route.h).
+ *
+ * Everything the decision depends on is read afresh for each message: the
+ * verdict fields of the envelope, the blacklist state files (small, and
+ * smg-blcheck may replace them at any time) and the customer's counters.
+ * The decision is written as plain facts into d->explain as it is made,
+ * so that --explain shows exactly the path the code took.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/route.h"
+
+struct smg_route {
+    const struct smg_conf *conf;
+    char **pools[2];     /* gateway names of the good and bad pools */
+    char *state_dir;
+    double ratio;        /* customer_spam_ratio; 0: off */
+    gint64 min_messages; /* customer_min_messages */
+    gint64 window;       /* customer_window, seconds */
+    time_t now;          /* 0: time(NULL) */
+};
+
+/* Customer counters: the current and the previous period of the window. */
+struct counts {
+    gint64 period; /* start of the current period (epoch seconds) */
+    gint64 ham, spam, prev_ham, prev_spam;
+};
+
+const char *
+smg_route_pool_name(enum smg_route_pool pool)
+{
+    return pool == SMG_ROUTE_BAD ? "bad" : "good";
+}
+
+guint32
+smg_route_hash(const char *id)
+{
+    guint32 h = 2166136261u;
+
+    for (const unsigned char *p = (const unsigned char *) id; *p != '\0'; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* has_gateway - whether conf has a [gateway name] group */
+static gboolean
+has_gateway(const struct smg_conf *conf, const char *name)
+{
+    char **gws = smg_conf_gateways(conf);
+    gboolean found = FALSE;
+
+    for (char **g = gws; *g != NULL && !found; g++)
+        found = strcmp(*g, name) == 0;
+    g_strfreev(gws);
+    return found;
+}
+
+enum smg_status
+smg_route_new(const struct smg_conf *conf, struct smg_route **out, GError **err)
+{
+    struct smg_route *r = g_new0(struct smg_route, 1);
+    static const char *const keys[2] = {"good", "bad"};
+
+    *out = NULL;
+    r->conf = conf;
+    for (int p = 0; p < 2; p++) {
+        r->pools[p] = smg_conf_list(conf, "route", keys[p]);
+        if (r->pools[p][0] == NULL) {
+            smg_set_error(err, SMG_CONFIG, NULL,
+                          "%s: [route] %s: no gateway in the %s pool",
+                          smg_conf_path(conf), keys[p], keys[p]);
+            smg_route_free(r);
+            return SMG_CONFIG;
+        }
+        for (char **g = r->pools[p]; *g != NULL; g++) {
+            if (!has_gateway(conf, *g)) {
+                smg_set_error(err, SMG_CONFIG, NULL,
+                              "%s: [route] %s: no [gateway %s] group",
+                              smg_conf_path(conf), keys[p], *g);
+                smg_route_free(r);
+                return SMG_CONFIG;
+            }
+        }
+    }
+    r->state_dir = g_strdup(smg_conf_str(conf, "spool", "state_dir"));
+    r->ratio = smg_conf_double(conf, "route", "customer_spam_ratio");
+    r->min_messages = smg_conf_int(conf, "route", "customer_min_messages");
+    r->window = smg_conf_int(conf, "route", "customer_window");
+    *out = r;
+    return SMG_OK;
+}
+
+void
+smg_route_free(struct smg_route *r)
+{
+    if (r == NULL)
+        return;
+    g_strfreev(r->pools[0]);
+    g_strfreev(r->pools[1]);
+    g_free(r->state_dir);
+    g_free(r);
+}
+
+void
+smg_route_set_now(struct smg_route *r, time_t now)
+{
+    r->now = now;
+}
+
+void
+smg_route_decision_clear(struct smg_route_decision *d)
+{
+    g_free(d->gateway);
+    g_free(d->reason);
+    if (d->explain != NULL)
+        g_string_free(d->explain, TRUE);
+    memset(d, 0, sizeof *d);
+}
+
+void
+smg_route_blacklist_clear(struct smg_route_blacklist *bl)
+{
+    g_free(bl->checked);
+    g_free(bl->address);
+    g_free(bl->zones);
+    memset(bl, 0, sizeof *bl);
+}
+
+/* plain_name - whether s can be a file name on its own */
+static gboolean
+plain_name(const char *s)
+{
+    if (s == NULL || *s == '\0' || *s == '.' || strlen(s) > 200)
+        return FALSE;
+    for (const char *p = s; *p != '\0'; p++)
+        if (!g_ascii_isalnum(*p) && *p != '.' && *p != '-' && *p != '_')
+            return FALSE;
+    return TRUE;
+}
+
+enum smg_status
+smg_route_blacklist_read(const char *state_dir, const char *gateway,
+                         struct smg_route_blacklist *bl, GError **err)
+{
+    char *path, *text = NULL;
+    GError *ferr = NULL;
+    char **lines;
+
+    memset(bl, 0, sizeof *bl);
+    if (!plain_name(gateway))
+        return SMG_OK;
+    path = g_build_filename(state_dir, "blacklist", gateway, NULL);
+    if (!g_file_get_contents(path, &text, NULL, &ferr)) {
+        gboolean missing = g_error_matches(ferr, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+
+        if (!missing)
+            smg_set_error(err, SMG_TEMPFAIL, NULL, "cannot read %s: %s", path,
+                          ferr->message);
+        g_clear_error(&ferr);
+        g_free(path);
+        return missing ? SMG_OK : SMG_TEMPFAIL;
+    }
+    g_free(path);
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l != NULL; l++) {
+        char *line = g_strstrip(*l);
+        char *eq = strchr(line, '=');
+        char *key, *val;
+
+        if (*line == '\0' || *line == '#' || eq == NULL)
+            continue;
+        *eq = '\0';
+        key = g_strstrip(line);
+        val = g_strstrip(eq + 1);
+        if (strcmp(key, "status") == 0) {
+            if (strcmp(val, "listed") == 0) {
+                bl->known = TRUE;
+                bl->listed = TRUE;
+            } else if (strcmp(val, "clean") == 0) {
+                bl->known = TRUE;
+                bl->listed = FALSE;
+            }
+        } else if (strcmp(key, "checked") == 0 && bl->checked == NULL) {
+            bl->checked = g_strdup(val);
+        } else if (strcmp(key, "address") == 0 && bl->address == NULL) {
+            bl->address = g_strdup(val);
+        } else if (strcmp(key, "zones") == 0 && bl->zones == NULL) {
+            bl->zones = g_strdup(val);
+        }
+    }
+    g_strfreev(lines);
+    g_free(text);
+    return SMG_OK;
+}
+
+/* iso_time - "2026-11-22T05:00:00Z" for t (new string) */
+static char *
+iso_time(time_t t)
+{
+    GDateTime *dt = g_date_time_new_from_unix_utc(t);
+    char *s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+
+    g_date_time_unref(dt);
+    return s;
+}
+
+enum smg_status
+smg_route_blacklist_write(const char *state_dir, const char *gateway,
+                          gboolean listed, time_t checked, const char *address,
+                          const char *zones, GError **err)
+{
+    char *dir, *tmp, *dst, *when;
+    GString *text;
+    enum smg_status st = SMG_OK;
+    int fd;
+
+    if (!plain_name(gateway)) {
+        smg_set_error(err, SMG_PERMFAIL, NULL,
+                      "bad gateway name '%s' for a state file", gateway);
+        return SMG_PERMFAIL;
+    }
+    dir = g_build_filename(state_dir, "blacklist", NULL);
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        smg_set_error(err, SMG_TEMPFAIL, NULL, "cannot make %s: %s", dir,
+                      g_strerror(errno));
+        g_free(dir);
+        return SMG_TEMPFAIL;
+    }
+    when = iso_time(checked != 0 ? checked : time(NULL));
+    text = g_string_new(NULL);
+    g_string_append_printf(text, "# smg-blcheck state of gateway %s\n", gateway);
+    g_string_append_printf(text, "status=%s\nchecked=%s\n",
+                           listed ? "listed" : "clean", when);
+    if (address != NULL)
+        g_string_append_printf(text, "address=%s\n", address);
+    if (zones != NULL && *zones != '\0')
+        g_string_append_printf(text, "zones=%s\n", zones);
+    tmp = g_strdup_printf("%s/.%s.tmp", dir, gateway);
+    dst = g_build_filename(dir, gateway, NULL);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, text->str, text->len) != (ssize_t) text->len
+        || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, dst) < 0) {
+        smg_set_error(err, SMG_TEMPFAIL, NULL, "cannot write %s: %s", dst,
+                      g_strerror(errno));
+        st = SMG_TEMPFAIL;
+        if (fd >= 0)
+            (void) unlink(tmp);
+    }
+    g_string_free(text, TRUE);
+    g_free(when);
+    g_free(tmp);
+    g_free(dst);
+    g_free(dir);
+    return st;
+}
+
+/* verdict_is - whether field name's verdict= word equals want */
+static gboolean
+verdict_is(const struct smg_envelope *env, const char *name, const char *want)
+{
+    const char *v = smg_envelope_get(env, name);
+    char *verdict;
+    gboolean yes;
+
+    if (v == NULL)
+        return FALSE;
+    verdict = smg_envelope_param(v, "verdict");
+    yes = verdict != NULL && g_ascii_strcasecmp(verdict, want) == 0;
+    g_free(verdict);
+    return yes;
+}
+
+/* customer_of - the customer name: SMG-Customer, else auth= of SMG-Client */
+static char *
+customer_of(const struct smg_envelope *env)
+{
+    const char *c = smg_envelope_get(env, "Customer");
+    const char *client;
+    char *auth;
+
+    if (c != NULL && *c != '\0')
+        return g_strdup(c);
+    client = smg_envelope_get(env, "Client");
+    if (client == NULL)
+        return NULL;
+    auth = smg_envelope_param(client, "auth");
+    if (auth != NULL && (*auth == '\0' || strcmp(auth, "none") == 0)) {
+        g_free(auth);
+        auth = NULL;
+    }
+    return auth;
+}
+
+/* counts_path - STATE/route/customer.NAME, with unsafe bytes as '_' */
+static char *
+counts_path(const char *state_dir, const char *customer)
+{
+    char *safe = g_strdup(customer);
+    char *file, *path;
+
+    for (char *p = safe; *p != '\0'; p++)
+        if (!g_ascii_isalnum(*p) && *p != '.' && *p != '-' && *p != '_')
+            *p = '_';
+    if (strlen(safe) > 100)
+        safe[100] = '\0';
+    file = g_strdup_printf("customer.%s", safe);
+    path = g_build_filename(state_dir, "route", file, NULL);
+    g_free(file);
+    g_free(safe);
+    return path;
+}
+
+/* counts_parse - the counters in text, advanced to the period of now */
+static void
+counts_parse(const char *text, gint64 window, time_t now, struct counts *c)
+{
+    struct counts f = {0};
+    gint64 period = (now / window) * window;
+
+    memset(c, 0, sizeof *c);
+    c->period = period;
+    if (text == NULL
+        || sscanf(text, "v1 %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
+                        " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
+                        " %" G_GINT64_FORMAT,
+                  &f.period, &f.ham, &f.spam, &f.prev_ham, &f.prev_spam)
+               != 5)
+        return;
+    if (f.period == period) {
+        *c = f;
+    } else if (f.period == period - window) {
+        c->prev_ham = f.ham;
+        c->prev_spam = f.spam;
+    }
+}
+
+/*
+ * customer_counts - read (and with record, count one more message of the
+ * kind spam) the customer's counters; FALSE with *why when unusable.
+ */
+static gboolean
+customer_counts(struct smg_route *r, const char *customer, gboolean record,
+                gboolean spam, time_t now, struct counts *c, char **why)
+{
+    char *path = counts_path(r->state_dir, customer);
+    char buf[256];
+    ssize_t n;
+    int fd;
+
+    if (record) {
+        char *dir = g_path_get_dirname(path);
+
+        if (g_mkdir_with_parents(dir, 0750) < 0) {
+            *why = g_strdup_printf("cannot make %s: %s", dir, g_strerror(errno));
+            g_free(dir);
+            g_free(path);
+            return FALSE;
+        }
+        g_free(dir);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    } else {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            counts_parse(NULL, r->window, now, c);
+            g_free(path);
+            return TRUE;
+        }
+    }
+    if (fd < 0 || flock(fd, record ? LOCK_EX : LOCK_SH) < 0) {
+        *why = g_strdup_printf("cannot open %s: %s", path, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        g_free(path);
+        return FALSE;
+    }
+    n = pread(fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    counts_parse(buf, r->window, now, c);
+    if (record) {
+        int len;
+
+        /* the ratio is judged on the history, this message counts next */
+        struct counts next = *c;
+        if (spam)
+            next.spam++;
+        else
+            next.ham++;
+        len = g_snprintf(buf, sizeof buf,
+                         "v1 %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
+                         " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
+                         " %" G_GINT64_FORMAT "\n",
+                         next.period, next.ham, next.spam, next.prev_ham,
+                         next.prev_spam);
+        if (pwrite(fd, buf, (size_t) len, 0) != len || ftruncate(fd, len) < 0)
+            smg_log_warn("cannot update %s: %s", path, g_strerror(errno));
+    }
+    close(fd);
+    g_free(path);
+    return TRUE;
+}
+
+/*
+ * customer_bad - whether the customer's recent spam ratio sends the message
+ * to the bad pool; adds the facts to explain.
+ */
+static gboolean
+customer_bad(struct smg_route *r, const struct smg_envelope *env,
+             gboolean record, gboolean spam, time_t now, GString *explain)
+{
+    char *customer = customer_of(env);
+    struct counts c;
+    char *why = NULL;
+    double w, total, spams, ratio;
+    gboolean bad = FALSE;
+
+    if (customer == NULL) {
+        g_string_append(explain, "customer: unknown (no SMG-Customer)\n");
+        return FALSE;
+    }
+    if (!customer_counts(r, customer, record, spam, now, &c, &why)) {
+        g_string_append_printf(explain, "customer: %s, ratio unknown: %s\n",
+                               customer, why);
+        smg_log_warn("customer %s: %s", customer, why);
+        g_free(why);
+        g_free(customer);
+        return FALSE;
+    }
+    /* the share of the previous period still inside the sliding window */
+    w = 1.0 - (double) (now - c.period) / (double) r->window;
+    if (w < 0)
+        w = 0;
+    total = (double) (c.ham + c.spam) + w * (double) (c.prev_ham + c.prev_spam);
+    spams = (double) c.spam + w * (double) c.prev_spam;
+    ratio = total > 0 ? spams / total : 0;
+    if (r->ratio <= 0) {
+        g_string_append_printf(explain,
+                               "customer: %s, spam ratio %.2f over %.0f "
+                               "messages (check off)\n",
+                               customer, ratio, total);
+    } else if (total < (double) r->min_messages) {
+        g_string_append_printf(explain,
+                               "customer: %s, spam ratio %.2f over %.0f "
+                               "messages (fewer than %" G_GINT64_FORMAT
+                               ": not judged)\n",
+                               customer, ratio, total, r->min_messages);
+    } else {
+        bad = ratio >= r->ratio;
+        g_string_append_printf(explain,
+                               "customer: %s, spam ratio %.2f over %.0f "
+                               "messages, limit %.2f: %s\n",
+                               customer, ratio, total, r->ratio,
+                               bad ? "over" : "under");
+    }
+    g_free(customer);
+    return bad;
+}
+
+/* choose_gateway - the pool's gateway for id, skipping listed ones */
+static char *
+choose_gateway(struct smg_route *r, char **pool, const char *id,
+               GString *explain)
+{
+    GPtrArray *clean = g_ptr_array_new();
+    guint n = 0;
+    char *chosen;
+
+    for (char **g = pool; *g != NULL; g++, n++) {
+        struct smg_route_blacklist bl;
+        GError *err = NULL;
+
+        if (smg_route_blacklist_read(r->state_dir, *g, &bl, &err) != SMG_OK) {
+            g_string_append_printf(explain, "gateway %s: state unreadable "
+                                            "(%s), taken as clean\n",
+                                   *g, err->message);
+            smg_log_warn("gateway %s: %s", *g, err->message);
+            g_clear_error(&err);
+            g_ptr_array_add(clean, *g);
+            continue;
+        }
+        if (!bl.known) {
+            g_string_append_printf(explain, "gateway %s: clean (no blacklist "
+                                            "state)\n", *g);
+            g_ptr_array_add(clean, *g);
+        } else if (bl.listed) {
+            g_string_append_printf(explain, "gateway %s: listed (%s, checked "
+                                            "%s), skipped\n",
+                                   *g, bl.zones != NULL ? bl.zones : "zones unknown",
+                                   bl.checked != NULL ? bl.checked : "?");
+        } else {
+            g_string_append_printf(explain, "gateway %s: clean (checked %s)\n",
+                                   *g, bl.checked != NULL ? bl.checked : "?");
+            g_ptr_array_add(clean, *g);
+        }
+        smg_route_blacklist_clear(&bl);
+    }
+    if (clean->len == 0) {
+        g_string_append(explain, "every gateway of the pool is listed: "
+                                 "choosing among all of them\n");
+        for (guint i = 0; i < n; i++)
+            g_ptr_array_add(clean, pool[i]);
+    }
+    chosen = g_strdup(clean->pdata[smg_route_hash(id) % clean->len]);
+    g_string_append_printf(explain, "gateway: %s (hash of %s among %u)\n",
+                           chosen, id, clean->len);
+    g_ptr_array_free(clean, TRUE);
+    return chosen;
+}
+
+enum smg_status
+smg_route_decide(struct smg_route *r, const char *id,
+                 const struct smg_envelope *env, gboolean record,
+                 struct smg_route_decision *d, GError **err)
+{
+    time_t now = r->now != 0 ? r->now : time(NULL);
+    const char *spam_f = smg_envelope_get(env, "Spam");
+    const char *virus_f = smg_envelope_get(env, "Virus");
+    const char *route_f = smg_envelope_get(env, "Route");
+    gboolean virus = verdict_is(env, "Virus", "infected");
+    gboolean spam = verdict_is(env, "Spam", "spam");
+    gboolean origin_bad = FALSE, cust_bad;
+
+    (void) err;
+    memset(d, 0, sizeof *d);
+    d->explain = g_string_new(NULL);
+    g_string_append_printf(d->explain, "queue-id: %s\n", id);
+    g_string_append_printf(d->explain, "virus: %s\n",
+                           virus_f != NULL ? virus_f : "(no verdict)");
+    g_string_append_printf(d->explain, "spam: %s\n",
+                           spam_f != NULL ? spam_f : "(no verdict: ham)");
+    if (route_f != NULL) {
+        char *pool = smg_envelope_param(route_f, "pool");
+
+        origin_bad = pool != NULL && strcmp(pool, "bad") == 0;
+        g_string_append_printf(d->explain, "earlier route: %s\n", route_f);
+        g_free(pool);
+    }
+    cust_bad = customer_bad(r, env, record, spam, now, d->explain);
+    if (virus) {
+        d->pool = SMG_ROUTE_BAD;
+        d->reason = g_strdup("virus");
+    } else if (spam) {
+        d->pool = SMG_ROUTE_BAD;
+        d->reason = g_strdup("spam");
+    } else if (cust_bad) {
+        d->pool = SMG_ROUTE_BAD;
+        d->reason = g_strdup("customer-ratio");
+    } else if (origin_bad) {
+        d->pool = SMG_ROUTE_BAD;
+        d->reason = g_strdup("bad-origin");
+    } else {
+        d->pool = SMG_ROUTE_GOOD;
+        d->reason = g_strdup("ham");
+    }
+    g_string_append_printf(d->explain, "pool: %s (%s)\n",
+                           smg_route_pool_name(d->pool), d->reason);
+    d->gateway = choose_gateway(r, r->pools[d->pool], id, d->explain);
+    return SMG_OK;
+}
+
+enum smg_status
+smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
+              GError **err)
+{
+    char **gws = smg_conf_gateways(conf);
+    GString *rec = g_string_new("v=spf1");
+    GString *skip = g_string_new(NULL);
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    unsigned n = 0;
+
+    *record = NULL;
+    for (char **g = gws; *g != NULL; g++) {
+        char *group = g_strdup_printf("gateway %s", *g);
+        const char *bind = smg_conf_str(conf, group, "bind");
+        unsigned char buf[16];
+
+        g_free(group);
+        if (bind == NULL) {
+            g_string_append_printf(skip, "%s%s", skip->len ? " " : "", *g);
+            continue;
+        }
+        if (g_hash_table_contains(seen, bind))
+            continue;
+        if (inet_pton(AF_INET, bind, buf) == 1) {
+            g_string_append_printf(rec, " ip4:%s", bind);
+        } else if (inet_pton(AF_INET6, bind, buf) == 1) {
+            g_string_append_printf(rec, " ip6:%s", bind);
+        } else {
+            smg_set_error(err, SMG_CONFIG, NULL,
+                          "%s: [gateway %s] bind: '%s' is not an IP address",
+                          smg_conf_path(conf), *g, bind);
+            goto fail;
+        }
+        g_hash_table_add(seen, (gpointer) bind);
+        n++;
+    }
+    if (n == 0) {
+        smg_set_error(err, SMG_CONFIG, NULL,
+                      "%s: no [gateway NAME] group has a bind address",
+                      smg_conf_path(conf));
+        goto fail;
+    }
+    g_string_append(rec, " -all");
+    *record = g_string_free(rec, FALSE);
+    if (skipped != NULL)
+        *skipped = g_string_free(skip, FALSE);
+    else
+        g_string_free(skip, TRUE);
+    g_hash_table_destroy(seen);
+    g_strfreev(gws);
+    return SMG_OK;
+fail:
+    g_string_free(rec, TRUE);
+    g_string_free(skip, TRUE);
+    g_hash_table_destroy(seen);
+    g_strfreev(gws);
+    return SMG_CONFIG;
+}

@@ -1,0 +1,385 @@
+/*
+ * route-t.c - unit tests for lib/route: pool choice from the verdicts,
+ * the customer's spam ratio over its sliding window, the stable spread
+ * over a pool's gateways, skipping listed gateways (and not when all are
+ * listed), the blacklist state file round trip, the SPF record and the
+ * configuration errors.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include "lib/config.h"
+#include "lib/envelope.h"
+#include "lib/route.h"
+#include "t/tap/basic.h"
+
+static char *top;
+
+/* conf_with - a config over top's state folder plus extra text */
+static struct smg_conf *
+conf_with(const char *extra)
+{
+    struct smg_conf *conf = NULL;
+    GError *err = NULL;
+    char *text = g_strdup_printf(
+        "[spool]\ndir = %s/spool\nstate_dir = %s/state\n"
+        "[route]\ngood = mta01 mta02\nbad = mta03\n%s"
+        "[gateway mta01]\nbind = 127.0.0.2\nhelo = mta01.test\n"
+        "[gateway mta02]\nbind = 127.0.0.4\nhelo = mta02.test\n"
+        "[gateway mta03]\nbind = 127.0.0.3\nhelo = mta03.test\n"
+        "[gateway far]\nrelay = node2.test\n",
+        top, top, extra);
+
+    if (smg_conf_load_data(text, "test.conf", &conf, &err) != SMG_OK)
+        bail("config: %s", err->message);
+    g_free(text);
+    return conf;
+}
+
+/* env_of - an envelope with the given SMG-* fields (NULL: absent) */
+static struct smg_envelope *
+env_of(const char *id, const char *spam, const char *virus,
+       const char *customer, const char *route)
+{
+    struct smg_envelope *env = smg_envelope_new();
+
+    env->queue_id = g_strdup(id);
+    env->sender = g_strdup("a@customer.test");
+    env->sender_params = g_strdup("");
+    smg_envelope_add_rcpt(env, "b@rcpt.test", "");
+    if (customer != NULL)
+        smg_envelope_set(env, "Customer", customer);
+    if (spam != NULL)
+        smg_envelope_set(env, "Spam", spam);
+    if (virus != NULL)
+        smg_envelope_set(env, "Virus", virus);
+    if (route != NULL)
+        smg_envelope_set(env, "Route", route);
+    return env;
+}
+
+/* decide - pool/gateway/reason as "bad mta03 spam" (new string) */
+static char *
+decide(struct smg_route *r, struct smg_envelope *env, gboolean record)
+{
+    struct smg_route_decision d;
+    GError *err = NULL;
+    char *s;
+
+    if (smg_route_decide(r, env->queue_id, env, record, &d, &err) != SMG_OK)
+        bail("decide: %s", err->message);
+    s = g_strdup_printf("%s %s %s", smg_route_pool_name(d.pool), d.gateway,
+                        d.reason);
+    smg_route_decision_clear(&d);
+    return s;
+}
+
+/* is_decision - compare and free */
+static void
+is_decision(struct smg_route *r, struct smg_envelope *env, const char *want,
+            const char *what)
+{
+    char *s = decide(r, env, FALSE);
+
+    is_string(want, s, "%s", what);
+    g_free(s);
+    smg_envelope_free(env);
+}
+
+/* gw_for - the gateway chosen for a ham message with this id */
+static char *
+gw_for(struct smg_route *r, const char *id)
+{
+    struct smg_envelope *env = env_of(id, "verdict=ham", NULL, NULL, NULL);
+    struct smg_route_decision d;
+    char *g;
+
+    if (smg_route_decide(r, id, env, FALSE, &d, NULL) != SMG_OK)
+        bail("decide");
+    g = g_strdup(d.gateway);
+    smg_route_decision_clear(&d);
+    smg_envelope_free(env);
+    return g;
+}
+
+static void
+test_pools(void)
+{
+    struct smg_conf *conf = conf_with("");
+    struct smg_route *r;
+    GError *err = NULL;
+
+    ok(smg_route_new(conf, &r, &err) == SMG_OK, "router made");
+    is_decision(r, env_of("ID1", "verdict=spam score=9 threshold=5", NULL, NULL, NULL),
+                "bad mta03 spam", "spam verdict: bad pool");
+    is_decision(r, env_of("ID1", "verdict=ham score=1", "verdict=infected name=x",
+                          NULL, NULL),
+                "bad mta03 virus", "virus verdict: bad pool");
+    is_decision(r, env_of("ID1", NULL, NULL, NULL, "pool=bad gateway=mta03 reason=spam"),
+                "bad mta03 bad-origin", "report about bad-pool mail: bad pool");
+    {
+        char *s = decide(r, env_of("ID1", "verdict=ham", NULL, NULL,
+                                   "pool=good gateway=mta01 reason=ham"), FALSE);
+        ok(g_str_has_prefix(s, "good "), "earlier good route stays good: %s", s);
+        g_free(s);
+    }
+    {
+        char *s = decide(r, env_of("ID1", NULL, NULL, NULL, NULL), FALSE);
+        ok(g_str_has_prefix(s, "good ") && g_str_has_suffix(s, " ham"),
+           "no verdict: good pool, ham (%s)", s);
+        g_free(s);
+    }
+    smg_route_free(r);
+    smg_conf_free(conf);
+}
+
+static void
+test_spread(void)
+{
+    struct smg_conf *conf = conf_with("");
+    struct smg_route *r;
+    unsigned n1 = 0, n2 = 0;
+    char *a, *b;
+    char *state = g_strdup_printf("%s/state", top);
+    GError *err = NULL;
+
+    if (smg_route_new(conf, &r, &err) != SMG_OK)
+        bail("router");
+    is_int((long) 2166136261u, (long) smg_route_hash(""), "FNV-1a offset basis");
+    is_int((long) 0xe40c292cu, (long) smg_route_hash("a"), "FNV-1a of \"a\"");
+    for (int i = 0; i < 1000; i++) {
+        char id[32];
+        char *g;
+
+        g_snprintf(id, sizeof id, "1F%06dX", i);
+        g = gw_for(r, id);
+        if (strcmp(g, "mta01") == 0)
+            n1++;
+        else if (strcmp(g, "mta02") == 0)
+            n2++;
+        g_free(g);
+    }
+    is_int(1000, n1 + n2, "ham only goes to the good pool");
+    ok(n1 > 400 && n2 > 400, "spread evenly: %u and %u of 1000", n1, n2);
+    a = gw_for(r, "SAMEID");
+    b = gw_for(r, "SAMEID");
+    is_string(a, b, "the same ID gets the same gateway");
+    g_free(a);
+    g_free(b);
+
+    /* mta01 listed: everything goes to mta02 */
+    ok(smg_route_blacklist_write(state, "mta01", TRUE,
+                                 0, "127.0.0.2", "bl.test", &err) == SMG_OK,
+       "state written for mta01");
+    n1 = n2 = 0;
+    for (int i = 0; i < 200; i++) {
+        char id[32];
+        char *g;
+
+        g_snprintf(id, sizeof id, "2F%06dX", i);
+        g = gw_for(r, id);
+        if (strcmp(g, "mta01") == 0)
+            n1++;
+        else if (strcmp(g, "mta02") == 0)
+            n2++;
+        g_free(g);
+    }
+    is_int(0, n1, "listed gateway skipped");
+    is_int(200, n2, "the clean one takes it all");
+    /* both listed: back to both */
+    if (smg_route_blacklist_write(state, "mta02", TRUE,
+                                  0, NULL, NULL, &err) != SMG_OK)
+        bail("write");
+    n1 = n2 = 0;
+    for (int i = 0; i < 200; i++) {
+        char id[32];
+        char *g;
+
+        g_snprintf(id, sizeof id, "3F%06dX", i);
+        g = gw_for(r, id);
+        if (strcmp(g, "mta01") == 0)
+            n1++;
+        else
+            n2++;
+        g_free(g);
+    }
+    ok(n1 > 0 && n2 > 0, "all listed: mail still leaves, spread (%u, %u)", n1, n2);
+    /* clean again */
+    if (smg_route_blacklist_write(state, "mta01", FALSE,
+                                  0, NULL, NULL, &err) != SMG_OK
+        || smg_route_blacklist_write(state, "mta02",
+                                     FALSE, 0, NULL, NULL, &err) != SMG_OK)
+        bail("write");
+    g_free(state);
+    smg_route_free(r);
+    smg_conf_free(conf);
+}
+
+static void
+test_blacklist_file(void)
+{
+    char *state = g_strdup_printf("%s/state", top);
+    char *path = g_strdup_printf("%s/blacklist/gwx", state);
+    struct smg_route_blacklist bl;
+    char *text = NULL;
+
+    ok(smg_route_blacklist_read(state, "gwx", &bl, NULL) == SMG_OK && !bl.known,
+       "no state file: unknown (clean)");
+    ok(smg_route_blacklist_write(state, "gwx", TRUE, 1795323600, "192.0.2.1",
+                                 "zen.test bl.test", NULL) == SMG_OK,
+       "write listed");
+    g_file_get_contents(path, &text, NULL, NULL);
+    ok(text != NULL && strstr(text, "status=listed\n") != NULL
+           && strstr(text, "checked=2026-11-22T05:00:00Z\n") != NULL
+           && strstr(text, "address=192.0.2.1\n") != NULL
+           && strstr(text, "zones=zen.test bl.test\n") != NULL,
+       "file format");
+    g_free(text);
+    ok(smg_route_blacklist_read(state, "gwx", &bl, NULL) == SMG_OK && bl.known
+           && bl.listed && strcmp(bl.zones, "zen.test bl.test") == 0
+           && strcmp(bl.checked, "2026-11-22T05:00:00Z") == 0,
+       "read back");
+    smg_route_blacklist_clear(&bl);
+    test_write_file(path, "# hand-written\n  status = clean \nfuture=1\n");
+    ok(smg_route_blacklist_read(state, "gwx", &bl, NULL) == SMG_OK && bl.known
+           && !bl.listed,
+       "spaces, comments and unknown keys");
+    smg_route_blacklist_clear(&bl);
+    test_write_file(path, "garbage\nstatus=maybe\n");
+    ok(smg_route_blacklist_read(state, "gwx", &bl, NULL) == SMG_OK && !bl.known,
+       "no valid status: unknown");
+    smg_route_blacklist_clear(&bl);
+    ok(smg_route_blacklist_write(state, "../x", TRUE, 0, NULL, NULL, NULL)
+           == SMG_PERMFAIL,
+       "a gateway name with a slash is refused");
+    g_free(path);
+    g_free(state);
+}
+
+static void
+test_customer_ratio(void)
+{
+    struct smg_conf *conf = conf_with("customer_min_messages = 10\n"
+                                      "customer_spam_ratio = 0.5\n"
+                                      "customer_window = 1h\n");
+    struct smg_route *r;
+    time_t t0 = 1795323600; /* a period start (multiple of 3600) */
+    GError *err = NULL;
+
+    if (smg_route_new(conf, &r, &err) != SMG_OK)
+        bail("router");
+    smg_route_set_now(r, t0 + 10);
+    /* 6 spam, 4 ham: the 11th message is judged on 10 with ratio 0.6 */
+    for (int i = 0; i < 10; i++) {
+        struct smg_envelope *env =
+            env_of("C1", i < 6 ? "verdict=spam" : "verdict=ham", NULL,
+                   "cust1", NULL);
+        g_free(decide(r, env, TRUE));
+        smg_envelope_free(env);
+    }
+    is_decision(r, env_of("C2", "verdict=ham", NULL, "cust1", NULL),
+                "bad mta03 customer-ratio", "ham of a spamming customer: bad");
+    is_decision(r, env_of("C2", "verdict=ham", NULL, "cust2", NULL),
+                "good mta01 ham", "another customer is not affected");
+    {
+        struct smg_envelope *env =
+            env_of("C3", "verdict=ham", NULL, NULL, NULL);
+        char *s;
+
+        smg_envelope_set(env, "Client", "addr=10.0.0.1 helo=x tls=none auth=cust1");
+        s = decide(r, env, FALSE);
+        ok(strstr(s, "customer-ratio") != NULL,
+           "customer from auth= of SMG-Client: %s", s);
+        g_free(s);
+        smg_envelope_free(env);
+    }
+    /* half a window later the old period weighs half: 3 of 5 -> still
+     * 0.6, but fewer than 10 messages count: not judged */
+    smg_route_set_now(r, t0 + 3600 + 1800);
+    is_decision(r, env_of("C2", "verdict=ham", NULL, "cust1", NULL),
+                "good mta01 ham", "half a window later: too few to judge");
+    /* two windows later: forgotten */
+    smg_route_set_now(r, t0 + 3 * 3600);
+    for (int i = 0; i < 10; i++) {
+        struct smg_envelope *env = env_of("C4", "verdict=ham", NULL, "cust1", NULL);
+        g_free(decide(r, env, TRUE));
+        smg_envelope_free(env);
+    }
+    is_decision(r, env_of("C2", "verdict=ham", NULL, "cust1", NULL),
+                "good mta01 ham", "after the window, clean history: good");
+    smg_route_free(r);
+    smg_conf_free(conf);
+
+    conf = conf_with("customer_spam_ratio = 0\ncustomer_min_messages = 1\n");
+    if (smg_route_new(conf, &r, &err) != SMG_OK)
+        bail("router");
+    smg_route_set_now(r, t0 + 10);
+    is_decision(r, env_of("C2", "verdict=ham", NULL, "cust1", NULL),
+                "good mta01 ham", "ratio 0 turns the check off");
+    smg_route_free(r);
+    smg_conf_free(conf);
+}
+
+static void
+test_spf_and_config(void)
+{
+    struct smg_conf *conf = conf_with("");
+    struct smg_route *r = NULL;
+    char *rec = NULL, *skipped = NULL;
+    GError *err = NULL;
+
+    ok(smg_route_spf(conf, &rec, &skipped, &err) == SMG_OK, "spf");
+    is_string("v=spf1 ip4:127.0.0.2 ip4:127.0.0.4 ip4:127.0.0.3 -all", rec,
+              "SPF record lists the bind addresses");
+    is_string("far", skipped, "relay gateway named as skipped");
+    g_free(rec);
+    g_free(skipped);
+    smg_conf_free(conf);
+
+    {
+        char *text = g_strdup_printf("[spool]\nstate_dir = %s/state\n"
+                                     "[route]\ngood = mta01\nbad = mta09\n"
+                                     "[gateway mta01]\nbind = 2001:db8::1\n",
+                                     top);
+        if (smg_conf_load_data(text, "t.conf", &conf, &err) != SMG_OK)
+            bail("load");
+        g_free(text);
+    }
+    ok(smg_route_new(conf, &r, &err) == SMG_CONFIG && r == NULL,
+       "a pool naming an unknown gateway is a config error");
+    ok(err != NULL && strstr(err->message, "[route] bad: no [gateway mta09]") != NULL,
+       "message names the key: %s", err != NULL ? err->message : "");
+    g_clear_error(&err);
+    ok(smg_route_spf(conf, &rec, NULL, &err) == SMG_OK
+           && strcmp(rec, "v=spf1 ip6:2001:db8::1 -all") == 0,
+       "IPv6 bind address as ip6:");
+    g_free(rec);
+    smg_conf_free(conf);
+
+    if (smg_conf_load_data("[route]\ngood = a\n[gateway a]\nbind = a.test\n",
+                           "t.conf", &conf, &err) != SMG_OK)
+        bail("load");
+    ok(smg_route_new(conf, &r, &err) == SMG_CONFIG, "empty bad pool: config error");
+    g_clear_error(&err);
+    ok(smg_route_spf(conf, &rec, NULL, &err) == SMG_CONFIG,
+       "a bind name that is not an address: config error");
+    g_clear_error(&err);
+    smg_conf_free(conf);
+}
+
+int
+main(void)
+{
+    plan_lazy();
+    top = test_tmpdir();
+    test_pools();
+    test_spread();
+    test_blacklist_file();
+    test_customer_ratio();
+    test_spf_and_config();
+    test_tmpdir_free(top);
+    return 0;
+}
