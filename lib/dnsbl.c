@@ -6,7 +6,7 @@
  * code tables are small arrays searched in order.  The state is a hash
  * table of entries keyed "gateway\nsubject\nzone", saved as a GLib key
  * file (one group per entry, times in RFC 3339 UTC) by write, fsync,
- * rename; the listed-state files for smg-route are written the same way.
+ * rename.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -920,103 +920,4 @@ smg_dnsbl_state_retain(struct smg_dnsbl_state *st,
     struct retain_ctx ctx = {keep, data};
 
     return g_hash_table_foreach_remove(st->entries, retain_drop, &ctx);
-}
-
-/* safe_name - whether a gateway name can be a file name */
-static gboolean
-safe_name(const char *s)
-{
-    return *s != '\0' && *s != '.' && strchr(s, '/') == NULL;
-}
-
-enum smg_status
-smg_dnsbl_listed_write(const struct smg_dnsbl_state *st, const char *dir,
-                       const char *const *gateways, GError **err)
-{
-    GPtrArray *all;
-    enum smg_status rc = SMG_OK;
-
-    if (g_mkdir_with_parents(dir, 0755) != 0) {
-        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "cannot make %s: %s", dir,
-                      g_strerror(errno));
-        return SMG_TEMPFAIL;
-    }
-    all = smg_dnsbl_state_entries(st);
-    for (unsigned g = 0; rc == SMG_OK && gateways[g] != NULL; g++) {
-        GString *text = g_string_new(NULL);
-        char *path;
-
-        if (!safe_name(gateways[g])) {
-            smg_set_error(err, SMG_CONFIG, NULL,
-                          "gateway name \"%s\" cannot be a file name",
-                          gateways[g]);
-            g_string_free(text, TRUE);
-            rc = SMG_CONFIG;
-            break;
-        }
-        for (guint i = 0; i < all->len; i++) {
-            const struct smg_dnsbl_entry *e = all->pdata[i];
-            char *reason;
-
-            if (strcmp(e->gateway, gateways[g]) != 0
-                || e->state != SMG_DNSBL_ENTRY_LISTED)
-                continue;
-            reason = g_strdup(e->reason != NULL && *e->reason != '\0'
-                                  ? e->reason
-                                  : "-");
-            for (char *p = reason; *p != '\0'; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                    *p = ' ';
-            g_string_append_printf(text, "%s %s\n", e->zone, reason);
-            g_free(reason);
-        }
-        path = g_build_filename(dir, gateways[g], NULL);
-        rc = write_atomic(path, text->str, text->len, 0644, err);
-        g_free(path);
-        g_string_free(text, TRUE);
-    }
-    g_ptr_array_unref(all);
-    return rc;
-}
-
-enum smg_status
-smg_dnsbl_listed_read(const char *dir, const char *gateway, char ***zones,
-                      GError **err)
-{
-    char *path, *data = NULL;
-    GError *ferr = NULL;
-    GPtrArray *out;
-    char **lines;
-
-    *zones = NULL;
-    path = g_build_filename(dir, gateway, NULL);
-    if (!g_file_get_contents(path, &data, NULL, &ferr)) {
-        if (!g_error_matches(ferr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "%s", ferr->message);
-            g_error_free(ferr);
-            g_free(path);
-            return SMG_TEMPFAIL;
-        }
-        g_error_free(ferr);
-        data = g_strdup("");
-    }
-    g_free(path);
-    out = g_ptr_array_new();
-    lines = g_strsplit(data, "\n", -1);
-    for (unsigned i = 0; lines[i] != NULL; i++) {
-        char *sp;
-
-        g_strstrip(lines[i]);
-        if (*lines[i] == '\0' || *lines[i] == '#')
-            continue;
-        sp = strpbrk(lines[i], " \t");
-        g_ptr_array_add(out, sp != NULL ? g_strndup(lines[i],
-                                                    (gsize) (sp - lines[i]))
-                                        : g_strdup(lines[i]));
-    }
-    g_strfreev(lines);
-    g_free(data);
-    g_ptr_array_add(out, NULL);
-    *zones = (char **) g_ptr_array_free(out, FALSE);
-    return SMG_OK;
 }

@@ -27,9 +27,9 @@
  * The state (smg_dnsbl_state) remembers, per (gateway, subject, zone), a
  * listing or a clearance not yet told, when it began, and the removal
  * request made.  It is kept in a GLib key file, one group per entry,
- * replaced atomically (write, fsync, rename).  The "listed state" read by
- * smg-route is one file per gateway, DIR/<gateway>, one line per listing:
- * "zone reason" (empty or absent: clean); see smg-blcheck(8).
+ * replaced atomically (write, fsync, rename).  The per-gateway "listed
+ * state" that smg-route reads is lib/route's format, written with
+ * smg_route_blacklist_write from this state.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -236,28 +236,6 @@ unsigned smg_dnsbl_state_retain(struct smg_dnsbl_state *st,
                                 gboolean (*keep)(const struct smg_dnsbl_entry *,
                                                  gpointer),
                                 gpointer data);
-
-/*
- * smg_dnsbl_listed_write - write the listed state of each gateway in
- * gateways (NULL-terminated) as dir/<gateway>: one line "zone reason" per
- * listed entry (reason "-" if unknown, control characters made spaces),
- * empty when there are none.  dir is made if missing (mode 0755); each
- * file is replaced atomically.  SMG_TEMPFAIL with err on I/O errors.
- */
-enum smg_status smg_dnsbl_listed_write(const struct smg_dnsbl_state *st,
-                                       const char *dir,
-                                       const char *const *gateways,
-                                       GError **err) G_GNUC_WARN_UNUSED_RESULT;
-
-/*
- * smg_dnsbl_listed_read - the zones that list gateway according to
- * dir/<gateway> (a new vector, g_strfreev; empty when the file is absent
- * or empty).  SMG_TEMPFAIL with err when the file exists but cannot be
- * read.  For smg-route and the tests.
- */
-enum smg_status smg_dnsbl_listed_read(const char *dir, const char *gateway,
-                                      char ***zones,
-                                      GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
 /* smg_dnsbl_time_text - Unix time as RFC 3339 UTC ("2026-11-22T05:00:00Z") */
 char *smg_dnsbl_time_text(gint64 t);

@@ -74,9 +74,8 @@ fail_status(CURLcode rc, const char **dsn)
     }
 }
 
-/* url_for_errors - scheme://host[:port]/path of url, without user or query */
-static char *
-url_for_errors(const char *url)
+char *
+smg_http_url_redacted(const char *url)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
@@ -173,7 +172,7 @@ smg_http_send(const struct smg_http_request *req,
         resp->body = g_string_free(body, FALSE);
     } else {
         const char *dsn;
-        char *where = url_for_errors(req->url);
+        char *where = smg_http_url_redacted(req->url);
 
         st = fail_status(rc, &dsn);
         smg_set_error(err, st, dsn, "%s %s: %s", method, where,

@@ -57,6 +57,14 @@ enum smg_status smg_http_send(const struct smg_http_request *req,
                               struct smg_http_response *resp,
                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
+/*
+ * smg_http_url_redacted - url without user, password, query and fragment
+ * ("https://host:port/path"), for logs and reports that must not show
+ * secrets such as API keys; "(bad URL)" if it cannot be parsed.  New
+ * string.
+ */
+char *smg_http_url_redacted(const char *url);
+
 /* smg_http_response_clear - free resp's body and zero it */
 void smg_http_response_clear(struct smg_http_response *resp);
 

@@ -745,16 +745,18 @@ smg_mimetext_uri_host(const char *uri)
     if (at != NULL)
         h = at + 1;
     if (h < e && *h == '[') {
-        const char *rb = memchr(h, ']', (gsize) (e - h));
-        if (rb == NULL)
+        const char *rb = h;
+        while (rb < e && *rb != ']')
+            rb++;
+        if (rb == e)
             return NULL;
         return g_ascii_strdown(h + 1, rb - h - 1);
     }
-    {
-        const char *colon = memchr(h, ':', (gsize) (e - h));
-        if (colon != NULL)
-            e = colon;
-    }
+    for (const char *s = h; s < e; s++)
+        if (*s == ':') {
+            e = s;
+            break;
+        }
     out = g_string_sized_new((gsize) (e - h));
     for (const char *s = h; s < e; s++) {
         int a, b;

@@ -14,9 +14,10 @@
  *   - or handed to a sendmail(8) program ("sendmail -oi -f SENDER --
  *     RCPT...", message on standard input; exit 0 means accepted).
  *
- * Header values are made safe: control characters become spaces and
- * non-ASCII subject text is encoded (RFC 2047).  The body is made valid
- * UTF-8; its lines end in LF (the spool's convention; sendmail takes LF).
+ * Header values are made safe: control characters become spaces and the
+ * subject is kept to printable ASCII ('?' for other bytes).  The body is
+ * made valid UTF-8; its lines end in LF (the spool's convention; sendmail
+ * takes LF) and are cut to at most 990 octets.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -64,7 +65,10 @@ enum smg_status smg_notify_spool(const struct smg_notify *n,
 
 /*
  * smg_notify_sendmail - run the sendmail program at path (no shell) with
- * "-oi -f SENDER -- RCPT..." and write the message to it.  SMG_OK when it
+ * "-oi -f SENDER -- RCPT..." (SENDER "<>" for the null sender) and write
+ * the message to its standard input; its standard output goes to
+ * /dev/null, its standard error is ours.  The caller ignores SIGPIPE (a
+ * sendmail that exits before reading would kill it).  SMG_OK when it
  * exits 0; SMG_TEMPFAIL (4.3.0) if it cannot be started, is killed or
  * exits otherwise (its exit code in the message); SMG_PERMFAIL as in
  * smg_notify_spool.

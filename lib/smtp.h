@@ -15,7 +15,8 @@
  *   500 5.5.2  empty line, NUL or control characters, 8-bit in a command
  *   502 5.5.2  unknown verb (cmd->verb is SMG_SMTP_UNKNOWN)
  *   501 5.5.4  wrong arguments ("Syntax: MAIL FROM:<address>")
- *   501 5.5.2  malformed or duplicate ESMTP parameter, garbage after ">"
+ *   501 5.5.2  malformed or duplicate ESMTP parameter, garbage after ">",
+ *              an AUTH initial response that is not base64
  *   555 5.5.4  unknown ESMTP parameter, or one of MAIL given to RCPT
  *   501 5.1.7  bad sender address (MAIL), incl. missing angle brackets
  *   501 5.1.3  bad recipient address (RCPT), incl. "<>"

@@ -1,0 +1,92 @@
+#!/bin/bash
+# 5000-route-pools.t - smg-route sends ham to the good pool and spam, virus
+# and bad-origin reports to the bad one, spreads over a pool's gateways,
+# skips a gateway that smg-blcheck's state file reports listed, explains
+# its decision, prints the SPF record and refuses a bad config.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/send.sh"
+
+ROUTE="$SMG_BIN/smg-route"
+gw_conf </dev/null
+
+spool_msg route HAM1 a@cust.test x@rcpt.test "Customer: c1" "Spam: verdict=ham score=0.1 threshold=5.0"
+spool_msg route SPAM1 a@cust.test x@rcpt.test "Customer: c1" "Spam: verdict=spam score=9.0 threshold=5.0"
+spool_msg route VIR1 a@cust.test x@rcpt.test "Customer: c2" "Spam: verdict=ham score=0" "Virus: verdict=infected name=Eicar"
+spool_msg route NDR1 '<>' a@cust.test "Route: pool=bad gateway=mta03 reason=spam"
+
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>"$T/route.log"
+is "spool run exits 0" 0 $?
+is "route queue empty" 0 "$(in_queue route)"
+is "nothing in cur" 0 "$(count_files "$SPOOL/route/cur")"
+ok "spam file is in send.mta03" test -f "$SPOOL/send.mta03/new/SPAM1"
+ok "virus-flagged mail in send.mta03" test -f "$SPOOL/send.mta03/new/VIR1"
+ok "report about bad-pool mail in send.mta03" test -f "$SPOOL/send.mta03/new/NDR1"
+ham=$(ls "$SPOOL"/send.mta0[12]/new/HAM1 2>/dev/null)
+ok "ham in a good gateway's queue" test -n "$ham"
+is "SMG-Route of spam" "pool=bad gateway=mta03 reason=spam" "$(field SMG-Route "$SPOOL/send.mta03/new/SPAM1")"
+is "SMG-Route of the virus" "pool=bad gateway=mta03 reason=virus" "$(field SMG-Route "$SPOOL/send.mta03/new/VIR1")"
+is "SMG-Route of the report (replaced, one field)" 1 "$(grep -c '^SMG-Route:' "$SPOOL/send.mta03/new/NDR1")"
+like "SMG-Route of ham" '^pool=good gateway=mta0[12] reason=ham$' "$(field SMG-Route "$ham")"
+like "log line" 'SPAM1: pool=bad, gateway=mta03, reason=spam, status=passed, queue=send.mta03' "$(cat "$T/route.log")"
+like "body kept" '^\.leading dot line$' "$(cat "$ham")"
+
+# spread: 40 ham messages land on both good gateways, none on the bad one
+for i in $(seq 10 49); do
+    spool_msg route "SPREAD$i" a@cust.test x@rcpt.test "Spam: verdict=ham score=0"
+done
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>>"$T/route.log"
+n1=$(ls "$SPOOL/send.mta01/new" | grep -c SPREAD)
+n2=$(ls "$SPOOL/send.mta02/new" | grep -c SPREAD)
+is "40 ham messages all in the good pool" 40 $((n1 + n2))
+ok "both good gateways used ($n1, $n2)" test "$n1" -gt 5 -a "$n2" -gt 5
+is "none in the bad pool" 0 "$(ls "$SPOOL/send.mta03/new" | grep -c SPREAD)"
+
+# a listed gateway is skipped while the other is clean
+mkdir -p "$T/state/blacklist"
+printf 'status=listed\nchecked=2026-11-22T05:00:00Z\naddress=127.0.0.2\nzones=bl.test\n' \
+    >"$T/state/blacklist/mta01"
+printf 'status=clean\nchecked=2026-11-22T05:00:00Z\n' >"$T/state/blacklist/mta02"
+for i in $(seq 50 69); do
+    spool_msg route "LISTED$i" a@cust.test x@rcpt.test "Spam: verdict=ham score=0"
+done
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>>"$T/route.log"
+is "listed mta01 gets none" 0 "$(ls "$SPOOL/send.mta01/new" | grep -c LISTED)"
+is "clean mta02 gets all 20" 20 "$(ls "$SPOOL/send.mta02/new" | grep -c LISTED)"
+
+# --explain says why, changes nothing
+spool_msg route EXPL1 a@cust.test x@rcpt.test "Customer: c1" "Spam: verdict=ham score=0.1 threshold=5.0"
+out=$("$ROUTE" -c "$T/smg.conf" --explain <"$SPOOL/route/new/EXPL1")
+is "explain exits 0" 0 $?
+like "explain: listed gateway skipped" 'gateway mta01: listed \(bl.test, checked 2026-11-22T05:00:00Z\), skipped' "$out"
+like "explain: clean gateway" 'gateway mta02: clean' "$out"
+like "explain: decision" '^decision: pool=good gateway=mta02 reason=ham queue=send.mta02$' "$out"
+like "explain: customer line" '^customer: c1, spam ratio' "$out"
+ok "explain left the message where it was" test -f "$SPOOL/route/new/EXPL1"
+rm -f "$SPOOL/route/new/EXPL1"
+
+# filter mode: the message with SMG-Route on stdout
+out=$(printf 'Subject: bare\n\nbody\n' | "$ROUTE" -c "$T/smg.conf" --log stderr 2>/dev/null)
+like "filter mode adds SMG-Route" '^SMG-Route: pool=good gateway=mta02 reason=ham$' "$out"
+like "filter mode keeps the message" '^Subject: bare$' "$out"
+
+# --spf
+out=$("$ROUTE" -c "$T/smg.conf" --spf 2>/dev/null)
+is "--spf" "v=spf1 ip4:127.0.0.2 ip4:127.0.0.4 ip4:127.0.0.3 -all" "$out"
+
+# a bad config exits 78 before touching the spool
+spool_msg route CONF1 a@cust.test x@rcpt.test
+gw_conf <<'EOF'
+route.bad = mta09
+EOF
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>"$T/err.log"
+is "unknown gateway in a pool: exit 78" 78 $?
+like "the error names the key" '\[route\] bad: no \[gateway mta09\] group' "$(cat "$T/err.log")"
+ok "message untouched" test -f "$SPOOL/route/new/CONF1"
+gw_conf <<'EOF'
+route.customer_spam_ratio = 2
+EOF
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>"$T/err.log"
+is "ratio out of range: exit 78" 78 $?
+
+done_testing
