@@ -45,7 +45,6 @@ struct options {
 
 struct ctx {
     struct smg_route *route;
-    gboolean record;
     char *queue; /* the last message's next queue, for the result */
 };
 
@@ -115,7 +114,7 @@ route_one(void *vctx, const char *id, const char *buf, gsize len,
     enum smg_status st;
     char *value;
 
-    st = smg_route_decide(ctx->route, id, env, ctx->record, &d, err);
+    st = smg_route_decide(ctx->route, id, env, &d, err);
     if (st != SMG_OK)
         return st;
     value = g_strdup_printf("pool=%s gateway=%s reason=%s",
@@ -155,7 +154,7 @@ explain(struct smg_route *route)
         return EX_DATAERR;
     }
     if (smg_route_decide(route, env->queue_id != NULL ? env->queue_id : "-",
-                         env, FALSE, &d, &err) != SMG_OK) {
+                         env, &d, &err) != SMG_OK) {
         fprintf(stderr, "smg-route: fatal: %s\n", err->message);
         g_clear_error(&err);
         smg_envelope_free(env);
@@ -241,7 +240,6 @@ main(int argc, char **argv)
     case ACT_WATCH: mode = SMG_STAGE_WATCH; break;
     default: mode = SMG_STAGE_FILTER; break;
     }
-    ctx.record = mode != SMG_STAGE_FILTER;
     rc = smg_stage_run(&stage, conf, mode, 0);
 out:
     g_free(ctx.queue);

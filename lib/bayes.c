@@ -118,6 +118,7 @@ smg_bayes_tokens_add(struct smg_bayes_tokens *tok, const char *prefix,
 {
     guint64 h = smg_bayes_hash(prefix, word, len);
 
+    h = tok->in_header ? (h | 1) : (h & ~(guint64) 1);
     g_array_append_val(tok->hashes, h);
     tok->sorted = FALSE;
     if (tok->names != NULL && !g_hash_table_contains(tok->names, &h)) {
@@ -342,7 +343,7 @@ header(struct smg_bayes_tokens *tok, const char *name, const char *v)
     if (g_str_has_prefix(lname, "x-spam") || strcmp(lname, "dkim-signature") == 0
         || strcmp(lname, "domainkey-signature") == 0 || g_str_has_prefix(lname, "smg-"))
         return;
-    if (!getenv("X_NOHDR")) smg_bayes_tokens_add(tok, "hdr:", lname, n);
+    smg_bayes_tokens_add(tok, "hdr:", lname, n);
     if (strcmp(lname, "subject") == 0) {
         words(tok, "subject:", v, strlen(v), 1, 20);
     } else if (strcmp(lname, "from") == 0 || strcmp(lname, "to") == 0
@@ -351,7 +352,7 @@ header(struct smg_bayes_tokens *tok, const char *name, const char *v)
                || strcmp(lname, "errors-to") == 0) {
         addresses(tok, lname, v);
     } else if (strcmp(lname, "received") == 0) {
-        if (!getenv("X_NORCV")) received(tok, v);
+        received(tok, v);
     } else if (strcmp(lname, "date") == 0) {
         const char *sp = strrchr(v, ' ');
         const char *tz = sp != NULL ? sp + 1 : v;
@@ -373,7 +374,7 @@ header(struct smg_bayes_tokens *tok, const char *name, const char *v)
             if (*w[i] != '\0' && g_ascii_strncasecmp(w[i], "boundary", 8) != 0)
                 word(tok, "content-type:", w[i], strlen(w[i]), 1, 40);
         g_strfreev(w);
-    } else if (!getenv("X_NOGEN")) {
+    } else {
         g_snprintf(prefix, sizeof prefix, "%s:", lname);
         words(tok, prefix, v, strlen(v), 1, 30);
     }
@@ -428,15 +429,72 @@ uri(struct smg_bayes_tokens *tok, const char *u)
     }
 }
 
+/*
+ * html_tags - tokens of the HTML markup: tag names, and the values of the
+ * presentational attributes that bulk mail leans on (colours, sizes, fonts)
+ */
+static void
+html_tags(struct smg_bayes_tokens *tok, const GString *html)
+{
+    const char *p = html->str, *end = html->str + html->len;
+
+    while ((p = memchr(p, '<', (gsize) (end - p))) != NULL) {
+        const char *q = ++p, *gt;
+        char name[16];
+        gsize n = 0;
+
+        while (q < end && g_ascii_isalnum(*q) && n < sizeof name - 1)
+            name[n++] = g_ascii_tolower(*q++);
+        if (n == 0)
+            continue;
+        name[n] = '\0';
+        smg_bayes_tokens_add(tok, "tag:", name, n);
+        gt = memchr(q, '>', (gsize) (end - q));
+        if (gt == NULL || gt - q > 500)
+            continue;
+        {
+            static const char *const attrs[] = {"color=", "bgcolor=", "size=", "face=", "align=", "border=", "width="};
+            for (unsigned a = 0; a < G_N_ELEMENTS(attrs); a++) {
+                const char *s = q;
+                gsize al = strlen(attrs[a]);
+                for (; s + al < gt; s++)
+                    if (g_ascii_strncasecmp(s, attrs[a], al) == 0 && g_ascii_isspace(s[-1]))
+                        break;
+                if (s + al >= gt)
+                    continue;
+                s += al;
+                if (*s == '"' || *s == '\'')
+                    s++;
+                {
+                    const char *e = s;
+                    char pre[40];
+                    while (e < gt && *e != '"' && *e != '\'' && !g_ascii_isspace(*e) && e - s < 30)
+                        e++;
+                    g_snprintf(pre, sizeof pre, "tag:%s:%s", name, attrs[a]);
+                    {
+                        char *v = g_ascii_strdown(s, e - s);
+                        smg_bayes_tokens_add(tok, pre, v, strlen(v));
+                        g_free(v);
+                    }
+                }
+            }
+        }
+        p = gt;
+    }
+}
+
 void
 smg_bayes_tokenize(const struct smg_mimetext *mt, struct smg_bayes_tokens *tok)
 {
+    tok->in_header = TRUE;
     for (guint i = 0; i < mt->headers->len; i++) {
         const struct smg_mimetext_header *h =
             &g_array_index(mt->headers, struct smg_mimetext_header, i);
         header(tok, h->name, h->value);
     }
+    tok->in_header = FALSE;
     words(tok, "", mt->text->str, mt->text->len, 3, 12);
+    html_tags(tok, mt->html);
     for (guint i = 0; i < mt->uris->len; i++)
         uri(tok, mt->uris->pdata[i]);
     for (guint i = 0; i < mt->types->len; i++) {
@@ -648,10 +706,11 @@ smg_bayes_lookup(const struct smg_bayes *db, guint64 hash, guint32 *spam,
 void
 smg_bayes_params_default(struct smg_bayes_params *p)
 {
-    p->s = 0.45;
+    p->s = 1.0;
     p->x = 0.5;
     p->min_dev = 0.1;
     p->max_clues = 150;
+    p->max_header_clues = 20;
     p->min_learned = 20;
 }
 
@@ -719,6 +778,18 @@ smg_bayes_classify(const struct smg_bayes *db, struct smg_bayes_tokens *tok,
         g_array_append_val(clues, c);
     }
     g_array_sort(clues, cmp_clue);
+    if (params->max_header_clues < params->max_clues) {
+        /* header clues beyond max_header_clues make way for text clues */
+        guint j = 0;
+        unsigned nhd = 0;
+        for (guint i = 0; i < clues->len; i++) {
+            struct smg_bayes_clue c = g_array_index(clues, struct smg_bayes_clue, i);
+            if ((c.hash & 1) != 0 && nhd++ >= params->max_header_clues)
+                continue;
+            g_array_index(clues, struct smg_bayes_clue, j++) = c;
+        }
+        g_array_set_size(clues, j);
+    }
     n = MIN(clues->len, params->max_clues);
     for (unsigned i = 0; i < n; i++) {
         double f = g_array_index(clues, struct smg_bayes_clue, i).f;

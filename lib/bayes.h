@@ -5,9 +5,11 @@
  *
  * Tokens are words of the decoded text (lower-cased, 3 to 12 characters;
  * longer ones become "skip:" tokens), words of the header fields prefixed
- * with the field name, URI host names and path words, part types and
- * attachment extensions.  Each token counts once per message.  A token is
- * stored as a 64-bit FNV-1a hash of its text.
+ * with the field name, URI host names and path words, HTML tag names and
+ * presentational attributes, part types and attachment extensions.  Each
+ * token counts once per message.  A token is stored as a 64-bit FNV-1a
+ * hash of its text whose lowest bit says whether it came from the header
+ * (1) or the body (0).
  *
  * The database is one file: a 64-byte header (magic "SMGBAYS1", version,
  * byte-order mark, messages learned as spam and as ham, token count,
@@ -44,6 +46,7 @@ struct smg_bayes_tokens {
     GArray *hashes;    /* of guint64 */
     GHashTable *names; /* guint64 * -> char *, only when asked for */
     gboolean sorted;
+    gboolean in_header; /* tokens being added come from the header */
 };
 
 /* smg_bayes_tokens_new - an empty set; keep_names for --explain */
@@ -99,14 +102,17 @@ gboolean smg_bayes_lookup(const struct smg_bayes *db, guint64 hash,
                           guint32 *spam, guint32 *ham);
 
 struct smg_bayes_params {
-    double s;           /* strength of the prior x (SpamBayes: 0.45) */
+    double s;           /* strength of the prior x (1.0; SpamBayes 0.45) */
     double x;           /* probability of an unknown token (0.5) */
     double min_dev;     /* clues are tokens with |f - 0.5| >= this (0.1) */
     unsigned max_clues; /* strongest clues used (150) */
-    guint64 min_learned; /* below this many spam or ham: no verdict */
+    unsigned max_header_clues; /* of which from header fields at most (20),
+                                  so that a mailing list's many header
+                                  fields cannot outvote the text */
+    guint64 min_learned; /* below this many spam or ham: no verdict (20) */
 };
 
-/* smg_bayes_params_default - the SpamBayes defaults above, min_learned 20 */
+/* smg_bayes_params_default - the defaults above */
 void smg_bayes_params_default(struct smg_bayes_params *p);
 
 struct smg_bayes_clue {

@@ -19,6 +19,11 @@
 #include "lib/config.h"
 #include "lib/log.h"
 
+/* where make install puts the shipped rules file ($(pkgdatadir)) */
+#ifndef SMG_PKGDATADIR
+#define SMG_PKGDATADIR "/usr/local/share/smg"
+#endif
+
 /* clang-format off */
 const struct smg_conf_key smg_conf_keys[] = {
     {"spool", "dir", SMG_CONF_PATH, "/var/spool/smg", 0, 0, NULL},
@@ -51,6 +56,22 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"recv", "auth_failure_delay", SMG_CONF_TIME, "2", 0, 60, NULL},
     {"recv", "max_messages", SMG_CONF_INT, "1000", 1, 1000000, NULL},
     /* @check-keys@ */
+    {"check", "rules", SMG_CONF_PATH, SMG_PKGDATADIR "/smg.rules", 0, 0, NULL},
+    {"check", "local_rules", SMG_CONF_PATH, NULL, 0, 0, NULL},
+    {"check", "bayes", SMG_CONF_BOOL, "yes", 0, 0, NULL},
+    {"check", "bayes_database", SMG_CONF_PATH, NULL, 0, 0, NULL},
+    {"check", "bayes_weight", SMG_CONF_DOUBLE, "8", 0, 1000, NULL},
+    {"check", "bayes_min_learned", SMG_CONF_INT, "20", 1, 100000000, NULL},
+    {"check", "max_text", SMG_CONF_SIZE, "256k", 1024, 67108864, NULL},
+    {"check", "rspamd_url", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"check", "rspamd_mode", SMG_CONF_CHOICE, "merge", 0, 0, "merge|only"},
+    {"check", "rspamd_timeout", SMG_CONF_TIME, "5", 1, 300, NULL},
+    {"check", "rspamd_weight", SMG_CONF_DOUBLE, "1", 0, 1000, NULL},
+    {"check", "uri_dnsbl_zones", SMG_CONF_LIST, NULL, 0, 0, NULL},
+    {"check", "uri_dnsbl_max", SMG_CONF_INT, "10", 1, 100, NULL},
+    {"check", "customer_domains", SMG_CONF_PATH, NULL, 0, 0, NULL},
+    {"check", "spamstats", SMG_CONF_BOOL, "yes", 0, 0, NULL},
+    {"check", "spamstats_window", SMG_CONF_TIME, "1d", 3600, 2592000, NULL},
     {"check", "threshold", SMG_CONF_DOUBLE, "5.0", -1000, 1000, NULL},
     /* @scan-keys@ */
     {"scan", "database", SMG_CONF_PATH, "/var/lib/clamav", 0, 0, NULL},
@@ -70,12 +91,23 @@ const struct smg_conf_key smg_conf_keys[] = {
     /* @sign-keys@ */
     {"sign", "keytable", SMG_CONF_PATH, SMG_SYSCONFDIR "/dkim/KeyTable", 0, 0, NULL},
     {"sign", "signingtable", SMG_CONF_STR, SMG_SYSCONFDIR "/dkim/SigningTable", 0, 0, NULL},
+    {"sign", "multiple_signatures", SMG_CONF_BOOL, "no", 0, 0, NULL},
+    {"sign", "reply_to", SMG_CONF_PATH, NULL, 0, 0, NULL},
+    {"sign", "canonicalization", SMG_CONF_CHOICE, "relaxed/relaxed", 0, 0,
+     "relaxed/relaxed|relaxed/simple|simple/relaxed|simple/simple"},
+    {"sign", "headers", SMG_CONF_LIST, "from reply-to subject date to cc "
+     "message-id in-reply-to references mime-version content-type "
+     "content-transfer-encoding content-id content-description sender "
+     "list-id list-help list-unsubscribe list-unsubscribe-post list-subscribe "
+     "list-post list-owner list-archive resent-date resent-from resent-sender "
+     "resent-to resent-cc resent-message-id", 0, 0, NULL},
+    {"sign", "oversign_headers", SMG_CONF_LIST, "from", 0, 0, NULL},
+    {"sign", "expire", SMG_CONF_TIME, "0", 0, 0, NULL},
     /* @route-keys@ */
     {"route", "good", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {"route", "bad", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {"route", "customer_spam_ratio", SMG_CONF_DOUBLE, "0.5", 0, 1, NULL},
     {"route", "customer_min_messages", SMG_CONF_INT, "20", 1, 1000000, NULL},
-    {"route", "customer_window", SMG_CONF_TIME, "1h", 60, 604800, NULL},
     /* @gateway-keys@ */
     {"gateway *", "bind", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"gateway *", "helo", SMG_CONF_STR, NULL, 0, 0, NULL},

@@ -602,9 +602,13 @@ type_name(ldns_rr_type type)
     return buf;
 }
 
-enum smg_status
-smg_dns_query(struct smg_dns *dns, const char *name, ldns_rr_type type,
-              ldns_pkt **answer, GError **err)
+/*
+ * query_flags - smg_dns_query with the header flags of the question
+ * (LDNS_RD, plus LDNS_AD for smg_dns_query_ad).
+ */
+static enum smg_status
+query_flags(struct smg_dns *dns, const char *name, ldns_rr_type type,
+            uint16_t flags, ldns_pkt **answer, GError **err)
 {
     ldns_rdf *qname;
     ldns_pkt *query;
@@ -618,7 +622,7 @@ smg_dns_query(struct smg_dns *dns, const char *name, ldns_rr_type type,
                       "'%s' is not a valid domain name", name ? name : "");
         return SMG_PERMFAIL;
     }
-    query = ldns_pkt_query_new(qname, type, LDNS_RR_CLASS_IN, LDNS_RD);
+    query = ldns_pkt_query_new(qname, type, LDNS_RR_CLASS_IN, flags);
     if (query == NULL) {
         smg_set_error(err, SMG_TEMPFAIL, NULL, "out of memory for DNS query");
         return SMG_TEMPFAIL;
@@ -697,6 +701,24 @@ smg_dns_query(struct smg_dns *dns, const char *name, ldns_rr_type type,
                       "DNS lookup of %s timed out", name);
     g_free(last_why);
     return SMG_TEMPFAIL;
+}
+
+enum smg_status
+smg_dns_query(struct smg_dns *dns, const char *name, ldns_rr_type type,
+              ldns_pkt **answer, GError **err)
+{
+    return query_flags(dns, name, type, LDNS_RD, answer, err);
+}
+
+enum smg_status
+smg_dns_query_ad(struct smg_dns *dns, const char *name, ldns_rr_type type,
+                 ldns_pkt **answer, gboolean *secure, GError **err)
+{
+    enum smg_status st = query_flags(dns, name, type, LDNS_RD | LDNS_AD,
+                                     answer, err);
+
+    *secure = st == SMG_OK && ldns_pkt_ad(*answer);
+    return st;
 }
 
 ldns_rr_list *
@@ -1014,5 +1036,59 @@ smg_dns_txt(struct smg_dns *dns, const char *name, GPtrArray **strings,
     if (rcode != NULL)
         *rcode = rc;
     *strings = out;
+    return SMG_OK;
+}
+
+/* tlsa_free - free a struct smg_dns_tlsa */
+static void
+tlsa_free(gpointer p)
+{
+    struct smg_dns_tlsa *t = p;
+
+    g_free(t->data);
+    g_free(t);
+}
+
+enum smg_status
+smg_dns_tlsa(struct smg_dns *dns, const char *host, unsigned port,
+             GPtrArray **records, gboolean *secure, ldns_pkt_rcode *rcode,
+             GError **err)
+{
+    char *name = g_strdup_printf("_%u._tcp.%s", port, host);
+    ldns_pkt *pkt = NULL;
+    ldns_rr_list *rrs;
+    GPtrArray *out;
+    enum smg_status st;
+
+    *records = NULL;
+    *secure = FALSE;
+    st = smg_dns_query_ad(dns, name, LDNS_RR_TYPE_TLSA, &pkt, secure, err);
+    g_free(name);
+    if (st != SMG_OK)
+        return st;
+    out = g_ptr_array_new_with_free_func(tlsa_free);
+    if (rcode != NULL)
+        *rcode = ldns_pkt_get_rcode(pkt);
+    rrs = smg_dns_answer_rrs(pkt, LDNS_RR_TYPE_TLSA, NULL);
+    for (size_t i = 0; *secure && i < ldns_rr_list_rr_count(rrs); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+        struct smg_dns_tlsa *t;
+
+        if (ldns_rr_rd_count(rr) != 4 || ldns_rdf_size(ldns_rr_rdf(rr, 0)) != 1
+            || ldns_rdf_size(ldns_rr_rdf(rr, 1)) != 1
+            || ldns_rdf_size(ldns_rr_rdf(rr, 2)) != 1)
+            continue;
+        t = g_new0(struct smg_dns_tlsa, 1);
+        t->usage = ldns_rdf_data(ldns_rr_rdf(rr, 0))[0];
+        t->selector = ldns_rdf_data(ldns_rr_rdf(rr, 1))[0];
+        t->mtype = ldns_rdf_data(ldns_rr_rdf(rr, 2))[0];
+        t->len = ldns_rdf_size(ldns_rr_rdf(rr, 3));
+        t->data = g_malloc(t->len + 1);
+        memcpy(t->data, ldns_rdf_data(ldns_rr_rdf(rr, 3)), t->len);
+        g_ptr_array_add(out, t);
+    }
+    ldns_rr_list_deep_free(rrs);
+    ldns_pkt_free(pkt);
+    *records = out;
     return SMG_OK;
 }

@@ -192,4 +192,41 @@ enum smg_status smg_dns_txt(struct smg_dns *dns, const char *name,
                             GPtrArray **strings, ldns_pkt_rcode *rcode,
                             GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
+/*
+ * DANE support (smg-send).  A validated answer is one whose AD bit the
+ * resolver set: smg trusts the resolver to validate, as Postfix does, so
+ * [dns] nameservers must be a validating resolver on a trusted path
+ * (loopback).  The question is sent with AD set (RFC 6840 5.7), which
+ * asks a validating resolver to report the result.
+ */
+
+/*
+ * smg_dns_query_ad - smg_dns_query with the AD bit set in the question;
+ * on SMG_OK *secure is the AD bit of the reply (FALSE on failure).
+ */
+enum smg_status smg_dns_query_ad(struct smg_dns *dns, const char *name,
+                                 ldns_rr_type type, ldns_pkt **answer,
+                                 gboolean *secure,
+                                 GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+struct smg_dns_tlsa {
+    guint8 usage;    /* 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE */
+    guint8 selector; /* 0 full certificate, 1 SubjectPublicKeyInfo */
+    guint8 mtype;    /* 0 full, 1 SHA-256, 2 SHA-512 */
+    guint8 *data;    /* the certificate association data */
+    gsize len;
+};
+
+/*
+ * smg_dns_tlsa - the TLSA records of _PORT._tcp.HOST (RFC 6698, 7672) as
+ * struct smg_dns_tlsa, in the shape of the helpers above.  *secure tells
+ * whether the answer was validated; records are returned only then (an
+ * unvalidated TLSA record must not be used), so an insecure answer is an
+ * empty array with *secure FALSE.
+ */
+enum smg_status smg_dns_tlsa(struct smg_dns *dns, const char *host,
+                             unsigned port, GPtrArray **records,
+                             gboolean *secure, ldns_pkt_rcode *rcode,
+                             GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
 #endif

@@ -113,8 +113,8 @@ smg_dnsbl_codes_parse(const char *const *words, struct smg_dnsbl_codes **out,
             act = g_strsplit(eq + 1, ":", 2);
             good = parse_v4(lo, &r.lo) && parse_v4(hi, &r.hi) && r.lo <= r.hi
                    && act[0] != NULL && parse_action(act[0], &r.action)
-                   && (act[1] == NULL || (*act[1] != '\0'
-                                          && strpbrk(act[1], " \t") == NULL));
+                   && (act[1] == NULL
+                       || (*act[1] != '\0' && strpbrk(act[1], " \t") == NULL));
         }
         if (good) {
             r.label = act[1] != NULL ? g_strdup(act[1]) : NULL;
@@ -346,8 +346,7 @@ smg_dnsbl_lookup(struct smg_dns *dns, struct smg_dnsbl_query *q)
             if (label != NULL)
                 g_ptr_array_add(labels, (gpointer) label);
             break;
-        case SMG_DNSBL_ACTION_IGNORE:
-            break;
+        case SMG_DNSBL_ACTION_IGNORE: break;
         }
     }
     if (bad != NULL) {
@@ -393,8 +392,10 @@ run_worker(gpointer data)
     GError *err = NULL;
     gint i;
 
-    (void) smg_dns_new_servers(ctx->servers, ctx->timeout_ms, ctx->attempts,
-                               &dns, &err);
+    if (smg_dns_new_servers(ctx->servers, ctx->timeout_ms, ctx->attempts, &dns,
+                            &err)
+        != SMG_OK)
+        dns = NULL; /* every query of this thread then fails with err */
     while ((i = g_atomic_int_add(&ctx->next, 1)) < (gint) ctx->queries->len) {
         struct smg_dnsbl_query *q = ctx->queries->pdata[i];
 
@@ -468,9 +469,10 @@ smg_dnsbl_testpoints(const struct smg_dnsbl_query *listed,
         return FALSE;
     }
     if (unlisted->answer != NULL) {
-        *why = g_strdup_printf("%s %s lists 127.0.0.1, which RFC 5782 forbids: "
-                               "the list answers every query",
-                               DSN_DNSBL, unlisted->zone);
+        *why =
+            g_strdup_printf("%s %s lists 127.0.0.1, which RFC 5782 forbids: "
+                            "the list answers every query",
+                            DSN_DNSBL, unlisted->zone);
         return FALSE;
     }
     return TRUE;
@@ -787,8 +789,6 @@ smg_dnsbl_state_save(struct smg_dnsbl_state *st, const char *path,
     gsize len;
     enum smg_status rc;
 
-    /* a told clearance has nothing more to say */
-    g_hash_table_foreach_remove(st->entries, told_clearance, NULL);
     all = smg_dnsbl_state_entries(st);
     g_key_file_set_comment(kf, NULL, NULL,
                            " smg-blcheck state: one group per listing, see "
@@ -796,7 +796,11 @@ smg_dnsbl_state_save(struct smg_dnsbl_state *st, const char *path,
                            NULL);
     for (guint i = 0; i < all->len; i++) {
         const struct smg_dnsbl_entry *e = all->pdata[i];
-        char *g = g_strdup_printf("%s %s %s", e->gateway, e->subject, e->zone);
+        char *g;
+
+        if (told_clearance(NULL, all->pdata[i], NULL))
+            continue; /* a told clearance has nothing more to say */
+        g = g_strdup_printf("%s %s %s", e->gateway, e->subject, e->zone);
 
         g_key_file_set_string(kf, g, "gateway", e->gateway);
         g_key_file_set_string(kf, g, "subject", e->subject);
@@ -804,7 +808,7 @@ smg_dnsbl_state_save(struct smg_dnsbl_state *st, const char *path,
         g_key_file_set_string(kf, g, "kind", e->by_name ? "name" : "ip");
         g_key_file_set_string(kf, g, "state",
                               e->state == SMG_DNSBL_ENTRY_LISTED ? "listed"
-                                                                  : "cleared");
+                                                                 : "cleared");
         kf_set_time(kf, g, "since", e->since);
         kf_set_time(kf, g, "last_seen", e->last_seen);
         kf_set_time(kf, g, "cleared", e->cleared);
@@ -856,8 +860,7 @@ smg_dnsbl_state_apply(struct smg_dnsbl_state *st, const char *gateway,
         smg_dnsbl_state_get(st, gateway, q->subject, q->zone);
 
     switch (q->verdict) {
-    case SMG_DNSBL_ERROR:
-        return e;
+    case SMG_DNSBL_ERROR: return e;
     case SMG_DNSBL_CLEAN:
         if (e != NULL && e->state == SMG_DNSBL_ENTRY_LISTED) {
             e->state = SMG_DNSBL_ENTRY_CLEARED;
@@ -866,8 +869,7 @@ smg_dnsbl_state_apply(struct smg_dnsbl_state *st, const char *gateway,
             e->changed = TRUE;
         }
         return e;
-    case SMG_DNSBL_LISTED:
-        break;
+    case SMG_DNSBL_LISTED: break;
     }
     if (e == NULL || e->state == SMG_DNSBL_ENTRY_CLEARED) {
         /* a new listing (or one back before its clearance was told) */

@@ -104,9 +104,9 @@ char *smg_dnsbl_query_name(const char *subject, const char *zone,
 
 /* One lookup: the caller fills the first part, smg_dnsbl_lookup the rest. */
 struct smg_dnsbl_query {
-    char *subject;  /* "192.0.2.1", "2001:db8::1", or a host name */
-    char *zone;     /* "zen.spamhaus.org" */
-    gboolean by_name;                    /* a name list: subject is a name */
+    char *subject;    /* "192.0.2.1", "2001:db8::1", or a host name */
+    char *zone;       /* "zen.spamhaus.org" */
+    gboolean by_name; /* a name list: subject is a name */
     const struct smg_dnsbl_codes *codes; /* not owned; NULL: built-ins */
     gpointer data;                       /* the caller's; not touched */
 
@@ -117,9 +117,9 @@ struct smg_dnsbl_query {
 };
 
 /* smg_dnsbl_query_new - a query with copies of subject and zone */
-struct smg_dnsbl_query *smg_dnsbl_query_new(const char *subject,
-                                            const char *zone, gboolean by_name,
-                                            const struct smg_dnsbl_codes *codes);
+struct smg_dnsbl_query *
+smg_dnsbl_query_new(const char *subject, const char *zone, gboolean by_name,
+                    const struct smg_dnsbl_codes *codes);
 void smg_dnsbl_query_free(struct smg_dnsbl_query *q);
 
 /*
@@ -165,11 +165,11 @@ struct smg_dnsbl_entry {
     char *zone;
     gboolean by_name;
     enum smg_dnsbl_entry_state state;
-    gint64 since;     /* first seen listed (Unix time) */
-    gint64 last_seen; /* last seen listed */
-    gint64 cleared;   /* seen clean (CLEARED only) */
-    char *reason;     /* may be NULL */
-    char *answer;     /* may be NULL */
+    gint64 since;      /* first seen listed (Unix time) */
+    gint64 last_seen;  /* last seen listed */
+    gint64 cleared;    /* seen clean (CLEARED only) */
+    char *reason;      /* may be NULL */
+    char *answer;      /* may be NULL */
     gboolean notified; /* the listing (CLEARED: the clearance) was told */
     /* the removal request: NULL (none yet), "sent", "failed", "manual",
      * "none" (the list has no removal procedure configured) */
@@ -198,7 +198,8 @@ void smg_dnsbl_state_free(struct smg_dnsbl_state *st);
 /*
  * smg_dnsbl_state_save - write the state to path atomically (path.tmp,
  * fsync, rename, fsync of the folder).  Cleared entries that were told are
- * dropped.  SMG_TEMPFAIL with err on I/O errors; the old file then stays.
+ * not written (they stay in st).  SMG_TEMPFAIL with err on I/O errors; the old
+ * file then stays.
  */
 enum smg_status smg_dnsbl_state_save(struct smg_dnsbl_state *st,
                                      const char *path,
@@ -232,10 +233,9 @@ GPtrArray *smg_dnsbl_state_entries(const struct smg_dnsbl_state *st);
  * smg_dnsbl_state_retain - drop the entries for which keep(entry, data) is
  * FALSE (lists or gateways no longer checked); returns how many went.
  */
-unsigned smg_dnsbl_state_retain(struct smg_dnsbl_state *st,
-                                gboolean (*keep)(const struct smg_dnsbl_entry *,
-                                                 gpointer),
-                                gpointer data);
+unsigned smg_dnsbl_state_retain(
+    struct smg_dnsbl_state *st,
+    gboolean (*keep)(const struct smg_dnsbl_entry *, gpointer), gpointer data);
 
 /* smg_dnsbl_time_text - Unix time as RFC 3339 UTC ("2026-11-22T05:00:00Z") */
 char *smg_dnsbl_time_text(gint64 t);

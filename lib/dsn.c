@@ -402,16 +402,6 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
 
     /* the delivery-status part: per-message fields, then each recipient */
     ds = g_string_new(NULL);
-    g_string_append(ds, "Reporting-MTA: dns; ");
-    append_ascii(ds, rep->reporting_mta, 255);
-    g_string_append_c(ds, '\n');
-    if (env->queue_id != NULL)
-        g_string_append_printf(ds, "X-Smg-Queue-ID: %s\n", env->queue_id);
-    if (!is_8bit(env->sender, strlen(env->sender))) {
-        g_string_append(ds, "X-Smg-Sender: rfc822; ");
-        append_ascii(ds, env->sender, MAX_FIELD);
-        g_string_append_c(ds, '\n');
-    }
     envid = smg_envelope_param(env->sender_params, "ENVID");
     if (envid != NULL) {
         char *d = decoded_xtext(envid);
@@ -421,6 +411,9 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
         g_free(d);
         g_free(envid);
     }
+    g_string_append(ds, "Reporting-MTA: dns; ");
+    append_ascii(ds, rep->reporting_mta, 255);
+    g_string_append_c(ds, '\n');
     if ((v = smg_envelope_get(env, "Arrival")) != NULL) {
         GDateTime *dt = g_date_time_new_from_iso8601(v, NULL);
         if (dt != NULL) {
@@ -429,6 +422,14 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
             g_string_append_c(ds, '\n');
             g_date_time_unref(dt);
         }
+    }
+    /* extension fields come last (RFC 3464 2.2) */
+    if (env->queue_id != NULL)
+        g_string_append_printf(ds, "X-Smg-Queue-ID: %s\n", env->queue_id);
+    if (!is_8bit(env->sender, strlen(env->sender))) {
+        g_string_append(ds, "X-Smg-Sender: rfc822; ");
+        append_ascii(ds, env->sender, MAX_FIELD);
+        g_string_append_c(ds, '\n');
     }
     for (gsize i = 0; i < n; i++)
         if (use[i])

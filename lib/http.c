@@ -84,6 +84,8 @@ smg_http_url_redacted(const char *url)
     if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK
         || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
         || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        curl_free(scheme);
+        curl_free(host);
         curl_url_cleanup(u);
         return g_strdup("(bad URL)");
     }
@@ -123,7 +125,7 @@ smg_http_send(const struct smg_http_request *req,
     if (method == NULL)
         method = req->body != NULL ? "POST" : "GET";
     ua = g_strdup(req->user_agent != NULL ? req->user_agent
-                                           : "smg/" PACKAGE_VERSION);
+                                          : "smg/" PACKAGE_VERSION);
     body = g_string_new(NULL);
     for (unsigned i = 0; req->headers != NULL && req->headers[i] != NULL; i++)
         hdrs = curl_slist_append(hdrs, req->headers[i]);
@@ -209,11 +211,21 @@ smg_http_escape_text(const char *s, enum smg_http_escape esc)
         out = g_string_new(NULL);
         for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
             switch (*p) {
-            case '"': g_string_append(out, "\\\""); break;
-            case '\\': g_string_append(out, "\\\\"); break;
-            case '\n': g_string_append(out, "\\n"); break;
-            case '\r': g_string_append(out, "\\r"); break;
-            case '\t': g_string_append(out, "\\t"); break;
+            case '"':
+                g_string_append(out, "\\\"");
+                break;
+            case '\\':
+                g_string_append(out, "\\\\");
+                break;
+            case '\n':
+                g_string_append(out, "\\n");
+                break;
+            case '\r':
+                g_string_append(out, "\\r");
+                break;
+            case '\t':
+                g_string_append(out, "\\t");
+                break;
             default:
                 if (*p < 0x20 || *p == 0x7f)
                     g_string_append_printf(out, "\\u%04x", *p);

@@ -29,19 +29,19 @@
 #define SMG_HTTP_BODY_MAX 65536
 
 struct smg_http_request {
-    const char *method;          /* "GET", "POST", "PUT", ...; NULL: GET, or
-                                    POST when there is a body */
-    const char *url;             /* http:// or https:// */
-    const char *body;            /* NULL: none */
-    const char *const *headers;  /* "Name: value" lines, NULL-terminated;
-                                    may be NULL */
-    long timeout_ms;             /* whole exchange; <= 0: 30 s */
-    const char *user_agent;      /* NULL: "smg/VERSION" */
+    const char *method;         /* "GET", "POST", "PUT", ...; NULL: GET, or
+                                   POST when there is a body */
+    const char *url;            /* http:// or https:// */
+    const char *body;           /* NULL: none */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated;
+                                   may be NULL */
+    long timeout_ms;            /* whole exchange; <= 0: 30 s */
+    const char *user_agent;     /* NULL: "smg/VERSION" */
 };
 
 struct smg_http_response {
-    long status;   /* HTTP status code */
-    char *body;    /* NUL-terminated, at most SMG_HTTP_BODY_MAX bytes kept */
+    long status; /* HTTP status code */
+    char *body;  /* NUL-terminated, at most SMG_HTTP_BODY_MAX bytes kept */
     gsize body_len;
 };
 

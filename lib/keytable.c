@@ -301,7 +301,7 @@ load_key_line(void *ctx, const char *path, unsigned line, char *name,
         file = g_strdup(f[2]);
     } else if (g_str_has_prefix(f[2], "./") || g_str_has_prefix(f[2], "../")) {
         char *dir = g_path_get_dirname(path);
-        file = g_build_filename(dir, f[2], NULL);
+        file = g_canonicalize_filename(f[2], dir);
         g_free(dir);
     }
     if (file != NULL && strchr(file, '%') != NULL) {
@@ -313,8 +313,8 @@ load_key_line(void *ctx, const char *path, unsigned line, char *name,
         return SMG_CONFIG;
     }
     if (file != NULL && !g_file_get_contents(file, &data, &len, &gerr)) {
-        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: key %s: cannot read %s",
-                      path, line, name, gerr->message);
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: key %s: %s", path, line,
+                      name, gerr->message);
         g_error_free(gerr);
         g_free(file);
         g_strfreev(f);

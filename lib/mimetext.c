@@ -132,6 +132,10 @@ leaf(struct walk *w, GMimeObject *obj)
     t = to_utf8(t);
     if (html) {
         GString *s = g_string_sized_new(strlen(t));
+        gsize n = strlen(t);
+
+        if (mt->html->len < w->max_text)
+            g_string_append_len(mt->html, t, (gssize) MIN(n, w->max_text - mt->html->len));
         GPtrArray *u = g_ptr_array_new();
 
         mt->link_mismatch += smg_mimetext_html(t, strlen(t), s, u);
@@ -305,6 +309,7 @@ smg_mimetext_parse(const char *msg, gsize len, gsize max_text)
     g_array_set_clear_func(mt->headers, clear_header);
     mt->subject = g_strdup("");
     mt->text = g_string_sized_new(len < 65536 ? len + 64 : 65536);
+    mt->html = g_string_new(NULL);
     mt->uris = g_ptr_array_new_with_free_func(g_free);
     mt->types = g_ptr_array_new_with_free_func(g_free);
     mt->filenames = g_ptr_array_new_with_free_func(g_free);
@@ -342,6 +347,7 @@ smg_mimetext_free(struct smg_mimetext *mt)
     g_free(mt->from_addr);
     g_free(mt->from_name);
     g_string_free(mt->text, TRUE);
+    g_string_free(mt->html, TRUE);
     g_ptr_array_free(mt->uris, TRUE);
     g_ptr_array_free(mt->types, TRUE);
     g_ptr_array_free(mt->filenames, TRUE);

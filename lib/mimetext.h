@@ -35,6 +35,7 @@ struct smg_mimetext {
     char *from_addr;      /* first From mailbox, domain lower-cased; NULL */
     char *from_name;      /* its display name; NULL when none */
     GString *text;        /* UTF-8 text of the text parts, each ends in \n */
+    GString *html;        /* decoded UTF-8 source of the text/html parts */
     GPtrArray *uris;      /* char *: URIs as found (entities decoded), unique */
     GPtrArray *types;     /* char *: content type of each leaf part */
     GPtrArray *filenames; /* char *: file names of attachments */

@@ -368,3 +368,21 @@ smg_netio_tls_connect(struct smg_netio *io, SSL_CTX *ctx,
     }
     return handshake(io, FALSE, err);
 }
+
+enum smg_status
+smg_netio_tls_connect_ssl(struct smg_netio *io, SSL *ssl, GError **err)
+{
+    if (io->out->len > 0 && smg_netio_flush(io) != SMG_NETIO_OK) {
+        SSL_free(ssl);
+        smg_set_error(err, SMG_TEMPFAIL, "4.4.2", "lost connection before TLS");
+        return SMG_TEMPFAIL;
+    }
+    smg_netio_discard_input(io);
+    if (SSL_set_rfd(ssl, io->rfd) != 1 || SSL_set_wfd(ssl, io->wfd) != 1) {
+        SSL_free(ssl);
+        smg_set_error(err, SMG_TEMPFAIL, "4.7.5", "cannot set up TLS");
+        return SMG_TEMPFAIL;
+    }
+    io->ssl = ssl;
+    return handshake(io, FALSE, err);
+}

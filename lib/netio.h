@@ -76,6 +76,16 @@ enum smg_status smg_netio_tls_accept(struct smg_netio *io, SSL_CTX *ctx,
 enum smg_status smg_netio_tls_connect(struct smg_netio *io, SSL_CTX *ctx,
                                       const char *servername, GError **err);
 
+/*
+ * smg_netio_tls_connect_ssl - the client handshake on ssl, an SSL object
+ * the caller made and set up (SNI, host name and DANE checks, verify
+ * mode); io takes ownership of ssl in every case.  Peer verification is
+ * the caller's to check afterwards (SSL_get_verify_result) when ssl's
+ * verify mode is SSL_VERIFY_NONE.  SMG_TEMPFAIL with err on failure.
+ */
+enum smg_status smg_netio_tls_connect_ssl(struct smg_netio *io, SSL *ssl,
+                                          GError **err);
+
 /* smg_netio_ssl - the TLS session, or NULL before STARTTLS */
 SSL *smg_netio_ssl(const struct smg_netio *io);
 

@@ -45,7 +45,8 @@ smg_notify_date(gint64 t)
                         g_date_time_get_day_of_month(dt),
                         months[g_date_time_get_month(dt) - 1],
                         g_date_time_get_year(dt), g_date_time_get_hour(dt),
-                        g_date_time_get_minute(dt), g_date_time_get_second(dt));
+                        g_date_time_get_minute(dt),
+                        g_date_time_get_second(dt));
     g_date_time_unref(dt);
     return s;
 }
@@ -82,7 +83,8 @@ append_body(GString *out, const char *body)
         len = strlen(line);
         while (len > LINE_MAX_OCTETS) {
             /* cut at a character boundary */
-            const char *cut = g_utf8_find_prev_char(line, line + LINE_MAX_OCTETS + 1);
+            const char *cut =
+                g_utf8_find_prev_char(line, line + LINE_MAX_OCTETS + 1);
             gsize n = cut != NULL && cut > line ? (gsize) (cut - line)
                                                 : LINE_MAX_OCTETS;
             g_string_append_len(out, line, (gssize) n);
@@ -105,9 +107,8 @@ smg_notify_message(const struct smg_notify *n)
     char *date = smg_notify_date(now);
     char *from = header_safe(n->from, FALSE);
     char *subject = header_safe(n->subject, TRUE);
-    char *host = header_safe(n->hostname != NULL ? n->hostname
-                                                 : g_get_host_name(),
-                             TRUE);
+    char *host = header_safe(
+        n->hostname != NULL ? n->hostname : g_get_host_name(), TRUE);
     GDateTime *dt = g_date_time_new_from_unix_utc(now);
     char *stamp = g_date_time_format(dt, "%Y%m%d%H%M%S");
 
@@ -154,7 +155,8 @@ check_addrs(const struct smg_notify *n, GError **err)
     }
     if (n->sender != NULL && *n->sender != '\0') {
         if (smg_addr_parse(n->sender, strlen(n->sender), SMG_ADDR_SENDER, &a,
-                           err) != SMG_OK)
+                           err)
+            != SMG_OK)
             return SMG_PERMFAIL;
         smg_addr_clear(&a);
     }
@@ -225,8 +227,7 @@ smg_notify_spool(const struct smg_notify *n, struct smg_spool *spool,
 }
 
 enum smg_status
-smg_notify_sendmail(const struct smg_notify *n, const char *path,
-                    GError **err)
+smg_notify_sendmail(const struct smg_notify *n, const char *path, GError **err)
 {
     GPtrArray *argv;
     GError *serr = NULL;
@@ -250,11 +251,10 @@ smg_notify_sendmail(const struct smg_notify *n, const char *path,
     for (unsigned i = 0; n->rcpts[i] != NULL; i++)
         g_ptr_array_add(argv, (gpointer) n->rcpts[i]);
     g_ptr_array_add(argv, NULL);
-    if (!g_spawn_async_with_pipes(NULL, (char **) argv->pdata, NULL,
-                                  G_SPAWN_DO_NOT_REAP_CHILD
-                                      | G_SPAWN_STDOUT_TO_DEV_NULL,
-                                  NULL, NULL, &pid,
-                                  &in_fd, NULL, NULL, &serr)) {
+    if (!g_spawn_async_with_pipes(
+            NULL, (char **) argv->pdata, NULL,
+            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+            &pid, &in_fd, NULL, NULL, &serr)) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "cannot run %s: %s", path,
                       serr->message);
         g_error_free(serr);

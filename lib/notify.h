@@ -30,14 +30,14 @@
 #include "lib/status.h"
 
 struct smg_notify {
-    const char *from;          /* From: address (bare or "Name <addr>") */
-    const char *sender;        /* envelope sender; "" or NULL for <> */
-    const char *const *rcpts;  /* the To: addresses, NULL-terminated, >= 1 */
+    const char *from;         /* From: address (bare or "Name <addr>") */
+    const char *sender;       /* envelope sender; "" or NULL for <> */
+    const char *const *rcpts; /* the To: addresses, NULL-terminated, >= 1 */
     const char *subject;
-    const char *body;          /* text; LF line ends */
-    const char *hostname;      /* right side of the Message-ID; NULL: host */
-    const char *notice;        /* SMG-Notice value ("from=smg-blcheck ...") */
-    gint64 now;                /* Date: (Unix time); 0: the current time */
+    const char *body;     /* text; LF line ends */
+    const char *hostname; /* right side of the Message-ID; NULL: host */
+    const char *notice;   /* SMG-Notice value ("from=smg-blcheck ...") */
+    gint64 now;           /* Date: (Unix time); 0: the current time */
 };
 
 /*

@@ -3,7 +3,8 @@
  *
  * Everything the decision depends on is read afresh for each message: the
  * verdict fields of the envelope, the blacklist state files (small, and
- * smg-blcheck may replace them at any time) and the customer's counters.
+ * smg-blcheck may replace them at any time) and the customer's counters
+ * (lib/spamstats, written by smg-check).
  * The decision is written as plain facts into d->explain as it is made,
  * so that --explain shows exactly the path the code took.
  *
@@ -17,12 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/route.h"
+#include "lib/spamstats.h"
 
 struct smg_route {
     const struct smg_conf *conf;
@@ -30,14 +31,9 @@ struct smg_route {
     char *state_dir;
     double ratio;        /* customer_spam_ratio; 0: off */
     gint64 min_messages; /* customer_min_messages */
-    gint64 window;       /* customer_window, seconds */
+    char *stats_dir;     /* lib/spamstats's folder */
+    gint64 window;       /* [check] spamstats_window, seconds */
     time_t now;          /* 0: time(NULL) */
-};
-
-/* Customer counters: the current and the previous period of the window. */
-struct counts {
-    gint64 period; /* start of the current period (epoch seconds) */
-    gint64 ham, spam, prev_ham, prev_spam;
 };
 
 const char *
@@ -101,7 +97,8 @@ smg_route_new(const struct smg_conf *conf, struct smg_route **out, GError **err)
     r->state_dir = g_strdup(smg_conf_str(conf, "spool", "state_dir"));
     r->ratio = smg_conf_double(conf, "route", "customer_spam_ratio");
     r->min_messages = smg_conf_int(conf, "route", "customer_min_messages");
-    r->window = smg_conf_int(conf, "route", "customer_window");
+    r->stats_dir = smg_spamstats_dir(conf);
+    r->window = smg_conf_int(conf, "check", "spamstats_window");
     *out = r;
     return SMG_OK;
 }
@@ -114,6 +111,7 @@ smg_route_free(struct smg_route *r)
     g_strfreev(r->pools[0]);
     g_strfreev(r->pools[1]);
     g_free(r->state_dir);
+    g_free(r->stats_dir);
     g_free(r);
 }
 
@@ -307,163 +305,52 @@ customer_of(const struct smg_envelope *env)
     return auth;
 }
 
-/* counts_path - STATE/route/customer.NAME, with unsafe bytes as '_' */
-static char *
-counts_path(const char *state_dir, const char *customer)
-{
-    char *safe = g_strdup(customer);
-    char *file, *path;
-
-    for (char *p = safe; *p != '\0'; p++)
-        if (!g_ascii_isalnum(*p) && *p != '.' && *p != '-' && *p != '_')
-            *p = '_';
-    if (strlen(safe) > 100)
-        safe[100] = '\0';
-    file = g_strdup_printf("customer.%s", safe);
-    path = g_build_filename(state_dir, "route", file, NULL);
-    g_free(file);
-    g_free(safe);
-    return path;
-}
-
-/* counts_parse - the counters in text, advanced to the period of now */
-static void
-counts_parse(const char *text, gint64 window, time_t now, struct counts *c)
-{
-    struct counts f = {0};
-    gint64 period = (now / window) * window;
-
-    memset(c, 0, sizeof *c);
-    c->period = period;
-    if (text == NULL
-        || sscanf(text, "v1 %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
-                        " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
-                        " %" G_GINT64_FORMAT,
-                  &f.period, &f.ham, &f.spam, &f.prev_ham, &f.prev_spam)
-               != 5)
-        return;
-    if (f.period == period) {
-        *c = f;
-    } else if (f.period == period - window) {
-        c->prev_ham = f.ham;
-        c->prev_spam = f.spam;
-    }
-}
-
 /*
- * customer_counts - read (and with record, count one more message of the
- * kind spam) the customer's counters; FALSE with *why when unusable.
+ * customer_bad - whether the customer's recent spam ratio (lib/spamstats,
+ * counted by smg-check) sends the message to the bad pool; adds the facts
+ * to explain.
  */
 static gboolean
-customer_counts(struct smg_route *r, const char *customer, gboolean record,
-                gboolean spam, time_t now, struct counts *c, char **why)
-{
-    char *path = counts_path(r->state_dir, customer);
-    char buf[256];
-    ssize_t n;
-    int fd;
-
-    if (record) {
-        char *dir = g_path_get_dirname(path);
-
-        if (g_mkdir_with_parents(dir, 0750) < 0) {
-            *why = g_strdup_printf("cannot make %s: %s", dir, g_strerror(errno));
-            g_free(dir);
-            g_free(path);
-            return FALSE;
-        }
-        g_free(dir);
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    } else {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT) {
-            counts_parse(NULL, r->window, now, c);
-            g_free(path);
-            return TRUE;
-        }
-    }
-    if (fd < 0 || flock(fd, record ? LOCK_EX : LOCK_SH) < 0) {
-        *why = g_strdup_printf("cannot open %s: %s", path, g_strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        g_free(path);
-        return FALSE;
-    }
-    n = pread(fd, buf, sizeof buf - 1, 0);
-    buf[n > 0 ? n : 0] = '\0';
-    counts_parse(buf, r->window, now, c);
-    if (record) {
-        int len;
-
-        /* the ratio is judged on the history, this message counts next */
-        struct counts next = *c;
-        if (spam)
-            next.spam++;
-        else
-            next.ham++;
-        len = g_snprintf(buf, sizeof buf,
-                         "v1 %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
-                         " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
-                         " %" G_GINT64_FORMAT "\n",
-                         next.period, next.ham, next.spam, next.prev_ham,
-                         next.prev_spam);
-        if (pwrite(fd, buf, (size_t) len, 0) != len || ftruncate(fd, len) < 0)
-            smg_log_warn("cannot update %s: %s", path, g_strerror(errno));
-    }
-    close(fd);
-    g_free(path);
-    return TRUE;
-}
-
-/*
- * customer_bad - whether the customer's recent spam ratio sends the message
- * to the bad pool; adds the facts to explain.
- */
-static gboolean
-customer_bad(struct smg_route *r, const struct smg_envelope *env,
-             gboolean record, gboolean spam, time_t now, GString *explain)
+customer_bad(struct smg_route *r, const struct smg_envelope *env, time_t now,
+             GString *explain)
 {
     char *customer = customer_of(env);
-    struct counts c;
-    char *why = NULL;
-    double w, total, spams, ratio;
+    guint64 ham = 0, spam = 0, total;
+    GError *err = NULL;
+    double ratio;
     gboolean bad = FALSE;
 
     if (customer == NULL) {
         g_string_append(explain, "customer: unknown (no SMG-Customer)\n");
         return FALSE;
     }
-    if (!customer_counts(r, customer, record, spam, now, &c, &why)) {
+    if (smg_spamstats_read_dir(r->stats_dir, customer, (gint64) now, r->window,
+                               &ham, &spam, &err) != SMG_OK) {
         g_string_append_printf(explain, "customer: %s, ratio unknown: %s\n",
-                               customer, why);
-        smg_log_warn("customer %s: %s", customer, why);
-        g_free(why);
+                               customer, err->message);
+        smg_log_warn("customer %s: %s", customer, err->message);
+        g_clear_error(&err);
         g_free(customer);
         return FALSE;
     }
-    /* the share of the previous period still inside the sliding window */
-    w = 1.0 - (double) (now - c.period) / (double) r->window;
-    if (w < 0)
-        w = 0;
-    total = (double) (c.ham + c.spam) + w * (double) (c.prev_ham + c.prev_spam);
-    spams = (double) c.spam + w * (double) c.prev_spam;
-    ratio = total > 0 ? spams / total : 0;
+    total = ham + spam;
+    ratio = total > 0 ? (double) spam / (double) total : 0.0;
     if (r->ratio <= 0) {
         g_string_append_printf(explain,
-                               "customer: %s, spam ratio %.2f over %.0f "
-                               "messages (check off)\n",
+                               "customer: %s, spam ratio %.2f over %" G_GUINT64_FORMAT
+                               " messages (check off)\n",
                                customer, ratio, total);
-    } else if (total < (double) r->min_messages) {
+    } else if (total < (guint64) r->min_messages) {
         g_string_append_printf(explain,
-                               "customer: %s, spam ratio %.2f over %.0f "
-                               "messages (fewer than %" G_GINT64_FORMAT
+                               "customer: %s, spam ratio %.2f over %" G_GUINT64_FORMAT
+                               " messages (fewer than %" G_GINT64_FORMAT
                                ": not judged)\n",
                                customer, ratio, total, r->min_messages);
     } else {
         bad = ratio >= r->ratio;
         g_string_append_printf(explain,
-                               "customer: %s, spam ratio %.2f over %.0f "
-                               "messages, limit %.2f: %s\n",
+                               "customer: %s, spam ratio %.2f over %" G_GUINT64_FORMAT
+                               " messages, limit %.2f: %s\n",
                                customer, ratio, total, r->ratio,
                                bad ? "over" : "under");
     }
@@ -524,8 +411,8 @@ choose_gateway(struct smg_route *r, char **pool, const char *id,
 
 enum smg_status
 smg_route_decide(struct smg_route *r, const char *id,
-                 const struct smg_envelope *env, gboolean record,
-                 struct smg_route_decision *d, GError **err)
+                 const struct smg_envelope *env, struct smg_route_decision *d,
+                 GError **err)
 {
     time_t now = r->now != 0 ? r->now : time(NULL);
     const char *spam_f = smg_envelope_get(env, "Spam");
@@ -550,7 +437,7 @@ smg_route_decide(struct smg_route *r, const char *id,
         g_string_append_printf(d->explain, "earlier route: %s\n", route_f);
         g_free(pool);
     }
-    cust_bad = customer_bad(r, env, record, spam, now, d->explain);
+    cust_bad = customer_bad(r, env, now, d->explain);
     if (virus) {
         d->pool = SMG_ROUTE_BAD;
         d->reason = g_strdup("virus");

@@ -30,10 +30,10 @@
  * a valid status line counts as clean too, and says so in the explanation.
  * smg_route_blacklist_write writes this format for smg-blcheck.
  *
- * Customer spam ratio: read from lib/spamstats when smg-check provides it;
- * until then smg-route keeps its own counters from the SMG-Spam verdicts
- * of the messages it routes (STATE_DIR/route/customer.CUSTOMER, a sliding
- * window of [route] customer_window made of two periods, under flock).
+ * Customer spam ratio: the counters that smg-check keeps per customer
+ * (lib/spamstats: the SMG-Spam verdicts of the last [check]
+ * spamstats_window), read for the SMG-Customer of the message (else the
+ * auth= word of SMG-Client).  smg-route only reads them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -74,20 +74,18 @@ enum smg_status smg_route_new(const struct smg_conf *conf,
                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
 void smg_route_free(struct smg_route *r);
 
-/* smg_route_set_now - the clock for the ratio window; 0: time(NULL) */
+/* smg_route_set_now - the end of the ratio window; 0: time(NULL) */
 void smg_route_set_now(struct smg_route *r, time_t now);
 
 /*
  * smg_route_decide - choose pool and gateway for the message of queue ID
- * id with envelope env.  With record, the message's spam verdict is
- * counted in the customer's ratio (spool and filter modes; not for
- * --explain).  Fills *d (clear it with smg_route_decision_clear).  Never
- * fails for the message's sake: a missing verdict is "ham", unreadable
- * state is reported in d->explain and ignored; SMG_OK always.
+ * id with envelope env.  Fills *d (clear it with
+ * smg_route_decision_clear).  Never fails for the message's sake: a
+ * missing verdict is "ham", unreadable state is reported in d->explain
+ * and ignored; SMG_OK always.
  */
 enum smg_status smg_route_decide(struct smg_route *r, const char *id,
                                  const struct smg_envelope *env,
-                                 gboolean record,
                                  struct smg_route_decision *d,
                                  GError **err) G_GNUC_WARN_UNUSED_RESULT;
 void smg_route_decision_clear(struct smg_route_decision *d);

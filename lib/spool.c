@@ -32,6 +32,8 @@ struct smg_spool {
     char *dir;
     gboolean sync;
     GHashTable *ensured; /* queues known to exist */
+    GHashTable *pending; /* queue -> GQueue of names from the last scan of
+                            new/, oldest first (smg_spool_next) */
 };
 
 /* io_error - fill err from errno for an operation on path */
@@ -94,6 +96,8 @@ smg_spool_close(struct smg_spool *spool)
     if (spool == NULL)
         return;
     g_hash_table_destroy(spool->ensured);
+    if (spool->pending != NULL)
+        g_hash_table_destroy(spool->pending);
     g_free(spool->dir);
     g_free(spool);
 }
@@ -413,28 +417,23 @@ entry_cmp(gconstpointer a, gconstpointer b)
     return strcmp(x->name, y->name);
 }
 
-enum smg_status
-smg_spool_next(struct smg_spool *spool, const char *queue, time_t now,
-               struct smg_spool_msg **msg, GError **err)
+/* pending_free - GDestroyNotify for a GQueue of names */
+static void
+pending_free(gpointer q)
 {
-    char *newdir;
-    DIR *d;
+    g_queue_free_full(q, g_free);
+}
+
+/* scan_new - fill q with the claimable names of QUEUE/new, oldest first */
+static enum smg_status
+scan_new(const char *newdir, time_t now, GQueue *q, GError **err)
+{
+    DIR *d = opendir(newdir);
     struct dirent *de;
     GArray *entries;
-    enum smg_status st = SMG_OK;
 
-    *msg = NULL;
-    if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
-        return st;
-    if (now == 0)
-        now = time(NULL);
-    newdir = smg_spool_queue_dir(spool, queue, "new");
-    d = opendir(newdir);
-    if (d == NULL) {
-        st = io_error(err, errno, "cannot read", newdir);
-        g_free(newdir);
-        return st;
-    }
+    if (d == NULL)
+        return io_error(err, errno, "cannot read", newdir);
     entries = g_array_new(FALSE, FALSE, sizeof(struct entry));
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
@@ -450,17 +449,70 @@ smg_spool_next(struct smg_spool *spool, const char *queue, time_t now,
         g_array_append_val(entries, e);
     }
     closedir(d);
-    g_free(newdir);
     g_array_sort(entries, entry_cmp);
-    for (guint i = 0; i < entries->len && *msg == NULL && st == SMG_OK; i++) {
-        st = smg_spool_claim(spool, queue, g_array_index(entries, struct entry, i).name,
-                             msg, err);
-        if (st == SMG_PERMFAIL)
-            st = SMG_OK; /* taken by another worker */
-    }
     for (guint i = 0; i < entries->len; i++)
-        g_free(g_array_index(entries, struct entry, i).name);
+        g_queue_push_tail(q, g_array_index(entries, struct entry, i).name);
     g_array_free(entries, TRUE);
+    return SMG_OK;
+}
+
+/*
+ * smg_spool_next works from the list of its last scan of new/ and scans
+ * again only when that list is used up, so that draining a queue of n
+ * files costs O(n) directory reads and stats, not O(n^2).  Each name is
+ * checked again (still there, still not in the future) before the claim.
+ */
+enum smg_status
+smg_spool_next(struct smg_spool *spool, const char *queue, time_t now,
+               struct smg_spool_msg **msg, GError **err)
+{
+    char *newdir;
+    GQueue *q;
+    enum smg_status st = SMG_OK;
+    gboolean scanned = FALSE;
+
+    *msg = NULL;
+    if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
+        return st;
+    if (now == 0)
+        now = time(NULL);
+    if (spool->pending == NULL)
+        spool->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                               pending_free);
+    q = g_hash_table_lookup(spool->pending, queue);
+    if (q == NULL) {
+        q = g_queue_new();
+        g_hash_table_insert(spool->pending, g_strdup(queue), q);
+    }
+    newdir = smg_spool_queue_dir(spool, queue, "new");
+    while (*msg == NULL && st == SMG_OK) {
+        char *name;
+
+        if (g_queue_is_empty(q)) {
+            if (scanned)
+                break;
+            scanned = TRUE;
+            if ((st = scan_new(newdir, now, q, err)) != SMG_OK)
+                break;
+            continue;
+        }
+        name = g_queue_pop_head(q);
+        {
+            struct stat sb;
+            char *path = g_build_filename(newdir, name, NULL);
+            gboolean ready = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)
+                             && sb.st_mtime <= now;
+
+            g_free(path);
+            if (ready) {
+                st = smg_spool_claim(spool, queue, name, msg, err);
+                if (st == SMG_PERMFAIL)
+                    st = SMG_OK; /* taken by another worker */
+            }
+        }
+        g_free(name);
+    }
+    g_free(newdir);
     return st;
 }
 

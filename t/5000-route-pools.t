@@ -1,6 +1,8 @@
 #!/bin/bash
-# 5000-route-pools.t - smg-route sends ham to the good pool and spam, virus
-# and bad-origin reports to the bad one, spreads over a pool's gateways,
+# 5000-route-pools.t - smg-route sends ham to the good pool and spam, virus,
+# the mail of a customer whose recent mail was mostly spam (smg-check's
+# spamstats file) and bad-origin reports to the bad one, spreads over a
+# pool's gateways,
 # skips a gateway that smg-blcheck's state file reports listed, explains
 # its decision, prints the SPF record and refuses a bad config.
 # SPDX-License-Identifier: MIT
@@ -41,6 +43,15 @@ n2=$(ls "$SPOOL/send.mta02/new" | grep -c SPREAD)
 is "40 ham messages all in the good pool" 40 $((n1 + n2))
 ok "both good gateways used ($n1, $n2)" test "$n1" -gt 5 -a "$n2" -gt 5
 is "none in the bad pool" 0 "$(ls "$SPOOL/send.mta03/new" | grep -c SPREAD)"
+
+# a customer whose recent mail smg-check found mostly spam: all to the bad pool
+mkdir -p "$T/state/spamstats"
+hour=$(( $(date +%s) / 3600 * 3600 ))
+printf '# smg spamstats 1: hour-start ham spam\n%s 5 25\n' "$hour" >"$T/state/spamstats/c9"
+spool_msg route RATIO1 a@cust.test x@rcpt.test "Customer: c9" "Spam: verdict=ham score=0.1 threshold=5.0"
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>>"$T/route.log"
+ok "spamming customer's ham goes to the bad pool" test -f "$SPOOL/send.mta03/new/RATIO1"
+like "logged with the reason" 'RATIO1: pool=bad, gateway=mta03, reason=customer-ratio' "$(cat "$T/route.log")"
 
 # a listed gateway is skipped while the other is clean
 mkdir -p "$T/state/blacklist"

@@ -196,7 +196,8 @@ count_files() {
 
 # ensure_smg_build PROGRAM - set SMG_BIN to bin/PROGRAM of $SMG_BUILD, or
 # when SMG_BUILD is unset of _build/bench in the tree, which is configured
-# (once) and made (every time, so the figures are for the current source);
+# (once) and where that program is made (every time, so the figures are
+# for the current source);
 # on failure set SMG_BIN empty and SMG_BIN_WHY to the reason
 ensure_smg_build() {
     local prog=$1 build=$BENCH_TOP/_build/bench log
@@ -220,7 +221,7 @@ ensure_smg_build() {
         mkdir -p "$build"
         cd "$build"
         [ -f Makefile ] || "$BENCH_TOP/configure"
-        make -j"$(nproc 2>/dev/null || echo 2)"
+        make -j"$(nproc 2>/dev/null || echo 2)" "bin/$prog"
     ) </dev/null >"$log" 2>&1; then
         note "the build failed; its last lines:"
         tail -n 15 "$log" | sed 's/^/    /' >&2

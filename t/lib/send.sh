@@ -5,7 +5,8 @@
 #               write SPOOL/QUEUE/new/ID: SMG-Queue-ID, SMG-Sender (SENDER
 #               may carry parameters: "<a@b> RET=HDRS"), one SMG-Recipient
 #               per space-separated word of RCPTS (a word may carry
-#               parameters after a '|': "x@y|NOTIFY=FAILURE"), SMG-Arrival
+#               parameters after a '|', with '~' for a space:
+#               "x@y|NOTIFY=FAILURE~ORCPT=rfc822;x@y"), SMG-Arrival
 #               ($ARRIVAL or now), then each FIELD ("Spam: verdict=ham"),
 #               then a small message (Subject: $SUBJECT, default "test ID")
 #               whose body has a line starting with a dot.
@@ -37,7 +38,8 @@ spool_msg() {
         esac
         for r in $rcpts; do
             case "$r" in
-                *'|'*) printf 'SMG-Recipient: <%s> %s\n' "${r%%|*}" "${r#*|}" ;;
+                *'|'*) printf 'SMG-Recipient: <%s> %s\n' "${r%%|*}" \
+                    "$(printf '%s' "${r#*|}" | tr '~' ' ')" ;;
                 *) printf 'SMG-Recipient: <%s>\n' "$r" ;;
             esac
         done

@@ -1,9 +1,9 @@
 /*
  * route-t.c - unit tests for lib/route: pool choice from the verdicts,
- * the customer's spam ratio over its sliding window, the stable spread
- * over a pool's gateways, skipping listed gateways (and not when all are
- * listed), the blacklist state file round trip, the SPF record and the
- * configuration errors.
+ * the customer's spam ratio (lib/spamstats, as smg-check counts it) over
+ * its window, the stable spread over a pool's gateways, skipping listed
+ * gateways (and not when all are listed), the blacklist state file round
+ * trip, the SPF record and the configuration errors.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -14,6 +14,7 @@
 #include "lib/config.h"
 #include "lib/envelope.h"
 #include "lib/route.h"
+#include "lib/spamstats.h"
 #include "t/tap/basic.h"
 
 static char *top;
@@ -63,13 +64,13 @@ env_of(const char *id, const char *spam, const char *virus,
 
 /* decide - pool/gateway/reason as "bad mta03 spam" (new string) */
 static char *
-decide(struct smg_route *r, struct smg_envelope *env, gboolean record)
+decide(struct smg_route *r, struct smg_envelope *env)
 {
     struct smg_route_decision d;
     GError *err = NULL;
     char *s;
 
-    if (smg_route_decide(r, env->queue_id, env, record, &d, &err) != SMG_OK)
+    if (smg_route_decide(r, env->queue_id, env, &d, &err) != SMG_OK)
         bail("decide: %s", err->message);
     s = g_strdup_printf("%s %s %s", smg_route_pool_name(d.pool), d.gateway,
                         d.reason);
@@ -82,7 +83,7 @@ static void
 is_decision(struct smg_route *r, struct smg_envelope *env, const char *want,
             const char *what)
 {
-    char *s = decide(r, env, FALSE);
+    char *s = decide(r, env);
 
     is_string(want, s, "%s", what);
     g_free(s);
@@ -97,7 +98,7 @@ gw_for(struct smg_route *r, const char *id)
     struct smg_route_decision d;
     char *g;
 
-    if (smg_route_decide(r, id, env, FALSE, &d, NULL) != SMG_OK)
+    if (smg_route_decide(r, id, env, &d, NULL) != SMG_OK)
         bail("decide");
     g = g_strdup(d.gateway);
     smg_route_decision_clear(&d);
@@ -122,12 +123,12 @@ test_pools(void)
                 "bad mta03 bad-origin", "report about bad-pool mail: bad pool");
     {
         char *s = decide(r, env_of("ID1", "verdict=ham", NULL, NULL,
-                                   "pool=good gateway=mta01 reason=ham"), FALSE);
+                                   "pool=good gateway=mta01 reason=ham"));
         ok(g_str_has_prefix(s, "good "), "earlier good route stays good: %s", s);
         g_free(s);
     }
     {
-        char *s = decide(r, env_of("ID1", NULL, NULL, NULL, NULL), FALSE);
+        char *s = decide(r, env_of("ID1", NULL, NULL, NULL, NULL));
         ok(g_str_has_prefix(s, "good ") && g_str_has_suffix(s, " ham"),
            "no verdict: good pool, ham (%s)", s);
         g_free(s);
@@ -259,57 +260,69 @@ test_blacklist_file(void)
     g_free(state);
 }
 
+/* count - add n verdicts of customer to the spamstats at time t */
+static void
+count(struct smg_conf *conf, const char *customer, gboolean spam, unsigned n, time_t t)
+{
+    char *dir = smg_spamstats_dir(conf);
+    GError *err = NULL;
+
+    for (unsigned i = 0; i < n; i++)
+        if (smg_spamstats_add_dir(dir, customer, spam, (gint64) t, 3600, &err) != SMG_OK)
+            bail("spamstats: %s", err->message);
+    g_free(dir);
+}
+
 static void
 test_customer_ratio(void)
 {
     struct smg_conf *conf = conf_with("customer_min_messages = 10\n"
                                       "customer_spam_ratio = 0.5\n"
-                                      "customer_window = 1h\n");
+                                      "[check]\nspamstats_window = 1h\n");
     struct smg_route *r;
-    time_t t0 = 1795323600; /* a period start (multiple of 3600) */
+    time_t t0 = 1795323600; /* an hour start */
     GError *err = NULL;
 
     if (smg_route_new(conf, &r, &err) != SMG_OK)
         bail("router");
     smg_route_set_now(r, t0 + 10);
-    /* 6 spam, 4 ham: the 11th message is judged on 10 with ratio 0.6 */
-    for (int i = 0; i < 10; i++) {
-        struct smg_envelope *env =
-            env_of("C1", i < 6 ? "verdict=spam" : "verdict=ham", NULL,
-                   "cust1", NULL);
-        g_free(decide(r, env, TRUE));
-        smg_envelope_free(env);
-    }
+    /* smg-check counted 6 spam and 4 ham for cust1 */
+    count(conf, "cust1", TRUE, 6, t0 + 5);
+    count(conf, "cust1", FALSE, 4, t0 + 5);
+    count(conf, "cust2", FALSE, 30, t0 + 5);
+    count(conf, "cust3", TRUE, 9, t0 + 5);
     is_decision(r, env_of("C2", "verdict=ham", NULL, "cust1", NULL),
                 "bad mta03 customer-ratio", "ham of a spamming customer: bad");
     is_decision(r, env_of("C2", "verdict=ham", NULL, "cust2", NULL),
                 "good mta01 ham", "another customer is not affected");
+    is_decision(r, env_of("C2", "verdict=ham", NULL, "cust3", NULL),
+                "good mta01 ham", "fewer than customer_min_messages: not judged");
     {
-        struct smg_envelope *env =
-            env_of("C3", "verdict=ham", NULL, NULL, NULL);
+        struct smg_envelope *env = env_of("C3", "verdict=ham", NULL, NULL, NULL);
         char *s;
 
         smg_envelope_set(env, "Client", "addr=10.0.0.1 helo=x tls=none auth=cust1");
-        s = decide(r, env, FALSE);
+        s = decide(r, env);
         ok(strstr(s, "customer-ratio") != NULL,
            "customer from auth= of SMG-Client: %s", s);
         g_free(s);
         smg_envelope_free(env);
     }
-    /* half a window later the old period weighs half: 3 of 5 -> still
-     * 0.6, but fewer than 10 messages count: not judged */
-    smg_route_set_now(r, t0 + 3600 + 1800);
-    is_decision(r, env_of("C2", "verdict=ham", NULL, "cust1", NULL),
-                "good mta01 ham", "half a window later: too few to judge");
-    /* two windows later: forgotten */
-    smg_route_set_now(r, t0 + 3 * 3600);
-    for (int i = 0; i < 10; i++) {
-        struct smg_envelope *env = env_of("C4", "verdict=ham", NULL, "cust1", NULL);
-        g_free(decide(r, env, TRUE));
-        smg_envelope_free(env);
+    {
+        struct smg_route_decision d;
+
+        if (smg_route_decide(r, "C4", env_of("C4", "verdict=ham", NULL, "cust1", NULL),
+                             &d, &err) != SMG_OK)
+            bail("decide");
+        ok(strstr(d.explain->str, "customer: cust1, spam ratio 0.60 over 10 messages, "
+                                  "limit 0.50: over") != NULL,
+           "the explanation gives the ratio and the limit");
+        smg_route_decision_clear(&d);
     }
+    /* two hours later the window holds nothing */
+    smg_route_set_now(r, t0 + 2 * 3600 + 10);
     is_decision(r, env_of("C2", "verdict=ham", NULL, "cust1", NULL),
-                "good mta01 ham", "after the window, clean history: good");
+                "good mta01 ham", "after the window: good again");
     smg_route_free(r);
     smg_conf_free(conf);
 

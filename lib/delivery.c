@@ -1,0 +1,1990 @@
+/*
+ * delivery.c - the delivery agent of one gateway (see delivery.h).
+ *
+ * One message is delivered in three steps: settle each recipient's fate
+ * (deliver_domain, one recipient domain at a time), then turn the fates
+ * into files (compose: reports, the rest of the message), then log.  The
+ * caller writes the files in the order the spool protocol wants (reports
+ * first, the rest next, the original removed last), so a crash repeats at
+ * most one attempt: reports carry IDs derived from the message's ID and
+ * the attempt number, so a repeated attempt replaces them.
+ *
+ * TLS is decided per connection: the policy level of the (sender domain,
+ * recipient domain) pair; for dane, the TLSA records of the MX host when
+ * both the MX and the TLSA answers were validated, else opportunistic TLS.
+ * The handshake runs with SSL_VERIFY_NONE and the result is checked after
+ * it (as Postfix does), so the log can say exactly why a peer failed
+ * verification, and a failure never leaves mail on the connection: it is
+ * closed with QUIT before any MAIL command.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "lib/delivery.h"
+#include "lib/dns.h"
+#include "lib/dsn.h"
+#include "lib/log.h"
+#include "lib/policy.h"
+#include "lib/route.h"
+#include "lib/smtpc.h"
+#include "lib/tls.h"
+
+#define MAX_CONNECT_TRIES 5 /* addresses tried per domain and attempt */
+#define MAX_RCPTS 100       /* recipients per transaction (RFC 5321 4.5.3.1.8) */
+#define MAX_CACHED 32       /* idle connections kept */
+#define RESCAN_MS 5000
+#define IDLE_POLL_MS 1000
+#define HOLD_SCAN_S 60
+
+static volatile sig_atomic_t serve_stop;
+
+/* A cached connection. */
+struct conn {
+    struct smg_smtpc *c;
+    char *key;      /* "domain|level" or "relay|level" */
+    char *tls;      /* "TLSv1.3/verified" or "none" for the log */
+    unsigned uses;
+    gint64 last;    /* monotonic µs of the last use */
+};
+
+struct smg_delivery {
+    const struct smg_conf *conf;
+    char *name, *q_send, *q_deferred;
+    char *bind, *helo;
+    char *relay_host; /* NULL: MX routing */
+    gboolean relay_literal;
+    unsigned relay_port, port;
+    struct smg_smtpc_opts opts;
+    struct smg_dns *dns;
+    struct smg_policy *policy;
+    SSL_CTX *ssl_ctx;
+    GPtrArray *cache; /* of struct conn * */
+    gint64 lifetime, backoff_min, backoff_max, delay_warning, hold_expiry;
+    gint64 reuse_time, reuse_limit;
+    double factor;
+    char *bounce_queue;
+    gsize bounce_size_limit;
+    time_t now;
+};
+
+enum fate { FATE_PENDING = 0, FATE_SENT, FATE_BOUNCED, FATE_DEFERRED, FATE_HELD };
+
+/* What happened to one recipient. */
+struct rstate {
+    struct smg_rcpt *r;
+    char *domain;
+    enum fate fate;
+    char dsn[16];
+    int code;         /* the server's reply code, 0 for our own reasons */
+    char *reply;      /* the server's reply, or our reason */
+    const char *cmd;  /* the command the reply answered, or NULL */
+    char *relay;      /* "host[addr]:port" or "none" */
+    char *mta;        /* remote host name for the report, or NULL */
+    char *tls;        /* TLS of the session, or NULL */
+    gboolean tls_fail;
+};
+
+/* Why a connection to one address could not be used. */
+enum sess {
+    SESS_OK = 0,
+    SESS_TEMP,    /* connection, greeting, EHLO or DNS trouble */
+    SESS_PERM,    /* a 5xx greeting or HELO */
+    SESS_TLS,     /* required TLS could not be had */
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+time_t
+smg_delivery_parse_time(const char *s)
+{
+    GDateTime *dt;
+    time_t t;
+
+    if (s == NULL || *s == '\0')
+        return 0;
+    dt = g_date_time_new_from_iso8601(s, NULL);
+    if (dt == NULL)
+        return 0;
+    t = (time_t) g_date_time_to_unix(dt);
+    g_date_time_unref(dt);
+    return t;
+}
+
+char *
+smg_delivery_format_time(time_t t)
+{
+    GDateTime *dt = g_date_time_new_from_unix_utc(t);
+    char *s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+
+    g_date_time_unref(dt);
+    return s;
+}
+
+gint64
+smg_delivery_backoff(gint64 min, gint64 max, double factor, unsigned attempts)
+{
+    double w = (double) min;
+
+    for (unsigned i = 1; i < attempts && w < (double) max; i++)
+        w *= factor;
+    if (w > (double) max)
+        w = (double) max;
+    return (gint64) w;
+}
+
+void
+smg_delivery_state_clear(struct smg_delivery_state *st)
+{
+    g_free(st->last);
+    g_free(st->gateway);
+    memset(st, 0, sizeof *st);
+}
+
+void
+smg_delivery_state_parse(const char *value, struct smg_delivery_state *st)
+{
+    char *v;
+
+    memset(st, 0, sizeof *st);
+    if (value == NULL)
+        return;
+    if ((v = smg_envelope_param(value, "attempts")) != NULL) {
+        guint64 n = g_ascii_strtoull(v, NULL, 10);
+        st->attempts = n > 100000 ? 100000 : (unsigned) n;
+        g_free(v);
+    }
+    if ((v = smg_envelope_param(value, "first")) != NULL) {
+        st->first = smg_delivery_parse_time(v);
+        g_free(v);
+    }
+    if ((v = smg_envelope_param(value, "next")) != NULL) {
+        st->next = smg_delivery_parse_time(v);
+        g_free(v);
+    }
+    if ((v = smg_envelope_param(value, "held")) != NULL) {
+        st->held = smg_delivery_parse_time(v);
+        g_free(v);
+    }
+    if ((v = smg_envelope_param(value, "warned")) != NULL) {
+        st->warned = g_ascii_strcasecmp(v, "yes") == 0;
+        g_free(v);
+    }
+    st->last = smg_envelope_param(value, "last");
+    st->gateway = smg_envelope_param(value, "gateway");
+}
+
+char *
+smg_delivery_state_format(const struct smg_delivery_state *st)
+{
+    GString *s = g_string_new(NULL);
+    char *t;
+
+    g_string_append_printf(s, "attempts=%u", st->attempts);
+    if (st->gateway != NULL)
+        g_string_append_printf(s, " gateway=%s", st->gateway);
+    if (st->first != 0) {
+        t = smg_delivery_format_time(st->first);
+        g_string_append_printf(s, " first=%s", t);
+        g_free(t);
+    }
+    if (st->last != NULL) {
+        /* one line, no quotes or backslashes inside the quoted value */
+        g_string_append(s, " last=\"");
+        for (const char *p = st->last; *p != '\0' && p - st->last < 300; p++)
+            g_string_append_c(s, (*p == '"' || *p == '\\') ? '\''
+                                 : ((unsigned char) *p < ' ') ? ' ' : *p);
+        g_string_append_c(s, '"');
+    }
+    if (st->next != 0) {
+        t = smg_delivery_format_time(st->next);
+        g_string_append_printf(s, " next=%s", t);
+        g_free(t);
+    }
+    if (st->warned)
+        g_string_append(s, " warned=yes");
+    if (st->held != 0) {
+        t = smg_delivery_format_time(st->held);
+        g_string_append_printf(s, " held=%s", t);
+        g_free(t);
+    }
+    return g_string_free(s, FALSE);
+}
+
+/* domain_of - the lower-case domain of an address, "" if none */
+static char *
+domain_of(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+
+    return g_ascii_strdown(at != NULL ? at + 1 : "", -1);
+}
+
+/* non_ascii - whether s has a byte above 127 */
+static gboolean
+non_ascii(const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++)
+        if ((unsigned char) *s & 0x80)
+            return TRUE;
+    return FALSE;
+}
+
+/* has_word - whether params has the bare word w */
+static gboolean
+has_word(const char *params, const char *w)
+{
+    gboolean found = FALSE;
+    char **words;
+
+    if (params == NULL)
+        return FALSE;
+    words = g_strsplit(params, " ", -1);
+    for (char **p = words; *p != NULL && !found; p++)
+        found = g_ascii_strcasecmp(*p, w) == 0;
+    g_strfreev(words);
+    return found;
+}
+
+/* parse_relay - "host", "host:port", "[addr]", "[addr]:port" */
+static gboolean
+parse_relay(const char *spec, unsigned defport, char **host, unsigned *port,
+            gboolean *literal)
+{
+    const char *p = spec, *colon;
+    char *h;
+
+    *literal = FALSE;
+    *port = defport;
+    if (*p == '[') {
+        const char *end = strchr(p, ']');
+
+        if (end == NULL || end == p + 1)
+            return FALSE;
+        h = g_strndup(p + 1, (gsize) (end - p - 1));
+        *literal = TRUE;
+        colon = end[1] == ':' ? end + 1 : NULL;
+        if (end[1] != '\0' && colon == NULL) {
+            g_free(h);
+            return FALSE;
+        }
+    } else {
+        colon = strrchr(p, ':');
+        h = colon != NULL ? g_strndup(p, (gsize) (colon - p)) : g_strdup(p);
+    }
+    if (colon != NULL) {
+        char *end;
+        guint64 v = g_ascii_strtoull(colon + 1, &end, 10);
+
+        if (colon[1] == '\0' || *end != '\0' || v < 1 || v > 65535) {
+            g_free(h);
+            return FALSE;
+        }
+        *port = (unsigned) v;
+    }
+    if (*h == '\0') {
+        g_free(h);
+        return FALSE;
+    }
+    if (*literal) {
+        unsigned char buf[16];
+
+        if (inet_pton(AF_INET, h, buf) != 1 && inet_pton(AF_INET6, h, buf) != 1) {
+            g_free(h);
+            return FALSE;
+        }
+    }
+    *host = h;
+    return TRUE;
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+enum smg_status
+smg_delivery_new(const struct smg_conf *conf, const char *name,
+                 struct smg_delivery **out, GError **err)
+{
+    struct smg_delivery *d;
+    char **gws = smg_conf_gateways(conf);
+    gboolean known = FALSE;
+    char *group = g_strdup_printf("gateway %s", name);
+    const char *relay, *policy;
+    enum smg_status st;
+
+    *out = NULL;
+    for (char **g = gws; *g != NULL && !known; g++)
+        known = strcmp(*g, name) == 0;
+    g_strfreev(gws);
+    if (!known) {
+        smg_set_error(err, SMG_CONFIG, NULL, "%s: no [gateway %s] group",
+                      smg_conf_path(conf), name);
+        g_free(group);
+        return SMG_CONFIG;
+    }
+    d = g_new0(struct smg_delivery, 1);
+    d->conf = conf;
+    d->name = g_strdup(name);
+    d->q_send = g_strdup_printf("send.%s", name);
+    d->q_deferred = g_strdup_printf("deferred.%s", name);
+    d->bind = g_strdup(smg_conf_str(conf, group, "bind"));
+    d->helo = g_strdup(smg_conf_str(conf, group, "helo"));
+    d->port = (unsigned) smg_conf_int(conf, "send", "port");
+    relay = smg_conf_str(conf, group, "relay");
+    if (relay != NULL
+        && !parse_relay(relay, d->port, &d->relay_host, &d->relay_port,
+                        &d->relay_literal)) {
+        smg_set_error(err, SMG_CONFIG, NULL,
+                      "%s: [%s] relay: '%s' is not host, host:port, [addr] or "
+                      "[addr]:port", smg_conf_path(conf), group, relay);
+        goto fail;
+    }
+    if (d->bind == NULL && d->relay_host == NULL) {
+        smg_set_error(err, SMG_CONFIG, NULL,
+                      "%s: [%s] has neither bind nor relay", smg_conf_path(conf),
+                      group);
+        goto fail;
+    }
+    if (d->bind != NULL) {
+        unsigned char buf[16];
+
+        if (inet_pton(AF_INET, d->bind, buf) != 1
+            && inet_pton(AF_INET6, d->bind, buf) != 1) {
+            smg_set_error(err, SMG_CONFIG, NULL,
+                          "%s: [%s] bind: '%s' is not an IP address",
+                          smg_conf_path(conf), group, d->bind);
+            goto fail;
+        }
+    }
+    if (d->helo == NULL) {
+        char host[256] = "localhost";
+
+        (void) gethostname(host, sizeof host - 1);
+        d->helo = g_strdup(host);
+    }
+    d->opts.bind = d->bind;
+    d->opts.helo = d->helo;
+    d->opts.connect_timeout_ms = (int) smg_conf_int(conf, "send", "connect_timeout") * 1000;
+    d->opts.command_timeout_ms = (int) smg_conf_int(conf, "send", "command_timeout") * 1000;
+    d->opts.data_timeout_ms = (int) smg_conf_int(conf, "send", "data_timeout") * 1000;
+    d->lifetime = smg_conf_int(conf, "send", "queue_lifetime");
+    d->backoff_min = smg_conf_int(conf, "send", "backoff_min");
+    d->backoff_max = smg_conf_int(conf, "send", "backoff_max");
+    d->factor = smg_conf_double(conf, "send", "backoff_factor");
+    d->delay_warning = smg_conf_int(conf, "send", "delay_warning");
+    d->hold_expiry = smg_conf_int(conf, "send", "hold_expiry");
+    d->reuse_time = smg_conf_int(conf, "send", "connection_reuse_time");
+    d->reuse_limit = smg_conf_int(conf, "send", "connection_reuse_limit");
+    d->bounce_queue = g_strdup(smg_conf_str(conf, "send", "bounce_queue"));
+    d->bounce_size_limit = (gsize) smg_conf_int(conf, "send", "bounce_size_limit");
+    d->cache = g_ptr_array_new();
+    if (d->backoff_max < d->backoff_min) {
+        smg_set_error(err, SMG_CONFIG, NULL,
+                      "%s: [send] backoff_max is less than backoff_min",
+                      smg_conf_path(conf));
+        goto fail;
+    }
+    policy = smg_conf_str(conf, "send", "tls_policy");
+    if (policy != NULL) {
+        if ((st = smg_policy_load(policy, &d->policy, err)) != SMG_OK)
+            goto fail;
+    } else {
+        d->policy = smg_policy_empty();
+    }
+    if (smg_dns_new(conf, &d->dns, err) != SMG_OK)
+        goto fail;
+    if (smg_tls_client_ctx(TRUE, smg_conf_str(conf, "send", "tls_ca_file"),
+                           &d->ssl_ctx, err) != SMG_OK)
+        goto fail;
+    if (SSL_CTX_dane_enable(d->ssl_ctx) <= 0) {
+        smg_set_error(err, SMG_CONFIG, NULL, "OpenSSL cannot do DANE");
+        goto fail;
+    }
+    g_free(group);
+    *out = d;
+    return SMG_OK;
+fail:
+    g_free(group);
+    smg_delivery_free(d);
+    return SMG_CONFIG;
+}
+
+/* conn_free - QUIT (or just close) and free a cached connection */
+static void
+conn_free(struct conn *k, gboolean quit)
+{
+    if (k == NULL)
+        return;
+    if (quit)
+        smg_smtpc_quit(k->c);
+    else
+        smg_smtpc_free(k->c);
+    g_free(k->key);
+    g_free(k->tls);
+    g_free(k);
+}
+
+void
+smg_delivery_close_all(struct smg_delivery *d)
+{
+    for (guint i = 0; i < d->cache->len; i++)
+        conn_free(d->cache->pdata[i], TRUE);
+    g_ptr_array_set_size(d->cache, 0);
+}
+
+void
+smg_delivery_free(struct smg_delivery *d)
+{
+    if (d == NULL)
+        return;
+    if (d->cache != NULL) {
+        smg_delivery_close_all(d);
+        g_ptr_array_free(d->cache, TRUE);
+    }
+    g_free(d->name);
+    g_free(d->q_send);
+    g_free(d->q_deferred);
+    g_free(d->bind);
+    g_free(d->helo);
+    g_free(d->relay_host);
+    g_free(d->bounce_queue);
+    smg_dns_free(d->dns);
+    smg_policy_free(d->policy);
+    if (d->ssl_ctx != NULL)
+        SSL_CTX_free(d->ssl_ctx);
+    g_free(d);
+}
+
+void
+smg_delivery_set_now(struct smg_delivery *d, time_t now)
+{
+    d->now = now;
+}
+
+time_t
+smg_delivery_now(const struct smg_delivery *d)
+{
+    return d->now != 0 ? d->now : time(NULL);
+}
+
+const char *
+smg_delivery_queue_send(const struct smg_delivery *d)
+{
+    return d->q_send;
+}
+
+const char *
+smg_delivery_queue_deferred(const struct smg_delivery *d)
+{
+    return d->q_deferred;
+}
+
+guint
+smg_delivery_idle(struct smg_delivery *d)
+{
+    gint64 now = g_get_monotonic_time();
+
+    for (guint i = d->cache->len; i > 0; i--) {
+        struct conn *k = d->cache->pdata[i - 1];
+
+        if (now - k->last >= d->reuse_time * G_USEC_PER_SEC) {
+            g_ptr_array_remove_index(d->cache, i - 1);
+            conn_free(k, TRUE);
+        }
+    }
+    return d->cache->len;
+}
+
+/* cache_take - remove and return a cached connection for key, or NULL */
+static struct conn *
+cache_take(struct smg_delivery *d, const char *key)
+{
+    gint64 now = g_get_monotonic_time();
+
+    for (guint i = 0; i < d->cache->len; i++) {
+        struct conn *k = d->cache->pdata[i];
+
+        if (strcmp(k->key, key) != 0)
+            continue;
+        g_ptr_array_remove_index(d->cache, i);
+        if (now - k->last >= d->reuse_time * G_USEC_PER_SEC
+            || !smg_smtpc_usable(k->c)) {
+            conn_free(k, TRUE);
+            return NULL;
+        }
+        return k;
+    }
+    return NULL;
+}
+
+/* cache_put - keep k for reuse if it may serve more, else QUIT it */
+static void
+cache_put(struct smg_delivery *d, struct conn *k)
+{
+    k->last = g_get_monotonic_time();
+    if (d->reuse_time == 0 || !smg_smtpc_usable(k->c)
+        || (gint64) k->uses >= d->reuse_limit) {
+        conn_free(k, smg_smtpc_usable(k->c));
+        return;
+    }
+    if (d->cache->len >= MAX_CACHED) {
+        conn_free(d->cache->pdata[0], TRUE);
+        g_ptr_array_remove_index(d->cache, 0);
+    }
+    g_ptr_array_add(d->cache, k);
+}
+
+/* ---- one connection ----------------------------------------------------- */
+
+/* make_ssl - an SSL object for host at level (tlsa: DANE records or NULL) */
+static SSL *
+make_ssl(struct smg_delivery *d, enum smg_policy_level level, const char *host,
+         GPtrArray *tlsa, unsigned *usable)
+{
+    SSL *ssl = SSL_new(d->ssl_ctx);
+
+    *usable = 0;
+    if (ssl == NULL)
+        return NULL;
+    SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+    SSL_set_tlsext_host_name(ssl, host);
+    if (level == SMG_POLICY_VERIFY) {
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        SSL_set1_host(ssl, host);
+    } else if (level == SMG_POLICY_DANE && tlsa != NULL) {
+        if (SSL_dane_enable(ssl, host) <= 0) {
+            SSL_free(ssl);
+            return NULL;
+        }
+        /* RFC 7672 3.1.1: DANE-EE(3) binds the key, not a name */
+        SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+        for (guint i = 0; i < tlsa->len; i++) {
+            const struct smg_dns_tlsa *t = tlsa->pdata[i];
+
+            /* RFC 7672 3.1.3: PKIX-TA(0) and PKIX-EE(1) are unusable */
+            if (t->usage < 2)
+                continue;
+            if (SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->mtype, t->data,
+                                  t->len) > 0)
+                (*usable)++;
+        }
+    }
+    return ssl;
+}
+
+/*
+ * tls_check - after the handshake: whether the peer passed the level's
+ * checks; *why (new) when not.  *desc gets "TLSv1.3/dane" etc.
+ */
+static gboolean
+tls_check(SSL *ssl, enum smg_policy_level level, const char *host, char **why,
+          char **desc)
+{
+    long vr = SSL_get_verify_result(ssl);
+    const char *auth = "untrusted";
+    gboolean ok = TRUE;
+
+    if (level == SMG_POLICY_DANE) {
+        if (SSL_get0_dane_authority(ssl, NULL, NULL) < 0 || vr != X509_V_OK) {
+            *why = g_strdup_printf("no TLSA record of %s matched its "
+                                   "certificate (%s)",
+                                   host, X509_verify_cert_error_string(vr));
+            ok = FALSE;
+        }
+        auth = "dane";
+    } else if (level == SMG_POLICY_VERIFY) {
+        if (vr != X509_V_OK) {
+            *why = g_strdup_printf("certificate of %s not verified: %s", host,
+                                   X509_verify_cert_error_string(vr));
+            ok = FALSE;
+        }
+        auth = "verified";
+    } else if (vr == X509_V_OK) {
+        auth = "trusted";
+    }
+    *desc = g_strdup_printf("%s/%s", SSL_get_version(ssl), ok ? auth : "failed");
+    return ok;
+}
+
+/*
+ * open_session - connect to addr of host, EHLO, and STARTTLS as level asks
+ * (tlsa: the host's usable DANE records, or NULL).  On SESS_OK *out is a
+ * new connection; otherwise *why (new), *dsn and *code say what failed.
+ */
+static enum sess
+open_session(struct smg_delivery *d, enum smg_policy_level level,
+             const char *host, const char *addr, unsigned port, GPtrArray *tlsa,
+             struct conn **out, char **why, char *dsn, int *code)
+{
+    struct smg_smtpc *c = NULL;
+    GError *err = NULL;
+    enum smg_status st;
+    char *desc = NULL;
+    unsigned usable = 0;
+    SSL *ssl;
+
+    *out = NULL;
+    *code = 0;
+    st = smg_smtpc_connect(&d->opts, host, addr, port, &c, &err);
+    if (st == SMG_OK)
+        st = smg_smtpc_ehlo(c, &err);
+    if (st != SMG_OK) {
+        *why = g_strdup(err->message);
+        /* the message is "D.D.D text": keep the code apart */
+        if (strlen(err->message) > 6 && err->message[1] == '.'
+            && strchr(err->message, ' ') != NULL) {
+            const char *sp = strchr(err->message, ' ');
+
+            g_strlcpy(dsn, err->message, MIN((gsize) 16, (gsize) (sp - err->message + 1)));
+            g_free(*why);
+            *why = g_strdup(sp + 1);
+        }
+        g_clear_error(&err);
+        smg_smtpc_free(c);
+        return st == SMG_PERMFAIL ? SESS_PERM : SESS_TEMP;
+    }
+    if (level == SMG_POLICY_NONE)
+        goto plain;
+    if (!smg_smtpc_has(c, "STARTTLS")) {
+        if (level == SMG_POLICY_MAY)
+            goto plain;
+        *why = g_strdup_printf("TLS is required, but was not offered by %s",
+                               smg_smtpc_peer(c));
+        g_strlcpy(dsn, "4.7.10", 16);
+        smg_smtpc_quit(c);
+        return SESS_TLS;
+    }
+    ssl = make_ssl(d, level, host, tlsa, &usable);
+    if (ssl == NULL) {
+        *why = g_strdup("cannot set up TLS");
+        g_strlcpy(dsn, "4.7.5", 16);
+        smg_smtpc_quit(c);
+        return level == SMG_POLICY_MAY ? SESS_TEMP : SESS_TLS;
+    }
+    if (level == SMG_POLICY_DANE && tlsa != NULL && usable == 0)
+        level = SMG_POLICY_ENCRYPT; /* RFC 7672 2.2: mandatory, unauthenticated */
+    if (smg_smtpc_starttls(c, ssl, &err) != SMG_OK) {
+        char *reason = g_strdup(err->message);
+
+        g_clear_error(&err);
+        smg_smtpc_free(c);
+        if (level == SMG_POLICY_MAY) {
+            /* opportunistic: try again in clear, as Postfix does */
+            smg_log_info("%s[%s]:%u: TLS failed (%s), retrying without TLS", host,
+                         addr, port, reason);
+            g_free(reason);
+            return open_session(d, SMG_POLICY_NONE, host, addr, port, NULL, out,
+                                why, dsn, code);
+        }
+        *why = g_strdup_printf("TLS could not be established with %s[%s]:%u: %s",
+                               host, addr, port, reason);
+        g_strlcpy(dsn, "4.7.5", 16);
+        g_free(reason);
+        return SESS_TLS;
+    }
+    if (!tls_check(smg_smtpc_ssl(c), level, host, why, &desc)) {
+        char *w = g_strdup_printf("TLS could not be established with %s: %s",
+                                  smg_smtpc_peer(c), *why);
+
+        g_free(*why);
+        *why = w;
+        g_strlcpy(dsn, level == SMG_POLICY_DANE ? "4.7.5" : "4.7.5", 16);
+        g_free(desc);
+        smg_smtpc_quit(c);
+        return SESS_TLS;
+    }
+    *out = g_new0(struct conn, 1);
+    (*out)->c = c;
+    (*out)->tls = desc;
+    return SESS_OK;
+plain:
+    *out = g_new0(struct conn, 1);
+    (*out)->c = c;
+    (*out)->tls = g_strdup("none");
+    return SESS_OK;
+}
+
+/* ---- one domain ------------------------------------------------------- */
+
+/* settle - set a recipient's fate */
+static void
+settle(struct rstate *s, enum fate fate, const char *dsn, int code,
+       const char *reply, const char *cmd, const char *relay, const char *mta,
+       const char *tls)
+{
+    s->fate = fate;
+    g_strlcpy(s->dsn, dsn, sizeof s->dsn);
+    s->code = code;
+    g_free(s->reply);
+    s->reply = g_strdup(reply);
+    s->cmd = cmd;
+    g_free(s->relay);
+    s->relay = g_strdup(relay != NULL ? relay : "none");
+    g_free(s->mta);
+    s->mta = g_strdup(mta);
+    g_free(s->tls);
+    s->tls = g_strdup(tls);
+}
+
+/* settle_all - the same fate for every pending recipient of group */
+static void
+settle_all(GPtrArray *group, enum fate fate, const char *dsn, const char *why,
+           const char *relay, const char *mta, gboolean tls_fail)
+{
+    for (guint i = 0; i < group->len; i++) {
+        struct rstate *s = group->pdata[i];
+
+        if (s->fate != FATE_PENDING)
+            continue;
+        settle(s, fate, dsn, 0, why, NULL, relay, mta, NULL);
+        s->tls_fail = tls_fail;
+    }
+}
+
+/* fate_of - the fate a server reply code means */
+static enum fate
+fate_of(int code)
+{
+    if (code >= 200 && code < 300)
+        return FATE_SENT;
+    if (code >= 500)
+        return FATE_BOUNCED;
+    return FATE_DEFERRED;
+}
+
+/*
+ * transact - send the message to group's pending recipients on k (in
+ * chunks of MAX_RCPTS).  FALSE when the connection died before the server
+ * said anything about any recipient (a stale cached connection), in which
+ * case the recipients stay pending.
+ */
+static gboolean
+transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
+         const struct smg_envelope *env, const GString *wire)
+{
+    GPtrArray *pend = g_ptr_array_new();
+    gboolean spoke = FALSE;
+
+    for (guint i = 0; i < group->len; i++)
+        if (((struct rstate *) group->pdata[i])->fate == FATE_PENDING)
+            g_ptr_array_add(pend, group->pdata[i]);
+    for (guint off = 0; off < pend->len && smg_smtpc_usable(k->c); off += MAX_RCPTS) {
+        guint n = MIN(pend->len - off, (guint) MAX_RCPTS);
+        struct smg_smtpc_rcpt *rc = g_new0(struct smg_smtpc_rcpt, n);
+        GError *err = NULL;
+        enum smg_status st;
+        gboolean any = FALSE;
+
+        for (guint i = 0; i < n; i++) {
+            struct rstate *s = pend->pdata[off + i];
+            rc[i].addr = s->r->addr;
+            rc[i].params = s->r->params;
+        }
+        st = smg_smtpc_send(k->c, env->sender, env->sender_params, rc, n,
+                            wire->str, wire->len, &err);
+        g_clear_error(&err);
+        for (guint i = 0; i < n; i++)
+            if (rc[i].reply.code != 0)
+                any = TRUE;
+        if (st != SMG_OK && !any && !spoke && k->uses > 0) {
+            /* the server dropped an idle connection: not their verdict */
+            smg_smtpc_rcpts_clear(rc, n);
+            g_free(rc);
+            g_ptr_array_free(pend, TRUE);
+            return FALSE;
+        }
+        spoke = TRUE;
+        for (guint i = 0; i < n; i++) {
+            struct rstate *s = pend->pdata[off + i];
+
+            settle(s, rc[i].reply.code != 0 ? fate_of(rc[i].reply.code)
+                                            : FATE_DEFERRED,
+                   rc[i].reply.dsn, rc[i].reply.code, rc[i].reply.text,
+                   rc[i].reply.cmd, smg_smtpc_peer(k->c), smg_smtpc_host(k->c),
+                   k->tls);
+        }
+        smg_smtpc_rcpts_clear(rc, n);
+        g_free(rc);
+    }
+    k->uses++;
+    g_ptr_array_free(pend, TRUE);
+    (void) d;
+    return TRUE;
+}
+
+/*
+ * precheck - reasons the server cannot take the message, whatever it
+ * says: too big for its SIZE, or SMTPUTF8 needed and not offered.  TRUE
+ * when the group's recipients were settled (bounced) here.
+ */
+static gboolean
+precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
+         gsize len)
+{
+    const char *peer = smg_smtpc_peer(k->c);
+    gboolean utf8 = non_ascii(env->sender);
+    char *why = NULL;
+    const char *dsn = NULL;
+
+    for (guint i = 0; i < group->len && !utf8; i++)
+        utf8 = non_ascii(((struct rstate *) group->pdata[i])->r->addr);
+    if (utf8 && has_word(env->sender_params, "SMTPUTF8")
+        && !smg_smtpc_has(k->c, "SMTPUTF8")) {
+        why = g_strdup_printf("SMTPUTF8 is required, but was not offered by %s", peer);
+        dsn = "5.6.7";
+    }
+    (void) len;
+    if (why == NULL)
+        return FALSE;
+    for (guint i = 0; i < group->len; i++) {
+        struct rstate *s = group->pdata[i];
+
+        if (s->fate == FATE_PENDING)
+            settle(s, FATE_BOUNCED, dsn, 0, why, NULL, peer, smg_smtpc_host(k->c),
+                   k->tls);
+    }
+    g_free(why);
+    return TRUE;
+}
+
+/* A host to try: its name and, once looked up, its addresses. */
+struct host {
+    char *name;
+    gboolean literal; /* name is an address */
+};
+
+/* host_free - free a struct host */
+static void
+host_free(gpointer p)
+{
+    struct host *h = p;
+
+    g_free(h->name);
+    g_free(h);
+}
+
+/*
+ * destination - the hosts to try for domain, in order.  Returns SESS_OK
+ * with *hosts, or SESS_TEMP / SESS_PERM with *why and *dsn.  *mx_secure:
+ * the MX answer was validated (only asked when dane).
+ */
+static enum sess
+destination(struct smg_delivery *d, const char *domain, gboolean dane,
+            GPtrArray **hosts, gboolean *mx_secure, char **why, char *dsn)
+{
+    GPtrArray *mx = NULL;
+    ldns_pkt_rcode rc = LDNS_RCODE_NOERROR;
+    GError *err = NULL;
+    struct host *h;
+
+    *hosts = g_ptr_array_new_with_free_func(host_free);
+    *mx_secure = FALSE;
+    if (d->relay_host != NULL) {
+        h = g_new0(struct host, 1);
+        h->name = g_strdup(d->relay_host);
+        h->literal = d->relay_literal;
+        g_ptr_array_add(*hosts, h);
+        return SESS_OK;
+    }
+    if (domain[0] == '[') {
+        size_t n = strlen(domain);
+        char *lit = n > 2 && domain[n - 1] == ']' ? g_strndup(domain + 1, n - 2) : NULL;
+        unsigned char buf[16];
+
+        if (lit != NULL && g_str_has_prefix(lit, "IPv6:"))
+            memmove(lit, lit + 5, strlen(lit + 5) + 1);
+        if (lit == NULL || (inet_pton(AF_INET, lit, buf) != 1
+                            && inet_pton(AF_INET6, lit, buf) != 1)) {
+            *why = g_strdup_printf("bad address literal %s", domain);
+            g_strlcpy(dsn, "5.1.2", 16);
+            g_free(lit);
+            return SESS_PERM;
+        }
+        h = g_new0(struct host, 1);
+        h->name = lit;
+        h->literal = TRUE;
+        g_ptr_array_add(*hosts, h);
+        return SESS_OK;
+    }
+    if (*domain == '\0') {
+        *why = g_strdup("recipient address has no domain");
+        g_strlcpy(dsn, "5.1.3", 16);
+        return SESS_PERM;
+    }
+    if (smg_dns_mx(d->dns, domain, &mx, &rc, &err) != SMG_OK) {
+        enum sess s = smg_error_status(err) == SMG_PERMFAIL ? SESS_PERM : SESS_TEMP;
+
+        *why = g_strdup(strchr(err->message, ' ') != NULL
+                            ? strchr(err->message, ' ') + 1 : err->message);
+        g_strlcpy(dsn, s == SESS_PERM ? "5.1.2" : "4.4.3", 16);
+        g_clear_error(&err);
+        return s;
+    }
+    if (rc == LDNS_RCODE_NXDOMAIN) {
+        *why = g_strdup_printf("Host or domain name not found: %s does not exist",
+                               domain);
+        g_strlcpy(dsn, "5.1.2", 16);
+        g_ptr_array_unref(mx);
+        return SESS_PERM;
+    }
+    if (mx->len > 0 && strcmp(((struct smg_dns_mx *) mx->pdata[0])->host, ".") == 0) {
+        *why = g_strdup_printf("Domain %s does not accept mail (null MX)", domain);
+        g_strlcpy(dsn, "5.1.10", 16);
+        g_ptr_array_unref(mx);
+        return SESS_PERM;
+    }
+    if (dane && mx->len > 0) {
+        ldns_pkt *pkt = NULL;
+
+        if (smg_dns_query_ad(d->dns, domain, LDNS_RR_TYPE_MX, &pkt, mx_secure,
+                             &err) != SMG_OK) {
+            *why = g_strdup(strchr(err->message, ' ') + 1);
+            g_strlcpy(dsn, "4.4.3", 16);
+            g_clear_error(&err);
+            g_ptr_array_unref(mx);
+            return SESS_TEMP;
+        }
+        ldns_pkt_free(pkt);
+    }
+    for (guint i = 0; i < mx->len; i++) {
+        const struct smg_dns_mx *m = mx->pdata[i];
+
+        if (strcmp(m->host, ".") == 0)
+            continue;
+        h = g_new0(struct host, 1);
+        h->name = g_strdup(m->host);
+        g_ptr_array_add(*hosts, h);
+    }
+    if (mx->len == 0) { /* RFC 5321 5.1: the implicit MX */
+        h = g_new0(struct host, 1);
+        h->name = g_strdup(domain);
+        g_ptr_array_add(*hosts, h);
+        *mx_secure = TRUE; /* no MX indirection to validate */
+    }
+    g_ptr_array_unref(mx);
+    return SESS_OK;
+}
+
+/*
+ * host_tlsa - for dane: the validated TLSA records of host (*tlsa, NULL
+ * when none or not validated).  SESS_TEMP with *why when the lookup fails.
+ */
+static enum sess
+host_tlsa(struct smg_delivery *d, const char *host, unsigned port,
+          GPtrArray **tlsa, char **why)
+{
+    GPtrArray *recs = NULL;
+    gboolean secure = FALSE;
+    GError *err = NULL;
+
+    *tlsa = NULL;
+    if (smg_dns_tlsa(d->dns, host, port, &recs, &secure, NULL, &err) != SMG_OK) {
+        *why = g_strdup_printf("TLSA lookup for %s: %s", host,
+                               strchr(err->message, ' ') != NULL
+                                   ? strchr(err->message, ' ') + 1 : err->message);
+        g_clear_error(&err);
+        return SESS_TEMP;
+    }
+    if (secure && recs->len > 0)
+        *tlsa = recs;
+    else
+        g_ptr_array_unref(recs);
+    return SESS_OK;
+}
+
+/* deliver_domain - settle the fate of every recipient in group */
+static void
+deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
+               const struct smg_envelope *env, const GString *wire,
+               const char *sender_domain)
+{
+    struct smg_policy_rule rule = smg_policy_lookup(d->policy, sender_domain, domain);
+    enum smg_policy_level level = rule.level;
+    char *key = g_strdup_printf("%s|%s", d->relay_host != NULL ? "relay" : domain,
+                                smg_policy_level_name(level));
+    GPtrArray *hosts = NULL;
+    struct conn *k;
+    gboolean mx_secure = FALSE;
+    char *why = NULL, *last_relay = NULL, *last_mta = NULL;
+    char dsn[16] = "4.4.1";
+    unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0;
+    enum sess s;
+
+    /* a cached connection first */
+    while ((k = cache_take(d, key)) != NULL) {
+        if (precheck(k, group, env, wire->len) || transact(d, k, group, env, wire)) {
+            cache_put(d, k);
+            goto done;
+        }
+        conn_free(k, FALSE);
+    }
+    s = destination(d, domain, level == SMG_POLICY_DANE, &hosts, &mx_secure, &why, dsn);
+    if (s != SESS_OK) {
+        settle_all(group, s == SESS_PERM ? FATE_BOUNCED : FATE_DEFERRED, dsn, why,
+                   NULL, NULL, FALSE);
+        goto done;
+    }
+    for (guint h = 0; h < hosts->len && tries < MAX_CONNECT_TRIES; h++) {
+        const struct host *host = hosts->pdata[h];
+        unsigned port = d->relay_host != NULL ? d->relay_port : d->port;
+        GPtrArray *addrs = NULL, *tlsa = NULL;
+        enum smg_policy_level hl = level;
+        GError *err = NULL;
+        ldns_pkt_rcode rc;
+
+        if (host->literal) {
+            addrs = g_ptr_array_new_with_free_func(g_free);
+            g_ptr_array_add(addrs, g_strdup(host->name));
+        } else if (smg_dns_addrs(d->dns, host->name, &addrs, &rc, &err) != SMG_OK) {
+            g_free(why);
+            why = g_strdup_printf("%s", strchr(err->message, ' ') != NULL
+                                            ? strchr(err->message, ' ') + 1
+                                            : err->message);
+            g_strlcpy(dsn, "4.4.3", sizeof dsn);
+            g_clear_error(&err);
+            temp_fails++;
+            continue;
+        }
+        if (addrs->len == 0) {
+            g_free(why);
+            why = g_strdup_printf("Host or domain name not found: no address "
+                                  "for %s", host->name);
+            g_strlcpy(dsn, hosts->len == 1 ? "5.1.2" : "4.4.4", sizeof dsn);
+            if (hosts->len == 1)
+                perm_fails++;
+            else
+                temp_fails++;
+            g_ptr_array_unref(addrs);
+            continue;
+        }
+        if (level == SMG_POLICY_DANE) {
+            if (!mx_secure || host->literal) {
+                hl = SMG_POLICY_MAY;
+            } else if (host_tlsa(d, host->name, port, &tlsa, &why) != SESS_OK) {
+                g_strlcpy(dsn, "4.4.3", sizeof dsn);
+                temp_fails++;
+                g_ptr_array_unref(addrs);
+                continue;
+            } else if (tlsa == NULL) {
+                hl = SMG_POLICY_MAY;
+            }
+        }
+        for (guint a = 0; a < addrs->len && tries < MAX_CONNECT_TRIES; a++) {
+            int code = 0;
+
+            tries++;
+            g_free(why);
+            why = NULL;
+            s = open_session(d, hl, host->name, addrs->pdata[a], port, tlsa, &k,
+                             &why, dsn, &code);
+            g_free(last_relay);
+            last_relay = g_strdup_printf("%s[%s]:%u", host->name,
+                                         (const char *) addrs->pdata[a], port);
+            g_free(last_mta);
+            last_mta = g_strdup(host->name);
+            if (s == SESS_OK) {
+                k->key = g_strdup(key);
+                if (!precheck(k, group, env, wire->len))
+                    (void) transact(d, k, group, env, wire);
+                cache_put(d, k);
+                if (tlsa != NULL)
+                    g_ptr_array_unref(tlsa);
+                g_ptr_array_unref(addrs);
+                goto done;
+            }
+            smg_log_info("%s: %s", last_relay, why);
+            if (s == SESS_TLS)
+                tls_fails++;
+            else if (s == SESS_PERM)
+                perm_fails++;
+            else
+                temp_fails++;
+        }
+        if (tlsa != NULL)
+            g_ptr_array_unref(tlsa);
+        g_ptr_array_unref(addrs);
+    }
+    if (why == NULL) {
+        why = g_strdup_printf("no host to deliver to for %s", domain);
+        temp_fails++;
+    }
+    if (tls_fails > 0 && temp_fails == 0 && perm_fails == 0) {
+        switch (rule.action) {
+        case SMG_POLICY_REJECT:
+            settle_all(group, FATE_BOUNCED, "5.7.10", why, last_relay, last_mta, TRUE);
+            break;
+        case SMG_POLICY_HOLD:
+            settle_all(group, FATE_HELD, "4.7.10", why, last_relay, last_mta, TRUE);
+            break;
+        case SMG_POLICY_DEFER:
+            settle_all(group, FATE_DEFERRED, "4.7.10", why, last_relay, last_mta, TRUE);
+            break;
+        }
+    } else if (perm_fails > 0 && temp_fails == 0 && tls_fails == 0) {
+        if (dsn[0] != '5')
+            dsn[0] = '5';
+        settle_all(group, FATE_BOUNCED, dsn, why, last_relay, last_mta, FALSE);
+    } else {
+        if (dsn[0] != '4')
+            dsn[0] = '4';
+        settle_all(group, FATE_DEFERRED, dsn, why, last_relay, last_mta, FALSE);
+    }
+done:
+    if (hosts != NULL)
+        g_ptr_array_unref(hosts);
+    g_free(why);
+    g_free(last_relay);
+    g_free(last_mta);
+    g_free(key);
+}
+
+/* ---- outcome ---------------------------------------------------------- */
+
+/* file_new - a struct smg_delivery_file */
+static struct smg_delivery_file *
+file_new(const char *queue, const char *id, GString *content, time_t mtime)
+{
+    struct smg_delivery_file *f = g_new0(struct smg_delivery_file, 1);
+
+    f->queue = g_strdup(queue);
+    f->id = g_strdup(id);
+    f->content = content;
+    f->mtime = mtime;
+    return f;
+}
+
+/* file_free - free a struct smg_delivery_file */
+static void
+file_free(gpointer p)
+{
+    struct smg_delivery_file *f = p;
+
+    if (f == NULL)
+        return;
+    g_free(f->queue);
+    g_free(f->id);
+    if (f->content != NULL)
+        g_string_free(f->content, TRUE);
+    g_free(f);
+}
+
+void
+smg_delivery_outcome_clear(struct smg_delivery_outcome *out)
+{
+    if (out->extras != NULL)
+        g_ptr_array_unref(out->extras);
+    file_free(out->rest);
+    memset(out, 0, sizeof *out);
+}
+
+/* add_extra - append a file to the outcome */
+static void
+add_extra(struct smg_delivery_outcome *out, struct smg_delivery_file *f)
+{
+    if (out->extras == NULL)
+        out->extras = g_ptr_array_new_with_free_func(file_free);
+    g_ptr_array_add(out->extras, f);
+}
+
+/* with_rcpts - the message with only the recipients of fate (new) */
+static GString *
+with_rcpts(struct smg_envelope *env, GPtrArray *states, enum fate fate,
+           const char *buf, gsize len, gsize body_offset)
+{
+    GPtrArray *all = env->rcpts, *sub = g_ptr_array_new();
+    GString *s = g_string_sized_new(len + 256);
+
+    for (guint i = 0; i < states->len; i++) {
+        struct rstate *st = states->pdata[i];
+
+        if (st->fate == fate)
+            g_ptr_array_add(sub, st->r);
+    }
+    env->rcpts = sub;
+    smg_envelope_write(env, s);
+    env->rcpts = all;
+    g_ptr_array_free(sub, TRUE);
+    g_string_append_len(s, buf + body_offset, (gssize) (len - body_offset));
+    return s;
+}
+
+/* diagnostic - the Diagnostic-Code of a recipient (new) */
+static char *
+diagnostic(const struct rstate *s)
+{
+    if (s->code != 0)
+        return g_strdup_printf("smtp; %s", s->reply); /* the reply as given */
+    return g_strdup_printf("X-smg; %s", s->reply);
+}
+
+/*
+ * report - build a report (action) about the recipients of states whose
+ * fate is fate, with queue ID orig+tag, and add it to out.  SMG_OK also
+ * when no report is due (null sender, NOTIFY).
+ */
+static enum smg_status
+report(struct smg_delivery *d, const char *id, const char *tag,
+       enum smg_dsn_action action, const char *intro, GPtrArray *states,
+       enum fate fate, struct smg_envelope *env, const char *buf, gsize len,
+       gsize body_offset, time_t now, time_t retry_until,
+       struct smg_delivery_outcome *out, GError **err)
+{
+    struct smg_dsn_rcpt *rc = g_new0(struct smg_dsn_rcpt, states->len);
+    GPtrArray *owned = g_ptr_array_new_with_free_func(g_free);
+    GString *reason = g_string_new(NULL);
+    struct smg_dsn_report rep = {0};
+    char *rid = smg_dsn_queue_id(id, tag);
+    GString *content = NULL;
+    const char *route = smg_envelope_get(env, "Route");
+    char *pool = route != NULL ? smg_envelope_param(route, "pool") : NULL;
+    enum smg_status st;
+    gsize n = 0;
+
+    g_string_append(reason, intro);
+    for (guint i = 0; i < states->len; i++) {
+        struct rstate *s = states->pdata[i];
+
+        if (s->fate != fate)
+            continue;
+        rc[n].addr = s->r->addr;
+        rc[n].params = s->r->params;
+        rc[n].action = action;
+        rc[n].status = s->dsn;
+        rc[n].diagnostic = diagnostic(s);
+        g_ptr_array_add(owned, (gpointer) rc[n].diagnostic);
+        rc[n].remote_mta = s->mta;
+        rc[n].last_attempt = now;
+        rc[n].retry_until = action == SMG_DSN_DELAYED ? retry_until : 0;
+        n++;
+    }
+    rep.reporting_mta = d->helo;
+    rep.reason = reason->str;
+    rep.id = rid;
+    rep.now = now;
+    rep.max_full = d->bounce_size_limit;
+    st = n > 0 ? smg_dsn_build(&rep, env, buf, len, body_offset, rc, n, &content, err)
+               : SMG_OK;
+    if (st == SMG_OK && content == NULL && n > 0)
+        smg_log_info("%s: no %s report (%s)", id,
+                     action == SMG_DSN_FAILED ? "non-delivery" : "delay",
+                     env->sender == NULL || *env->sender == '\0'
+                         ? "null sender" : "NOTIFY");
+    if (st == SMG_OK && content != NULL) {
+        if (pool != NULL && strcmp(pool, "bad") == 0) {
+            /* reports about bad-pool mail leave from the bad pool too */
+            struct smg_envelope *renv = NULL;
+            gsize roff = 0;
+
+            if (smg_envelope_parse(content->str, content->len, &renv, &roff, NULL)
+                == SMG_OK) {
+                GString *re = g_string_sized_new(content->len + 64);
+                char *v = g_strdup_printf("pool=bad gateway=%s reason=bounce", d->name);
+
+                smg_envelope_set(renv, "Route", v);
+                smg_envelope_write(renv, re);
+                g_string_append_len(re, content->str + roff,
+                                    (gssize) (content->len - roff));
+                g_string_free(content, TRUE);
+                content = re;
+                g_free(v);
+            }
+            smg_envelope_free(renv);
+        }
+        smg_log_info("%s: sender %s notification: %s", id,
+                     action == SMG_DSN_FAILED ? "non-delivery" : "delay", rid);
+        add_extra(out, file_new(d->bounce_queue, rid, content, 0));
+    }
+    g_free(pool);
+    g_free(rid);
+    g_string_free(reason, TRUE);
+    g_ptr_array_unref(owned);
+    g_free(rc);
+    return st;
+}
+
+/* log_rcpt - the per-recipient log line */
+static void
+log_rcpt(const char *id, const struct rstate *s, double delay)
+{
+    static const char *const names[] = {"pending", "sent", "bounced", "deferred",
+                                        "held"};
+    char *text = s->code != 0 && s->mta != NULL
+                     ? g_strdup_printf("%s said: %s (in reply to %s)", s->mta,
+                                       s->reply, s->cmd != NULL ? s->cmd : "?")
+                     : g_strdup(s->reply != NULL ? s->reply : "");
+
+    if (s->fate == FATE_SENT)
+        smg_log_info("%s: to=<%s>, relay=%s, delay=%.1f, tls=%s, dsn=%s, status=sent (%s)",
+                     id, s->r->addr, s->relay, delay, s->tls != NULL ? s->tls : "none",
+                     s->dsn, s->reply);
+    else
+        smg_log_info("%s: to=<%s>, relay=%s, delay=%.1f, tls=%s, dsn=%s, status=%s (%s)",
+                     id, s->r->addr, s->relay != NULL ? s->relay : "none", delay,
+                     s->tls != NULL ? s->tls : "none", s->dsn, names[s->fate], text);
+    g_free(text);
+}
+
+/* rstate_clear - free a struct rstate */
+static void
+rstate_free(gpointer p)
+{
+    struct rstate *s = p;
+
+    g_free(s->domain);
+    g_free(s->reply);
+    g_free(s->relay);
+    g_free(s->mta);
+    g_free(s->tls);
+    g_free(s);
+}
+
+/* count - how many of states have fate */
+static unsigned
+count(GPtrArray *states, enum fate fate)
+{
+    unsigned n = 0;
+
+    for (guint i = 0; i < states->len; i++)
+        if (((struct rstate *) states->pdata[i])->fate == fate)
+            n++;
+    return n;
+}
+
+/* retag - a report tag with the attempt number, e.g. "N3" */
+static char *
+retag(const char *base, unsigned attempt)
+{
+    return g_strdup_printf("%s%u", base, attempt);
+}
+
+/* expire - recipients deferred past the queue lifetime are bounced */
+static void
+expire(struct smg_delivery *d, GPtrArray *states, time_t arrival, time_t now)
+{
+    if (now < arrival + (time_t) d->lifetime)
+        return;
+    for (guint i = 0; i < states->len; i++) {
+        struct rstate *s = states->pdata[i];
+        char *r;
+
+        if (s->fate != FATE_DEFERRED)
+            continue;
+        s->fate = FATE_BOUNCED;
+        if (s->code != 0)
+            r = g_strdup_printf("message expired after %" G_GINT64_FORMAT
+                                " days in the queue; last reply: %s said: %s",
+                                (gint64) d->lifetime / 86400,
+                                s->mta != NULL ? s->mta : s->relay, s->reply);
+        else
+            r = g_strdup_printf("message expired after %" G_GINT64_FORMAT
+                                " days in the queue; last error: %s",
+                                (gint64) d->lifetime / 86400, s->reply);
+        g_free(s->reply);
+        s->reply = r;
+        s->code = 0;
+    }
+}
+
+/*
+ * compose - turn the fates into the outcome: reports, the held part, the
+ * rest for deferred.GATEWAY; update SMG-Delivery.
+ */
+static enum smg_status
+compose(struct smg_delivery *d, const char *id, GPtrArray *states,
+        struct smg_envelope *env, const char *buf, gsize len, gsize body_offset,
+        struct smg_delivery_state *ds, time_t arrival, time_t now,
+        struct smg_delivery_outcome *out, GError **err)
+{
+    unsigned deferred, held;
+    char *tag, *v, *hours;
+    enum smg_status st = SMG_OK;
+    time_t expires = arrival + (time_t) d->lifetime;
+
+    out->sent = count(states, FATE_SENT);
+    out->bounced = count(states, FATE_BOUNCED);
+    deferred = out->deferred = count(states, FATE_DEFERRED);
+    held = out->held = count(states, FATE_HELD);
+
+    if (out->bounced > 0) {
+        tag = retag("N", ds->attempts);
+        st = report(d, id, tag, SMG_DSN_FAILED,
+                    "I'm sorry to have to inform you that your message could not\n"
+                    "be delivered to one or more recipients. It's attached below.\n\n"
+                    "For further assistance, please send mail to postmaster.\n",
+                    states, FATE_BOUNCED, env, buf, len, body_offset, now, 0, out, err);
+        g_free(tag);
+        if (st != SMG_OK)
+            return st;
+    }
+    if (held > 0) {
+        char *intro = g_strdup_printf(
+            "####### THIS IS A WARNING ONLY. YOU DO NOT NEED TO RESEND YOUR MESSAGE. #######\n\n"
+            "Your message is held: the recipients' domain requires an encrypted\n"
+            "(TLS) connection, which could not be established. The message stays\n"
+            "with the postmaster, who may release it; otherwise it will be returned\n"
+            "to you after %" G_GINT64_FORMAT " days.",
+            (gint64) d->hold_expiry / 86400);
+
+        tag = retag("H", ds->attempts);
+        st = report(d, id, tag, SMG_DSN_DELAYED, intro, states, FATE_HELD, env, buf,
+                    len, body_offset, now, now + (time_t) d->hold_expiry, out, err);
+        g_free(tag);
+        g_free(intro);
+        if (st != SMG_OK)
+            return st;
+    }
+    if (deferred > 0 && d->delay_warning > 0 && !ds->warned
+        && now - arrival >= d->delay_warning) {
+        hours = g_strdup_printf(
+            "####### THIS IS A WARNING ONLY. YOU DO NOT NEED TO RESEND YOUR MESSAGE. #######\n\n"
+            "Your message could not be delivered for %.1f hours.\n"
+            "It will be retried until it is %" G_GINT64_FORMAT " days old.",
+            (double) (now - arrival) / 3600.0, (gint64) d->lifetime / 86400);
+        st = report(d, id, "D1", SMG_DSN_DELAYED, hours, states, FATE_DEFERRED, env,
+                    buf, len, body_offset, now, expires, out, err);
+        g_free(hours);
+        if (st != SMG_OK)
+            return st;
+        ds->warned = TRUE;
+    }
+    /* the last error, for the operator */
+    for (guint i = 0; i < states->len; i++) {
+        struct rstate *s = states->pdata[i];
+
+        if (s->fate == FATE_DEFERRED || s->fate == FATE_HELD) {
+            g_free(ds->last);
+            ds->last = s->code != 0 ? g_strdup(s->reply)
+                                    : g_strdup_printf("%s %s", s->dsn, s->reply);
+        }
+    }
+    if (held > 0) {
+        struct smg_delivery_state hs = *ds;
+        GString *content;
+
+        hs.held = now;
+        hs.next = 0;
+        v = smg_delivery_state_format(&hs);
+        smg_envelope_set(env, "Delivery", v);
+        g_free(v);
+        content = with_rcpts(env, states, FATE_HELD, buf, len, body_offset);
+        if (deferred == 0) {
+            out->rest = file_new("hold", id, content, 0);
+        } else {
+            char *hid = g_strdup_printf("%sT%u", id, ds->attempts);
+
+            add_extra(out, file_new("hold", hid, content, 0));
+            smg_log_info("%s: held part %s", id, hid);
+            g_free(hid);
+        }
+    }
+    if (deferred > 0) {
+        time_t next = now + (time_t) smg_delivery_backoff(d->backoff_min, d->backoff_max,
+                                                          d->factor, ds->attempts);
+
+        if (next > expires)
+            next = expires > now ? expires : now + 1;
+        ds->held = 0;
+        ds->next = next;
+        v = smg_delivery_state_format(ds);
+        smg_envelope_set(env, "Delivery", v);
+        g_free(v);
+        out->rest = file_new(d->q_deferred, id,
+                             with_rcpts(env, states, FATE_DEFERRED, buf, len, body_offset),
+                             next);
+    }
+    return SMG_OK;
+}
+
+enum smg_status
+smg_delivery_run(struct smg_delivery *d, const char *id, const char *buf, gsize len,
+                 struct smg_envelope *env, gsize body_offset,
+                 struct smg_delivery_outcome *out, GError **err)
+{
+    time_t now = smg_delivery_now(d);
+    struct smg_delivery_state ds;
+    GPtrArray *states = g_ptr_array_new_with_free_func(rstate_free);
+    GPtrArray *domains = g_ptr_array_new(); /* first-seen order */
+    GHashTable *groups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                               (GDestroyNotify) g_ptr_array_unref);
+    GString *msg = g_string_sized_new(len - body_offset + 64);
+    GString *wire = g_string_sized_new(len - body_offset + 1024);
+    char *sender_domain;
+    time_t arrival;
+    double delay;
+    enum smg_status st;
+
+    memset(out, 0, sizeof *out);
+    smg_delivery_state_parse(smg_envelope_get(env, "Delivery"), &ds);
+    ds.attempts++;
+    g_free(ds.gateway);
+    ds.gateway = g_strdup(d->name);
+    if (ds.first == 0)
+        ds.first = now;
+    ds.held = 0;
+    arrival = smg_delivery_parse_time(smg_envelope_get(env, "Arrival"));
+    if (arrival == 0)
+        arrival = ds.first;
+    delay = (double) (now - arrival);
+    sender_domain = domain_of(env->sender != NULL ? env->sender : "");
+    smg_log_info("%s: from=<%s>, size=%" G_GSIZE_FORMAT ", nrcpt=%u, attempt=%u", id,
+                 env->sender != NULL ? env->sender : "", len - body_offset,
+                 env->rcpts->len, ds.attempts);
+
+    smg_envelope_strip(buf + body_offset, len - body_offset, msg);
+    (void) smg_smtpc_wire(msg->str, msg->len, wire);
+    g_string_free(msg, TRUE);
+
+    for (guint i = 0; i < env->rcpts->len; i++) {
+        struct rstate *s = g_new0(struct rstate, 1);
+        GPtrArray *g;
+
+        s->r = env->rcpts->pdata[i];
+        s->domain = domain_of(s->r->addr);
+        g_ptr_array_add(states, s);
+        g = g_hash_table_lookup(groups, s->domain);
+        if (g == NULL) {
+            g = g_ptr_array_new();
+            g_hash_table_insert(groups, s->domain, g);
+            g_ptr_array_add(domains, s->domain);
+        }
+        g_ptr_array_add(g, s);
+    }
+    for (guint i = 0; i < domains->len; i++) {
+        GPtrArray *g = g_hash_table_lookup(groups, domains->pdata[i]);
+
+        deliver_domain(d, domains->pdata[i], g, env, wire, sender_domain);
+        /* a connection lost between chunks leaves some untried: retry later */
+        settle_all(g, FATE_DEFERRED, "4.4.2",
+                   "connection lost before this recipient was tried", NULL, NULL,
+                   FALSE);
+    }
+    expire(d, states, arrival, now);
+    for (guint i = 0; i < states->len; i++)
+        log_rcpt(id, states->pdata[i], delay);
+
+    st = compose(d, id, states, env, buf, len, body_offset, &ds, arrival, now, out, err);
+    if (st != SMG_OK) {
+        smg_delivery_outcome_clear(out);
+    } else if (out->rest == NULL) {
+        smg_log_info("%s: removed", id);
+    } else if (out->deferred > 0) {
+        char *t = smg_delivery_format_time(out->rest->mtime);
+
+        smg_log_info("%s: status=deferred, attempts=%u, next=%s", id, ds.attempts, t);
+        g_free(t);
+    } else {
+        smg_log_info("%s: status=held, queue=hold", id);
+    }
+    smg_delivery_state_clear(&ds);
+    g_free(sender_domain);
+    g_string_free(wire, TRUE);
+    g_hash_table_destroy(groups);
+    g_ptr_array_free(domains, TRUE);
+    g_ptr_array_unref(states);
+    return st;
+}
+
+enum smg_status
+smg_delivery_expire(struct smg_delivery *d, const char *id, const char *buf, gsize len,
+                    struct smg_envelope *env, gsize body_offset, gboolean *expired,
+                    struct smg_delivery_outcome *out, GError **err)
+{
+    const char *route = smg_envelope_get(env, "Route");
+    char *gw;
+    struct smg_delivery_state ds;
+    time_t now = smg_delivery_now(d);
+    GPtrArray *states;
+    enum smg_status st;
+
+    memset(out, 0, sizeof *out);
+    *expired = FALSE;
+    smg_delivery_state_parse(smg_envelope_get(env, "Delivery"), &ds);
+    gw = ds.gateway != NULL ? g_strdup(ds.gateway)
+         : route != NULL    ? smg_envelope_param(route, "gateway")
+                            : NULL;
+    if (gw == NULL || strcmp(gw, d->name) != 0 || ds.held == 0
+        || now - ds.held < d->hold_expiry) {
+        g_free(gw);
+        smg_delivery_state_clear(&ds);
+        return SMG_OK;
+    }
+    g_free(gw);
+    *expired = TRUE;
+    states = g_ptr_array_new_with_free_func(rstate_free);
+    for (guint i = 0; i < env->rcpts->len; i++) {
+        struct rstate *s = g_new0(struct rstate, 1);
+        char *why = g_strdup_printf("held for %" G_GINT64_FORMAT " days without "
+                                    "release; %s",
+                                    (gint64) (now - ds.held) / 86400,
+                                    ds.last != NULL ? ds.last : "TLS could not be "
+                                                                "established");
+
+        s->r = env->rcpts->pdata[i];
+        settle(s, FATE_BOUNCED, "5.7.10", 0, why, NULL, "none", NULL, NULL);
+        g_free(why);
+        g_ptr_array_add(states, s);
+        log_rcpt(id, s, (double) (now - ds.held));
+    }
+    st = report(d, id, "X", SMG_DSN_FAILED,
+                "Your message was held because the recipients' domain requires an\n"
+                "encrypted (TLS) connection, which could not be established, and\n"
+                "nobody released it in time. It's attached below.",
+                states, FATE_BOUNCED, env, buf, len, body_offset, now, 0, out, err);
+    out->bounced = env->rcpts->len;
+    if (st != SMG_OK)
+        smg_delivery_outcome_clear(out);
+    else
+        smg_log_info("%s: removed (hold expired)", id);
+    g_ptr_array_unref(states);
+    smg_delivery_state_clear(&ds);
+    return st;
+}
+
+/* ---- the queue runner ------------------------------------------------- */
+
+/* on_signal - stop after the message in hand */
+static void
+on_signal(int sig)
+{
+    (void) sig;
+    serve_stop = 1;
+}
+
+/* release - put a claimed message back in its queue's new/ */
+static void
+release(struct smg_spool_msg *msg, const char *queue)
+{
+    GError *err = NULL;
+
+    if (smg_spool_move(msg, queue, 0, &err) != SMG_OK) {
+        smg_log_warn("%s: left in cur/ for recovery: %s", msg->id, err->message);
+        g_error_free(err);
+    }
+}
+
+/* write_file - commit one outcome file durably (mtime before the rename) */
+static enum smg_status
+write_file(struct smg_spool *spool, const struct smg_delivery_file *f, GError **err)
+{
+    struct smg_spool_file *sf;
+    enum smg_status st = smg_spool_create(spool, f->queue, f->id, &sf, err);
+
+    if (st != SMG_OK)
+        return st;
+    fwrite(f->content->str, 1, f->content->len, sf->fp);
+    if (f->mtime != 0) {
+        struct timespec ts[2] = {{f->mtime, 0}, {f->mtime, 0}};
+
+        /* flushed first: a later write would move the mtime again */
+        if (fflush(sf->fp) != 0 || futimens(sf->fd, ts) < 0) {
+            smg_set_error(err, SMG_TEMPFAIL, NULL, "cannot write %s: %s", sf->tmp_path,
+                          g_strerror(errno));
+            smg_spool_abort(sf);
+            return SMG_TEMPFAIL;
+        }
+    }
+    return smg_spool_commit(sf, err);
+}
+
+/*
+ * process - deliver (hold: expire) one claimed message and write the
+ * outcome.  Returns SMG_OK to go on, or the status that ends the run.
+ */
+static enum smg_status
+process(struct smg_delivery *d, struct smg_spool *spool, struct smg_spool_msg *msg,
+        gboolean hold_scan, GError **err)
+{
+    struct smg_envelope *env = NULL;
+    struct smg_delivery_outcome out = {0};
+    gsize len = 0, off = 0;
+    GError *perr = NULL;
+    char *buf = smg_spool_read(msg, &len, err);
+    const char *q = msg->queue;
+    char *queue = g_strdup(q);
+    gboolean expired = FALSE;
+    enum smg_status st;
+
+    if (buf == NULL) {
+        release(msg, queue);
+        g_free(queue);
+        return SMG_TEMPFAIL;
+    }
+    st = smg_envelope_parse(buf, len, &env, &off, &perr);
+    if (st == SMG_OK && (env->sender == NULL || env->rcpts->len == 0)) {
+        smg_set_error(&perr, SMG_PERMFAIL, "5.6.0",
+                      "malformed envelope: no SMG-Sender or no SMG-Recipient");
+        st = SMG_PERMFAIL;
+    }
+    if (st == SMG_OK && env->queue_id != NULL && strcmp(env->queue_id, msg->id) != 0) {
+        smg_set_error(&perr, SMG_PERMFAIL, "5.6.0",
+                      "malformed envelope: SMG-Queue-ID %s is not the file name",
+                      env->queue_id);
+        st = SMG_PERMFAIL;
+    }
+    if (st != SMG_OK) {
+        st = smg_spool_corrupt(msg, perr->message, err);
+        g_clear_error(&perr);
+        goto end;
+    }
+    if (hold_scan)
+        st = smg_delivery_expire(d, msg->id, buf, len, env, off, &expired, &out, err);
+    else
+        st = smg_delivery_run(d, msg->id, buf, len, env, off, &out, err);
+    if (st != SMG_OK || (hold_scan && !expired)) {
+        release(msg, queue);
+        goto end;
+    }
+    for (guint i = 0; out.extras != NULL && i < out.extras->len; i++) {
+        if ((st = write_file(spool, out.extras->pdata[i], err)) != SMG_OK) {
+            release(msg, queue);
+            goto end;
+        }
+    }
+    if (out.rest != NULL && (st = write_file(spool, out.rest, err)) != SMG_OK) {
+        release(msg, queue);
+        goto end;
+    }
+    st = smg_spool_done(msg, err);
+end:
+    smg_delivery_outcome_clear(&out);
+    smg_envelope_free(env);
+    g_free(buf);
+    g_free(queue);
+    return st;
+}
+
+struct entry {
+    char *name;
+    time_t mtime;
+};
+
+/* entry_cmp - oldest first, then by name */
+static gint
+entry_cmp(gconstpointer a, gconstpointer b)
+{
+    const struct entry *x = a, *y = b;
+
+    if (x->mtime != y->mtime)
+        return x->mtime < y->mtime ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* due - the names in QUEUE/new that this worker may take now */
+static GArray *
+due(struct smg_spool *spool, const char *queue, time_t now, gboolean check_time,
+    unsigned worker, unsigned nworkers)
+{
+    char *dir = smg_spool_queue_dir(spool, queue, "new");
+    GArray *out = g_array_new(FALSE, FALSE, sizeof(struct entry));
+    GDir *gd = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (gd != NULL && (name = g_dir_read_name(gd)) != NULL) {
+        struct stat sb;
+        struct entry e;
+        char *path;
+
+        if (name[0] == '.')
+            continue;
+        if (nworkers > 1 && smg_route_hash(name) % nworkers != worker)
+            continue;
+        path = g_build_filename(dir, name, NULL);
+        if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)
+            || (check_time && sb.st_mtime > now)) {
+            g_free(path);
+            continue;
+        }
+        g_free(path);
+        e.name = g_strdup(name);
+        e.mtime = sb.st_mtime;
+        g_array_append_val(out, e);
+    }
+    if (gd != NULL)
+        g_dir_close(gd);
+    g_free(dir);
+    g_array_sort(out, entry_cmp);
+    return out;
+}
+
+/* entries_free - free what due returned */
+static void
+entries_free(GArray *a)
+{
+    for (guint i = 0; i < a->len; i++)
+        g_free(g_array_index(a, struct entry, i).name);
+    g_array_free(a, TRUE);
+}
+
+/*
+ * hold_due - whether QUEUE/new/NAME in hold/ is this gateway's held mail
+ * past its expiry (read without claiming: most held files are not)
+ */
+static gboolean
+hold_due(struct smg_delivery *d, struct smg_spool *spool, const char *name)
+{
+    char *dir = smg_spool_queue_dir(spool, "hold", "new");
+    char *path = g_build_filename(dir, name, NULL);
+    char *text = NULL, *gw = NULL;
+    gsize len = 0, off = 0;
+    struct smg_envelope *env = NULL;
+    struct smg_delivery_state ds = {0};
+    gboolean yes = FALSE;
+
+    if (g_file_get_contents(path, &text, &len, NULL)
+        && smg_envelope_parse(text, len, &env, &off, NULL) == SMG_OK) {
+        const char *route = smg_envelope_get(env, "Route");
+
+        smg_delivery_state_parse(smg_envelope_get(env, "Delivery"), &ds);
+        gw = ds.gateway != NULL ? g_strdup(ds.gateway)
+             : route != NULL    ? smg_envelope_param(route, "gateway")
+                                : NULL;
+        yes = gw != NULL && strcmp(gw, d->name) == 0 && ds.held != 0
+              && smg_delivery_now(d) - ds.held >= d->hold_expiry;
+    }
+    smg_delivery_state_clear(&ds);
+    smg_envelope_free(env);
+    g_free(gw);
+    g_free(text);
+    g_free(path);
+    g_free(dir);
+    return yes;
+}
+
+/*
+ * run_queue - process what is due in queue; *done counts.  Returns SMG_OK
+ * or the status that ends the run.
+ */
+static enum smg_status
+run_queue(struct smg_delivery *d, struct smg_spool *spool, const char *queue,
+          gboolean check_time, gboolean hold_scan, unsigned worker,
+          unsigned nworkers, unsigned max_messages, unsigned *done, GError **err)
+{
+    GArray *list = due(spool, queue, smg_delivery_now(d), check_time, worker, nworkers);
+    enum smg_status st = SMG_OK;
+
+    for (guint i = 0; i < list->len && !serve_stop && st == SMG_OK; i++) {
+        struct smg_spool_msg *msg = NULL;
+
+        if (max_messages > 0 && *done >= max_messages)
+            break;
+        if (hold_scan && !hold_due(d, spool, g_array_index(list, struct entry, i).name))
+            continue;
+        st = smg_spool_claim(spool, queue, g_array_index(list, struct entry, i).name,
+                             &msg, err);
+        if (st == SMG_PERMFAIL) { /* taken by someone else */
+            st = SMG_OK;
+            continue;
+        }
+        if (st != SMG_OK)
+            break;
+        st = process(d, spool, msg, hold_scan, err);
+        smg_spool_msg_free(msg);
+        if (!hold_scan)
+            (*done)++;
+    }
+    entries_free(list);
+    return st;
+}
+
+/* watch_add - add an inotify watch on QUEUE/new */
+static void
+watch_add(int ifd, struct smg_spool *spool, const char *queue)
+{
+    char *dir = smg_spool_queue_dir(spool, queue, "new");
+
+    if (inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+        smg_log_warn("inotify on %s: %s; rescanning every %d ms", dir,
+                     g_strerror(errno), RESCAN_MS);
+    g_free(dir);
+}
+
+int
+smg_delivery_serve(struct smg_delivery *d, struct smg_spool *spool, gboolean watch,
+                   unsigned worker, unsigned nworkers, unsigned max_messages)
+{
+    struct sigaction sa = {0};
+    GError *err = NULL;
+    enum smg_status st = SMG_OK;
+    unsigned done = 0;
+    int ifd = -1;
+    gint64 last_hold = 0;
+
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (nworkers == 0)
+        nworkers = 1;
+    if ((st = smg_spool_ensure(spool, d->q_send, &err)) != SMG_OK
+        || (st = smg_spool_ensure(spool, d->q_deferred, &err)) != SMG_OK
+        || (st = smg_spool_ensure(spool, "hold", &err)) != SMG_OK)
+        goto fail;
+    if (watch && (ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) >= 0) {
+        watch_add(ifd, spool, d->q_send);
+        watch_add(ifd, spool, d->q_deferred);
+    }
+    while (!serve_stop && (max_messages == 0 || done < max_messages)) {
+        unsigned before = done;
+
+        st = run_queue(d, spool, d->q_send, FALSE, FALSE, worker, nworkers,
+                       max_messages, &done, &err);
+        if (st == SMG_OK)
+            st = run_queue(d, spool, d->q_deferred, TRUE, FALSE, worker, nworkers,
+                           max_messages, &done, &err);
+        if (st != SMG_OK)
+            goto fail;
+        if (done != before)
+            continue;
+        /* nothing was due: expire held mail now and then */
+        if (!watch || g_get_monotonic_time() - last_hold >= HOLD_SCAN_S * G_USEC_PER_SEC) {
+            last_hold = g_get_monotonic_time();
+            st = run_queue(d, spool, "hold", FALSE, TRUE, worker, nworkers, 0, &done,
+                           &err);
+            if (st != SMG_OK)
+                goto fail;
+        }
+        if (!watch)
+            break;
+        {
+            struct pollfd p = {ifd, POLLIN, 0};
+            char ibuf[4096];
+            int wait = smg_delivery_idle(d) > 0 ? IDLE_POLL_MS : RESCAN_MS;
+
+            if (ifd < 0) {
+                g_usleep((gulong) wait * 1000);
+            } else if (poll(&p, 1, wait) > 0) {
+                while (read(ifd, ibuf, sizeof ibuf) > 0)
+                    ;
+            }
+        }
+    }
+    if (ifd >= 0)
+        close(ifd);
+    smg_delivery_close_all(d);
+    return 0;
+fail:
+    {
+        const char *msg = err != NULL ? err->message : "unknown error";
+
+        smg_log_error("%s: %s", d->q_send, msg);
+        fprintf(stderr, "%s: fatal: %s\n", smg_log_progname(), msg);
+        g_clear_error(&err);
+    }
+    if (ifd >= 0)
+        close(ifd);
+    smg_delivery_close_all(d);
+    return smg_status_exit(st);
+}

@@ -1,0 +1,903 @@
+/*
+ * rules.c - parse and run the rules file (format in rules.h and
+ * smg-check(8)).
+ *
+ * Rules are kept in definition order in an array, with a name index so a
+ * later definition or "score" line replaces an earlier one in place.
+ * Patterns are compiled once at load with G_REGEX_OPTIMIZE (PCRE2's JIT)
+ * and G_REGEX_RAW (bytes: no UTF-8 validation of every subject, and raw
+ * messages need not be UTF-8).  Evaluation never fails: DNS trouble in
+ * uri_dnsbl only means the test does not fire, and is noted for the log.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gmime/gmime.h>
+
+#include "lib/dnsbl.h"
+#include "lib/rules.h"
+
+enum rule_type { R_HEADER, R_BODY, R_URI, R_RAW, R_HTML, R_TEST };
+enum header_op { H_MATCH, H_NOMATCH, H_EXISTS, H_NEXISTS };
+enum field_mod { F_VALUE, F_ADDR, F_NAME };
+
+enum test_fn {
+    T_HTML_ONLY, T_LINK_MISMATCH, T_HEADER_8BIT, T_DATE_MISSING,
+    T_DATE_INVALID, T_DATE_FUTURE, T_DATE_PAST, T_MSGID_MISSING,
+    T_MSGID_INVALID, T_ATTACHMENT_EXT, T_RECIPIENTS_OVER, T_FROM_MISMATCH,
+    T_CAPS_RATIO, T_URI_DNSBL,
+};
+
+static const struct {
+    const char *name;
+    enum test_fn fn;
+    int nargs; /* -1: one or more words; 1: one number; 0: none */
+} functions[] = {
+    {"html_only", T_HTML_ONLY, 0},
+    {"link_mismatch", T_LINK_MISMATCH, 0},
+    {"header_8bit", T_HEADER_8BIT, 0},
+    {"date_missing", T_DATE_MISSING, 0},
+    {"date_invalid", T_DATE_INVALID, 0},
+    {"date_future", T_DATE_FUTURE, 1},
+    {"date_past", T_DATE_PAST, 1},
+    {"msgid_missing", T_MSGID_MISSING, 0},
+    {"msgid_invalid", T_MSGID_INVALID, 0},
+    {"attachment_ext", T_ATTACHMENT_EXT, -1},
+    {"recipients_over", T_RECIPIENTS_OVER, 1},
+    {"from_mismatch", T_FROM_MISMATCH, 0},
+    {"caps_ratio", T_CAPS_RATIO, 1},
+    {"uri_dnsbl", T_URI_DNSBL, 0},
+};
+
+struct rule {
+    char *name;
+    char *desc;
+    double score;
+    enum rule_type type;
+    GRegex *re;
+    enum header_op op;
+    char *field;
+    enum field_mod mod;
+    enum test_fn fn;
+    double arg;
+    char **args;
+};
+
+struct smg_rules {
+    GPtrArray *rules;  /* of struct rule * */
+    GHashTable *index; /* name -> struct rule * (not owned) */
+};
+
+/* rule_free - free one rule */
+static void
+rule_free(gpointer p)
+{
+    struct rule *r = p;
+
+    if (r == NULL)
+        return;
+    g_free(r->name);
+    g_free(r->desc);
+    if (r->re != NULL)
+        g_regex_unref(r->re);
+    g_free(r->field);
+    g_strfreev(r->args);
+    g_free(r);
+}
+
+struct smg_rules *
+smg_rules_new(void)
+{
+    struct smg_rules *rules = g_new0(struct smg_rules, 1);
+
+    rules->rules = g_ptr_array_new_with_free_func(rule_free);
+    rules->index = g_hash_table_new(g_str_hash, g_str_equal);
+    return rules;
+}
+
+void
+smg_rules_free(struct smg_rules *rules)
+{
+    if (rules == NULL)
+        return;
+    g_hash_table_destroy(rules->index);
+    g_ptr_array_free(rules->rules, TRUE);
+    g_free(rules);
+}
+
+unsigned
+smg_rules_count(const struct smg_rules *rules)
+{
+    return rules->rules->len;
+}
+
+/* next_word - the next white-space delimited word of *p (new), or NULL */
+static char *
+next_word(const char **p)
+{
+    const char *s = *p, *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '\0') {
+        *p = s;
+        return NULL;
+    }
+    e = s;
+    while (*e != '\0' && *e != ' ' && *e != '\t')
+        e++;
+    *p = e;
+    return g_strndup(s, (gsize) (e - s));
+}
+
+/* skip_space - past blanks */
+static const char *
+skip_space(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* valid_name - whether s is a rule name: [A-Z0-9_]+ */
+static gboolean
+valid_name(const char *s)
+{
+    if (*s == '\0')
+        return FALSE;
+    for (; *s != '\0'; s++)
+        if (!g_ascii_isupper(*s) && !g_ascii_isdigit(*s) && *s != '_')
+            return FALSE;
+    return TRUE;
+}
+
+/* parse_score - a finite number */
+static gboolean
+parse_score(const char *s, double *out)
+{
+    char *end;
+
+    if (s == NULL)
+        return FALSE;
+    *out = g_ascii_strtod(s, &end);
+    return *s != '\0' && *end == '\0' && isfinite(*out) && fabs(*out) <= 10000;
+}
+
+/*
+ * parse_regex - "/RE/FLAGS" at p (to the end of the line) into a GRegex;
+ * NULL with *why set
+ */
+static GRegex *
+parse_regex(const char *p, char **why)
+{
+    const char *end, *last;
+    GRegexCompileFlags cf = G_REGEX_RAW | G_REGEX_OPTIMIZE;
+    GError *e = NULL;
+    GRegex *re;
+    char *pat;
+
+    p = skip_space(p);
+    end = p + strlen(p);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (*p != '/') {
+        *why = g_strdup("expected /regular expression/");
+        return NULL;
+    }
+    /* the closing slash is the last one; flags follow it */
+    last = end - 1;
+    while (last > p && *last != '/')
+        last--;
+    if (last == p) {
+        *why = g_strdup("unterminated /regular expression/");
+        return NULL;
+    }
+    for (const char *f = last + 1; f < end; f++) {
+        switch (*f) {
+        case 'i': cf |= G_REGEX_CASELESS; break;
+        case 'm': cf |= G_REGEX_MULTILINE; break;
+        case 's': cf |= G_REGEX_DOTALL; break;
+        case 'x': cf |= G_REGEX_EXTENDED; break;
+        default:
+            *why = g_strdup_printf("unknown flag '%c' (flags are i, m, s, x)", *f);
+            return NULL;
+        }
+    }
+    pat = g_strndup(p + 1, (gsize) (last - p - 1));
+    if (*pat == '\0') {
+        g_free(pat);
+        *why = g_strdup("empty regular expression");
+        return NULL;
+    }
+    re = g_regex_new(pat, cf, 0, &e);
+    g_free(pat);
+    if (re == NULL) {
+        *why = g_strdup_printf("bad regular expression: %s", e->message);
+        g_error_free(e);
+    }
+    return re;
+}
+
+/* parse_test - "FUNCTION [ARG...]" into r; FALSE with *why */
+static gboolean
+parse_test(struct rule *r, const char *p, char **why)
+{
+    char *fname = next_word(&p);
+    unsigned i;
+    char **args;
+    guint nargs;
+
+    if (fname == NULL) {
+        *why = g_strdup("expected a function name");
+        return FALSE;
+    }
+    for (i = 0; i < G_N_ELEMENTS(functions); i++)
+        if (strcmp(functions[i].name, fname) == 0)
+            break;
+    if (i == G_N_ELEMENTS(functions)) {
+        *why = g_strdup_printf("unknown function %s", fname);
+        g_free(fname);
+        return FALSE;
+    }
+    g_free(fname);
+    r->fn = functions[i].fn;
+    args = g_strsplit_set(skip_space(p), " \t", -1);
+    /* drop empty words from repeated blanks */
+    {
+        char **w = args, **o = args;
+        for (; *w != NULL; w++) {
+            if (**w != '\0')
+                *o++ = *w;
+            else
+                g_free(*w);
+        }
+        *o = NULL;
+    }
+    nargs = g_strv_length(args);
+    if (functions[i].nargs == 0 && nargs != 0) {
+        *why = g_strdup_printf("%s takes no argument", functions[i].name);
+    } else if (functions[i].nargs == 1
+               && (nargs != 1 || !parse_score(args[0], &r->arg) || r->arg < 0)) {
+        *why = g_strdup_printf("%s takes one number", functions[i].name);
+    } else if (functions[i].nargs == -1 && nargs == 0) {
+        *why = g_strdup_printf("%s takes one or more words", functions[i].name);
+    } else {
+        for (char **w = args; *w != NULL; w++) {
+            char *lower = g_ascii_strdown(*w, -1);
+            g_free(*w);
+            *w = lower;
+        }
+        r->args = args;
+        return TRUE;
+    }
+    g_strfreev(args);
+    return FALSE;
+}
+
+/* parse_header - "FIELD =~ /RE/", "FIELD !~ /RE/", "[!]exists FIELD" */
+static gboolean
+parse_header(struct rule *r, const char *p, char **why)
+{
+    char *w1 = next_word(&p);
+    char *w2;
+
+    if (w1 == NULL) {
+        *why = g_strdup("expected a header test");
+        return FALSE;
+    }
+    if (strcmp(w1, "exists") == 0 || strcmp(w1, "!exists") == 0) {
+        r->op = w1[0] == '!' ? H_NEXISTS : H_EXISTS;
+        g_free(w1);
+        r->field = next_word(&p);
+        if (r->field == NULL || *skip_space(p) != '\0') {
+            *why = g_strdup("expected exists FIELD");
+            return FALSE;
+        }
+        return TRUE;
+    }
+    r->field = w1;
+    w2 = next_word(&p);
+    if (w2 == NULL || (strcmp(w2, "=~") != 0 && strcmp(w2, "!~") != 0)) {
+        *why = g_strdup("expected FIELD =~ /RE/ or FIELD !~ /RE/");
+        g_free(w2);
+        return FALSE;
+    }
+    r->op = w2[0] == '!' ? H_NOMATCH : H_MATCH;
+    g_free(w2);
+    {
+        char *colon = strchr(r->field, ':');
+        if (colon != NULL) {
+            if (g_ascii_strcasecmp(colon + 1, "addr") == 0)
+                r->mod = F_ADDR;
+            else if (g_ascii_strcasecmp(colon + 1, "name") == 0)
+                r->mod = F_NAME;
+            else {
+                *why = g_strdup_printf("unknown field modifier :%s (addr or name)", colon + 1);
+                return FALSE;
+            }
+            *colon = '\0';
+        }
+    }
+    r->re = parse_regex(p, why);
+    return r->re != NULL;
+}
+
+/* add_rule - add r, replacing a rule of the same name in place */
+static void
+add_rule(struct smg_rules *rules, struct rule *r)
+{
+    struct rule *old = g_hash_table_lookup(rules->index, r->name);
+
+    if (old != NULL) {
+        for (guint i = 0; i < rules->rules->len; i++)
+            if (rules->rules->pdata[i] == old) {
+                if (*r->desc == '\0' && *old->desc != '\0') {
+                    g_free(r->desc);
+                    r->desc = g_strdup(old->desc);
+                }
+                g_hash_table_remove(rules->index, old->name);
+                rule_free(old);
+                rules->rules->pdata[i] = r;
+                break;
+            }
+    } else {
+        g_ptr_array_add(rules->rules, r);
+    }
+    g_hash_table_insert(rules->index, r->name, r);
+}
+
+/* parse_line - one non-comment line; FALSE with *why */
+static gboolean
+parse_line(struct smg_rules *rules, const char *line, GHashTable *pending_desc,
+           GPtrArray *pending_score, char **why)
+{
+    const char *p = line;
+    char *kind = next_word(&p);
+    char *name = next_word(&p);
+    struct rule *r;
+    gboolean ok = FALSE;
+
+    if (name == NULL || !valid_name(name)) {
+        *why = name == NULL ? g_strdup("expected a rule name")
+                            : g_strdup_printf("bad rule name %s (A-Z, 0-9 and _)", name);
+        g_free(kind);
+        g_free(name);
+        return FALSE;
+    }
+    if (strcmp(kind, "describe") == 0) {
+        g_hash_table_replace(pending_desc, name, g_strdup(skip_space(p)));
+        g_free(kind);
+        return TRUE;
+    }
+    if (strcmp(kind, "score") == 0) {
+        char *s = next_word(&p);
+        double v;
+        if (!parse_score(s, &v) || *skip_space(p) != '\0') {
+            *why = g_strdup("expected score NAME NUMBER");
+            g_free(s);
+            g_free(kind);
+            g_free(name);
+            return FALSE;
+        }
+        g_free(s);
+        g_ptr_array_add(pending_score, name);
+        g_ptr_array_add(pending_score, g_strdup_printf("%.17g", v));
+        g_free(kind);
+        return TRUE;
+    }
+    r = g_new0(struct rule, 1);
+    r->name = name;
+    r->desc = g_strdup("");
+    {
+        char *s = next_word(&p);
+        if (!parse_score(s, &r->score)) {
+            *why = g_strdup_printf("%s: expected a score after the name", name);
+            g_free(s);
+            goto done;
+        }
+        g_free(s);
+    }
+    if (strcmp(kind, "header") == 0) {
+        r->type = R_HEADER;
+        ok = parse_header(r, p, why);
+    } else if (strcmp(kind, "body") == 0 || strcmp(kind, "uri") == 0
+               || strcmp(kind, "raw") == 0 || strcmp(kind, "html") == 0) {
+        r->type = kind[0] == 'b' ? R_BODY : kind[0] == 'u' ? R_URI : kind[0] == 'h' ? R_HTML : R_RAW;
+        r->re = parse_regex(p, why);
+        ok = r->re != NULL;
+    } else if (strcmp(kind, "test") == 0) {
+        r->type = R_TEST;
+        ok = parse_test(r, p, why);
+    } else {
+        *why = g_strdup_printf("unknown rule type %s (header, body, html, uri, raw, "
+                               "test, describe, score)", kind);
+    }
+done:
+    g_free(kind);
+    if (!ok) {
+        rule_free(r);
+        return FALSE;
+    }
+    add_rule(rules, r);
+    return TRUE;
+}
+
+enum smg_status
+smg_rules_parse(struct smg_rules *rules, const char *text, const char *name,
+                GError **err)
+{
+    struct smg_rules *tmp = smg_rules_new();
+    GHashTable *desc = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    GPtrArray *scores = g_ptr_array_new_with_free_func(g_free);
+    char **lines = g_strsplit(text, "\n", -1);
+    enum smg_status st = SMG_OK;
+    GHashTableIter it;
+    gpointer k, v;
+
+    /* parse into a copy of the set, so a failure leaves rules unchanged */
+    for (guint i = 0; i < rules->rules->len; i++) {
+        const struct rule *o = rules->rules->pdata[i];
+        struct rule *c = g_new0(struct rule, 1);
+        *c = *o;
+        c->name = g_strdup(o->name);
+        c->desc = g_strdup(o->desc);
+        c->re = o->re != NULL ? g_regex_ref(o->re) : NULL;
+        c->field = g_strdup(o->field);
+        c->args = g_strdupv(o->args);
+        add_rule(tmp, c);
+    }
+    for (unsigned i = 0; lines[i] != NULL && st == SMG_OK; i++) {
+        char *line = g_strstrip(lines[i]);
+        char *why = NULL;
+
+        if (*line == '\0' || *line == '#')
+            continue;
+        if (!parse_line(tmp, line, desc, scores, &why)) {
+            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: %s", name, i + 1, why);
+            st = SMG_CONFIG;
+        }
+        g_free(why);
+    }
+    /* describe and score may come before or after the rule in the file */
+    for (guint i = 0; st == SMG_OK && i < scores->len; i += 2) {
+        struct rule *r = g_hash_table_lookup(tmp->index, scores->pdata[i]);
+        if (r == NULL) {
+            smg_set_error(err, SMG_CONFIG, NULL, "%s: score %s: no such rule", name,
+                          (char *) scores->pdata[i]);
+            st = SMG_CONFIG;
+        } else {
+            r->score = g_ascii_strtod(scores->pdata[i + 1], NULL);
+        }
+    }
+    g_hash_table_iter_init(&it, desc);
+    while (st == SMG_OK && g_hash_table_iter_next(&it, &k, &v)) {
+        struct rule *r = g_hash_table_lookup(tmp->index, k);
+        if (r == NULL) {
+            smg_set_error(err, SMG_CONFIG, NULL, "%s: describe %s: no such rule", name,
+                          (char *) k);
+            st = SMG_CONFIG;
+        } else {
+            g_free(r->desc);
+            r->desc = g_strdup(v);
+        }
+    }
+    if (st == SMG_OK) {
+        /* swap the new set in */
+        GPtrArray *a = rules->rules;
+        GHashTable *h = rules->index;
+        rules->rules = tmp->rules;
+        rules->index = tmp->index;
+        tmp->rules = a;
+        tmp->index = h;
+    }
+    smg_rules_free(tmp);
+    g_hash_table_destroy(desc);
+    g_ptr_array_free(scores, TRUE);
+    g_strfreev(lines);
+    return st;
+}
+
+enum smg_status
+smg_rules_load(struct smg_rules *rules, const char *path, GError **err)
+{
+    char *text = NULL;
+    GError *e = NULL;
+    enum smg_status st;
+
+    if (!g_file_get_contents(path, &text, NULL, &e)) {
+        smg_set_error(err, SMG_CONFIG, NULL, "rules file %s: %s", path, e->message);
+        g_error_free(e);
+        return SMG_CONFIG;
+    }
+    st = smg_rules_parse(rules, text, path, err);
+    g_free(text);
+    return st;
+}
+
+/* ---- evaluation ---- */
+
+GArray *
+smg_rules_hits_new(void)
+{
+    return g_array_new(FALSE, FALSE, sizeof(struct smg_rules_hit));
+}
+
+void
+smg_rules_hits_free(GArray *hits)
+{
+    if (hits == NULL)
+        return;
+    for (guint i = 0; i < hits->len; i++)
+        g_free(g_array_index(hits, struct smg_rules_hit, i).detail);
+    g_array_free(hits, TRUE);
+}
+
+/* snippet - a short printable copy of s[0..len) for --explain */
+static char *
+snippet(const char *s, gsize len)
+{
+    GString *out = g_string_new(NULL);
+
+    for (gsize i = 0; i < len && out->len < 60; i++) {
+        unsigned char c = (unsigned char) s[i];
+        g_string_append_c(out, c < ' ' || c == 0x7F ? ' ' : (char) c);
+    }
+    if (len > 60)
+        g_string_append(out, "...");
+    return g_string_free(out, FALSE);
+}
+
+/* re_match - whether re matches s[0..len); *detail gets the match */
+static gboolean
+re_match(const GRegex *re, const char *s, gsize len, char **detail)
+{
+    GMatchInfo *mi = NULL;
+    gboolean m = g_regex_match_full(re, s, (gssize) len, 0, 0, &mi, NULL);
+
+    if (m && detail != NULL) {
+        int a, b;
+        if (g_match_info_fetch_pos(mi, 0, &a, &b) && a >= 0 && b >= a)
+            *detail = snippet(s + a, (gsize) (b - a));
+    }
+    g_match_info_free(mi);
+    return m;
+}
+
+/* addr_part - the addresses (FALSE) or the rest (TRUE) of a field value */
+static char *
+addr_part(const char *v, gboolean name)
+{
+    GString *out = g_string_new(NULL);
+    char **w = g_strsplit_set(v, " \t,;<>", -1);
+
+    for (unsigned i = 0; w[i] != NULL; i++) {
+        gboolean is_addr = strchr(w[i], '@') != NULL;
+        if (*w[i] == '\0' || is_addr == name)
+            continue;
+        if (out->len > 0)
+            g_string_append_c(out, name ? ' ' : ',');
+        g_string_append(out, w[i]);
+    }
+    g_strfreev(w);
+    if (name) {
+        /* display names are often quoted */
+        char *s = g_string_free(out, FALSE);
+        g_strdelimit(s, "\"", ' ');
+        g_strstrip(s);
+        return s;
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* header_values - the values of field name joined by \n; NULL if none */
+static char *
+header_values(const struct smg_mimetext *mt, const struct rule *r)
+{
+    GString *out = NULL;
+    gboolean all = g_ascii_strcasecmp(r->field, "ALL") == 0;
+
+    for (guint i = 0; i < mt->headers->len; i++) {
+        const struct smg_mimetext_header *h =
+            &g_array_index(mt->headers, struct smg_mimetext_header, i);
+        if (!all && g_ascii_strcasecmp(h->name, r->field) != 0)
+            continue;
+        if (out == NULL)
+            out = g_string_new(NULL);
+        else
+            g_string_append_c(out, '\n');
+        if (all)
+            g_string_append_printf(out, "%s: %s", h->name, h->value);
+        else if (r->mod == F_VALUE)
+            g_string_append(out, h->value);
+        else {
+            char *s = addr_part(h->value, r->mod == F_NAME);
+            g_string_append(out, s);
+            g_free(s);
+        }
+    }
+    return out != NULL ? g_string_free(out, FALSE) : NULL;
+}
+
+/* domain_of - the lower-case domain of an address (new), or NULL */
+static char *
+domain_of(const char *addr)
+{
+    const char *at = addr != NULL ? strrchr(addr, '@') : NULL;
+
+    if (at == NULL || at[1] == '\0')
+        return NULL;
+    return g_ascii_strdown(at + 1, -1);
+}
+
+/* same_org - whether two host names share their registered domain */
+static gboolean
+same_org(const char *a, const char *b)
+{
+    char *da = smg_mimetext_domain(a), *db = smg_mimetext_domain(b);
+    gboolean same = strcmp(da, db) == 0;
+
+    g_free(da);
+    g_free(db);
+    return same;
+}
+
+/* from_mismatch - From: domain unlike the customer's or the sender's */
+static gboolean
+from_mismatch(const struct smg_rules_input *in, char **detail)
+{
+    char *from = domain_of(in->mt->from_addr);
+    gboolean fire = FALSE;
+
+    if (from == NULL)
+        return FALSE;
+    if (in->customer_domains != NULL && in->customer_domains[0] != NULL) {
+        fire = TRUE;
+        for (const char *const *d = in->customer_domains; *d != NULL; d++) {
+            gsize fl = strlen(from), dl = strlen(*d);
+            if (g_ascii_strcasecmp(from, *d) == 0
+                || (fl > dl && from[fl - dl - 1] == '.'
+                    && g_ascii_strcasecmp(from + fl - dl, *d) == 0)) {
+                fire = FALSE;
+                break;
+            }
+        }
+    } else {
+        char *snd = domain_of(in->sender);
+        if (snd != NULL)
+            fire = !same_org(from, snd);
+        g_free(snd);
+    }
+    if (fire)
+        *detail = g_strdup(from);
+    g_free(from);
+    return fire;
+}
+
+/* caps_ratio - percent of upper-case among ASCII letters (min 200) */
+static double
+caps_ratio(const GString *text)
+{
+    gsize up = 0, letters = 0;
+
+    for (gsize i = 0; i < text->len; i++) {
+        char c = text->str[i];
+        if (g_ascii_isupper(c)) {
+            up++;
+            letters++;
+        } else if (g_ascii_islower(c)) {
+            letters++;
+        }
+    }
+    return letters < 200 ? 0 : 100.0 * (double) up / (double) letters;
+}
+
+/* uri_dnsbl - whether a URI domain is listed in one of the zones */
+static gboolean
+uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
+{
+    GHashTable *seen;
+    unsigned max = in->uri_max > 0 ? in->uri_max : 10, asked = 0;
+    gboolean listed = FALSE;
+
+    if (in->dns == NULL || in->uri_zones == NULL || in->uri_zones[0] == NULL)
+        return FALSE;
+    seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < in->mt->uris->len && !listed && asked < max; i++) {
+        char *host = smg_mimetext_uri_host(in->mt->uris->pdata[i]);
+        char *dom;
+
+        if (host == NULL)
+            continue;
+        dom = smg_mimetext_domain(host);
+        g_free(host);
+        /* IP addresses are not looked up in domain lists */
+        if (strchr(dom, '.') == NULL || strspn(dom, "0123456789.") == strlen(dom)
+            || strchr(dom, ':') != NULL || g_hash_table_contains(seen, dom)) {
+            g_free(dom);
+            continue;
+        }
+        g_hash_table_add(seen, dom);
+        asked++;
+        for (const char *const *z = in->uri_zones; *z != NULL && !listed; z++) {
+            struct smg_dnsbl_query *q = smg_dnsbl_query_new(dom, *z, TRUE, NULL);
+            smg_dnsbl_lookup(in->dns, q);
+            if (q->verdict == SMG_DNSBL_LISTED) {
+                listed = TRUE;
+                *detail = g_strdup_printf("%s in %s", dom, *z);
+            } else if (q->verdict == SMG_DNSBL_ERROR && notes != NULL) {
+                g_string_append_printf(notes, "%suri_dnsbl=tempfail(%s.%s)",
+                                       notes->len > 0 ? ", " : "", dom, *z);
+            }
+            smg_dnsbl_query_free(q);
+        }
+    }
+    g_hash_table_destroy(seen);
+    return listed;
+}
+
+/* run_test - a built-in test */
+static gboolean
+run_test(const struct rule *r, const struct smg_rules_input *in, char **detail,
+         GString *notes)
+{
+    const struct smg_mimetext *mt = in->mt;
+    gint64 ref;
+
+    switch (r->fn) {
+    case T_HTML_ONLY:
+        return mt->n_html > 0 && mt->n_plain == 0;
+    case T_LINK_MISMATCH:
+        return mt->link_mismatch > 0;
+    case T_HEADER_8BIT:
+        return mt->header_8bit;
+    case T_DATE_MISSING:
+        return !mt->date_present;
+    case T_DATE_INVALID:
+        return mt->date_present && !mt->date_valid;
+    case T_DATE_FUTURE:
+    case T_DATE_PAST:
+        if (!mt->date_valid)
+            return FALSE;
+        ref = smg_rules_received_time(mt);
+        if (ref == 0)
+            ref = in->now;
+        if (ref == 0)
+            return FALSE;
+        if (r->fn == T_DATE_FUTURE && mt->date - ref > (gint64) (r->arg * 3600)) {
+            *detail = g_strdup_printf("%.0f h ahead", (double) (mt->date - ref) / 3600);
+            return TRUE;
+        }
+        if (r->fn == T_DATE_PAST && ref - mt->date > (gint64) (r->arg * 86400)) {
+            *detail = g_strdup_printf("%.0f d behind", (double) (ref - mt->date) / 86400);
+            return TRUE;
+        }
+        return FALSE;
+    case T_MSGID_MISSING:
+        return !mt->msgid_present;
+    case T_MSGID_INVALID:
+        return mt->msgid_present && !mt->msgid_valid;
+    case T_ATTACHMENT_EXT:
+        for (guint i = 0; i < mt->filenames->len; i++) {
+            const char *dot = strrchr(mt->filenames->pdata[i], '.');
+            if (dot == NULL)
+                continue;
+            for (char **e = r->args; *e != NULL; e++)
+                if (g_ascii_strcasecmp(dot + 1, *e) == 0) {
+                    *detail = g_strdup(mt->filenames->pdata[i]);
+                    return TRUE;
+                }
+        }
+        return FALSE;
+    case T_RECIPIENTS_OVER: {
+        unsigned n = in->nrcpt > 0 ? in->nrcpt : mt->n_rcpt_headers;
+        if (n > r->arg) {
+            *detail = g_strdup_printf("%u recipients", n);
+            return TRUE;
+        }
+        return FALSE;
+    }
+    case T_FROM_MISMATCH:
+        return from_mismatch(in, detail);
+    case T_CAPS_RATIO: {
+        double c = caps_ratio(mt->text);
+        if (c > r->arg) {
+            *detail = g_strdup_printf("%.0f%% capitals", c);
+            return TRUE;
+        }
+        return FALSE;
+    }
+    case T_URI_DNSBL:
+        return uri_dnsbl(in, detail, notes);
+    }
+    return FALSE;
+}
+
+/* run_rule - whether rule r fires on in */
+static gboolean
+run_rule(const struct rule *r, const struct smg_rules_input *in, char **detail,
+         GString *notes)
+{
+    const struct smg_mimetext *mt = in->mt;
+
+    switch (r->type) {
+    case R_HEADER: {
+        char *v;
+        gboolean m;
+        if (r->op == H_EXISTS || r->op == H_NEXISTS) {
+            gboolean present = smg_mimetext_header(mt, r->field) != NULL;
+            return r->op == H_EXISTS ? present : !present;
+        }
+        v = header_values(mt, r);
+        m = re_match(r->re, v != NULL ? v : "", v != NULL ? strlen(v) : 0,
+                     r->op == H_MATCH ? detail : NULL);
+        g_free(v);
+        return r->op == H_MATCH ? m : !m;
+    }
+    case R_BODY:
+        if (re_match(r->re, mt->subject, strlen(mt->subject), detail))
+            return TRUE;
+        return re_match(r->re, mt->text->str, mt->text->len, detail);
+    case R_URI:
+        for (guint i = 0; i < mt->uris->len; i++) {
+            const char *u = mt->uris->pdata[i];
+            if (re_match(r->re, u, strlen(u), NULL)) {
+                *detail = snippet(u, strlen(u));
+                return TRUE;
+            }
+        }
+        return FALSE;
+    case R_RAW:
+        return re_match(r->re, mt->raw, mt->raw_len, detail);
+    case R_HTML:
+        return mt->html->len > 0 && re_match(r->re, mt->html->str, mt->html->len, detail);
+    case R_TEST:
+        return run_test(r, in, detail, notes);
+    }
+    return FALSE;
+}
+
+double
+smg_rules_eval(const struct smg_rules *rules, const struct smg_rules_input *in,
+               GArray *hits, GString *notes)
+{
+    double total = 0;
+
+    for (guint i = 0; i < rules->rules->len; i++) {
+        const struct rule *r = rules->rules->pdata[i];
+        char *detail = NULL;
+
+        if (r->score == 0)
+            continue;
+        if (run_rule(r, in, &detail, notes)) {
+            struct smg_rules_hit h = {r->name, r->desc, r->score, detail};
+            g_array_append_val(hits, h);
+            total += r->score;
+        } else {
+            g_free(detail);
+        }
+    }
+    return total;
+}
+
+gint64
+smg_rules_received_time(const struct smg_mimetext *mt)
+{
+    const char *v = smg_mimetext_header(mt, "Received");
+    const char *semi;
+    GDateTime *d;
+    gint64 t;
+
+    if (v == NULL || (semi = strrchr(v, ';')) == NULL)
+        return 0;
+    d = g_mime_utils_header_decode_date(semi + 1);
+    if (d == NULL)
+        return 0;
+    t = g_date_time_to_unix(d);
+    g_date_time_unref(d);
+    return t;
+}

@@ -1,0 +1,118 @@
+#!/bin/bash
+# 3000-scan-filter.t - smg-scan in filter mode with the real libclamav and
+# a database built by sigtool in the test: EICAR (made at run time) as a
+# 7bit attachment, base64, in a zip and in a forwarded message; a body
+# signature of our own; clean mail with attachments; limits; and an
+# unusable database (missing, empty, malformed) is exit 75, never "clean".
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/scan.sh"
+
+make_db
+write_conf </dev/null
+
+# clean messages pass with exit 0 and a verdict on top
+for kind in clean clean-attach utf8; do
+    mkmsg $kind >"$T/$kind.eml"
+    out=$("$SMG_SCAN" -c "$T/smg.conf" <"$T/$kind.eml" 2>"$T/err")
+    is "$kind: exit 0" 0 $?
+    like "$kind: SMG-Virus verdict=clean first" \
+        '^SMG-Virus: verdict=clean engine=ClamAV/1\.[0-9.]+ signatures=3$' \
+        "$(printf '%s\n' "$out" | head -1)"
+    is "$kind: message unchanged below the verdict" \
+        "$(cat "$T/$kind.eml")" "$(printf '%s\n' "$out" | tail -n +2)"
+done
+
+# infected messages: exit 1, virus named
+for kind in eicar-plain eicar-b64 eicar-zip eicar-nested; do
+    out=$(mkmsg $kind | "$SMG_SCAN" -c "$T/smg.conf" 2>"$T/err")
+    is "$kind: exit 1" 1 $?
+    like "$kind: infected with EICAR" \
+        '^SMG-Virus: verdict=infected engine=ClamAV/[0-9.]+ signatures=3 virus=Smg-Test-Eicar\.' \
+        "$(printf '%s\n' "$out" | head -1)"
+done
+out=$(mkmsg body-sig | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
+is "body signature: exit 1" 1 $?
+like "body signature named" 'virus=Smg-Test-Body' "$(printf '%s\n' "$out" | head -1)"
+
+# only the MD5 of the EICAR file: parts must be decoded to be seen
+make_db "$T/db-md5" hdb
+write_conf <<EOF
+scan.database = $T/db-md5
+EOF
+for kind in eicar-b64 eicar-zip eicar-nested; do
+    out=$(mkmsg $kind | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
+    is "MD5 only, $kind: exit 1" 1 $?
+    like "MD5 only, $kind: found by the MD5" 'virus=Smg-Test-Eicar\.MD5' "$out"
+done
+
+# a message with an envelope keeps it; the verdict joins the envelope
+write_conf </dev/null
+{
+    printf 'SMG-Queue-ID: F1\nSMG-Sender: <user@sender.test>\nSMG-Recipient: <r@rcpt.test>\n'
+    printf 'SMG-Spam: verdict=ham score=0.1\n'
+    mkmsg clean
+} >"$T/env.eml"
+out=$("$SMG_SCAN" -c "$T/smg.conf" --log stderr <"$T/env.eml" 2>"$T/err")
+is "with envelope: exit 0" 0 $?
+is "envelope kept, verdict after the other fields" \
+    "SMG-Queue-ID: F1|SMG-Sender: <user@sender.test>|SMG-Recipient: <r@rcpt.test>|SMG-Spam: verdict=ham score=0.1|SMG-Virus: verdict=clean" \
+    "$(printf '%s\n' "$out" | head -5 | sed 's/ engine=.*//' | paste -sd'|')"
+like "log line: queue ID, verdict, time" \
+    'smg-scan\[[0-9]+\]: F1: verdict=clean, size=[0-9]+, scan_time=[0-9.]+s' "$(cat "$T/err")"
+# an old verdict is replaced, not doubled
+out2=$(printf '%s\n' "$out" | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
+is "a second scan keeps one SMG-Virus" 1 "$(printf '%s\n' "$out2" | grep -c '^SMG-Virus:')"
+
+# limits: reported in the verdict; pass by default, refused with reject
+write_conf <<'EOF'
+scan.max_files = 3
+EOF
+out=$(mkmsg clean-attach | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
+is "limit hit, pass: exit 0" 0 $?
+like "limit in the verdict" '^SMG-Virus: verdict=clean .* limit=Heuristics\.Limits\.Exceeded\.MaxFiles$' \
+    "$(printf '%s\n' "$out" | head -1)"
+write_conf <<'EOF'
+scan.max_files = 3
+scan.limit_action = reject
+EOF
+out=$(mkmsg clean-attach | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
+is "limit hit, reject: exit 1" 1 $?
+like "refused as the limit" 'verdict=infected .*virus=Heuristics\.Limits\.Exceeded\.MaxFiles' \
+    "$(printf '%s\n' "$out" | head -1)"
+write_conf <<'EOF'
+scan.max_recursion = 3
+EOF
+out=$(mkmsg eicar-deep 6 | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
+like "recursion limit reported" 'limit=Heuristics\.Limits\.Exceeded\.MaxRecursion' "$out"
+
+# an unusable database is a temporary failure, never a clean verdict
+mkdir -p "$T/empty" "$T/bad"
+cp "$T/db/"* "$T/bad/"
+echo 'Broken-Sig:0:*:zz-not-hex' >"$T/bad/broken.ndb"
+mkmsg eicar-b64 >"$T/eicar.eml"
+for db in "$T/missing" "$T/empty" "$T/bad"; do
+    write_conf <<EOF
+scan.database = $db
+EOF
+    out=$("$SMG_SCAN" -c "$T/smg.conf" <"$T/eicar.eml" 2>"$T/err")
+    is "database ${db##*/}: exit 75" 75 $?
+    is "database ${db##*/}: nothing on stdout" "" "$out"
+    like "database ${db##*/}: fatal line" '^smg-scan: fatal: 4\.3\.0 antivirus database' "$(cat "$T/err")"
+done
+
+# usage and config errors
+"$SMG_SCAN" --bogus </dev/null >/dev/null 2>&1
+is "bad option: exit 64" 64 $?
+"$SMG_SCAN" --spool --watch </dev/null >/dev/null 2>&1
+is "two modes: exit 64" 64 $?
+printf '[scan]\nmax_files = 0\n' >"$T/bad.conf"
+"$SMG_SCAN" -c "$T/bad.conf" </dev/null >/dev/null 2>"$T/err"
+is "out-of-range key: exit 78" 78 $?
+like "config error names file, line and key" 'bad\.conf:2: \[scan\] max_files' "$(cat "$T/err")"
+printf '[scan]\nlimit_action = maybe\n' >"$T/bad.conf"
+"$SMG_SCAN" -c "$T/bad.conf" </dev/null >/dev/null 2>&1
+is "bad choice: exit 78" 78 $?
+like "-V prints the version" '^smg-scan [0-9]' "$("$SMG_SCAN" -V)"
+
+done_testing

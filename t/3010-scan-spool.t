@@ -1,0 +1,159 @@
+#!/bin/bash
+# 3010-scan-spool.t - smg-scan in spool and watch mode: clean mail goes to
+# sign/, infected mail to quarantine/ with an NDR in sign/; every message
+# is in exactly one place; an unusable database leaves the queue alone
+# (exit 75); a repeated run replaces its NDR; two workers share a queue;
+# watch mode reloads a changed database between messages; old quarantine
+# is expired.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/scan.sh"
+
+make_db
+write_conf </dev/null
+
+# an unusable database first: nothing may move
+enqueue S1 eicar-zip
+enqueue S2 clean
+write_conf <<EOF
+scan.database = $T/missing
+EOF
+run_scan --spool
+is "missing database: exit 75" 75 "$RC"
+is "S1 stays in scan/new" "scan/new/S1" "$(places S1)"
+is "S2 stays in scan/new" "scan/new/S2" "$(places S2)"
+mkdir -p "$T/bad" && cp "$T/db/"* "$T/bad/" && echo 'Bad:0:*:xyz' >"$T/bad/bad.ndb"
+write_conf <<EOF
+scan.database = $T/bad
+EOF
+run_scan --spool
+is "corrupt database: exit 75" 75 "$RC"
+is "S1 still in scan/new" "scan/new/S1" "$(places S1)"
+like "fatal line logged" 'antivirus database .*bad: Malformed database' "$(cat "$T/scan.log")"
+
+# the real run
+write_conf </dev/null
+enqueue S3 eicar-b64
+enqueue S4 eicar-nested
+enqueue S5 clean-attach
+enqueue S6 body-sig
+: >"$T/scan.log"
+run_scan --spool
+is "spool run: exit 0" 0 "$RC"
+for id in S2 S5; do
+    is "$id clean: in sign/new only" "sign/new/$id" "$(places "$id")"
+    like "$id: verdict in the envelope" '^SMG-Virus: verdict=clean engine=ClamAV' \
+        "$(grep '^SMG-Virus' "$SPOOL/sign/new/$id")"
+    like "$id: log line" "$id: verdict=clean, size=[0-9]+, scan_time=[0-9.]+s, status=passed, queue=sign" \
+        "$(cat "$T/scan.log")"
+done
+for id in S1 S3 S4 S6; do
+    is "$id infected: in quarantine/new, NDR in sign/new" \
+        "quarantine/new/$id sign/new/${id}N" "$(echo $(places "$id") $(places "${id}N"))"
+    like "$id: infected verdict in the quarantined file" '^SMG-Virus: verdict=infected .*virus=Smg-Test-' \
+        "$(grep '^SMG-Virus' "$SPOOL/quarantine/new/$id")"
+    like "$id: log line with virus, time and NDR ID" \
+        "$id: verdict=infected, virus=Smg-Test-[A-Za-z.]+, size=[0-9]+, scan_time=[0-9.]+s, ndr=${id}N, status=passed, queue=quarantine" \
+        "$(cat "$T/scan.log")"
+    like "$id: log links the NDR" "$id: extra=${id}N, queue=sign" "$(cat "$T/scan.log")"
+done
+is "scan/new and scan/cur are empty" "0 0" \
+    "$(count_files "$SPOOL/scan/new") $(count_files "$SPOOL/scan/cur")"
+like "the quarantined file is plain text" 'Subject: eicar nested' "$(cat "$SPOOL/quarantine/new/S4")"
+
+# a repeated run (crash after the NDR, before the input was removed)
+# replaces the NDR rather than sending two
+cp "$SPOOL/quarantine/new/S3" "$SPOOL/scan/cur/S3"
+rm "$SPOOL/quarantine/new/S3"
+: >"$T/scan.log"
+run_scan --spool
+is "recovery run: exit 0" 0 "$RC"
+is "S3 recovered from cur/ and quarantined again" "quarantine/new/S3" "$(places S3)"
+is "one NDR for S3" "sign/new/S3N" "$(places S3N)"
+like "the rescan replaced the old verdict" '^1$' "$(grep -c '^SMG-Virus' "$SPOOL/quarantine/new/S3")"
+
+# two workers at once: each message processed exactly once
+for i in $(seq 1 30); do
+    case $((i % 3)) in
+        0) enqueue "W$i" eicar-zip ;;
+        *) enqueue "W$i" clean ;;
+    esac
+done
+: >"$T/scan.log"
+"$SMG_SCAN" -c "$T/smg.conf" --log stderr --spool 2>>"$T/w1.log" &
+p1=$!
+"$SMG_SCAN" -c "$T/smg.conf" --log stderr --spool 2>>"$T/w2.log" &
+p2=$!
+wait $p1
+r1=$?
+wait $p2
+r2=$?
+is "two workers: both exit 0" "0 0" "$r1 $r2"
+bad=0
+for i in $(seq 1 30); do
+    want="sign/new/W$i"
+    [ $((i % 3)) -eq 0 ] && want="quarantine/new/W$i"
+    [ "$(places "W$i")" = "$want" ] || { bad=$((bad + 1)); diag "W$i: $(places "W$i")"; }
+    n=$(cat "$T/w1.log" "$T/w2.log" | grep -c ": W$i: verdict=")
+    [ "$n" = 1 ] || { bad=$((bad + 1)); diag "W$i scanned $n times"; }
+done
+is "every message in its one place, scanned once" 0 "$bad"
+is "ten NDRs" 10 "$(ls "$SPOOL/sign/new" | grep -c '^W[0-9]*N$')"
+
+# watch mode: the database is reloaded between messages when it changes
+rm -rf "$T/db2" "$T/db2-new"
+make_db "$T/db2" hdb
+write_conf <<EOF
+scan.database = $T/db2
+EOF
+: >"$T/watch.log"
+"$SMG_SCAN" -c "$T/smg.conf" --log stderr --watch 2>>"$T/watch.log" &
+wpid=$!
+at_exit "kill $wpid 2>/dev/null"
+# wait_for FILE REGEX - up to 30 s for a line in FILE
+wait_for() {
+    for _ in $(seq 1 300); do
+        grep -Eq -- "$2" "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+enqueue R1 body-sig
+ok "watch: R1 scanned" wait_for "$T/watch.log" 'R1: verdict='
+like "watch: body signature unknown before the reload" 'R1: verdict=clean' "$(cat "$T/watch.log")"
+make_db "$T/db2-new" body
+mv "$T/db2-new/body.ndb" "$T/db2/"
+ok "watch: database reloaded" wait_for "$T/watch.log" 'database reloaded: signatures=2'
+enqueue R2 body-sig
+ok "watch: R2 scanned" wait_for "$T/watch.log" 'R2: verdict='
+like "watch: body signature found after the reload" 'R2: verdict=infected, virus=Smg-Test-Body' \
+    "$(cat "$T/watch.log")"
+is "watch: R1 passed, R2 quarantined" "sign/new/R1 quarantine/new/R2" "$(places R1) $(places R2)"
+kill -TERM $wpid
+wait $wpid
+is "watch: SIGTERM ends it with exit 0" 0 $?
+
+# quarantine retention: old files go, recent ones stay
+write_conf <<'EOF'
+scan.quarantine_retention = 7d
+EOF
+touch -d '10 days ago' "$SPOOL/quarantine/new/S1"
+touch -d '3 days ago' "$SPOOL/quarantine/new/S4"
+: >"$T/scan.log"
+run_scan --spool
+is "expiry run: exit 0" 0 "$RC"
+is "S1 (10 days) expired" "" "$(places S1)"
+is "S4 (3 days) kept" "quarantine/new/S4" "$(places S4)"
+like "expiry logged" 'S1: status=expired, queue=quarantine' "$(cat "$T/scan.log")"
+touch -d '8 days ago' "$SPOOL/quarantine/new/S6"
+run_scan --expire-quarantine
+is "--expire-quarantine: exit 0" 0 "$RC"
+is "--expire-quarantine removes S6" "" "$(places S6)"
+write_conf <<'EOF'
+scan.quarantine_retention = 0
+EOF
+touch -d '400 days ago' "$SPOOL/quarantine/new/S4"
+run_scan --expire-quarantine
+is "retention 0 keeps everything" "quarantine/new/S4" "$(places S4)"
+
+done_testing

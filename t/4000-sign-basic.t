@@ -1,0 +1,114 @@
+#!/bin/bash
+# 4000-sign-basic.t - smg-sign in filter and spool modes: what it adds and
+# where, unsigned pass-through, the envelope kept, exit codes, log lines,
+# and config errors (an unreadable key is 78 before the spool is touched).
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/sign.sh"
+
+sign_setup </dev/null
+msg() { # msg FROM [SUBJECT] - a bare message
+    printf 'From: %s\nTo: bob@example.net\nSubject: %s\nMessage-ID: <%s@x>\n\nHello.\n' \
+        "$1" "${2:-test}" "$RANDOM"
+}
+envmsg() { # envmsg ID SENDER FROM - a spool file
+    printf 'SMG-Queue-ID: %s\nSMG-Sender: <%s>\nSMG-Recipient: <bob@example.net>\nSMG-Spam: verdict=ham score=0.1 threshold=5.0\n' \
+        "$1" "$2"
+    msg "$3"
+}
+
+# filter mode, a bare message
+out=$(msg alice@dual.test | "$SMG_SIGN" -c "$T/smg.conf" --log stderr 2>"$T/err")
+is "filter: exit 0" 0 $?
+like "filter: RSA signature on top" '^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=dual.test; s=r1;' \
+    "$(printf '%s\n' "$out" | head -1)"
+is "filter: two signatures" 2 "$(printf '%s\n' "$out" | grep -c '^DKIM-Signature:')"
+like "filter: Ed25519 second" '^DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=dual.test;' \
+    "$(printf '%s\n' "$out" | grep '^DKIM-Signature:' | tail -1)"
+like "filter: the message follows unchanged" $'^From: alice@dual.test$' "$out"
+like "filter: log line" 'smg-sign\[[0-9]+\]: -: dkim=signed, d=dual.test, s=r1\+e1, a=rsa-sha256\+ed25519-sha256, by=from' \
+    "$(cat "$T/err")"
+unlike "filter: no l= tag" '[; ]l=' "$out"
+
+# filter mode: no key for the domain
+msg carol@nokey.test >"$T/nokey.eml"
+"$SMG_SIGN" -c "$T/smg.conf" --log stderr <"$T/nokey.eml" >"$T/nokey.out" 2>"$T/err"
+is "no key: exit 0" 0 $?
+ok "no key: output identical to input" cmp -s "$T/nokey.eml" "$T/nokey.out"
+like "no key: logged" 'dkim=none, reason=no key, from=<carol@nokey.test>' "$(cat "$T/err")"
+
+# filter mode with an envelope: fields first, then the signature
+out=$(envmsg FILT1 bounce@rsa.test carol@nokey.test | "$SMG_SIGN" -c "$T/smg.conf" --log stderr 2>"$T/err")
+is "envelope: first line is SMG-Queue-ID" "SMG-Queue-ID: FILT1" "$(printf '%s\n' "$out" | head -1)"
+like "envelope: the sender's domain as fallback" 'dkim=signed, d=rsa.test, s=rsa, a=rsa-sha256, by=sender' \
+    "$(cat "$T/err")"
+is "envelope: signature right after the envelope fields" "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=rsa.test; s=rsa;" \
+    "$(printf '%s\n' "$out" | sed -n 5p)"
+like "envelope: verdict field kept" '^SMG-Spam: verdict=ham' "$out"
+
+# Reply-To for shop.test
+out=$(msg orders@shop.test | "$SMG_SIGN" -c "$T/smg.conf" --log stderr 2>"$T/err")
+like "Reply-To added" $'^Reply-To: Shop Support <support@helpdesk.test>$' "$out"
+like "Reply-To signed" 'h=From:To:Subject:Message-ID:Reply-To:' "$(printf '%s\n' "$out" | tr -d '\n\t ')"
+like "Reply-To logged" 'reply_to=added' "$(cat "$T/err")"
+
+# spool mode: sign/new -> route/new
+mkdir -p "$SPOOL/sign/new" "$SPOOL/sign/cur" "$SPOOL/sign/tmp"
+envmsg Q1 a@ed.test a@ed.test >"$SPOOL/sign/new/Q1"
+envmsg Q2 a@nokey.test a@nokey.test >"$SPOOL/sign/new/Q2"
+printf 'SMG-Queue-ID: Q3\nSMG-Bogus: x\n\n' >"$SPOOL/sign/new/Q3"
+cp "$SPOOL/sign/new/Q2" "$T/Q2.orig"
+"$SMG_SIGN" -c "$T/smg.conf" --spool --log stderr 2>"$T/spool.log"
+is "spool: exit 0" 0 $?
+is "spool: sign/new is empty" 0 "$(count_files "$SPOOL/sign/new")"
+is "spool: sign/cur is empty" 0 "$(count_files "$SPOOL/sign/cur")"
+is "spool: two in route/new" 2 "$(count_files "$SPOOL/route/new")"
+is "spool: the bad one in corrupt/new" 1 "$(count_files "$SPOOL/corrupt/new")"
+like "spool: Q1 signed with Ed25519" 'a=ed25519-sha256; c=relaxed/relaxed; d=ed.test' \
+    "$(cat "$SPOOL/route/new/Q1")"
+is "spool: Q1 keeps its envelope on top" "SMG-Queue-ID: Q1" "$(head -1 "$SPOOL/route/new/Q1")"
+unlike "spool: no CR in the spool file" $'\r' "$(cat "$SPOOL/route/new/Q1")"
+ok "spool: Q2 (no key) moved unchanged" cmp -s "$T/Q2.orig" "$SPOOL/route/new/Q2"
+like "spool: Q1 log line" 'Q1: dkim=signed, d=ed.test, s=ed, a=ed25519-sha256, by=from, status=passed, queue=route' \
+    "$(cat "$T/spool.log")"
+like "spool: Q2 log line" 'Q2: dkim=none, reason=no key, from=<a@nokey.test>, status=passed, queue=route' \
+    "$(cat "$T/spool.log")"
+
+# config errors: 78, and the spool untouched
+envmsg Q4 a@rsa.test a@rsa.test >"$SPOOL/sign/new/Q4"
+mv "$T/keys/ed25519.pem" "$T/keys/gone.pem"
+"$SMG_SIGN" -c "$T/smg.conf" --spool --log stderr 2>"$T/err"
+is "missing key: exit 78" 78 $?
+like "missing key: file, line and key named" 'KeyTable:3: key ed._domainkey.ed.test: .*/keys/ed25519.pem' "$(cat "$T/err")"
+is "missing key: the message stays in sign/new" 1 "$(count_files "$SPOOL/sign/new")"
+mv "$T/keys/gone.pem" "$T/keys/ed25519.pem"
+cp "$SIGN_DATA/rsa1024.pem" "$T/keys/small.pem"
+echo "small x.test:s:$T/keys/small.pem" >>"$T/KeyTable"
+"$SMG_SIGN" -c "$T/smg.conf" --spool --log stderr 2>"$T/err"
+is "1024-bit key: exit 78" 78 $?
+like "1024-bit key: says why" 'RSA key of 1024 bits, 2048 at least' "$(cat "$T/err")"
+sed -i '/^small /d' "$T/KeyTable"
+echo '*@x.test nosuchkey' >>"$T/SigningTable"
+"$SMG_SIGN" -c "$T/smg.conf" --spool 2>"$T/err"
+is "unknown key name: exit 78" 78 $?
+like "unknown key name: named" 'SigningTable:6: key nosuchkey is not in the KeyTable' "$(cat "$T/err")"
+sed -i '/nosuchkey/d' "$T/SigningTable"
+printf '[sign]\nbogus = 1\n' >>"$T/smg.conf"
+"$SMG_SIGN" -c "$T/smg.conf" --spool 2>"$T/err"
+is "unknown config key: exit 78" 78 $?
+sed -i '/^bogus = 1$/d' "$T/smg.conf"
+is "still in sign/new after the errors" 1 "$(count_files "$SPOOL/sign/new")"
+"$SMG_SIGN" -c "$T/smg.conf" --spool --log stderr 2>"$T/err"
+is "keys back: exit 0" 0 $?
+ok "Q4 now in route/new" test -f "$SPOOL/route/new/Q4"
+
+# usage
+"$SMG_SIGN" --bogus </dev/null >/dev/null 2>&1
+is "bad option: 64" 64 $?
+"$SMG_SIGN" --spool --watch </dev/null >/dev/null 2>&1
+is "two modes: 64" 64 $?
+"$SMG_SIGN" --genkey onlydomain.test </dev/null >/dev/null 2>&1
+is "--genkey without selector: 64" 64 $?
+like "-n prints the non-default settings" 'multiple_signatures = (yes|true)' \
+    "$("$SMG_SIGN" -c "$T/smg.conf" -n)"
+done_testing

@@ -1,0 +1,114 @@
+#!/bin/bash
+# 4020-sign-keys.t - smg-sign --genkey writes a private key (0600, never
+# over an existing file) and prints a DNS record that a zone file takes;
+# --testkey looks the records up in a real DNS server (unbound) and
+# compares them with the KeyTable's keys; mail signed with the new keys
+# verifies with dkimpy.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/dns.sh"
+. "$srcdir/t/lib/sign.sh"
+
+mkdir -p "$T/keys"
+cd "$T/keys" || bail "cd"
+
+# --genkey
+"$SMG_SIGN" --genkey new.test rsa1 >"$T/rsa1.txt" 2>"$T/err"
+is "genkey RSA: exit 0" 0 $?
+ok "default file SELECTOR.private" test -f "$T/keys/rsa1.private"
+is "mode 0600" 600 "$(stat -c %a "$T/keys/rsa1.private")"
+like "PKCS#8 PEM" '^-----BEGIN PRIVATE KEY-----' "$(head -1 "$T/keys/rsa1.private")"
+like "RSA-2048" 'rsa-sha256, 2048 bits' "$(cat "$T/rsa1.txt")"
+like "TXT record printed" '^rsa1._domainkey.new.test. IN TXT \( "v=DKIM1; k=rsa; "' "$(cat "$T/rsa1.txt")"
+like "KeyTable line suggested" "KeyTable: +rsa1._domainkey.new.test new.test:rsa1:rsa1.private" "$(cat "$T/rsa1.txt")"
+umask 000
+"$SMG_SIGN" --genkey new.test ed1 --type ed25519 --output "$T/keys/ed1.key" >"$T/ed1.txt" 2>"$T/err"
+is "genkey Ed25519: exit 0" 0 $?
+is "mode 0600 whatever the umask" 600 "$(stat -c %a "$T/keys/ed1.key")"
+umask 022
+like "Ed25519 record" 'k=ed25519; "' "$(cat "$T/ed1.txt")"
+"$SMG_SIGN" --genkey new.test rsa4 --bits 3072 --output "$T/keys/rsa4.key" >"$T/rsa4.txt" 2>"$T/err"
+like "--bits 3072" 'rsa-sha256, 3072 bits' "$(cat "$T/rsa4.txt")"
+cp "$T/keys/ed1.key" "$T/ed1.copy"
+"$SMG_SIGN" --genkey new.test ed1 --type ed25519 --output "$T/keys/ed1.key" >/dev/null 2>"$T/err"
+is "existing file: exit 78" 78 $?
+ok "existing file untouched" cmp -s "$T/keys/ed1.key" "$T/ed1.copy"
+"$SMG_SIGN" --genkey new.test small --bits 1024 >/dev/null 2>"$T/err"
+is "1024 bits: exit 78" 78 $?
+ok "no file left for a refused key" test ! -e "$T/keys/small.private"
+"$SMG_SIGN" --genkey new.test sel --type dsa >/dev/null 2>&1
+is "bad --type: 64" 64 $?
+"$SMG_SIGN" --genkey 'bad domain' sel >/dev/null 2>&1
+is "bad domain: 64" 64 $?
+"$SMG_SIGN" --genkey new.test other >"$T/other.txt" 2>/dev/null
+"$SMG_SIGN" --genkey new.test unpublished --type ed25519 >/dev/null 2>&1
+
+# zone: the printed records as they are, the key "other"'s record under
+# the name of rsa4 (a mismatch), and no record for "unpublished"
+zone_line() { grep -v '^;' "$1" | tr -d '\n\t()' | sed 's/ IN TXT / TXT /'; echo; }
+{
+    zone_line "$T/rsa1.txt"
+    zone_line "$T/ed1.txt"
+    zone_line "$T/other.txt" | sed 's/^other\._domainkey/rsa4._domainkey/'
+    echo 'revoked._domainkey.new.test. TXT "v=DKIM1; k=rsa; p="'
+    echo 'wrongtype._domainkey.new.test. TXT "v=DKIM1; k=rsa; p=MCowBQYDK2VwAyEA"'
+} >"$T/zone"
+start_dns "$T/zone"
+cat >"$T/KeyTable" <<EOF
+rsa1  new.test:rsa1:$T/keys/rsa1.private
+ed1   new.test:ed1:$T/keys/ed1.key
+rsa4  new.test:rsa4:$T/keys/rsa4.key
+unpub new.test:unpublished:$T/keys/unpublished.private
+rev   new.test:revoked:$T/keys/other.private
+wt    new.test:wrongtype:$T/keys/ed1.key
+slow  x.timeout.test:s:$T/keys/ed1.key
+EOF
+cat >"$T/SigningTable" <<EOF
+*@new.test rsa1
+*@new.test ed1
+EOF
+cat >"$T/smg.conf" <<EOF
+[spool]
+dir = $T/spool
+user = root
+[dns]
+nameservers = 127.0.0.1:$DNS_PORT
+timeout = 1
+attempts = 1
+[sign]
+keytable = $T/KeyTable
+signingtable = refile:$T/SigningTable
+multiple_signatures = yes
+EOF
+
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test rsa1 2>&1)
+is "testkey RSA: exit 0" 0 $?
+is "testkey RSA: key OK" "rsa1: rsa1._domainkey.new.test: key OK" "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test ed1 2>&1)
+is "testkey Ed25519: exit 0" 0 $?
+like "testkey Ed25519: key OK" 'ed1._domainkey.new.test: key OK' "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test rsa4 2>&1)
+is "another key published: exit 1" 1 $?
+like "another key published: says so" 'rsa4._domainkey.new.test: p= is another key' "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test unpublished 2>&1)
+is "no record: exit 1" 1 $?
+like "no record: NXDOMAIN" 'no TXT record at unpublished._domainkey.new.test \(NXDOMAIN\)' "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test revoked 2>&1)
+like "revoked key" 'revoked \(empty p=\)' "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test wrongtype 2>&1)
+like "k= does not match the key type" 'k=rsa, but the private key is ed25519' "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey x.timeout.test s 2>&1)
+is "DNS time-out: exit 75" 75 $?
+like "DNS time-out: 4.4.3" '4\.4\.3' "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey nothere.test s 2>&1)
+is "not in the KeyTable: exit 78" 78 $?
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey 2>&1)
+is "all keys: exit 1 (some fail)" 1 $?
+is "all keys: one line each" 7 "$(printf '%s\n' "$out" | grep -c .)"
+
+# mail signed with the new keys verifies
+printf 'From: a@new.test\nTo: b@example.net\nSubject: new keys\n\nhello\n' |
+    "$SMG_SIGN" -c "$T/smg.conf" >"$T/new.out" 2>/dev/null
+is "signed with the new keys: dkimpy" "pass a=rsa-sha256 d=new.test s=rsa1
+pass a=ed25519-sha256 d=new.test s=ed1" "$(verify_py "$T/new.out")"
+done_testing

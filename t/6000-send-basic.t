@@ -1,0 +1,155 @@
+#!/bin/bash
+# 6000-send-basic.t - smg-route then smg-send deliver to real MTAs found
+# through MX records: good mail leaves from the good gateway's address,
+# spam from the bad one's (the receivers' view of the client address is
+# asserted); MX preference with a dead first MX; A fallback without MX;
+# null MX and a non-existent domain bounce at once; one connection carries
+# several messages; dot-stuffing, no SMG-* field on the wire, DSN
+# parameters passed on (SIZE: 6010); one log line per recipient; watch
+# mode with two worker processes.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/dns.sh"
+. "$srcdir/t/lib/send.sh"
+. "$srcdir/t/lib/peers.sh"
+
+ROUTE="$SMG_BIN/smg-route"
+SEND="$SMG_BIN/smg-send"
+
+peer_port
+start_mta mta 127.0.0.10
+start_sink sink 127.0.0.12
+cat >"$T/zone" <<'EOF'
+good.test. MX 10 mx-good.test.
+mx-good.test. A 127.0.0.10
+sink.test. MX 10 mx-sink.test.
+mx-sink.test. A 127.0.0.12
+# the first MX is dead (nothing listens on 127.0.0.19), the second works
+backup.test. MX 10 dead.backup.test.
+backup.test. MX 20 mx-good.test.
+dead.backup.test. A 127.0.0.19
+# no MX: the domain's own address
+amx.test. A 127.0.0.10
+nullmx.test. MX 0 .
+EOF
+start_dns "$T/zone"
+gw_conf <<'EOF'
+route.good = mta01
+send.bounce_queue = sign
+EOF
+
+# --- good and bad gateways, end to end through smg-route --------------
+spool_msg route HAM1 a@cust.test x@good.test "Customer: c1" "Spam: verdict=ham score=0.1 threshold=5.0"
+spool_msg route SPAM1 a@cust.test y@good.test "Customer: c1" "Spam: verdict=spam score=9.9 threshold=5.0"
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>"$T/route.log"
+ok "ham routed to mta01" test -f "$SPOOL/send.mta01/new/HAM1"
+ok "spam routed to mta03" test -f "$SPOOL/send.mta03/new/SPAM1"
+"$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr 2>"$T/send1.log"
+is "smg-send mta01 exits 0" 0 $?
+"$SEND" -c "$T/smg.conf" --gateway mta03 --spool --log stderr 2>"$T/send3.log"
+is "smg-send mta03 exits 0" 0 $?
+is "two messages received" 2 "$(received mta)"
+ham=$(grep -l '^X-Rcpt-To: x@good.test' "$PEERS_DIR"/mta/*.eml)
+spam=$(grep -l '^X-Rcpt-To: y@good.test' "$PEERS_DIR"/mta/*.eml)
+is "ham came from the good gateway's address" "127.0.0.2" "$(field X-Peer "$ham")"
+is "spam came from the bad gateway's address" "127.0.0.3" "$(field X-Peer "$spam")"
+is "HELO name of mta01" "mta01.test" "$(field X-Helo "$ham")"
+is "HELO name of mta03" "mta03.test" "$(field X-Helo "$spam")"
+unlike "no SMG-* field was transmitted" '^SMG-' "$(cat "$ham")"
+like "dot-stuffing undone by the receiver: the line is intact" '^\.leading dot line' "$(cat "$ham")"
+like "body arrived" 'last line of HAM1' "$(cat "$ham")"
+is "send.mta01 empty" 0 "$(in_queue send.mta01)"
+is "nothing deferred" 0 "$(in_queue deferred.mta01)"
+is "nothing in cur" 0 "$(count_files "$SPOOL/send.mta01/cur")"
+like "log line per recipient" 'HAM1: to=<x@good.test>, relay=mx-good.test\[127.0.0.10\]:[0-9]+, delay=[0-9.]+, tls=none, dsn=2.0.0, status=sent \(250 2.0.0 Ok: queued\)' "$(cat "$T/send1.log")"
+like "removed after delivery" 'HAM1: removed' "$(cat "$T/send1.log")"
+
+# --- MX preference, A fallback, null MX, NXDOMAIN -----------------------
+spool_msg send.mta01 BACK1 a@cust.test z@backup.test
+spool_msg send.mta01 AMX1 a@cust.test w@amx.test
+spool_msg send.mta01 NULL1 a@cust.test n@nullmx.test
+spool_msg send.mta01 NX1 a@cust.test q@nowhere.test
+"$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr 2>"$T/send2.log"
+log=$(cat "$T/send2.log")
+like "dead first MX tried first" 'dead.backup.test\[127.0.0.19\]:[0-9]+: connect to .*Connection refused' "$log"
+like "second MX took it" 'BACK1: to=<z@backup.test>, relay=mx-good.test\[127.0.0.10\].*status=sent' "$log"
+like "no MX: the domain's A record" 'AMX1: to=<w@amx.test>, relay=amx.test\[127.0.0.10\].*status=sent' "$log"
+like "null MX bounces at once" 'NULL1: to=<n@nullmx.test>, relay=none, .*dsn=5.1.10, status=bounced \(Domain nullmx.test does not accept mail \(null MX\)\)' "$log"
+like "non-existent domain bounces at once" 'NX1: to=<q@nowhere.test>, .*dsn=5.1.2, status=bounced' "$log"
+is "four received" 4 "$(received mta)"
+is "two NDRs in the bounce queue" 2 "$(in_queue sign)"
+ndr=$(grep -l 'n@nullmx.test' "$SPOOL"/sign/new/*)
+like "NDR goes to the sender" '^SMG-Recipient: <a@cust.test>' "$(cat "$ndr")"
+like "NDR is from the null sender" '^SMG-Sender: <>' "$(cat "$ndr")"
+like "NDR has the status" '^Status: 5.1.10' "$(cat "$ndr")"
+like "NDR names the original" "^SMG-Bounce-Of: NULL1" "$(cat "$ndr")"
+is "nothing left to send" 0 "$(in_queue send.mta01)"
+is "nothing deferred" 0 "$(in_queue deferred.mta01)"
+
+# --- the bounce of spam-routed mail leaves from the bad pool too ---------
+spool_msg send.mta03 SPAMNDR a@cust.test n@nullmx.test "Route: pool=bad gateway=mta03 reason=spam"
+"$SEND" -c "$T/smg.conf" --gateway mta03 --spool --log stderr 2>>"$T/send3.log"
+ndr="$SPOOL/sign/new/SPAMNDRN1"
+ok "NDR of spam-routed mail made" test -f "$ndr"
+is "it carries SMG-Route pool=bad" "pool=bad gateway=mta03 reason=bounce" "$(field SMG-Route "$ndr")"
+# (smg-sign would pass it on to route; do that by hand)
+mkdir -p "$SPOOL/route/new"
+mv "$ndr" "$SPOOL/route/new/SPAMNDRN1"
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>>"$T/route.log"
+ok "smg-route sends it to the bad gateway" test -f "$SPOOL/send.mta03/new/SPAMNDRN1"
+like "route log: bad-origin" 'SPAMNDRN1: pool=bad, gateway=mta03, reason=bad-origin' "$(cat "$T/route.log")"
+rm -f "$SPOOL/send.mta03/new/SPAMNDRN1"
+
+# --- one connection for several messages, DSN and SIZE passed on --------
+before=$(grep -c . "$PEERS_DIR/mta/sessions.log")
+for i in 1 2 3 4; do
+    spool_msg send.mta01 "REUSE$i" "<a@cust.test> RET=HDRS ENVID=E$i" \
+        "r$i@good.test|NOTIFY=FAILURE,DELAY~ORCPT=rfc822;r$i@good.test"
+done
+"$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr 2>"$T/send3.log"
+after=$(grep -c . "$PEERS_DIR/mta/sessions.log")
+is "four more messages" 8 "$(received mta)"
+is "over one connection (one EHLO)" 1 $((after - before))
+
+spool_msg send.mta01 SINK1 "<a@cust.test> RET=FULL ENVID=XYZ" \
+    "s@sink.test|NOTIFY=SUCCESS,FAILURE~ORCPT=rfc822;s@sink.test" \
+    "Spam: verdict=ham"
+"$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr 2>"$T/send4.log"
+is "smtp-sink got one" 1 "$(received sink)"
+s=$(cat "$PEERS_DIR"/sink/*)
+like "smtp-sink saw the gateway's address" '^X-Client-Addr: 127.0.0.2$' "$s"
+like "MAIL FROM carries RET and ENVID" '^X-Mail-Args: <a@cust.test> RET=FULL ENVID=XYZ$' "$s"
+like "RCPT TO carries NOTIFY and ORCPT" '^X-Rcpt-Args: <s@sink.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;s@sink.test$' "$s"
+like "PIPELINING used with smtp-sink" 'SINK1: to=<s@sink.test>, relay=mx-sink.test\[127.0.0.12\]' "$(cat "$T/send4.log")"
+unlike "no SMG-Spam on the wire" '^SMG-Spam' "$s"
+
+# --- watch mode with two worker processes --------------------------------
+before=$(received mta)
+"$SEND" -c "$T/smg.conf" --gateway mta01 --watch -P 2 --log stderr 2>"$T/watch.log" &
+wpid=$!
+at_exit "kill $wpid 2>/dev/null"
+sleep 0.5
+for i in 1 2 3 4 5 6; do
+    spool_msg send.mta01 "WATCH$i" a@cust.test "w$i@good.test"
+done
+i=0
+while [ "$(received mta)" -lt $((before + 6)) ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+is "watch: six new messages delivered" $((before + 6)) "$(received mta)"
+kill -TERM "$wpid"
+wait "$wpid"
+is "watch: SIGTERM ends it with 0" 0 $?
+is "watch: each delivered once" 6 "$(grep -c 'WATCH[0-9]: to=.*status=sent' "$T/watch.log")"
+is "watch: both workers worked" 2 "$(grep 'WATCH[0-9]: to=' "$T/watch.log" | sed 's/^smg-send\[\([0-9]*\)\].*/\1/' | sort -u | wc -l | tr -d ' ')"
+is "watch: queue empty" 0 "$(in_queue send.mta01)"
+
+# --- config errors --------------------------------------------------------
+"$SEND" -c "$T/smg.conf" --gateway nosuch --spool 2>"$T/err.log"
+is "unknown gateway: exit 78" 78 $?
+like "says which" 'no \[gateway nosuch\] group' "$(cat "$T/err.log")"
+"$SEND" -c "$T/smg.conf" --spool 2>/dev/null
+is "no --gateway: usage, exit 64" 64 $?
+
+done_testing

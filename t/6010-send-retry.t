@@ -1,0 +1,134 @@
+#!/bin/bash
+# 6010-send-retry.t - smg-send against a scripted peer: partial success
+# (one recipient 250, one 550, one 451) gives a delivery, an NDR for
+# exactly the refused recipient and a deferral of the third; the deferred
+# message waits for its next attempt (file mtime) with exponential
+# back-off, measured with an injected clock; a delay warning after
+# delay_warning; expiry into an NDR after queue_lifetime; a server that
+# hangs after the data or drops the connection mid-DATA defers; a 554
+# greeting bounces.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/dns.sh"
+. "$srcdir/t/lib/send.sh"
+. "$srcdir/t/lib/peers.sh"
+
+SEND="$SMG_BIN/smg-send"
+
+peer_port
+start_script fault 127.0.0.20 normal
+start_script hang 127.0.0.21 hang-data
+start_script drop 127.0.0.22 drop-data
+start_script greet 127.0.0.23 greet-554
+cat >"$T/zone" <<'EOF'
+fault.test. MX 10 mx.fault.test.
+mx.fault.test. A 127.0.0.20
+hang.test. MX 10 mx.hang.test.
+mx.hang.test. A 127.0.0.21
+drop.test. MX 10 mx.drop.test.
+mx.drop.test. A 127.0.0.22
+greet.test. MX 10 mx.greet.test.
+mx.greet.test. A 127.0.0.23
+EOF
+start_dns "$T/zone"
+gw_conf <<'EOF'
+send.command_timeout = 2
+send.data_timeout = 2
+send.backoff_min = 5m
+send.backoff_max = 4h
+send.delay_warning = 4h
+send.queue_lifetime = 5d
+send.bounce_queue = sign
+EOF
+
+send() {
+    "$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr --now "$1" \
+        2>>"$T/send.log"
+}
+mtime() { stat -c %Y "$1"; }
+D="$SPOOL/deferred.mta01/new/P1"
+
+# --- partial success ------------------------------------------------------
+T0=$(date +%s)
+ARRIVAL=$(date -u -d "@$T0" +%Y-%m-%dT%H:%M:%SZ)
+export ARRIVAL
+spool_msg send.mta01 P1 a@cust.test "ok1@fault.test perm1@fault.test temp1@fault.test"
+send "$T0"
+is "attempt 1 exits 0" 0 $?
+log=$(cat "$T/send.log")
+like "ok1 sent" 'P1: to=<ok1@fault.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, delay=[0-9.]+, tls=none, dsn=2.0.0, status=sent \(250 2.0.0 Ok: queued as SCRIPT\)' "$log"
+like "perm1 bounced with the server's reply" 'P1: to=<perm1@fault.test>, .*dsn=5.1.1, status=bounced \(mx.fault.test said: 550 5.1.1 <perm1@fault.test>: Recipient address rejected: no such user \(in reply to RCPT TO\)\)' "$log"
+like "temp1 deferred" 'P1: to=<temp1@fault.test>, .*dsn=4.3.0, status=deferred \(mx.fault.test said: 451 4.3.0' "$log"
+is "the peer stored one message" 1 "$(received fault)"
+is "for ok1 only" "<ok1@fault.test>" "$(grep '^X-Rcpt-To' "$PEERS_DIR"/fault/0001.eml | sed 's/X-Rcpt-To: //')"
+like "MAIL FROM had SIZE" '^MAIL FROM:<a@cust.test> SIZE=[0-9]+' "$(cat "$PEERS_DIR/fault/commands.log")"
+is "one NDR" 1 "$(in_queue sign)"
+ndr="$SPOOL/sign/new/P1N1"
+ok "NDR named after the message and attempt" test -f "$ndr"
+like "NDR reports perm1" '^Final-Recipient: rfc822; ?perm1@fault.test' "$(cat "$ndr")"
+unlike "NDR does not report ok1" 'Final-Recipient: rfc822; ?ok1@' "$(cat "$ndr")"
+unlike "NDR does not report temp1" 'Final-Recipient: rfc822; ?temp1@' "$(cat "$ndr")"
+like "NDR action failed" '^Action: failed' "$(cat "$ndr")"
+like "NDR has the remote diagnostic" '^Diagnostic-Code: smtp; ?550 5.1.1' "$(cat "$ndr")"
+ok "deferred copy exists" test -f "$D"
+is "send queue empty" 0 "$(in_queue send.mta01)"
+is "deferred copy keeps only temp1" "<temp1@fault.test>" "$(field SMG-Recipient "$D")"
+is "one recipient in it" 1 "$(grep -c '^SMG-Recipient:' "$D")"
+like "SMG-Delivery attempts=1" '^attempts=1 gateway=mta01 first=[0-9TZ:-]+ last=".*451 4.3.0.*" next=' "$(field SMG-Delivery "$D")"
+is "next attempt in 5 min (mtime)" $((T0 + 300)) "$(mtime "$D")"
+
+# --- back-off with an injected clock -----------------------------------
+n=$(grep -c '^MAIL' "$PEERS_DIR/fault/commands.log")
+send $((T0 + 299))
+is "not due yet: no new attempt" "$n" "$(grep -c '^MAIL' "$PEERS_DIR/fault/commands.log")"
+is "not due yet: still attempts=1" 1 "$(field SMG-Delivery "$D" | sed 's/attempts=\([0-9]*\).*/\1/')"
+send $((T0 + 300))
+is "due: attempted" $((n + 1)) "$(grep -c '^MAIL' "$PEERS_DIR/fault/commands.log")"
+is "attempts=2" 2 "$(field SMG-Delivery "$D" | sed 's/attempts=\([0-9]*\).*/\1/')"
+is "next wait doubled: 10 min" $((T0 + 300 + 600)) "$(mtime "$D")"
+send $((T0 + 900))
+is "third wait: 20 min" $((T0 + 900 + 1200)) "$(mtime "$D")"
+send $((T0 + 2100))
+is "fourth wait: 40 min" $((T0 + 2100 + 2400)) "$(mtime "$D")"
+ok "no delay warning before 4 h" test ! -f "$SPOOL/sign/new/P1D1"
+send $((T0 + 20000))
+is "fifth wait: 80 min" $((T0 + 20000 + 4800)) "$(mtime "$D")"
+ok "past 4 h: a delay warning" test -f "$SPOOL/sign/new/P1D1"
+like "delay warning: action delayed" '^Action: delayed' "$(cat "$SPOOL/sign/new/P1D1")"
+like "delay warning for temp1" 'Final-Recipient: rfc822; ?temp1@fault.test' "$(cat "$SPOOL/sign/new/P1D1")"
+like "marked warned" 'warned=yes' "$(field SMG-Delivery "$D")"
+c=$(in_queue sign)
+send $((T0 + 30000))
+is "sixth wait: 160 min" $((T0 + 30000 + 9600)) "$(mtime "$D")"
+send $((T0 + 40000))
+is "seventh wait capped at backoff_max, 4 h" $((T0 + 40000 + 14400)) "$(mtime "$D")"
+is "only one delay warning" "$c" "$(in_queue sign)"
+
+# --- expiry ---------------------------------------------------------------
+send $((T0 + 5 * 86400 + 10))
+ok "expired: deferred copy gone" test ! -f "$D"
+x=$(ls "$SPOOL"/sign/new/ | grep -v -e P1N1 -e P1D1)
+ok "expiry NDR made ($x)" test -n "$x"
+like "expiry NDR: failed for temp1" 'Final-Recipient: rfc822; ?temp1@fault.test' "$(cat "$SPOOL/sign/new/$x")"
+like "expiry NDR says it expired" 'expired after 5 days' "$(cat "$SPOOL/sign/new/$x")"
+like "expiry logged as bounced" 'P1: to=<temp1@fault.test>, .*status=bounced \(message expired after 5 days' "$(cat "$T/send.log")"
+is "nothing left anywhere" 0 "$(($(in_queue send.mta01) + $(in_queue deferred.mta01)))"
+
+# --- hang, drop, 554 greeting -----------------------------------------------
+unset ARRIVAL
+: >"$T/send.log"
+spool_msg send.mta01 H1 a@cust.test x@hang.test
+spool_msg send.mta01 R1 a@cust.test x@drop.test
+spool_msg send.mta01 G1 a@cust.test x@greet.test
+send "$(date +%s)"
+log=$(cat "$T/send.log")
+like "a hang after the data times out and defers" 'H1: to=<x@hang.test>, .*dsn=4.4.2, status=deferred \(conversation with mx.hang.test\[127.0.0.21\]:[0-9]+ timed out while waiting for the reply to the end of data\)' "$log"
+like "a drop mid-DATA defers" 'R1: to=<x@drop.test>, .*dsn=4.4.2, status=deferred \(lost connection with mx.drop.test\[127.0.0.22\]:[0-9]+ while' "$log"
+like "a 554 greeting bounces" 'G1: to=<x@greet.test>, .*dsn=5.7.1, status=bounced \(mx.greet.test\[127.0.0.23\]:[0-9]+ refused to talk to me: 554 5.7.1 no service for you\)' "$log"
+ok "hang: deferred" test -f "$SPOOL/deferred.mta01/new/H1"
+ok "drop: deferred" test -f "$SPOOL/deferred.mta01/new/R1"
+ok "554: NDR" test -f "$SPOOL/sign/new/G1N1"
+is "hang peer stored nothing" 0 "$(received hang)"
+is "drop peer stored nothing" 0 "$(received drop)"
+
+done_testing

@@ -1,0 +1,151 @@
+#!/bin/bash
+# 6020-send-tls.t - the TLS policy table of smg-send against real peers:
+# may uses STARTTLS when offered and clear text otherwise; none never
+# uses it; encrypt to a clear-text receiver sends nothing in clear and
+# acts as the rule says (reject: an NDR saying TLS could not be
+# established; hold: hold/ and a delay notice, released by an operator
+# or expired into an NDR; defer: retried); verify checks the chain and
+# the MX host name (a wrong name fails).
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/dns.sh"
+. "$srcdir/t/lib/send.sh"
+. "$srcdir/t/lib/peers.sh"
+
+SEND="$SMG_BIN/smg-send"
+
+make_cert tls mx-tls.test
+peer_port
+start_mta tlsmta 127.0.0.30 tls tls
+start_script plain 127.0.0.31 normal
+cat >"$T/zone" <<'EOF'
+tls.test. MX 10 mx-tls.test.
+verify.test. MX 10 mx-tls.test.
+none.test. MX 10 mx-tls.test.
+mx-tls.test. A 127.0.0.30
+# the same TLS server under a name its certificate does not carry
+wrong.test. MX 10 mx-wrong.test.
+mx-wrong.test. A 127.0.0.30
+plainmay.test. MX 10 mx-plain.test.
+plain.test. MX 10 mx-plain.test.
+plainhold.test. MX 10 mx-plain.test.
+plaindefer.test. MX 10 mx-plain.test.
+mx-plain.test. A 127.0.0.31
+EOF
+start_dns "$T/zone"
+cat >"$T/tls_policy" <<'EOF'
+# sender-domain recipient-domain level [action]
+*  verify.test      verify  reject
+*  wrong.test       verify  reject
+*  none.test        none
+*  plain.test       encrypt reject
+*  plainhold.test   encrypt hold
+*  plaindefer.test  encrypt
+EOF
+gw_conf <<EOF
+send.tls_policy = $T/tls_policy
+send.tls_ca_file = $T/certs/ca.pem
+send.bounce_queue = sign
+EOF
+send() {
+    "$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr "$@" 2>>"$T/send.log"
+}
+
+# --- may, none, verify ----------------------------------------------------
+spool_msg send.mta01 MAY1 a@cust.test x@tls.test
+spool_msg send.mta01 MAYP a@cust.test x@plainmay.test
+spool_msg send.mta01 NONE1 a@cust.test x@none.test
+spool_msg send.mta01 VER1 a@cust.test x@verify.test
+send
+is "exit 0" 0 $?
+log=$(cat "$T/send.log")
+m=$(grep -l '^X-Rcpt-To: x@tls.test' "$PEERS_DIR"/tlsmta/*.eml)
+like "may: STARTTLS used when offered" '^X-TLS: TLSv1\.[23]$' "$(cat "$m")"
+like "may: logged with the TLS version" 'MAY1: to=<x@tls.test>, .*tls=TLSv1\.[23]/trusted, dsn=2.0.0, status=sent' "$log"
+like "may: clear text when not offered" 'MAYP: to=<x@plainmay.test>, .*tls=none, dsn=2.0.0, status=sent' "$log"
+m=$(grep -l '^X-Rcpt-To: x@none.test' "$PEERS_DIR"/tlsmta/*.eml)
+is "none: no STARTTLS although offered" "none" "$(field X-TLS "$m")"
+m=$(grep -l '^X-Rcpt-To: x@verify.test' "$PEERS_DIR"/tlsmta/*.eml)
+like "verify: delivered over TLS" '^X-TLS: TLSv1\.[23]$' "$(cat "$m")"
+like "verify: logged as verified" 'VER1: to=<x@verify.test>, .*tls=TLSv1\.[23]/verified, dsn=2.0.0, status=sent' "$log"
+
+# --- verify with a wrong host name -------------------------------------
+: >"$T/send.log"
+n=$(received tlsmta)
+spool_msg send.mta01 WRONG1 a@cust.test x@wrong.test
+send
+log=$(cat "$T/send.log")
+is "wrong name: nothing delivered" "$n" "$(received tlsmta)"
+like "wrong name: bounced (reject)" 'WRONG1: to=<x@wrong.test>, .*dsn=5.7.10, status=bounced \(TLS could not be established with mx-wrong.test\[127.0.0.30\]:[0-9]+: certificate of mx-wrong.test not verified: [Hh]ostname mismatch\)' "$log"
+ok "wrong name: NDR" test -f "$SPOOL/sign/new/WRONG1N1"
+like "wrong name: NDR says TLS could not be established" 'TLS could not be established' "$(cat "$SPOOL/sign/new/WRONG1N1")"
+
+# --- encrypt to a clear-text receiver --------------------------------------
+: >"$T/send.log"
+: >"$PEERS_DIR/plain/commands.log"
+np=$(received plain)
+spool_msg send.mta01 ENC1 a@cust.test x@plain.test
+spool_msg send.mta01 HOLD1 a@cust.test "x@plainhold.test y@plainhold.test"
+spool_msg send.mta01 DEF1 a@cust.test x@plaindefer.test
+send
+log=$(cat "$T/send.log")
+is "encrypt: nothing received by the clear-text peer" "$np" "$(received plain)"
+unlike "encrypt: no MAIL FROM sent in clear" '^MAIL' "$(cat "$PEERS_DIR/plain/commands.log")"
+unlike "encrypt: no RCPT TO sent in clear" '^RCPT' "$(cat "$PEERS_DIR/plain/commands.log")"
+like "reject: bounced" 'ENC1: to=<x@plain.test>, .*dsn=5.7.10, status=bounced \(TLS is required, but was not offered by mx-plain.test\[127.0.0.31\]:[0-9]+\)' "$log"
+ok "reject: NDR" test -f "$SPOOL/sign/new/ENC1N1"
+like "reject: NDR says so" 'TLS is required, but was not offered' "$(cat "$SPOOL/sign/new/ENC1N1")"
+like "reject: NDR status" '^Status: 5.7.10' "$(cat "$SPOOL/sign/new/ENC1N1")"
+like "hold: logged held" 'HOLD1: to=<x@plainhold.test>, .*dsn=4.7.10, status=held \(TLS is required' "$log"
+ok "hold: the message is in hold/" test -f "$SPOOL/hold/new/HOLD1"
+is "hold: both recipients kept" 2 "$(grep -c '^SMG-Recipient:' "$SPOOL/hold/new/HOLD1")"
+like "hold: SMG-Delivery has held=" 'held=[0-9TZ:-]+' "$(field SMG-Delivery "$SPOOL/hold/new/HOLD1")"
+ok "hold: a delay notice to the sender" test -f "$SPOOL/sign/new/HOLD1H1"
+like "hold: notice is a delay DSN" '^Action: delayed' "$(cat "$SPOOL/sign/new/HOLD1H1")"
+like "hold: notice says it is held" 'Your message is held' "$(cat "$SPOOL/sign/new/HOLD1H1")"
+like "defer: deferred" 'DEF1: to=<x@plaindefer.test>, .*dsn=4.7.10, status=deferred \(TLS is required' "$log"
+ok "defer: in deferred.mta01" test -f "$SPOOL/deferred.mta01/new/DEF1"
+is "nothing left in send.mta01" 0 "$(in_queue send.mta01)"
+
+# --- hold and defer in one message: the held part is split off -------------
+: >"$T/send.log"
+spool_msg send.mta01 MIX1 a@cust.test "x@plainhold.test y@plaindefer.test"
+send
+ok "mixed: the held part in hold/ as MIX1T1" test -f "$SPOOL/hold/new/MIX1T1"
+is "mixed: held part has the held recipient only" "<x@plainhold.test>" "$(field SMG-Recipient "$SPOOL/hold/new/MIX1T1")"
+ok "mixed: the rest deferred as MIX1" test -f "$SPOOL/deferred.mta01/new/MIX1"
+is "mixed: deferred part has the other recipient" "<y@plaindefer.test>" "$(field SMG-Recipient "$SPOOL/deferred.mta01/new/MIX1")"
+is "mixed: one recipient each" 2 "$(($(grep -c '^SMG-Recipient:' "$SPOOL/hold/new/MIX1T1") + $(grep -c '^SMG-Recipient:' "$SPOOL/deferred.mta01/new/MIX1")))"
+rm -f "$SPOOL/hold/new/MIX1T1" "$SPOOL/deferred.mta01/new/MIX1"
+
+# --- hold: not expired yet, released by an operator --------------------------
+send --now $(($(date +%s) + 3600))
+ok "hold: still held an hour later" test -f "$SPOOL/hold/new/HOLD1"
+cp "$SPOOL/hold/new/HOLD1" "$T/HOLD1.copy"
+# the operator lowers the policy and releases the message
+sed -i 's/^\*  plainhold.test   encrypt hold$/*  plainhold.test   may/' "$T/tls_policy"
+mv "$SPOOL/hold/new/HOLD1" "$SPOOL/send.mta01/new/HOLD1"
+send
+is "released: delivered in clear as the new policy allows" $((np + 1)) "$(received plain)"
+ok "released: hold is empty" test ! -f "$SPOOL/hold/new/HOLD1"
+
+# --- hold: expiry into an NDR ------------------------------------------------
+cp "$T/HOLD1.copy" "$SPOOL/hold/new/HOLD1"
+: >"$T/send.log"
+send --now $(($(date +%s) + 5 * 86400 + 60))
+ok "expired: gone from hold" test ! -f "$SPOOL/hold/new/HOLD1"
+ok "expired: NDR" test -f "$SPOOL/sign/new/HOLD1X"
+like "expired: NDR is a failure" '^Action: failed' "$(cat "$SPOOL/sign/new/HOLD1X")"
+like "expired: NDR for both" 'y@plainhold.test' "$(cat "$SPOOL/sign/new/HOLD1X")"
+like "expired: logged" 'HOLD1: to=<x@plainhold.test>, .*dsn=5.7.10, status=bounced \(held for 5 days without release' "$(cat "$T/send.log")"
+
+# --- a bad policy table is a config error ---------------------------------
+printf '* bad.test sometimes\n' >"$T/bad_policy"
+gw_conf <<EOF
+send.tls_policy = $T/bad_policy
+EOF
+"$SEND" -c "$T/smg.conf" --gateway mta01 --spool 2>"$T/err.log"
+is "bad policy: exit 78" 78 $?
+like "bad policy: file and line" 'bad_policy:1: unknown level' "$(cat "$T/err.log")"
+
+done_testing

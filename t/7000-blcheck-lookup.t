@@ -1,0 +1,213 @@
+#!/bin/bash
+# 7000-blcheck-lookup.t - smg-blcheck looks the gateways up in DNSBLs served
+# by a real unbound and reads the answers as RFC 5782 says: listings with
+# their TXT reason (IPv4, IPv6 nibbles, HELO names in a domain list), the
+# test points, error codes and time-outs as errors, per-list code meanings;
+# the table, --json, exit codes, --dry-run and config errors.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/dns.sh"
+. "$srcdir/t/data/blcheck-lib.sh"
+
+start_dns "$srcdir/t/data/blcheck-lists.zone"
+
+# listings: IPv4 with TXT, IPv6, a HELO name; a list that lists nothing
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.test ok.test
+domain_zones = dbl.test
+notify = ops@example.net
+EOF
+blcheck --dry-run
+is "listed: exit 1" 1 "$RC"
+like "table header" '^GATEWAY +ADDRESS +ZONE +STATUS +SINCE +REASON' "$OUT"
+like "IPv4 listing with its TXT reason" \
+    '^mta01 +192\.0\.2\.1 +bl\.test +new +[0-9T:-]+Z +192\.0\.2\.1 listed: spam trap hits' "$OUT"
+like "IPv6 listing (nibble format)" \
+    '^mta02 +2001:db8::25 +bl\.test +new +.*IPv6 2001:db8::25 listed' "$OUT"
+like "HELO name listed in the domain list" \
+    '^mta01 +mta01\.example\.net +dbl\.test +new +.*helo name mta01\.example\.net listed' "$OUT"
+unlike "the clean gateway is not in the table" 'mta03' "$OUT"
+unlike "the list that lists nothing is not in the table" 'ok\.test' "$OUT"
+is "dry run: no state file" no "$(test -e "$T/state/blcheck.state" && echo yes || echo no)"
+is "dry run: no listed state for smg-route" no "$(test -e "$T/state/blacklist" && echo yes || echo no)"
+is "dry run: no mail" 0 "$(mails)"
+like "log: summary line" 'smg-blcheck\[[0-9]+\]: checked=[0-9]+, listed=3, new=3, cleared=0, errors=0, dry-run' "$LOG"
+like "log: one line per listing" 'gateway=mta02, address=2001:db8::25, zone=bl\.test, status=new, reason=IPv6' "$LOG"
+
+# --json: every result, the clean ones too
+blcheck --dry-run --json
+is "json: exit 1" 1 "$RC"
+is "json: exit in the object" 1 "$(json_get 'j["exit"]')"
+is "json: listed count" 3 "$(json_get 'j["listed"]')"
+is "json: mta01 on bl.test listed with code 127.0.0.2" "new 127.0.0.2" \
+    "$(json_get '[r["status"] + " " + r["answer"] for r in j["results"] if r["gateway"] == "mta01" and r["zone"] == "bl.test"][0]')"
+is "json: mta02's IPv6 answer 127.0.0.3" "127.0.0.3" \
+    "$(json_get '[r["answer"] for r in j["results"] if r["subject"] == "2001:db8::25" and r["zone"] == "bl.test"][0]')"
+is "json: mta03 is clean everywhere" "clean clean clean" \
+    "$(json_get '" ".join(r["status"] for r in j["results"] if r["gateway"] == "mta03")')"
+is "json: HELO lookups are of kind name" "name" \
+    "$(json_get '[r["kind"] for r in j["results"] if r["zone"] == "dbl.test"][0]')"
+is "json: test points passed" "None None" \
+    "$(json_get '" ".join(str(z["error"]) for z in j["zones"] if z["kind"] == "ip")')"
+
+# the RFC 5782 test points as gateways: 127.0.0.2 listed, 127.0.0.1 not
+blcheck_conf "$DNS_PORT" <<'EOF'
+[gateway tp2]
+bind = 127.0.0.2
+[gateway tp1]
+bind = 127.0.0.1
+[blcheck]
+zones = bl.test
+EOF
+blcheck --dry-run --json
+is "test point 127.0.0.2 is listed" "new test point" \
+    "$(json_get '[r["status"] + " " + r["reason"] for r in j["results"] if r["gateway"] == "tp2"][0]')"
+is "test point 127.0.0.1 is not" "clean" \
+    "$(json_get '[r["status"] for r in j["results"] if r["gateway"] == "tp1"][0]')"
+
+# an error answer (127.255.255.254) is an error, not a listing: exit 75
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = err.test
+test_points = no
+EOF
+blcheck --dry-run
+is "error code: exit 75" 75 "$RC"
+like "error code in the table" '^mta01 +192\.0\.2\.1 +err\.test +error +- +4\.4\.3 err\.test answered 127\.255\.255\.254: an error code, not a listing' "$OUT"
+blcheck --dry-run --json
+is "error code: nothing listed" 0 "$(json_get 'j["listed"]')"
+is "error code: every lookup failed" 3 "$(json_get 'j["errors"]')"
+
+# the same list with test points: the zone fails as a whole
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = err.test
+EOF
+blcheck --dry-run
+is "error code at the test point: exit 75" 75 "$RC"
+like "the zone's test point failure is shown" '^- +127\.0\.0\.2 +err\.test +error +- +test point 127\.0\.0\.2: 4\.4\.3 err\.test answered 127\.255\.255\.254' "$OUT"
+like "log: test point failure" 'zone=err\.test, test_points=failed' "$LOG"
+
+# a list that does not list 127.0.0.2 (dead), one that lists 127.0.0.1 (wildcard)
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = dead.test wild.test
+EOF
+blcheck --dry-run --json
+is "dead and wildcard lists: exit 75" 75 "$RC"
+like "dead list found by its test point" 'does not list its test point 127\.0\.0\.2' \
+    "$(json_get '[z["error"] for z in j["zones"] if z["zone"] == "dead.test"][0]')"
+like "wildcard list found by its test point" 'lists 127\.0\.0\.1' \
+    "$(json_get '[z["error"] for z in j["zones"] if z["zone"] == "wild.test"][0]')"
+is "their results are errors, not listings" "0 6" "$(json_get 'str(j["listed"]) + " " + str(j["errors"])')"
+
+# a list that times out
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.timeout.test
+test_points = no
+parallel = 3
+EOF
+blcheck --dry-run
+is "time-out: exit 75" 75 "$RC"
+like "time-out is an error" '^mta02 +2001:db8::25 +bl\.timeout\.test +error +- +4\.4\.3 DNS lookup of .*bl\.timeout\.test timed out' "$OUT"
+
+# listed somewhere and failing elsewhere: listed wins (exit 1)
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.test err.test
+test_points = no
+EOF
+blcheck --dry-run
+is "listed and errors: exit 1" 1 "$RC"
+
+# per-list return code meanings
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.test
+[dnsbl bl.test]
+codes = 127.0.0.3=ignore 127.0.0.2=listed:SBL
+EOF
+blcheck --dry-run --json
+is "127.0.0.3 ignored: mta02 clean" "clean" \
+    "$(json_get '[r["status"] for r in j["results"] if r["gateway"] == "mta02"][0]')"
+is "127.0.0.2 still a listing" "new" \
+    "$(json_get '[r["status"] for r in j["results"] if r["gateway"] == "mta01"][0]')"
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.test
+test_points = no
+[dnsbl bl.test]
+codes = 127.0.0.2-127.0.0.3=error
+EOF
+blcheck --dry-run
+is "codes configured as errors: exit 75" 75 "$RC"
+
+# all clean: exit 0 and nothing printed (cron mails only when there is news)
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = ok.test
+EOF
+blcheck --dry-run
+is "all clean: exit 0" 0 "$RC"
+is "all clean: nothing on stdout" "" "$OUT"
+blcheck --dry-run -v
+like "-v: the clean rows too" '^mta03 +192\.0\.2\.3 +ok\.test +clean' "$OUT"
+
+# config errors: exit 78 before any lookup
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.test
+[dnsbl bl.test]
+codes = 127.0.0.2=maybe
+EOF
+blcheck --dry-run
+is "bad code rule: exit 78" 78 "$RC"
+like "bad code rule: named" '\[dnsbl bl\.test\] codes: bad return code rule "127\.0\.0\.2=maybe"' "$LOG"
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.test
+[dnsbl bl.test]
+removal_url = http://127.0.0.1:1/x?ip={ipaddr}
+EOF
+blcheck --dry-run
+is "unknown placeholder: exit 78" 78 "$RC"
+like "unknown placeholder: named" 'unknown placeholder \{ipaddr\}' "$LOG"
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.test
+[gateway bad]
+bind = mta.example.net
+EOF
+blcheck --dry-run
+is "bind that is no IP: exit 78" 78 "$RC"
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+notify = ops@example.net
+EOF
+blcheck --dry-run
+is "no zones: exit 78" 78 "$RC"
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = bl.test
+parallel = 0
+EOF
+blcheck --dry-run
+is "parallel out of range: exit 78" 78 "$RC"
+
+"$BLCHECK" --bogus >/dev/null 2>&1
+is "bad option: exit 64" 64 "$?"
+
+# the 05:00 schedule: crontab line, systemd timer and its service
+cron="$srcdir/cron"
+like "crontab: 05:00 daily as root" '^0 5 \* \* \* root /usr/sbin/smg-blcheck ' \
+    "$(grep -v '^#' "$cron/smg-blcheck.cron")"
+like "timer: OnCalendar 05:00" '^OnCalendar=\*-\*-\* 05:00:00$' "$(cat "$cron/smg-blcheck.timer")"
+like "timer: Persistent" '^Persistent=true$' "$(cat "$cron/smg-blcheck.timer")"
+like "timer: starts the service" '^Unit=smg-blcheck\.service$' "$(cat "$cron/smg-blcheck.timer")"
+like "service: one-shot run of smg-blcheck" '^ExecStart=/usr/sbin/smg-blcheck ' \
+    "$(cat "$cron/smg-blcheck.service")"
+like "service: a one-shot" '^Type=oneshot$' "$(cat "$cron/smg-blcheck.service")"
+
+done_testing

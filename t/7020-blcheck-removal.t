@@ -1,0 +1,156 @@
+#!/bin/bash
+# 7020-blcheck-removal.t - removal requests: a real HTTP server on loopback
+# (t/data/blcheck-httpd.py) receives the configured request (method, URL
+# and body templates filled and escaped, header lines); the result is in
+# the state and the mail; it is made once; a provider that answers 500 is
+# recorded and retried on the next run until it succeeds; a list with a
+# manual form gets the prefilled link in the mail.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/dns.sh"
+. "$srcdir/t/data/blcheck-lib.sh"
+
+start_dns "$srcdir/t/data/blcheck-lists.zone"
+
+HTTP_LOG="$T/http.log"
+HTTP_FAIL="$T/http.fail"
+: >"$HTTP_LOG"
+$PY3 "$srcdir/t/data/blcheck-httpd.py" "$T/http.port" "$HTTP_LOG" "$HTTP_FAIL" \
+    >"$T/httpd.out" 2>&1 &
+httpd_pid=$!
+at_exit "kill $httpd_pid"
+i=0
+while [ ! -s "$T/http.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+HTTP_PORT=$(cat "$T/http.port" 2>/dev/null)
+[ -n "$HTTP_PORT" ] || bail "the HTTP server did not start: $(cat "$T/httpd.out")"
+
+conf() {
+    blcheck_conf "$DNS_PORT" <<EOF
+[blcheck]
+zones = bl.test
+domain_zones = dbl.test
+notify = ops@example.net
+state_file = $T/state/$1.state
+[dnsbl bl.test]
+provider = Test BL
+removal_url = http://127.0.0.1:$HTTP_PORT/remove?ip={ip}&zone={zone}&gw={gateway}
+removal_method = POST
+removal_body = {"ip": "{ip}", "gateway": "{gateway}", "reason": "{reason}", "helo": "{helo}"}
+removal_headers = Content-Type: application/json | X-Api-Key: s3cret-key
+[dnsbl dbl.test]
+removal_form = https://dbl.example/removal?name={subject}&ip={ip}
+EOF
+}
+
+# requests: the nth line of the server's log as JSON, field by expression
+req() {
+    sed -n "$1p" "$HTTP_LOG" | $PY3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print(eval(sys.argv[1]))' "$2"
+}
+nreq() { wc -l <"$HTTP_LOG" | tr -d ' '; }
+
+# --- a new listing: one request per listed address ----------------------------
+conf one
+blcheck
+is "listed: exit 1" 1 "$RC"
+is "two requests (mta01's IPv4, mta02's IPv6)" 2 "$(nreq)"
+line=$(grep -n 'gw=mta01' "$HTTP_LOG" | head -1 | cut -d: -f1)
+is "method POST" POST "$(req "$line" 'r["method"]')"
+is "URL: path and query filled in" "/remove?ip=192.0.2.1&zone=bl.test&gw=mta01" \
+    "$(req "$line" 'r["path"]')"
+is "body: JSON filled in and escaped" \
+    "192.0.2.1|mta01|192.0.2.1 listed: spam trap hits, see https://bl.test/q?ip=192.0.2.1|mta01.example.net" \
+    "$(req "$line" '"|".join(json.loads(r["body"])[k] for k in ("ip", "gateway", "reason", "helo"))')"
+is "header: Content-Type" "application/json" "$(req "$line" 'r["headers"]["content-type"]')"
+is "header: X-Api-Key" "s3cret-key" "$(req "$line" 'r["headers"]["x-api-key"]')"
+like "header: User-Agent" '^smg-blcheck/' "$(req "$line" 'r["headers"]["user-agent"]')"
+line6=$(grep -n 'gw=mta02' "$HTTP_LOG" | head -1 | cut -d: -f1)
+is "IPv6 address percent-encoded in the URL" "/remove?ip=2001%3Adb8%3A%3A25&zone=bl.test&gw=mta02" \
+    "$(req "$line6" 'r["path"]')"
+state=$(cat "$T/state/one.state")
+like "state: removal sent" '^removal=sent$' "$state"
+like "state: the result" "^removal_detail=POST http://127\.0\.0\.1:$HTTP_PORT/remove: HTTP 200$" "$state"
+like "state: one attempt" '^removal_attempts=1$' "$state"
+mail=$(cat "$(newest_mail)")
+like "mail: provider named" '^  list:     bl\.test \(Test BL\)$' "$mail"
+like "mail: the request made and its result" "^  removal:  requested: POST http://127\.0\.0\.1:$HTTP_PORT/remove: HTTP 200$" "$mail"
+like "mail: the manual form, prefilled" '^  removal:  by hand: open https://dbl\.example/removal\?name=mta01\.example\.net&ip=192\.0\.2\.1$' "$mail"
+unlike "mail: no secret header" 's3cret' "$mail"
+unlike "mail: no query string of the request (may hold keys)" 'remove\?ip' "$mail"
+like "log: removal logged" 'gateway=mta01, address=192\.0\.2\.1, zone=bl\.test, removal=sent, attempt=1, result=POST' "$LOG"
+unlike "log: no secret header" 's3cret' "$(cat "$T/blcheck.log")"
+
+blcheck
+is "next run: no second request" 2 "$(nreq)"
+
+# --- a provider that fails: recorded, retried next run -------------------------
+: >"$HTTP_LOG"
+touch "$HTTP_FAIL"
+conf two
+blcheck
+is "failing provider: exit 1 (listed)" 1 "$RC"
+is "failing provider: the requests were made" 2 "$(nreq)"
+state=$(sed -n '/^\[mta01 192.0.2.1 bl.test\]/,/^$/p' "$T/state/two.state")
+like "state: removal failed" '^removal=failed$' "$state"
+like "state: HTTP 500 recorded" 'HTTP 500$' "$state"
+mail=$(cat "$(newest_mail)")
+like "mail: the failure, to be retried" '^  removal:  FAILED \(attempt 1\): POST .*: HTTP 500; retried on the next run$' "$mail"
+like "log: failure logged" 'removal=failed, attempt=1, result=POST .*HTTP 500' "$LOG"
+
+blcheck
+is "still failing: retried" 4 "$(nreq)"
+like "state: second attempt" '^removal_attempts=2$' \
+    "$(sed -n '/^\[mta01 192.0.2.1 bl.test\]/,/^$/p' "$T/state/two.state")"
+nmail=$(mails)
+
+rm -f "$HTTP_FAIL"
+blcheck
+is "provider back: retried once more" 6 "$(nreq)"
+state=$(sed -n '/^\[mta01 192.0.2.1 bl.test\]/,/^$/p' "$T/state/two.state")
+like "state: removal sent at last" '^removal=sent$' "$state"
+like "state: third attempt" '^removal_attempts=3$' "$state"
+is "no new mail for a retried request" "$nmail" "$(mails)"
+
+blcheck
+is "done: no more requests" 6 "$(nreq)"
+
+# --- a provider that cannot be reached -------------------------------------------
+dead_port=$(free_port)
+blcheck_conf "$DNS_PORT" <<EOF
+[blcheck]
+zones = bl.test
+notify = ops@example.net
+state_file = $T/state/three.state
+[dnsbl bl.test]
+removal_url = http://127.0.0.1:$dead_port/remove/{ip}
+EOF
+blcheck
+is "unreachable provider: exit 1 (listed)" 1 "$RC"
+like "state: connection failure recorded" \
+    "^removal_detail=4\.4\.1 GET http://127\.0\.0\.1:$dead_port/remove/192\.0\.2\.1: " \
+    "$(cat "$T/state/three.state")"
+
+# --- a dry run makes no request --------------------------------------------------
+: >"$HTTP_LOG"
+conf four
+blcheck --dry-run
+is "dry run: no request" 0 "$(nreq)"
+
+# --- removal_requests = no: nothing sent, the mail says so ----------------------
+blcheck_conf "$DNS_PORT" <<EOF
+[blcheck]
+zones = bl.test
+notify = ops@example.net
+state_file = $T/state/five.state
+removal_requests = no
+[dnsbl bl.test]
+removal_url = http://127.0.0.1:$HTTP_PORT/remove/{ip}
+EOF
+blcheck
+is "removal_requests = no: no request" 0 "$(nreq)"
+like "removal_requests = no: said in the mail" 'removal:  not requested \(removal_requests = no\)' \
+    "$(cat "$(newest_mail)")"
+
+done_testing

@@ -1,0 +1,458 @@
+/*
+ * bayes-t.c - unit tests for lib/bayes: tokens, the chi-square arithmetic,
+ * learning and classifying a synthetic set the test makes, the database
+ * under concurrent readers and learners, and corrupt databases.
+ *
+ * The synthetic set: messages drawn (with a fixed seed) from a ham
+ * vocabulary, a spam vocabulary and words both use.  Concurrency is real:
+ * forked readers open and classify in a loop while the parent commits one
+ * database after another; two forked learners add to one database at once
+ * and every message must be counted.  Corrupt files are written by hand:
+ * garbage, cut short, a flipped bit, records out of order, another version.
+ * Children report through their exit status; only the parent writes TAP.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "lib/bayes.h"
+#include "lib/mimetext.h"
+#include "t/tap/basic.h"
+
+static char *top;
+
+static const char *const ham_words[] = {
+    "meeting", "project", "schedule", "report", "review", "deadline", "budget",
+    "agenda", "minutes", "team", "release", "patch", "kernel", "compiler",
+    "thanks", "regards", "attached", "draft", "question", "lunch",
+};
+static const char *const spam_words[] = {
+    "viagra", "cheap", "winner", "offer", "guaranteed", "casino", "bonus",
+    "unsubscribe", "millions", "pills", "discount", "credit", "lottery",
+    "prize", "click", "exclusive", "limited", "refinance", "loan", "cash",
+};
+static const char *const both_words[] = {
+    "the", "and", "you", "your", "this", "with", "for", "today", "please", "new",
+};
+
+/* make_message - a synthetic message (new string) */
+static char *
+make_message(GRand *r, gboolean spam, int n)
+{
+    GString *m = g_string_new(NULL);
+    const char *const *own = spam ? spam_words : ham_words;
+
+    g_string_append_printf(m, "From: %s@%s\nSubject: %s %s\n\n",
+                           spam ? "promo" : "colleague", spam ? "deals.test" : "work.test",
+                           own[g_rand_int_range(r, 0, 20)], own[g_rand_int_range(r, 0, 20)]);
+    for (int i = 0; i < 60; i++) {
+        const char *w = g_rand_int_range(r, 0, 3) == 0 ? both_words[g_rand_int_range(r, 0, 10)]
+                                                       : own[g_rand_int_range(r, 0, 20)];
+        g_string_append_printf(m, "%s%s", w, i % 12 == 11 ? "\n" : " ");
+    }
+    g_string_append_printf(m, "\nmessage %d\n", n);
+    return g_string_free(m, FALSE);
+}
+
+/* tokens_of - the finished tokens of a message text */
+static struct smg_bayes_tokens *
+tokens_of(const char *msg, gboolean names)
+{
+    struct smg_mimetext *mt = smg_mimetext_parse(msg, strlen(msg), 0);
+    struct smg_bayes_tokens *tok = smg_bayes_tokens_new(names);
+
+    smg_bayes_tokenize(mt, tok);
+    smg_mimetext_free(mt);
+    return tok;
+}
+
+/* has_token - whether tok (with names) holds the token text */
+static gboolean
+has_token(const struct smg_bayes_tokens *tok, const char *text)
+{
+    for (guint i = 0; i < tok->hashes->len; i++) {
+        const char *n = smg_bayes_tokens_name(tok, g_array_index(tok->hashes, guint64, i));
+        if (n != NULL && strcmp(n, text) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* learn_set - learn n ham and n spam drawn with seed into path */
+static enum smg_status
+learn_set(const char *path, guint32 seed, int n, GError **err)
+{
+    GRand *r = g_rand_new_with_seed(seed);
+    struct smg_bayes_learner *l = NULL;
+    enum smg_status st = smg_bayes_learner_open(path, &l, err);
+
+    for (int i = 0; st == SMG_OK && i < 2 * n; i++) {
+        char *m = make_message(r, i % 2 == 1, i);
+        struct smg_bayes_tokens *tok = tokens_of(m, FALSE);
+        smg_bayes_learner_add(l, tok, i % 2 == 1);
+        smg_bayes_tokens_free(tok);
+        g_free(m);
+    }
+    if (st == SMG_OK)
+        st = smg_bayes_learner_commit(l, err);
+    smg_bayes_learner_free(l);
+    g_rand_free(r);
+    return st;
+}
+
+static void
+test_tokens(void)
+{
+    struct smg_bayes_tokens *tok = tokens_of(
+        "From: \"Ann\" <ann@Example.com>\n"
+        "Subject: Cheap PILLS now\n"
+        "Content-Type: text/html\n"
+        "\n"
+        "<html><font color=\"#FF0000\">Hello hello HELLO</font> "
+        "supercalifragilisticexpialidocious "
+        "<a href=\"http://www.shop.example.com/buy/now\">x</a> me@mail.test a\n",
+        TRUE);
+    guint n = tok->hashes->len;
+
+    ok(has_token(tok, "hello"), "body word lower-cased");
+    ok(has_token(tok, "subject:cheap") && has_token(tok, "subject:pills"), "subject words prefixed");
+    ok(has_token(tok, "from:addr:ann") && has_token(tok, "from:addr:@example.com"),
+       "From address parts");
+    ok(has_token(tok, "from:name:ann"), "From display name");
+    ok(has_token(tok, "hdr:subject"), "header presence");
+    ok(has_token(tok, "skip:s 30"), "a long word becomes a skip token");
+    ok(has_token(tok, "url:www.shop.example.com") && has_token(tok, "url:example.com")
+           && has_token(tok, "url:buy"),
+       "URI host, parent domain and path words");
+    ok(has_token(tok, "tag:font") && has_token(tok, "tag:font:color=#ff0000"),
+       "HTML tag and presentational attribute");
+    ok(has_token(tok, "mime:html only"), "HTML-only flag");
+    ok(!has_token(tok, "a"), "one-letter words dropped");
+    /* unique and sorted */
+    {
+        gboolean sorted = TRUE;
+        for (guint i = 1; i < n; i++)
+            if (g_array_index(tok->hashes, guint64, i - 1) >= g_array_index(tok->hashes, guint64, i))
+                sorted = FALSE;
+        ok(sorted, "tokens sorted and unique (%u)", n);
+    }
+    {
+        /* "hello" three times counts once */
+        guint64 h = smg_bayes_hash("", "hello", 5) & ~(guint64) 1;
+        unsigned count = 0;
+        for (guint i = 0; i < n; i++)
+            if (g_array_index(tok->hashes, guint64, i) == h)
+                count++;
+        is_int(1, count, "a repeated word is one token");
+    }
+    {
+        guint64 hh = smg_bayes_hash("subject:", "cheap", 5) | 1;
+        gboolean found = FALSE;
+        for (guint i = 0; i < n; i++)
+            if (g_array_index(tok->hashes, guint64, i) == hh)
+                found = TRUE;
+        ok(found, "header tokens carry the header bit");
+    }
+    smg_bayes_tokens_free(tok);
+}
+
+static void
+test_chi2(void)
+{
+    ok(fabs(smg_bayes_chi2q(0, 2) - 1.0) < 1e-12, "chi2q(0, 2) = 1");
+    ok(fabs(smg_bayes_chi2q(2, 2) - exp(-1)) < 1e-12, "chi2q(2, 2) = e^-1");
+    ok(fabs(smg_bayes_chi2q(4, 4) - 3 * exp(-2)) < 1e-12, "chi2q(4, 4) = 3e^-2");
+    ok(smg_bayes_chi2q(5000, 10) < 1e-300, "huge chi-square underflows to 0");
+    ok(smg_bayes_chi2q(1, 300) <= 1.0, "never above 1");
+}
+
+static void
+test_learn_classify(void)
+{
+    char *path = g_build_filename(top, "learn.db", NULL);
+    struct smg_bayes *db = NULL;
+    struct smg_bayes_params p;
+    GError *err = NULL;
+    GRand *r;
+    int right = 0;
+
+    smg_bayes_params_default(&p);
+    is_int(SMG_OK, smg_bayes_open(path, &db, &err), "missing database opens empty");
+    ok(db != NULL && smg_bayes_nspam(db) == 0 && smg_bayes_nham(db) == 0, "nothing learned");
+    {
+        struct smg_bayes_tokens *tok = tokens_of("Subject: x\n\nviagra cheap\n", FALSE);
+        struct smg_bayes_result res;
+        smg_bayes_classify(db, tok, &p, FALSE, &res);
+        ok(!res.usable && res.prob == 0.5, "untrained: no verdict");
+        smg_bayes_tokens_free(tok);
+    }
+    smg_bayes_close(db);
+
+    is_int(SMG_OK, learn_set(path, 42, 40, &err), "learned 40 ham and 40 spam");
+    is_int(SMG_OK, smg_bayes_open(path, &db, &err), "database opens");
+    is_int(40, (long) smg_bayes_nspam(db), "40 spam counted");
+    is_int(40, (long) smg_bayes_nham(db), "40 ham counted");
+    ok(smg_bayes_ntokens(db) > 40, "tokens stored (%" G_GUINT64_FORMAT ")", smg_bayes_ntokens(db));
+    {
+        guint32 s = 0, h = 0;
+        ok(smg_bayes_lookup(db, smg_bayes_hash("", "viagra", 6) & ~(guint64) 1, &s, &h) && s > 0
+               && h == 0,
+           "a spam word has spam counts only");
+        ok(!smg_bayes_lookup(db, 12345, &s, &h), "an unknown token is not found");
+    }
+    /* new messages, another seed */
+    r = g_rand_new_with_seed(7);
+    for (int i = 0; i < 40; i++) {
+        gboolean spam = i % 2 == 1;
+        char *m = make_message(r, spam, 1000 + i);
+        struct smg_bayes_tokens *tok = tokens_of(m, FALSE);
+        struct smg_bayes_result res;
+        smg_bayes_classify(db, tok, &p, FALSE, &res);
+        if (res.usable && (spam ? res.prob > 0.9 : res.prob < 0.1))
+            right++;
+        smg_bayes_tokens_free(tok);
+        g_free(m);
+    }
+    g_rand_free(r);
+    is_int(40, right, "all 40 new messages classified with confidence");
+    {
+        struct smg_bayes_tokens *tok = tokens_of("Subject: x\n\nviagra casino lottery\n", TRUE);
+        struct smg_bayes_result res;
+        smg_bayes_classify(db, tok, &p, TRUE, &res);
+        ok(res.clues != NULL && res.clues->len == res.nclues && res.nclues >= 3,
+           "clues returned when asked (%u)", res.nclues);
+        if (res.clues != NULL && res.clues->len > 0) {
+            const struct smg_bayes_clue *c = &g_array_index(res.clues, struct smg_bayes_clue, 0);
+            ok(c->f > 0.9 && smg_bayes_tokens_name(tok, c->hash) != NULL,
+               "strongest clue is spammy and named");
+            g_array_unref(res.clues);
+        } else {
+            ok(0, "strongest clue is spammy and named");
+        }
+        smg_bayes_tokens_free(tok);
+    }
+    p.min_learned = 41;
+    {
+        struct smg_bayes_tokens *tok = tokens_of("Subject: x\n\nviagra\n", FALSE);
+        struct smg_bayes_result res;
+        smg_bayes_classify(db, tok, &p, FALSE, &res);
+        ok(!res.usable, "below min_learned: no verdict");
+        smg_bayes_tokens_free(tok);
+    }
+    smg_bayes_close(db);
+
+    /* learning again adds */
+    is_int(SMG_OK, learn_set(path, 43, 5, &err), "learned 5 more of each");
+    is_int(SMG_OK, smg_bayes_open(path, &db, &err), "reopened");
+    is_int(45, (long) smg_bayes_nspam(db), "counts add up");
+    smg_bayes_close(db);
+    g_free(path);
+}
+
+static void
+test_concurrency(void)
+{
+    char *path = g_build_filename(top, "conc.db", NULL);
+    GError *err = NULL;
+    struct smg_bayes *old = NULL;
+    pid_t readers[3], learners[2];
+    int failed = 0;
+
+    is_int(SMG_OK, learn_set(path, 1, 30, &err), "initial database");
+    is_int(SMG_OK, smg_bayes_open(path, &old, &err), "a reader maps it");
+
+    /* readers open and classify in a loop while the parent relearns */
+    for (int i = 0; i < 3; i++) {
+        readers[i] = fork();
+        if (readers[i] == 0) {
+            struct smg_bayes_params p;
+            int bad = 0;
+            smg_bayes_params_default(&p);
+            for (int k = 0; k < 300; k++) {
+                struct smg_bayes *db = NULL;
+                GError *e = NULL;
+                struct smg_bayes_tokens *tok;
+                struct smg_bayes_result res;
+                if (smg_bayes_open(path, &db, &e) != SMG_OK) {
+                    bad++;
+                    g_clear_error(&e);
+                    continue;
+                }
+                tok = tokens_of("Subject: x\n\nviagra casino lottery\n", FALSE);
+                smg_bayes_classify(db, tok, &p, FALSE, &res);
+                if (!res.usable || res.prob < 0.9)
+                    bad++;
+                smg_bayes_tokens_free(tok);
+                smg_bayes_close(db);
+            }
+            _exit(bad == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 10; i++)
+        if (learn_set(path, 100 + (guint32) i, 3, &err) != SMG_OK) {
+            diag("learn: %s", err->message);
+            g_clear_error(&err);
+            failed++;
+        }
+    is_int(0, failed, "ten commits while readers read");
+    for (int i = 0; i < 3; i++) {
+        int status = 0;
+        waitpid(readers[i], &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "reader %d always saw a whole, usable database", i);
+    }
+    ok(smg_bayes_changed(old), "the old reader notices the file was replaced");
+    is_int(30, (long) smg_bayes_nspam(old), "and still reads its own mapping");
+    smg_bayes_close(old);
+
+    /* two learners at once: the lock makes them take turns, none is lost */
+    for (int i = 0; i < 2; i++) {
+        learners[i] = fork();
+        if (learners[i] == 0) {
+            GError *e = NULL;
+            int bad = 0;
+            for (int k = 0; k < 5; k++)
+                if (learn_set(path, 500 + (guint32) (i * 10 + k), 2, &e) != SMG_OK)
+                    bad++;
+            _exit(bad == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int status = 0;
+        waitpid(learners[i], &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "learner %d committed", i);
+    }
+    {
+        struct smg_bayes *db = NULL;
+        is_int(SMG_OK, smg_bayes_open(path, &db, &err), "database after concurrent learners");
+        /* 30 + 10 commits x 3 + 2 learners x 5 commits x 2 */
+        is_int(30 + 30 + 20, db != NULL ? (long) smg_bayes_nspam(db) : -1,
+               "every learned message counted");
+        smg_bayes_close(db);
+    }
+    g_free(path);
+}
+
+/* write_bytes - a file of exactly data[0..len) */
+static void
+write_bytes(const char *path, const void *data, gsize len)
+{
+    GError *e = NULL;
+
+    if (!g_file_set_contents(path, data, (gssize) len, &e))
+        bail("write %s: %s", path, e->message);
+}
+
+/* expect_corrupt - opening path fails with SMG_CONFIG naming it */
+static void
+expect_corrupt(const char *path, const char *what)
+{
+    struct smg_bayes *db = NULL;
+    struct smg_bayes_learner *l = NULL;
+    GError *err = NULL;
+    enum smg_status st = smg_bayes_open(path, &db, &err);
+
+    is_int(SMG_CONFIG, st, "%s: reported as a config error", what);
+    ok(err != NULL && g_str_has_prefix(err->message, "4.3.5 Bayes database")
+           && strstr(err->message, path) != NULL,
+       "%s: message names the file (%s)", what, err != NULL ? err->message : "none");
+    ok(db == NULL, "%s: no database handed out", what);
+    g_clear_error(&err);
+    is_int(SMG_CONFIG, smg_bayes_learner_open(path, &l, &err), "%s: learner refuses it too", what);
+    g_clear_error(&err);
+    smg_bayes_learner_free(l);
+}
+
+static void
+test_corrupt(void)
+{
+    char *good = g_build_filename(top, "good.db", NULL);
+    char *bad = g_build_filename(top, "bad.db", NULL);
+    GError *err = NULL;
+    char *data = NULL;
+    gsize len = 0;
+
+    is_int(SMG_OK, learn_set(good, 9, 10, &err), "a good database to damage");
+    if (!g_file_get_contents(good, &data, &len, NULL) || len < 64 + 32)
+        bail("cannot read %s", good);
+
+    write_bytes(bad, "this is not a database at all, just some text that is long "
+                     "enough to have a header's worth of bytes in it.\n", 110);
+    expect_corrupt(bad, "garbage");
+    write_bytes(bad, data, 20);
+    expect_corrupt(bad, "shorter than a header");
+    write_bytes(bad, data, len - 5);
+    expect_corrupt(bad, "cut short");
+    {
+        char *copy = g_memdup2(data, len);
+        copy[len - 3] ^= 0x10; /* a count in the last record */
+        write_bytes(bad, copy, len);
+        expect_corrupt(bad, "flipped bit");
+        g_free(copy);
+    }
+    {
+        char *copy = g_memdup2(data, len);
+        char tmp[16];
+        memcpy(tmp, copy + 64, 16); /* swap the first two records */
+        memcpy(copy + 64, copy + 80, 16);
+        memcpy(copy + 80, tmp, 16);
+        write_bytes(bad, copy, len);
+        expect_corrupt(bad, "records out of order");
+        g_free(copy);
+    }
+    {
+        char *copy = g_memdup2(data, len);
+        copy[8] = 9; /* version */
+        write_bytes(bad, copy, len);
+        expect_corrupt(bad, "another version");
+        g_free(copy);
+    }
+    (void) unlink(bad);
+    if (mkdir(bad, 0755) != 0)
+        bail("mkdir %s", bad);
+    {
+        struct smg_bayes *db = NULL;
+        enum smg_status st = smg_bayes_open(bad, &db, &err);
+        ok(st != SMG_OK && db == NULL, "a folder is no database");
+        g_clear_error(&err);
+        rmdir(bad);
+    }
+    {
+        /* an unreadable file (as root, chmod does not stop us; use a
+         * path under a regular file instead) */
+        char *under = g_build_filename(good, "x.db", NULL);
+        struct smg_bayes *db = NULL;
+        enum smg_status st = smg_bayes_open(under, &db, &err);
+        is_int(SMG_TEMPFAIL, st, "a path that cannot be opened is temporary");
+        g_clear_error(&err);
+        g_free(under);
+    }
+    g_free(data);
+    g_free(good);
+    g_free(bad);
+}
+
+int
+main(void)
+{
+    plan_lazy();
+    top = test_tmpdir();
+    test_tokens();
+    test_chi2();
+    test_learn_classify();
+    test_concurrency();
+    test_corrupt();
+    test_tmpdir_free(top);
+    return 0;
+}

@@ -1,0 +1,289 @@
+/*
+ * mimetext-t.c - unit tests for lib/mimetext: quoted-printable and base64
+ * decoding, charsets to UTF-8, HTML to text with its URIs and mismatched
+ * links, message/rfc822 parts, attachments, RFC 2047 headers, Date and
+ * Message-ID checks, 8-bit headers, the text cap, URI hosts and domains,
+ * and garbage that must still give a result.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include <glib.h>
+
+#include "lib/mimetext.h"
+#include "t/tap/basic.h"
+
+/* parse - smg_mimetext_parse of a C string */
+static struct smg_mimetext *
+parse(const char *msg)
+{
+    return smg_mimetext_parse(msg, strlen(msg), 0);
+}
+
+/* has_uri - whether mt found uri */
+static gboolean
+has_uri(const struct smg_mimetext *mt, const char *uri)
+{
+    for (guint i = 0; i < mt->uris->len; i++)
+        if (strcmp(mt->uris->pdata[i], uri) == 0)
+            return TRUE;
+    return FALSE;
+}
+
+/* contains - whether text holds needle */
+static gboolean
+contains(const GString *text, const char *needle)
+{
+    return strstr(text->str, needle) != NULL;
+}
+
+static void
+test_plain(void)
+{
+    struct smg_mimetext *mt = parse(
+        "From: \"Ann Example\" <Ann@Example.COM>\n"
+        "To: a@x.test, b@x.test\n"
+        "Cc: c@x.test\n"
+        "Subject: =?UTF-8?B?R3LDvMOfZQ==?= from =?ISO-8859-1?Q?M=FCnchen?=\n"
+        "Date: Thu, 22 Aug 2002 08:17:21 -0400\n"
+        "Message-ID: <abc@example.com>\n"
+        "\n"
+        "Hello, see http://www.example.org/path?q=1. And www.other.test too.\n");
+
+    is_string("Grüße from München", mt->subject, "RFC 2047 subject decoded");
+    is_string("Ann@example.com", mt->from_addr, "From address, domain lower-cased");
+    is_string("Ann Example", mt->from_name, "From display name");
+    is_int(3, mt->n_rcpt_headers, "To and Cc addresses counted");
+    ok(mt->date_present && mt->date_valid, "Date parsed");
+    is_int(1030018641, (long) mt->date, "Date as Unix time");
+    ok(mt->msgid_present && mt->msgid_valid, "Message-ID valid");
+    ok(contains(mt->text, "Hello, see"), "bare message text kept");
+    ok(has_uri(mt, "http://www.example.org/path?q=1"), "URI in text, final dot cut");
+    ok(has_uri(mt, "www.other.test"), "www. URI in text");
+    is_int(1, mt->n_plain, "one text/plain part");
+    is_int(0, mt->n_html, "no text/html part");
+    is_string("Grüße from München", smg_mimetext_header(mt, "subject"),
+              "header lookup is case-insensitive and decoded");
+    ok(smg_mimetext_header(mt, "X-None") == NULL, "absent header is NULL");
+    ok(!mt->header_8bit, "no 8-bit header");
+    smg_mimetext_free(mt);
+}
+
+static void
+test_encodings(void)
+{
+    struct smg_mimetext *mt = parse(
+        "From: x@y.test\n"
+        "Subject: enc\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/alternative; boundary=\"B\"\n"
+        "\n"
+        "--B\n"
+        "Content-Type: text/plain; charset=iso-8859-1\n"
+        "Content-Transfer-Encoding: quoted-printable\n"
+        "\n"
+        "Caf=E9 cr=E8me, soft=\n"
+        "break\n"
+        "--B\n"
+        "Content-Type: text/html; charset=utf-8\n"
+        "Content-Transfer-Encoding: base64\n"
+        "\n"
+        "PGh0bWw+PGJvZHk+PHA+SGVsbG8gPGI+V29ybGQ8L2I+PC9wPjxhIGhyZWY9Imh0dHA6Ly9ldmls\n"
+        "LnRlc3QvbG9naW4iPmh0dHA6Ly9teWJhbmsuZXhhbXBsZS9sb2dpbjwvYT48L2JvZHk+PC9odG1s\n"
+        "Pg==\n"
+        "--B--\n");
+
+    ok(contains(mt->text, "Café crème, softbreak"), "QP and Latin-1 decoded to UTF-8");
+    ok(contains(mt->text, "Hello World"), "base64 HTML decoded and stripped");
+    ok(!contains(mt->text, "<b>"), "no tags left in the text");
+    ok(contains(mt->html, "<b>World</b>"), "decoded HTML source kept");
+    ok(has_uri(mt, "http://evil.test/login"), "href kept as a URI");
+    is_int(1, mt->link_mismatch, "link text names another host");
+    is_int(1, mt->n_plain, "text/plain counted");
+    is_int(1, mt->n_html, "text/html counted");
+    is_int(2, mt->n_parts, "two leaf parts");
+    smg_mimetext_free(mt);
+}
+
+static void
+test_html(void)
+{
+    GString *t = g_string_new(NULL);
+    GPtrArray *u = g_ptr_array_new_with_free_func(g_free);
+    const char *h = "<html><head><style>p { color: red }</style>"
+                    "<script>var x = '<b>not text</b>';</script></head>"
+                    "<body><!-- hidden comment -->Fr<b>ee</b> &amp; &lt;cheap&gt; &#36;5 "
+                    "&#x263a; caf&eacute;<br>line2<p>para</p>"
+                    "<a href='https://shop.test/buy'>https://shop.test/buy</a>"
+                    "<img src=\"http://img.test/x.gif\"><a href=\"mailto:x@y\">m</a>"
+                    "<a href=\"#top\">t</a> 3 < 4 &bogus; &nbsp;end</body></html>";
+    unsigned mism = smg_mimetext_html(h, strlen(h), t, u);
+
+    ok(strstr(t->str, "Free") != NULL, "inline tags do not split words");
+    ok(strstr(t->str, "& <cheap> $5") != NULL, "entities decoded");
+    ok(strstr(t->str, "\xe2\x98\xba") != NULL, "hex entity decoded");
+    ok(strstr(t->str, "not text") == NULL, "script dropped");
+    ok(strstr(t->str, "color") == NULL, "style dropped");
+    ok(strstr(t->str, "hidden comment") == NULL, "comment dropped");
+    ok(strstr(t->str, "line2") != NULL && strstr(t->str, "\nline2") != NULL, "<br> breaks the line");
+    ok(strstr(t->str, "3 < 4") != NULL, "a lone < is text");
+    ok(strstr(t->str, "&bogus;") != NULL, "unknown entity kept");
+    is_int(0, mism, "a link showing its own host is no mismatch");
+    is_int(2, u->len, "href and src kept, mailto and #fragment not");
+    if (u->len == 2) {
+        is_string("https://shop.test/buy", u->pdata[0], "href value");
+        is_string("http://img.test/x.gif", u->pdata[1], "src value");
+    } else {
+        ok(0, "href value");
+        ok(0, "src value");
+    }
+    g_string_free(t, TRUE);
+    g_ptr_array_free(u, TRUE);
+
+    /* unterminated constructs end cleanly */
+    t = g_string_new(NULL);
+    smg_mimetext_html("<a href=\"http://x", 18, t, NULL);
+    smg_mimetext_html("<!-- never closed", 17, t, NULL);
+    smg_mimetext_html("<script>alert(1)", 16, t, NULL);
+    smg_mimetext_html("&#99999999999;&#;&", 18, t, NULL);
+    ok(1, "unterminated tag, comment, script and entities survive");
+    g_string_free(t, TRUE);
+}
+
+static void
+test_attachments(void)
+{
+    struct smg_mimetext *mt = parse(
+        "From: x@y.test\n"
+        "Content-Type: multipart/mixed; boundary=\"M\"\n"
+        "\n"
+        "--M\n"
+        "Content-Type: text/plain\n"
+        "\n"
+        "see attached\n"
+        "--M\n"
+        "Content-Type: application/octet-stream; name=\"invoice.pdf.exe\"\n"
+        "Content-Disposition: attachment; filename=\"invoice.pdf.exe\"\n"
+        "Content-Transfer-Encoding: base64\n"
+        "\n"
+        "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+        "--M\n"
+        "Content-Type: message/rfc822\n"
+        "\n"
+        "Subject: inner subject\n"
+        "Content-Type: text/plain\n"
+        "\n"
+        "inner body http://inner.test/\n"
+        "--M--\n");
+
+    is_int(1, mt->filenames->len, "one attachment name");
+    if (mt->filenames->len == 1)
+        is_string("invoice.pdf.exe", mt->filenames->pdata[0], "its file name");
+    else
+        ok(0, "its file name");
+    ok(contains(mt->text, "inner subject"), "subject of a message/rfc822 part");
+    ok(contains(mt->text, "inner body"), "text of a message/rfc822 part");
+    ok(has_uri(mt, "http://inner.test/"), "URI of the inner message");
+    ok(!contains(mt->text, "TVqQ"), "binary attachment not decoded into text");
+    smg_mimetext_free(mt);
+}
+
+static void
+test_checks(void)
+{
+    struct smg_mimetext *mt;
+
+    mt = parse("Subject: x\nDate: not a date at all\nMessage-ID: no-brackets\n\nbody\n");
+    ok(mt->date_present && !mt->date_valid, "unparseable Date");
+    ok(mt->msgid_present && !mt->msgid_valid, "Message-ID without <@>");
+    smg_mimetext_free(mt);
+    mt = parse("Subject: x\n\nbody\n");
+    ok(!mt->date_present && !mt->msgid_present, "missing Date and Message-ID");
+    ok(mt->from_addr == NULL, "no From");
+    smg_mimetext_free(mt);
+    mt = parse("Subject: Gr\xc3\xbc\xc3\x9f" "e\nFrom: a@b.test\n\nbody\n");
+    ok(mt->header_8bit, "raw 8-bit header bytes noticed");
+    smg_mimetext_free(mt);
+    mt = parse("Subject: x\nContent-Type: text/plain; charset=x-unknown-charset\n\n"
+               "caf\xe9 \xff\xfe\n");
+    ok(g_utf8_validate(mt->text->str, (gssize) mt->text->len, NULL),
+       "unknown charset and invalid bytes still give UTF-8");
+    smg_mimetext_free(mt);
+
+    /* the cap */
+    {
+        GString *big = g_string_new("Subject: big\n\n");
+        struct smg_mimetext *m2;
+        for (int i = 0; i < 5000; i++)
+            g_string_append(big, "word word word word word word word word \xc3\xa9\n");
+        m2 = smg_mimetext_parse(big->str, big->len, 4096);
+        ok(m2->truncated, "text capped");
+        ok(m2->text->len <= 4097, "cap respected (%zu)", m2->text->len);
+        ok(g_utf8_validate(m2->text->str, (gssize) m2->text->len, NULL), "cap never splits UTF-8");
+        smg_mimetext_free(m2);
+        g_string_free(big, TRUE);
+    }
+
+    /* garbage */
+    mt = smg_mimetext_parse("", 0, 0);
+    ok(mt != NULL && mt->text->len == 0, "empty input");
+    smg_mimetext_free(mt);
+    mt = smg_mimetext_parse("\0\0\xff\n\n\n--", 7, 0);
+    ok(mt != NULL, "binary input");
+    smg_mimetext_free(mt);
+    mt = parse("Content-Type: multipart/mixed; boundary=Q\n\n--Q\n--Q\n--Q--\n--Q\n");
+    ok(mt != NULL, "empty multipart parts");
+    smg_mimetext_free(mt);
+}
+
+static void
+test_hosts(void)
+{
+    static const struct {
+        const char *uri, *host;
+    } h[] = {
+        {"http://Example.COM/x", "example.com"},
+        {"https://user:pw@real.test:8080/p", "real.test"},
+        {"http://bank.example@evil.test/", "evil.test"},
+        {"http://%65vil.test/", "evil.test"},
+        {"www.Foo.test/bar", "www.foo.test"},
+        {"http://[2001:db8::1]/", "2001:db8::1"},
+        {"http://host.test./", "host.test"},
+        {"mailto:x@y", NULL},
+        {"http:///nohost", NULL},
+    };
+    static const struct {
+        const char *host, *dom;
+    } d[] = {
+        {"a.b.example.com", "example.com"}, {"www.bbc.co.uk", "bbc.co.uk"},
+        {"example.com", "example.com"},     {"localhost", "localhost"},
+        {"192.0.2.1", "192.0.2.1"},         {"x.y.com.au", "y.com.au"},
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(h); i++) {
+        char *got = smg_mimetext_uri_host(h[i].uri);
+        is_string(h[i].host, got, "host of %s", h[i].uri);
+        g_free(got);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(d); i++) {
+        char *got = smg_mimetext_domain(d[i].host);
+        is_string(d[i].dom, got, "domain of %s", d[i].host);
+        g_free(got);
+    }
+}
+
+int
+main(void)
+{
+    plan_lazy();
+    test_plain();
+    test_encodings();
+    test_html();
+    test_attachments();
+    test_checks();
+    test_hosts();
+    return 0;
+}

@@ -1,0 +1,332 @@
+/*
+ * rules-t.c - unit tests for lib/rules: the rules-file syntax and its
+ * errors, redefinition and score changes, and every kind of test firing
+ * and not firing on crafted messages.  The shipped rules file must load.
+ * uri_dnsbl against a real DNS server is in t/2030-check-dnsbl.t.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "lib/rules.h"
+#include "t/tap/basic.h"
+
+/* shipped_rules - the path of data/rules/smg.rules in the source tree */
+static char *
+shipped_rules(void)
+{
+    const char *srcdir = getenv("srcdir");
+
+    return g_build_filename(srcdir != NULL ? srcdir : ".", "data", "rules", "smg.rules", NULL);
+}
+
+/* fired - run rules text on msg; returns the names that fired, joined */
+static char *
+fired_in(const char *rules_text, const char *msg, const char *sender, unsigned nrcpt,
+         const char *const *domains, gint64 now, double *total)
+{
+    struct smg_rules *rules = smg_rules_new();
+    struct smg_mimetext *mt = smg_mimetext_parse(msg, strlen(msg), 0);
+    struct smg_rules_input in = {0};
+    GArray *hits = smg_rules_hits_new();
+    GString *out = g_string_new(NULL);
+    GError *err = NULL;
+    double t;
+
+    if (smg_rules_parse(rules, rules_text, "test", &err) != SMG_OK)
+        bail("rules: %s", err->message);
+    in.mt = mt;
+    in.sender = sender;
+    in.nrcpt = nrcpt;
+    in.customer_domains = domains;
+    in.now = now;
+    t = smg_rules_eval(rules, &in, hits, NULL);
+    if (total != NULL)
+        *total = t;
+    for (guint i = 0; i < hits->len; i++)
+        g_string_append_printf(out, "%s%s", i > 0 ? " " : "",
+                               g_array_index(hits, struct smg_rules_hit, i).name);
+    smg_rules_hits_free(hits);
+    smg_mimetext_free(mt);
+    smg_rules_free(rules);
+    return g_string_free(out, FALSE);
+}
+
+/* fires - whether the one rule in rules_text fires on msg */
+static gboolean
+fires(const char *rules_text, const char *msg)
+{
+    char *f = fired_in(rules_text, msg, NULL, 0, NULL, 0, NULL);
+    gboolean yes = *f != '\0';
+
+    g_free(f);
+    return yes;
+}
+
+/* parse_error - the error text of parsing rules_text, or "" */
+static char *
+parse_error(const char *rules_text)
+{
+    struct smg_rules *rules = smg_rules_new();
+    GError *err = NULL;
+    enum smg_status st = smg_rules_parse(rules, rules_text, "f.rules", &err);
+    char *msg = g_strdup(st == SMG_OK ? "" : err->message);
+
+    if (st != SMG_OK && st != SMG_CONFIG)
+        diag("unexpected status %d", st);
+    g_clear_error(&err);
+    smg_rules_free(rules);
+    return msg;
+}
+
+static void
+test_syntax(void)
+{
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        {"body A 1 /x/\nbogus B 1 /x/\n", "f.rules:2: unknown rule type bogus"},
+        {"body lower 1 /x/\n", "f.rules:1: bad rule name lower"},
+        {"body A /x/\n", "f.rules:1: A: expected a score"},
+        {"body A 1 x\n", "f.rules:1: expected /regular expression/"},
+        {"body A 1 /x\n", "f.rules:1: unterminated /regular expression/"},
+        {"body A 1 /x/q\n", "f.rules:1: unknown flag 'q'"},
+        {"body A 1 /(x/\n", "f.rules:1: bad regular expression"},
+        {"body A 1 //\n", "f.rules:1: empty regular expression"},
+        {"test A 1 no_such_test\n", "f.rules:1: unknown function no_such_test"},
+        {"test A 1 html_only 3\n", "f.rules:1: html_only takes no argument"},
+        {"test A 1 date_future\n", "f.rules:1: date_future takes one number"},
+        {"test A 1 attachment_ext\n", "f.rules:1: attachment_ext takes one or more words"},
+        {"header A 1 Subject ~ /x/\n", "f.rules:1: expected FIELD =~ /RE/ or FIELD !~ /RE/"},
+        {"header A 1 From:mail =~ /x/\n", "f.rules:1: unknown field modifier :mail"},
+        {"header A 1 exists\n", "f.rules:1: expected exists FIELD"},
+        {"score NOPE 2\n", "f.rules: score NOPE: no such rule"},
+        {"describe NOPE words\n", "f.rules: describe NOPE: no such rule"},
+        {"score A x\n", "f.rules:1: expected score NAME NUMBER"},
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        char *e = parse_error(bad[i].text);
+        ok(g_str_has_prefix(e, "4.3.5 ") && strstr(e, bad[i].error) != NULL,
+           "error: %s (%s)", bad[i].error, e);
+        g_free(e);
+    }
+    {
+        char *e = parse_error("# comment\n\n   \nbody A 1 /a b/i   \n"
+                              "describe A several words here\nscore A 2.5\n");
+        is_string("", e, "comments, blank lines, describe and score accepted");
+        g_free(e);
+    }
+    {
+        /* a failed parse leaves the set unchanged */
+        struct smg_rules *r = smg_rules_new();
+        GError *err = NULL;
+        ok(smg_rules_parse(r, "body A 1 /a/\n", "one", &err) == SMG_OK, "first file");
+        ok(smg_rules_parse(r, "body B 1 /b/\nbody C 1 /(/\n", "two", &err) == SMG_CONFIG,
+           "second file fails");
+        g_clear_error(&err);
+        is_int(1, smg_rules_count(r), "set unchanged by the failed file");
+        smg_rules_free(r);
+    }
+}
+
+static void
+test_override(void)
+{
+    double total = 0;
+    char *f;
+
+    f = fired_in("body A 1 /spam/\nbody B 2 /spam/\n"
+                 "body A 3 /nomatch/\n"   /* redefined: no longer fires */
+                 "score B 0.5\n",
+                 "Subject: s\n\nspam here\n", NULL, 0, NULL, 0, &total);
+    is_string("B", f, "a redefined rule replaces the earlier one");
+    ok(total == 0.5, "score changes a rule's points (%g)", total);
+    g_free(f);
+    f = fired_in("body A 1 /spam/\nscore A 0\n", "Subject: s\n\nspam\n", NULL, 0, NULL, 0, NULL);
+    is_string("", f, "score 0 turns a rule off");
+    g_free(f);
+    {
+        struct smg_rules *r = smg_rules_new();
+        GError *err = NULL;
+        char *path = shipped_rules();
+        ok(path != NULL && smg_rules_load(r, path, &err) == SMG_OK,
+           "the shipped rules file loads (%s)", err != NULL ? err->message : "ok");
+        ok(smg_rules_count(r) > 40, "it has rules (%u)", smg_rules_count(r));
+        g_clear_error(&err);
+        ok(smg_rules_load(r, "/nonexistent/x.rules", &err) == SMG_CONFIG
+               && strstr(err->message, "/nonexistent/x.rules") != NULL,
+           "a missing rules file is a config error");
+        g_clear_error(&err);
+        g_free(path);
+        smg_rules_free(r);
+    }
+}
+
+static void
+test_kinds(void)
+{
+    const char *m =
+        "From: \"Big Deals\" <promo123456@deals.test>\n"
+        "To: a@x.test\n"
+        "Subject: FREE MONEY NOW!!!\n"
+        "Reply-To: someone@hotmail.com\n"
+        "X-Priority: 1\n"
+        "Date: Wed, 21 Aug 2002 20:31:57 -1600\n"
+        "Message-ID: <00004b14417b$0000234d$000007e2@cuug.ab.ca>\n"
+        "Content-Type: text/html\n"
+        "\n"
+        "<html><body><font size=1>tiny</font>"
+        "<a href=\"http://192.0.2.7/x\">http://www.mybank.test/</a> "
+        "<a href=\"http://www.paypal.test@evil.test/\">p</a> "
+        "<a href=\"http://3232235777/\">n</a> "
+        "To be removed from our list, reply with remove. Click here!"
+        "</body></html>\n";
+
+    ok(fires("header A 1 Subject =~ /^[^a-z]+$/\n", m), "header =~ fires");
+    ok(!fires("header A 1 Subject =~ /lowercase/\n", m), "header =~ does not fire");
+    ok(fires("header A 1 Subject !~ /lowercase/\n", m), "header !~ fires");
+    ok(fires("header A 1 X-Absent !~ /x/\n", m), "header !~ fires on an absent field");
+    ok(fires("header A 1 exists X-Priority\n", m), "exists");
+    ok(!fires("header A 1 !exists X-Priority\n", m), "!exists does not fire");
+    ok(fires("header A 1 From:addr =~ /^promo\\d+@deals\\.test$/\n", m), "From:addr");
+    ok(fires("header A 1 From:name =~ /^Big Deals$/\n", m), "From:name");
+    ok(fires("header A 1 ALL =~ /^X-Priority: 1$/m\n", m), "ALL with m flag");
+    ok(fires("body A 1 /to be removed/i\n", m), "body (HTML stripped)");
+    ok(!fires("body A 1 /<font/\n", m), "body holds no tags");
+    ok(fires("body A 1 /free money/i\n", m), "body rules see the Subject");
+    ok(fires("html A 1 /<font size=1>/\n", m), "html sees the source");
+    ok(fires("uri A 1 /^http:\\/\\/\\d+\\.\\d+\\.\\d+\\.\\d+\\//\n", m), "uri: numeric IP");
+    ok(fires("uri A 1 /^[a-z]+:\\/\\/[^\\/]*@/\n", m), "uri: user info");
+    ok(!fires("uri A 1 /nowhere\\.test/\n", m), "uri does not fire");
+    ok(fires("raw A 1 /^Content-Type: text\\/html$/m\n", m), "raw sees the header as sent");
+    ok(fires("test A 1 html_only\n", m), "html_only");
+    ok(fires("test A 1 link_mismatch\n", m), "link_mismatch");
+    ok(!fires("test A 1 date_missing\n", m), "date_missing does not fire");
+    ok(!fires("test A 1 msgid_missing\n", m), "msgid_missing does not fire");
+    ok(!fires("test A 1 msgid_invalid\n", m), "msgid_invalid does not fire on a valid ID");
+    ok(fires("test A 1 recipients_over 0\n", m), "recipients_over counts To: without an envelope");
+    ok(!fires("test A 1 recipients_over 1\n", m), "recipients_over 1 with one recipient");
+
+    /* the shipped file on this message */
+    {
+        char *path = shipped_rules();
+        char *text = NULL;
+        char *f;
+        double total = 0;
+        if (path == NULL || !g_file_get_contents(path, &text, NULL, NULL))
+            bail("cannot read the shipped rules");
+        f = fired_in(text, m, NULL, 0, NULL, 0, &total);
+        ok(strstr(f, "DATE_BAD_TZ") && strstr(f, "MSGID_SPAMWARE") && strstr(f, "SUBJ_ALL_CAPS")
+               && strstr(f, "URI_NUMERIC_IP") && strstr(f, "URI_USERINFO")
+               && strstr(f, "URI_DECIMAL_HOST") && strstr(f, "BODY_REMOVE_ME")
+               && strstr(f, "REPLYTO_FREEMAIL") && strstr(f, "LINK_MISMATCH"),
+           "shipped rules fire on a crafted spam: %s", f);
+        ok(total > 10, "and add up (%.1f)", total);
+        g_free(f);
+        f = fired_in(text,
+                     "From: Ann <ann@example.com>\nTo: bob@example.net\n"
+                     "Subject: minutes of Tuesday's meeting\n"
+                     "Date: Thu, 22 Aug 2002 08:17:21 -0400\n"
+                     "Message-ID: <123@example.com>\n\n"
+                     "Hi Bob,\n\nthe minutes are at https://wiki.example.com/minutes.\n\nAnn\n",
+                     "ann@example.com", 1, NULL, 1030018641, &total);
+        is_string("", f, "no shipped rule fires on a plain business message");
+        g_free(f);
+        g_free(text);
+        g_free(path);
+    }
+}
+
+static void
+test_functions(void)
+{
+    const char *const exts[] = {"example.com", NULL};
+    const char *good_date = "Date: Thu, 22 Aug 2002 08:17:21 -0400\n";
+    char *f;
+    char *m;
+
+    ok(fires("test A 1 date_missing\n", "Subject: x\n\nb\n"), "date_missing");
+    ok(fires("test A 1 date_invalid\n", "Subject: x\nDate: garbage here\n\nb\n"), "date_invalid");
+    ok(!fires("test A 1 date_invalid\n", "Subject: x\nDate: Thu, 22 Aug 2002 08:17:21 -0400\n\nb\n"),
+       "date_invalid does not fire");
+    ok(fires("test A 1 msgid_missing\n", "Subject: x\n\nb\n"), "msgid_missing");
+    ok(fires("test A 1 msgid_invalid\n", "Subject: x\nMessage-ID: abc\n\nb\n"), "msgid_invalid");
+    ok(fires("test A 1 header_8bit\n", "Subject: caf\xc3\xa9\n\nb\n"), "header_8bit");
+    ok(fires("test A 1 attachment_ext exe scr\n",
+             "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n"
+             "--b\nContent-Type: application/x-msdownload\n"
+             "Content-Disposition: attachment; filename=\"Invoice.EXE\"\n\nMZ\n--b--\n"),
+       "attachment_ext, case-insensitive");
+    ok(!fires("test A 1 attachment_ext exe scr\n",
+              "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n"
+              "--b\nContent-Type: application/pdf\n"
+              "Content-Disposition: attachment; filename=\"invoice.pdf\"\n\n%PDF\n--b--\n"),
+       "attachment_ext does not fire on a PDF");
+    ok(fires("test A 1 caps_ratio 50\n",
+             "Subject: x\n\nTHIS IS ALL SHOUTING IN CAPITAL LETTERS AND IT GOES ON AND ON FOR A "
+             "LONG WHILE SO THAT THERE ARE MORE THAN TWO HUNDRED LETTERS IN THE WHOLE TEXT OF "
+             "THE MESSAGE WHICH IS WHAT THE TEST NEEDS BEFORE IT SAYS ANYTHING AT ALL ABOUT "
+             "THE RATIO OF CAPITALS AND THEN SOME MORE SHOUTING TO BE SURE OF IT\n"
+             "AND A SECOND LINE OF THE SAME KIND OF SHOUTING FOR GOOD MEASURE\n"),
+       "caps_ratio");
+    ok(!fires("test A 1 caps_ratio 50\n", "Subject: x\n\nSHORT SHOUT\n"),
+       "caps_ratio needs 200 letters");
+
+    /* envelope-based tests */
+    f = fired_in("test A 1 recipients_over 50\n", "Subject: x\n\nb\n", "a@b.test", 51, NULL, 0, NULL);
+    is_string("A", f, "recipients_over uses the envelope count");
+    g_free(f);
+    m = g_strdup_printf("From: x@mail.example.com\nSubject: x\n%s\nb\n", good_date);
+    f = fired_in("test A 1 from_mismatch\n", m, "bounce@example.com", 1, NULL, 0, NULL);
+    is_string("", f, "From in the sender's organisation");
+    g_free(f);
+    f = fired_in("test A 1 from_mismatch\n", m, "someone@other.test", 1, NULL, 0, NULL);
+    is_string("A", f, "From unlike the envelope sender");
+    g_free(f);
+    f = fired_in("test A 1 from_mismatch\n", m, "someone@other.test", 1, exts, 0, NULL);
+    is_string("", f, "From a subdomain of a customer domain");
+    g_free(f);
+    f = fired_in("test A 1 from_mismatch\n", m, "", 1, NULL, 0, NULL);
+    is_string("", f, "null sender: nothing to compare");
+    g_free(f);
+    g_free(m);
+
+    /* dates against the Received: time, then against arrival */
+    m = g_strdup(
+        "Received: from a by b; Thu, 22 Aug 2002 08:17:21 -0400\n"
+        "Date: Sat, 24 Aug 2002 08:17:21 -0400\nSubject: x\n\nb\n");
+    ok(fires("test A 1 date_future 12\n", m), "date_future against Received:");
+    ok(!fires("test A 1 date_past 1\n", m), "date_past does not fire");
+    g_free(m);
+    f = fired_in("test A 1 date_past 5\n", "Date: Thu, 22 Aug 2002 08:17:21 -0400\nSubject: x\n\nb\n",
+                 NULL, 0, NULL, 1030018641 + 10 * 86400, NULL);
+    is_string("A", f, "date_past against the arrival time");
+    g_free(f);
+    {
+        const char *m2 = "Received: x; Thu, 22 Aug 2002 08:17:21 -0400\nSubject: x\n\nb\n";
+        struct smg_mimetext *mt = smg_mimetext_parse(m2, strlen(m2), 0);
+        is_int(1030018641, (long) smg_rules_received_time(mt), "time of the top Received:");
+        smg_mimetext_free(mt);
+    }
+
+    /* uri_dnsbl without a resolver does nothing */
+    ok(!fires("test A 1 uri_dnsbl\n", "Subject: x\n\nhttp://listed.test/\n"),
+       "uri_dnsbl without a resolver does not fire");
+}
+
+int
+main(void)
+{
+    plan_lazy();
+    test_syntax();
+    test_override();
+    test_kinds();
+    test_functions();
+    return 0;
+}

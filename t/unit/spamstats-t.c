@@ -1,0 +1,171 @@
+/*
+ * spamstats-t.c - unit tests for lib/spamstats: file names, counting per
+ * hour, the window, lines that do not parse, concurrent writers (forked,
+ * every count must arrive) and smg_spamstats_ratio through a config.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "lib/config.h"
+#include "lib/spamstats.h"
+#include "t/tap/basic.h"
+
+static char *top;
+
+static void
+test_names(void)
+{
+    char *f;
+
+    f = smg_spamstats_file("/d", "customer42");
+    is_string("/d/customer42", f, "plain name kept");
+    g_free(f);
+    f = smg_spamstats_file("/d", "../etc/passwd");
+    is_string("/d/%2E.%2Fetc%2Fpasswd", f, "dots and slashes cannot leave the folder");
+    g_free(f);
+    f = smg_spamstats_file("/d", "a b@c");
+    is_string("/d/a%20b%40c", f, "other bytes escaped");
+    g_free(f);
+    f = smg_spamstats_file("/d", "");
+    is_string("/d/%00", f, "empty name");
+    g_free(f);
+}
+
+static void
+test_counts(void)
+{
+    char *dir = g_build_filename(top, "st", NULL);
+    GError *err = NULL;
+    guint64 ham = 9, spam = 9;
+    gint64 t0 = 1795320000; /* a multiple of 3600 */
+    char *file, *text = NULL;
+
+    is_int(SMG_OK, smg_spamstats_read_dir(dir, "c1", t0, 86400, &ham, &spam, &err),
+           "a customer without a file");
+    ok(ham == 0 && spam == 0, "has no counts");
+    for (int i = 0; i < 3; i++)
+        ok(smg_spamstats_add_dir(dir, "c1", FALSE, t0 + i, 86400, &err) == SMG_OK, "ham %d", i);
+    ok(smg_spamstats_add_dir(dir, "c1", TRUE, t0 + 10, 86400, &err) == SMG_OK, "spam");
+    ok(smg_spamstats_add_dir(dir, "c1", TRUE, t0 + 3600 + 5, 86400, &err) == SMG_OK,
+       "spam an hour later");
+    is_int(SMG_OK, smg_spamstats_read_dir(dir, "c1", t0 + 3700, 86400, &ham, &spam, &err), "read");
+    ok(ham == 3 && spam == 2, "3 ham and 2 spam (%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ")",
+       ham, spam);
+    file = smg_spamstats_file(dir, "c1");
+    ok(g_file_get_contents(file, &text, NULL, NULL), "the file exists");
+    is_string("# smg spamstats 1: hour-start ham spam\n1795320000 3 1\n1795323600 0 1\n", text,
+              "file format: one line per hour");
+    g_free(text);
+
+    /* the window: an hour counts while it overlaps the window */
+    is_int(SMG_OK, smg_spamstats_read_dir(dir, "c1", t0 + 86400 + 3600 + 60, 86400, &ham, &spam, &err),
+           "read a day and an hour later");
+    ok(ham == 0 && spam == 1, "only the second hour counts");
+    ok(smg_spamstats_add_dir(dir, "c1", FALSE, t0 + 86400 + 3600 + 60, 86400, &err) == SMG_OK,
+       "add a day later");
+    ok(g_file_get_contents(file, &text, NULL, NULL) && strstr(text, "1795320000") == NULL,
+       "old hours dropped on write");
+    g_free(text);
+
+    /* lines that do not parse are ignored */
+    test_write_file(file, "# x\ngarbage\n1795320000 x 1\n1795320001 1 1\n"
+                          "1795323600 5 7\n1795323600 1\n");
+    is_int(SMG_OK, smg_spamstats_read_dir(dir, "c1", t0 + 3700, 86400, &ham, &spam, &err),
+           "read a damaged file");
+    ok(ham == 5 && spam == 7, "good lines counted, bad ones ignored");
+    ok(smg_spamstats_add_dir(dir, "c1", TRUE, t0 + 3700, 86400, &err) == SMG_OK,
+       "a damaged file is rewritten");
+    is_int(SMG_OK, smg_spamstats_read_dir(dir, "c1", t0 + 3700, 86400, &ham, &spam, &err), "read");
+    ok(ham == 5 && spam == 8, "and keeps its good lines");
+    g_free(file);
+
+    /* concurrent writers */
+    {
+        pid_t kids[4];
+        int good = 0;
+        for (int k = 0; k < 4; k++) {
+            kids[k] = fork();
+            if (kids[k] == 0) {
+                GError *e = NULL;
+                int bad = 0;
+                for (int i = 0; i < 50; i++)
+                    if (smg_spamstats_add_dir(dir, "busy", i % 5 == 0, t0 + i, 86400, &e) != SMG_OK)
+                        bad++;
+                _exit(bad);
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            int status = 0;
+            waitpid(kids[k], &status, 0);
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                good++;
+        }
+        is_int(4, good, "four writers at once");
+        ok(smg_spamstats_read_dir(dir, "busy", t0 + 100, 86400, &ham, &spam, &err) == SMG_OK
+               && ham == 160 && spam == 40,
+           "no count lost (%" G_GUINT64_FORMAT " ham, %" G_GUINT64_FORMAT " spam)", ham, spam);
+    }
+
+    /* an unreadable place */
+    {
+        char *under = g_build_filename(top, "st", "busy", NULL); /* a file, not a folder */
+        enum smg_status st = smg_spamstats_read_dir(under, "x", t0, 86400, &ham, &spam, &err);
+        is_int(SMG_TEMPFAIL, st, "a folder that is a file: tempfail");
+        g_clear_error(&err);
+        st = smg_spamstats_add_dir(under, "x", TRUE, t0, 86400, &err);
+        is_int(SMG_TEMPFAIL, st, "cannot write there: tempfail");
+        g_clear_error(&err);
+        g_free(under);
+    }
+    g_free(dir);
+}
+
+static void
+test_ratio(void)
+{
+    char *conftext = g_strdup_printf("[spool]\nstate_dir = %s/state\n[check]\nspamstats_window = 2h\n",
+                                     top);
+    struct smg_conf *conf = NULL;
+    GError *err = NULL;
+    double ratio = -1;
+    guint64 n = 99;
+    gint64 now = (gint64) time(NULL);
+
+    if (smg_conf_load_data(conftext, "test.conf", &conf, &err) != SMG_OK)
+        bail("config: %s", err->message);
+    is_int(SMG_OK, smg_spamstats_ratio(conf, "nobody", &ratio, &n, &err), "ratio of nobody");
+    ok(ratio == 0 && n == 0, "is 0 of 0");
+    for (int i = 0; i < 4; i++)
+        ok(smg_spamstats_add(conf, "cust", i == 0, now, &err) == SMG_OK, "add %d", i);
+    is_int(SMG_OK, smg_spamstats_ratio(conf, "cust", &ratio, &n, &err), "ratio of cust");
+    ok(ratio == 0.25 && n == 4, "one spam in four (%g of %" G_GUINT64_FORMAT ")", ratio, n);
+    {
+        char *dir = smg_spamstats_dir(conf);
+        char *want = g_strdup_printf("%s/state/spamstats", top);
+        is_string(want, dir, "folder under state_dir");
+        g_free(dir);
+        g_free(want);
+    }
+    smg_conf_free(conf);
+    g_free(conftext);
+}
+
+int
+main(void)
+{
+    plan_lazy();
+    top = test_tmpdir();
+    test_names();
+    test_counts();
+    test_ratio();
+    test_tmpdir_free(top);
+    return 0;
+}
