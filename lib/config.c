@@ -726,9 +726,13 @@ smg_conf_print(const struct smg_conf *conf, FILE *fp, gboolean nondefault)
         if (strchr(k->group, '*') == NULL
             && !g_ptr_array_find_with_equal_func(all, k->group, g_str_equal, NULL))
             g_ptr_array_add(all, g_strdup(k->group));
+    /* then the file's groups of wildcard rows ([gateway X], [dnsbl Y]) */
     for (unsigned i = 0; groups[i] != NULL; i++)
-        if (g_str_has_prefix(groups[i], "gateway "))
-            g_ptr_array_add(all, g_strdup(groups[i]));
+        for (const struct smg_conf_key *k = smg_conf_keys; k->group != NULL; k++)
+            if (strchr(k->group, '*') != NULL && group_matches(k->group, groups[i])) {
+                g_ptr_array_add(all, g_strdup(groups[i]));
+                break;
+            }
     g_strfreev(groups);
 
     for (unsigned g = 0; g < all->len; g++) {

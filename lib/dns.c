@@ -590,16 +590,14 @@ smg_dns_rcode_name(ldns_pkt_rcode rcode)
     return other;
 }
 
-/* type_name - the mnemonic of an RR type, for log lines (static buffer) */
+/* type_name - the mnemonic of an RR type, for log lines (ldns's table:
+ * static and thread-safe, unlike a shared buffer) */
 static const char *
 type_name(ldns_rr_type type)
 {
-    static char buf[32];
-    char *s = ldns_rr_type2str(type);
+    const ldns_rr_descriptor *d = ldns_rr_descript((uint16_t) type);
 
-    g_strlcpy(buf, s != NULL ? s : "?", sizeof(buf));
-    free(s);
-    return buf;
+    return d != NULL && d->_name != NULL ? d->_name : "?";
 }
 
 /*
