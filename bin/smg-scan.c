@@ -338,10 +338,12 @@ main(int argc, char **argv)
     parse_options(argc, argv, &o);
     if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
         fprintf(stderr, "smg-scan: fatal: %s\n", err->message);
+        g_error_free(err);
         return EX_CONFIG;
     }
     if (o.print) {
         smg_conf_print(conf, stdout, TRUE);
+        smg_conf_free(conf);
         return 0;
     }
     smg_log_init("smg-scan", o.log, o.debug);
@@ -357,42 +359,40 @@ main(int argc, char **argv)
         st = smg_dsn_domains_load(table, &s.domains, &err);
     if (st == SMG_OK)
         st = smg_privs_drop(conf, &err);
+    if (st == SMG_OK && !o.expire_only) {
+        ao.database = smg_conf_str(conf, "scan", "database");
+        ao.max_scan_size = (guint64) smg_conf_int(conf, "scan", "max_scan_size");
+        ao.max_file_size = (guint64) smg_conf_int(conf, "scan", "max_file_size");
+        ao.max_recursion = (guint) smg_conf_int(conf, "scan", "max_recursion");
+        ao.max_files = (guint) smg_conf_int(conf, "scan", "max_files");
+        ao.max_scan_time = (guint) smg_conf_int(conf, "scan", "max_scan_time") * 1000;
+        ao.alert_encrypted = smg_conf_bool(conf, "scan", "alert_encrypted");
+        ao.alert_macros = smg_conf_bool(conf, "scan", "alert_macros");
+        st = smg_av_open(&ao, &s.av, &err);
+    }
     if (st != SMG_OK) {
+        /* nothing was taken: the messages stay where they are */
         smg_log_error("%s", err->message);
         fprintf(stderr, "smg-scan: fatal: %s\n", err->message);
-        return smg_status_exit(st);
-    }
-    if (o.expire_only) {
+        rc = smg_status_exit(st);
+    } else if (o.expire_only) {
         expire_quarantine(&s);
-        return 0;
+        rc = 0;
+    } else {
+        smg_log_debug("engine %s loaded: signatures=%u", smg_av_engine(s.av),
+                      smg_av_signatures(s.av));
+        s.last_check = g_get_monotonic_time() / G_USEC_PER_SEC;
+        if (o.mode != SMG_STAGE_FILTER)
+            expire_quarantine(&s);
+        stage.name = "scan";
+        stage.queue_in = "scan";
+        stage.queue_out = "sign";
+        stage.fn = scan_message;
+        stage.ctx = &s;
+        stage.idle = scan_idle;
+        rc = smg_stage_run(&stage, conf, o.mode, 0);
     }
-    ao.database = smg_conf_str(conf, "scan", "database");
-    ao.max_scan_size = (guint64) smg_conf_int(conf, "scan", "max_scan_size");
-    ao.max_file_size = (guint64) smg_conf_int(conf, "scan", "max_file_size");
-    ao.max_recursion = (guint) smg_conf_int(conf, "scan", "max_recursion");
-    ao.max_files = (guint) smg_conf_int(conf, "scan", "max_files");
-    ao.max_scan_time = (guint) smg_conf_int(conf, "scan", "max_scan_time") * 1000;
-    ao.alert_encrypted = smg_conf_bool(conf, "scan", "alert_encrypted");
-    ao.alert_macros = smg_conf_bool(conf, "scan", "alert_macros");
-    st = smg_av_open(&ao, &s.av, &err);
-    if (st != SMG_OK) {
-        smg_log_error("%s", err->message);
-        fprintf(stderr, "smg-scan: fatal: %s\n", err->message);
-        return smg_status_exit(st);
-    }
-    smg_log_debug("engine %s loaded: signatures=%u", smg_av_engine(s.av),
-                  smg_av_signatures(s.av));
-    s.last_check = g_get_monotonic_time() / G_USEC_PER_SEC;
-    if (o.mode != SMG_STAGE_FILTER)
-        expire_quarantine(&s);
-
-    stage.name = "scan";
-    stage.queue_in = "scan";
-    stage.queue_out = "sign";
-    stage.fn = scan_message;
-    stage.ctx = &s;
-    stage.idle = scan_idle;
-    rc = smg_stage_run(&stage, conf, o.mode, 0);
+    g_clear_error(&err);
     smg_av_free(s.av);
     smg_dsn_domains_free(s.domains);
     smg_conf_free(conf);

@@ -847,7 +847,18 @@ precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
         why = g_strdup_printf("SMTPUTF8 is required, but was not offered by %s", peer);
         dsn = "5.6.7";
     }
-    (void) len;
+    if (why == NULL) {
+        const char *size = smg_smtpc_ext_value(k->c, "SIZE");
+        guint64 max = size != NULL ? g_ascii_strtoull(size, NULL, 10) : 0;
+
+        /* SIZE 0 or without a number: no fixed limit (RFC 1870) */
+        if (max > 0 && len > max) {
+            why = g_strdup_printf("message size %" G_GSIZE_FORMAT " exceeds the "
+                                  "limit %" G_GUINT64_FORMAT " of %s",
+                                  len, max, peer);
+            dsn = "5.3.4";
+        }
+    }
     if (why == NULL)
         return FALSE;
     for (guint i = 0; i < group->len; i++) {
@@ -898,6 +909,7 @@ destination(struct smg_delivery *d, const char *domain, gboolean dane,
         h->name = g_strdup(d->relay_host);
         h->literal = d->relay_literal;
         g_ptr_array_add(*hosts, h);
+        *mx_secure = TRUE; /* no MX indirection: the relay's TLSA decide */
         return SESS_OK;
     }
     if (domain[0] == '[') {

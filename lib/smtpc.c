@@ -476,6 +476,16 @@ smg_smtpc_has(const struct smg_smtpc *c, const char *ext)
     return has;
 }
 
+const char *
+smg_smtpc_ext_value(const struct smg_smtpc *c, const char *ext)
+{
+    char *up = g_ascii_strup(ext, -1);
+    const char *v = g_hash_table_lookup(c->ext, up);
+
+    g_free(up);
+    return v;
+}
+
 enum smg_status
 smg_smtpc_starttls(struct smg_smtpc *c, SSL *ssl, GError **err)
 {

@@ -92,6 +92,13 @@ enum smg_status smg_smtpc_ehlo(struct smg_smtpc *c,
 gboolean smg_smtpc_has(const struct smg_smtpc *c, const char *ext);
 
 /*
+ * smg_smtpc_ext_value - the parameters of extension ext ("10240000" for
+ * "SIZE 10240000"; "" when it has none), or NULL if not announced.  Owned
+ * by c, valid until the next EHLO.
+ */
+const char *smg_smtpc_ext_value(const struct smg_smtpc *c, const char *ext);
+
+/*
  * smg_smtpc_starttls - send STARTTLS, run the handshake on ssl (made by the
  * caller from its SSL_CTX, with SNI and checks set; c takes ownership in
  * every case) and say EHLO again.  SMG_TEMPFAIL with err when the server

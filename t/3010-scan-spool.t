@@ -123,6 +123,8 @@ ok "watch: R1 scanned" wait_for "$T/watch.log" 'R1: verdict='
 like "watch: body signature unknown before the reload" 'R1: verdict=clean' "$(cat "$T/watch.log")"
 make_db "$T/db2-new" body
 mv "$T/db2-new/body.ndb" "$T/db2/"
+# the folder is checked whenever the queue runs empty: a message wakes it
+enqueue R0 clean
 ok "watch: database reloaded" wait_for "$T/watch.log" 'database reloaded: signatures=2'
 enqueue R2 body-sig
 ok "watch: R2 scanned" wait_for "$T/watch.log" 'R2: verdict='

@@ -6,7 +6,7 @@
 # null MX and a non-existent domain bounce at once; one connection carries
 # several messages; dot-stuffing, no SMG-* field on the wire, DSN
 # parameters passed on (SIZE: 6010); one log line per recipient; watch
-# mode with two worker processes.
+# mode with two worker processes; a relay gateway; BODY=8BITMIME.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -122,6 +122,19 @@ like "MAIL FROM carries RET and ENVID" '^X-Mail-Args: <a@cust.test> RET=FULL ENV
 like "RCPT TO carries NOTIFY and ORCPT" '^X-Rcpt-Args: <s@sink.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;s@sink.test$' "$s"
 like "PIPELINING used with smtp-sink" 'SINK1: to=<s@sink.test>, relay=mx-sink.test\[127.0.0.12\]' "$(cat "$T/send4.log")"
 unlike "no SMG-Spam on the wire" '^SMG-Spam' "$s"
+
+# --- a gateway on another node: everything goes to its relay -------------
+cat >>"$T/smg.conf" <<EOF
+[gateway far]
+relay = [127.0.0.10]:$PEER_PORT
+helo = far.test
+EOF
+spool_msg send.far FAR1 "<a@cust.test> BODY=8BITMIME" "x@nowhere.test"
+"$SEND" -c "$T/smg.conf" --gateway far --spool --log stderr 2>"$T/far.log"
+like "relay gateway: no MX lookup, delivered to the relay" 'FAR1: to=<x@nowhere.test>, relay=127.0.0.10\[127.0.0.10\]:[0-9]+, .*status=sent' "$(cat "$T/far.log")"
+far=$(grep -l '^X-Rcpt-To: x@nowhere.test' "$PEERS_DIR"/mta/*.eml)
+like "BODY=8BITMIME passed on to a server with 8BITMIME" '^X-Mail-From: a@cust.test .*BODY=8BITMIME' "$(cat "$far")"
+is "relay gateway greets with its name" "far.test" "$(field X-Helo "$far")"
 
 # --- watch mode with two worker processes --------------------------------
 before=$(received mta)

@@ -6,7 +6,7 @@
 # back-off, measured with an injected clock; a delay warning after
 # delay_warning; expiry into an NDR after queue_lifetime; a server that
 # hangs after the data or drops the connection mid-DATA defers; a 554
-# greeting bounces.
+# greeting bounces; a message larger than the server's SIZE bounces.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -20,6 +20,7 @@ start_script fault 127.0.0.20 normal
 start_script hang 127.0.0.21 hang-data
 start_script drop 127.0.0.22 drop-data
 start_script greet 127.0.0.23 greet-554
+start_script small 127.0.0.24 normal 100
 cat >"$T/zone" <<'EOF'
 fault.test. MX 10 mx.fault.test.
 mx.fault.test. A 127.0.0.20
@@ -29,6 +30,8 @@ drop.test. MX 10 mx.drop.test.
 mx.drop.test. A 127.0.0.22
 greet.test. MX 10 mx.greet.test.
 mx.greet.test. A 127.0.0.23
+small.test. MX 10 mx.small.test.
+mx.small.test. A 127.0.0.24
 EOF
 start_dns "$T/zone"
 gw_conf <<'EOF'
@@ -120,6 +123,7 @@ unset ARRIVAL
 spool_msg send.mta01 H1 a@cust.test x@hang.test
 spool_msg send.mta01 R1 a@cust.test x@drop.test
 spool_msg send.mta01 G1 a@cust.test x@greet.test
+spool_msg send.mta01 S1 a@cust.test x@small.test
 send "$(date +%s)"
 log=$(cat "$T/send.log")
 like "a hang after the data times out and defers" 'H1: to=<x@hang.test>, .*dsn=4.4.2, status=deferred \(conversation with mx.hang.test\[127.0.0.21\]:[0-9]+ timed out while waiting for the reply to the end of data\)' "$log"
@@ -128,6 +132,8 @@ like "a 554 greeting bounces" 'G1: to=<x@greet.test>, .*dsn=5.7.1, status=bounce
 ok "hang: deferred" test -f "$SPOOL/deferred.mta01/new/H1"
 ok "drop: deferred" test -f "$SPOOL/deferred.mta01/new/R1"
 ok "554: NDR" test -f "$SPOOL/sign/new/G1N1"
+like "larger than the server's SIZE: bounced without MAIL" 'S1: to=<x@small.test>, .*dsn=5.3.4, status=bounced \(message size [0-9]+ exceeds the limit 100 of mx.small.test' "$log"
+unlike "no MAIL sent to the small server" '^MAIL' "$(cat "$PEERS_DIR/small/commands.log" 2>/dev/null)"
 is "hang peer stored nothing" 0 "$(received hang)"
 is "drop peer stored nothing" 0 "$(received drop)"
 

@@ -9,8 +9,8 @@
       recipient); each session appends "peer=ADDR helo=NAME tls=..." to
       DIR/sessions.log.
 
-  peers.py script --addr A --port P --out DIR --mode MODE --ready FILE
-      a scripted ESMTP peer (PIPELINING, SIZE, 8BITMIME, DSN) for faults
+  peers.py script --addr A --port P --out DIR --mode MODE [--size N] --ready FILE
+      a scripted ESMTP peer (PIPELINING, SIZE N, 8BITMIME, DSN) for faults
       that a real MTA does not produce on demand.  Recipients decide their
       own fate by their local part: perm* gets 550 5.1.1, temp* gets
       451 4.3.0, anything else 250.  MODE:
@@ -129,7 +129,7 @@ def serve_script(conn, peer, a, store):
             store.log("sessions.log", "peer=%s helo=%s" % (peer, helo))
             send("250-script.test")
             send("250-PIPELINING")
-            send("250-SIZE 10240000")
+            send("250-SIZE %d" % a.size)
             send("250-8BITMIME")
             send("250 DSN")
         elif cmd == "HELO":
@@ -229,6 +229,8 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--ready", required=True)
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    p.add_argument("--size", type=int, default=10240000,
+                   help="the SIZE the scripted peer announces")
     p.add_argument("--mode", default="normal",
                    choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all"])
     a = p.parse_args()

@@ -10,8 +10,9 @@
 #                        python3-aiosmtpd on ADDR:PEER_PORT storing into
 #                        $T/peers/NAME (t/lib/peers.py mta), with STARTTLS
 #                        using $T/certs/CERTNAME.{pem,key} when asked
-# start_script NAME ADDR [MODE]
-#                        the scripted fault peer (t/lib/peers.py script)
+# start_script NAME ADDR [MODE [SIZE]]
+#                        the scripted fault peer (t/lib/peers.py script),
+#                        announcing SIZE (default 10240000)
 # start_sink NAME ADDR   Postfix's smtp-sink dumping each message to
 #                        $T/peers/NAME/ (X-Client-Addr: shows the client)
 # received NAME          number of messages NAME has stored
@@ -66,7 +67,7 @@ start_script() {
     name=$1 addr=$2
     peer_port
     $PY3 "$PEERS_PY" script --addr "$addr" --port "$PEER_PORT" \
-        --out "$PEERS_DIR/$name" --mode "${3:-normal}" \
+        --out "$PEERS_DIR/$name" --mode "${3:-normal}" --size "${4:-10240000}" \
         --ready "$PEERS_DIR/$name.ready" >"$PEERS_DIR/$name.log" 2>&1 &
     pid=$!
     at_exit "kill $pid"

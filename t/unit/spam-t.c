@@ -212,8 +212,13 @@ test_customers(void)
         bail("envelope: %s", err->message);
     ok(smg_spam_check(sp, msg + off, strlen(msg) - off, env, FALSE, &v, &err) == SMG_OK,
        "check with an envelope");
-    ok(!g_strv_contains((const char *const *) v.tests->pdata, "FROM_NOT_CUSTOMER"),
-       "From in the customer's domains");
+    {
+        gboolean found = FALSE;
+        for (guint i = 0; i < v.tests->len; i++)
+            if (strcmp(v.tests->pdata[i], "FROM_NOT_CUSTOMER") == 0)
+                found = TRUE;
+        ok(!found, "From in the customer's domains");
+    }
     smg_spam_verdict_clear(&v);
     smg_envelope_set(env, "Customer", "Other");
     ok(smg_spam_check(sp, msg + off, strlen(msg) - off, env, FALSE, &v, &err) == SMG_OK,

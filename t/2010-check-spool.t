@@ -1,0 +1,79 @@
+#!/bin/bash
+# 2010-check-spool.t - smg-check in spool mode: every message from
+# check/new ends in scan/new, exactly there, with its SMG-Spam verdict and
+# its envelope; a log line per message; the customer's counters in
+# STATE_DIR/spamstats count ham and spam; a malformed envelope goes to
+# corrupt/; a corrupt Bayes database stops the run (exit 78) with the
+# messages left in check/new; a leftover in check/cur is recovered.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/data/check-lib.sh"
+
+write_conf </dev/null
+enqueue S1 gtube
+enqueue S2 ham
+enqueue S3 html
+run_check --spool
+is "spool run: exit 0" 0 "$RC"
+for id in S1 S2 S3; do
+    is "$id: in scan/new only" "scan/new/$id" "$(places "$id")"
+done
+is "check/new and check/cur are empty" "0 0" \
+    "$(count_files "$SPOOL/check/new") $(count_files "$SPOOL/check/cur")"
+like "S1: spam verdict in the envelope" '^SMG-Spam: verdict=spam score=[0-9.]+ threshold=5\.00 tests=GTUBE' \
+    "$(grep '^SMG-Spam' "$SPOOL/scan/new/S1")"
+like "S2: ham verdict" '^SMG-Spam: verdict=ham ' "$(grep '^SMG-Spam' "$SPOOL/scan/new/S2")"
+is "S1: envelope kept in order" "SMG-Queue-ID: S1|SMG-Sender: <bounce@work.test>|SMG-Recipient: <someone@example.net>" \
+    "$(head -n 3 "$SPOOL/scan/new/S1" | tr '\n' '|' | sed 's/|$//')"
+like "S1: message body kept" 'GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL' "$(tail -n 1 "$SPOOL/scan/new/S1")"
+like "S1: log line" 'smg-check\[[0-9]+\]: S1: verdict=spam, score=[0-9.]+, threshold=5\.00, tests=GTUBE.*status=passed, queue=scan' \
+    "$(cat "$T/check.log")"
+like "S2: log line notes the untrained classifier" 'S2: verdict=ham, score=0\.00, threshold=5\.00, tests=, bayes=untrained, .*queue=scan' \
+    "$(cat "$T/check.log")"
+
+# the per-customer counters
+stats="$T/state/spamstats/cust1"
+ok "counters file for the customer" test -f "$stats"
+like "counters: 2 ham and 1 spam this hour" '^[0-9]+ 2 1$' "$(tail -n 1 "$stats")"
+like "counters: format header" '^# smg spamstats 1: hour-start ham spam$' "$(head -n 1 "$stats")"
+hour=$(tail -n 1 "$stats" | cut -d' ' -f1)
+is "counters: hour start is a multiple of 3600" 0 "$((hour % 3600))"
+
+# filter mode does not count
+"$CHECK" -c "$T/smg.conf" <"$SPOOL/scan/new/S2" >/dev/null 2>&1 || true
+like "filter mode leaves the counters alone" '^[0-9]+ 2 1$' "$(tail -n 1 "$stats")"
+
+# counters off
+write_conf <<'EOF2'
+spamstats = no
+EOF2
+enqueue S4 ham
+run_check --spool
+is "spamstats = no: exit 0" 0 "$RC"
+like "spamstats = no: not counted" '^[0-9]+ 2 1$' "$(tail -n 1 "$stats")"
+
+# a malformed envelope
+write_conf </dev/null
+mkdir -p "$SPOOL/check/new"
+printf 'SMG-Queue-ID: S5\nSMG-Bogus: x\n\nbody\n' >"$SPOOL/check/new/S5"
+run_check --spool
+is "malformed envelope: run goes on (exit 0)" 0 "$RC"
+like "S5 kept in corrupt/" '^corrupt/(new/)?S5' "$(places S5)"
+
+# a corrupt database stops the run, nothing moves
+enqueue S6 ham
+echo 'this is not a Bayes database, not at all, not even close to one!!' >"$T/state/bayes.db"
+: >"$T/check.log"
+run_check --spool
+is "corrupt database: exit 78" 78 "$RC"
+is "S6 stays in check/new" "check/new/S6" "$(places S6)"
+like "the database is named in the error" 'Bayes database .*/state/bayes\.db is corrupt' "$(cat "$T/check.log")"
+rm -f "$T/state/bayes.db"
+
+# a leftover in check/cur (a worker died) is recovered
+mkdir -p "$SPOOL/check/cur"
+mv "$SPOOL/check/new/S6" "$SPOOL/check/cur/S6"
+run_check --spool
+is "recovery: exit 0" 0 "$RC"
+is "S6 recovered to scan/new" "scan/new/S6" "$(places S6)"
+done_testing

@@ -1,0 +1,71 @@
+#!/bin/bash
+# 2030-check-dns.t - what smg-check asks the DNS, against unbound on
+# loopback: URI domains on a configured blocklist (uri_dnsbl_zones) fire
+# URI_DNSBL; unlisted domains, error codes and time-outs do not (a
+# time-out is noted in the log, the mail is scored all the same);
+# --sender runs smg-recv's sender-domain check and tells what it found.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/dns.sh"
+. "$srcdir/t/data/check-lib.sh"
+
+start_dns "$srcdir/t/data/check-dns.zone"
+now=$(date -u '+%a, %d %b %Y %H:%M:%S +0000')
+mail_with() {
+    printf 'From: a@work.test\nTo: b@example.net\nSubject: link\nDate: %s\nMessage-ID: <l@work.test>\n\nsee %s\n' \
+        "$now" "$1"
+}
+write_conf <<EOF2
+uri_dnsbl_zones = uribl.test
+EOF2
+cat >>"$T/smg.conf" <<EOF2
+[dns]
+nameservers = $DNS_SERVER
+timeout = 1
+attempts = 1
+EOF2
+
+out=$(mail_with "http://www.listed.test/offer" | "$CHECK" -c "$T/smg.conf" --explain 2>/dev/null)
+like "listed URI domain: URI_DNSBL fires" '3\.00  URI_DNSBL  .*\[listed\.test in uribl\.test\]' "$out"
+out=$(mail_with "http://sub.deep.listed.test/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null | head -n 1)
+like "a host under the listed domain fires too" 'tests=URI_DNSBL' "$out"
+out=$(mail_with "http://clean.test/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null | head -n 1)
+unlike "unlisted domain: silent" 'URI_DNSBL' "$out"
+out=$(mail_with "http://refused.test/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null | head -n 1)
+unlike "an error code is no listing" 'URI_DNSBL' "$out"
+out=$(mail_with "http://192.0.2.1/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null | head -n 1)
+unlike "an IP address is not looked up in a domain list" 'URI_DNSBL' "$out"
+
+# a list that times out: scored without it, noted
+write_conf <<EOF2
+uri_dnsbl_zones = timeout.test uribl.test
+EOF2
+cat >>"$T/smg.conf" <<EOF2
+[dns]
+nameservers = $DNS_SERVER
+timeout = 1
+attempts = 1
+EOF2
+RC=0
+mail_with "http://www.listed.test/offer" | "$CHECK" -c "$T/smg.conf" --log stderr >"$T/out" 2>"$T/err" || RC=$?
+is "time-out on one list: exit 0 (scored)" 0 "$RC"
+like "the other list still answers" 'tests=URI_DNSBL' "$(head -n 1 "$T/out")"
+like "the time-out is noted in the log line" 'uri_dnsbl=tempfail\(listed\.test\.timeout\.test\)' "$(cat "$T/err")"
+
+# --sender
+sender() {
+    RC=0
+    "$CHECK" -c "$T/smg.conf" --sender "$1" >"$T/out" 2>&1 || RC=$?
+    echo "$RC $(cat "$T/out")"
+}
+like "--sender MX domain" '^0 mx\.test: ok \(mx\), server 127\.0\.0\.1:[0-9]+: accepted$' "$(sender u@mx.test)"
+like "--sender A-only domain" '^0 a-only\.test: ok \(a\)' "$(sender u@a-only.test)"
+like "--sender NXDOMAIN" '^1 nxdomain\.test: none \(nxdomain\).*550 5\.1\.8 Sender Domain must resolve$' \
+    "$(sender u@nxdomain.test)"
+like "--sender null MX" '^1 nullmx\.test: nullmx \(null mx\)' "$(sender u@nullmx.test)"
+like "--sender no MX, A or AAAA" '^1 txt-only\.test: none' "$(sender u@txt-only.test)"
+like "--sender time-out: 451, exit 75" '^75 x\.timeout\.test: 4\.4\.3 .*451 4\.4\.3' "$(sender u@x.timeout.test)"
+like "--sender null sender" '^0 <>: null sender' "$(sender '<>')"
+like "--sender address literal" '^0 \[192\.0\.2\.1\]: address literal' "$(sender 'u@[192.0.2.1]')"
+like "--sender not an address" '^64 .*not an address' "$(sender nobody)"
+done_testing
