@@ -41,7 +41,7 @@
 #include "lib/stage.h"
 
 static const char USAGE[] =
-    "usage: smg-check [-dnhV] [-c FILE] [--log syslog|stderr] [--spool | --watch]\n"
+    "usage: smg-check [-dnhV] [-c FILE] [--log syslog|stderr] [--spool | --watch] [--max N]\n"
     "       smg-check [-c FILE] --learn-spam PATH|- [--learn-ham PATH|-]...\n"
     "       smg-check [-c FILE] --explain < message\n"
     "       smg-check [-c FILE] --score PATH...\n"
@@ -149,6 +149,10 @@ check_message(void *ctxp, const char *id, const char *buf, gsize len,
     const char *customer = smg_envelope_get(env, "Customer");
     char *field;
 
+    /* a learner may have replaced the database since the last message */
+    st = smg_spam_reload(ctx->sp, err);
+    if (st != SMG_OK)
+        return st;
     st = smg_spam_check(ctx->sp, buf + body_offset, len - body_offset, env, FALSE, &v, err);
     if (st != SMG_OK)
         return st;

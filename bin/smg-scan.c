@@ -368,6 +368,7 @@ main(int argc, char **argv)
         ao.max_scan_time = (guint) smg_conf_int(conf, "scan", "max_scan_time") * 1000;
         ao.alert_encrypted = smg_conf_bool(conf, "scan", "alert_encrypted");
         ao.alert_macros = smg_conf_bool(conf, "scan", "alert_macros");
+        ao.tmpdir = smg_conf_str(conf, "scan", "tmpdir");
         st = smg_av_open(&ao, &s.av, &err);
     }
     if (st != SMG_OK) {

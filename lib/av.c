@@ -28,7 +28,8 @@
 
 struct smg_av {
     char *database;
-    struct smg_av_options o;  /* database points to ours */
+    char *tmpdir;
+    struct smg_av_options o;  /* database and tmpdir point to ours */
     struct cl_engine *engine;
     struct cl_stat dbstat;
     gboolean have_stat;
@@ -134,8 +135,11 @@ load_engine(const struct smg_av_options *o, struct cl_engine **out, guint *sigs,
         rc = set_num(e, CL_ENGINE_MAX_FILES, o->max_files);
     if (rc == CL_SUCCESS)
         rc = set_num(e, CL_ENGINE_MAX_SCANTIME, o->max_scan_time);
+    if (rc == CL_SUCCESS && o->tmpdir != NULL)
+        rc = cl_engine_set_str(e, CL_ENGINE_TMPDIR, o->tmpdir);
     if (rc != CL_SUCCESS) {
-        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus engine limits: %s", cl_strerror(rc));
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus engine settings: %s",
+                      cl_strerror(rc));
         goto fail;
     }
     rc = cl_load(o->database, e, &n, CL_DB_STDOPT);
@@ -197,6 +201,8 @@ smg_av_open(const struct smg_av_options *o, struct smg_av **out, GError **err)
     av->o = *o;
     av->database = g_strdup(o->database);
     av->o.database = av->database;
+    av->tmpdir = g_strdup(o->tmpdir);
+    av->o.tmpdir = av->tmpdir;
     if (load_engine(&av->o, &av->engine, &av->sigs, &av->dbstat, &av->have_stat, err)
         != SMG_OK) {
         smg_av_free(av);
@@ -218,6 +224,7 @@ smg_av_free(struct smg_av *av)
     if (av->have_stat)
         cl_statfree(&av->dbstat);
     g_free(av->database);
+    g_free(av->tmpdir);
     g_free(av->engine_name);
     g_free(av);
 }

@@ -41,6 +41,9 @@ struct smg_av_options {
                                   as Heuristics.Encrypted.* */
     gboolean alert_macros;     /* OLE2 documents with macros are found as
                                   Heuristics.OLE2.ContainsMacros */
+    const char *tmpdir;        /* where libclamav unpacks parts and archives
+                                  (clamd's TemporaryDirectory); NULL: $TMPDIR
+                                  or /tmp */
 };
 
 struct smg_av;

@@ -164,7 +164,7 @@ smg_bayes_tokens_name(const struct smg_bayes_tokens *tok, guint64 hash)
 static gboolean
 strip_char(unsigned char c)
 {
-    return c < 0x80 && strchr("\"'()[]{}<>,.;:*-_=+|/\\~`#^&", c) != NULL && c != '\0';
+    return c != '\0' && c < 0x80 && strchr("\"'()[]{}<>,.;:*-_=+|/\\~`#^&", c) != NULL;
 }
 
 /*

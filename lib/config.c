@@ -84,6 +84,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"scan", "limit_action", SMG_CONF_CHOICE, "pass", 0, 0, "pass|reject"},
     {"scan", "alert_encrypted", SMG_CONF_BOOL, "no", 0, 0, NULL},
     {"scan", "alert_macros", SMG_CONF_BOOL, "no", 0, 0, NULL},
+    {"scan", "tmpdir", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"scan", "reload_interval", SMG_CONF_TIME, "60", 1, 86400, NULL},
     {"scan", "quarantine_retention", SMG_CONF_TIME, "30d", 0, 0, NULL},
     {"scan", "ndr", SMG_CONF_BOOL, "yes", 0, 0, NULL},

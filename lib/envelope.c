@@ -24,7 +24,7 @@ struct field {
 /* Known fields besides Queue-ID, Sender and Recipient (single each). */
 static const char *const known_fields[] = {
     "Client", "Customer", "Arrival", "Spam", "Virus", "Route", "Delivery",
-    "Bounce-Of", "Notice", NULL,
+    "Bounce-Of", "Notice", "Held", NULL,
 };
 
 static void

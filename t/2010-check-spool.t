@@ -76,4 +76,29 @@ mv "$SPOOL/check/new/S6" "$SPOOL/check/cur/S6"
 run_check --spool
 is "recovery: exit 0" 0 "$RC"
 is "S6 recovered to scan/new" "scan/new/S6" "$(places S6)"
+
+# watch mode: a database learned while the worker waits is used for the
+# next message (the worker reopens it between messages)
+write_conf <<'EOF2'
+spamstats = no
+EOF2
+rm -f "$T/state/bayes.db"
+synth "$T/set" 10 3
+: >"$T/watch.log"
+"$CHECK" -c "$T/smg.conf" --log stderr --watch --max 2 >/dev/null 2>"$T/watch.log" &
+watch_pid=$!
+at_exit "kill $watch_pid"
+enqueue W1 spam
+i=0
+while [ "$(places W1)" != "scan/new/W1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+is "watch: W1 passed" "scan/new/W1" "$(places W1)"
+unlike "watch: W1 scored without Bayes" 'BAYES_' "$(grep '^SMG-Spam' "$SPOOL/scan/new/W1")"
+"$CHECK" -c "$T/smg.conf" --learn-spam "$T/set/spam" --learn-ham "$T/set/ham" >/dev/null 2>&1
+enqueue W2 spam
+RC=0
+wait "$watch_pid" || RC=$?
+is "watch: exits 0 after --max 2 messages" 0 "$RC"
+is "watch: W2 passed" "scan/new/W2" "$(places W2)"
+like "watch: W2 scored with the database learned meanwhile" 'tests=.*BAYES_99' \
+    "$(grep '^SMG-Spam' "$SPOOL/scan/new/W2")"
 done_testing

@@ -86,6 +86,15 @@ EOF
 out=$(mkmsg eicar-deep 6 | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
 like "recursion limit reported" 'limit=Heuristics\.Limits\.Exceeded\.MaxRecursion' "$out"
 
+# libclamav's temporary folder is configurable
+mkdir -p "$T/clamtmp"
+write_conf <<EOF
+scan.tmpdir = $T/clamtmp
+EOF
+out=$(mkmsg eicar-zip | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
+is "tmpdir set: zip still unpacked, exit 1" 1 $?
+is "tmpdir left empty" 0 "$(find "$T/clamtmp" -mindepth 1 | wc -l)"
+
 # an unusable database is a temporary failure, never a clean verdict
 mkdir -p "$T/empty" "$T/bad"
 cp "$T/db/"* "$T/bad/"

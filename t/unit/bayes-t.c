@@ -387,8 +387,11 @@ test_corrupt(void)
     if (!g_file_get_contents(good, &data, &len, NULL) || len < 64 + 32)
         bail("cannot read %s", good);
 
-    write_bytes(bad, "this is not a database at all, just some text that is long "
-                     "enough to have a header's worth of bytes in it.\n", 110);
+    {
+        static const char text[] = "this is not a database at all, just some text that is "
+                                   "long enough to have a header's worth of bytes in it.\n";
+        write_bytes(bad, text, sizeof text - 1);
+    }
     expect_corrupt(bad, "garbage");
     write_bytes(bad, data, 20);
     expect_corrupt(bad, "shorter than a header");

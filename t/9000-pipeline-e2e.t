@@ -1,0 +1,166 @@
+#!/bin/bash
+# 9000-pipeline-e2e.t - the whole gateway, through the real programs run by
+# scripts/pipeline: a customer's message sent with swaks over STARTTLS and
+# AUTH leaves DKIM-signed (verified by dkimpy) from a good gateway address;
+# spam leaves from the bad gateway address; a virus never arrives and its
+# sender gets an NDR; an unresolvable sender domain gets 550 at MAIL FROM;
+# the rate limit gives 451; a forced-TLS pair towards a clear-text
+# receiver is bounced and nothing travels in clear.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+. "$srcdir/t/lib/dns.sh"
+. "$srcdir/t/lib/peers.sh"
+. "$srcdir/t/lib/recv.sh"
+. "$srcdir/t/lib/sign.sh"
+MKMSG="$srcdir/t/data/scan-mkmsg.py"
+
+# "the Internet": DNS, and receiving MTAs on 127.0.0.x
+{
+    cat <<'Z'
+sender.test. MX 10 mail.sender.test.
+mail.sender.test. A 127.0.0.1
+rcpt.test. MX 10 mx.rcpt.test.
+mx.rcpt.test. A 127.0.0.10
+tlsonly.test. MX 10 mx.tlsonly.test.
+mx.tlsonly.test. A 127.0.0.11
+Z
+    txt_record rsa._domainkey.sender.test. "$SIGN_DATA/rsa2048.pem"
+} >"$T/zone"
+start_dns "$T/zone"
+peer_port
+start_mta rcpt 127.0.0.10
+start_mta clear 127.0.0.11
+start_mta senderbox 127.0.0.1
+
+# the gateway's own files
+make_tls
+make_creds
+$PY3 "$MKMSG" sigs "$T/db" all >/dev/null || bail "sigtool cannot build a database"
+mkdir -p "$T/keys"
+cp "$SIGN_DATA/rsa2048.pem" "$T/keys/"
+chmod 600 "$T/keys/rsa2048.pem"
+echo "rsa._domainkey.sender.test sender.test:rsa:$T/keys/rsa2048.pem" >"$T/KeyTable"
+echo "*@sender.test rsa._domainkey.sender.test" >"$T/SigningTable"
+echo "sender.test tlsonly.test encrypt reject" >"$T/tls_policy"
+echo "customer2 3/min" >"$T/ratelimits"
+RECV_PORT=$(free_port)
+cat >"$T/smg.conf" <<EOF2
+[spool]
+dir = $SPOOL
+state_dir = $T/state
+user = root
+[dns]
+nameservers = 127.0.0.1:$DNS_PORT
+timeout = 1
+attempts = 1
+[recv]
+hostname = out.test
+tls_cert = $T/tls/cert.pem
+tls_key = $T/tls/key.pem
+credentials = $T/credentials
+auth_failure_delay = 0
+rate_limit_table = $T/ratelimits
+[check]
+rules = $srcdir/data/rules/smg.rules
+bayes = no
+[scan]
+database = $T/db
+hostname = out.test
+[sign]
+keytable = $T/KeyTable
+signingtable = refile:$T/SigningTable
+[route]
+good = mta01 mta02
+bad = mta03
+[gateway mta01]
+bind = 127.0.0.2
+helo = mta01.test
+[gateway mta02]
+bind = 127.0.0.3
+helo = mta02.test
+[gateway mta03]
+bind = 127.0.0.4
+helo = mta03.test
+[send]
+port = $PEER_PORT
+tls_policy = $T/tls_policy
+connect_timeout = 5
+command_timeout = 10
+EOF2
+"$srcdir/scripts/pipeline" -c "$T/smg.conf" -b "$SMG_BIN" -l "127.0.0.1:$RECV_PORT" \
+    2>"$T/pipeline.log" &
+PIPE_PID=$!
+at_exit "kill $PIPE_PID 2>/dev/null; wait $PIPE_PID 2>/dev/null"
+wait_port "$RECV_PORT" || bail "the pipeline did not start: $(tail -20 "$T/pipeline.log")"
+
+send() {
+    swaks --server 127.0.0.1 --port "$RECV_PORT" -tls --auth PLAIN \
+        --auth-user "${USER_:-customer1}" --auth-password "${PASS_:-secret1}" \
+        --helo client.test --timeout 20 "$@" 2>&1
+}
+# wait_for NAME N - wait up to 30 s until peer NAME has N messages
+wait_for() {
+    i=0
+    while [ "$(received "$1")" -lt "$2" ] && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ "$(received "$1")" -ge "$2" ]
+}
+newest() { ls -t "$PEERS_DIR/$1"/* 2>/dev/null | grep -v '\.log$' | head -1; }
+
+# 1. clean mail: signed, from a good gateway
+out=$(send --from user@sender.test --to a@rcpt.test --header "Subject: hello" \
+    --body "A perfectly ordinary message about the meeting tomorrow.")
+like "clean mail accepted" '250 2.0.0 Ok: queued as' "$out"
+ok "clean mail arrives at the recipient's MX" wait_for rcpt 1
+f=$(newest rcpt)
+like "it came from a good gateway address" '^X-Peer: 127\.0\.0\.[23]$' "$(cat "$f")"
+like "it carries a DKIM signature for sender.test" '^DKIM-Signature: .*d=sender\.test' "$(cat "$f")"
+is "dkimpy verifies it" "pass" "$(verify_py "$f" | head -1)"
+unlike "no SMG- field left the gateway" '^SMG-' "$(cat "$f")"
+like "the gateway's Received: field is there" 'by out.test \(smg\) with ESMTPSA' "$(cat "$f")"
+
+# 2. spam: from the bad gateway
+out=$(send --from user@sender.test --to b@rcpt.test --header "Subject: offer" \
+    --body 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X')
+like "spam accepted by smg-recv" '250 2.0.0 Ok: queued as' "$out"
+ok "spam arrives" wait_for rcpt 2
+f=$(newest rcpt)
+like "spam came from the bad gateway address" '^X-Peer: 127\.0\.0\.4$' "$(cat "$f")"
+
+# 3. a virus never arrives; its sender gets an NDR
+$PY3 "$MKMSG" eicar-b64 >"$T/virus.eml" || bail "cannot make the virus message"
+out=$(send --from user@sender.test --to c@rcpt.test --data "@$T/virus.eml")
+like "virus accepted by smg-recv (scanned after)" '250 2.0.0 Ok: queued as' "$out"
+ok "the sender receives an NDR" wait_for senderbox 1
+f=$(newest senderbox)
+like "the NDR is a delivery-status report" 'report-type=delivery-status' "$(cat "$f")"
+like "the NDR names the virus" '[Vv]irus|Eicar|EICAR' "$(cat "$f")"
+like "the NDR went to the sender" '^X-Rcpt-To: user@sender.test$' "$(cat "$f")"
+is "the virus did not reach the recipient" 2 "$(received rcpt)"
+ok "the virus is in quarantine" test "$(find "$SPOOL/quarantine" -type f | wc -l)" -ge 1
+
+# 4. unresolvable sender domain
+out=$(send --from user@nowhere.test --to a@rcpt.test)
+like "unresolvable sender domain: 550 5.1.8" '550 5.1.8 Sender Domain must resolve' "$out"
+
+# 5. the rate limit
+res=""
+for i in 1 2 3 4; do
+    res="$res $(USER_=customer2 PASS_=secret2 send --from user@sender.test --to d@rcpt.test \
+        | grep -Eo '(250 2.0.0 Ok: queued|451 4.7.1 Ratelimit reached)' | head -1 | cut -c1-3)"
+done
+is "customer2 at 3/min: three accepted, the fourth 451" " 250 250 250 451" "$res"
+
+# 6. forced TLS towards a clear-text receiver: bounced, nothing in clear
+out=$(send --from user@sender.test --to x@tlsonly.test --header "Subject: secret")
+like "forced-TLS message accepted" '250 2.0.0 Ok: queued as' "$out"
+ok "its sender gets an NDR" wait_for senderbox 2
+f=$(newest senderbox)
+like "the NDR says TLS could not be established" 'TLS' "$(cat "$f")"
+is "the clear-text receiver got no message" 0 "$(received clear)"
+unlike "not even a MAIL FROM in clear" 'MAIL|mail from' "$(cat "$PEERS_DIR/clear/sessions.log" 2>/dev/null)"
+
+ok "every stage ran: no stage restarted" test "$(grep -c 'restarting' "$T/pipeline.log")" -eq 0
+done_testing
