@@ -151,7 +151,11 @@ is_file(const char *path)
     return lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* read_fd - all of fd from offset 0 (new string, NUL-terminated) */
+/*
+ * read_fd - fd from its offset 0 (new string, NUL-terminated, length in
+ * *len): all of it, or with head only up to the first whole line after
+ * the envelope; never much more than limit bytes
+ */
 static char *
 read_fd(int fd, gsize limit, gboolean head, gsize *len, GError **err,
         const char *path)

@@ -122,6 +122,7 @@ take_apart(const GString *ndr, struct parsed *p)
     }
 }
 
+/* parsed_free - release what take_apart made */
 static void
 parsed_free(struct parsed *p)
 {
