@@ -1492,12 +1492,18 @@ compose(struct smg_delivery *d, const char *id, GPtrArray *states,
         v = smg_delivery_state_format(&hs);
         smg_envelope_set(env, "Delivery", v);
         g_free(v);
-        content = with_rcpts(env, states, FATE_HELD, buf, len, body_offset);
         if (deferred == 0) {
+            content = with_rcpts(env, states, FATE_HELD, buf, len, body_offset);
             out->rest = file_new("hold", id, content, 0);
         } else {
+            /* the held part is a message of its own: its file name and
+             * its SMG-Queue-ID must agree, or a later stage calls it corrupt */
             char *hid = g_strdup_printf("%sT%u", id, ds->attempts);
+            char *orig = env->queue_id;
 
+            env->queue_id = hid;
+            content = with_rcpts(env, states, FATE_HELD, buf, len, body_offset);
+            env->queue_id = orig;
             add_extra(out, file_new("hold", hid, content, 0));
             smg_log_info("%s: held part %s", id, hid);
             g_free(hid);

@@ -207,9 +207,27 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
     }
     st = stage->fn(stage->ctx, msg->id, buf, len, env, off, &res, &perr);
     if (st == SMG_PERMFAIL) {
+        /* record where it came from, so that smg-queue release knows */
+        GDateTime *now = g_date_time_new_now_utc();
+        char *at = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+        char *held = g_strdup_printf("from=%s at=%s by=smg-%s", stage->queue_in, at,
+                                     stage->name);
+        GString *c = g_string_sized_new(len + 128);
+
         smg_log_warn("%s: status=hold, reason=%s", msg->id, perr->message);
         g_clear_error(&perr);
-        st = smg_spool_move(msg, "hold", 0, err);
+        smg_envelope_set(env, "Held", held);
+        smg_envelope_write(env, c);
+        g_string_append_len(c, buf + off, (gssize) (len - off));
+        st = commit_content(spool, "hold", msg->id, c, NULL, err);
+        if (st == SMG_OK)
+            st = smg_spool_done(msg, err);
+        else
+            release(msg, stage->queue_in);
+        g_string_free(c, TRUE);
+        g_free(held);
+        g_free(at);
+        g_date_time_unref(now);
         goto out;
     }
     if (st != SMG_OK) {

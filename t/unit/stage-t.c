@@ -82,7 +82,7 @@ main(void)
     char *content, *p;
     int rc;
 
-    plan(22);
+    plan(23);
     smg_log_init("stage-t", SMG_LOG_STDERR, FALSE);
     if (smg_conf_load_data(text, "/tmp/stage-t.conf", &conf, NULL) != SMG_OK)
         bail("config");
@@ -119,6 +119,13 @@ main(void)
     rc = smg_stage_run(&st, conf, SMG_STAGE_SPOOL, 0);
     is_int(0, rc, "a permanent failure does not stop the run");
     ok(exists(dir, "hold", "new", "C1"), "PERMFAIL: hold/");
+    p = g_build_filename(dir, "hold", "new", "C1", NULL);
+    g_file_get_contents(p, &content, NULL, NULL);
+    ok(content != NULL && strstr(content, "SMG-Held: from=scan at=") != NULL
+           && strstr(content, "by=smg-scan") != NULL,
+       "the held file records where it came from");
+    g_free(content);
+    g_free(p);
 
     /* TEMPFAIL: back to new/, exit 75 */
     put(sp, "scan", "D1", "SMG-Sender: <s@x.test>\nSMG-Recipient: <r@y.test>\n\nx\n");
