@@ -36,57 +36,42 @@
 #include "lib/dnsbl.h"
 #include "lib/log.h"
 #include "lib/privs.h"
+#include "lib/prog.h"
 
 static const char USAGE[] =
     "usage: smg-blcheck [-dnhvV] [-c FILE] [--log syslog|stderr] [--json]\n"
     "                   [--dry-run]\n";
 
 struct options {
-    const char *config;
-    gboolean debug, print, json, dry_run, verbose;
-    enum smg_log_dest log;
+    struct smg_prog prog; /* -c, -d, -n, --log */
+    gboolean json, dry_run, verbose;
 };
 
 /* parse_options - getopt_long; exits EX_USAGE on bad options */
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
+    /* order kept: getopt lists an ambiguous abbreviation's matches in it */
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"debug", no_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},
-        {"dry-run", no_argument, NULL, 'D'},
         {"verbose", no_argument, NULL, 'v'},
-        {"log", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
+        SMG_PROG_LONGOPTS,
+        {"dry-run", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:dnhvV", longopts, NULL)) != -1) {
+    while ((c = smg_prog_getopt(&o->prog, argc, argv, SMG_PROG_OPTSTRING "v",
+                                longopts)) != -1) {
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
-        case 'n': o->print = TRUE; break;
         case 'j': o->json = TRUE; break;
         case 'D': o->dry_run = TRUE; break;
         case 'v': o->verbose = TRUE; break;
-        case 'L':
-            if (!smg_log_parse_dest(optarg, &o->log)) {
-                fputs(USAGE, stderr);
-                exit(EX_USAGE);
-            }
-            break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': puts("smg-blcheck " PACKAGE_VERSION); exit(0);
-        default: fputs(USAGE, stderr); exit(EX_USAGE);
+        default: smg_prog_usage(&o->prog);
         }
     }
-    if (optind != argc) {
-        fputs(USAGE, stderr);
-        exit(EX_USAGE);
-    }
+    if (optind != argc)
+        smg_prog_usage(&o->prog);
 }
 
 /* lock_state - take the run lock next to the state file; -1 if busy */
@@ -135,18 +120,9 @@ main(int argc, char **argv)
     gboolean failed = FALSE;
     enum smg_status st;
 
-    smg_log_init("smg-blcheck", SMG_LOG_STDERR, FALSE);
-    o.log = SMG_LOG_SYSLOG;
+    smg_prog_init(&o.prog, "smg-blcheck", USAGE);
     parse_options(argc, argv, &o);
-    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
-        fprintf(stderr, "smg-blcheck: fatal: %s\n", err->message);
-        return EX_CONFIG;
-    }
-    if (o.print) {
-        smg_conf_print(conf, stdout, TRUE);
-        return 0;
-    }
-    smg_log_init("smg-blcheck", o.log, o.debug);
+    conf = smg_prog_config(&o.prog);
     signal(SIGPIPE, SIG_IGN);
     state_file = smg_blcheck_state_file(conf);
     st = smg_blcheck_new(conf, &b, &err);

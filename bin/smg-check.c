@@ -36,6 +36,7 @@
 #include "lib/envelope.h"
 #include "lib/log.h"
 #include "lib/privs.h"
+#include "lib/prog.h"
 #include "lib/spam.h"
 #include "lib/spamstats.h"
 #include "lib/stage.h"
@@ -50,10 +51,7 @@ static const char USAGE[] =
 enum tool { TOOL_STAGE = 0, TOOL_LEARN, TOOL_EXPLAIN, TOOL_SCORE, TOOL_SENDER };
 
 struct options {
-    const char *config;
-    gboolean debug;
-    gboolean print;
-    enum smg_log_dest log;
+    struct smg_prog prog; /* -c, -d, -n, --log */
     enum smg_stage_mode mode;
     unsigned max;
     enum tool tool;
@@ -67,20 +65,12 @@ struct check_ctx {
     gboolean counters; /* update the per-customer counters */
 };
 
-/* usage_exit - print the usage on stderr and exit EX_USAGE */
-static G_NORETURN void
-usage_exit(void)
-{
-    fputs(USAGE, stderr);
-    exit(EX_USAGE);
-}
-
 /* set_tool - select a tool; two different ones are a usage error */
 static void
 set_tool(struct options *o, enum tool t)
 {
     if (o->tool != TOOL_STAGE && o->tool != t)
-        usage_exit();
+        smg_prog_usage(&o->prog);
     o->tool = t;
 }
 
@@ -89,9 +79,7 @@ static void
 parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"debug", no_argument, NULL, 'd'},
-        {"log", required_argument, NULL, 'L'},
+        SMG_PROG_LONGOPTS,
         {"spool", no_argument, NULL, 'S'},
         {"watch", no_argument, NULL, 'W'},
         {"max", required_argument, NULL, 'M'},
@@ -100,21 +88,13 @@ parse_options(int argc, char **argv, struct options *o)
         {"explain", no_argument, NULL, 'e'},
         {"score", no_argument, NULL, 'o'},
         {"sender", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:dnhV", longopts, NULL)) != -1) {
+    while ((c = smg_prog_getopt(&o->prog, argc, argv, SMG_PROG_OPTSTRING,
+                                longopts)) != -1) {
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
-        case 'n': o->print = TRUE; break;
-        case 'L':
-            if (!smg_log_parse_dest(optarg, &o->log))
-                usage_exit();
-            break;
         case 'S': o->mode = SMG_STAGE_SPOOL; break;
         case 'W': o->mode = SMG_STAGE_WATCH; break;
         case 'M': o->max = (unsigned) strtoul(optarg, NULL, 10); break;
@@ -126,15 +106,13 @@ parse_options(int argc, char **argv, struct options *o)
         case 'e': set_tool(o, TOOL_EXPLAIN); break;
         case 'o': set_tool(o, TOOL_SCORE); break;
         case 'f': set_tool(o, TOOL_SENDER); o->sender = optarg; break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': puts("smg-check " PACKAGE_VERSION); exit(0);
-        default: usage_exit();
+        default: smg_prog_usage(&o->prog);
         }
     }
     if ((o->tool == TOOL_SCORE) != (optind < argc))
-        usage_exit();
+        smg_prog_usage(&o->prog);
     if (o->tool != TOOL_STAGE && o->mode != SMG_STAGE_FILTER)
-        usage_exit();
+        smg_prog_usage(&o->prog);
 }
 
 /* check_message - the stage function: score, record, hand on */
@@ -514,21 +492,13 @@ main(int argc, char **argv)
     enum smg_status st;
     int rc;
 
-    smg_log_init("smg-check", SMG_LOG_STDERR, FALSE);
-    o.log = SMG_LOG_SYSLOG;
+    smg_prog_init(&o.prog, "smg-check", USAGE);
     o.learn = g_ptr_array_new_with_free_func(g_free);
     parse_options(argc, argv, &o);
-    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
-        fprintf(stderr, "smg-check: fatal: %s\n", err->message);
-        return EX_CONFIG;
-    }
-    if (o.print) {
-        smg_conf_print(conf, stdout, TRUE);
-        return 0;
-    }
     /* the tools talk to a person: their log lines go to stderr */
-    smg_log_init("smg-check", o.tool != TOOL_STAGE && o.log == SMG_LOG_SYSLOG && !o.debug
-                                  ? SMG_LOG_STDERR : o.log, o.debug);
+    if (o.tool != TOOL_STAGE && !o.prog.debug)
+        o.prog.log = SMG_LOG_STDERR;
+    conf = smg_prog_config(&o.prog);
     if (smg_privs_drop(conf, &err) != SMG_OK) {
         fprintf(stderr, "smg-check: fatal: %s\n", err->message);
         return EX_CONFIG;

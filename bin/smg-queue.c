@@ -26,6 +26,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/privs.h"
+#include "lib/prog.h"
 #include "lib/queue.h"
 #include "lib/spool.h"
 
@@ -39,9 +40,7 @@ static const char USAGE[] =
     "                 delete [--force] ID\n";
 
 struct options {
-    const char *config;
-    gboolean debug;
-    enum smg_log_dest log;
+    struct smg_prog prog; /* -c, -d, --log (no -n) */
     gboolean json;
     gboolean force;
     const char *to;
@@ -51,28 +50,16 @@ struct options {
     int nargs;
 };
 
-/* usage_exit - print the usage on stderr and exit EX_USAGE */
-static G_NORETURN void
-usage_exit(void)
-{
-    fputs(USAGE, stderr);
-    exit(EX_USAGE);
-}
-
 /* parse_options - getopt_long (options anywhere); exits EX_USAGE on misuse */
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"debug", no_argument, NULL, 'd'},
-        {"log", required_argument, NULL, 'L'},
+        SMG_PROG_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"force", no_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},
         {"now", required_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     static const char *const commands[] = {"list", "show", "hold", "release",
@@ -80,39 +67,32 @@ parse_options(int argc, char **argv, struct options *o)
     int c;
     char *end;
 
-    while ((c = getopt_long(argc, argv, "c:dhV", longopts, NULL)) != -1) {
+    /* smg-queue has no -n (smg-queue(8)) */
+    while ((c = smg_prog_getopt(&o->prog, argc, argv, "c:dhV", longopts)) != -1) {
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
-        case 'L':
-            if (!smg_log_parse_dest(optarg, &o->log))
-                usage_exit();
-            break;
         case 'j': o->json = TRUE; break;
         case 'f': o->force = TRUE; break;
         case 't': o->to = optarg; break;
         case 'N':
             o->now = (time_t) g_ascii_strtoll(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || o->now <= 0)
-                usage_exit();
+                smg_prog_usage(&o->prog);
             break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': puts("smg-queue " PACKAGE_VERSION); exit(0);
-        default: usage_exit();
+        default: smg_prog_usage(&o->prog);
         }
     }
     if (optind >= argc || !g_strv_contains(commands, argv[optind]))
-        usage_exit();
+        smg_prog_usage(&o->prog);
     o->command = argv[optind];
     o->args = argv + optind + 1;
     o->nargs = argc - optind - 1;
     if (strcmp(o->command, "list") != 0
         && (o->nargs != 1 || !smg_spool_valid_id(o->args[0])))
-        usage_exit();
+        smg_prog_usage(&o->prog);
     if ((o->json && strcmp(o->command, "list") != 0 && strcmp(o->command, "show") != 0)
         || (o->to != NULL && strcmp(o->command, "release") != 0)
         || (o->force && strcmp(o->command, "delete") != 0))
-        usage_exit();
+        smg_prog_usage(&o->prog);
 }
 
 /* fail - print "smg-queue: fatal: [ID: ]reason" and return code */
@@ -223,14 +203,9 @@ main(int argc, char **argv)
     enum smg_status st;
     int rc;
 
-    smg_log_init("smg-queue", SMG_LOG_STDERR, FALSE);
-    o.log = SMG_LOG_SYSLOG;
+    smg_prog_init(&o.prog, "smg-queue", USAGE);
     parse_options(argc, argv, &o);
-    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
-        fprintf(stderr, "smg-queue: fatal: %s\n", err->message);
-        return EX_CONFIG;
-    }
-    smg_log_init("smg-queue", o.log, o.debug);
+    conf = smg_prog_config(&o.prog);
     st = smg_privs_drop(conf, &err);
     if (st == SMG_OK)
         st = smg_queue_open(conf, &q, &err);

@@ -30,6 +30,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/privs.h"
+#include "lib/prog.h"
 #include "lib/smtpd.h"
 
 static const char USAGE[] =
@@ -37,12 +38,9 @@ static const char USAGE[] =
     "                [--client ADDR]\n";
 
 struct options {
-    const char *config;
+    struct smg_prog prog; /* -c, -d, -n, --log */
     const char *listen;
     const char *client;
-    gboolean debug;
-    gboolean print;
-    enum smg_log_dest log;
 };
 
 static volatile sig_atomic_t stopping;
@@ -66,40 +64,25 @@ on_child(int sig)
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
+    /* order kept: getopt lists an ambiguous abbreviation's matches in it */
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"debug", no_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'},
+        SMG_PROG_LONGOPTS,
         {"client", required_argument, NULL, 'a'},
-        {"log", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:dnhV", longopts, NULL)) != -1) {
+    while ((c = smg_prog_getopt(&o->prog, argc, argv, SMG_PROG_OPTSTRING,
+                                longopts)) != -1) {
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
-        case 'n': o->print = TRUE; break;
         case 'l': o->listen = optarg; break;
         case 'a': o->client = optarg; break;
-        case 'L':
-            if (!smg_log_parse_dest(optarg, &o->log)) {
-                fputs(USAGE, stderr);
-                exit(EX_USAGE);
-            }
-            break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': puts("smg-recv " PACKAGE_VERSION); exit(0);
-        default: fputs(USAGE, stderr); exit(EX_USAGE);
+        default: smg_prog_usage(&o->prog);
         }
     }
-    if (optind != argc) {
-        fputs(USAGE, stderr);
-        exit(EX_USAGE);
-    }
+    if (optind != argc)
+        smg_prog_usage(&o->prog);
 }
 
 /* peer_name - the numeric address of the peer on fd, or NULL */
@@ -227,19 +210,12 @@ main(int argc, char **argv)
     int acceptconn = 0;
     socklen_t len = sizeof acceptconn;
 
-    smg_log_init("smg-recv", SMG_LOG_STDERR, FALSE);
-    o.log = SMG_LOG_SYSLOG;
+    smg_prog_init(&o.prog, "smg-recv", USAGE);
     parse_options(argc, argv, &o);
-    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
-        fprintf(stderr, "smg-recv: fatal: %s\n", err->message);
-        return EX_CONFIG;
-    }
-    if (o.print) {
-        smg_conf_print(conf, stdout, TRUE);
-        return 0;
-    }
-    smg_log_init("smg-recv", o.listen != NULL && o.log == SMG_LOG_SYSLOG && o.debug
-                                 ? SMG_LOG_STDERR : o.log, o.debug);
+    /* -d in the foreground logs to stderr even after --log syslog */
+    if (o.listen != NULL && o.prog.debug)
+        o.prog.log = SMG_LOG_STDERR;
+    conf = smg_prog_config(&o.prog);
     st = smg_smtpd_setup(conf, &env, &err);
     if (st == SMG_OK)
         st = smg_privs_drop(conf, &err);

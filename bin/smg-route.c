@@ -25,6 +25,7 @@
 #include "lib/envelope.h"
 #include "lib/log.h"
 #include "lib/privs.h"
+#include "lib/prog.h"
 #include "lib/route.h"
 #include "lib/stage.h"
 
@@ -35,10 +36,7 @@ static const char USAGE[] =
 enum action { ACT_FILTER = 0, ACT_SPOOL, ACT_WATCH, ACT_EXPLAIN, ACT_SPF };
 
 struct options {
-    const char *config;
-    gboolean debug;
-    gboolean print;
-    enum smg_log_dest log;
+    struct smg_prog prog; /* -c, -d, -n, --log */
     enum action action;
     time_t now;
 };
@@ -48,43 +46,25 @@ struct ctx {
     char *queue; /* the last message's next queue, for the result */
 };
 
-/* usage_exit - print the usage on stderr and exit EX_USAGE */
-static G_NORETURN void
-usage_exit(void)
-{
-    fputs(USAGE, stderr);
-    exit(EX_USAGE);
-}
-
 /* parse_options - getopt_long; exits EX_USAGE on bad options */
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"debug", no_argument, NULL, 'd'},
-        {"log", required_argument, NULL, 'L'},
+        SMG_PROG_LONGOPTS,
         {"spool", no_argument, NULL, 's'},
         {"watch", no_argument, NULL, 'w'},
         {"explain", no_argument, NULL, 'e'},
         {"spf", no_argument, NULL, 'S'},
         {"now", required_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c, actions = 0;
     char *end;
 
-    while ((c = getopt_long(argc, argv, "c:dnhV", longopts, NULL)) != -1) {
+    while ((c = smg_prog_getopt(&o->prog, argc, argv, SMG_PROG_OPTSTRING,
+                                longopts)) != -1) {
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
-        case 'n': o->print = TRUE; break;
-        case 'L':
-            if (!smg_log_parse_dest(optarg, &o->log))
-                usage_exit();
-            break;
         case 's': o->action = ACT_SPOOL; actions++; break;
         case 'w': o->action = ACT_WATCH; actions++; break;
         case 'e': o->action = ACT_EXPLAIN; actions++; break;
@@ -92,15 +72,13 @@ parse_options(int argc, char **argv, struct options *o)
         case 'N':
             o->now = (time_t) g_ascii_strtoll(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || o->now <= 0)
-                usage_exit();
+                smg_prog_usage(&o->prog);
             break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': puts("smg-route " PACKAGE_VERSION); exit(0);
-        default: usage_exit();
+        default: smg_prog_usage(&o->prog);
         }
     }
     if (optind != argc || actions > 1)
-        usage_exit();
+        smg_prog_usage(&o->prog);
 }
 
 /* route_one - the stage function: decide, write SMG-Route, pick the queue */
@@ -204,24 +182,21 @@ main(int argc, char **argv)
     enum smg_stage_mode mode = SMG_STAGE_FILTER;
     int rc;
 
-    smg_log_init("smg-route", SMG_LOG_STDERR, FALSE);
-    o.log = SMG_LOG_SYSLOG;
+    smg_prog_init(&o.prog, "smg-route", USAGE);
     parse_options(argc, argv, &o);
-    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
-        fprintf(stderr, "smg-route: fatal: %s\n", err->message);
-        return EX_CONFIG;
+    if (o.action == ACT_SPF) {
+        /* prints a record for a person: -d and --log do not apply */
+        o.prog.log = SMG_LOG_STDERR;
+        o.prog.debug = FALSE;
+    } else if (o.action == ACT_EXPLAIN) {
+        o.prog.log = SMG_LOG_STDERR;
     }
-    if (o.print) {
-        smg_conf_print(conf, stdout, TRUE);
-        return 0;
-    }
+    conf = smg_prog_config(&o.prog);
     if (o.action == ACT_SPF) {
         rc = print_spf(conf);
         smg_conf_free(conf);
         return rc;
     }
-    smg_log_init("smg-route", o.action == ACT_EXPLAIN ? SMG_LOG_STDERR : o.log,
-                 o.debug);
     st = smg_route_new(conf, &ctx.route, &err);
     if (st == SMG_OK)
         st = smg_privs_drop(conf, &err);

@@ -37,6 +37,7 @@
 #include "lib/dsn.h"
 #include "lib/log.h"
 #include "lib/privs.h"
+#include "lib/prog.h"
 #include "lib/stage.h"
 
 static const char USAGE[] =
@@ -44,12 +45,9 @@ static const char USAGE[] =
     "                [--spool | --watch | --expire-quarantine]\n";
 
 struct options {
-    const char *config;
-    gboolean debug;
-    gboolean print;
+    struct smg_prog prog; /* -c, -d, -n, --log */
     gboolean expire_only;
     enum smg_stage_mode mode;
-    enum smg_log_dest log;
 };
 
 struct scan {
@@ -73,41 +71,25 @@ static void
 parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"debug", no_argument, NULL, 'd'},
+        SMG_PROG_LONGOPTS,
         {"spool", no_argument, NULL, 's'},
         {"watch", no_argument, NULL, 'w'},
         {"expire-quarantine", no_argument, NULL, 'e'},
-        {"log", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c, modes = 0;
 
-    while ((c = getopt_long(argc, argv, "c:dnhV", longopts, NULL)) != -1) {
+    while ((c = smg_prog_getopt(&o->prog, argc, argv, SMG_PROG_OPTSTRING,
+                                longopts)) != -1) {
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
-        case 'n': o->print = TRUE; break;
         case 's': o->mode = SMG_STAGE_SPOOL; modes++; break;
         case 'w': o->mode = SMG_STAGE_WATCH; modes++; break;
         case 'e': o->expire_only = TRUE; modes++; break;
-        case 'L':
-            if (!smg_log_parse_dest(optarg, &o->log)) {
-                fputs(USAGE, stderr);
-                exit(EX_USAGE);
-            }
-            break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': puts("smg-scan " PACKAGE_VERSION); exit(0);
-        default: fputs(USAGE, stderr); exit(EX_USAGE);
+        default: smg_prog_usage(&o->prog);
         }
     }
-    if (optind != argc || modes > 1) {
-        fputs(USAGE, stderr);
-        exit(EX_USAGE);
-    }
+    if (optind != argc || modes > 1)
+        smg_prog_usage(&o->prog);
 }
 
 /* expire_dir - remove files of dir last changed before cutoff */
@@ -332,21 +314,10 @@ main(int argc, char **argv)
     const char *table;
     int rc;
 
-    smg_log_init("smg-scan", SMG_LOG_STDERR, FALSE);
-    o.log = SMG_LOG_SYSLOG;
+    smg_prog_init(&o.prog, "smg-scan", USAGE);
     o.mode = SMG_STAGE_FILTER;
     parse_options(argc, argv, &o);
-    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
-        fprintf(stderr, "smg-scan: fatal: %s\n", err->message);
-        g_error_free(err);
-        return EX_CONFIG;
-    }
-    if (o.print) {
-        smg_conf_print(conf, stdout, TRUE);
-        smg_conf_free(conf);
-        return 0;
-    }
-    smg_log_init("smg-scan", o.log, o.debug);
+    conf = smg_prog_config(&o.prog);
     s.conf = conf;
     s.mode = o.mode;
     s.hostname = hostname(conf);

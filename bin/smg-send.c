@@ -33,6 +33,7 @@
 #include "lib/delivery.h"
 #include "lib/log.h"
 #include "lib/privs.h"
+#include "lib/prog.h"
 #include "lib/spool.h"
 
 static const char USAGE[] =
@@ -40,13 +41,10 @@ static const char USAGE[] =
     "                [-P N] [--now EPOCH] [--max N] --spool | --watch\n";
 
 struct options {
-    const char *config;
+    struct smg_prog prog; /* -c, -d, -n, --log */
     const char *gateway;
-    gboolean debug;
-    gboolean print;
     gboolean spool;
     gboolean watch;
-    enum smg_log_dest log;
     time_t now;
     unsigned processes; /* 0: [send] processes */
     unsigned max;
@@ -61,70 +59,38 @@ on_stop(int sig)
     stop_sig = sig;
 }
 
-/* usage_exit - print the usage on stderr and exit EX_USAGE */
-static G_NORETURN void
-usage_exit(void)
-{
-    fputs(USAGE, stderr);
-    exit(EX_USAGE);
-}
-
-/* number - a positive decimal option value, or usage_exit */
-static guint64
-number(const char *s)
-{
-    char *end;
-    guint64 v = g_ascii_strtoull(s, &end, 10);
-
-    if (*s == '\0' || *end != '\0' || v == 0)
-        usage_exit();
-    return v;
-}
-
 /* parse_options - getopt_long; exits EX_USAGE on bad options */
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"debug", no_argument, NULL, 'd'},
-        {"log", required_argument, NULL, 'L'},
+        SMG_PROG_LONGOPTS,
         {"gateway", required_argument, NULL, 'g'},
         {"spool", no_argument, NULL, 's'},
         {"watch", no_argument, NULL, 'w'},
         {"processes", required_argument, NULL, 'P'},
         {"now", required_argument, NULL, 'N'},
         {"max", required_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:dnhVP:", longopts, NULL)) != -1) {
+    while ((c = smg_prog_getopt(&o->prog, argc, argv, SMG_PROG_OPTSTRING "P:",
+                                longopts)) != -1) {
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
-        case 'n': o->print = TRUE; break;
-        case 'L':
-            if (!smg_log_parse_dest(optarg, &o->log))
-                usage_exit();
-            break;
         case 'g': o->gateway = optarg; break;
         case 's': o->spool = TRUE; break;
         case 'w': o->watch = TRUE; break;
-        case 'P': o->processes = (unsigned) MIN(number(optarg), 256); break;
-        case 'N': o->now = (time_t) number(optarg); break;
-        case 'M': o->max = (unsigned) MIN(number(optarg), G_MAXUINT); break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': puts("smg-send " PACKAGE_VERSION); exit(0);
-        default: usage_exit();
+        case 'P': o->processes = (unsigned) smg_prog_number(&o->prog, optarg, 256); break;
+        case 'N': o->now = (time_t) smg_prog_number(&o->prog, optarg, G_MAXUINT64); break;
+        case 'M': o->max = (unsigned) smg_prog_number(&o->prog, optarg, G_MAXUINT); break;
+        default: smg_prog_usage(&o->prog);
         }
     }
     if (optind != argc)
-        usage_exit();
-    if (!o->print && (o->gateway == NULL || o->spool == o->watch))
-        usage_exit();
+        smg_prog_usage(&o->prog);
+    if (!o->prog.print && (o->gateway == NULL || o->spool == o->watch))
+        smg_prog_usage(&o->prog);
 }
 
 /* recover - move files of dead workers back to new/ */
@@ -205,18 +171,9 @@ main(int argc, char **argv)
     unsigned n;
     int rc;
 
-    smg_log_init("smg-send", SMG_LOG_STDERR, FALSE);
-    o.log = SMG_LOG_SYSLOG;
+    smg_prog_init(&o.prog, "smg-send", USAGE);
     parse_options(argc, argv, &o);
-    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
-        fprintf(stderr, "smg-send: fatal: %s\n", err->message);
-        return EX_CONFIG;
-    }
-    if (o.print) {
-        smg_conf_print(conf, stdout, TRUE);
-        return 0;
-    }
-    smg_log_init("smg-send", o.log, o.debug);
+    conf = smg_prog_config(&o.prog);
     signal(SIGPIPE, SIG_IGN);
     st = smg_delivery_new(conf, o.gateway, &d, &err);
     if (st == SMG_OK)

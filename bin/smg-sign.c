@@ -32,6 +32,7 @@
 #include "lib/keytable.h"
 #include "lib/log.h"
 #include "lib/privs.h"
+#include "lib/prog.h"
 #include "lib/stage.h"
 
 static const char USAGE[] =
@@ -43,10 +44,7 @@ static const char USAGE[] =
 enum action { ACT_FILTER = 0, ACT_SPOOL, ACT_WATCH, ACT_GENKEY, ACT_TESTKEY };
 
 struct options {
-    const char *config;
-    gboolean debug;
-    gboolean print;
-    enum smg_log_dest log;
+    struct smg_prog prog; /* -c, -d, -n, --log */
     enum action action;
     enum smg_keytable_alg type;
     unsigned bits;
@@ -57,34 +55,12 @@ struct options {
     int nargs;
 };
 
-/* usage_exit - print the usage on stderr and exit EX_USAGE */
-static G_NORETURN void
-usage_exit(void)
-{
-    fputs(USAGE, stderr);
-    exit(EX_USAGE);
-}
-
-/* number - a positive decimal option value, or usage_exit */
-static guint64
-number(const char *s)
-{
-    char *end;
-    guint64 v = g_ascii_strtoull(s, &end, 10);
-
-    if (*s == '\0' || *end != '\0' || v == 0)
-        usage_exit();
-    return v;
-}
-
 /* parse_options - getopt_long; exits EX_USAGE on bad options */
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"debug", no_argument, NULL, 'd'},
-        {"log", required_argument, NULL, 'L'},
+        SMG_PROG_LONGOPTS,
         {"spool", no_argument, NULL, 's'},
         {"watch", no_argument, NULL, 'w'},
         {"genkey", no_argument, NULL, 'g'},
@@ -94,22 +70,14 @@ parse_options(int argc, char **argv, struct options *o)
         {"output", required_argument, NULL, 'o'},
         {"time", required_argument, NULL, 'N'},
         {"max", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c, actions = 0;
 
     o->bits = 2048;
-    while ((c = getopt_long(argc, argv, "c:dnhV", longopts, NULL)) != -1) {
+    while ((c = smg_prog_getopt(&o->prog, argc, argv, SMG_PROG_OPTSTRING,
+                                longopts)) != -1) {
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'd': o->debug = TRUE; o->log = SMG_LOG_STDERR; break;
-        case 'n': o->print = TRUE; break;
-        case 'L':
-            if (!smg_log_parse_dest(optarg, &o->log))
-                usage_exit();
-            break;
         case 's': o->action = ACT_SPOOL; actions++; break;
         case 'w': o->action = ACT_WATCH; actions++; break;
         case 'g': o->action = ACT_GENKEY; actions++; break;
@@ -120,15 +88,13 @@ parse_options(int argc, char **argv, struct options *o)
             else if (strcmp(optarg, "ed25519") == 0)
                 o->type = SMG_KEYTABLE_ED25519_SHA256;
             else
-                usage_exit();
+                smg_prog_usage(&o->prog);
             break;
-        case 'b': o->bits = (unsigned) MIN(number(optarg), 65536); break;
+        case 'b': o->bits = (unsigned) smg_prog_number(&o->prog, optarg, 65536); break;
         case 'o': o->output = optarg; break;
-        case 'N': o->fixed_time = number(optarg); break;
-        case 'm': o->max = (unsigned) MIN(number(optarg), G_MAXUINT); break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': puts("smg-sign " PACKAGE_VERSION); exit(0);
-        default: usage_exit();
+        case 'N': o->fixed_time = smg_prog_number(&o->prog, optarg, G_MAXUINT64); break;
+        case 'm': o->max = (unsigned) smg_prog_number(&o->prog, optarg, G_MAXUINT); break;
+        default: smg_prog_usage(&o->prog);
         }
     }
     o->args = argv + optind;
@@ -136,7 +102,7 @@ parse_options(int argc, char **argv, struct options *o)
     if (actions > 1 || (o->action == ACT_GENKEY && o->nargs != 2)
         || (o->action == ACT_TESTKEY && o->nargs != 0 && o->nargs != 2)
         || (o->action != ACT_GENKEY && o->action != ACT_TESTKEY && o->nargs != 0))
-        usage_exit();
+        smg_prog_usage(&o->prog);
 }
 
 /* sign_stage - the stage function: sign, keep the envelope, pass on */
@@ -261,20 +227,11 @@ main(int argc, char **argv)
     enum smg_stage_mode mode = SMG_STAGE_FILTER;
     int rc;
 
-    smg_log_init("smg-sign", SMG_LOG_STDERR, FALSE);
-    o.log = SMG_LOG_SYSLOG;
+    smg_prog_init(&o.prog, "smg-sign", USAGE);
     parse_options(argc, argv, &o);
-    if (o.action == ACT_GENKEY)
+    if (o.action == ACT_GENKEY) /* reads no config: it makes a key */
         return genkey(&o);
-    if (smg_conf_load(o.config, &conf, &err) != SMG_OK) {
-        fprintf(stderr, "smg-sign: fatal: %s\n", err->message);
-        return EX_CONFIG;
-    }
-    if (o.print) {
-        smg_conf_print(conf, stdout, TRUE);
-        return 0;
-    }
-    smg_log_init("smg-sign", o.log, o.debug);
+    conf = smg_prog_config(&o.prog);
     st = smg_dkim_new(conf, &dkim, &err); /* reads the keys: before dropping */
     if (st == SMG_OK && o.action != ACT_TESTKEY)
         st = smg_privs_drop(conf, &err);

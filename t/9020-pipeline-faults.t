@@ -23,8 +23,8 @@
 . "$srcdir/t/lib/recv.sh"
 . "$srcdir/t/lib/sign.sh"
 MKMSG="$srcdir/t/data/scan-mkmsg.py"
-LOAD_MESSAGES=${SMG_FAULT_MESSAGES:-300}
-LOAD_RATE=12           # messages per second from the client
+LOAD_MESSAGES=${SMG_FAULT_MESSAGES:-400}
+LOAD_RATE=25           # messages per second from the client
 DRAIN_LIMIT=60         # seconds for the queues to empty after the load
 SEED=${SMG_FAULT_SEED:-$(( $(date +%s) % 32768 ))}
 RANDOM=$SEED
@@ -108,66 +108,80 @@ PIPE_PID=$!
 at_exit "kill $PIPE_PID 2>/dev/null; wait $PIPE_PID 2>/dev/null"
 wait_port "$RECV_PORT" || bail "the pipeline did not start: $(tail -20 "$T/pipeline.log")"
 
-# The client: LOAD_MESSAGES messages at LOAD_RATE a second, 20 to a
-# session (STARTTLS, AUTH PLAIN).  Message SEQ has Message-ID
+# The client: LOAD_MESSAGES messages at LOAD_RATE a second over three
+# sessions at a time, 20 to a session (STARTTLS, AUTH PLAIN).  Message SEQ has Message-ID
 # <fSEQ.RUN@sender.test>; one in ten is spam (GTUBE: the bad gateway), one
 # in ten goes to perm@bounce.test (550 there: an NDR), the rest is ham.
 # Each attempt writes a line to OUT: "SEQ KIND QUEUE-ID" after a 250,
 # "SEQ KIND - REPLY" otherwise; a dropped session (its smg-recv process
 # was killed) is reconnected and the next message gets a new SEQ.
 cat >"$T/load.py" <<'PY'
-import smtplib, ssl, sys, time
+import smtplib, ssl, sys, threading, time
 port, n, rate, run, out = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+CLIENTS = 3
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 log = open(out, "w", buffering=1)
-s = None
-in_session = 0
+lock = threading.Lock()
 start = time.monotonic()
-for seq in range(1, n + 1):
-    time.sleep(max(0.0, start + seq / rate - time.monotonic()))
-    kind = "spam" if seq % 10 == 3 else "bounce" if seq % 10 == 7 else "ham"
-    rcpt = "perm%d@bounce.test" % seq if kind == "bounce" else "u%d@rcpt.test" % seq
-    body = GTUBE if kind == "spam" else "Status report number %d.\nAll systems nominal.\n" % seq
-    msg = ("From: <user@sender.test>\r\nTo: <%s>\r\nSubject: fault test %d\r\n"
-           "Message-ID: <f%d.%s@sender.test>\r\n\r\n%s\r\n" % (rcpt, seq, seq, run, body))
-    try:
-        if s is None:
-            s = smtplib.SMTP("127.0.0.1", port, "client.test", timeout=20)
-            s.starttls(context=ctx)
-            s.ehlo("client.test")
-            s.login("customer1", "secret1")
-            in_session = 0
-        code, reply = s.mail("user@sender.test")
-        if code == 250:
-            code, reply = s.rcpt(rcpt)
-        if code == 250:
-            code, reply = s.data(msg)
-        else:
-            s.rset()
-        reply = reply.decode("utf-8", "replace")
-        if code == 250 and "queued as " in reply:
-            log.write("%d %s %s\n" % (seq, kind, reply.split("queued as ")[1].split()[0]))
-        else:
-            log.write("%d %s - %d %s\n" % (seq, kind, code, reply))
-        in_session += 1
-        if in_session >= 20:
-            s.quit()
-            s = None
-    except (smtplib.SMTPException, OSError) as e:
-        log.write("%d %s - %s\n" % (seq, kind, repr(e)))
+
+def record(line):
+    with lock:
+        log.write(line + "\n")
+
+def client(k):
+    s = None
+    in_session = 0
+    for seq in range(k, n + 1, CLIENTS):
+        time.sleep(max(0.0, start + seq / rate - time.monotonic()))
+        kind = "spam" if seq % 10 == 3 else "bounce" if seq % 10 == 7 else "ham"
+        rcpt = "perm%d@bounce.test" % seq if kind == "bounce" else "u%d@rcpt.test" % seq
+        body = GTUBE if kind == "spam" else "Status report number %d.\nAll systems nominal.\n" % seq
+        msg = ("From: <user@sender.test>\r\nTo: <%s>\r\nSubject: fault test %d\r\n"
+               "Message-ID: <f%d.%s@sender.test>\r\n\r\n%s\r\n" % (rcpt, seq, seq, run, body))
         try:
-            s.close()
-        except Exception:
+            if s is None:
+                s = smtplib.SMTP("127.0.0.1", port, "client.test", timeout=20)
+                s.starttls(context=ctx)
+                s.ehlo("client.test")
+                s.login("customer1", "secret1")
+                in_session = 0
+            code, reply = s.mail("user@sender.test")
+            if code == 250:
+                code, reply = s.rcpt(rcpt)
+            if code == 250:
+                code, reply = s.data(msg)
+            else:
+                s.rset()
+            reply = reply.decode("utf-8", "replace")
+            if code == 250 and "queued as " in reply:
+                record("%d %s %s" % (seq, kind, reply.split("queued as ")[1].split()[0]))
+            else:
+                record("%d %s - %d %s" % (seq, kind, code, reply))
+            in_session += 1
+            if in_session >= 20:
+                s.quit()
+                s = None
+        except (smtplib.SMTPException, OSError) as e:
+            record("%d %s - %s" % (seq, kind, repr(e)))
+            try:
+                s.close()
+            except Exception:
+                pass
+            s = None
+    if s is not None:
+        try:
+            s.quit()
+        except (smtplib.SMTPException, OSError):
             pass
-        s = None
-if s is not None:
-    try:
-        s.quit()
-    except (smtplib.SMTPException, OSError):
-        pass
+
+threads = [threading.Thread(target=client, args=(k,)) for k in range(1, CLIENTS + 1)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
 PY
 RUN=$SEED.$$
 
@@ -183,17 +197,17 @@ victims() {
     fi
 }
 
-# killer - until the client ends, every 0.2 to 1.0 s kill -9 one process
+# killer - until the client ends, every 0.15 to 0.6 s kill -9 one process
 # of a program taken in turn from a shuffled list of the six
 killer() {
     progs=(check scan sign route send recv)
     while kill -0 "$LOAD_PID" 2>/dev/null; do
         for i in 5 4 3 2 1; do # Fisher-Yates
             j=$((RANDOM % (i + 1)))
-            t=${progs[$i]} progs[$i]=${progs[$j]} progs[$j]=$t
+            t=${progs[i]} progs[i]=${progs[j]} progs[j]=$t
         done
         for p in "${progs[@]}"; do
-            sleep "0.$((200 + RANDOM % 800))"
+            sleep "0.$((150 + RANDOM % 450))"
             kill -0 "$LOAD_PID" 2>/dev/null || break
             mapfile -t v < <(victims "$p")
             [ ${#v[@]} -gt 0 ] || continue
@@ -236,7 +250,8 @@ while [ "$(left)" -gt 0 ] && [ $i -lt $((DRAIN_LIMIT * 5)) ]; do
     i=$((i + 1))
 done
 ok "every queue drained within $DRAIN_LIMIT s after the load" test "$(left)" -eq 0
-diag "drained $((i / 5)) s after the load; left: $(find "$SPOOL" -path '*/new/*' -o -path '*/cur/*' | head -5)"
+diag "drained $((i / 5)) s after the load"
+[ "$(left)" -eq 0 ] || diag "left:" "$(find "$SPOOL" -path '*/new/*' -o -path '*/cur/*' | head -10)"
 is "nothing held" 0 "$(find "$SPOOL/hold" -type f 2>/dev/null | wc -l)"
 is "nothing corrupt" 0 "$(find "$SPOOL/corrupt" -type f 2>/dev/null | wc -l)"
 is "nothing quarantined" 0 "$(find "$SPOOL/quarantine" -type f 2>/dev/null | wc -l)"
