@@ -353,20 +353,17 @@ enum smg_status
 smg_netio_tls_connect(struct smg_netio *io, SSL_CTX *ctx,
                       const char *servername, GError **err)
 {
-    enum smg_status st;
+    SSL *ssl = SSL_new(ctx);
 
-    if (io->out->len > 0 && smg_netio_flush(io) != SMG_NETIO_OK) {
-        smg_set_error(err, SMG_TEMPFAIL, "4.4.2", "lost connection before TLS");
+    if (ssl == NULL) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.7.5", "cannot set up TLS");
         return SMG_TEMPFAIL;
     }
-    smg_netio_discard_input(io);
-    if ((st = tls_start(io, ctx, err)) != SMG_OK)
-        return st;
     if (servername != NULL) {
-        SSL_set_tlsext_host_name(io->ssl, servername);
-        SSL_set1_host(io->ssl, servername);
+        SSL_set_tlsext_host_name(ssl, servername);
+        SSL_set1_host(ssl, servername);
     }
-    return handshake(io, FALSE, err);
+    return smg_netio_tls_connect_ssl(io, ssl, err);
 }
 
 enum smg_status
