@@ -259,6 +259,9 @@ pl_smg_peak() {
         "$sent" "$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$PL_RATE" "$PL_ACC_RATE"
     pl_lat_row "250 to delivery" "$lat"
     echo "  (at the peak the client outruns the pipeline: the latency is mostly the backlog)"
+    printf '  deliveries/s by tenth of the run: %s\n' "$(awk -v t0="$t0" -v t1="$t1" '
+        /status=sent/ && $1 >= t0 && $1 <= t1 { b = int(($1 - t0) / (t1 - t0) * 10); c[b > 9 ? 9 : b]++ }
+        END { for (i = 0; i < 10; i++) printf "%d ", c[i] / ((t1 - t0) / 10) }' "$PL_DIR/log.send")"
     echo "  CPU by stage (its cgroup; smg-recv includes its session processes):"
     pl_cpu_rows "$c0" "$c1" "$sent" "${PL_STAGES[@]}"
 }
