@@ -12,19 +12,16 @@
 . "$srcdir/t/lib/peers.sh"
 . "$srcdir/t/lib/recv.sh"
 . "$srcdir/t/lib/sign.sh"
+. "$srcdir/t/lib/gateway.sh"
 MKMSG="$srcdir/t/data/scan-mkmsg.py"
 
 # "the Internet": DNS, and receiving MTAs on 127.0.0.x
 {
+    gw_zone_base
     cat <<'Z'
-sender.test. MX 10 mail.sender.test.
-mail.sender.test. A 127.0.0.1
-rcpt.test. MX 10 mx.rcpt.test.
-mx.rcpt.test. A 127.0.0.10
 tlsonly.test. MX 10 mx.tlsonly.test.
 mx.tlsonly.test. A 127.0.0.11
 Z
-    txt_record rsa._domainkey.sender.test. "$SIGN_DATA/rsa2048.pem"
 } >"$T/zone"
 start_dns "$T/zone"
 peer_port
@@ -32,66 +29,15 @@ start_mta rcpt 127.0.0.10
 start_mta clear 127.0.0.11
 start_mta senderbox 127.0.0.1
 
-# the gateway's own files
-make_tls
-make_creds
-$PY3 "$MKMSG" sigs "$T/db" all >/dev/null || bail "sigtool cannot build a database"
-mkdir -p "$T/keys"
-cp "$SIGN_DATA/rsa2048.pem" "$T/keys/"
-chmod 600 "$T/keys/rsa2048.pem"
-echo "rsa._domainkey.sender.test sender.test:rsa:$T/keys/rsa2048.pem" >"$T/KeyTable"
-echo "*@sender.test rsa._domainkey.sender.test" >"$T/SigningTable"
+# the gateway's own files and config
+gw_files
 echo "sender.test tlsonly.test encrypt reject" >"$T/tls_policy"
 echo "customer2 3/min" >"$T/ratelimits"
-RECV_PORT=$(free_port)
-cat >"$T/smg.conf" <<EOF2
-[spool]
-dir = $SPOOL
-state_dir = $T/state
-user = root
-[dns]
-nameservers = 127.0.0.1:$DNS_PORT
-timeout = 1
-attempts = 1
-[recv]
-hostname = out.test
-tls_cert = $T/tls/cert.pem
-tls_key = $T/tls/key.pem
-credentials = $T/credentials
-auth_failure_delay = 0
-rate_limit_table = $T/ratelimits
-[check]
-rules = $srcdir/data/rules/smg.rules
-bayes = no
-[scan]
-database = $T/db
-hostname = out.test
-[sign]
-keytable = $T/KeyTable
-signingtable = refile:$T/SigningTable
-[route]
-good = mta01 mta02
-bad = mta03
-[gateway mta01]
-bind = 127.0.0.2
-helo = mta01.test
-[gateway mta02]
-bind = 127.0.0.3
-helo = mta02.test
-[gateway mta03]
-bind = 127.0.0.4
-helo = mta03.test
-[send]
-port = $PEER_PORT
-tls_policy = $T/tls_policy
-connect_timeout = 5
-command_timeout = 10
+gw_conf <<EOF2
+recv.rate_limit_table = $T/ratelimits
+send.tls_policy = $T/tls_policy
 EOF2
-"$srcdir/scripts/pipeline" -c "$T/smg.conf" -b "$SMG_BIN" -l "127.0.0.1:$RECV_PORT" \
-    2>"$T/pipeline.log" &
-PIPE_PID=$!
-at_exit "kill $PIPE_PID 2>/dev/null; wait $PIPE_PID 2>/dev/null"
-wait_port "$RECV_PORT" || bail "the pipeline did not start: $(tail -20 "$T/pipeline.log")"
+gw_start
 
 send() {
     swaks --server 127.0.0.1 --port "$RECV_PORT" -tls --auth PLAIN \

@@ -20,6 +20,7 @@ umask 022
 . "$srcdir/t/lib/peers.sh"
 . "$srcdir/t/lib/recv.sh"
 . "$srcdir/t/lib/sign.sh"
+. "$srcdir/t/lib/gateway.sh"
 # smg-recv listens on GW_ADDR, not 127.0.0.1: Exim will not relay to an
 # address it takes for its own (127.0.0.1 with dc_local_interfaces).
 GW_ADDR=127.0.0.5
@@ -42,43 +43,7 @@ ok "smg-sign --genkey printed the key's table lines" \
     test -s "$T/KeyTable" -a -s "$T/SigningTable"
 peer_port
 RECV_PORT=$(free_port)
-cat >"$T/smg.conf" <<EOF2
-[spool]
-dir = $SPOOL
-state_dir = $T/state
-user = root
-[recv]
-hostname = out.test
-tls_cert = $T/tls/cert.pem
-tls_key = $T/tls/key.pem
-credentials = $T/credentials
-auth_failure_delay = 0
-[check]
-rules = $srcdir/data/rules/smg.rules
-bayes = no
-[scan]
-database = $T/db
-hostname = out.test
-[sign]
-keytable = $T/KeyTable
-signingtable = refile:$T/SigningTable
-[route]
-good = mta01 mta02
-bad = mta03
-[gateway mta01]
-bind = 127.0.0.2
-helo = mta01.test
-[gateway mta02]
-bind = 127.0.0.3
-helo = mta02.test
-[gateway mta03]
-bind = 127.0.0.4
-helo = mta03.test
-[send]
-port = $PEER_PORT
-connect_timeout = 5
-command_timeout = 10
-EOF2
+gw_conf </dev/null
 
 # the operator's SPF record, from the config
 spf=$("$SMG_BIN/smg-route" -c "$T/smg.conf" --spf 2>"$T/spf.err")
@@ -102,8 +67,7 @@ Z
 like "README's SPF record, for sender.test, includes the operator's" \
     '^sender\.test\. +TXT "v=spf1 include:_spf\.gateway\.example -all"$' "$(cat "$T/zone")"
 start_dns "$T/zone"
-printf '[dns]\nnameservers = 127.0.0.1:%s\ntimeout = 1\nattempts = 1\n' \
-    "$DNS_PORT" >>"$T/smg.conf"
+gw_conf </dev/null
 start_mta rcpt 127.0.0.10
 
 # spf_check IP SENDER HELO - pyspf's result, DNS from the test's server

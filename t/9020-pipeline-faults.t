@@ -22,6 +22,7 @@
 . "$srcdir/t/lib/peers.sh"
 . "$srcdir/t/lib/recv.sh"
 . "$srcdir/t/lib/sign.sh"
+. "$srcdir/t/lib/gateway.sh"
 MKMSG="$srcdir/t/data/scan-mkmsg.py"
 LOAD_MESSAGES=${SMG_FAULT_MESSAGES:-400}
 LOAD_RATE=25           # messages per second from the client
@@ -33,15 +34,11 @@ diag "seed $SEED (SMG_FAULT_SEED=$SEED replays the victims and intervals)"
 # "the Internet": DNS, the recipients' MX, an MX that refuses perm*
 # recipients, and the sender's own MX for the NDRs
 {
+    gw_zone_base
     cat <<'Z'
-sender.test. MX 10 mail.sender.test.
-mail.sender.test. A 127.0.0.1
-rcpt.test. MX 10 mx.rcpt.test.
-mx.rcpt.test. A 127.0.0.10
 bounce.test. MX 10 mx.bounce.test.
 mx.bounce.test. A 127.0.0.12
 Z
-    txt_record rsa._domainkey.sender.test. "$SIGN_DATA/rsa2048.pem"
 } >"$T/zone"
 start_dns "$T/zone"
 peer_port
@@ -49,64 +46,13 @@ start_mta rcpt 127.0.0.10
 start_script bounce 127.0.0.12 normal
 start_mta senderbox 127.0.0.1
 
-# the gateway's own files, as in 9000-pipeline-e2e.t
-make_tls
-make_creds
-$PY3 "$MKMSG" sigs "$T/db" all >/dev/null || bail "sigtool cannot build a database"
-mkdir -p "$T/keys"
-cp "$SIGN_DATA/rsa2048.pem" "$T/keys/"
-chmod 600 "$T/keys/rsa2048.pem"
-echo "rsa._domainkey.sender.test sender.test:rsa:$T/keys/rsa2048.pem" >"$T/KeyTable"
-echo "*@sender.test rsa._domainkey.sender.test" >"$T/SigningTable"
-RECV_PORT=$(free_port)
-cat >"$T/smg.conf" <<EOF2
-[spool]
-dir = $SPOOL
-state_dir = $T/state
-user = root
-[dns]
-nameservers = 127.0.0.1:$DNS_PORT
-timeout = 1
-attempts = 1
-[recv]
-hostname = out.test
-tls_cert = $T/tls/cert.pem
-tls_key = $T/tls/key.pem
-credentials = $T/credentials
-auth_failure_delay = 0
-[check]
-rules = $srcdir/data/rules/smg.rules
-bayes = no
-[scan]
-database = $T/db
-hostname = out.test
-[sign]
-keytable = $T/KeyTable
-signingtable = refile:$T/SigningTable
-[route]
-good = mta01 mta02
-bad = mta03
-[gateway mta01]
-bind = 127.0.0.2
-helo = mta01.test
-[gateway mta02]
-bind = 127.0.0.3
-helo = mta02.test
-[gateway mta03]
-bind = 127.0.0.4
-helo = mta03.test
-[send]
-port = $PEER_PORT
-connect_timeout = 5
-command_timeout = 10
-backoff_min = 1
-backoff_max = 2
+# the gateway's own files and config, as in 9000-pipeline-e2e.t
+gw_files
+gw_conf <<'EOF2'
+send.backoff_min = 1
+send.backoff_max = 2
 EOF2
-"$srcdir/scripts/pipeline" -c "$T/smg.conf" -b "$SMG_BIN" -l "127.0.0.1:$RECV_PORT" -w 2 \
-    2>"$T/pipeline.log" &
-PIPE_PID=$!
-at_exit "kill $PIPE_PID 2>/dev/null; wait $PIPE_PID 2>/dev/null"
-wait_port "$RECV_PORT" || bail "the pipeline did not start: $(tail -20 "$T/pipeline.log")"
+gw_start -w 2
 
 # The client: LOAD_MESSAGES messages at LOAD_RATE a second over three
 # sessions at a time, 20 to a session (STARTTLS, AUTH PLAIN).  Message SEQ has Message-ID
