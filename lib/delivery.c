@@ -1742,17 +1742,8 @@ process(struct smg_delivery *d, struct smg_spool *spool, struct smg_spool_msg *m
         return SMG_TEMPFAIL;
     }
     st = smg_envelope_parse(buf, len, &env, &off, &perr);
-    if (st == SMG_OK && (env->sender == NULL || env->rcpts->len == 0)) {
-        smg_set_error(&perr, SMG_PERMFAIL, "5.6.0",
-                      "malformed envelope: no SMG-Sender or no SMG-Recipient");
-        st = SMG_PERMFAIL;
-    }
-    if (st == SMG_OK && env->queue_id != NULL && strcmp(env->queue_id, msg->id) != 0) {
-        smg_set_error(&perr, SMG_PERMFAIL, "5.6.0",
-                      "malformed envelope: SMG-Queue-ID %s is not the file name",
-                      env->queue_id);
-        st = SMG_PERMFAIL;
-    }
+    if (st == SMG_OK)
+        st = smg_envelope_check_spool(env, msg->id, &perr);
     if (st != SMG_OK) {
         st = smg_spool_corrupt(msg, perr->message, err);
         g_clear_error(&perr);

@@ -273,6 +273,24 @@ fail:
     return st;
 }
 
+enum smg_status
+smg_envelope_check_spool(const struct smg_envelope *env, const char *id,
+                         GError **err)
+{
+    if (env->sender == NULL || env->rcpts->len == 0) {
+        smg_set_error(err, SMG_PERMFAIL, "5.6.0",
+                      "malformed envelope: no SMG-Sender or no SMG-Recipient");
+        return SMG_PERMFAIL;
+    }
+    if (env->queue_id != NULL && strcmp(env->queue_id, id) != 0) {
+        smg_set_error(err, SMG_PERMFAIL, "5.6.0",
+                      "malformed envelope: SMG-Queue-ID %s is not the file name",
+                      env->queue_id);
+        return SMG_PERMFAIL;
+    }
+    return SMG_OK;
+}
+
 const char *
 smg_envelope_get(const struct smg_envelope *env, const char *name)
 {

@@ -56,6 +56,16 @@ enum smg_status smg_envelope_parse(const char *buf, gsize len,
                                    GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
+ * smg_envelope_check_spool - what a spool file's envelope must have beyond
+ * parsing: an SMG-Sender, at least one SMG-Recipient, and an SMG-Queue-ID
+ * (if present) equal to id, the file's name.  SMG_PERMFAIL with err (DSN
+ * 5.6.0) otherwise; the caller moves such a file to corrupt/.
+ */
+enum smg_status smg_envelope_check_spool(const struct smg_envelope *env,
+                                         const char *id,
+                                         GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
  * smg_envelope_get - the value of field name ("Spam", "Client"; without
  * the "SMG-" prefix), or NULL.  Owned by env.
  */

@@ -552,10 +552,48 @@ test_strip(void)
     }
 }
 
+/* test_check_spool - what a spool file's envelope must have */
+static void
+test_check_spool(void)
+{
+    static const struct {
+        const char *text;
+        enum smg_status want;
+        const char *what;
+    } cases[] = {
+        {"SMG-Queue-ID: A1\nSMG-Sender: <a@b>\nSMG-Recipient: <c@d>\n\nx\n", SMG_OK,
+         "complete envelope"},
+        {"SMG-Sender: <a@b>\nSMG-Recipient: <c@d>\n\nx\n", SMG_OK, "no queue ID is fine"},
+        {"SMG-Sender: <>\nSMG-Recipient: <c@d>\n\nx\n", SMG_OK, "null sender"},
+        {"Subject: bare\n\nx\n", SMG_PERMFAIL, "bare message"},
+        {"SMG-Sender: <a@b>\n\nx\n", SMG_PERMFAIL, "no recipient"},
+        {"SMG-Queue-ID: B2\nSMG-Sender: <a@b>\nSMG-Recipient: <c@d>\n\nx\n",
+         SMG_PERMFAIL, "queue ID not the file name"},
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        struct smg_envelope *env = NULL;
+        GError *err = NULL;
+        gsize off = 0;
+
+        if (smg_envelope_parse(cases[i].text, strlen(cases[i].text), &env, &off, NULL)
+            != SMG_OK)
+            bail("parse: %s", cases[i].what);
+        is_int(cases[i].want, smg_envelope_check_spool(env, "A1", &err),
+               "check_spool: %s", cases[i].what);
+        if (cases[i].want != SMG_OK)
+            ok(err != NULL && g_str_has_prefix(err->message, "5.6.0 malformed envelope"),
+               "check_spool: %s: reason given", cases[i].what);
+        g_clear_error(&err);
+        smg_envelope_free(env);
+    }
+}
+
 int
 main(void)
 {
-    plan(179);
+    plan(188);
+    test_check_spool();
     test_example();
     test_bare();
     test_forms();
