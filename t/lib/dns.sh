@@ -80,6 +80,55 @@ dns_zone_split() {
     done <"$1"
 }
 
+# dns_server_common - the server: lines every test unbound shares
+dns_server_common() {
+    cat <<EOF
+    interface: 127.0.0.1
+    port: $DNS_PORT
+    do-ip4: yes
+    do-ip6: no
+    do-udp: yes
+    do-tcp: yes
+    username: ""
+    chroot: ""
+    directory: "$DNS_DIR"
+    logfile: "$DNS_DIR/unbound.log"
+    use-syslog: no
+    log-time-ascii: yes
+    verbosity: 1
+    num-threads: 1
+    so-reuseport: no
+    outgoing-range: 64
+    num-queries-per-thread: 32
+    msg-cache-size: 1m
+    rrset-cache-size: 1m
+EOF
+}
+
+# dns_run_unbound WHO - start unbound on $DNS_DIR/unbound.conf, wait until
+# it serves the zone's marker record, export DNS_PORT and DNS_SERVER
+dns_run_unbound() {
+    "$unbound_bin" -d -p -c "$DNS_DIR/unbound.conf" \
+        >"$DNS_DIR/unbound.out" 2>&1 &
+    dns_unbound_pid=$!
+    at_exit "kill $dns_unbound_pid"
+    i=0
+    # the zone's own record: unbound is up and has loaded the zone
+    until [ "$($PY3 "$DNSSPOOF" probe --port "$DNS_PORT" \
+        --name ready.dns-sh.test --timeout 0.5 2>/dev/null)" \
+        = "rcode=0 ancount=1" ]; do
+        if ! kill -0 "$dns_unbound_pid" 2>/dev/null || [ $i -ge 40 ]; then
+            diag "unbound did not start:" "$(cat "$DNS_DIR/unbound.out" \
+                "$DNS_DIR/unbound.log" 2>/dev/null)"
+            bail "$1: unbound did not answer on 127.0.0.1:$DNS_PORT"
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    DNS_SERVER="127.0.0.1:$DNS_PORT"
+    export DNS_PORT DNS_SERVER
+}
+
 start_dns() {
     zone=${1:-$srcdir/t/data/dns/test.zone}
     [ -r "$zone" ] || bail "start_dns: cannot read $zone"
@@ -102,25 +151,7 @@ start_dns() {
 
     cat >"$DNS_DIR/unbound.conf" <<EOF
 server:
-    interface: 127.0.0.1
-    port: $DNS_PORT
-    do-ip4: yes
-    do-ip6: no
-    do-udp: yes
-    do-tcp: yes
-    username: ""
-    chroot: ""
-    directory: "$DNS_DIR"
-    logfile: "$DNS_DIR/unbound.log"
-    use-syslog: no
-    log-time-ascii: yes
-    verbosity: 1
-    num-threads: 1
-    so-reuseport: no
-    outgoing-range: 64
-    num-queries-per-thread: 32
-    msg-cache-size: 1m
-    rrset-cache-size: 1m
+$(dns_server_common)
     module-config: "iterator"
     do-not-query-localhost: no
     access-control: 127.0.0.0/8 allow
@@ -144,26 +175,7 @@ stub-zone:
 remote-control:
     control-enable: no
 EOF
-    "$unbound_bin" -d -p -c "$DNS_DIR/unbound.conf" \
-        >"$DNS_DIR/unbound.out" 2>&1 &
-    dns_unbound_pid=$!
-    at_exit "kill $dns_unbound_pid"
-
-    i=0
-    # the zone's own record: unbound is up and has loaded the zone
-    until [ "$($PY3 "$DNSSPOOF" probe --port "$DNS_PORT" \
-        --name ready.dns-sh.test --timeout 0.5 2>/dev/null)" \
-        = "rcode=0 ancount=1" ]; do
-        if ! kill -0 "$dns_unbound_pid" 2>/dev/null || [ $i -ge 40 ]; then
-            diag "unbound did not start:" "$(cat "$DNS_DIR/unbound.out" \
-                "$DNS_DIR/unbound.log" 2>/dev/null)"
-            bail "start_dns: unbound did not answer on 127.0.0.1:$DNS_PORT"
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    DNS_SERVER="127.0.0.1:$DNS_PORT"
-    export DNS_PORT DNS_SERVER
+    dns_run_unbound start_dns
 }
 
 start_dnsspoof() {
