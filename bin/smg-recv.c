@@ -3,8 +3,8 @@
  *
  * One process serves one connection on fd 0/1 (inetd, systemd Accept=yes),
  * on fd 3 given by systemd (LISTEN_FDS; a listening socket there is served
- * with an accept-and-fork loop), or, with --listen ADDR:PORT, on a socket it
- * opens itself for foreground use.  Accepted messages go to spool queue
+ * by a pool of worker processes), or, with --listen ADDR:PORT, on a socket
+ * it opens itself for foreground use.  Accepted messages go to spool queue
  * "check"; "250" is sent only after the file and its folder entry are on
  * disk.  Environment: LISTEN_PID, LISTEN_FDS.  Exit status: 0 after a
  * session, 64 usage, 75 temporary failure, 78 config.  See smg-recv(8).
@@ -20,12 +20,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include <glib.h>
+#include <glib-unix.h>
 
 #include "lib/config.h"
 #include "lib/log.h"
@@ -53,7 +57,7 @@ on_stop(int sig)
     stopping = 1;
 }
 
-/* on_child - SIGCHLD handler: only interrupts accept() */
+/* on_child - SIGCHLD handler: only interrupts poll() */
 static void
 on_child(int sig)
 {
@@ -137,49 +141,169 @@ open_listener(const char *spec)
     return fd;
 }
 
-/* serve_listener - accept connections and fork one session each */
-static int
-serve_listener(struct smg_smtpd_env *env, int lfd)
+/*
+ * The listener keeps a pool of worker processes that accept() on the
+ * listening socket themselves, each serving up to worker_sessions
+ * connections one after the other, as Postfix's smtpd does with max_use:
+ * a fork and an exit per connection were a quarter of smg-recv's CPU time.
+ * The parent only counts: each worker has a slot in a shared board that
+ * says whether it is in a session, and the parent forks a new worker
+ * whenever fewer than spare_workers are idle, up to max_sessions in all.
+ * Connections beyond that wait in the listen queue.  A worker writes a
+ * byte to the wake pipe when it takes a connection, so that the parent
+ * looks again at once.
+ */
+struct pool {
+    int lfd;                 /* the listening socket */
+    int wake[2];             /* workers -> parent: "I took a connection" */
+    unsigned max, spare, reuse;
+    pid_t *pids;             /* by slot; 0 = free */
+    volatile int *busy;      /* by slot, shared: 1 while in a session */
+    unsigned live;
+};
+
+/* worker - serve up to pool->reuse connections from the listening socket */
+static void G_GNUC_NORETURN
+worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
 {
+    sigset_t term, old;
     struct sigaction sa = {0};
 
+    close(pool->wake[0]);
+    sa.sa_handler = on_stop; /* no SA_RESTART: accept() returns EINTR */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGCHLD, SIG_DFL);
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    /* A stop ends an idle worker at once and a busy one after its session */
+    sigprocmask(SIG_BLOCK, &term, &old);
+    for (unsigned n = 0; n < pool->reuse && !stopping;) {
+        int cfd, e;
+        char *peer;
+
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        cfd = stopping ? -1 : accept4(pool->lfd, NULL, NULL, SOCK_CLOEXEC);
+        e = errno;
+        sigprocmask(SIG_BLOCK, &term, NULL);
+        if (cfd < 0) {
+            if (!stopping && e != EINTR && e != ECONNABORTED && e != EAGAIN) {
+                smg_log_warn("accept: %s", g_strerror(e));
+                g_usleep(100000);
+            }
+            continue;
+        }
+        n++;
+        pool->busy[slot] = 1;
+        if (write(pool->wake[1], "w", 1) < 0) {
+            /* full pipe: the parent has a wake-up pending anyway */
+        }
+        peer = peer_name(cfd);
+        (void) smg_smtpd_session(env, cfd, cfd, peer != NULL ? peer : "unknown");
+        g_free(peer);
+        close(cfd);
+        pool->busy[slot] = 0;
+    }
+    _exit(0);
+}
+
+/* spawn - fork a worker into a free slot; FALSE if fork fails */
+static gboolean
+spawn(struct smg_smtpd_env *env, struct pool *pool)
+{
+    unsigned slot = 0;
+    pid_t pid;
+
+    while (slot < pool->max && pool->pids[slot] != 0)
+        slot++;
+    if (slot == pool->max)
+        return FALSE;
+    pool->busy[slot] = 0;
+    pid = fork();
+    if (pid == 0)
+        worker(env, pool, slot);
+    if (pid < 0) {
+        smg_log_warn("fork: %s", g_strerror(errno));
+        return FALSE;
+    }
+    pool->pids[slot] = pid;
+    pool->live++;
+    return TRUE;
+}
+
+/* reap - collect exited workers and free their slots */
+static void
+reap(struct pool *pool)
+{
+    pid_t pid;
+    int status;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (unsigned i = 0; i < pool->max; i++) {
+            if (pool->pids[i] == pid) {
+                if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+                    smg_log_warn("worker %ld killed by signal %d", (long) pid,
+                                 WTERMSIG(status));
+                pool->pids[i] = 0;
+                pool->busy[i] = 0;
+                pool->live--;
+                break;
+            }
+        }
+    }
+}
+
+/* serve_listener - keep a pool of workers accepting on lfd until a stop */
+static int
+serve_listener(const struct smg_conf *conf, struct smg_smtpd_env *env, int lfd)
+{
+    struct sigaction sa = {0};
+    struct pool pool = {0};
+    gsize board;
+
+    pool.lfd = lfd;
+    pool.max = (unsigned) smg_conf_int(conf, "recv", "max_sessions");
+    pool.spare = MIN((unsigned) smg_conf_int(conf, "recv", "spare_workers"), pool.max);
+    pool.reuse = (unsigned) smg_conf_int(conf, "recv", "worker_sessions");
+    board = sizeof(int) * pool.max;
+    pool.busy = mmap(NULL, board, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (pool.busy == MAP_FAILED || !g_unix_open_pipe(pool.wake, FD_CLOEXEC, NULL)
+        || !g_unix_set_fd_nonblocking(pool.wake[0], TRUE, NULL)
+        || !g_unix_set_fd_nonblocking(pool.wake[1], TRUE, NULL)) {
+        smg_log_error("listener: cannot set up the worker pool: %s", g_strerror(errno));
+        return EX_OSERR;
+    }
+    pool.pids = g_new0(pid_t, pool.max);
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    /* no SA_RESTART: accept() returns EINTR and the loop reaps children */
-    sa.sa_handler = on_child;
+    sa.sa_handler = on_child; /* no SA_RESTART: poll() returns EINTR */
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    smg_log_info("listener: up to %u sessions, %u spare workers, %u sessions a worker",
+                 pool.max, pool.spare, pool.reuse);
     while (!stopping) {
-        int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        int e = errno;
-        pid_t pid;
+        struct pollfd pfd = {pool.wake[0], POLLIN, 0};
+        unsigned busy = 0;
+        char drain[256];
 
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-        if (cfd < 0) {
-            if (e != EINTR && e != ECONNABORTED)
-                smg_log_warn("accept: %s", g_strerror(e));
-            continue;
-        }
-        pid = fork();
-        if (pid == 0) {
-            char *peer = peer_name(cfd);
-            enum smg_status st;
-
-            close(lfd);
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGINT, SIG_DFL);
-            signal(SIGCHLD, SIG_DFL);
-            st = smg_smtpd_session(env, cfd, cfd, peer != NULL ? peer : "unknown");
-            g_free(peer);
-            _exit(smg_status_exit(st));
-        }
-        if (pid < 0)
-            smg_log_warn("fork: %s", g_strerror(errno));
-        close(cfd);
+        reap(&pool);
+        for (unsigned i = 0; i < pool.max; i++)
+            busy += pool.pids[i] != 0 && pool.busy[i];
+        while (pool.live - busy < pool.spare && pool.live < pool.max)
+            if (!spawn(env, &pool))
+                break;
+        if (poll(&pfd, 1, 1000) > 0)
+            while (read(pool.wake[0], drain, sizeof drain) > 0)
+                ;
     }
     smg_log_info("listener stopping");
+    for (unsigned i = 0; i < pool.max; i++)
+        if (pool.pids[i] != 0)
+            kill(pool.pids[i], SIGTERM);
+    g_free(pool.pids);
+    munmap((void *) pool.busy, board);
     return 0;
 }
 
@@ -230,12 +354,12 @@ main(int argc, char **argv)
     if (o.listen != NULL) {
         fd = open_listener(o.listen);
         smg_log_info("listening on %s", o.listen);
-        return serve_listener(env, fd);
+        return serve_listener(conf, env, fd);
     }
     fd = socket_activated();
     if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acceptconn, &len) == 0
         && acceptconn)
-        return serve_listener(env, fd);
+        return serve_listener(conf, env, fd);
     if (fd < 0)
         fd = 0;
     {

@@ -55,6 +55,9 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"recv", "max_auth_failures", SMG_CONF_INT, "3", 1, 100, NULL},
     {"recv", "auth_failure_delay", SMG_CONF_TIME, "2", 0, 60, NULL},
     {"recv", "max_messages", SMG_CONF_INT, "1000", 1, 1000000, NULL},
+    {"recv", "max_sessions", SMG_CONF_INT, "100", 1, 10000, NULL},
+    {"recv", "spare_workers", SMG_CONF_INT, "4", 1, 1000, NULL},
+    {"recv", "worker_sessions", SMG_CONF_INT, "100", 1, 1000000, NULL},
     /* @check-keys@ */
     {"check", "rules", SMG_CONF_PATH, SMG_PKGDATADIR "/smg.rules", 0, 0, NULL},
     {"check", "local_rules", SMG_CONF_PATH, NULL, 0, 0, NULL},

@@ -49,7 +49,7 @@ PY
 # and sets RUN_RATE and RUN_CPU
 send_smg_run() {
     local n=$1 p=$2 dir=$BENCH_TMP/smgsend t0 t1 u0 u1 sent left rc=0
-    rm -rf "$dir/spool"
+    discard "$dir/spool"
     send_gen "$dir/spool" "$n" 5120
     [ -n "$SEND_USER" ] && chown -R "$SEND_USER" "$dir/spool"
     sync

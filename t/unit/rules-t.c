@@ -238,6 +238,15 @@ test_kinds(void)
                      "ann@example.com", 1, NULL, 1030018641, &total);
         is_string("", f, "no shipped rule fires on a plain business message");
         g_free(f);
+        /* "you won't" is not "you won" (a list mail of the corpus) */
+        f = fired_in(text, "Subject: calls\n\nyou won't have to worry about charges\n",
+                     NULL, 0, NULL, 0, &total);
+        ok(strstr(f, "BODY_WINNER") == NULL, "BODY_WINNER: not on \"you won't\" (%s)", f);
+        g_free(f);
+        f = fired_in(text, "Subject: news\n\nCongratulations, you have won a car\n",
+                     NULL, 0, NULL, 0, &total);
+        ok(strstr(f, "BODY_WINNER") != NULL, "BODY_WINNER: on \"you have won\" (%s)", f);
+        g_free(f);
         g_free(text);
         g_free(path);
     }

@@ -1,6 +1,7 @@
 /*
  * spool-t.c - unit tests for lib/spool: queue IDs, create/commit/abort,
- * claim, next, move, done, corrupt, recover and a full file system.
+ * claim, next, move, done, corrupt, recover, the inode pool and a full
+ * file system.
  *
  * The protocol is tested across processes where it matters: IDs made by a
  * forked child differ from the parent's, a claim held by one process cannot
@@ -885,11 +886,123 @@ test_full(void)
     g_free(dir);
 }
 
+/* ino_of - the inode number of path, or 0 */
+static ino_t
+ino_of(const char *path)
+{
+    struct stat sb;
+
+    return stat(path, &sb) == 0 ? sb.st_ino : 0;
+}
+
+/* pool_count - how many files the spool's pool/ holds */
+static int
+pool_count(struct smg_spool *sp)
+{
+    char *d = g_build_filename(smg_spool_dir(sp), "pool", NULL);
+    GDir *dir = g_dir_open(d, 0, NULL);
+    int n = 0;
+
+    g_free(d);
+    while (dir != NULL && g_dir_read_name(dir) != NULL)
+        n++;
+    if (dir != NULL)
+        g_dir_close(dir);
+    return n;
+}
+
+/* test_pool - done keeps the inode in pool/, emptied; create reuses it */
+static void
+test_pool(void)
+{
+    struct smg_spool *sp = open_spool("pool", TRUE);
+    struct smg_spool_msg *m = NULL;
+    GError *err = NULL;
+    char *id = put(sp, "scan", NULL, "pooled content\n");
+    char *p = path_of(sp, "scan", "new", id);
+    char *id2, *id3, *text, *other, *p3;
+    ino_t ino = ino_of(p);
+    struct stat sb;
+
+    if (smg_spool_claim(sp, "scan", id, &m, &err) != SMG_OK)
+        bail("claim");
+    is_int(SMG_OK, smg_spool_done(m, &err), "done with a pool");
+    ok(!exists(sp, "scan", "cur", id), "done: gone from cur/");
+    is_int(1, pool_count(sp), "done: the file is in pool/");
+    ok(m->fd < 0, "done: the lock goes with the file");
+    {
+        char *pd = g_build_filename(smg_spool_dir(sp), "pool", NULL);
+        GDir *dir = g_dir_open(pd, 0, NULL);
+        const char *name = dir != NULL ? g_dir_read_name(dir) : NULL;
+        char *pf = name != NULL ? g_build_filename(pd, name, NULL) : NULL;
+
+        ok(pf != NULL && stat(pf, &sb) == 0 && sb.st_size == 0,
+           "done: the pooled file is empty");
+        g_free(pf);
+        if (dir != NULL)
+            g_dir_close(dir);
+        g_free(pd);
+    }
+    smg_spool_msg_free(m);
+    m = NULL;
+
+    id2 = put(sp, "sign", NULL, "new content\n");
+    g_free(p);
+    p = path_of(sp, "sign", "new", id2);
+    ok(ino != 0 && ino_of(p) == ino, "create reuses the pooled inode");
+    is_int(0, pool_count(sp), "create took the file from pool/");
+    text = slurp(sp, "sign", "new", id2);
+    is_string("new content\n", text, "the reused file has only the new content");
+    g_free(text);
+    ok(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0640 && sb.st_nlink == 1,
+       "the reused file: mode 0640, one link");
+
+    /* a file with a second link is unlinked, never pooled or emptied */
+    other = g_build_filename(top, "pool-link", NULL);
+    if (link(p, other) < 0)
+        bail("link: %s", strerror(errno));
+    if (smg_spool_claim(sp, "sign", id2, &m, &err) != SMG_OK)
+        bail("claim 2");
+    is_int(SMG_OK, smg_spool_done(m, &err), "done on a file with two links");
+    is_int(0, pool_count(sp), "a file with two links is not pooled");
+    ok(!exists(sp, "sign", "cur", id2), "but it is gone from cur/");
+    ok(g_file_get_contents(other, &text, NULL, NULL) && strcmp(text, "new content\n") == 0,
+       "and its other link keeps the content");
+    g_free(text);
+    smg_spool_msg_free(m);
+    m = NULL;
+
+    /* an empty file in cur/ (emptied, then its worker died) is removed */
+    {
+        char *e = path_of(sp, "route", "cur", "EMPTY1");
+        unsigned moved = 9;
+
+        if (smg_spool_ensure(sp, "route", &err) != SMG_OK || !g_file_set_contents(e, "", 0, NULL))
+            bail("cannot write %s", e);
+        is_int(SMG_OK, smg_spool_recover(sp, "route", &moved, &err), "recover with an empty file");
+        ok(moved == 0 && !exists(sp, "route", "cur", "EMPTY1") && !exists(sp, "route", "new", "EMPTY1"),
+           "recover removes an empty file in cur/ rather than queueing it");
+        g_free(e);
+    }
+
+    /* an empty pool: create makes a new file */
+    id3 = put(sp, "route", NULL, "fresh\n");
+    p3 = path_of(sp, "route", "new", id3);
+    ok(ino_of(p3) != 0 && ino_of(p3) != ino_of(other), "an empty pool: a new inode");
+    g_free(p3);
+    g_free(other);
+    g_free(p);
+    g_free(id);
+    g_free(id2);
+    g_free(id3);
+    smg_spool_close(sp);
+}
+
 int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(140);
+    plan(156);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -898,6 +1011,7 @@ main(void)
     test_next();
     test_move_done_corrupt();
     test_recover();
+    test_pool();
     test_full();
     test_tmpdir_free(top);
     return 0;
