@@ -36,6 +36,21 @@ struct smg_spool {
                             new/, oldest first (smg_spool_next) */
     GQueue *pool;        /* names from the last scan of pool/ */
     time_t pool_empty;   /* when that scan found pool/ empty */
+    /* a batch (smg_spool_batch_begin): what its end makes durable */
+    gboolean batching;
+    GArray *b_out;       /* struct batch_out: files to sync and rename */
+    GArray *b_done;      /* struct batch_done: finished files to remove */
+    GHashTable *b_dirs;  /* folders whose entries to sync */
+};
+
+struct batch_out {
+    char *tmp_path, *new_path;
+    int fd;
+};
+
+struct batch_done {
+    char *path;
+    int fd;
 };
 
 /*
@@ -88,6 +103,35 @@ valid_queue(const char *q)
     return TRUE;
 }
 
+/*
+ * batch_drop - end a batch without making anything durable: its files
+ * stay in tmp/ (a repeat replaces them) and its finished messages in cur/,
+ * unlocked, for recovery
+ */
+static void
+batch_drop(struct smg_spool *spool)
+{
+    for (guint i = 0; i < spool->b_out->len; i++) {
+        struct batch_out *o = &g_array_index(spool->b_out, struct batch_out, i);
+        if (o->fd >= 0)
+            close(o->fd);
+        g_free(o->tmp_path);
+        g_free(o->new_path);
+    }
+    for (guint i = 0; i < spool->b_done->len; i++) {
+        struct batch_done *d = &g_array_index(spool->b_done, struct batch_done, i);
+        if (d->fd >= 0)
+            close(d->fd);
+        g_free(d->path);
+    }
+    g_array_free(spool->b_out, TRUE);
+    g_array_free(spool->b_done, TRUE);
+    g_hash_table_destroy(spool->b_dirs);
+    spool->b_out = spool->b_done = NULL;
+    spool->b_dirs = NULL;
+    spool->batching = FALSE;
+}
+
 enum smg_status
 smg_spool_open(const char *dir, gboolean sync, struct smg_spool **out,
                GError **err)
@@ -114,6 +158,8 @@ smg_spool_close(struct smg_spool *spool)
         g_hash_table_destroy(spool->pending);
     if (spool->pool != NULL)
         g_queue_free_full(spool->pool, g_free);
+    if (spool->batching)
+        batch_drop(spool);
     g_free(spool->dir);
     g_free(spool);
 }
@@ -424,6 +470,42 @@ smg_spool_abort(struct smg_spool_file *f)
     file_free(f);
 }
 
+/*
+ * commit_later - smg_spool_commit within a batch: write the file out and
+ * keep it in tmp/ until smg_spool_batch_end has synced it (with the rest of
+ * the batch) and renamed it.  Takes newdir and newpath.
+ */
+static enum smg_status
+commit_later(struct smg_spool_file *f, char *newdir, char *newpath, GError **err)
+{
+    struct batch_out o = {NULL, newpath, -1};
+    enum smg_status st = SMG_OK;
+    int e = 0;
+
+    if (fflush(f->fp) != 0 || ferror(f->fp))
+        e = f->write_errno != 0 ? f->write_errno : errno;
+    else if ((o.fd = dup(f->fd)) < 0)
+        e = errno;
+    if (fclose(f->fp) != 0 && e == 0)
+        e = errno;
+    f->fp = NULL;
+    f->fd = -1;
+    if (e != 0) {
+        st = io_error(err, e, "cannot write", f->tmp_path);
+        unlink(f->tmp_path);
+        if (o.fd >= 0)
+            close(o.fd);
+        g_free(newpath);
+        g_free(newdir);
+    } else {
+        o.tmp_path = g_strdup(f->tmp_path);
+        g_array_append_val(f->spool->b_out, o);
+        g_hash_table_add(f->spool->b_dirs, newdir);
+    }
+    file_free(f);
+    return st;
+}
+
 enum smg_status
 smg_spool_commit(struct smg_spool_file *f, GError **err)
 {
@@ -434,6 +516,8 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
     const char *where = f->tmp_path;
     int e = 0;
 
+    if (f->spool->batching)
+        return commit_later(f, newdir, newpath, err);
     if (fflush(f->fp) != 0 || ferror(f->fp)) {
         e = f->write_errno != 0 ? f->write_errno : errno;
         what = "cannot write";
@@ -687,15 +771,20 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err
         g_free(dst);
         return st;
     }
-    if (msg->spool->sync && fsync_dir(newdir) < 0) {
+    curdir = g_path_get_dirname(msg->path);
+    if (msg->spool->batching) {
+        g_hash_table_add(msg->spool->b_dirs, newdir);
+        g_hash_table_add(msg->spool->b_dirs, curdir);
+        newdir = curdir = NULL;
+    } else if (msg->spool->sync && fsync_dir(newdir) < 0) {
         st = io_error(err, errno, "cannot sync", newdir);
         g_free(newdir);
+        g_free(curdir);
         g_free(dst);
         return st;
-    }
-    curdir = g_path_get_dirname(msg->path);
-    if (msg->spool->sync)
+    } else if (msg->spool->sync) {
         (void) fsync_dir(curdir);
+    }
     g_free(curdir);
     g_free(newdir);
     /* the file now lives elsewhere; our record follows it */
@@ -716,6 +805,14 @@ smg_spool_move(struct smg_spool_msg *msg, const char *queue, time_t mtime,
 enum smg_status
 smg_spool_done(struct smg_spool_msg *msg, GError **err)
 {
+    if (msg->spool->batching) {
+        /* after the batch's output is durable; the lock goes along */
+        struct batch_done d = {g_strdup(msg->path), msg->fd};
+
+        g_array_append_val(msg->spool->b_done, d);
+        msg->fd = -1;
+        return SMG_OK;
+    }
     if (pool_put(msg->spool, msg->path, &msg->fd))
         return SMG_OK;
     if (unlink(msg->path) < 0 && errno != ENOENT)
@@ -742,6 +839,62 @@ smg_spool_msg_free(struct smg_spool_msg *msg)
     g_free(msg->id);
     g_free(msg->path);
     g_free(msg);
+}
+
+void
+smg_spool_batch_begin(struct smg_spool *spool)
+{
+    if (spool->batching)
+        return;
+    spool->batching = TRUE;
+    spool->b_out = g_array_new(FALSE, FALSE, sizeof(struct batch_out));
+    spool->b_done = g_array_new(FALSE, FALSE, sizeof(struct batch_done));
+    spool->b_dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/*
+ * smg_spool_batch_end makes the batch durable in the order of a single
+ * commit, once for all: the written files (fdatasync for one, syncfs(2)
+ * for more: one pass of the file system's writeback instead of one per
+ * file), then their renames into new/, then one fsync of every folder
+ * that gained or lost an entry, and only then the removal of the finished
+ * messages.  On an error nothing more is done: what is renamed stays, what
+ * is not stays in tmp/ for a repeat, and the finished messages stay in
+ * cur/ for recovery.
+ */
+enum smg_status
+smg_spool_batch_end(struct smg_spool *spool, GError **err)
+{
+    enum smg_status st = SMG_OK;
+    GHashTableIter it;
+    gpointer dir;
+    guint n = 0;
+
+    if (!spool->batching)
+        return SMG_OK;
+    if (spool->sync && spool->b_out->len > 0) {
+        struct batch_out *o = &g_array_index(spool->b_out, struct batch_out, 0);
+        int rc = spool->b_out->len == 1 ? fdatasync(o->fd) : syncfs(o->fd);
+        if (rc < 0)
+            st = io_error(err, errno, "cannot sync", o->tmp_path);
+    }
+    for (; st == SMG_OK && n < spool->b_out->len; n++) {
+        struct batch_out *o = &g_array_index(spool->b_out, struct batch_out, n);
+        if (rename(o->tmp_path, o->new_path) < 0)
+            st = io_error(err, errno, "cannot rename to", o->new_path);
+    }
+    g_hash_table_iter_init(&it, spool->b_dirs);
+    while (st == SMG_OK && spool->sync && g_hash_table_iter_next(&it, &dir, NULL))
+        if (fsync_dir(dir) < 0)
+            st = io_error(err, errno, "cannot sync", dir);
+    for (guint i = 0; st == SMG_OK && i < spool->b_done->len; i++) {
+        struct batch_done *d = &g_array_index(spool->b_done, struct batch_done, i);
+        if (!pool_put(spool, d->path, &d->fd) && unlink(d->path) < 0 && errno != ENOENT)
+            smg_log_warn("cannot remove %s: %s (recovery will repeat it)", d->path,
+                         g_strerror(errno));
+    }
+    batch_drop(spool);
+    return st;
 }
 
 enum smg_status

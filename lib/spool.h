@@ -147,6 +147,23 @@ enum smg_status smg_spool_done(struct smg_spool_msg *msg,
 enum smg_status smg_spool_corrupt(struct smg_spool_msg *msg, const char *why,
                                   GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
+/*
+ * smg_spool_batch_begin - start a batch: until smg_spool_batch_end,
+ * smg_spool_commit writes its file but leaves it in tmp/, smg_spool_move
+ * renames without syncing the folders, and smg_spool_done only notes the
+ * message (it keeps the lock: msg->fd passes to the batch).  Nothing of
+ * the batch is to be relied on before smg_spool_batch_end returns SMG_OK.
+ */
+void smg_spool_batch_begin(struct smg_spool *spool);
+
+/*
+ * smg_spool_batch_end - make the batch durable with one sync for all its
+ * files and one per folder, then remove its finished messages (see
+ * smg-spool(7), "Writers may batch durability")
+ */
+enum smg_status smg_spool_batch_end(struct smg_spool *spool,
+                                    GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
 /* smg_spool_msg_free - close (releasing the lock) and free */
 void smg_spool_msg_free(struct smg_spool_msg *msg);
 

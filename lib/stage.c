@@ -300,7 +300,7 @@ run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
     struct smg_spool *spool = NULL;
     GError *err = NULL;
     enum smg_status st;
-    unsigned done = 0, moved = 0;
+    unsigned done = 0, moved = 0, batch;
     int ifd = -1, rc = 0;
     struct sigaction sa = {0};
 
@@ -319,15 +319,50 @@ run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
     }
     if (watch)
         ifd = watch_fd(spool, stage->queue_in);
+    batch = (unsigned) smg_conf_int(conf, "spool", "batch");
+    /* A batch is what new/ holds, up to [spool] batch messages; its end
+     * makes all of them durable with one sync (smg_spool_batch_end). */
     while (!stage_stop && (max_messages == 0 || done < max_messages)) {
-        struct smg_spool_msg *msg = NULL;
+        unsigned n = 0;
+        char *failed = NULL;
 
-        st = smg_spool_next(spool, stage->queue_in, 0, &msg, &err);
-        if (st != SMG_OK) {
-            rc = fatal_exit(st, stage->queue_in, err);
+        smg_spool_batch_begin(spool);
+        while (n < batch && !stage_stop && (max_messages == 0 || done < max_messages)) {
+            struct smg_spool_msg *msg = NULL;
+
+            st = smg_spool_next(spool, stage->queue_in, 0, &msg, &err);
+            if (st != SMG_OK || msg == NULL) {
+                if (st != SMG_OK)
+                    failed = g_strdup(stage->queue_in);
+                break;
+            }
+            st = process_one(stage, spool, msg, &err);
+            if (st != SMG_OK)
+                failed = g_strdup(msg->id);
+            smg_spool_msg_free(msg);
+            if (st != SMG_OK)
+                break;
+            n++;
+            done++;
+        }
+        /* what the batch finished is made durable even when it ends early */
+        if (failed == NULL) {
+            st = smg_spool_batch_end(spool, &err);
+            if (st != SMG_OK)
+                failed = g_strdup(stage->queue_in);
+        } else {
+            GError *e2 = NULL;
+            if (smg_spool_batch_end(spool, &e2) != SMG_OK) {
+                smg_log_warn("%s", e2->message);
+                g_error_free(e2);
+            }
+        }
+        if (failed != NULL) {
+            rc = fatal_exit(st, failed, err);
+            g_free(failed);
             break;
         }
-        if (msg == NULL) {
+        if (n == 0) {
             if (!watch)
                 break;
             if (stage->idle != NULL && (st = stage->idle(stage->ctx, &err)) != SMG_OK) {
@@ -335,20 +370,7 @@ run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
                 break;
             }
             wait_new(ifd);
-            continue;
         }
-        st = process_one(stage, spool, msg, &err);
-        {
-            char *id = g_strdup(msg->id);
-            smg_spool_msg_free(msg);
-            if (st != SMG_OK) {
-                rc = fatal_exit(st, id, err);
-                g_free(id);
-                break;
-            }
-            g_free(id);
-        }
-        done++;
     }
 out:
     g_clear_error(&err);

@@ -1,7 +1,7 @@
 /*
  * spool-t.c - unit tests for lib/spool: queue IDs, create/commit/abort,
- * claim, next, move, done, corrupt, recover, the inode pool and a full
- * file system.
+ * claim, next, move, done, corrupt, recover, the inode pool, batches and a
+ * full file system.
  *
  * The protocol is tested across processes where it matters: IDs made by a
  * forked child differ from the parent's, a claim held by one process cannot
@@ -998,11 +998,77 @@ test_pool(void)
     smg_spool_close(sp);
 }
 
+/* test_batch - what a batch defers, and what its end or its loss leaves */
+static void
+test_batch(void)
+{
+    struct smg_spool *sp = open_spool("batch", TRUE);
+    struct smg_spool_msg *a = NULL, *b = NULL;
+    struct smg_spool_file *f = NULL;
+    GError *err = NULL;
+    char *ida = put(sp, "sign", NULL, "message a\n");
+    char *idb = put(sp, "sign", NULL, "message b\n");
+    char *out, *text;
+    unsigned moved = 0;
+
+    if (smg_spool_claim(sp, "sign", ida, &a, &err) != SMG_OK
+        || smg_spool_claim(sp, "sign", idb, &b, &err) != SMG_OK)
+        bail("claim");
+    smg_spool_batch_begin(sp);
+    /* a: passed on changed; b: moved unchanged */
+    if (smg_spool_create(sp, "route", ida, &f, &err) != SMG_OK)
+        bail("create");
+    fputs("signed a\n", f->fp);
+    is_int(SMG_OK, smg_spool_commit(f, &err), "batch: commit");
+    ok(!exists(sp, "route", "new", ida) && exists(sp, "route", "tmp", ida),
+       "batch: a committed file waits in tmp/ for the batch's end");
+    is_int(SMG_OK, smg_spool_done(a, &err), "batch: done");
+    ok(exists(sp, "sign", "cur", ida) && a->fd < 0,
+       "batch: the finished message stays in cur/, its lock with the batch");
+    is_int(SMG_OK, smg_spool_move(b, "route", 0, &err), "batch: move");
+    ok(exists(sp, "route", "new", idb), "batch: a move is done at once");
+    is_int(SMG_OK, smg_spool_batch_end(sp, &err), "batch end");
+    ok(exists(sp, "route", "new", ida) && !exists(sp, "route", "tmp", ida),
+       "batch end: the committed file is in new/");
+    text = slurp(sp, "route", "new", ida);
+    is_string("signed a\n", text, "batch end: with its content");
+    g_free(text);
+    ok(!exists(sp, "sign", "cur", ida), "batch end: the finished message is gone");
+    is_int(SMG_OK, smg_spool_batch_end(sp, &err), "a batch end without a batch is harmless");
+    smg_spool_msg_free(a);
+    smg_spool_msg_free(b);
+    a = b = NULL;
+
+    /* a batch that never ends (the worker dies): nothing is lost */
+    g_free(ida);
+    ida = put(sp, "sign", NULL, "message c\n");
+    if (smg_spool_claim(sp, "sign", ida, &a, &err) != SMG_OK)
+        bail("claim c");
+    smg_spool_batch_begin(sp);
+    if (smg_spool_create(sp, "route", ida, &f, &err) != SMG_OK)
+        bail("create c");
+    fputs("signed c\n", f->fp);
+    if (smg_spool_commit(f, &err) != SMG_OK || smg_spool_done(a, &err) != SMG_OK)
+        bail("commit/done c");
+    smg_spool_msg_free(a);
+    a = NULL;
+    smg_spool_close(sp); /* the batch is dropped, its lock released */
+    sp = open_spool("batch", TRUE);
+    ok(!exists(sp, "route", "new", ida), "a dropped batch: its output never reached new/");
+    is_int(SMG_OK, smg_spool_recover(sp, "sign", &moved, &err), "recover after a dropped batch");
+    out = slurp(sp, "sign", "new", ida);
+    is_string("message c\n", out, "the dropped batch's input is back in new/, whole");
+    g_free(out);
+    g_free(ida);
+    g_free(idb);
+    smg_spool_close(sp);
+}
+
 int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(156);
+    plan(170);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1012,6 +1078,7 @@ main(void)
     test_move_done_corrupt();
     test_recover();
     test_pool();
+    test_batch();
     test_full();
     test_tmpdir_free(top);
     return 0;
