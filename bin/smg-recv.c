@@ -177,19 +177,28 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     sigaddset(&term, SIGINT);
-    /* A stop ends an idle worker at once and a busy one after its session */
+    /* A stop ends an idle worker at once and a busy one after its
+     * session: the signals are blocked but while ppoll waits, so none
+     * can slip in between a check of the flag and the wait */
     sigprocmask(SIG_BLOCK, &term, &old);
     for (unsigned n = 0; n < pool->reuse && !stopping;) {
-        int cfd, e;
+        struct pollfd pfd = {pool->lfd, POLLIN, 0};
+        int cfd;
         char *peer;
 
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        cfd = stopping ? -1 : accept4(pool->lfd, NULL, NULL, SOCK_CLOEXEC);
-        e = errno;
-        sigprocmask(SIG_BLOCK, &term, NULL);
+        if (ppoll(&pfd, 1, NULL, &old) < 0) {
+            if (errno != EINTR) {
+                smg_log_warn("poll: %s", g_strerror(errno));
+                g_usleep(100000);
+            }
+            continue;
+        }
+        /* the socket does not block: an idle sibling may have taken it */
+        cfd = accept4(pool->lfd, NULL, NULL, SOCK_CLOEXEC);
         if (cfd < 0) {
-            if (!stopping && e != EINTR && e != ECONNABORTED && e != EAGAIN) {
-                smg_log_warn("accept: %s", g_strerror(e));
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
+                && errno != ECONNABORTED) {
+                smg_log_warn("accept: %s", g_strerror(errno));
                 g_usleep(100000);
             }
             continue;
@@ -232,14 +241,23 @@ spawn(struct smg_smtpd_env *env, struct pool *pool)
     return TRUE;
 }
 
-/* reap - collect exited workers and free their slots */
-static void
-reap(struct pool *pool)
+/*
+ * reap - collect exited workers (waiting for them with block) and free
+ * their slots; returns how many died of a signal other than a stop
+ */
+static unsigned
+reap(struct pool *pool, gboolean block)
 {
     pid_t pid;
     int status;
+    unsigned crashed = 0;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0
+           || (pid < 0 && errno == EINTR && block)) {
+        if (pid < 0)
+            continue;
+        if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+            crashed++;
         for (unsigned i = 0; i < pool->max; i++) {
             if (pool->pids[i] == pid) {
                 if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
@@ -252,6 +270,7 @@ reap(struct pool *pool)
             }
         }
     }
+    return crashed;
 }
 
 /* serve_listener - keep a pool of workers accepting on lfd until a stop */
@@ -275,6 +294,8 @@ serve_listener(const struct smg_conf *conf, struct smg_smtpd_env *env, int lfd)
         return EX_OSERR;
     }
     pool.pids = g_new0(pid_t, pool.max);
+    if (!g_unix_set_fd_nonblocking(lfd, TRUE, NULL))
+        smg_log_warn("listener: cannot make the socket non-blocking: %s", g_strerror(errno));
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -288,7 +309,8 @@ serve_listener(const struct smg_conf *conf, struct smg_smtpd_env *env, int lfd)
         unsigned busy = 0;
         char drain[256];
 
-        reap(&pool);
+        if (reap(&pool, FALSE) > 0)
+            g_usleep(200000); /* do not fork as fast as workers crash */
         for (unsigned i = 0; i < pool.max; i++)
             busy += pool.pids[i] != 0 && pool.busy[i];
         while (pool.live - busy < pool.spare && pool.live < pool.max)
@@ -298,10 +320,11 @@ serve_listener(const struct smg_conf *conf, struct smg_smtpd_env *env, int lfd)
             while (read(pool.wake[0], drain, sizeof drain) > 0)
                 ;
     }
-    smg_log_info("listener stopping");
+    smg_log_info("listener stopping: waiting for %u sessions", pool.live);
     for (unsigned i = 0; i < pool.max; i++)
         if (pool.pids[i] != 0)
             kill(pool.pids[i], SIGTERM);
+    (void) reap(&pool, TRUE);
     g_free(pool.pids);
     munmap((void *) pool.busy, board);
     return 0;

@@ -30,7 +30,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"spool", "state_dir", SMG_CONF_PATH, "/var/lib/smg", 0, 0, NULL},
     {"spool", "min_free", SMG_CONF_SIZE, "0", 0, 0, NULL},
     {"spool", "sync", SMG_CONF_BOOL, "yes", 0, 0, NULL},
-    {"spool", "batch", SMG_CONF_INT, "16", 1, 1000, NULL},
+    {"spool", "batch", SMG_CONF_INT, "16", 1, 256, NULL},
     {"spool", "user", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"dns", "nameservers", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {"dns", "timeout", SMG_CONF_TIME, "5", 1, 300, NULL},

@@ -45,7 +45,8 @@ struct smg_spool {
 
 struct batch_out {
     char *tmp_path, *new_path;
-    int fd;
+    int fd;    /* open for the first file of each device, else -1 */
+    dev_t dev;
 };
 
 struct batch_done {
@@ -350,6 +351,39 @@ pool_take(struct smg_spool *spool, const char *path)
 }
 
 /*
+ * open_pooled - open the file pool_take put at path for writing, emptied;
+ * -1 if it is not one to reuse.  A pool file has one link and no content;
+ * one with a second link is a message file that a power cut brought back
+ * under its old pool name (nothing syncs pool/): only that name goes.
+ */
+static int
+open_pooled(const char *path)
+{
+    struct stat sb;
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
+        || (sb.st_size != 0 && ftruncate(fd, 0) < 0)) {
+        close(fd);
+        (void) unlink(path);
+        return -1;
+    }
+    return fd;
+}
+
+/* same_file - whether fd is the file at path (not a file put there since) */
+static gboolean
+same_file(int fd, const char *path)
+{
+    struct stat a, b;
+
+    return fd >= 0 && fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev
+           && a.st_ino == b.st_ino;
+}
+
+/*
  * pool_put - empty the finished file at path, open as fd, close fd (and
  * with it our lock) and rename the file into a free slot of pool/.
  * FALSE if the file cannot be pooled (other links: emptying would empty
@@ -365,7 +399,7 @@ pool_put(struct smg_spool *spool, const char *path, int *fd)
     char *dir;
 
     if (*fd < 0 || fstat(*fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
-        || ftruncate(*fd, 0) < 0)
+        || !same_file(*fd, path) || ftruncate(*fd, 0) < 0)
         return FALSE;
     close(*fd);
     *fd = -1;
@@ -420,10 +454,12 @@ smg_spool_create(struct smg_spool *spool, const char *queue, const char *id,
     tmpdir = smg_spool_queue_dir(spool, queue, "tmp");
     f->tmp_path = g_build_filename(tmpdir, f->id, NULL);
     g_free(tmpdir);
-    /* O_TRUNC: a repeat of a crashed stage replaces its earlier tmp file;
-     * a pool file may have been emptied by a process that crashed first */
-    (void) pool_take(spool, f->tmp_path);
-    f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    f->fd = -1;
+    if (pool_take(spool, f->tmp_path))
+        f->fd = open_pooled(f->tmp_path);
+    /* O_TRUNC: a repeat of a crashed stage replaces its earlier tmp file */
+    if (f->fd < 0)
+        f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (f->fd < 0) {
         st = io_error(err, errno, "cannot create", f->tmp_path);
         g_free(f->queue);
@@ -478,14 +514,25 @@ smg_spool_abort(struct smg_spool_file *f)
 static enum smg_status
 commit_later(struct smg_spool_file *f, char *newdir, char *newpath, GError **err)
 {
-    struct batch_out o = {NULL, newpath, -1};
+    struct batch_out o = {NULL, newpath, -1, 0};
     enum smg_status st = SMG_OK;
+    struct stat sb;
     int e = 0;
 
-    if (fflush(f->fp) != 0 || ferror(f->fp))
+    if (fflush(f->fp) != 0 || ferror(f->fp)) {
         e = f->write_errno != 0 ? f->write_errno : errno;
-    else if ((o.fd = dup(f->fd)) < 0)
+    } else if (fstat(f->fd, &sb) < 0) {
         e = errno;
+    } else {
+        /* the batch's end syncs each file system once (syncfs) or its one
+         * file (fdatasync): it keeps the first file of each device open */
+        gboolean seen = FALSE;
+        for (guint i = 0; i < f->spool->b_out->len && !seen; i++)
+            seen = g_array_index(f->spool->b_out, struct batch_out, i).dev == sb.st_dev;
+        o.dev = sb.st_dev;
+        if (!seen && (o.fd = dup(f->fd)) < 0)
+            e = errno;
+    }
     if (fclose(f->fp) != 0 && e == 0)
         e = errno;
     f->fp = NULL;
@@ -594,14 +641,27 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
             return SMG_PERMFAIL;
         return io_error(err, e, "cannot open", id);
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || rename(src, dst) < 0) {
+    /* The file opened must be the file renamed: another worker may have
+     * taken and finished it (and the pool handed its inode on) and a
+     * repeat put a new file under the same name meanwhile. */
+    errno = 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || !same_file(fd, src) || rename(src, dst) < 0) {
         int e = errno;
         close(fd);
         g_free(src);
         g_free(dst);
-        if (e == EWOULDBLOCK || e == ENOENT)
+        if (e == EWOULDBLOCK || e == ENOENT || e == 0)
             return SMG_PERMFAIL;
         return io_error(err, e, "cannot claim", id);
+    }
+    if (!same_file(fd, dst)) {
+        /* replaced between the check and the rename: put it back */
+        if (renameat2(AT_FDCWD, dst, AT_FDCWD, src, RENAME_NOREPLACE) < 0)
+            smg_log_warn("%s: left in cur/ for recovery: %s", id, g_strerror(errno));
+        close(fd);
+        g_free(src);
+        g_free(dst);
+        return SMG_PERMFAIL;
     }
     g_free(src);
     *msg = msg_new(spool, queue, id, dst, fd);
@@ -872,9 +932,14 @@ smg_spool_batch_end(struct smg_spool *spool, GError **err)
 
     if (!spool->batching)
         return SMG_OK;
-    if (spool->sync && spool->b_out->len > 0) {
-        struct batch_out *o = &g_array_index(spool->b_out, struct batch_out, 0);
-        int rc = spool->b_out->len == 1 ? fdatasync(o->fd) : syncfs(o->fd);
+    for (guint i = 0; spool->sync && st == SMG_OK && i < spool->b_out->len; i++) {
+        struct batch_out *o = &g_array_index(spool->b_out, struct batch_out, i);
+        int rc;
+
+        if (o->fd < 0)
+            continue;
+        /* syncfs reports writeback errors since Linux 5.8 */
+        rc = spool->b_out->len == 1 ? fdatasync(o->fd) : syncfs(o->fd);
         if (rc < 0)
             st = io_error(err, errno, "cannot sync", o->tmp_path);
     }
@@ -934,7 +999,10 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         } else if (fstat(fd, &sb) == 0 && sb.st_size == 0) {
             /* emptied for the pool by a worker that died before the
              * rename (pool_put); an empty file is never a message */
-            (void) unlinkat(dirfd(d), de->d_name, 0);
+            struct stat now_sb;
+            if (fstatat(dirfd(d), de->d_name, &now_sb, AT_SYMLINK_NOFOLLOW) == 0
+                && now_sb.st_ino == sb.st_ino && now_sb.st_dev == sb.st_dev)
+                (void) unlinkat(dirfd(d), de->d_name, 0);
         } else {
             char *src = g_build_filename(curdir, de->d_name, NULL);
             char *dst = g_build_filename(newdir, de->d_name, NULL);

@@ -363,7 +363,7 @@ run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
             break;
         }
         if (n == 0) {
-            if (!watch)
+            if (!watch || stage_stop)
                 break;
             if (stage->idle != NULL && (st = stage->idle(stage->ctx, &err)) != SMG_OK) {
                 rc = fatal_exit(st, stage->queue_in, err);

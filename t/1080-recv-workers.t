@@ -10,16 +10,21 @@
 
 plan 10
 
-make_tls
-# one worker at a time first, so that the sessions' order is known
-write_conf <<'EOF2'
+# start_pool MAX_SESSIONS WORKER_SESSIONS - a listener with one spare worker
+start_pool() {
+    write_conf <<EOF2
 recv.auth = off
 recv.tls = no
-recv.max_sessions = 1
+recv.max_sessions = $1
 recv.spare_workers = 1
-recv.worker_sessions = 3
+recv.worker_sessions = $2
 EOF2
-start_recv
+    start_recv
+}
+
+make_tls
+# one worker at a time first, so that the sessions' order is known
+start_pool 1 3
 
 # session - one whole session with one message; prints the replies
 session() {
@@ -53,13 +58,7 @@ first=$(session_pids | head -n 1)
 ok "the worker that served three has exited" gone "$first"
 stop_recv
 
-write_conf <<'EOF2'
-recv.auth = off
-recv.tls = no
-recv.max_sessions = 2
-recv.spare_workers = 1
-EOF2
-start_recv
+start_pool 2 100
 
 # max_sessions = 2: two open sessions, a third gets no greeting until one ends
 $PY3 - "$RECV_PORT" >"$T/cap.out" 2>&1 <<'PY' &

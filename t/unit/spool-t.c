@@ -985,6 +985,32 @@ test_pool(void)
         g_free(e);
     }
 
+    /* a pool entry that is also a message (a power cut brought back its
+     * pool name): never reused, never emptied */
+    {
+        char *pd = g_build_filename(smg_spool_dir(sp), "pool", NULL);
+        char *slot = g_build_filename(pd, "7", NULL);
+        char *msgp = path_of(sp, "route", "new", "KEEPME");
+        char *idk, *pk, *kept = NULL;
+
+        if (!g_file_set_contents(msgp, "a committed message\n", -1, NULL) || link(msgp, slot) < 0)
+            bail("cannot make the linked pool entry: %s", strerror(errno));
+        smg_spool_close(sp); /* a fresh process: it reads pool/ */
+        sp = open_spool("pool", TRUE);
+        idk = put(sp, "route", NULL, "new content\n");
+        pk = path_of(sp, "route", "new", idk);
+        ok(ino_of(pk) != ino_of(msgp), "a pool file with two links is not reused");
+        ok(g_file_get_contents(msgp, &kept, NULL, NULL) && strcmp(kept, "a committed message\n") == 0,
+           "and the message it shares its inode with is intact");
+        ok(!g_file_test(slot, G_FILE_TEST_EXISTS), "its pool name is dropped");
+        g_free(kept);
+        g_free(pk);
+        g_free(idk);
+        g_free(msgp);
+        g_free(slot);
+        g_free(pd);
+    }
+
     /* an empty pool: create makes a new file */
     id3 = put(sp, "route", NULL, "fresh\n");
     p3 = path_of(sp, "route", "new", id3);
@@ -1068,7 +1094,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(170);
+    plan(173);
     top = test_tmpdir();
     test_ids();
     test_open();
