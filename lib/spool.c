@@ -34,6 +34,7 @@ struct smg_spool {
     GHashTable *ensured; /* queues known to exist */
     GHashTable *pending; /* queue -> GQueue of names from the last scan of
                             new/, oldest first (smg_spool_next) */
+    char *pool_dir;      /* SPOOL/pool */
     GQueue *pool;        /* names from the last scan of pool/ */
     time_t pool_empty;   /* when that scan found pool/ empty */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
@@ -60,8 +61,9 @@ struct batch_done {
  * and a new file is a pool file renamed into tmp/ where there is one.
  * Reusing inodes instead of freeing and allocating them keeps the
  * spool's cost flat: on ext4 without a journal, allocating an inode
- * skips every inode freed in the last 5 to 35 seconds, one inode-table
- * lookup each, so that a busy spool spent most of its CPU time there.
+ * skips every inode freed in the last minute (several while its
+ * inode-table block is dirty), one lookup each, so that a busy spool
+ * spent most of its CPU time there.
  */
 #define POOL_SLOTS 4096
 #define POOL_SCAN 64 /* names read from pool/ at a time */
@@ -145,6 +147,8 @@ smg_spool_open(const char *dir, gboolean sync, struct smg_spool **out,
     s->dir = g_strdup(dir);
     s->sync = sync;
     s->ensured = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    s->pool_dir = g_build_filename(dir, "pool", NULL);
+    s->pool = g_queue_new();
     *out = s;
     return SMG_OK;
 }
@@ -157,8 +161,8 @@ smg_spool_close(struct smg_spool *spool)
     g_hash_table_destroy(spool->ensured);
     if (spool->pending != NULL)
         g_hash_table_destroy(spool->pending);
-    if (spool->pool != NULL)
-        g_queue_free_full(spool->pool, g_free);
+    g_queue_free_full(spool->pool, g_free);
+    g_free(spool->pool_dir);
     if (spool->batching)
         batch_drop(spool);
     g_free(spool->dir);
@@ -299,11 +303,9 @@ file_close(void *cookie)
 static void
 scan_pool(struct smg_spool *spool)
 {
-    char *dir = g_build_filename(spool->dir, "pool", NULL);
-    DIR *d = opendir(dir);
+    DIR *d = opendir(spool->pool_dir);
     struct dirent *de;
 
-    g_free(dir);
     if (d == NULL)
         return;
     while (g_queue_get_length(spool->pool) < POOL_SCAN && (de = readdir(d)) != NULL)
@@ -323,13 +325,11 @@ pool_take(struct smg_spool *spool, const char *path)
     gboolean scanned = FALSE;
     time_t now;
 
-    if (spool->pool == NULL)
-        spool->pool = g_queue_new();
     for (;;) {
         char *name = g_queue_pop_head(spool->pool);
 
         if (name != NULL) {
-            char *src = g_build_filename(spool->dir, "pool", name, NULL);
+            char *src = g_build_filename(spool->pool_dir, name, NULL);
             int rc = rename(src, path);
 
             g_free(src);
@@ -373,14 +373,13 @@ open_pooled(const char *path)
     return fd;
 }
 
-/* same_file - whether fd is the file at path (not a file put there since) */
+/* is_at - whether the file of stat result a is the one at path now */
 static gboolean
-same_file(int fd, const char *path)
+is_at(const struct stat *a, const char *path)
 {
-    struct stat a, b;
+    struct stat b;
 
-    return fd >= 0 && fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev
-           && a.st_ino == b.st_ino;
+    return lstat(path, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino;
 }
 
 /*
@@ -396,41 +395,47 @@ static gboolean
 pool_put(struct smg_spool *spool, const char *path, int *fd)
 {
     struct stat sb;
-    char *dir;
 
     if (*fd < 0 || fstat(*fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
-        || !same_file(*fd, path) || ftruncate(*fd, 0) < 0)
+        || !is_at(&sb, path) || ftruncate(*fd, 0) < 0)
         return FALSE;
     close(*fd);
     *fd = -1;
-    dir = g_build_filename(spool->dir, "pool", NULL);
     for (int i = 0; i < 4; i++) {
         char slot[16];
         char *dst;
         int rc, e;
 
         g_snprintf(slot, sizeof slot, "%d", g_random_int_range(0, POOL_SLOTS));
-        dst = g_build_filename(dir, slot, NULL);
+        dst = g_build_filename(spool->pool_dir, slot, NULL);
         rc = renameat2(AT_FDCWD, path, AT_FDCWD, dst, RENAME_NOREPLACE);
         e = errno;
         g_free(dst);
         if (rc == 0) {
             /* our own next create takes it without reading pool/ */
-            if (spool->pool == NULL)
-                spool->pool = g_queue_new();
             g_queue_push_tail(spool->pool, g_strdup(slot));
-            g_free(dir);
             return TRUE;
         }
         if (e == ENOENT && access(path, F_OK) < 0)
             break; /* gone: recovery removed the empty file */
-        if (e == ENOENT && i == 0 && g_mkdir_with_parents(dir, 0750) == 0)
+        if (e == ENOENT && i == 0 && g_mkdir_with_parents(spool->pool_dir, 0750) == 0)
             continue; /* the first put makes pool/ */
         if (e != EEXIST)
             break;
     }
-    g_free(dir);
     return FALSE;
+}
+
+/*
+ * finish - remove the finished file at path, open as *fd: into the pool,
+ * or else unlink it.  Returns 0, or the errno of a failed unlink.
+ */
+static int
+finish(struct smg_spool *spool, const char *path, int *fd)
+{
+    if (pool_put(spool, path, fd) || unlink(path) == 0 || errno == ENOENT)
+        return 0;
+    return errno;
 }
 
 enum smg_status
@@ -618,6 +623,7 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
                 struct smg_spool_msg **msg, GError **err)
 {
     char *newdir, *curdir, *src, *dst;
+    struct stat sb;
     int fd;
     enum smg_status st;
 
@@ -645,7 +651,8 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
      * taken and finished it (and the pool handed its inode on) and a
      * repeat put a new file under the same name meanwhile. */
     errno = 0;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || !same_file(fd, src) || rename(src, dst) < 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 || !is_at(&sb, src)
+        || rename(src, dst) < 0) {
         int e = errno;
         close(fd);
         g_free(src);
@@ -654,7 +661,7 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
             return SMG_PERMFAIL;
         return io_error(err, e, "cannot claim", id);
     }
-    if (!same_file(fd, dst)) {
+    if (!is_at(&sb, dst)) {
         /* replaced between the check and the rename: put it back */
         if (renameat2(AT_FDCWD, dst, AT_FDCWD, src, RENAME_NOREPLACE) < 0)
             smg_log_warn("%s: left in cur/ for recovery: %s", id, g_strerror(errno));
@@ -865,6 +872,8 @@ smg_spool_move(struct smg_spool_msg *msg, const char *queue, time_t mtime,
 enum smg_status
 smg_spool_done(struct smg_spool_msg *msg, GError **err)
 {
+    int e;
+
     if (msg->spool->batching) {
         /* after the batch's output is durable; the lock goes along */
         struct batch_done d = {g_strdup(msg->path), msg->fd};
@@ -873,10 +882,8 @@ smg_spool_done(struct smg_spool_msg *msg, GError **err)
         msg->fd = -1;
         return SMG_OK;
     }
-    if (pool_put(msg->spool, msg->path, &msg->fd))
-        return SMG_OK;
-    if (unlink(msg->path) < 0 && errno != ENOENT)
-        return io_error(err, errno, "cannot remove", msg->path);
+    if ((e = finish(msg->spool, msg->path, &msg->fd)) != 0)
+        return io_error(err, e, "cannot remove", msg->path);
     return SMG_OK;
 }
 
@@ -954,9 +961,10 @@ smg_spool_batch_end(struct smg_spool *spool, GError **err)
             st = io_error(err, errno, "cannot sync", dir);
     for (guint i = 0; st == SMG_OK && i < spool->b_done->len; i++) {
         struct batch_done *d = &g_array_index(spool->b_done, struct batch_done, i);
-        if (!pool_put(spool, d->path, &d->fd) && unlink(d->path) < 0 && errno != ENOENT)
+        int e = finish(spool, d->path, &d->fd);
+        if (e != 0)
             smg_log_warn("cannot remove %s: %s (recovery will repeat it)", d->path,
-                         g_strerror(errno));
+                         g_strerror(e));
     }
     batch_drop(spool);
     return st;

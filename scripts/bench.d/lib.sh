@@ -58,7 +58,7 @@ bench_tmpdir() {
 
 # discard DIR - move DIR into the run's trash, removed at exit.  On ext4
 # without a journal, creating a file skips over every inode freed in the
-# last 5 to 35 seconds, at some microseconds each: removing one run's
+# last minute or more, at some microseconds each: removing one run's
 # thousands of files would slow the next run's file creation, so that a
 # run would pay for the one before it.
 discard() {
