@@ -245,22 +245,6 @@ non_ascii(const char *s)
     return FALSE;
 }
 
-/* has_word - whether params has the bare word w */
-static gboolean
-has_word(const char *params, const char *w)
-{
-    gboolean found = FALSE;
-    char **words;
-
-    if (params == NULL)
-        return FALSE;
-    words = g_strsplit(params, " ", -1);
-    for (char **p = words; *p != NULL && !found; p++)
-        found = g_ascii_strcasecmp(*p, w) == 0;
-    g_strfreev(words);
-    return found;
-}
-
 /* parse_relay - "host", "host:port", "[addr]", "[addr]:port" */
 static gboolean
 parse_relay(const char *spec, unsigned defport, char **host, unsigned *port,
@@ -842,7 +826,7 @@ precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
 
     for (guint i = 0; i < group->len && !utf8; i++)
         utf8 = non_ascii(((struct rstate *) group->pdata[i])->r->addr);
-    if (utf8 && has_word(env->sender_params, "SMTPUTF8")
+    if (utf8 && smg_envelope_has_word(env->sender_params, "SMTPUTF8")
         && !smg_smtpc_has(k->c, "SMTPUTF8")) {
         why = g_strdup_printf("SMTPUTF8 is required, but was not offered by %s", peer);
         dsn = "5.6.7";

@@ -362,6 +362,21 @@ smg_envelope_write(const struct smg_envelope *env, GString *out)
     }
 }
 
+gboolean
+smg_envelope_has_word(const char *s, const char *w)
+{
+    gboolean found = FALSE;
+    char **words;
+
+    if (s == NULL)
+        return FALSE;
+    words = g_strsplit(s, " ", -1);
+    for (char **p = words; *p != NULL && !found; p++)
+        found = g_ascii_strcasecmp(*p, w) == 0;
+    g_strfreev(words);
+    return found;
+}
+
 char *
 smg_envelope_param(const char *s, const char *key)
 {

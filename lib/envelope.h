@@ -94,6 +94,12 @@ void smg_envelope_write(const struct smg_envelope *env, GString *out);
 char *smg_envelope_param(const char *s, const char *key);
 
 /*
+ * smg_envelope_has_word - whether the space-separated params s have the
+ * bare word w (such as SMTPUTF8 among the SMG-Sender params), any case
+ */
+gboolean smg_envelope_has_word(const char *s, const char *w);
+
+/*
  * smg_envelope_strip - copy msg[0..len) to out without any header field
  * named SMG-* (anywhere in the header section), so that a client or a
  * transmission never carries them.

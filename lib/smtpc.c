@@ -549,22 +549,6 @@ add_param(GString *cmd, const char *params, const char *key)
     g_free(v);
 }
 
-/* has_word - whether the space-separated params have the bare word w */
-static gboolean
-has_word(const char *params, const char *w)
-{
-    gboolean found = FALSE;
-    char **words;
-
-    if (params == NULL)
-        return FALSE;
-    words = g_strsplit(params, " ", -1);
-    for (char **p = words; *p != NULL && !found; p++)
-        found = g_ascii_strcasecmp(*p, w) == 0;
-    g_strfreev(words);
-    return found;
-}
-
 /* decide_all - give every undecided recipient a copy of r */
 static void
 decide_all(struct smg_smtpc_rcpt *rcpts, gsize n, const struct smg_smtpc_reply *r)
@@ -616,7 +600,7 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
         g_string_append_printf(cmd, " SIZE=%" G_GSIZE_FORMAT, len);
     if (smg_smtpc_has(c, "8BITMIME"))
         add_param(cmd, sender_params, "BODY");
-    if (smg_smtpc_has(c, "SMTPUTF8") && has_word(sender_params, "SMTPUTF8"))
+    if (smg_smtpc_has(c, "SMTPUTF8") && smg_envelope_has_word(sender_params, "SMTPUTF8"))
         g_string_append(cmd, " SMTPUTF8");
     if (dsn) {
         add_param(cmd, sender_params, "RET");

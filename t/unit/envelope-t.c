@@ -112,6 +112,10 @@ test_example(void)
     is_string("ham", param(smg_envelope_get(env, "spam"), "verdict"),
               "smg_envelope_get ignores case");
     ok(smg_envelope_get(env, "Notice") == NULL, "absent field: NULL");
+    ok(smg_envelope_has_word("BODY=8BITMIME SMTPUTF8", "smtputf8"), "has_word: a bare word, any case");
+    ok(!smg_envelope_has_word("BODY=8BITMIME ENVID=SMTPUTF8", "SMTPUTF8"),
+       "has_word: not inside key=value");
+    ok(!smg_envelope_has_word(NULL, "SMTPUTF8"), "has_word: no params");
     is_int(7, env->fields->len, "seven other fields");
     is_int((long) strlen(EXAMPLE_ENVELOPE), (long) off,
            "body offset: the first non-SMG line");
@@ -592,7 +596,7 @@ test_check_spool(void)
 int
 main(void)
 {
-    plan(188);
+    plan(191);
     test_check_spool();
     test_example();
     test_bare();
