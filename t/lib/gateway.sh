@@ -45,6 +45,8 @@ gw_conf() {
     $PY3 - "$T" "$SPOOL" "${DNS_PORT:-}" "${PEER_PORT:-25}" "$srcdir" <<'PY'
 import sys
 t, spool, dns_port, peer_port, srcdir = sys.argv[1:6]
+sys.path.insert(0, srcdir + "/t/lib")
+import smgconf
 conf = {
     "spool": {"dir": spool, "state_dir": t + "/state", "user": "root"},
     "dns": {"nameservers": "127.0.0.1:" + dns_port, "timeout": "1", "attempts": "1"},
@@ -62,18 +64,7 @@ conf = {
 }
 if not dns_port:
     del conf["dns"]
-for line in open(t + "/gw.overrides"):
-    line = line.strip()
-    if not line:
-        continue
-    k, v = line.split("=", 1)
-    g, k = k.strip().rsplit(".", 1)
-    conf.setdefault(g, {})[k] = v.strip()
-with open(t + "/smg.conf", "w") as f:
-    for g, kv in conf.items():
-        f.write("[%s]\n" % g)
-        for k, v in kv.items():
-            f.write("%s = %s\n" % (k, v))
+smgconf.write(conf, t + "/gw.overrides", t + "/smg.conf")
 PY
 }
 

@@ -32,9 +32,11 @@ make_creds() {
 # write_conf - "group.key = value" lines on stdin override the defaults
 write_conf() {
     cat >"$T/conf.overrides"
-    $PY3 - "$T" "${DNS_PORT:-}" <<'PY'
+    $PY3 - "$T" "${DNS_PORT:-}" "$srcdir" <<'PY'
 import sys
 t, dns_port = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3] + "/t/lib")
+import smgconf
 conf = {
     "spool": {"dir": t + "/spool", "state_dir": t + "/state", "user": "root"},
     "dns": {"timeout": "1", "attempts": "1"},
@@ -46,18 +48,7 @@ if dns_port:
     conf["dns"]["nameservers"] = "127.0.0.1:" + dns_port
 else:
     conf["recv"]["sender_domain_check"] = "no"
-for line in open(t + "/conf.overrides"):
-    line = line.strip()
-    if not line:
-        continue
-    k, v = line.split("=", 1)
-    g, k = k.strip().split(".", 1)
-    conf.setdefault(g, {})[k] = v.strip()
-with open(t + "/smg.conf", "w") as f:
-    for g, kv in conf.items():
-        f.write("[%s]\n" % g)
-        for k, v in kv.items():
-            f.write("%s = %s\n" % (k, v))
+smgconf.write(conf, t + "/conf.overrides", t + "/smg.conf")
 PY
 }
 

@@ -28,26 +28,17 @@ make_db() {
 
 write_conf() {
     cat >"$T/conf.overrides"
-    $PY3 - "$T" <<'PY'
+    $PY3 - "$T" "$srcdir" <<'PY'
 import sys
 t = sys.argv[1]
+sys.path.insert(0, sys.argv[2] + "/t/lib")
+import smgconf
 conf = {
     "spool": {"dir": t + "/spool", "state_dir": t + "/state", "user": "root",
               "sync": "no"},
     "scan": {"database": t + "/db", "hostname": "out.test"},
 }
-for line in open(t + "/conf.overrides"):
-    line = line.strip()
-    if not line:
-        continue
-    k, v = line.split("=", 1)
-    g, k = k.strip().split(".", 1)
-    conf.setdefault(g, {})[k] = v.strip()
-with open(t + "/smg.conf", "w") as f:
-    for g, kv in conf.items():
-        f.write("[%s]\n" % g)
-        for k, v in kv.items():
-            f.write("%s = %s\n" % (k, v))
+smgconf.write(conf, t + "/conf.overrides", t + "/smg.conf")
 PY
 }
 

@@ -61,9 +61,11 @@ spool_msg() {
 
 gw_conf() {
     cat >"$T/conf.overrides"
-    $PY3 - "$T" "${DNS_SERVER:-}" "${PEER_PORT:-}" <<'PY'
+    $PY3 - "$T" "${DNS_SERVER:-}" "${PEER_PORT:-}" "$srcdir" <<'PY'
 import sys
 t, dns, port = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, sys.argv[4] + "/t/lib")
+import smgconf
 conf = {
     "spool": {"dir": t + "/spool", "state_dir": t + "/state", "user": "root",
               "sync": "no"},
@@ -79,21 +81,7 @@ if dns:
     conf["dns"]["nameservers"] = dns
 if port:
     conf["send"]["port"] = port
-for line in open(t + "/conf.overrides"):
-    line = line.strip()
-    if not line or line.startswith("#"):
-        continue
-    k, v = line.split("=", 1)
-    g, k = k.strip().rsplit(".", 1)
-    if v.strip() == "<unset>":
-        conf.get(g, {}).pop(k, None)
-    else:
-        conf.setdefault(g, {})[k] = v.strip()
-with open(t + "/smg.conf", "w") as f:
-    for g, kv in conf.items():
-        f.write("[%s]\n" % g)
-        for k, v in kv.items():
-            f.write("%s = %s\n" % (k, v))
+smgconf.write(conf, t + "/conf.overrides", t + "/smg.conf")
 PY
 }
 
