@@ -170,7 +170,7 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
     struct sigaction sa = {0};
 
     close(pool->wake[0]);
-    sa.sa_handler = on_stop; /* no SA_RESTART: accept() returns EINTR */
+    sa.sa_handler = on_stop; /* sets the flag; ppoll returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGCHLD, SIG_DFL);
@@ -254,13 +254,15 @@ reap(struct pool *pool, gboolean block)
 
     while ((pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0
            || (pid < 0 && errno == EINTR && block)) {
+        gboolean crash;
+
         if (pid < 0)
             continue;
-        if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
-            crashed++;
+        crash = WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM;
+        crashed += crash;
         for (unsigned i = 0; i < pool->max; i++) {
             if (pool->pids[i] == pid) {
-                if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+                if (crash)
                     smg_log_warn("worker %ld killed by signal %d", (long) pid,
                                  WTERMSIG(status));
                 pool->pids[i] = 0;
