@@ -216,6 +216,35 @@ test_file_path(const char *file)
 }
 
 void
+test_replay_fuzz(const char *sub, const char *target,
+                 unsigned (*check)(const char *buf, size_t len))
+{
+    const char *srcdir = getenv("srcdir");
+    char *dir = g_build_filename(srcdir ? srcdir : ".", "t", "fuzz", sub, target, NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    unsigned n = 0, bad_result = 0;
+
+    ok(d != NULL, "replay directory t/fuzz/%s/%s", sub, target);
+    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+        char *path = g_build_filename(dir, name, NULL), *buf = NULL;
+        gsize len = 0;
+
+        if (g_file_get_contents(path, &buf, &len, NULL)) {
+            bad_result += check(buf, len);
+            n++;
+        }
+        g_free(buf);
+        g_free(path);
+    }
+    ok(n > 0, "replayed %u inputs from t/fuzz/%s/%s", n, sub, target);
+    is_int(0, bad_result, "every replayed result is consistent");
+    if (d != NULL)
+        g_dir_close(d);
+    g_free(dir);
+}
+
+void
 test_write_file(const char *path, const char *content)
 {
     GError *err = NULL;

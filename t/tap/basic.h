@@ -40,4 +40,13 @@ char *test_file_path(const char *file);
 /* test_write_file - write a whole file (bails on error) */
 void test_write_file(const char *path, const char *content);
 
+/*
+ * test_replay_fuzz - feed every file of t/fuzz/SUB/TARGET (a fuzzer's
+ * corpus or regression inputs) to check, which returns how many of its
+ * results were inconsistent; three tests: the folder opens, it held
+ * inputs, no result was inconsistent
+ */
+void test_replay_fuzz(const char *sub, const char *target,
+                      unsigned (*check)(const char *buf, size_t len));
+
 #endif
