@@ -1760,66 +1760,31 @@ end:
     return st;
 }
 
-struct entry {
-    char *name;
-    time_t mtime;
+/* one worker of nworkers: the names that hash to it (smg_spool_keep) */
+struct share {
+    unsigned worker, nworkers;
 };
 
-/* entry_cmp - oldest first, then by name */
-static gint
-entry_cmp(gconstpointer a, gconstpointer b)
+/* mine - whether name falls to this worker's share */
+static gboolean
+mine(const char *name, gpointer data)
 {
-    const struct entry *x = a, *y = b;
+    const struct share *sh = data;
 
-    if (x->mtime != y->mtime)
-        return x->mtime < y->mtime ? -1 : 1;
-    return strcmp(x->name, y->name);
+    return smg_route_hash(name) % sh->nworkers == sh->worker;
 }
 
 /* due - the names in QUEUE/new that this worker may take now */
-static GArray *
+static GPtrArray *
 due(struct smg_spool *spool, const char *queue, time_t now, gboolean check_time,
     unsigned worker, unsigned nworkers)
 {
-    char *dir = smg_spool_queue_dir(spool, queue, "new");
-    GArray *out = g_array_new(FALSE, FALSE, sizeof(struct entry));
-    GDir *gd = g_dir_open(dir, 0, NULL);
-    const char *name;
+    struct share sh = {worker, nworkers};
+    GPtrArray *names = smg_spool_list(spool, queue, check_time ? now : 0,
+                                      nworkers > 1 ? mine : NULL, &sh, NULL);
 
-    while (gd != NULL && (name = g_dir_read_name(gd)) != NULL) {
-        struct stat sb;
-        struct entry e;
-        char *path;
-
-        if (name[0] == '.')
-            continue;
-        if (nworkers > 1 && smg_route_hash(name) % nworkers != worker)
-            continue;
-        path = g_build_filename(dir, name, NULL);
-        if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)
-            || (check_time && sb.st_mtime > now)) {
-            g_free(path);
-            continue;
-        }
-        g_free(path);
-        e.name = g_strdup(name);
-        e.mtime = sb.st_mtime;
-        g_array_append_val(out, e);
-    }
-    if (gd != NULL)
-        g_dir_close(gd);
-    g_free(dir);
-    g_array_sort(out, entry_cmp);
-    return out;
-}
-
-/* entries_free - free what due returned */
-static void
-entries_free(GArray *a)
-{
-    for (guint i = 0; i < a->len; i++)
-        g_free(g_array_index(a, struct entry, i).name);
-    g_array_free(a, TRUE);
+    /* a queue not made yet has nothing due */
+    return names != NULL ? names : g_ptr_array_new_with_free_func(g_free);
 }
 
 /*
@@ -1866,7 +1831,7 @@ run_queue(struct smg_delivery *d, struct smg_spool *spool, const char *queue,
           gboolean check_time, gboolean hold_scan, unsigned worker,
           unsigned nworkers, unsigned max_messages, unsigned *done, GError **err)
 {
-    GArray *list = due(spool, queue, smg_delivery_now(d), check_time, worker, nworkers);
+    GPtrArray *list = due(spool, queue, smg_delivery_now(d), check_time, worker, nworkers);
     enum smg_status st = SMG_OK;
 
     for (guint i = 0; i < list->len && !serve_stop && st == SMG_OK; i++) {
@@ -1874,10 +1839,9 @@ run_queue(struct smg_delivery *d, struct smg_spool *spool, const char *queue,
 
         if (max_messages > 0 && *done >= max_messages)
             break;
-        if (hold_scan && !hold_due(d, spool, g_array_index(list, struct entry, i).name))
+        if (hold_scan && !hold_due(d, spool, list->pdata[i]))
             continue;
-        st = smg_spool_claim(spool, queue, g_array_index(list, struct entry, i).name,
-                             &msg, err);
+        st = smg_spool_claim(spool, queue, list->pdata[i], &msg, err);
         if (st == SMG_PERMFAIL) { /* taken by someone else */
             st = SMG_OK;
             continue;
@@ -1889,7 +1853,7 @@ run_queue(struct smg_delivery *d, struct smg_spool *spool, const char *queue,
         if (!hold_scan)
             (*done)++;
     }
-    entries_free(list);
+    g_ptr_array_unref(list);
     return st;
 }
 

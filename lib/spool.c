@@ -698,25 +698,31 @@ pending_free(gpointer q)
     g_queue_free_full(q, g_free);
 }
 
-/* scan_new - fill q with the claimable names of QUEUE/new, oldest first */
-static enum smg_status
-scan_new(const char *newdir, time_t now, GQueue *q, GError **err)
+GPtrArray *
+smg_spool_list(struct smg_spool *spool, const char *queue, time_t not_after,
+               smg_spool_keep keep, gpointer data, GError **err)
 {
+    char *newdir = smg_spool_queue_dir(spool, queue, "new");
     DIR *d = opendir(newdir);
     struct dirent *de;
     GArray *entries;
+    GPtrArray *names;
 
-    if (d == NULL)
-        return io_error(err, errno, "cannot read", newdir);
+    if (d == NULL) {
+        io_error(err, errno, "cannot read", newdir);
+        g_free(newdir);
+        return NULL;
+    }
+    g_free(newdir);
     entries = g_array_new(FALSE, FALSE, sizeof(struct entry));
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         struct entry e;
 
-        if (de->d_name[0] == '.')
+        if (de->d_name[0] == '.' || (keep != NULL && !keep(de->d_name, data)))
             continue;
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0
-            || !S_ISREG(sb.st_mode) || sb.st_mtime > now)
+            || !S_ISREG(sb.st_mode) || (not_after != 0 && sb.st_mtime > not_after))
             continue;
         e.name = g_strdup(de->d_name);
         e.mtime = sb.st_mtime;
@@ -724,9 +730,25 @@ scan_new(const char *newdir, time_t now, GQueue *q, GError **err)
     }
     closedir(d);
     g_array_sort(entries, entry_cmp);
+    names = g_ptr_array_new_full(entries->len, g_free);
     for (guint i = 0; i < entries->len; i++)
-        g_queue_push_tail(q, g_array_index(entries, struct entry, i).name);
+        g_ptr_array_add(names, g_array_index(entries, struct entry, i).name);
     g_array_free(entries, TRUE);
+    return names;
+}
+
+/* scan_new - fill q with the claimable names of QUEUE/new, oldest first */
+static enum smg_status
+scan_new(struct smg_spool *spool, const char *queue, time_t now, GQueue *q, GError **err)
+{
+    GPtrArray *names = smg_spool_list(spool, queue, now, NULL, NULL, err);
+
+    if (names == NULL)
+        return SMG_TEMPFAIL;
+    g_ptr_array_set_free_func(names, NULL); /* the names go to q */
+    for (guint i = 0; i < names->len; i++)
+        g_queue_push_tail(q, names->pdata[i]);
+    g_ptr_array_free(names, TRUE);
     return SMG_OK;
 }
 
@@ -766,7 +788,7 @@ smg_spool_next(struct smg_spool *spool, const char *queue, time_t now,
             if (scanned)
                 break;
             scanned = TRUE;
-            if ((st = scan_new(newdir, now, q, err)) != SMG_OK)
+            if ((st = scan_new(spool, queue, now, q, err)) != SMG_OK)
                 break;
             continue;
         }

@@ -121,6 +121,19 @@ enum smg_status smg_spool_next(struct smg_spool *spool, const char *queue,
                                time_t now, struct smg_spool_msg **msg,
                                GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
+/* smg_spool_keep - whether a name of new/ is wanted (smg_spool_list) */
+typedef gboolean (*smg_spool_keep)(const char *name, gpointer data);
+
+/*
+ * smg_spool_list - the names of the regular files in QUEUE/new (not
+ * symlinks, not dot files), oldest first by mtime, then by name; with
+ * not_after != 0 only those whose mtime is not after it (a deferred
+ * file's mtime is its next attempt); keep, if not NULL, chooses by name.
+ * NULL with err if new/ cannot be read.
+ */
+GPtrArray *smg_spool_list(struct smg_spool *spool, const char *queue, time_t not_after,
+                          smg_spool_keep keep, gpointer data, GError **err);
+
 /* smg_spool_read - the whole claimed file (g_free), NULL with err on error */
 char *smg_spool_read(struct smg_spool_msg *msg, gsize *len, GError **err);
 

@@ -458,6 +458,27 @@ test_claim(void)
 }
 
 /* test_next - oldest first, future mtimes skipped */
+/* joined - the names, space-separated (a static buffer) */
+static const char *
+joined(GPtrArray *names)
+{
+    static char buf[512];
+
+    buf[0] = '\0';
+    for (guint i = 0; i < names->len; i++)
+        g_snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? " " : "",
+                   (const char *) names->pdata[i]);
+    return buf;
+}
+
+/* not_mid - smg_spool_keep that leaves out MID */
+static gboolean
+not_mid(const char *name, gpointer data)
+{
+    (void) data;
+    return strcmp(name, "MID") != 0;
+}
+
 static void
 test_next(void)
 {
@@ -475,6 +496,28 @@ test_next(void)
     set_mtime(sp, "deferred.mta01", "new", late, now - 100);
     set_mtime(sp, "deferred.mta01", "new", future, now + 3600);
 
+    {
+        GPtrArray *all = smg_spool_list(sp, "deferred.mta01", 0, NULL, NULL, &err);
+        GPtrArray *due = smg_spool_list(sp, "deferred.mta01", now, not_mid, NULL, &err);
+        char *lpath = path_of(sp, "deferred.mta01", "new", "LINK");
+
+        is_string("OLD MID LATE FUTURE", all != NULL ? joined(all) : NULL,
+                  "list: oldest first, with not_after 0 also the future one");
+        is_string("OLD LATE", due != NULL ? joined(due) : NULL,
+                  "list: not after now, and keep leaves out MID");
+        if (symlink("OLD", lpath) < 0)
+            bail("symlink: %s", strerror(errno));
+        g_ptr_array_unref(all);
+        all = smg_spool_list(sp, "deferred.mta01", 0, NULL, NULL, &err);
+        is_int(4, all != NULL ? (long) all->len : -1, "list: a symlink is not listed");
+        unlink(lpath);
+        ok(smg_spool_list(sp, "nosuch", 0, NULL, NULL, &err) == NULL && err != NULL,
+           "list: a queue without new/ is an error");
+        g_clear_error(&err);
+        g_free(lpath);
+        g_ptr_array_unref(all);
+        g_ptr_array_unref(due);
+    }
     is_int(SMG_OK, smg_spool_next(sp, "deferred.mta01", now, &m, &err), "next 1");
     is_string("OLD", m != NULL ? m->id : NULL, "oldest first");
     smg_spool_msg_free(m);
@@ -1094,7 +1137,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(173);
+    plan(177);
     top = test_tmpdir();
     test_ids();
     test_open();
