@@ -1666,18 +1666,6 @@ on_signal(int sig)
     serve_stop = 1;
 }
 
-/* release - put a claimed message back in its queue's new/ */
-static void
-release(struct smg_spool_msg *msg, const char *queue)
-{
-    GError *err = NULL;
-
-    if (smg_spool_move(msg, queue, 0, &err) != SMG_OK) {
-        smg_log_warn("%s: left in cur/ for recovery: %s", msg->id, err->message);
-        g_error_free(err);
-    }
-}
-
 /* write_file - commit one outcome file durably (mtime before the rename) */
 static enum smg_status
 write_file(struct smg_spool *spool, const struct smg_delivery_file *f, GError **err)
@@ -1721,7 +1709,7 @@ process(struct smg_delivery *d, struct smg_spool *spool, struct smg_spool_msg *m
     enum smg_status st;
 
     if (buf == NULL) {
-        release(msg, queue);
+        smg_spool_release(msg, queue);
         g_free(queue);
         return SMG_TEMPFAIL;
     }
@@ -1738,17 +1726,17 @@ process(struct smg_delivery *d, struct smg_spool *spool, struct smg_spool_msg *m
     else
         st = smg_delivery_run(d, msg->id, buf, len, env, off, &out, err);
     if (st != SMG_OK || (hold_scan && !expired)) {
-        release(msg, queue);
+        smg_spool_release(msg, queue);
         goto end;
     }
     for (guint i = 0; out.extras != NULL && i < out.extras->len; i++) {
         if ((st = write_file(spool, out.extras->pdata[i], err)) != SMG_OK) {
-            release(msg, queue);
+            smg_spool_release(msg, queue);
             goto end;
         }
     }
     if (out.rest != NULL && (st = write_file(spool, out.rest, err)) != SMG_OK) {
-        release(msg, queue);
+        smg_spool_release(msg, queue);
         goto end;
     }
     st = smg_spool_done(msg, err);

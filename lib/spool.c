@@ -891,6 +891,17 @@ smg_spool_move(struct smg_spool_msg *msg, const char *queue, time_t mtime,
     return move_to(msg, queue, mtime, err);
 }
 
+void
+smg_spool_release(struct smg_spool_msg *msg, const char *queue)
+{
+    GError *err = NULL;
+
+    if (smg_spool_move(msg, queue, 0, &err) != SMG_OK) {
+        smg_log_warn("%s: left in cur/ for recovery: %s", msg->id, err->message);
+        g_error_free(err);
+    }
+}
+
 enum smg_status
 smg_spool_done(struct smg_spool_msg *msg, GError **err)
 {

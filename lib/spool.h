@@ -177,6 +177,13 @@ void smg_spool_batch_begin(struct smg_spool *spool);
 enum smg_status smg_spool_batch_end(struct smg_spool *spool,
                                     GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
+/*
+ * smg_spool_release - put a claimed message back in QUEUE/new after a
+ * temporary failure; if even that fails (logged), recovery does it once
+ * the lock goes with the process
+ */
+void smg_spool_release(struct smg_spool_msg *msg, const char *queue);
+
 /* smg_spool_msg_free - close (releasing the lock) and free */
 void smg_spool_msg_free(struct smg_spool_msg *msg);
 

@@ -134,22 +134,6 @@ run_filter(const struct smg_stage *stage)
     return rc;
 }
 
-/*
- * release - put a claimed message back in its queue's new/ after a
- * temporary failure; if even that fails, recovery will do it when the
- * lock goes with our process.
- */
-static void
-release(struct smg_spool_msg *msg, const char *queue)
-{
-    GError *err = NULL;
-
-    if (smg_spool_move(msg, queue, 0, &err) != SMG_OK) {
-        smg_log_warn("%s: left in cur/ for recovery: %s", msg->id, err->message);
-        g_error_free(err);
-    }
-}
-
 /* commit_content - write content as QUEUE/new/ID durably */
 static enum smg_status
 commit_content(struct smg_spool *spool, const char *queue, const char *id,
@@ -183,7 +167,7 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
     const char *next;
 
     if (buf == NULL) {
-        release(msg, stage->queue_in);
+        smg_spool_release(msg, stage->queue_in);
         return SMG_TEMPFAIL;
     }
     st = smg_envelope_parse(buf, len, &env, &off, &perr);
@@ -214,7 +198,7 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
         if (st == SMG_OK)
             st = smg_spool_done(msg, err);
         else
-            release(msg, stage->queue_in);
+            smg_spool_release(msg, stage->queue_in);
         g_string_free(c, TRUE);
         g_free(held);
         g_free(at);
@@ -223,7 +207,7 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
     }
     if (st != SMG_OK) {
         g_propagate_error(err, perr);
-        release(msg, stage->queue_in);
+        smg_spool_release(msg, stage->queue_in);
         goto out;
     }
     for (guint i = 0; res.extras != NULL && i < res.extras->len; i++) {
@@ -233,7 +217,7 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
         st = commit_content(spool, x->queue, x->id, x->content, &xid, err);
         if (st != SMG_OK) {
             g_free(xid);
-            release(msg, stage->queue_in);
+            smg_spool_release(msg, stage->queue_in);
             goto out;
         }
         smg_log_info("%s: extra=%s, queue=%s", msg->id, xid, x->queue);
@@ -247,7 +231,7 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
         if (st == SMG_OK)
             st = smg_spool_done(msg, err);
         else
-            release(msg, stage->queue_in);
+            smg_spool_release(msg, stage->queue_in);
     }
     if (st == SMG_OK)
         smg_log_info("%s: %s%sstatus=passed, queue=%s", msg->id,
