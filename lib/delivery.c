@@ -48,7 +48,6 @@
 #define MAX_CONNECT_TRIES 5 /* addresses tried per domain and attempt */
 #define MAX_RCPTS 100       /* recipients per transaction (RFC 5321 4.5.3.1.8) */
 #define MAX_CACHED 32       /* idle connections kept */
-#define RESCAN_MS 5000
 #define IDLE_POLL_MS 1000
 #define HOLD_SCAN_S 60
 
@@ -1845,18 +1844,6 @@ run_queue(struct smg_delivery *d, struct smg_spool *spool, const char *queue,
     return st;
 }
 
-/* watch_add - add an inotify watch on QUEUE/new */
-static void
-watch_add(int ifd, struct smg_spool *spool, const char *queue)
-{
-    char *dir = smg_spool_queue_dir(spool, queue, "new");
-
-    if (inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
-        smg_log_warn("inotify on %s: %s; rescanning every %d ms", dir,
-                     g_strerror(errno), RESCAN_MS);
-    g_free(dir);
-}
-
 int
 smg_delivery_serve(struct smg_delivery *d, struct smg_spool *spool, gboolean watch,
                    unsigned worker, unsigned nworkers, unsigned max_messages)
@@ -1878,8 +1865,8 @@ smg_delivery_serve(struct smg_delivery *d, struct smg_spool *spool, gboolean wat
         || (st = smg_spool_ensure(spool, "hold", &err)) != SMG_OK)
         goto fail;
     if (watch && (ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) >= 0) {
-        watch_add(ifd, spool, d->q_send);
-        watch_add(ifd, spool, d->q_deferred);
+        smg_spool_watch(spool, ifd, d->q_send);
+        smg_spool_watch(spool, ifd, d->q_deferred);
     }
     while (!serve_stop && (max_messages == 0 || done < max_messages)) {
         unsigned before = done;
@@ -1906,7 +1893,7 @@ smg_delivery_serve(struct smg_delivery *d, struct smg_spool *spool, gboolean wat
         {
             struct pollfd p = {ifd, POLLIN, 0};
             char ibuf[4096];
-            int wait = smg_delivery_idle(d) > 0 ? IDLE_POLL_MS : RESCAN_MS;
+            int wait = smg_delivery_idle(d) > 0 ? IDLE_POLL_MS : SMG_SPOOL_RESCAN_MS;
 
             if (ifd < 0) {
                 g_usleep((gulong) wait * 1000);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
@@ -889,6 +890,19 @@ smg_spool_move(struct smg_spool_msg *msg, const char *queue, time_t mtime,
                GError **err)
 {
     return move_to(msg, queue, mtime, err);
+}
+
+gboolean
+smg_spool_watch(struct smg_spool *spool, int ifd, const char *queue)
+{
+    char *dir = smg_spool_queue_dir(spool, queue, "new");
+    gboolean ok = inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) >= 0;
+
+    if (!ok)
+        smg_log_warn("inotify on %s: %s; rescanning every %d ms", dir, g_strerror(errno),
+                     SMG_SPOOL_RESCAN_MS);
+    g_free(dir);
+    return ok;
 }
 
 void

@@ -184,6 +184,16 @@ enum smg_status smg_spool_batch_end(struct smg_spool *spool,
  */
 void smg_spool_release(struct smg_spool_msg *msg, const char *queue);
 
+/* how often a watching worker reads new/ again without an event (ms) */
+#define SMG_SPOOL_RESCAN_MS 5000
+
+/*
+ * smg_spool_watch - add an inotify watch for files arriving in QUEUE/new
+ * to ifd; FALSE (logged: the worker then rescans every
+ * SMG_SPOOL_RESCAN_MS) if it cannot
+ */
+gboolean smg_spool_watch(struct smg_spool *spool, int ifd, const char *queue);
+
 /* smg_spool_msg_free - close (releasing the lock) and free */
 void smg_spool_msg_free(struct smg_spool_msg *msg);
 

@@ -25,8 +25,6 @@
 #include "lib/spool.h"
 #include "lib/stage.h"
 
-#define RESCAN_MS 5000
-
 static volatile sig_atomic_t stage_stop;
 
 /* on_signal - stop after the message in hand */
@@ -247,16 +245,12 @@ out:
 static int
 watch_fd(struct smg_spool *spool, const char *queue)
 {
-    char *dir = smg_spool_queue_dir(spool, queue, "new");
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 
-    if (fd >= 0 && inotify_add_watch(fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-        smg_log_warn("inotify on %s: %s; rescanning every %d ms", dir,
-                     g_strerror(errno), RESCAN_MS);
+    if (fd >= 0 && !smg_spool_watch(spool, fd, queue)) {
         close(fd);
         fd = -1;
     }
-    g_free(dir);
     return fd;
 }
 
@@ -268,10 +262,10 @@ wait_new(int ifd)
     char buf[4096];
 
     if (ifd < 0) {
-        g_usleep(RESCAN_MS * 1000);
+        g_usleep(SMG_SPOOL_RESCAN_MS * 1000);
         return;
     }
-    if (poll(&p, 1, RESCAN_MS) > 0)
+    if (poll(&p, 1, SMG_SPOOL_RESCAN_MS) > 0)
         while (read(ifd, buf, sizeof buf) > 0)
             ;
 }
