@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -112,50 +113,108 @@ recover(struct smg_spool *spool, struct smg_delivery *d, GError **err)
     return st;
 }
 
-/* run_workers - fork n workers and wait for them; the worst exit code */
+/* start_worker - fork worker i of n; its pid, or -1 */
+static pid_t
+start_worker(struct smg_delivery *d, struct smg_spool *spool, const struct options *o,
+             unsigned i, unsigned n)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        /* until smg_delivery_serve sets its own, a stop ends the worker */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        /* a worker does not outlive its parent, even one killed with
+         * SIGKILL: the restarted service would run a second set beside it */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+            _exit(EX_TEMPFAIL);
+        _exit(smg_delivery_serve(d, spool, o->watch, i, n, o->max));
+    }
+    if (pid < 0)
+        smg_log_error("fork: %s", g_strerror(errno));
+    return pid;
+}
+
+/*
+ * run_workers - fork n workers and wait for them; the worst exit code.
+ * Each worker delivers only the IDs of its own hash bucket, so in watch
+ * mode one that ends while the parent is not stopping (a signal, an exit
+ * status, or a stop of its own without --max) is started again, a second
+ * later, or its share of the mail would wait for a restart of the service.
+ * SIGTERM/SIGINT are passed on and end the run.
+ */
 static int
 run_workers(struct smg_delivery *d, struct smg_spool *spool, const struct options *o,
             unsigned n)
 {
-    GArray *pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+    pid_t *pids = g_new0(pid_t, n);
     struct sigaction sa = {0};
+    unsigned left = 0;
     int rc = 0;
 
-    for (unsigned i = 0; i < n; i++) {
-        pid_t pid = fork();
-
-        if (pid == 0) {
-            g_array_free(pids, TRUE);
-            _exit(smg_delivery_serve(d, spool, o->watch, i, n, o->max));
-        }
-        if (pid < 0) {
-            smg_log_error("fork: %s", g_strerror(errno));
-            rc = EX_OSERR;
-            break;
-        }
-        g_array_append_val(pids, pid);
-    }
+    /* the handler is in place before the first fork, so no stop is lost */
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    for (guint left = pids->len; left > 0;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-
-        if (pid < 0 && errno == EINTR) {
-            for (guint i = 0; i < pids->len; i++)
-                kill(g_array_index(pids, pid_t, i), stop_sig != 0 ? stop_sig : SIGTERM);
-            continue;
-        }
-        if (pid < 0)
+    for (unsigned i = 0; i < n; i++) {
+        pids[i] = start_worker(d, spool, o, i, n);
+        if (pids[i] < 0) {
+            rc = EX_OSERR;
+            stop_sig = SIGTERM;
             break;
-        left--;
-        if (WIFEXITED(status) && WEXITSTATUS(status) > rc)
-            rc = WEXITSTATUS(status);
-        else if (WIFSIGNALED(status) && rc == 0)
-            rc = EX_SOFTWARE;
+        }
+        left++;
     }
-    g_array_free(pids, TRUE);
+    while (left > 0) {
+        int status;
+        pid_t pid;
+        unsigned i;
+
+        if (stop_sig != 0)
+            for (i = 0; i < n; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], stop_sig);
+        pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (i = 0; i < n && pids[i] != pid; i++)
+            ;
+        if (i == n)
+            continue;
+        pids[i] = 0;
+        left--;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && (!o->watch || o->max != 0))
+            continue; /* its work is done */
+        if (o->watch && stop_sig == 0) {
+            if (WIFSIGNALED(status))
+                smg_log_warn("worker %u (pid %ld) was killed by signal %d; starting it again",
+                             i, (long) pid, WTERMSIG(status));
+            else
+                smg_log_warn("worker %u (pid %ld) exited %d; starting it again", i,
+                             (long) pid, WEXITSTATUS(status));
+            sleep(1); /* a signal cuts it short, and stop_sig is seen below */
+            if (stop_sig == 0) {
+                pids[i] = start_worker(d, spool, o, i, n);
+                if (pids[i] > 0) {
+                    left++;
+                    continue;
+                }
+                pids[i] = 0;
+                rc = MAX(rc, EX_OSERR);
+                stop_sig = SIGTERM;
+                continue;
+            }
+        }
+        if (WIFEXITED(status))
+            rc = MAX(rc, WEXITSTATUS(status));
+        else if (rc == 0 && !(stop_sig != 0 && WTERMSIG(status) == stop_sig))
+            rc = EX_SOFTWARE; /* killed, and not by the stop passed on */
+    }
+    g_free(pids);
     return rc;
 }
 

@@ -6,7 +6,8 @@
 # null MX and a non-existent domain bounce at once; one connection carries
 # several messages; dot-stuffing, no SMG-* field on the wire, DSN
 # parameters passed on (SIZE: 6010); one log line per recipient; watch
-# mode with two worker processes; a relay gateway; BODY=8BITMIME.
+# mode with two worker processes, a killed worker started again and the
+# workers ending with a killed parent; a relay gateway; BODY=8BITMIME.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -157,6 +158,45 @@ is "watch: SIGTERM ends it with 0" 0 $?
 is "watch: each delivered once" 6 "$(grep -c 'WATCH[0-9]: to=.*status=sent' "$T/watch.log")"
 is "watch: both workers worked" 2 "$(grep 'WATCH[0-9]: to=' "$T/watch.log" | sed 's/^smg-send\[\([0-9]*\)\].*/\1/' | sort -u | wc -l | tr -d ' ')"
 is "watch: queue empty" 0 "$(in_queue send.mta01)"
+
+# --- a dead worker is started again; workers die with their parent --------
+before=$(received mta)
+"$SEND" -c "$T/smg.conf" --gateway mta01 --watch -P 2 --log stderr 2>"$T/restart.log" &
+wpid=$!
+at_exit "kill -9 $wpid 2>/dev/null"
+workers() { pgrep -P "$wpid" | sort; }
+i=0
+while [ "$(workers | wc -l)" -lt 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+first=$(workers)
+victim=$(echo "$first" | head -n 1)
+kill -9 "$victim"
+i=0
+while { [ "$(workers | wc -l)" -lt 2 ] || workers | grep -qx "$victim"; } && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+is "a killed worker is replaced" 2 "$(workers | grep -vx "$victim" | wc -l | tr -d ' ')"
+like "the restart is logged" 'killed by signal 9; starting it again' "$(cat "$T/restart.log")"
+for i in 1 2 3 4 5 6 7 8; do
+    spool_msg send.mta01 "RESTART$i" a@cust.test "r$i@good.test"
+done
+i=0
+while [ "$(received mta)" -lt $((before + 8)) ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+is "both shares delivered after the restart" $((before + 8)) "$(received mta)"
+survivors=$(workers)
+kill -9 "$wpid"
+wait "$wpid" 2>/dev/null
+i=0
+for p in $survivors; do
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+done
+left=0
+for p in $survivors; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+is "workers end when their parent is killed" 0 "$left"
+is "restart: queue empty" 0 "$(in_queue send.mta01)"
 
 # --- config errors --------------------------------------------------------
 "$SEND" -c "$T/smg.conf" --gateway nosuch --spool 2>"$T/err.log"
