@@ -354,21 +354,20 @@ EOF
         { note "clamav-milter did not start: $(tail -n 5 "$d/clamav-milter.out" "$d/clamav-milter.log")"; return 1; }
     [ -S "$d/opendkim.sock" ] ||
         { note "opendkim did not start: $(tail -n 5 "$d/opendkim.out")"; return 1; }
-    pf_start || return 1
-    PL_CG[postfix]=$PF_CG
-    PL_PIDS[postfix]=$PF_PID
-    cat >>"$PF_DIR/etc/main.cf" <<EOF
-# scripts/bench pipeline: deliver (no hold), with the milters
+    local PF_MAIN_EXTRA PF_MASTER_EXTRA
+    PF_MAIN_EXTRA="# scripts/bench pipeline: deliver (no hold), with the milters
 smtpd_recipient_restrictions =
 smtpd_milters = unix:$d/opendkim.sock, unix:$d/clamav-milter.sock
 milter_default_action = tempfail
 relayhost = [127.0.0.1]:$sink
 smtp_bind_address = 127.0.0.1
 smtp_tls_security_level = none
-EOF
-    printf 'smtp      unix  -       -       n       -       -       smtp\n' \
-        >>"$PF_DIR/etc/master.cf"
-    postfix -c "$PF_DIR/etc" reload >/dev/null 2>&1 || { note "postfix reload failed"; return 1; }
+"
+    PF_MASTER_EXTRA='smtp      unix  -       -       n       -       -       smtp
+'
+    pf_start || return 1
+    PL_CG[postfix]=$PF_CG
+    PL_PIDS[postfix]=$PF_PID
     sleep 1
 }
 
