@@ -67,7 +67,7 @@ struct batch_done {
  * spent most of its CPU time there.
  */
 #define POOL_SLOTS 4096
-#define POOL_SCAN 64 /* names read from pool/ at a time */
+#define POOL_SCAN 1024 /* names read from pool/ at a time */
 
 /* io_error - fill err from errno for an operation on path */
 static enum smg_status
@@ -300,19 +300,37 @@ file_close(void *cookie)
     return close(f->fd);
 }
 
-/* scan_pool - fill spool->pool with up to POOL_SCAN names of pool/ */
+/*
+ * scan_pool - fill spool->pool with up to POOL_SCAN names of pool/, in a
+ * random order.  Every process reads pool/ in the same (hash) order; taken
+ * in that order, the names would be raced for by all of them, each loser
+ * paying a failed rename and, soon, another read of the folder.  One read
+ * of the folder returns some hundreds of names anyway, so all are kept.
+ */
 static void
 scan_pool(struct smg_spool *spool)
 {
     DIR *d = opendir(spool->pool_dir);
     struct dirent *de;
+    GPtrArray *names;
 
     if (d == NULL)
         return;
-    while (g_queue_get_length(spool->pool) < POOL_SCAN && (de = readdir(d)) != NULL)
+    names = g_ptr_array_new();
+    while (names->len < POOL_SCAN && (de = readdir(d)) != NULL)
         if (de->d_name[0] != '.')
-            g_queue_push_tail(spool->pool, g_strdup(de->d_name));
+            g_ptr_array_add(names, g_strdup(de->d_name));
     closedir(d);
+    for (guint i = names->len; i > 1; i--) {
+        guint j = (guint) g_random_int_range(0, (gint32) i);
+        gpointer t = names->pdata[i - 1];
+
+        names->pdata[i - 1] = names->pdata[j];
+        names->pdata[j] = t;
+    }
+    for (guint i = 0; i < names->len; i++)
+        g_queue_push_tail(spool->pool, names->pdata[i]);
+    g_ptr_array_free(names, TRUE);
 }
 
 /*

@@ -1067,6 +1067,58 @@ test_pool(void)
     smg_spool_close(sp);
 }
 
+/*
+ * test_pool_spread - processes that read pool/ afresh take its files in
+ * different orders, not all the first name in the folder's order (they
+ * would race for it, and the losers read the folder again)
+ */
+static void
+test_pool_spread(void)
+{
+    struct smg_spool *sp = open_spool("spread", TRUE);
+    char *pd = g_build_filename(smg_spool_dir(sp), "pool", NULL);
+    int took_first = 0;
+
+    if (g_mkdir_with_parents(pd, 0750) < 0)
+        bail("mkdir %s", pd);
+    for (int i = 0; i < 200; i++) {
+        char name[16];
+        char *f;
+
+        g_snprintf(name, sizeof name, "%d", i);
+        f = g_build_filename(pd, name, NULL);
+        if (!g_file_set_contents(f, "", 0, NULL))
+            bail("cannot write %s", f);
+        g_free(f);
+    }
+    for (int round = 0; round < 8; round++) {
+        GDir *dir = g_dir_open(pd, 0, NULL);
+        const char *name = dir != NULL ? g_dir_read_name(dir) : NULL;
+        char *f = name != NULL ? g_build_filename(pd, name, NULL) : NULL;
+        ino_t first = f != NULL ? ino_of(f) : 0;
+        char *id, *path;
+
+        if (first == 0)
+            bail("empty %s", pd);
+        g_free(f);
+        g_dir_close(dir);
+        smg_spool_close(sp); /* a fresh process: it reads pool/ */
+        sp = open_spool("spread", TRUE);
+        id = put(sp, "route", NULL, "x\n");
+        path = path_of(sp, "route", "new", id);
+        if (round == 0)
+            ok(ino_of(path) != 0, "a fresh process takes a pool file");
+        if (ino_of(path) == first)
+            took_first++;
+        g_free(path);
+        g_free(id);
+    }
+    ok(took_first < 8, "fresh processes do not all take the first name of pool/ (%d of 8 did)",
+       took_first);
+    g_free(pd);
+    smg_spool_close(sp);
+}
+
 /* test_batch - what a batch defers, and what its end or its loss leaves */
 static void
 test_batch(void)
@@ -1147,6 +1199,7 @@ main(void)
     test_move_done_corrupt();
     test_recover();
     test_pool();
+    test_pool_spread();
     test_batch();
     test_full();
     test_tmpdir_free(top);
