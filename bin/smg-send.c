@@ -51,15 +51,6 @@ struct options {
     unsigned max;
 };
 
-static volatile sig_atomic_t stop_sig;
-
-/* on_stop - the parent remembers the signal to pass on */
-static void
-on_stop(int sig)
-{
-    stop_sig = sig;
-}
-
 /* parse_options - getopt_long; exits EX_USAGE on bad options */
 static void
 parse_options(int argc, char **argv, struct options *o)
@@ -113,18 +104,35 @@ recover(struct smg_spool *spool, struct smg_delivery *d, GError **err)
     return st;
 }
 
-/* start_worker - fork worker i of n; its pid, or -1 */
+#define RESTART_MIN 1   /* seconds before a dead worker is started again */
+#define RESTART_MAX 60  /* ... doubling up to this while it keeps dying */
+#define RESTART_RESET 60 /* a worker that lived this long starts afresh */
+
+struct worker {
+    pid_t pid;          /* 0: not running */
+    gint64 started;     /* monotonic seconds */
+    gint64 restart_at;  /* monotonic seconds; 0: no restart due */
+    unsigned delay;     /* the next restart's delay */
+};
+
+/*
+ * start_worker - fork worker i of n; its pid, or -1.  Called with
+ * SIGTERM, SIGINT and SIGCHLD blocked; the child sets their default
+ * actions and then restores mask, so that a stop sent before
+ * smg_delivery_serve installs its handler ends the worker (and counts as
+ * a clean stop) instead of being lost.
+ */
 static pid_t
 start_worker(struct smg_delivery *d, struct smg_spool *spool, const struct options *o,
-             unsigned i, unsigned n)
+             unsigned i, unsigned n, const sigset_t *mask)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
 
     if (pid == 0) {
-        /* until smg_delivery_serve sets its own, a stop ends the worker */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        sigprocmask(SIG_SETMASK, mask, NULL);
         /* a worker does not outlive its parent, even one killed with
          * SIGKILL: the restarted service would run a second set beside it */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
@@ -136,85 +144,131 @@ start_worker(struct smg_delivery *d, struct smg_spool *spool, const struct optio
     return pid;
 }
 
+/* now_s - monotonic seconds */
+static gint64
+now_s(void)
+{
+    return g_get_monotonic_time() / G_USEC_PER_SEC;
+}
+
 /*
  * run_workers - fork n workers and wait for them; the worst exit code.
  * Each worker delivers only the IDs of its own hash bucket, so in watch
  * mode one that ends while the parent is not stopping (a signal, an exit
- * status, or a stop of its own without --max) is started again, a second
- * later, or its share of the mail would wait for a restart of the service.
- * SIGTERM/SIGINT are passed on and end the run.
+ * status, or a stop of its own without --max) is started again, after
+ * RESTART_MIN seconds, doubling while it keeps dying; otherwise its share
+ * of the mail would wait for a restart of the service.  The parent keeps
+ * SIGTERM, SIGINT and SIGCHLD blocked and takes them with sigtimedwait,
+ * so that no stop falls between a check and a wait; a stop is passed on
+ * to the workers and ends the run.
  */
 static int
 run_workers(struct smg_delivery *d, struct smg_spool *spool, const struct options *o,
             unsigned n)
 {
-    pid_t *pids = g_new0(pid_t, n);
-    struct sigaction sa = {0};
-    unsigned left = 0;
-    int rc = 0;
+    struct worker *w = g_new0(struct worker, n);
+    sigset_t set, old;
+    int rc = 0, told = 0, stop_sig = 0;
+    unsigned live = 0;
 
-    /* the handler is in place before the first fork, so no stop is lost */
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &old);
     for (unsigned i = 0; i < n; i++) {
-        pids[i] = start_worker(d, spool, o, i, n);
-        if (pids[i] < 0) {
+        w[i].pid = start_worker(d, spool, o, i, n, &old);
+        w[i].started = now_s();
+        w[i].delay = RESTART_MIN;
+        if (w[i].pid < 0) {
+            w[i].pid = 0;
             rc = EX_OSERR;
             stop_sig = SIGTERM;
             break;
         }
-        left++;
+        live++;
     }
-    while (left > 0) {
-        int status;
+    for (;;) {
+        gint64 now = now_s(), next = 0;
+        struct timespec ts = {RESTART_MAX, 0};
+        siginfo_t info;
         pid_t pid;
-        unsigned i;
+        int status, sig;
 
-        if (stop_sig != 0)
-            for (i = 0; i < n; i++)
-                if (pids[i] > 0)
-                    kill(pids[i], stop_sig);
-        pid = waitpid(-1, &status, 0);
-        if (pid < 0) {
-            if (errno == EINTR)
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            unsigned i;
+            gboolean clean;
+
+            for (i = 0; i < n && w[i].pid != pid; i++)
+                ;
+            if (i == n)
                 continue;
-            break;
-        }
-        for (i = 0; i < n && pids[i] != pid; i++)
-            ;
-        if (i == n)
-            continue;
-        pids[i] = 0;
-        left--;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && (!o->watch || o->max != 0))
-            continue; /* its work is done */
-        if (o->watch && stop_sig == 0) {
-            if (WIFSIGNALED(status))
-                smg_log_warn("worker %u (pid %ld) was killed by signal %d; starting it again",
-                             i, (long) pid, WTERMSIG(status));
-            else
-                smg_log_warn("worker %u (pid %ld) exited %d; starting it again", i,
-                             (long) pid, WEXITSTATUS(status));
-            sleep(1); /* a signal cuts it short, and stop_sig is seen below */
-            if (stop_sig == 0) {
-                pids[i] = start_worker(d, spool, o, i, n);
-                if (pids[i] > 0) {
-                    left++;
-                    continue;
-                }
-                pids[i] = 0;
-                rc = MAX(rc, EX_OSERR);
-                stop_sig = SIGTERM;
+            w[i].pid = 0;
+            live--;
+            clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                    || (stop_sig != 0 && WIFSIGNALED(status) && WTERMSIG(status) == stop_sig);
+            if (clean && (stop_sig != 0 || !o->watch || o->max != 0))
+                continue; /* its work is done */
+            if (o->watch && stop_sig == 0) {
+                if (now - w[i].started >= RESTART_RESET)
+                    w[i].delay = RESTART_MIN;
+                if (WIFSIGNALED(status))
+                    smg_log_warn("worker %u (pid %ld) was killed by signal %d; starting it "
+                                 "again in %u s", i, (long) pid, WTERMSIG(status), w[i].delay);
+                else
+                    smg_log_warn("worker %u (pid %ld) exited %d; starting it again in %u s",
+                                 i, (long) pid, WEXITSTATUS(status), w[i].delay);
+                w[i].restart_at = now + w[i].delay;
+                w[i].delay = MIN(w[i].delay * 2, RESTART_MAX);
                 continue;
             }
+            if (WIFEXITED(status))
+                rc = MAX(rc, WEXITSTATUS(status));
+            else if (rc == 0)
+                rc = EX_SOFTWARE; /* killed, and not by the stop passed on */
         }
-        if (WIFEXITED(status))
-            rc = MAX(rc, WEXITSTATUS(status));
-        else if (rc == 0 && !(stop_sig != 0 && WTERMSIG(status) == stop_sig))
-            rc = EX_SOFTWARE; /* killed, and not by the stop passed on */
+        if (stop_sig != 0) {
+            if (told != stop_sig) {
+                for (unsigned i = 0; i < n; i++)
+                    if (w[i].pid > 0)
+                        kill(w[i].pid, stop_sig);
+                told = stop_sig;
+            }
+            if (live == 0)
+                break;
+        } else {
+            for (unsigned i = 0; i < n; i++) {
+                if (w[i].restart_at == 0)
+                    continue;
+                if (w[i].restart_at <= now) {
+                    w[i].restart_at = 0;
+                    w[i].pid = start_worker(d, spool, o, i, n, &old);
+                    w[i].started = now;
+                    if (w[i].pid > 0) {
+                        live++;
+                        continue;
+                    }
+                    w[i].pid = 0;
+                    rc = MAX(rc, EX_OSERR);
+                    stop_sig = SIGTERM;
+                    break;
+                }
+                if (next == 0 || w[i].restart_at < next)
+                    next = w[i].restart_at;
+            }
+            if (stop_sig != 0)
+                continue;
+            if (live == 0 && next == 0)
+                break;
+            if (next != 0)
+                ts.tv_sec = MAX(next - now, 0);
+        }
+        sig = sigtimedwait(&set, &info, &ts);
+        if (sig == SIGTERM || sig == SIGINT)
+            stop_sig = sig;
     }
-    g_free(pids);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    g_free(w);
     return rc;
 }
 

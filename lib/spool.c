@@ -301,6 +301,27 @@ file_close(void *cookie)
 }
 
 /*
+ * pool_rand - a random number in [0, n).  The generator is this process's
+ * own, seeded from /dev/urandom: workers forked from one parent would
+ * otherwise share GLib's global one (if the parent had used it) and make
+ * the same choices.
+ */
+static guint
+pool_rand(guint n)
+{
+    static GRand *rng;
+    static pid_t owner;
+
+    if (rng == NULL || owner != getpid()) {
+        if (rng != NULL)
+            g_rand_free(rng);
+        rng = g_rand_new();
+        owner = getpid();
+    }
+    return (guint) g_rand_int_range(rng, 0, (gint32) n);
+}
+
+/*
  * scan_pool - fill spool->pool with up to POOL_SCAN names of pool/, in a
  * random order.  Every process reads pool/ in the same (hash) order; taken
  * in that order, the names would be raced for by all of them, each loser
@@ -322,7 +343,7 @@ scan_pool(struct smg_spool *spool)
             g_ptr_array_add(names, g_strdup(de->d_name));
     closedir(d);
     for (guint i = names->len; i > 1; i--) {
-        guint j = (guint) g_random_int_range(0, (gint32) i);
+        guint j = pool_rand(i);
         gpointer t = names->pdata[i - 1];
 
         names->pdata[i - 1] = names->pdata[j];
@@ -425,7 +446,7 @@ pool_put(struct smg_spool *spool, const char *path, int *fd)
         char *dst;
         int rc, e;
 
-        g_snprintf(slot, sizeof slot, "%d", g_random_int_range(0, POOL_SLOTS));
+        g_snprintf(slot, sizeof slot, "%u", pool_rand(POOL_SLOTS));
         dst = g_build_filename(spool->pool_dir, slot, NULL);
         rc = renameat2(AT_FDCWD, path, AT_FDCWD, dst, RENAME_NOREPLACE);
         e = errno;

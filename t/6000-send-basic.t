@@ -198,6 +198,27 @@ for p in $survivors; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
 is "workers end when their parent is killed" 0 "$left"
 is "restart: queue empty" 0 "$(in_queue send.mta01)"
 
+# --- a stop at once, while the workers are being forked, is not lost -----
+hung=0
+for round in 1 2 3 4 5; do
+    "$SEND" -c "$T/smg.conf" --gateway mta01 --watch -P 4 --log stderr 2>>"$T/quick.log" &
+    qpid=$!
+    # (not before the exec: the forked shell would run the test's own trap)
+    until [ "$(cat "/proc/$qpid/comm" 2>/dev/null)" = smg-send ] || ! kill -0 "$qpid" 2>/dev/null; do
+        :
+    done
+    kill -TERM "$qpid"
+    i=0
+    while kill -0 "$qpid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    if kill -0 "$qpid" 2>/dev/null; then
+        hung=$((hung + 1))
+        pkill -9 -P "$qpid"
+        kill -9 "$qpid"
+    fi
+    wait "$qpid" 2>/dev/null
+done
+is "SIGTERM at once ends -P 4 every time (5 rounds)" 0 "$hung"
+
 # --- config errors --------------------------------------------------------
 "$SEND" -c "$T/smg.conf" --gateway nosuch --spool 2>"$T/err.log"
 is "unknown gateway: exit 78" 78 $?
