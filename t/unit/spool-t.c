@@ -1189,7 +1189,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(177);
+    plan(179);
     top = test_tmpdir();
     test_ids();
     test_open();
