@@ -214,20 +214,13 @@ message_files(const char *path)
         }
         if (d != NULL)
             g_dir_close(d);
-        g_ptr_array_sort(names, (GCompareFunc) (void (*)(void)) g_strcmp0);
+        g_ptr_array_sort(names, smg_ptr_strcmp);
         for (guint j = 0; j < names->len; j++)
             g_ptr_array_add(out, g_strdup(names->pdata[j]));
         g_ptr_array_free(names, TRUE);
         g_free(dir);
     }
     return out;
-}
-
-/* sort_paths - GCompareFunc for a GPtrArray of strings */
-static gint
-sort_paths(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 /* do_learn - the --learn-spam / --learn-ham tool */
@@ -276,7 +269,7 @@ do_learn(const struct smg_conf *conf, struct options *o)
                 fprintf(stderr, "smg-check: %s: no messages there\n", what);
                 rc = EX_NOINPUT;
             }
-            g_ptr_array_sort(files, sort_paths);
+            g_ptr_array_sort(files, smg_ptr_strcmp);
             for (guint j = 0; j < files->len; j++) {
                 char *text = NULL;
                 gsize len = 0;

@@ -330,7 +330,7 @@ smg_dnsbl_lookup(struct smg_dns *dns, struct smg_dnsbl_query *q)
         g_free(name);
         return;
     }
-    g_ptr_array_sort(addrs, (GCompareFunc) g_strcmp0);
+    g_ptr_array_sort(addrs, smg_ptr_strcmp);
     q->answer = join_ptrs(addrs, " ");
     labels = g_ptr_array_new();
     for (guint i = 0; i < addrs->len; i++) {
@@ -358,7 +358,7 @@ smg_dnsbl_lookup(struct smg_dns *dns, struct smg_dnsbl_query *q)
         q->verdict = SMG_DNSBL_LISTED;
         if (smg_dns_txt(dns, name, &txt, &rcode, &err) == SMG_OK
             && txt->len > 0) {
-            g_ptr_array_sort(txt, (GCompareFunc) g_strcmp0);
+            g_ptr_array_sort(txt, smg_ptr_strcmp);
             q->reason = join_ptrs(txt, "; ");
         } else {
             if (err != NULL)

@@ -9,6 +9,7 @@
 #include <config.h>
 
 #include <stdarg.h>
+#include <string.h>
 #include <sysexits.h>
 
 #include "lib/status.h"
@@ -81,4 +82,10 @@ const char *
 smg_status_name(enum smg_status st)
 {
     return status_table[lookup(st)].name;
+}
+
+gint
+smg_ptr_strcmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
 }

@@ -44,6 +44,13 @@ int smg_status_exit(enum smg_status st);
 /* smg_status_dsn - the default enhanced status code ("4.3.0") of a status. */
 const char *smg_status_dsn(enum smg_status st);
 
+/*
+ * smg_ptr_strcmp - GCompareFunc for g_ptr_array_sort over strings: it is
+ * given pointers to the elements, so g_strcmp0 there compares the bytes
+ * of the pointers, not the strings
+ */
+gint smg_ptr_strcmp(gconstpointer a, gconstpointer b);
+
 /* smg_status_name - a short name ("tempfail") for log lines. */
 const char *smg_status_name(enum smg_status st);
 
