@@ -53,7 +53,7 @@ struct options {
 struct scan {
     const struct smg_conf *conf;
     struct smg_av *av;
-    struct smg_dsn_domains *domains; /* NULL: customers' domains unknown */
+    struct smg_customers *domains; /* NULL: customers' domains unknown */
     const char *hostname;
     enum smg_stage_mode mode;
     gboolean ndr;
@@ -327,7 +327,7 @@ main(int argc, char **argv)
     s.retention = smg_conf_int(conf, "scan", "quarantine_retention");
     table = smg_conf_str(conf, "scan", "customer_domains");
     if (table != NULL)
-        st = smg_dsn_domains_load(table, &s.domains, &err);
+        st = smg_customers_load(table, &s.domains, &err);
     if (st == SMG_OK)
         st = smg_privs_drop(conf, &err);
     if (st == SMG_OK && !o.expire_only) {
@@ -366,7 +366,7 @@ main(int argc, char **argv)
     }
     g_clear_error(&err);
     smg_av_free(s.av);
-    smg_dsn_domains_free(s.domains);
+    smg_customers_free(s.domains);
     smg_conf_free(conf);
     return rc;
 }

@@ -30,10 +30,6 @@
 #define WRAP_COLUMNS 72
 #define MAX_FIELD 900
 
-struct smg_dsn_domains {
-    GHashTable *customers; /* customer -> GPtrArray of lower-case domains */
-};
-
 /* is_8bit - whether s[0..len) holds a byte above 127 */
 static gboolean
 is_8bit(const char *s, gsize len)
@@ -507,90 +503,14 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     return SMG_OK;
 }
 
-/* domains_free - value destructor of the table */
-static void
-domains_free(gpointer p)
-{
-    g_ptr_array_free(p, TRUE);
-}
-
-enum smg_status
-smg_dsn_domains_load(const char *path, struct smg_dsn_domains **out, GError **err)
-{
-    char *text = NULL, **lines;
-    GError *ferr = NULL;
-    struct smg_dsn_domains *tbl;
-    enum smg_status st = SMG_OK;
-
-    *out = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &ferr)) {
-        smg_set_error(err, SMG_CONFIG, "4.3.5", "%s: %s", path, ferr->message);
-        g_error_free(ferr);
-        return SMG_CONFIG;
-    }
-    tbl = g_new0(struct smg_dsn_domains, 1);
-    tbl->customers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, domains_free);
-    lines = g_strsplit(text, "\n", -1);
-    for (guint ln = 0; lines[ln] != NULL && st == SMG_OK; ln++) {
-        char *hash = strchr(lines[ln], '#');
-        char **words;
-        GPtrArray *doms;
-        guint nw;
-
-        if (hash != NULL)
-            *hash = '\0';
-        g_strdelimit(lines[ln], "\t\r,", ' ');
-        words = g_strsplit(g_strstrip(lines[ln]), " ", -1);
-        nw = 0;
-        for (guint i = 0; words[i] != NULL; i++)
-            if (*words[i] != '\0')
-                words[nw++] = words[i];
-            else
-                g_free(words[i]);
-        words[nw] = NULL;
-        if (nw == 1) {
-            smg_set_error(err, SMG_CONFIG, "4.3.5", "%s:%u: customer %s has no domain", path,
-                          ln + 1, words[0]);
-            st = SMG_CONFIG;
-        }
-        if (nw >= 2) {
-            doms = g_hash_table_lookup(tbl->customers, words[0]);
-            if (doms == NULL) {
-                doms = g_ptr_array_new_with_free_func(g_free);
-                g_hash_table_insert(tbl->customers, g_strdup(words[0]), doms);
-            }
-            for (guint i = 1; i < nw; i++)
-                g_ptr_array_add(doms, g_ascii_strdown(words[i], -1));
-        }
-        g_strfreev(words);
-    }
-    g_strfreev(lines);
-    g_free(text);
-    if (st != SMG_OK) {
-        smg_dsn_domains_free(tbl);
-        return st;
-    }
-    *out = tbl;
-    return SMG_OK;
-}
-
-void
-smg_dsn_domains_free(struct smg_dsn_domains *tbl)
-{
-    if (tbl == NULL)
-        return;
-    g_hash_table_destroy(tbl->customers);
-    g_free(tbl);
-}
-
 gboolean
-smg_dsn_domains_allows(const struct smg_dsn_domains *tbl, const struct smg_envelope *env,
+smg_dsn_domains_allows(const struct smg_customers *tbl, const struct smg_envelope *env,
                        const char **why)
 {
     const char *customer, *at;
-    char *auth = NULL, *domain;
-    GPtrArray *doms = NULL;
-    gboolean ok = FALSE;
+    char *auth = NULL;
+    const char *const *doms = NULL;
+    gboolean ok;
 
     if (why != NULL)
         *why = NULL;
@@ -607,24 +527,12 @@ smg_dsn_domains_allows(const struct smg_dsn_domains *tbl, const struct smg_envel
         if (auth != NULL && strcmp(auth, "none") != 0)
             customer = auth;
     }
-    if (customer != NULL)
-        doms = g_hash_table_lookup(tbl->customers, customer);
+    doms = smg_customers_domains(tbl, customer);
     g_free(auth);
     if (doms == NULL)
         return TRUE; /* cannot tell: send */
     at = strrchr(env->sender, '@');
-    domain = g_ascii_strdown(at != NULL ? at + 1 : "", -1);
-    for (guint i = 0; i < doms->len && !ok; i++) {
-        const char *d = doms->pdata[i];
-        if (d[0] == '.') {
-            gsize dl = strlen(domain), sl = strlen(d);
-            ok = strcmp(domain, d + 1) == 0
-                 || (dl > sl && strcmp(domain + dl - sl, d) == 0);
-        } else {
-            ok = strcmp(domain, d) == 0;
-        }
-    }
-    g_free(domain);
+    ok = smg_customers_covers(doms, at != NULL ? at + 1 : "");
     if (!ok && why != NULL)
         *why = "sender domain not the customer's";
     return ok;

@@ -33,6 +33,7 @@
 
 #include <glib.h>
 
+#include "lib/customers.h"
 #include "lib/envelope.h"
 #include "lib/status.h"
 
@@ -123,33 +124,16 @@ gboolean smg_dsn_wants(const char *params, enum smg_dsn_action action);
 char *smg_dsn_queue_id(const char *orig_id, const char *tag);
 
 /*
- * The backscatter guard.  A customer-domains table is a text file of lines
- * "customer domain [domain ...]" (the customer as in SMG-Customer, the
- * AUTH name; '#' comments and blank lines allowed; a customer may appear
- * on several lines).  A domain "example.com" matches itself only;
- * ".example.com" matches its subdomains too.
- */
-struct smg_dsn_domains;
-
-/*
- * smg_dsn_domains_load - read a table.  SMG_CONFIG with err ("path:line:
- * reason") for an unreadable file or a line with no domain.
- */
-enum smg_status smg_dsn_domains_load(const char *path,
-                                     struct smg_dsn_domains **out,
-                                     GError **err) G_GNUC_WARN_UNUSED_RESULT;
-void smg_dsn_domains_free(struct smg_dsn_domains *tbl);
-
-/*
  * smg_dsn_domains_allows - whether a report may go to env's sender.
  * FALSE for the null sender or no sender (why: "null sender").  With a
- * table (tbl not NULL) and a customer (SMG-Customer, else the auth= word
- * of SMG-Client) that the table lists, FALSE unless the sender's domain is
- * one of the customer's (why: "sender domain not the customer's").
+ * table of the customers' domains (lib/customers.h; tbl not NULL) and a
+ * customer (SMG-Customer, else the auth= word of SMG-Client) that the
+ * table lists, FALSE unless the table's domains of the customer cover the
+ * sender's (why: "sender domain not the customer's").
  * Otherwise (no table, unknown customer) TRUE: when we cannot tell, the
  * report is sent.  *why (may be NULL) gets a static string or NULL.
  */
-gboolean smg_dsn_domains_allows(const struct smg_dsn_domains *tbl,
+gboolean smg_dsn_domains_allows(const struct smg_customers *tbl,
                                 const struct smg_envelope *env,
                                 const char **why);
 

@@ -19,6 +19,7 @@
 
 #include <gmime/gmime.h>
 
+#include "lib/customers.h"
 #include "lib/dnsbl.h"
 #include "lib/rules.h"
 
@@ -656,16 +657,7 @@ from_mismatch(const struct smg_rules_input *in, char **detail)
     if (from == NULL)
         return FALSE;
     if (in->customer_domains != NULL && in->customer_domains[0] != NULL) {
-        fire = TRUE;
-        for (const char *const *d = in->customer_domains; *d != NULL; d++) {
-            gsize fl = strlen(from), dl = strlen(*d);
-            if (g_ascii_strcasecmp(from, *d) == 0
-                || (fl > dl && from[fl - dl - 1] == '.'
-                    && g_ascii_strcasecmp(from + fl - dl, *d) == 0)) {
-                fire = FALSE;
-                break;
-            }
-        }
+        fire = !smg_customers_covers(in->customer_domains, from);
     } else {
         char *snd = domain_of(in->sender);
         if (snd != NULL)

@@ -71,8 +71,9 @@ struct smg_rules_input {
     const struct smg_mimetext *mt;
     const char *sender;   /* envelope sender; NULL unknown, "" for <> */
     unsigned nrcpt;       /* envelope recipients; 0: count To and Cc */
-    const char *const *customer_domains; /* the customer's From domains, or
-                                             NULL: compare with the sender */
+    const char *const *customer_domains; /* the customer's From domains
+                                             (lib/customers.h), or NULL:
+                                             compare with the sender */
     gint64 now;           /* Unix time of arrival, for date tests */
     struct smg_dns *dns;  /* NULL: uri_dnsbl does nothing */
     const char *const *uri_zones; /* DNSBL zones for URI domains, or NULL */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/customers.h"
 #include "lib/dns.h"
 #include "lib/log.h"
 #include "lib/mimetext.h"
@@ -37,65 +38,12 @@ struct smg_spam {
     struct smg_dns *dns;
     char **zones;
     unsigned uri_max;
-    GHashTable *customers; /* customer -> char ** of domains */
+    struct smg_customers *customers; /* [check] customer_domains, or NULL */
     char *rspamd_url;
     gboolean rspamd_only;
     long rspamd_timeout_ms;
     double rspamd_weight;
 };
-
-/* load_customers - the customer_domains table: "CUSTOMER DOMAIN..." lines */
-static enum smg_status
-load_customers(struct smg_spam *sp, const char *path, GError **err)
-{
-    char *text = NULL;
-    GError *e = NULL;
-    char **lines;
-    enum smg_status st = SMG_OK;
-
-    if (!g_file_get_contents(path, &text, NULL, &e)) {
-        smg_set_error(err, SMG_CONFIG, NULL, "customer_domains %s: %s", path, e->message);
-        g_error_free(e);
-        return SMG_CONFIG;
-    }
-    lines = g_strsplit(text, "\n", -1);
-    for (unsigned i = 0; lines[i] != NULL && st == SMG_OK; i++) {
-        char *line = g_strstrip(lines[i]);
-        char **w;
-        if (*line == '\0' || *line == '#')
-            continue;
-        w = g_strsplit_set(line, " \t,", -1);
-        {
-            /* squeeze out empty words; domains in lower case, the customer
-             * name as it is (SMG-Customer is compared exactly) */
-            char **o = w;
-            for (char **p = w; *p != NULL; p++) {
-                if (**p == '\0') {
-                    g_free(*p);
-                } else if (o == w) {
-                    *o++ = *p;
-                } else {
-                    char *d = g_ascii_strdown(*p, -1);
-                    g_free(*p);
-                    *o++ = d;
-                }
-            }
-            *o = NULL;
-        }
-        if (g_strv_length(w) < 2) {
-            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: expected CUSTOMER DOMAIN...", path,
-                          i + 1);
-            st = SMG_CONFIG;
-            g_strfreev(w);
-            break;
-        }
-        g_hash_table_replace(sp->customers, g_strdup(w[0]), g_strdupv(w + 1));
-        g_strfreev(w);
-    }
-    g_strfreev(lines);
-    g_free(text);
-    return st;
-}
 
 enum smg_status
 smg_spam_new(const struct smg_conf *conf, struct smg_spam **out, GError **err)
@@ -108,8 +56,6 @@ smg_spam_new(const struct smg_conf *conf, struct smg_spam **out, GError **err)
 
     *out = NULL;
     sp->rules = smg_rules_new();
-    sp->customers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                          (GDestroyNotify) g_strfreev);
     sp->threshold = smg_conf_double(conf, "check", "threshold");
     sp->weight = smg_conf_double(conf, "check", "bayes_weight");
     sp->max_text = (gsize) smg_conf_int(conf, "check", "max_text");
@@ -129,7 +75,7 @@ smg_spam_new(const struct smg_conf *conf, struct smg_spam **out, GError **err)
     if (st == SMG_OK && local != NULL)
         st = smg_rules_load(sp->rules, local, err);
     if (st == SMG_OK && cust != NULL)
-        st = load_customers(sp, cust, err);
+        st = smg_customers_load(cust, &sp->customers, err);
     if (st == SMG_OK && sp->bayes_on)
         st = smg_bayes_open(sp->db_path, &sp->db, err);
     if (st == SMG_OK && sp->zones[0] != NULL)
@@ -152,7 +98,7 @@ smg_spam_free(struct smg_spam *sp)
     g_free(sp->db_path);
     smg_dns_free(sp->dns);
     g_strfreev(sp->zones);
-    g_hash_table_destroy(sp->customers);
+    smg_customers_free(sp->customers);
     g_free(sp->rspamd_url);
     g_free(sp);
 }
@@ -308,9 +254,7 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
     in.mt = mt;
     in.sender = env != NULL ? env->sender : NULL;
     in.nrcpt = env != NULL ? env->rcpts->len : 0;
-    in.customer_domains = customer != NULL
-                              ? g_hash_table_lookup(sp->customers, customer)
-                              : NULL;
+    in.customer_domains = smg_customers_domains(sp->customers, customer);
     in.now = arrival(env);
     in.dns = sp->dns;
     in.uri_zones = (const char *const *) sp->zones;

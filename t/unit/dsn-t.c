@@ -528,7 +528,7 @@ test_domains(void)
     char *dir = test_tmpdir();
     char *path = g_build_filename(dir, "customers", NULL);
     char *bad = g_build_filename(dir, "bad", NULL);
-    struct smg_dsn_domains *tbl = NULL;
+    struct smg_customers *tbl = NULL;
     struct smg_envelope *env;
     GError *err = NULL;
     const char *why = NULL;
@@ -539,7 +539,20 @@ test_domains(void)
                           "\n"
                           "c42\tEXAMPLE.net   # a second line\n"
                           "c7 seven.test\n");
-    is_int(SMG_OK, smg_dsn_domains_load(path, &tbl, &err), "table loads");
+    is_int(SMG_OK, smg_customers_load(path, &tbl, &err), "table loads");
+    {
+        const char *const *d = smg_customers_domains(tbl, "c42");
+
+        ok(d != NULL && g_strv_length((char **) d) == 3 && strcmp(d[0], "example.com") == 0
+               && strcmp(d[1], ".example.org") == 0 && strcmp(d[2], "example.net") == 0,
+           "a customer's domains from all its lines, in order, lower case");
+        ok(smg_customers_domains(tbl, "nobody") == NULL && smg_customers_domains(NULL, "c42") == NULL
+               && smg_customers_domains(tbl, NULL) == NULL,
+           "no domains for an unlisted customer, no table or no customer");
+        ok(!smg_customers_covers(d, "badexample.org"), ".example.org does not cover badexample.org");
+        ok(smg_customers_covers(d, "A.B.Example.ORG"), ".example.org covers a deeper subdomain, any case");
+        ok(!smg_customers_covers(NULL, "example.com"), "no domains cover nothing");
+    }
 
     env = env_of("", "c42", NULL);
     ok(!smg_dsn_domains_allows(tbl, env, &why), "null sender: never");
@@ -580,18 +593,18 @@ test_domains(void)
     ok(smg_dsn_domains_allows(tbl, env, NULL), "no customer known: send");
     ok(smg_dsn_domains_allows(NULL, env, NULL), "no table: send");
     smg_envelope_free(env);
-    smg_dsn_domains_free(tbl);
+    smg_customers_free(tbl);
 
     test_write_file(bad, "c42 example.com\nlonely\n");
-    is_int(SMG_CONFIG, smg_dsn_domains_load(bad, &tbl, &err), "customer without domain");
+    is_int(SMG_CONFIG, smg_customers_load(bad, &tbl, &err), "customer without domain");
     ok(err != NULL && strstr(err->message, "bad:2:") != NULL, "error names file and line");
     g_clear_error(&err);
-    is_int(SMG_CONFIG, smg_dsn_domains_load("/nonexistent/x", &tbl, &err), "missing table");
+    is_int(SMG_CONFIG, smg_customers_load("/nonexistent/x", &tbl, &err), "missing table");
     g_clear_error(&err);
     ok(tbl_path != NULL, "t/data/scan-customer-domains exists");
     if (tbl_path != NULL) {
-        is_int(SMG_OK, smg_dsn_domains_load(tbl_path, &tbl, &err), "example table loads");
-        smg_dsn_domains_free(tbl);
+        is_int(SMG_OK, smg_customers_load(tbl_path, &tbl, &err), "example table loads");
+        smg_customers_free(tbl);
     }
     g_free(tbl_path);
     g_free(path);

@@ -255,7 +255,8 @@ test_kinds(void)
 static void
 test_functions(void)
 {
-    const char *const exts[] = {"example.com", NULL};
+    const char *const exts[] = {".example.com", NULL};
+    const char *const exact[] = {"example.com", NULL};
     const char *good_date = "Date: Thu, 22 Aug 2002 08:17:21 -0400\n";
     char *f;
     char *m;
@@ -299,7 +300,10 @@ test_functions(void)
     is_string("A", f, "From unlike the envelope sender");
     g_free(f);
     f = fired_in("test A 1 from_mismatch\n", m, "someone@other.test", 1, exts, 0, NULL);
-    is_string("", f, "From a subdomain of a customer domain");
+    is_string("", f, "From a subdomain of a customer's .domain");
+    g_free(f);
+    f = fired_in("test A 1 from_mismatch\n", m, "someone@other.test", 1, exact, 0, NULL);
+    is_string("A", f, "a customer's domain without the dot covers only itself");
     g_free(f);
     f = fired_in("test A 1 from_mismatch\n", m, "", 1, NULL, 0, NULL);
     is_string("", f, "null sender: nothing to compare");
