@@ -97,7 +97,7 @@ parse_options(int argc, char **argv, struct options *o)
         switch (c) {
         case 'S': o->mode = SMG_STAGE_SPOOL; break;
         case 'W': o->mode = SMG_STAGE_WATCH; break;
-        case 'M': o->max = (unsigned) strtoul(optarg, NULL, 10); break;
+        case 'M': o->max = (unsigned) smg_prog_number(&o->prog, optarg, G_MAXUINT); break;
         case 's':
         case 'a':
             set_tool(o, TOOL_LEARN);

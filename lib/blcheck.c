@@ -494,6 +494,8 @@ smg_blcheck_removals(struct smg_blcheck *r)
             if (enabled)
                 request_removal(r, z, e);
         } else if (z->form != NULL) {
+            g_free(e->removal); /* "failed" from an earlier run */
+            g_free(e->removal_detail);
             e->removal = g_strdup("manual");
             e->removal_detail = expand(r, z, e, z->form, SMG_HTTP_ESCAPE_URL);
         } else if (e->removal == NULL) {

@@ -1069,13 +1069,16 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
         if (level == SMG_POLICY_DANE) {
             if (!mx_secure || host->literal) {
                 hl = SMG_POLICY_MAY;
-            } else if (host_tlsa(d, host->name, port, &tlsa, &why) != SESS_OK) {
-                g_strlcpy(dsn, "4.4.3", sizeof dsn);
-                temp_fails++;
-                g_ptr_array_unref(addrs);
-                continue;
-            } else if (tlsa == NULL) {
-                hl = SMG_POLICY_MAY;
+            } else {
+                g_clear_pointer(&why, g_free); /* an earlier host's reason */
+                if (host_tlsa(d, host->name, port, &tlsa, &why) != SESS_OK) {
+                    g_strlcpy(dsn, "4.4.3", sizeof dsn);
+                    temp_fails++;
+                    g_ptr_array_unref(addrs);
+                    continue;
+                }
+                if (tlsa == NULL)
+                    hl = SMG_POLICY_MAY;
             }
         }
         for (guint a = 0; a < addrs->len && tries < MAX_CONNECT_TRIES; a++) {

@@ -581,13 +581,16 @@ fail:
 const char *
 smg_dns_rcode_name(ldns_pkt_rcode rcode)
 {
-    static char other[16];
+    /* constant strings: the DNSBL lookups call this from several threads */
+    static const char *const other[] = {
+        "RCODE0", "RCODE1", "RCODE2",  "RCODE3",  "RCODE4",  "RCODE5",  "RCODE6",  "RCODE7",
+        "RCODE8", "RCODE9", "RCODE10", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
+    };
     ldns_lookup_table *lt = ldns_lookup_by_id(ldns_rcodes, (int) rcode);
 
     if (lt != NULL && lt->name != NULL)
         return lt->name;
-    g_snprintf(other, sizeof(other), "RCODE%u", (unsigned) rcode);
-    return other;
+    return (unsigned) rcode < G_N_ELEMENTS(other) ? other[rcode] : "RCODE?";
 }
 
 /* type_name - the mnemonic of an RR type, for log lines (ldns's table:

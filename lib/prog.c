@@ -11,6 +11,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,9 +87,14 @@ guint64
 smg_prog_number(const struct smg_prog *p, const char *s, guint64 max)
 {
     char *end;
-    guint64 v = g_ascii_strtoull(s, &end, 10);
+    guint64 v;
 
-    if (*s == '\0' || *end != '\0' || v == 0)
+    /* digits only: strtoull would take "-1" (as 2^64 - 1) and " 5" */
+    if (!g_ascii_isdigit(*s))
+        smg_prog_usage(p);
+    errno = 0;
+    v = g_ascii_strtoull(s, &end, 10);
+    if (*end != '\0' || v == 0 || errno == ERANGE)
         smg_prog_usage(p);
     return MIN(v, max);
 }

@@ -900,7 +900,13 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err
         g_free(dst);
         return st;
     }
+    /* the file now lives elsewhere; our record follows it at once, so that
+     * a failed sync below does not leave the caller the old name */
     curdir = g_path_get_dirname(msg->path);
+    g_free(msg->path);
+    msg->path = dst;
+    g_free(msg->queue);
+    msg->queue = g_strdup(queue);
     if (msg->spool->batching) {
         g_hash_table_add(msg->spool->b_dirs, newdir);
         g_hash_table_add(msg->spool->b_dirs, curdir);
@@ -909,18 +915,12 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err
         st = io_error(err, errno, "cannot sync", newdir);
         g_free(newdir);
         g_free(curdir);
-        g_free(dst);
         return st;
     } else if (msg->spool->sync) {
         (void) fsync_dir(curdir);
     }
     g_free(curdir);
     g_free(newdir);
-    /* the file now lives elsewhere; our record follows it */
-    g_free(msg->path);
-    msg->path = dst;
-    g_free(msg->queue);
-    msg->queue = g_strdup(queue);
     return SMG_OK;
 }
 

@@ -127,6 +127,11 @@ is "two tools at once: exit 64" 64 "$RC"
 RC=0
 "$CHECK" -c "$T/smg.conf" --bogus >/dev/null 2>&1 || RC=$?
 is "unknown option: exit 64" 64 "$RC"
+for bad in foo -1 " 5" 10x 99999999999999999999999; do
+    RC=0
+    "$CHECK" -c "$T/smg.conf" --spool --max "$bad" >/dev/null 2>&1 || RC=$?
+    is "--max '$bad': exit 64" 64 "$RC"
+done
 RC=0
 "$CHECK" -c "$T/smg.conf" --learn-spam "$T/empty-nothing-here" >/dev/null 2>"$T/err" || RC=$?
 is "learning from nothing: exit 66" 66 "$RC"
