@@ -131,6 +131,14 @@ is "show --json: a file that is not UTF-8 comes as base64" "False True" "$res"
 "$Q" -c "$T/smg.conf" list --json >"$T/list.json"
 ok "list --json still valid JSON with that file" /usr/bin/python3 -m json.tool "$T/list.json" /dev/null
 
+# an empty file (a finished one on its way to the pool) is no message
+: >"$SPOOL/check/cur/EMPTY1"
+: >"$SPOOL/check/new/EMPTY2"
+"$Q" -c "$T/smg.conf" show EMPTY1 >/dev/null 2>&1
+is "show of an empty file: no such message" 1 $?
+unlike "list leaves empty files out" 'EMPTY' "$("$Q" -c "$T/smg.conf" list 2>&1)"
+rm -f "$SPOOL/check/cur/EMPTY1" "$SPOOL/check/new/EMPTY2"
+
 out=$("$Q" -c "$T/smg.conf" show NOSUCH 2>&1)
 is "show of an unknown ID exits 1" 1 $?
 like "  and says so" '^smg-queue: fatal: NOSUCH: 5.1.0 no such message in the spool$' "$out"
