@@ -167,10 +167,16 @@ run_workers(struct smg_delivery *d, struct smg_spool *spool, const struct option
             unsigned n)
 {
     struct worker *w = g_new0(struct worker, n);
+    struct sigaction sa = {0};
     sigset_t set, old;
     int rc = 0, told = 0, stop_sig = 0;
     unsigned live = 0;
 
+    /* a SIGCHLD ignored by whoever started us would reap the workers
+     * behind our back (waitpid: ECHILD) and the parent would wait forever */
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
@@ -195,10 +201,19 @@ run_workers(struct smg_delivery *d, struct smg_spool *spool, const struct option
         pid_t pid;
         int status, sig;
 
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        while ((pid = waitpid(-1, &status, WNOHANG)) != 0) {
             unsigned i;
             gboolean clean;
 
+            if (pid < 0) {
+                if (errno == EINTR)
+                    continue;
+                /* ECHILD: none left to wait for, whatever we thought */
+                for (i = 0; i < n; i++)
+                    w[i].pid = 0;
+                live = 0;
+                break;
+            }
             for (i = 0; i < n && w[i].pid != pid; i++)
                 ;
             if (i == n)
@@ -266,6 +281,18 @@ run_workers(struct smg_delivery *d, struct smg_spool *spool, const struct option
         sig = sigtimedwait(&set, &info, &ts);
         if (sig == SIGTERM || sig == SIGINT)
             stop_sig = sig;
+    }
+    {
+        /* a stop that came as we finished is taken here, not by its
+         * default action once the mask is restored */
+        struct timespec zero = {0, 0};
+        sigset_t stops;
+
+        sigemptyset(&stops);
+        sigaddset(&stops, SIGTERM);
+        sigaddset(&stops, SIGINT);
+        while (sigtimedwait(&stops, NULL, &zero) > 0)
+            ;
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     g_free(w);

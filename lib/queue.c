@@ -283,13 +283,14 @@ entry_read(const struct smg_queue *q, const char *queue, const char *sub,
     /* Read without a lock, so the file may have moved on meanwhile; a
      * finished file's inode goes to the spool's pool, emptied, and may
      * already hold another message.  What was read counts only if the
-     * name still leads to the inode read.  An empty file is never a
+     * name still leads to the inode read, at the size it had (a finished
+     * file is emptied before its name goes).  An empty file is never a
      * message (a finished one on its way to the pool). */
     {
         struct stat now;
 
         if (lstat(path, &now) < 0 || now.st_dev != sb.st_dev || now.st_ino != sb.st_ino
-            || sb.st_size == 0 || len == 0) {
+            || now.st_size != sb.st_size || sb.st_size == 0 || len == 0) {
             g_free(buf);
             g_free(path);
             errno = ENOENT;
