@@ -36,6 +36,7 @@
 #include "lib/config.h"
 #include "lib/dns.h"
 #include "lib/log.h"
+#include "lib/rand.h"
 #include "lib/status.h"
 
 #define RESOLV_CONF "/etc/resolv.conf"
@@ -925,13 +926,7 @@ smg_dns_mx(struct smg_dns *dns, const char *domain, GPtrArray **hosts,
     }
     ldns_rr_list_deep_free(rrs);
     /* shuffle, then a stable sort: random order among equal preferences */
-    for (guint i = out->len; i > 1; i--) {
-        guint j = (guint) g_random_int_range(0, (gint32) i);
-        gpointer tmp = out->pdata[i - 1];
-
-        out->pdata[i - 1] = out->pdata[j];
-        out->pdata[j] = tmp;
-    }
+    smg_rand_shuffle(out);
     g_ptr_array_sort(out, mx_cmp);
     if (rcode != NULL)
         *rcode = rc;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/rand.h"
 #include "lib/spool.h"
 
 struct smg_spool {
@@ -301,29 +302,8 @@ file_close(void *cookie)
 }
 
 /*
- * pool_rand - a random number in [0, n).  The generator is this process's
- * own, seeded from /dev/urandom: workers forked from one parent would
- * otherwise share GLib's global one (if the parent had used it) and make
- * the same choices.
- */
-static guint
-pool_rand(guint n)
-{
-    static GRand *rng;
-    static pid_t owner;
-
-    if (rng == NULL || owner != getpid()) {
-        if (rng != NULL)
-            g_rand_free(rng);
-        rng = g_rand_new();
-        owner = getpid();
-    }
-    return (guint) g_rand_int_range(rng, 0, (gint32) n);
-}
-
-/*
  * scan_pool - fill spool->pool with up to POOL_SCAN names of pool/, in a
- * random order.  Every process reads pool/ in the same (hash) order; taken
+ * random order (lib/rand: forked workers do not share it).  Every process reads pool/ in the same (hash) order; taken
  * in that order, the names would be raced for by all of them, each loser
  * paying a failed rename and, soon, another read of the folder.  One read
  * of the folder returns some hundreds of names anyway, so all are kept.
@@ -342,13 +322,7 @@ scan_pool(struct smg_spool *spool)
         if (de->d_name[0] != '.')
             g_ptr_array_add(names, g_strdup(de->d_name));
     closedir(d);
-    for (guint i = names->len; i > 1; i--) {
-        guint j = pool_rand(i);
-        gpointer t = names->pdata[i - 1];
-
-        names->pdata[i - 1] = names->pdata[j];
-        names->pdata[j] = t;
-    }
+    smg_rand_shuffle(names);
     for (guint i = 0; i < names->len; i++)
         g_queue_push_tail(spool->pool, names->pdata[i]);
     g_ptr_array_free(names, TRUE);
@@ -413,9 +387,8 @@ open_pooled(const char *path)
     return fd;
 }
 
-/* is_at - whether the file of stat result a is the one at path now */
-static gboolean
-is_at(const struct stat *a, const char *path)
+gboolean
+smg_spool_is_at(const struct stat *a, const char *path)
 {
     struct stat b;
 
@@ -437,7 +410,7 @@ pool_put(struct smg_spool *spool, const char *path, int *fd)
     struct stat sb;
 
     if (*fd < 0 || fstat(*fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
-        || !is_at(&sb, path) || ftruncate(*fd, 0) < 0)
+        || !smg_spool_is_at(&sb, path) || ftruncate(*fd, 0) < 0)
         return FALSE;
     close(*fd);
     *fd = -1;
@@ -446,7 +419,7 @@ pool_put(struct smg_spool *spool, const char *path, int *fd)
         char *dst;
         int rc, e;
 
-        g_snprintf(slot, sizeof slot, "%u", pool_rand(POOL_SLOTS));
+        g_snprintf(slot, sizeof slot, "%u", smg_rand_below(POOL_SLOTS));
         dst = g_build_filename(spool->pool_dir, slot, NULL);
         rc = renameat2(AT_FDCWD, path, AT_FDCWD, dst, RENAME_NOREPLACE);
         e = errno;
@@ -691,7 +664,7 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
      * taken and finished it (and the pool handed its inode on) and a
      * repeat put a new file under the same name meanwhile. */
     errno = 0;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 || !is_at(&sb, src)
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 || !smg_spool_is_at(&sb, src)
         || rename(src, dst) < 0) {
         int e = errno;
         close(fd);
@@ -701,7 +674,7 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
             return SMG_PERMFAIL;
         return io_error(err, e, "cannot claim", id);
     }
-    if (!is_at(&sb, dst)) {
+    if (!smg_spool_is_at(&sb, dst)) {
         /* replaced between the check and the rename: put it back */
         if (renameat2(AT_FDCWD, dst, AT_FDCWD, src, RENAME_NOREPLACE) < 0)
             smg_log_warn("%s: left in cur/ for recovery: %s", id, g_strerror(errno));
