@@ -883,7 +883,7 @@ take_cur(struct smg_queue *q, const char *queue, const char *id,
 {
     char *path = path_in(q, queue, "cur", id);
     int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    struct stat a, b;
+    struct stat a;
     struct smg_spool_msg *m;
 
     if (fd < 0) {
@@ -912,8 +912,7 @@ take_cur(struct smg_queue *q, const char *queue, const char *id,
         return SMG_QUEUE_ERROR;
     }
     /* the worker may have moved or removed it just before letting go */
-    if (fstat(fd, &a) < 0 || lstat(path, &b) < 0 || a.st_ino != b.st_ino
-        || a.st_dev != b.st_dev) {
+    if (fstat(fd, &a) < 0 || !smg_spool_is_at(&a, path)) {
         close(fd);
         g_free(path);
         return SMG_QUEUE_NOTFOUND;

@@ -26,6 +26,7 @@
 #define SMG_SPOOL_H 1
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <glib.h>
@@ -193,6 +194,14 @@ void smg_spool_release(struct smg_spool_msg *msg, const char *queue);
  * SMG_SPOOL_RESCAN_MS) if it cannot
  */
 gboolean smg_spool_watch(struct smg_spool *spool, int ifd, const char *queue);
+
+/*
+ * smg_spool_is_at - whether the file whose stat result is a (taken from
+ * an open descriptor) is still the one at path: the file a process opened
+ * and locked may have been finished and renamed meanwhile, and with the
+ * pool its inode may come back under another message's name.
+ */
+gboolean smg_spool_is_at(const struct stat *a, const char *path);
 
 /* smg_spool_msg_free - close (releasing the lock) and free */
 void smg_spool_msg_free(struct smg_spool_msg *msg);
