@@ -115,16 +115,23 @@ struct worker {
     unsigned delay;     /* the next restart's delay */
 };
 
+/* now_s - monotonic seconds */
+static gint64
+now_s(void)
+{
+    return g_get_monotonic_time() / G_USEC_PER_SEC;
+}
+
 /*
- * start_worker - fork worker i of n; its pid, or -1.  Called with
- * SIGTERM, SIGINT and SIGCHLD blocked; the child sets their default
- * actions and then restores mask, so that a stop sent before
- * smg_delivery_serve installs its handler ends the worker (and counts as
- * a clean stop) instead of being lost.
+ * start_worker - fork worker i of n into *w (its pid and start time);
+ * FALSE if fork failed.  Called with SIGTERM, SIGINT and SIGCHLD blocked;
+ * the child sets their default actions and then restores mask, so that a
+ * stop sent before smg_delivery_serve installs its handler ends the
+ * worker (and counts as a clean stop) instead of being lost.
  */
-static pid_t
-start_worker(struct smg_delivery *d, struct smg_spool *spool, const struct options *o,
-             unsigned i, unsigned n, const sigset_t *mask)
+static gboolean
+start_worker(struct worker *w, struct smg_delivery *d, struct smg_spool *spool,
+             const struct options *o, unsigned i, unsigned n, const sigset_t *mask)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -139,16 +146,14 @@ start_worker(struct smg_delivery *d, struct smg_spool *spool, const struct optio
             _exit(EX_TEMPFAIL);
         _exit(smg_delivery_serve(d, spool, o->watch, i, n, o->max));
     }
-    if (pid < 0)
+    if (pid < 0) {
         smg_log_error("fork: %s", g_strerror(errno));
-    return pid;
-}
-
-/* now_s - monotonic seconds */
-static gint64
-now_s(void)
-{
-    return g_get_monotonic_time() / G_USEC_PER_SEC;
+        w->pid = 0;
+        return FALSE;
+    }
+    w->pid = pid;
+    w->started = now_s();
+    return TRUE;
 }
 
 /*
@@ -183,11 +188,8 @@ run_workers(struct smg_delivery *d, struct smg_spool *spool, const struct option
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, &old);
     for (unsigned i = 0; i < n; i++) {
-        w[i].pid = start_worker(d, spool, o, i, n, &old);
-        w[i].started = now_s();
         w[i].delay = RESTART_MIN;
-        if (w[i].pid < 0) {
-            w[i].pid = 0;
+        if (!start_worker(&w[i], d, spool, o, i, n, &old)) {
             rc = EX_OSERR;
             stop_sig = SIGTERM;
             break;
@@ -257,13 +259,10 @@ run_workers(struct smg_delivery *d, struct smg_spool *spool, const struct option
                     continue;
                 if (w[i].restart_at <= now) {
                     w[i].restart_at = 0;
-                    w[i].pid = start_worker(d, spool, o, i, n, &old);
-                    w[i].started = now;
-                    if (w[i].pid > 0) {
+                    if (start_worker(&w[i], d, spool, o, i, n, &old)) {
                         live++;
                         continue;
                     }
-                    w[i].pid = 0;
                     rc = MAX(rc, EX_OSERR);
                     stop_sig = SIGTERM;
                     break;
