@@ -146,11 +146,9 @@ sleep 0.5
 for i in 1 2 3 4 5 6; do
     spool_msg send.mta01 "WATCH$i" a@cust.test "w$i@good.test"
 done
-i=0
-while [ "$(received mta)" -lt $((before + 6)) ] && [ $i -lt 100 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+# received_at_least N - whether the MTA has received N messages
+received_at_least() { [ "$(received mta)" -ge "$1" ]; }
+eventually 100 received_at_least $((before + 6))
 is "watch: six new messages delivered" $((before + 6)) "$(received mta)"
 kill -TERM "$wpid"
 wait "$wpid"
@@ -165,36 +163,30 @@ before=$(received mta)
 wpid=$!
 at_exit "kill -9 $wpid 2>/dev/null"
 workers() { pgrep -P "$wpid" | sort; }
-i=0
-while [ "$(workers | wc -l)" -lt 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+two_workers() { [ "$(workers | wc -l)" -ge 2 ]; }
+eventually 50 two_workers
 first=$(workers)
 victim=$(echo "$first" | head -n 1)
 kill -9 "$victim"
-i=0
-while { [ "$(workers | wc -l)" -lt 2 ] || workers | grep -qx "$victim"; } && [ $i -lt 50 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+replaced() { two_workers && ! workers | grep -qx "$victim"; }
+eventually 50 replaced
 is "a killed worker is replaced" 2 "$(workers | grep -vx "$victim" | wc -l | tr -d ' ')"
 like "the restart is logged" 'killed by signal 9; starting it again' "$(cat "$T/restart.log")"
 for i in 1 2 3 4 5 6 7 8; do
     spool_msg send.mta01 "RESTART$i" a@cust.test "r$i@good.test"
 done
-i=0
-while [ "$(received mta)" -lt $((before + 8)) ] && [ $i -lt 100 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+eventually 100 received_at_least $((before + 8))
 is "both shares delivered after the restart" $((before + 8)) "$(received mta)"
 survivors=$(workers)
 kill -9 "$wpid"
 wait "$wpid" 2>/dev/null
-i=0
-for p in $survivors; do
-    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-done
-left=0
-for p in $survivors; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+# alive - how many of the pids given still run
+alive() { local p n=0; for p in "$@"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done; echo "$n"; }
+none_alive() { [ "$(alive "$@")" -eq 0 ]; }
+# shellcheck disable=SC2086 # one word per pid
+eventually 50 none_alive $survivors
+# shellcheck disable=SC2086
+left=$(alive $survivors)
 is "workers end when their parent is killed" 0 "$left"
 is "restart: queue empty" 0 "$(in_queue send.mta01)"
 
@@ -210,8 +202,7 @@ for round in 1 2 3 4 5; do
         :
     done
     kill -TERM "$qpid"
-    i=0
-    while kill -0 "$qpid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    eventually 50 none_alive "$qpid"
     if kill -0 "$qpid" 2>/dev/null; then
         hung=$((hung + 1))
         pkill -9 -P "$qpid"

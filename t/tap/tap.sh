@@ -120,17 +120,21 @@ while True:
 PY
 }
 
-# wait_port PORT [ADDR] - wait up to 10 s for a TCP listener
-wait_port() {
-    i=0
-    while [ $i -lt 100 ]; do
-        if $PY3 -c "import socket,sys; socket.create_connection(('${2:-127.0.0.1}', $1), 0.2).close()" 2>/dev/null; then
-            return 0
-        fi
+# eventually N CMD... - run CMD until it succeeds, at most N times, 0.1 s
+# apart; 0 once it did, 1 if it never did
+eventually() {
+    local n=$1 i=1
+    shift
+    until "$@"; do
+        [ "$i" -ge "$n" ] && return 1
         sleep 0.1
         i=$((i + 1))
     done
-    return 1
+}
+
+# wait_port PORT [ADDR] - wait up to 10 s for a TCP listener
+wait_port() {
+    eventually 100 $PY3 -c "import socket,sys; socket.create_connection(('${2:-127.0.0.1}', $1), 0.2).close()" 2>/dev/null
 }
 
 # count_files DIR - number of regular files in DIR
