@@ -89,8 +89,8 @@ synth "$T/set" 10 3
 watch_pid=$!
 at_exit "kill $watch_pid"
 enqueue W1 spam
-i=0
-while [ "$(places W1)" != "scan/new/W1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+placed() { [ "$(places "$1")" = "$2" ]; }
+eventually 100 placed W1 scan/new/W1
 is "watch: W1 passed" "scan/new/W1" "$(places W1)"
 unlike "watch: W1 scored without Bayes" 'BAYES_' "$(grep '^SMG-Spam' "$SPOOL/scan/new/W1")"
 "$CHECK" -c "$T/smg.conf" --learn-spam "$T/set/spam" --learn-ham "$T/set/ham" >/dev/null 2>&1

@@ -15,8 +15,7 @@ start_peer() {
     $PY3 "$srcdir/t/data/check-rspamd.py" "$1" "$pf" "${@:2}" >"$T/peer.$1.log" 2>&1 &
     peer_pid=$!
     at_exit "kill $peer_pid"
-    i=0
-    while [ ! -s "$pf" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    eventually 100 test -s "$pf"
     [ -s "$pf" ] || bail "the $1 peer did not start: $(cat "$T/peer.$1.log")"
     PEER_PORT=$(cat "$pf")
 }

@@ -19,8 +19,7 @@ $PY3 "$srcdir/t/data/blcheck-httpd.py" "$T/http.port" "$HTTP_LOG" "$HTTP_FAIL" \
     >"$T/httpd.out" 2>&1 &
 httpd_pid=$!
 at_exit "kill $httpd_pid"
-i=0
-while [ ! -s "$T/http.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+eventually 100 test -s "$T/http.port"
 HTTP_PORT=$(cat "$T/http.port" 2>/dev/null)
 [ -n "$HTTP_PORT" ] || bail "the HTTP server did not start: $(cat "$T/httpd.out")"
 

@@ -33,11 +33,7 @@ lock() {
     $PY3 "$T/locker.py" "$1" "$T/ready" &
     LOCKER=$!
     at_exit "kill $LOCKER"
-    i=0
-    while [ ! -e "$T/ready" ] && [ $i -lt 200 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    eventually 100 test -e "$T/ready"
     test -e "$T/ready" || bail "the locker did not lock $1"
 }
 
@@ -106,11 +102,8 @@ for i in $(seq 1 $N); do
     fi
 done
 # let the worker finish what is left in route, then stop it
-i=0
-while [ "$(count_files "$SPOOL/route/new")" -gt 0 ] && [ $i -lt 200 ]; do
-    sleep 0.05
-    i=$((i + 1))
-done
+route_drained() { [ "$(count_files "$SPOOL/route/new")" -eq 0 ]; }
+eventually 100 route_drained
 kill "$route_pid"
 wait "$route_pid" 2>/dev/null
 is "every command ended 0, 75 or 64" "" "$(grep -Ev ' (0|75|64)$' "$T/codes")"

@@ -46,13 +46,9 @@ send() {
 }
 # wait_for NAME N - wait up to 30 s until peer NAME has N messages
 wait_for() {
-    i=0
-    while [ "$(received "$1")" -lt "$2" ] && [ $i -lt 300 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ "$(received "$1")" -ge "$2" ]
+    eventually 300 has_received "$1" "$2"
 }
+has_received() { [ "$(received "$1")" -ge "$2" ]; }
 newest() { ls -t "$PEERS_DIR/$1"/* 2>/dev/null | grep -v '\.log$' | head -1; }
 
 # 1. clean mail: signed, from a good gateway

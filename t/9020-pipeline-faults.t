@@ -273,11 +273,8 @@ is "ham left from a good gateway, spam from the bad one" 0 "$(field wrongpeer)"
 ok "the pipeline still runs" kill -0 "$PIPE_PID"
 # scripts/pipeline polls its workers every second
 stage_kills=$(grep -vc '^recv ' "$T/kills")
-i=0
-while [ "$(grep -c 'restarting' "$T/pipeline.log")" -lt "$stage_kills" ] && [ $i -lt 50 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+restarted_all() { [ "$(grep -c 'restarting' "$T/pipeline.log")" -ge "$stage_kills" ]; }
+eventually 50 restarted_all
 is "every killed stage worker was restarted" "$stage_kills" "$(grep -c 'restarting' "$T/pipeline.log")"
 diag "$(grep -c 'status=recovered' "$T/pipeline.log") messages recovered from a cur/ by a restarted worker"
 unlike "no stage stopped for a usage or config error" 'usage or config' "$(cat "$T/pipeline.log")"
