@@ -7,6 +7,13 @@
  * may begin with any field, so a "Received:" line is put in front of a
  * copy of it, which makes the mail parser take it in every case.
  *
+ * libclamav reports some failures only as an error message and still
+ * calls the message clean: when it cannot make its temporary folder (a
+ * missing or read-only tmpdir, a full tmpfs) the mail parser never runs
+ * and the scan returns CL_CLEAN.  The message callback therefore records
+ * the first error of each scan, and a scan that logged one is a temporary
+ * failure, never a clean verdict.
+ *
  * Limits are reported through the heuristic alert for them
  * (CL_SCAN_HEURISTIC_EXCEEDS_MAX): libclamav records it as "potentially
  * unwanted" and goes on scanning, so a real signature found later still
@@ -38,23 +45,38 @@ struct smg_av {
     char *engine_name;
 };
 
-/* What the virus-found callback collects during one scan. */
+/* What the callbacks collect during one scan. */
 struct scan_ctx {
     char *virus;
     char *limit;
+    char *error; /* libclamav's first error message */
 };
+
+/*
+ * The scan this thread is in, for the message callback: libclamav passes
+ * the scan's context only once the scan is under way, and its error about
+ * the temporary folder comes before that, with NULL.
+ */
+static GPrivate current_scan;
 
 /* on_clamav_msg - libclamav's own messages go to our log, never stderr */
 static void
 on_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *context)
 {
+    struct scan_ctx *c = g_private_get(&current_scan);
     char *m = g_strchomp(g_strdup(msg != NULL ? msg : fullmsg));
 
-    (void) context;
-    if (severity == CL_MSG_ERROR)
+    (void) context; /* NULL before the scan proper begins: see current_scan */
+
+    if (severity == CL_MSG_ERROR) {
         smg_log_warn("libclamav: %s", m);
-    else
+        if (c != NULL && c->error == NULL) {
+            c->error = m;
+            return;
+        }
+    } else {
         smg_log_debug("libclamav: %s", m);
+    }
     g_free(m);
 }
 
@@ -291,7 +313,7 @@ smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result 
             GError **err)
 {
     struct cl_scan_options opts = {0};
-    struct scan_ctx ctx = {NULL, NULL};
+    struct scan_ctx ctx = {NULL, NULL, NULL};
     const char *virname = NULL;
     unsigned long scanned = 0;
     gsize plen = strlen(MAIL_PREFIX);
@@ -317,10 +339,20 @@ smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result 
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus: cannot map the message");
         return SMG_TEMPFAIL;
     }
+    g_private_set(&current_scan, &ctx);
     rc = cl_scanmap_callback(map, NULL, &virname, &scanned, av->engine, &opts, &ctx);
+    g_private_set(&current_scan, NULL);
     cl_fmap_close(map);
     g_free(copy);
     res->scanned = (guint64) scanned * CL_COUNT_PRECISION;
+    if (rc == CL_CLEAN && ctx.virus == NULL && ctx.error != NULL) {
+        /* "clean" after an error may mean "not looked at" */
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus: libclamav: %s", ctx.error);
+        g_free(ctx.limit);
+        g_free(ctx.error);
+        return SMG_TEMPFAIL;
+    }
+    g_free(ctx.error);
     if (rc == CL_CLEAN || rc == CL_VIRUS) {
         res->limit = ctx.limit;
         res->virus = ctx.virus;

@@ -95,6 +95,30 @@ out=$(mkmsg eicar-zip | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
 is "tmpdir set: zip still unpacked, exit 1" 1 $?
 is "tmpdir left empty" 0 "$(find "$T/clamtmp" -mindepth 1 | wc -l)"
 
+# libclamav reports a temporary folder it cannot make only as an error
+# message and then calls the message clean, unpacked or not: smg-scan
+# makes that exit 75, for the configured folder and for $TMPDIR (which is
+# how the systemd unit puts it on a tmpfs when tmpdir is unset)
+write_conf <<EOF
+scan.tmpdir = $T/no-such-folder
+EOF
+for kind in eicar-b64 clean; do
+    out=$(mkmsg $kind | "$SMG_SCAN" -c "$T/smg.conf" 2>"$T/err")
+    is "tmpdir missing, $kind: exit 75" 75 $?
+    is "tmpdir missing, $kind: nothing on stdout" "" "$out"
+    like "tmpdir missing, $kind: fatal line names it" \
+        '^smg-scan: fatal: -: 4\.3\.0 antivirus: libclamav: .*temporary directory.*no-such-folder' \
+        "$(cat "$T/err")"
+done
+write_conf </dev/null
+out=$(mkmsg eicar-b64 | TMPDIR=$T/no-such-tmp "$SMG_SCAN" -c "$T/smg.conf" 2>"$T/err")
+is "TMPDIR missing, tmpdir unset: exit 75" 75 $?
+like "TMPDIR missing: libclamav used it" 'no-such-tmp' "$(cat "$T/err")"
+mkdir -p "$T/envtmp"
+out=$(mkmsg eicar-zip | TMPDIR=$T/envtmp "$SMG_SCAN" -c "$T/smg.conf" 2>"$T/err")
+is "TMPDIR usable: zip unpacked there, exit 1" 1 $?
+is "TMPDIR left empty" 0 "$(find "$T/envtmp" -mindepth 1 | wc -l)"
+
 # an unusable database is a temporary failure, never a clean verdict
 mkdir -p "$T/empty" "$T/bad"
 cp "$T/db/"* "$T/bad/"

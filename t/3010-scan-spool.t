@@ -30,6 +30,17 @@ run_scan --spool
 is "corrupt database: exit 75" 75 "$RC"
 is "S1 still in scan/new" "scan/new/S1" "$(places S1)"
 like "fatal line logged" 'antivirus database .*bad: Malformed database' "$(cat "$T/scan.log")"
+# libclamav calls a message it could not unpack "clean" when its temporary
+# folder cannot be made: that is a temporary failure, and nothing moves
+write_conf <<EOF
+scan.tmpdir = $T/no-such-folder
+EOF
+: >"$T/scan.log"
+run_scan --spool
+is "unusable tmpdir: exit 75" 75 "$RC"
+is "S1 (EICAR) stays in scan/new" "scan/new/S1" "$(places S1)"
+is "S2 (clean) stays in scan/new" "scan/new/S2" "$(places S2)"
+like "the reason is logged" 'libclamav: .*temporary directory.*no-such-folder' "$(cat "$T/scan.log")"
 
 # the real run
 write_conf </dev/null

@@ -18,6 +18,7 @@ BENCH_PY=/usr/bin/python3
 [ -x "$BENCH_PY" ] || BENCH_PY=python3
 BENCH_AT_EXIT=()
 BENCH_TMP=""
+BENCH_MEM=""
 
 # note - print a line on stderr
 note() { printf 'bench: %s\n' "$*" >&2; }
@@ -54,6 +55,20 @@ bench_tmpdir() {
     chmod 755 "$BENCH_TMP"
     # shellcheck disable=SC2016 # expanded when run
     at_exit 'rm -rf -- "$BENCH_TMP"'
+}
+
+# bench_memdir - set BENCH_MEM to a folder on a tmpfs (/dev/shm), removed
+# at exit, for the virus scanners' temporary files: libclamav writes every
+# MIME part it scans to a file and removes it again, which is what a tmpfs
+# is for (the systemd units give smg-scan one under /run, and clamd's
+# TemporaryDirectory belongs on one as well).  Both sides get it.
+bench_memdir() {
+    [ -n "$BENCH_MEM" ] && return 0
+    BENCH_MEM=$(mktemp -d "${SMG_BENCH_MEMDIR:-/dev/shm}/smg-bench.XXXXXX") ||
+        die "cannot make a folder on ${SMG_BENCH_MEMDIR:-/dev/shm}"
+    chmod 755 "$BENCH_MEM"
+    # shellcheck disable=SC2016 # expanded when run
+    at_exit 'rm -rf -- "$BENCH_MEM"'
 }
 
 # discard DIR - move DIR into the run's trash, removed at exit.  On ext4

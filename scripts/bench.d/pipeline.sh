@@ -72,12 +72,13 @@ pl_smg_start() {
     local user_line="" i w=${SMG_BENCH_PIPELINE_WORKERS:-2} p
     local sp=${SMG_BENCH_PIPELINE_SEND_PROCESSES:-2}
     PL_DIR=$d
+    bench_memdir
     mkdir -p "$d/spool/check/tmp" "$d/spool/check/new" "$d/spool/check/cur" \
-        "$d/state" "$d/tmp"
+        "$d/state" "$BENCH_MEM/smg-scan"
     if [ "$(id -u)" -eq 0 ]; then
         id "$user" >/dev/null 2>&1 || die "no user $user (SMG_BENCH_USER)"
         user_line="user = $user"
-        chown -R "$user" "$d/spool" "$d/state" "$d/tmp"
+        chown -R "$user" "$d/spool" "$d/state" "$BENCH_MEM/smg-scan"
     fi
     PL_RECV_PORT=$(free_port)
     cat >"$d/smg.conf" <<EOF
@@ -99,7 +100,7 @@ rules = $BENCH_TOP/data/rules/smg.rules
 bayes = no
 [scan]
 database = $BENCH_TMP/pipeline/db
-tmpdir = $d/tmp
+tmpdir = $BENCH_MEM/smg-scan
 hostname = bench.example.net
 [sign]
 keytable = $BENCH_TMP/pipeline/KeyTable
@@ -296,14 +297,15 @@ pl_smg_half() {
 # milters, relaying to the sink; sets PL_PF_PIDS (name=pid ...)
 pl_pf_start() {
     local sink=$1 d=$BENCH_TMP/pipeline/pf n=100
-    mkdir -p "$d/tmp"
+    bench_memdir
+    mkdir -p "$d" "$BENCH_MEM/clamd"
     chmod 755 "$d"
     # clamd and clamav-milter
     cat >"$d/clamd.conf" <<EOF
 Foreground yes
 LocalSocket $d/clamd.sock
 DatabaseDirectory $BENCH_TMP/pipeline/db
-TemporaryDirectory $d/tmp
+TemporaryDirectory $BENCH_MEM/clamd
 LogFile $d/clamd.log
 SelfCheck 3600
 EOF
@@ -467,6 +469,9 @@ bench_pipeline() {
     echo "disk:     $(fs_type "$BENCH_TMP") at $BENCH_TMP:" \
         "$(fsync_rate "$BENCH_TMP/fsync" 1000 5120) fsync'd 5 KB files/s;" \
         "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    bench_memdir
+    echo "          libclamav's temporary files (smg-scan's tmpdir, clamd's TemporaryDirectory):" \
+        "$(fs_type "$BENCH_MEM") at $BENCH_MEM"
     echo
 
     echo "smg:"
