@@ -11,8 +11,11 @@
  * calls the message clean: when it cannot make its temporary folder (a
  * missing or read-only tmpdir, a full tmpfs) the mail parser never runs
  * and the scan returns CL_CLEAN.  The message callback therefore records
- * the first error of each scan, and a scan that logged one is a temporary
- * failure, never a clean verdict.
+ * the first error of each scan, and a scan that logged one is never a
+ * clean verdict: a temporary failure when the temporary folder is unusable
+ * (tried with a folder of our own), which stops the worker until it is
+ * mended; otherwise an error about this message, which goes to hold/ so
+ * that it cannot block the queue.
  *
  * Limits are reported through the heuristic alert for them
  * (CL_SCAN_HEURISTIC_EXCEEDS_MAX): libclamav records it as "potentially
@@ -23,7 +26,9 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <clamav.h>
 
@@ -277,6 +282,25 @@ smg_av_result_clear(struct smg_av_result *res)
     memset(res, 0, sizeof *res);
 }
 
+/*
+ * tmpdir_error - why libclamav cannot make its folders where it will
+ * (tmpdir, else $TMPDIR, else /tmp, as libclamav chooses), or NULL
+ */
+static char *
+tmpdir_error(const struct smg_av *av)
+{
+    const char *dir = av->tmpdir != NULL ? av->tmpdir : g_get_tmp_dir();
+    char *probe = g_build_filename(dir, "smg-scan.XXXXXX", NULL);
+    char *why = NULL;
+
+    if (g_mkdtemp(probe) == NULL)
+        why = g_strdup_printf("temporary folder %s: %s", dir, g_strerror(errno));
+    else
+        (void) rmdir(probe);
+    g_free(probe);
+    return why;
+}
+
 /* error_status - how a scan error is taken: engine trouble or bad content */
 static enum smg_status
 error_status(cl_error_t rc)
@@ -347,10 +371,15 @@ smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result 
     res->scanned = (guint64) scanned * CL_COUNT_PRECISION;
     if (rc == CL_CLEAN && ctx.virus == NULL && ctx.error != NULL) {
         /* "clean" after an error may mean "not looked at" */
-        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus: libclamav: %s", ctx.error);
+        char *why = tmpdir_error(av);
+        enum smg_status st = why != NULL ? SMG_TEMPFAIL : SMG_PERMFAIL;
+
+        smg_set_error(err, st, why != NULL ? "4.3.0" : "5.6.0", "antivirus: %s%slibclamav: %s",
+                      why != NULL ? why : "", why != NULL ? "; " : "", ctx.error);
+        g_free(why);
         g_free(ctx.limit);
         g_free(ctx.error);
-        return SMG_TEMPFAIL;
+        return st;
     }
     g_free(ctx.error);
     if (rc == CL_CLEAN || rc == CL_VIRUS) {

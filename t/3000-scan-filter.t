@@ -107,7 +107,7 @@ for kind in eicar-b64 clean; do
     is "tmpdir missing, $kind: exit 75" 75 $?
     is "tmpdir missing, $kind: nothing on stdout" "" "$out"
     like "tmpdir missing, $kind: fatal line names it" \
-        '^smg-scan: fatal: -: 4\.3\.0 antivirus: libclamav: .*temporary directory.*no-such-folder' \
+        '^smg-scan: fatal: -: 4\.3\.0 antivirus: temporary folder .*/no-such-folder: No such file or directory; libclamav: ' \
         "$(cat "$T/err")"
 done
 write_conf </dev/null

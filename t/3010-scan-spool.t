@@ -169,4 +169,23 @@ touch -d '400 days ago' "$SPOOL/quarantine/new/S4"
 run_scan --expire-quarantine
 is "retention 0 keeps everything" "quarantine/new/S4" "$(places S4)"
 
+# a tmpfs with room for libclamav's folders but not its files: the scan
+# logs errors and returns "clean" with nothing unpacked, and afterwards the
+# folder looks usable again, so the message is held for an operator
+mkdir -p "$T/tiny"
+if mount -t tmpfs -o size=1m,nr_inodes=3 tmpfs "$T/tiny"; then
+    at_exit "umount '$T/tiny'"
+    enqueue S0 eicar-b64
+    write_conf <<EOF
+scan.tmpdir = $T/tiny
+EOF
+    : >"$T/scan.log"
+    run_scan --spool
+    is "error with a usable tmpdir: the run goes on (exit 0)" 0 "$RC"
+    is "S0 (EICAR, not unpacked) is held, not passed" "hold/new/S0" "$(places S0)"
+    like "held with libclamav's error" 'S0: status=hold, reason=.*libclamav: ' "$(cat "$T/scan.log")"
+else
+    ok "mount a tmpfs without inodes to spare (needs root)" false
+fi
+
 done_testing
