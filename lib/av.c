@@ -9,13 +9,21 @@
  *
  * libclamav reports some failures only as an error message and still
  * calls the message clean: when it cannot make its temporary folder (a
- * missing or read-only tmpdir, a full tmpfs) the mail parser never runs
- * and the scan returns CL_CLEAN.  The message callback therefore records
- * the first error of each scan, and a scan that logged one is never a
- * clean verdict: a temporary failure when the temporary folder is unusable
- * (tried with a folder of our own), which stops the worker until it is
- * mended; otherwise an error about this message, which goes to hold/ so
- * that it cannot block the queue.
+ * missing or read-only tmpdir) the mail parser never runs, and when it
+ * cannot make a part's file (a full tmpfs) that part is never scanned.
+ * The message callback therefore records the first such error of a scan
+ * (temporary-file trouble, not the parsers' complaints about malformed
+ * content, which libclamav also logs as errors and which stay warnings),
+ * and a scan that logged one is never a clean verdict: a temporary
+ * failure when the folder fails a test of our own (a folder and a file
+ * written in it), which stops the worker until it is mended; otherwise
+ * this message's own trouble (a part larger than the tmpfs has room for),
+ * which goes to hold/ so that it cannot block the queue.  The engine is
+ * always given its folder (tmpdir, else $TMPDIR, else /tmp) so that the
+ * test tries the same one.  A folder on a full file system is worse: there
+ * libclamav logs nothing and finds nothing (EICAR in a zip "clean"), so a
+ * scan begins only when the folder has TMPDIR_PROBE bytes and an inode
+ * free.
  *
  * Limits are reported through the heuristic alert for them
  * (CL_SCAN_HEURISTIC_EXCEEDS_MAX): libclamav records it as "potentially
@@ -27,7 +35,9 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <clamav.h>
@@ -54,7 +64,7 @@ struct smg_av {
 struct scan_ctx {
     char *virus;
     char *limit;
-    char *error; /* libclamav's first error message */
+    char *error; /* libclamav's first temporary-file error */
 };
 
 /*
@@ -64,6 +74,20 @@ struct scan_ctx {
  */
 static GPrivate current_scan;
 
+/*
+ * tmpfile_trouble - whether one of libclamav's error messages says that a
+ * temporary folder or file could not be made or written (ClamAV 1.x
+ * wording: "Can't create temporary directory/file", cli_gentempfd's
+ * errors, fileblobDestroy's "... not saved", cli_writen's "write error");
+ * what libclamav says before a scan's context exists is always that
+ */
+static gboolean
+tmpfile_trouble(const char *m, gboolean early)
+{
+    return early || strstr(m, "temporary") != NULL || strstr(m, "cli_gentemp") != NULL
+           || strstr(m, "not saved") != NULL || strstr(m, "write error") != NULL;
+}
+
 /* on_clamav_msg - libclamav's own messages go to our log, never stderr */
 static void
 on_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *context)
@@ -71,11 +95,9 @@ on_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *
     struct scan_ctx *c = g_private_get(&current_scan);
     char *m = g_strchomp(g_strdup(msg != NULL ? msg : fullmsg));
 
-    (void) context; /* NULL before the scan proper begins: see current_scan */
-
     if (severity == CL_MSG_ERROR) {
         smg_log_warn("libclamav: %s", m);
-        if (c != NULL && c->error == NULL) {
+        if (c != NULL && c->error == NULL && tmpfile_trouble(m, context == NULL)) {
             c->error = m;
             return;
         }
@@ -162,7 +184,7 @@ load_engine(const struct smg_av_options *o, struct cl_engine **out, guint *sigs,
         rc = set_num(e, CL_ENGINE_MAX_FILES, o->max_files);
     if (rc == CL_SUCCESS)
         rc = set_num(e, CL_ENGINE_MAX_SCANTIME, o->max_scan_time);
-    if (rc == CL_SUCCESS && o->tmpdir != NULL)
+    if (rc == CL_SUCCESS)
         rc = cl_engine_set_str(e, CL_ENGINE_TMPDIR, o->tmpdir);
     if (rc != CL_SUCCESS) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "antivirus engine settings: %s",
@@ -228,7 +250,8 @@ smg_av_open(const struct smg_av_options *o, struct smg_av **out, GError **err)
     av->o = *o;
     av->database = g_strdup(o->database);
     av->o.database = av->database;
-    av->tmpdir = g_strdup(o->tmpdir);
+    /* libclamav would take $TMPDIR even when empty; GLib skips that */
+    av->tmpdir = g_strdup(o->tmpdir != NULL ? o->tmpdir : g_get_tmp_dir());
     av->o.tmpdir = av->tmpdir;
     if (load_engine(&av->o, &av->engine, &av->sigs, &av->dbstat, &av->have_stat, err)
         != SMG_OK) {
@@ -283,22 +306,68 @@ smg_av_result_clear(struct smg_av_result *res)
 }
 
 /*
- * tmpdir_error - why libclamav cannot make its folders where it will
- * (tmpdir, else $TMPDIR, else /tmp, as libclamav chooses), or NULL
+ * tmpdir_error - why the engine's temporary folder is unusable, or NULL:
+ * a folder made in it, and a file of TMPDIR_PROBE bytes in that, as
+ * libclamav makes them for every message
  */
+#define TMPDIR_PROBE 65536
 static char *
 tmpdir_error(const struct smg_av *av)
 {
-    const char *dir = av->tmpdir != NULL ? av->tmpdir : g_get_tmp_dir();
-    char *probe = g_build_filename(dir, "smg-scan.XXXXXX", NULL);
-    char *why = NULL;
+    char *probe = g_build_filename(av->tmpdir, "smg-scan.XXXXXX", NULL);
+    char *file = NULL, *why = NULL;
+    int fd;
 
-    if (g_mkdtemp(probe) == NULL)
-        why = g_strdup_printf("temporary folder %s: %s", dir, g_strerror(errno));
-    else
-        (void) rmdir(probe);
+    if (g_mkdtemp(probe) == NULL) {
+        why = g_strdup_printf("temporary folder %s: %s", av->tmpdir, g_strerror(errno));
+        g_free(probe);
+        return why;
+    }
+    file = g_build_filename(probe, "probe", NULL);
+    fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        why = g_strdup_printf("temporary folder %s: %s", av->tmpdir, g_strerror(errno));
+    } else {
+        char *zeros = g_malloc0(TMPDIR_PROBE);
+        gsize done = 0;
+
+        while (done < TMPDIR_PROBE) {
+            ssize_t n = write(fd, zeros + done, TMPDIR_PROBE - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                why = g_strdup_printf("temporary folder %s: %s", av->tmpdir,
+                                      n < 0 ? g_strerror(errno) : "short write");
+                break;
+            }
+            done += (gsize) n;
+        }
+        g_free(zeros);
+        close(fd);
+        (void) unlink(file);
+    }
+    (void) rmdir(probe);
+    g_free(file);
     g_free(probe);
     return why;
+}
+
+/*
+ * tmpdir_full - why the engine's temporary folder is full, or NULL; a
+ * folder statvfs cannot see is left to the scan, whose error says why
+ */
+static char *
+tmpdir_full(const struct smg_av *av)
+{
+    struct statvfs sv;
+
+    if (statvfs(av->tmpdir, &sv) < 0)
+        return NULL;
+    if ((guint64) sv.f_bavail * sv.f_frsize < TMPDIR_PROBE)
+        return g_strdup_printf("temporary folder %s: no space left", av->tmpdir);
+    if (sv.f_files > 0 && sv.f_favail == 0)
+        return g_strdup_printf("temporary folder %s: no inode left", av->tmpdir);
+    return NULL;
 }
 
 /* error_status - how a scan error is taken: engine trouble or bad content */
@@ -341,11 +410,16 @@ smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result 
     const char *virname = NULL;
     unsigned long scanned = 0;
     gsize plen = strlen(MAIL_PREFIX);
-    char *copy;
+    char *copy, *full;
     cl_fmap_t *map;
     cl_error_t rc;
 
     memset(res, 0, sizeof *res);
+    if ((full = tmpdir_full(av)) != NULL) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.1", "antivirus: %s", full);
+        g_free(full);
+        return SMG_TEMPFAIL;
+    }
     opts.general = CL_SCAN_GENERAL_HEURISTICS;
     opts.parse = ~0u;
     opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
@@ -369,19 +443,6 @@ smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result 
     cl_fmap_close(map);
     g_free(copy);
     res->scanned = (guint64) scanned * CL_COUNT_PRECISION;
-    if (rc == CL_CLEAN && ctx.virus == NULL && ctx.error != NULL) {
-        /* "clean" after an error may mean "not looked at" */
-        char *why = tmpdir_error(av);
-        enum smg_status st = why != NULL ? SMG_TEMPFAIL : SMG_PERMFAIL;
-
-        smg_set_error(err, st, why != NULL ? "4.3.0" : "5.6.0", "antivirus: %s%slibclamav: %s",
-                      why != NULL ? why : "", why != NULL ? "; " : "", ctx.error);
-        g_free(why);
-        g_free(ctx.limit);
-        g_free(ctx.error);
-        return st;
-    }
-    g_free(ctx.error);
     if (rc == CL_CLEAN || rc == CL_VIRUS) {
         res->limit = ctx.limit;
         res->virus = ctx.virus;
@@ -393,9 +454,24 @@ smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result 
                 res->virus = g_strdup(virname);
             }
         }
+        if (res->virus == NULL && ctx.error != NULL) {
+            /* "clean" (or a limit) after such an error: parts not looked at */
+            char *why = tmpdir_error(av);
+            enum smg_status st = why != NULL ? SMG_TEMPFAIL : SMG_PERMFAIL;
+
+            smg_set_error(err, st, why != NULL ? "4.3.0" : "5.6.0",
+                          "antivirus: %s%slibclamav: %s", why != NULL ? why : "",
+                          why != NULL ? "; " : "", ctx.error);
+            g_free(why);
+            g_free(ctx.error);
+            smg_av_result_clear(res);
+            return st;
+        }
+        g_free(ctx.error);
         res->verdict = res->virus != NULL ? SMG_AV_INFECTED : SMG_AV_CLEAN;
         return SMG_OK;
     }
+    g_free(ctx.error);
     g_free(ctx.virus);
     g_free(ctx.limit);
     if (rc == CL_ETIMEOUT || rc == CL_EMAXREC || rc == CL_EMAXSIZE || rc == CL_EMAXFILES) {

@@ -184,6 +184,29 @@ EOF
     is "error with a usable tmpdir: the run goes on (exit 0)" 0 "$RC"
     is "S0 (EICAR, not unpacked) is held, not passed" "hold/new/S0" "$(places S0)"
     like "held with libclamav's error" 'S0: status=hold, reason=.*libclamav: ' "$(cat "$T/scan.log")"
+    # the same trouble with a limit alert as well: still not "clean"
+    umount "$T/tiny"
+    mount -t tmpfs -o size=1m,nr_inodes=4 tmpfs "$T/tiny"
+    enqueue S00 clean-attach
+    write_conf <<EOF
+scan.tmpdir = $T/tiny
+scan.max_files = 2
+EOF
+    run_scan --spool
+    is "error and a limit: exit 0" 0 "$RC"
+    is "S00 (parts not saved, MaxFiles) is held, not passed" "hold/new/S00" "$(places S00)"
+    # a tmpfs that stays full fails the folder test: a temporary failure
+    umount "$T/tiny"
+    mount -t tmpfs -o size=64k tmpfs "$T/tiny"
+    dd if=/dev/zero of="$T/tiny/fill" bs=4k 2>/dev/null
+    enqueue S000 clean-attach
+    write_conf <<EOF
+scan.tmpdir = $T/tiny
+EOF
+    : >"$T/scan.log"
+    run_scan --spool
+    is "full tmpfs: exit 75" 75 "$RC"
+    is "S000 stays in scan/new" "scan/new/S000" "$(places S000)"
 else
     ok "mount a tmpfs without inodes to spare (needs root)" false
 fi
