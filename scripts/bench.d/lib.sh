@@ -46,30 +46,27 @@ bench_traps() {
     trap 'note "terminated"; exit 143' TERM HUP
 }
 
-# bench_tmpdir - make the run's temporary folder (once) and set BENCH_TMP
-bench_tmpdir() {
-    [ -n "$BENCH_TMP" ] && return 0
-    BENCH_TMP=$(mktemp -d "${SMG_BENCH_TMPDIR:-${TMPDIR:-/tmp}}/smg-bench.XXXXXX") ||
-        die "cannot make a temporary folder"
-    # Servers that run as other users (postfix, nobody) must reach inside.
-    chmod 755 "$BENCH_TMP"
-    # shellcheck disable=SC2016 # expanded when run
-    at_exit 'rm -rf -- "$BENCH_TMP"'
+# scratch_dir VAR PARENT - unless VAR is set already: make a folder in
+# PARENT, readable by servers that run as other users (postfix, nobody),
+# removed at exit, and set VAR to it
+scratch_dir() {
+    local dir
+    [ -n "${!1}" ] && return 0
+    dir=$(mktemp -d "$2/smg-bench.XXXXXX") || die "cannot make a folder in $2"
+    chmod 755 "$dir"
+    printf -v "$1" '%s' "$dir"
+    at_exit "rm -rf -- '$dir'"
 }
+
+# bench_tmpdir - make the run's temporary folder (once) and set BENCH_TMP
+bench_tmpdir() { scratch_dir BENCH_TMP "${SMG_BENCH_TMPDIR:-${TMPDIR:-/tmp}}"; }
 
 # bench_memdir - set BENCH_MEM to a folder on a tmpfs (/dev/shm), removed
 # at exit, for the virus scanners' temporary files: libclamav writes every
 # MIME part it scans to a file and removes it again, which is what a tmpfs
-# is for (the systemd units give smg-scan one under /run, and clamd's
-# TemporaryDirectory belongs on one as well).  Both sides get it.
-bench_memdir() {
-    [ -n "$BENCH_MEM" ] && return 0
-    BENCH_MEM=$(mktemp -d "${SMG_BENCH_MEMDIR:-/dev/shm}/smg-bench.XXXXXX") ||
-        die "cannot make a folder on ${SMG_BENCH_MEMDIR:-/dev/shm}"
-    chmod 755 "$BENCH_MEM"
-    # shellcheck disable=SC2016 # expanded when run
-    at_exit 'rm -rf -- "$BENCH_MEM"'
-}
+# is for (smg-scan@.service mounts one, and clamd's TemporaryDirectory
+# belongs on one as well).  Both sides get it.
+bench_memdir() { scratch_dir BENCH_MEM "${SMG_BENCH_MEMDIR:-/dev/shm}"; }
 
 # discard DIR - move DIR into the run's trash, removed at exit.  On ext4
 # without a journal, creating a file skips over every inode freed in the
