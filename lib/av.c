@@ -35,7 +35,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -315,39 +314,24 @@ static char *
 tmpdir_error(const struct smg_av *av)
 {
     char *probe = g_build_filename(av->tmpdir, "smg-scan.XXXXXX", NULL);
-    char *file = NULL, *why = NULL;
-    int fd;
+    char *why = NULL;
 
     if (g_mkdtemp(probe) == NULL) {
         why = g_strdup_printf("temporary folder %s: %s", av->tmpdir, g_strerror(errno));
-        g_free(probe);
-        return why;
-    }
-    file = g_build_filename(probe, "probe", NULL);
-    fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        why = g_strdup_printf("temporary folder %s: %s", av->tmpdir, g_strerror(errno));
     } else {
+        char *file = g_build_filename(probe, "probe", NULL);
         char *zeros = g_malloc0(TMPDIR_PROBE);
-        gsize done = 0;
+        GError *e = NULL;
 
-        while (done < TMPDIR_PROBE) {
-            ssize_t n = write(fd, zeros + done, TMPDIR_PROBE - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                why = g_strdup_printf("temporary folder %s: %s", av->tmpdir,
-                                      n < 0 ? g_strerror(errno) : "short write");
-                break;
-            }
-            done += (gsize) n;
+        if (!g_file_set_contents(file, zeros, TMPDIR_PROBE, &e)) {
+            why = g_strdup_printf("temporary folder %s: %s", av->tmpdir, e->message);
+            g_error_free(e);
         }
-        g_free(zeros);
-        close(fd);
         (void) unlink(file);
+        (void) rmdir(probe);
+        g_free(zeros);
+        g_free(file);
     }
-    (void) rmdir(probe);
-    g_free(file);
     g_free(probe);
     return why;
 }
