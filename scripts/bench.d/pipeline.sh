@@ -72,7 +72,6 @@ pl_smg_start() {
     local user_line="" i w=${SMG_BENCH_PIPELINE_WORKERS:-2} p
     local sp=${SMG_BENCH_PIPELINE_SEND_PROCESSES:-2}
     PL_DIR=$d
-    bench_memdir
     mkdir -p "$d/spool/check/tmp" "$d/spool/check/new" "$d/spool/check/cur" \
         "$d/state" "$BENCH_MEM/smg-scan"
     if [ "$(id -u)" -eq 0 ]; then
@@ -297,7 +296,6 @@ pl_smg_half() {
 # milters, relaying to the sink; sets PL_PF_PIDS (name=pid ...)
 pl_pf_start() {
     local sink=$1 d=$BENCH_TMP/pipeline/pf n=100
-    bench_memdir
     mkdir -p "$d" "$BENCH_MEM/clamd"
     chmod 755 "$d"
     # clamd and clamav-milter
@@ -425,6 +423,7 @@ bench_pipeline() {
     PL_FAILED=0
     ensure_tools smtp-source smtp-sink ss pgrep perl sigtool openssl mkfifo
     bench_tmpdir
+    bench_memdir
     mkdir -p "$BENCH_TMP/pipeline"
     for p in "${PL_STAGES[@]}"; do
         ensure_smg_build "smg-$p"
@@ -469,7 +468,6 @@ bench_pipeline() {
     echo "disk:     $(fs_type "$BENCH_TMP") at $BENCH_TMP:" \
         "$(fsync_rate "$BENCH_TMP/fsync" 1000 5120) fsync'd 5 KB files/s;" \
         "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    bench_memdir
     echo "          libclamav's temporary files (smg-scan's tmpdir, clamd's TemporaryDirectory):" \
         "$(fs_type "$BENCH_MEM") at $BENCH_MEM"
     echo
