@@ -4,7 +4,9 @@
  *
  * Every step that makes a message visible is ordered write, fsync(file),
  * rename, fsync(dir), so that after a crash the file is either absent from
- * new/ (and the sender was never told 250) or whole.  Claiming uses a
+ * new/ (and the sender was never told 250) or whole.  A new message (a
+ * fresh ID, no pool file) is an unnamed file instead, linked into new/
+ * once written and then synced (see open_unnamed).  Claiming uses a
  * non-blocking flock on the open file followed by a rename into cur/; the
  * rename, not the lock, decides which worker wins, and the lock tells
  * recovery whether a file in cur/ still has a live worker.
@@ -387,6 +389,40 @@ open_pooled(const char *path)
     return fd;
 }
 
+/*
+ * open_unnamed - an unnamed file (O_TMPFILE) in dir for a new message; -1
+ * where the file system or the kernel has none, or /proc is missing (the
+ * link goes through /proc/self/fd: linkat's AT_EMPTY_PATH needs a
+ * capability the servers drop).  Its commit is write, link into new/,
+ * fsync(file), fsync(new/): each of the two syncs writes only its own
+ * blocks, where a named file's first sync also writes tmp/ (a new entry),
+ * and neither the create nor the link locks tmp/, which every session
+ * shares.  A crash before the link leaves nothing behind.  The file is
+ * visible in new/ a moment before it is durable, as a renamed file is
+ * before its folder's sync; the 250 waits for both syncs.
+ */
+static int
+open_unnamed(const char *dir)
+{
+    static int have_proc = -1;
+
+    if (have_proc < 0)
+        have_proc = access("/proc/self/fd", X_OK) == 0;
+    if (!have_proc)
+        return -1;
+    return open(dir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+}
+
+/* link_unnamed - give the unnamed file open as fd the name path */
+static int
+link_unnamed(int fd, const char *path)
+{
+    char proc[64];
+
+    g_snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
 gboolean
 smg_spool_is_at(const struct stat *a, const char *path)
 {
@@ -471,13 +507,17 @@ smg_spool_create(struct smg_spool *spool, const char *queue, const char *id,
     f->id = id != NULL ? g_strdup(id) : smg_spool_new_id();
     tmpdir = smg_spool_queue_dir(spool, queue, "tmp");
     f->tmp_path = g_build_filename(tmpdir, f->id, NULL);
-    g_free(tmpdir);
     f->fd = -1;
     if (pool_take(spool, f->tmp_path))
         f->fd = open_pooled(f->tmp_path);
+    /* a fresh ID cannot clash with a file in new/, which linkat would not
+     * replace; a batch renames named files at its end */
+    if (f->fd < 0 && id == NULL && !spool->batching)
+        f->anon = (f->fd = open_unnamed(tmpdir)) >= 0;
     /* O_TRUNC: a repeat of a crashed stage replaces its earlier tmp file */
     if (f->fd < 0)
         f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    g_free(tmpdir);
     if (f->fd < 0) {
         st = io_error(err, errno, "cannot create", f->tmp_path);
         g_free(f->queue);
@@ -520,7 +560,8 @@ smg_spool_abort(struct smg_spool_file *f)
         fclose(f->fp);
     else if (f->fd >= 0)
         close(f->fd);
-    unlink(f->tmp_path);
+    if (!f->anon)
+        unlink(f->tmp_path);
     file_free(f);
 }
 
@@ -579,14 +620,20 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
     enum smg_status st = SMG_OK;
     const char *what = NULL;
     const char *where = f->tmp_path;
+    gboolean linked = FALSE;
     int e = 0;
 
-    if (f->spool->batching)
+    if (f->spool->batching && !f->anon)
         return commit_later(f, newdir, newpath, err);
     if (fflush(f->fp) != 0 || ferror(f->fp)) {
         e = f->write_errno != 0 ? f->write_errno : errno;
         what = "cannot write";
-    } else if (f->spool->sync && fdatasync(f->fd) < 0) {
+    } else if (f->anon && !(linked = link_unnamed(f->fd, newpath) == 0)) {
+        e = errno;
+        what = "cannot link to";
+        where = newpath;
+    } else if (f->spool->sync && (f->anon ? fsync(f->fd) : fdatasync(f->fd)) < 0) {
+        /* the unnamed file's link count is metadata fdatasync may skip */
         e = errno;
         what = "cannot sync";
     }
@@ -596,14 +643,18 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
     }
     f->fp = NULL;
     f->fd = -1;
-    if (what == NULL && rename(f->tmp_path, newpath) < 0) {
+    if (what == NULL && !f->anon && rename(f->tmp_path, newpath) < 0) {
         e = errno;
         what = "cannot rename to";
         where = newpath;
     }
     if (what != NULL) {
         st = io_error(err, e, what, where);
-        unlink(f->tmp_path);
+        /* no 250 follows: a linked file goes unless a worker took it */
+        if (linked)
+            unlink(newpath);
+        else if (!f->anon)
+            unlink(f->tmp_path);
     } else if (f->spool->sync && fsync_dir(newdir) < 0) {
         /* The file is in new/ but perhaps not durably.  Report failure
          * so that no 250 is given; if the file survives it is processed,

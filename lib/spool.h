@@ -35,7 +35,7 @@
 
 struct smg_spool;
 
-/* An open file being written to QUEUE/tmp/ID. */
+/* An open file being written to QUEUE/tmp/ID (or unnamed in QUEUE/tmp/). */
 struct smg_spool_file {
     struct smg_spool *spool;
     char *queue;
@@ -44,6 +44,7 @@ struct smg_spool_file {
     int fd;
     FILE *fp;         /* buffered writer on fd; use it or fd, not both */
     int write_errno;  /* private: errno of fp's first failed write, or 0 */
+    gboolean anon;    /* private: unnamed (O_TMPFILE); tmp_path is not its name */
 };
 
 /* A claimed message: QUEUE/cur/ID, opened and locked. */

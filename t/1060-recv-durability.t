@@ -1,6 +1,6 @@
 #!/bin/bash
 # 1060-recv-durability.t - nothing acknowledged is ever lost: kill -9 of
-# smg-recv in the middle of DATA leaves no partial file in new/, kill -9 at
+# smg-recv in the middle of DATA leaves no file in new/ or tmp/, kill -9 at
 # random moments under load never loses a message that got its 250, and a
 # full spool answers 452 4.3.1, never 250.
 # SPDX-License-Identifier: MIT
@@ -19,16 +19,22 @@ $PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
     'send:DATA\r\n' read 'send:Subject: half\r\n\r\nfirst half\r\n' sleep:5 \
     >"$T/half.out" 2>&1 &
 client=$!
+# a new message is an unnamed file in tmp/ (O_TMPFILE) until it is whole
+child="" unnamed=""
 for i in $(seq 50); do
-    [ "$(count_files "$SPOOL/check/tmp")" -gt 0 ] && break
+    for pid in $(pgrep -P "$RECV_PID"); do
+        unnamed=$(find "/proc/$pid/fd" -lname "$SPOOL/check/tmp/#* (deleted)" 2>/dev/null)
+        [ -n "$unnamed" ] && child=$pid && break 2
+    done
     sleep 0.1
 done
-is "the message is being written in tmp/" 1 "$(count_files "$SPOOL/check/tmp")"
-child=$(pgrep -P "$RECV_PID" | head -1)
 ok "found the session process" test -n "$child"
+ok "the message is being written to an unnamed file in tmp/" test -n "$unnamed"
+is "no named file in tmp/ meanwhile" 0 "$(count_files "$SPOOL/check/tmp")"
 kill -9 "$child"
 wait "$client"
 is "no file in new/ after kill -9 in DATA" 0 "$(queued)"
+is "nothing left in tmp/ after kill -9 in DATA" 0 "$(count_files "$SPOOL/check/tmp")"
 unlike "no 250 for the message" '^S: 250 2.0.0 Ok: queued' "$(cat "$T/half.out")"
 
 # a listener that survives its children: the next session works

@@ -286,7 +286,8 @@ test_write(void)
     ok(f != NULL && smg_spool_valid_id(f->id), "create made a valid new ID");
     ok(f != NULL && f->fp != NULL && f->fd >= 0, "create gives a writer");
     id = g_strdup(f->id);
-    is_int(1, count(sp, "check", "tmp"), "the file is in tmp/ while written");
+    ok(f != NULL && f->anon, "a fresh ID's file is unnamed (O_TMPFILE)");
+    is_int(0, count(sp, "check", "tmp"), "so tmp/ has no name for it while written");
     is_int(0, count(sp, "check", "new"), "and not in new/");
     fputs("Subject: hello\n\nbody\n", f->fp);
     is_int(21, ftell(f->fp), "ftell on the writer counts the bytes");
@@ -312,6 +313,7 @@ test_write(void)
     f = NULL;
     is_int(SMG_OK, smg_spool_create(sp, "sign", "FDWRITE", &f, &err),
            "create for fd writing");
+    is_int(1, count(sp, "sign", "tmp"), "a given ID's file is in tmp/ while written");
     ok(write(f->fd, "raw\n", 4) == 4, "write(2) on f->fd");
     is_int(SMG_OK, smg_spool_commit(f, &err), "commit after fd writes");
     text = slurp(sp, "sign", "new", "FDWRITE");
