@@ -6,8 +6,9 @@
  * customer_domains for the backscatter guard of NDRs): a text file of
  * lines "customer domain [domain ...]", the customer as in SMG-Customer
  * (the AUTH name, compared exactly), domains separated by blanks or
- * commas, '#' starting a comment, blank lines allowed, a customer may
- * appear on several lines.  As in Postfix's tables, a domain
+ * commas, '#' starting a comment (lib/table.h: at a line's start or
+ * after a blank), blank lines allowed, a customer may appear on several
+ * lines.  As in Postfix's tables, a domain
  * "example.com" covers itself only and ".example.com" covers itself and
  * its subdomains.
  *

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "lib/keytable.h"
+#include "lib/table.h"
 
 struct smg_keytable {
     char *path;
@@ -40,59 +41,6 @@ struct smg_signingtable {
 struct smg_replyto {
     GHashTable *map; /* lower-case domain or "*.domain" or "*" -> value */
 };
-
-/* A line of a table file, split at the first run of whitespace. */
-typedef enum smg_status (*line_fn)(void *ctx, const char *path, unsigned line,
-                                   char *key, char *value, GError **err);
-
-/* strip_comment - cut a '#' comment that starts the line or follows a blank */
-static void
-strip_comment(char *s)
-{
-    for (char *p = s; *p != '\0'; p++) {
-        if (*p == '#' && (p == s || *(p - 1) == ' ' || *(p - 1) == '\t')) {
-            *p = '\0';
-            return;
-        }
-    }
-}
-
-/* read_table - call fn for each line "KEY VALUE" of path */
-static enum smg_status
-read_table(const char *path, const char *what, line_fn fn, void *ctx,
-           GError **err)
-{
-    char *text = NULL;
-    char **lines;
-    GError *gerr = NULL;
-    enum smg_status st = SMG_OK;
-
-    if (!g_file_get_contents(path, &text, NULL, &gerr)) {
-        smg_set_error(err, SMG_CONFIG, NULL, "cannot read %s %s: %s", what,
-                      path, gerr->message);
-        g_error_free(gerr);
-        return SMG_CONFIG;
-    }
-    lines = g_strsplit(text, "\n", -1);
-    for (unsigned i = 0; lines[i] != NULL && st == SMG_OK; i++) {
-        char *l = lines[i], *sep;
-
-        strip_comment(l);
-        g_strstrip(l);
-        if (*l == '\0')
-            continue;
-        sep = l + strcspn(l, " \t");
-        if (*sep != '\0') {
-            *sep++ = '\0';
-            while (*sep == ' ' || *sep == '\t')
-                sep++;
-        }
-        st = fn(ctx, path, i + 1, l, sep, err);
-    }
-    g_strfreev(lines);
-    g_free(text);
-    return st;
-}
 
 /* dataset_path - the file of an OpenDKIM dataset spec; NULL if unsupported */
 static const char *
@@ -366,7 +314,7 @@ smg_keytable_load(const char *spec, struct smg_keytable **out, GError **err)
     kt->path = g_strdup(path);
     kt->keys = g_ptr_array_new_with_free_func(key_free);
     kt->byname = g_hash_table_new(g_str_hash, g_str_equal);
-    st = read_table(path, "KeyTable", load_key_line, kt, err);
+    st = smg_table_read(path, "KeyTable", load_key_line, kt, err);
     if (st != SMG_OK) {
         smg_keytable_free(kt);
         return st;
@@ -520,7 +468,7 @@ smg_keytable_signing_load(const char *spec, const struct smg_keytable *kt,
                                       (GDestroyNotify) g_ptr_array_unref);
     sl.st = st;
     sl.kt = kt;
-    rc = read_table(path, "SigningTable", load_signing_line, &sl, err);
+    rc = smg_table_read(path, "SigningTable", load_signing_line, &sl, err);
     if (rc != SMG_OK) {
         smg_keytable_signing_free(st);
         return rc;
@@ -646,7 +594,7 @@ smg_keytable_replyto_load(const char *path, struct smg_replyto **out,
 
     *out = NULL;
     rt->map = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    st = read_table(path, "Reply-To table", load_replyto_line, rt, err);
+    st = smg_table_read(path, "Reply-To table", load_replyto_line, rt, err);
     if (st != SMG_OK) {
         smg_keytable_replyto_free(rt);
         return st;

@@ -36,6 +36,7 @@
 
 #include "lib/log.h"
 #include "lib/ratelimit.h"
+#include "lib/table.h"
 
 #define RL_MAGIC "SMGRL\0\0\1"
 #define RL_CHECK_SALT 0x5a17c0deU
@@ -117,75 +118,35 @@ customer_ok(const char *name)
     return TRUE;
 }
 
-/* load_table - read the rate_limit_table file into rl->table */
+/* table_line - one line "customer limit" of the rate_limit_table file */
 static enum smg_status
-load_table(struct smg_ratelimit *rl, const char *path, GError **err)
+table_line(void *ctx, const char *path, unsigned lineno, char *customer, char *limit,
+           GError **err)
 {
-    GError *ferr = NULL;
-    char *text;
-    char **lines;
-    enum smg_status st = SMG_OK;
+    struct smg_ratelimit *rl = ctx;
+    struct rl_limit l, *copy;
+    char *why = NULL;
 
-    if (!g_file_get_contents(path, &text, NULL, &ferr)) {
-        smg_set_error(err, SMG_CONFIG, NULL,
-                      "%s: cannot read rate limit table: %s", path,
-                      ferr->message);
-        g_error_free(ferr);
+    if (*limit == '\0' || limit[strcspn(limit, " \t")] != '\0' || !customer_ok(customer)) {
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: expected \"customer limit\"", path,
+                      lineno);
         return SMG_CONFIG;
     }
-    lines = g_strsplit(text, "\n", -1);
-    g_free(text);
-    for (unsigned i = 0; lines[i] != NULL && st == SMG_OK; i++) {
-        char *line = lines[i];
-        char **f;
-        struct rl_limit l;
-        char *why = NULL;
-
-        /* '#' starts a comment at the line's start or after a blank. */
-        for (char *p = line; *p != '\0'; p++)
-            if (*p == '#' && (p == line || g_ascii_isspace(p[-1]))) {
-                *p = '\0';
-                break;
-            }
-        f = g_strsplit_set(g_strstrip(line), " \t", -1);
-        /* Drop the empty words that runs of blanks leave. */
-        {
-            unsigned n = 0;
-            for (unsigned j = 0; f[j] != NULL; j++) {
-                if (*f[j] == '\0')
-                    g_free(f[j]);
-                else
-                    f[n++] = f[j];
-            }
-            f[n] = NULL;
-        }
-        if (f[0] == NULL) {
-            g_strfreev(f);
-            continue;
-        }
-        if (f[1] == NULL || f[2] != NULL || !customer_ok(f[0])) {
-            smg_set_error(err, SMG_CONFIG, NULL,
-                          "%s:%u: expected \"customer limit\"", path, i + 1);
-            st = SMG_CONFIG;
-        } else if (g_hash_table_contains(rl->table, f[0])) {
-            smg_set_error(err, SMG_CONFIG, NULL,
-                          "%s:%u: customer %s listed twice", path, i + 1,
-                          f[0]);
-            st = SMG_CONFIG;
-        } else if (!parse_limit(f[1], &l, &why)) {
-            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: customer %s: %s",
-                          path, i + 1, f[0], why);
-            g_free(why);
-            st = SMG_CONFIG;
-        } else {
-            struct rl_limit *copy = g_new(struct rl_limit, 1);
-            *copy = l;
-            g_hash_table_insert(rl->table, g_strdup(f[0]), copy);
-        }
-        g_strfreev(f);
+    if (g_hash_table_contains(rl->table, customer)) {
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: customer %s listed twice", path, lineno,
+                      customer);
+        return SMG_CONFIG;
     }
-    g_strfreev(lines);
-    return st;
+    if (!parse_limit(limit, &l, &why)) {
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: customer %s: %s", path, lineno, customer,
+                      why);
+        g_free(why);
+        return SMG_CONFIG;
+    }
+    copy = g_new(struct rl_limit, 1);
+    *copy = l;
+    g_hash_table_insert(rl->table, g_strdup(customer), copy);
+    return SMG_OK;
 }
 
 enum smg_status
@@ -212,7 +173,7 @@ smg_ratelimit_open(const struct smg_conf *conf, struct smg_ratelimit **out,
         return SMG_CONFIG;
     }
     if (table != NULL) {
-        st = load_table(rl, table, err);
+        st = smg_table_read(table, "rate limit table", table_line, rl, err);
         if (st != SMG_OK) {
             smg_ratelimit_free(rl);
             return st;

@@ -1,0 +1,74 @@
+/*
+ * table.c - the operators' text tables (see table.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include "lib/table.h"
+
+/* strip_comment - cut a '#' comment that starts the line or follows a blank */
+static void
+strip_comment(char *s)
+{
+    for (char *p = s; *p != '\0'; p++) {
+        if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+enum smg_status
+smg_table_read(const char *path, const char *what, smg_table_fn fn, void *ctx,
+               GError **err)
+{
+    char *text = NULL;
+    char **lines;
+    GError *gerr = NULL;
+    enum smg_status st = SMG_OK;
+
+    if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+        smg_set_error(err, SMG_CONFIG, NULL, "cannot read %s %s: %s", what, path,
+                      gerr->message);
+        g_error_free(gerr);
+        return SMG_CONFIG;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    for (unsigned i = 0; lines[i] != NULL && st == SMG_OK; i++) {
+        char *l = lines[i], *sep;
+
+        strip_comment(l);
+        g_strstrip(l); /* blanks, and a CR before the LF */
+        if (*l == '\0')
+            continue;
+        sep = l + strcspn(l, " \t");
+        if (*sep != '\0') {
+            *sep++ = '\0';
+            while (*sep == ' ' || *sep == '\t')
+                sep++;
+        }
+        st = fn(ctx, path, i + 1, l, sep, err);
+    }
+    g_strfreev(lines);
+    g_free(text);
+    return st;
+}
+
+char **
+smg_table_words(const char *value, const char *seps)
+{
+    char **w = g_strsplit_set(value, seps, -1);
+    unsigned n = 0;
+
+    for (unsigned i = 0; w[i] != NULL; i++) {
+        if (*w[i] == '\0')
+            g_free(w[i]);
+        else
+            w[n++] = w[i];
+    }
+    w[n] = NULL;
+    return w;
+}

@@ -1,0 +1,82 @@
+/*
+ * table-t.c - unit tests for lib/table: the operators' text tables.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <config.h>
+
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/table.h"
+#include "t/tap/basic.h"
+
+/* collect - a table line function that records "LINE:KEY=VALUE|" */
+static enum smg_status
+collect(void *ctx, const char *path, unsigned lineno, char *key, char *value, GError **err)
+{
+    GString *seen = ctx;
+
+    (void) path;
+    if (strcmp(key, "stop") == 0) {
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: stop here", path, lineno);
+        return SMG_CONFIG;
+    }
+    g_string_append_printf(seen, "%u:%s=%s|", lineno, key, value);
+    return SMG_OK;
+}
+
+int
+main(void)
+{
+    char *dir = g_dir_make_tmp("smg-table-XXXXXX", NULL);
+    char *path = g_build_filename(dir, "t", NULL);
+    GString *seen = g_string_new(NULL);
+    GError *err = NULL;
+    char **w;
+
+    plan(12);
+    test_write_file(path, "# a comment line\n"
+                          "\n"
+                          "  key1   value one  \n"
+                          "key2\tv#2 # comment after a blank\r\n"
+                          "lonely\n"
+                          "k3 a, b,,c\n");
+    is_int(SMG_OK, smg_table_read(path, "test table", collect, seen, &err), "table reads");
+    is_string("3:key1=value one|4:key2=v#2|5:lonely=|6:k3=a, b,,c|", seen->str,
+              "comments, blank lines, blanks and CR dropped; '#' inside a word kept; "
+              "the value is the rest of the line");
+
+    g_string_truncate(seen, 0);
+    test_write_file(path, "a 1\nstop now\nb 2\n");
+    is_int(SMG_CONFIG, smg_table_read(path, "test table", collect, seen, &err),
+           "the line function's error stops the reading");
+    ok(err != NULL && strstr(err->message, "t:2: stop here") != NULL, "and is returned");
+    is_string("1:a=1|", seen->str, "no line after it is read");
+    g_clear_error(&err);
+
+    is_int(SMG_CONFIG, smg_table_read("/nonexistent/table", "test table", collect, seen, &err),
+           "a missing file is a configuration error");
+    ok(err != NULL && strstr(err->message, "cannot read test table /nonexistent/table") != NULL,
+       "that names the table and the file");
+    g_clear_error(&err);
+
+    w = smg_table_words(" a, b,,c\td ", " \t,");
+    is_int(4, g_strv_length(w), "words: empty ones dropped");
+    is_string("a", w[0], "first word");
+    is_string("d", w[3], "last word");
+    g_strfreev(w);
+    w = smg_table_words("", " ");
+    ok(w[0] == NULL, "no words in an empty value");
+    g_strfreev(w);
+    w = smg_table_words("one", " ");
+    is_string("one", w[0], "one word");
+    g_strfreev(w);
+
+    unlink(path);
+    rmdir(dir);
+    g_free(path);
+    g_free(dir);
+    g_string_free(seen, TRUE);
+    return 0;
+}
