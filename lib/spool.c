@@ -6,7 +6,7 @@
  * rename, fsync(dir), so that after a crash the file is either absent from
  * new/ (and the sender was never told 250) or whole.  A new message (a
  * fresh ID, no pool file) is an unnamed file instead, linked into new/
- * once written and then synced (see open_unnamed).  Claiming uses a
+ * once written and synced (see open_unnamed).  Claiming uses a
  * non-blocking flock on the open file followed by a rename into cur/; the
  * rename, not the lock, decides which worker wins, and the lock tells
  * recovery whether a file in cur/ still has a live worker.
@@ -41,6 +41,7 @@ struct smg_spool {
     char *pool_dir;      /* SPOOL/pool */
     GQueue *pool;        /* names from the last scan of pool/ */
     time_t pool_empty;   /* when that scan found pool/ empty */
+    gboolean no_unnamed; /* a link of an unnamed file failed: named files only */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
     GArray *b_out;       /* struct batch_out: files to sync and rename */
@@ -391,24 +392,24 @@ open_pooled(const char *path)
 
 /*
  * open_unnamed - an unnamed file (O_TMPFILE) in dir for a new message; -1
- * where the file system or the kernel has none, or /proc is missing (the
+ * where the file system or the kernel has none, /proc is missing (the
  * link goes through /proc/self/fd: linkat's AT_EMPTY_PATH needs a
- * capability the servers drop).  Its commit is write, link into new/,
- * fsync(file), fsync(new/): each of the two syncs writes only its own
- * blocks, where a named file's first sync also writes tmp/ (a new entry),
- * and neither the create nor the link locks tmp/, which every session
- * shares.  A crash before the link leaves nothing behind.  The file is
- * visible in new/ a moment before it is durable, as a renamed file is
- * before its folder's sync; the 250 waits for both syncs.
+ * capability the servers drop), or a link has failed before.  Its commit
+ * is write, fdatasync, link into new/, fsync(file) (the link count, which
+ * without a journal no sync of new/ writes), fsync(new/): the data is on
+ * disk before the file has a name, as a named file's is before its rename.
+ * The file's first sync does not write tmp/ (a named file's does: a new
+ * entry), and neither the create nor the link locks tmp/, which every
+ * session shares.  A crash before the link leaves nothing behind.
  */
 static int
-open_unnamed(const char *dir)
+open_unnamed(struct smg_spool *spool, const char *dir)
 {
     static int have_proc = -1;
 
     if (have_proc < 0)
         have_proc = access("/proc/self/fd", X_OK) == 0;
-    if (!have_proc)
+    if (!have_proc || spool->no_unnamed)
         return -1;
     return open(dir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
 }
@@ -513,7 +514,12 @@ smg_spool_create(struct smg_spool *spool, const char *queue, const char *id,
     /* a fresh ID cannot clash with a file in new/, which linkat would not
      * replace; a batch renames named files at its end */
     if (f->fd < 0 && id == NULL && !spool->batching)
-        f->anon = (f->fd = open_unnamed(tmpdir)) >= 0;
+        f->anon = (f->fd = open_unnamed(spool, tmpdir)) >= 0;
+    if (f->anon) {
+        /* for error messages: the file has no name of its own */
+        g_free(f->tmp_path);
+        f->tmp_path = g_strdup_printf("%s (unnamed file for %s)", tmpdir, f->id);
+    }
     /* O_TRUNC: a repeat of a crashed stage replaces its earlier tmp file */
     if (f->fd < 0)
         f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -628,12 +634,24 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
     if (fflush(f->fp) != 0 || ferror(f->fp)) {
         e = f->write_errno != 0 ? f->write_errno : errno;
         what = "cannot write";
+    } else if (f->spool->sync && fdatasync(f->fd) < 0) {
+        e = errno;
+        what = "cannot sync";
     } else if (f->anon && !(linked = link_unnamed(f->fd, newpath) == 0)) {
         e = errno;
         what = "cannot link to";
         where = newpath;
-    } else if (f->spool->sync && (f->anon ? fsync(f->fd) : fdatasync(f->fd)) < 0) {
-        /* the unnamed file's link count is metadata fdatasync may skip */
+        /* this message gets a temporary failure; where linkat itself
+         * cannot work (a bind mount, a seccomp filter, /proc), the next
+         * ones are named files */
+        if (e == EXDEV || e == EPERM || e == EACCES || e == ENOSYS || e == EOPNOTSUPP
+            || e == EINVAL || e == ELOOP) {
+            f->spool->no_unnamed = TRUE;
+            smg_log_warn("cannot link an unnamed file to %s: %s; using named files from now on",
+                         newpath, g_strerror(e));
+        }
+    } else if (f->anon && f->spool->sync && fsync(f->fd) < 0) {
+        /* the link count, which no sync of new/ writes without a journal */
         e = errno;
         what = "cannot sync";
     }
@@ -959,7 +977,8 @@ gboolean
 smg_spool_watch(struct smg_spool *spool, int ifd, const char *queue)
 {
     char *dir = smg_spool_queue_dir(spool, queue, "new");
-    gboolean ok = inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) >= 0;
+    /* a rename, a linked unnamed file (IN_CREATE), a file written in place */
+    gboolean ok = inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE) >= 0;
 
     if (!ok)
         smg_log_warn("inotify on %s: %s; rescanning every %d ms", dir, g_strerror(errno),

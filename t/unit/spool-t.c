@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -273,6 +274,20 @@ test_open(void)
 }
 
 /* test_write - create, commit, abort */
+/* have_tmpfile - whether QUEUE/tmp of sp takes O_TMPFILE files */
+static gboolean
+have_tmpfile(struct smg_spool *sp, const char *queue)
+{
+    char *d = smg_spool_queue_dir(sp, queue, "tmp");
+    int fd = open(d, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+
+    g_free(d);
+    if (fd < 0)
+        return FALSE;
+    close(fd);
+    return TRUE;
+}
+
 static void
 test_write(void)
 {
@@ -280,18 +295,34 @@ test_write(void)
     struct smg_spool_file *f = NULL;
     GError *err = NULL;
     char *id, *text, *p;
+    char evbuf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     struct stat sb;
+    int ifd;
 
+    /* the watch a stage worker keeps on new/ */
+    ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (ifd < 0 || smg_spool_ensure(sp, "check", &err) != SMG_OK || !smg_spool_watch(sp, ifd, "check"))
+        bail("inotify watch on check/new");
     is_int(SMG_OK, smg_spool_create(sp, "check", NULL, &f, &err), "create");
     ok(f != NULL && smg_spool_valid_id(f->id), "create made a valid new ID");
     ok(f != NULL && f->fp != NULL && f->fd >= 0, "create gives a writer");
     id = g_strdup(f->id);
-    ok(f != NULL && f->anon, "a fresh ID's file is unnamed (O_TMPFILE)");
-    is_int(0, count(sp, "check", "tmp"), "so tmp/ has no name for it while written");
+    if (have_tmpfile(sp, "check")) {
+        ok(f->anon, "a fresh ID's file is unnamed (O_TMPFILE)");
+        is_int(0, count(sp, "check", "tmp"), "so tmp/ has no name for it while written");
+        ok(strstr(f->tmp_path, "(unnamed file for ") != NULL, "errors say it has no name");
+    } else {
+        ok(!f->anon, "no O_TMPFILE here: a named file in tmp/");
+        is_int(1, count(sp, "check", "tmp"), "it is in tmp/ while written");
+        ok(strstr(f->tmp_path, id) != NULL, "errors name it");
+    }
     is_int(0, count(sp, "check", "new"), "and not in new/");
     fputs("Subject: hello\n\nbody\n", f->fp);
     is_int(21, ftell(f->fp), "ftell on the writer counts the bytes");
+    ok(read(ifd, evbuf, sizeof evbuf) < 0 && errno == EAGAIN, "no event on new/ before the commit");
     is_int(SMG_OK, smg_spool_commit(f, &err), "commit");
+    ok(read(ifd, evbuf, sizeof evbuf) > 0, "the commit wakes a worker watching new/");
+    close(ifd);
     is_int(0, count(sp, "check", "tmp"), "commit: nothing left in tmp/");
     is_int(1, count(sp, "check", "new"), "commit: one file in new/");
     text = slurp(sp, "check", "new", id);
@@ -957,6 +988,57 @@ pool_count(struct smg_spool *sp)
 }
 
 /* test_pool - done keeps the inode in pool/, emptied; create reuses it */
+/*
+ * test_link_fallback - new/ on a mount of its own, where linkat gives
+ * EXDEV: the commit is a temporary failure and the spool's next files are
+ * named ones.  In a child with its own mount namespace (needs root).
+ */
+static void
+test_link_fallback(void)
+{
+    struct smg_spool *sp = open_spool("xdev", TRUE);
+    char *newdir;
+    int status = -1;
+    pid_t pid;
+
+    if (smg_spool_ensure(sp, "check", NULL) != SMG_OK)
+        bail("ensure xdev/check");
+    newdir = smg_spool_queue_dir(sp, "check", "new");
+    pid = fork();
+    if (pid == 0) {
+        struct smg_spool_file *f = NULL;
+        GError *err = NULL;
+        int bits = 0;
+
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0
+            || mount("tmpfs", newdir, "tmpfs", 0, "size=64k") < 0)
+            _exit(100);
+        if (smg_spool_create(sp, "check", NULL, &f, &err) == SMG_OK && f->anon) {
+            fputs("x\n", f->fp);
+            if (smg_spool_commit(f, &err) == SMG_TEMPFAIL && strstr(err->message, "cannot link to"))
+                bits |= 1;
+            g_clear_error(&err);
+            f = NULL;
+            if (smg_spool_create(sp, "check", NULL, &f, &err) == SMG_OK && !f->anon)
+                bits |= 2;
+            smg_spool_abort(f);
+        }
+        _exit(bits);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        bail("fallback child");
+    if (WEXITSTATUS(status) == 100 || !have_tmpfile(sp, "check")) {
+        diag("no tmpfs on check/new or no O_TMPFILE (this test needs root)");
+        ok(0, "a failed link of an unnamed file: SMG_TEMPFAIL");
+        ok(0, "then the spool writes named files");
+    } else {
+        ok(WEXITSTATUS(status) & 1, "a failed link of an unnamed file: SMG_TEMPFAIL");
+        ok(WEXITSTATUS(status) & 2, "then the spool writes named files");
+    }
+    g_free(newdir);
+    smg_spool_close(sp);
+}
+
 static void
 test_pool(void)
 {
@@ -1191,7 +1273,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(179);
+    plan(186);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1201,6 +1283,7 @@ main(void)
     test_move_done_corrupt();
     test_recover();
     test_pool();
+    test_link_fallback();
     test_pool_spread();
     test_batch();
     test_full();
