@@ -1214,20 +1214,18 @@ static void
 race_trace(const char *event, const char *path)
 {
     if (strcmp(event, "named") == 0 && race_on) {
-        char *id = g_path_get_basename(path);
+        char *id = g_path_get_basename(path);        /* QUEUE/new/ID */
         char *newdir = g_path_get_dirname(path);
-        char *queue = g_path_get_basename(newdir);
         char *qdir = g_path_get_dirname(newdir);
-        char *qname = g_path_get_basename(qdir);
+        char *queue = g_path_get_basename(qdir);
         struct smg_spool_msg *m = NULL;
 
-        if (smg_spool_claim(race_sp, qname, id, &m, NULL) == SMG_OK)
+        if (smg_spool_claim(race_sp, queue, id, &m, NULL) == SMG_OK)
             g_ptr_array_add(race_taken, m);
         g_free(id);
         g_free(newdir);
-        g_free(queue);
         g_free(qdir);
-        g_free(qname);
+        g_free(queue);
     } else if (strcmp(event, "claimed") == 0) {
         char *q = g_path_get_dirname(path); /* QUEUE */
         char *name = g_path_get_basename(q);
@@ -1240,8 +1238,8 @@ race_trace(const char *event, const char *path)
 
 /*
  * test_claim_race - a worker that claims a file after it is named in new/
- * and before new/ is synced: the writer syncs cur/ too (for a commit, a
- * move and a batch), and only then.
+ * and before new/ is synced: the writer syncs cur/ too (a commit, a
+ * batch's end), and only then.
  */
 static void
 test_claim_race(void)
