@@ -47,7 +47,6 @@ struct smg_spool {
     GArray *b_out;       /* struct batch_out: files to sync and rename */
     GArray *b_done;      /* struct batch_done: finished files to remove */
     GHashTable *b_dirs;  /* folders whose entries to sync */
-    GPtrArray *b_moved;  /* QUEUE/new/ID paths of the batch's moves */
 };
 
 struct batch_out {
@@ -100,46 +99,6 @@ fsync_dir(const char *path)
     return rc;
 }
 
-void (*smg_spool_trace)(const char *event, const char *path);
-
-/* trace - tell a test's smg_spool_trace about event at path */
-static void
-trace(const char *event, const char *path)
-{
-    if (smg_spool_trace != NULL)
-        smg_spool_trace(event, path);
-}
-
-/*
- * sync_if_claimed - after QUEUE/new has been synced with the file
- * new_path (QUEUE/new/ID) in it: if a worker claimed the file before that
- * sync (renamed it to QUEUE/cur/ID), sync QUEUE/cur too.  The sync of new/
- * then wrote new/ without the file, and cur/ holds its only name; with a
- * journal the claim's rename went to disk with new/, but without one
- * (ext2, ext4 without a journal) or where a folder's sync covers that
- * folder alone (btrfs), cur/ would reach the disk only at writeback, and
- * a power cut before it would leave the acknowledged message in no
- * folder.  A file moved on from cur/ is the next stage's to keep.
- */
-static int
-sync_if_claimed(const char *new_path)
-{
-    char *new_dir, *queue_dir, *cur;
-    int rc;
-
-    if (access(new_path, F_OK) == 0 || errno != ENOENT)
-        return 0;
-    new_dir = g_path_get_dirname(new_path);
-    queue_dir = g_path_get_dirname(new_dir);
-    cur = g_build_filename(queue_dir, "cur", NULL);
-    trace("claimed", cur);
-    rc = fsync_dir(cur);
-    g_free(cur);
-    g_free(queue_dir);
-    g_free(new_dir);
-    return rc;
-}
-
 /* valid_queue - a queue name is one path component of safe characters */
 static gboolean
 valid_queue(const char *q)
@@ -176,10 +135,8 @@ batch_drop(struct smg_spool *spool)
     g_array_free(spool->b_out, TRUE);
     g_array_free(spool->b_done, TRUE);
     g_hash_table_destroy(spool->b_dirs);
-    g_ptr_array_free(spool->b_moved, TRUE);
     spool->b_out = spool->b_done = NULL;
     spool->b_dirs = NULL;
-    spool->b_moved = NULL;
     spool->batching = FALSE;
 }
 
@@ -716,13 +673,11 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
             unlink(newpath);
         else if (!f->anon)
             unlink(f->tmp_path);
-    } else {
-        trace("named", newpath);
-        /* The file is in new/ (or cur/) but perhaps not durably: report
-         * failure so that no 250 is given; if the file survives it is
-         * processed, and the client's retry makes at worst a duplicate. */
-        if (f->spool->sync && (fsync_dir(newdir) < 0 || sync_if_claimed(newpath) < 0))
-            st = io_error(err, errno, "cannot sync", newdir);
+    } else if (f->spool->sync && fsync_dir(newdir) < 0) {
+        /* The file is in new/ but perhaps not durably.  Report failure
+         * so that no 250 is given; if the file survives it is processed,
+         * and the client's retry makes at worst a duplicate. */
+        st = io_error(err, errno, "cannot sync", newdir);
     }
     g_free(newdir);
     g_free(newpath);
@@ -997,11 +952,8 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err
     if (msg->spool->batching) {
         g_hash_table_add(msg->spool->b_dirs, newdir);
         g_hash_table_add(msg->spool->b_dirs, curdir);
-        g_ptr_array_add(msg->spool->b_moved, g_strdup(dst));
         newdir = curdir = NULL;
     } else if (msg->spool->sync && fsync_dir(newdir) < 0) {
-        /* no worker can have claimed the file yet: our lock holds until
-         * the caller frees msg (in a batch it may, see batch_end) */
         st = io_error(err, errno, "cannot sync", newdir);
         g_free(newdir);
         g_free(curdir);
@@ -1094,7 +1046,6 @@ smg_spool_batch_begin(struct smg_spool *spool)
     spool->b_out = g_array_new(FALSE, FALSE, sizeof(struct batch_out));
     spool->b_done = g_array_new(FALSE, FALSE, sizeof(struct batch_done));
     spool->b_dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    spool->b_moved = g_ptr_array_new_with_free_func(g_free);
 }
 
 /*
@@ -1132,19 +1083,11 @@ smg_spool_batch_end(struct smg_spool *spool, GError **err)
         struct batch_out *o = &g_array_index(spool->b_out, struct batch_out, n);
         if (rename(o->tmp_path, o->new_path) < 0)
             st = io_error(err, errno, "cannot rename to", o->new_path);
-        else
-            g_ptr_array_add(spool->b_moved, g_strdup(o->new_path));
     }
-    for (guint i = 0; st == SMG_OK && i < spool->b_moved->len; i++)
-        trace("named", spool->b_moved->pdata[i]);
     g_hash_table_iter_init(&it, spool->b_dirs);
     while (st == SMG_OK && spool->sync && g_hash_table_iter_next(&it, &dir, NULL))
         if (fsync_dir(dir) < 0)
             st = io_error(err, errno, "cannot sync", dir);
-    /* outputs and moves that a worker took before their folder's sync */
-    for (guint i = 0; st == SMG_OK && spool->sync && i < spool->b_moved->len; i++)
-        if (sync_if_claimed(spool->b_moved->pdata[i]) < 0)
-            st = io_error(err, errno, "cannot sync the claimed", spool->b_moved->pdata[i]);
     for (guint i = 0; st == SMG_OK && i < spool->b_done->len; i++) {
         struct batch_done *d = &g_array_index(spool->b_done, struct batch_done, i);
         int e = finish(spool, d->path, &d->fd);

@@ -186,15 +186,6 @@ enum smg_status smg_spool_batch_end(struct smg_spool *spool,
  */
 void smg_spool_release(struct smg_spool_msg *msg, const char *queue);
 
-/*
- * smg_spool_trace - for tests, NULL otherwise: called with "named" and
- * QUEUE/new/ID when a commit (or a batch's move) has named a file there
- * that a worker could claim before the folder is synced, and with
- * "claimed" and QUEUE/cur when a worker had claimed it and cur/ is
- * synced as well
- */
-extern void (*smg_spool_trace)(const char *event, const char *path);
-
 /* how often a watching worker reads new/ again without an event (ms) */
 #define SMG_SPOOL_RESCAN_MS 5000
 

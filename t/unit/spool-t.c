@@ -1203,103 +1203,6 @@ test_pool_spread(void)
     smg_spool_close(sp);
 }
 
-/* the claim a racing worker makes while a file is named but not synced */
-static struct smg_spool *race_sp;   /* the worker's handle on the spool */
-static GPtrArray *race_taken;       /* its claims */
-static GString *race_events;        /* "claimed:QUEUE;" for each sync of cur/ */
-static gboolean race_on;            /* whether the worker claims */
-
-/* race_trace - smg_spool_trace: claim each named file at once */
-static void
-race_trace(const char *event, const char *path)
-{
-    if (strcmp(event, "named") == 0 && race_on) {
-        char *id = g_path_get_basename(path);        /* QUEUE/new/ID */
-        char *newdir = g_path_get_dirname(path);
-        char *qdir = g_path_get_dirname(newdir);
-        char *queue = g_path_get_basename(qdir);
-        struct smg_spool_msg *m = NULL;
-
-        if (smg_spool_claim(race_sp, queue, id, &m, NULL) == SMG_OK)
-            g_ptr_array_add(race_taken, m);
-        g_free(id);
-        g_free(newdir);
-        g_free(qdir);
-        g_free(queue);
-    } else if (strcmp(event, "claimed") == 0) {
-        char *q = g_path_get_dirname(path); /* QUEUE */
-        char *name = g_path_get_basename(q);
-
-        g_string_append_printf(race_events, "claimed:%s;", name);
-        g_free(q);
-        g_free(name);
-    }
-}
-
-/*
- * test_claim_race - a worker that claims a file after it is named in new/
- * and before new/ is synced: the writer syncs cur/ too (a commit, a
- * batch's end), and only then.
- */
-static void
-test_claim_race(void)
-{
-    struct smg_spool *sp = open_spool("race", TRUE);
-    struct smg_spool_file *f = NULL;
-    struct smg_spool_msg *m = NULL;
-    GError *err = NULL;
-    char *id;
-
-    race_sp = open_spool("race", TRUE);
-    race_taken = g_ptr_array_new_with_free_func((GDestroyNotify) smg_spool_msg_free);
-    race_events = g_string_new(NULL);
-
-    /* without a racing worker nothing more is synced */
-    smg_spool_trace = race_trace;
-    g_free(put(sp, "other", NULL, "x\n"));
-    is_string("", race_events->str, "a commit nobody claims early syncs new/ only");
-    race_on = TRUE;
-
-    /* a new message (smg-recv's commit) */
-    g_string_truncate(race_events, 0);
-    if (smg_spool_create(sp, "check", NULL, &f, &err) != SMG_OK)
-        bail("create");
-    fputs("m\n", f->fp);
-    id = g_strdup(f->id);
-    is_int(SMG_OK, smg_spool_commit(f, &err), "commit with a worker claiming at once");
-    is_int(1, race_taken->len, "the worker took the file before new/ was synced");
-    is_string("claimed:check;", race_events->str, "so the commit synced check/cur too");
-    ok(exists(sp, "check", "cur", id), "where the file is");
-
-    /* a batch (a stage's): a message passed on unchanged, one written
-     * anew; a moved message's lock goes when the stage frees it, before
-     * the batch's end syncs the folders */
-    g_string_truncate(race_events, 0);
-    m = g_ptr_array_steal_index(race_taken, 0);
-    smg_spool_batch_begin(race_sp);
-    is_int(SMG_OK, smg_spool_move(m, "scan", 0, &err), "batch: move");
-    smg_spool_msg_free(m);
-    m = NULL;
-    if (smg_spool_create(race_sp, "sign", "RACEBATCH", &f, &err) != SMG_OK)
-        bail("create in batch");
-    fputs("b\n", f->fp);
-    if (smg_spool_commit(f, &err) != SMG_OK)
-        bail("commit in batch");
-    is_string("", race_events->str, "nothing synced before the batch's end");
-    is_int(SMG_OK, smg_spool_batch_end(race_sp, &err), "batch end with a worker claiming at once");
-    is_int(2, race_taken->len, "the worker took both before their folders were synced");
-    is_string("claimed:scan;claimed:sign;", race_events->str,
-              "so the batch's end synced scan/cur and sign/cur too");
-
-    smg_spool_trace = NULL;
-    race_on = FALSE;
-    g_ptr_array_free(race_taken, TRUE);
-    g_string_free(race_events, TRUE);
-    g_free(id);
-    smg_spool_close(race_sp);
-    smg_spool_close(sp);
-}
-
 /* test_batch - what a batch defers, and what its end or its loss leaves */
 static void
 test_batch(void)
@@ -1370,7 +1273,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(196);
+    plan(186);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1381,7 +1284,6 @@ main(void)
     test_recover();
     test_pool();
     test_link_fallback();
-    test_claim_race();
     test_pool_spread();
     test_batch();
     test_full();
