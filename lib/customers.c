@@ -27,8 +27,19 @@ table_line(void *ctx, const char *path, unsigned lineno, char *customer, char *v
            GError **err)
 {
     struct smg_customers *tbl = ctx;
-    char **domains = smg_table_words(value, " \t\r,");
+    char *comma = strchr(customer, ',');
+    char *rest, *hash, **domains;
     GPtrArray *doms;
+
+    /* "customer,domain" and "customer, domain": a comma ends the name too;
+     * no domain has a '#', so one starts a comment anywhere here */
+    if (comma != NULL)
+        *comma++ = '\0';
+    rest = g_strconcat(comma != NULL ? comma : "", " ", value, NULL);
+    if ((hash = strchr(rest, '#')) != NULL)
+        *hash = '\0';
+    domains = smg_table_words(rest, " \t\r,");
+    g_free(rest);
 
     if (domains[0] == NULL) {
         smg_set_error(err, SMG_CONFIG, "4.3.5", "%s:%u: customer %s has no domain", path,

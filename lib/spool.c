@@ -187,6 +187,76 @@ smg_spool_queue_dir(const struct smg_spool *spool, const char *queue,
     return g_build_filename(spool->dir, queue, sub, NULL);
 }
 
+/*
+ * open_unnamed - an unnamed file (O_TMPFILE) in dir for a new message; -1
+ * where the file system or the kernel has none, /proc is missing (the
+ * link goes through /proc/self/fd: linkat's AT_EMPTY_PATH needs a
+ * capability the servers drop), or a link has failed before.  Its commit
+ * is write, fdatasync, link into new/, fsync(file) (the link count, which
+ * without a journal no sync of new/ writes), fsync(new/): the data is on
+ * disk before the file has a name, as a named file's is before its rename.
+ * The file's first sync does not write tmp/ (a named file's does: a new
+ * entry), and neither the create nor the link locks tmp/, which every
+ * session shares.  A crash before the link leaves no name behind.
+ */
+static int
+open_unnamed(struct smg_spool *spool, const char *dir)
+{
+    static int have_proc = -1;
+
+    if (have_proc < 0)
+        have_proc = access("/proc/self/fd", X_OK) == 0;
+    if (!have_proc || spool->no_unnamed)
+        return -1;
+#ifdef O_TMPFILE
+    return open(dir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+#else
+    (void) dir;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+/* link_unnamed - give the unnamed file open as fd the name path */
+static int
+link_unnamed(int fd, const char *path)
+{
+    char proc[64];
+
+    g_snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/*
+ * probe_unnamed - whether queue_dir takes unnamed files: make one in tmp/
+ * and link it into new/ under a dot name (never a message, never listed),
+ * then remove it.  Where it fails the spool writes named files, in this
+ * process and in those it forks (smg-recv's sessions), instead of giving
+ * each fork's first message a temporary failure.
+ */
+static void
+probe_unnamed(struct smg_spool *spool, const char *queue_dir)
+{
+    char *tmp = g_build_filename(queue_dir, "tmp", NULL);
+    char *name = g_strdup_printf(".probe.%ld", (long) getpid());
+    char *path = g_build_filename(queue_dir, "new", name, NULL);
+    int fd = open_unnamed(spool, tmp);
+
+    if (fd < 0 || link_unnamed(fd, path) < 0) {
+        if (!spool->no_unnamed && fd >= 0)
+            smg_log_warn("cannot link an unnamed file in %s: %s; using named files",
+                         queue_dir, g_strerror(errno));
+        spool->no_unnamed = TRUE;
+    } else {
+        (void) unlink(path);
+    }
+    if (fd >= 0)
+        close(fd);
+    g_free(path);
+    g_free(name);
+    g_free(tmp);
+}
+
 enum smg_status
 smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
 {
@@ -206,6 +276,11 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
             return st;
         }
         g_free(d);
+    }
+    if (!spool->no_unnamed) {
+        char *qdir = g_build_filename(spool->dir, queue, NULL);
+        probe_unnamed(spool, qdir);
+        g_free(qdir);
     }
     g_hash_table_add(spool->ensured, g_strdup(queue));
     return SMG_OK;
@@ -388,40 +463,6 @@ open_pooled(const char *path)
         return -1;
     }
     return fd;
-}
-
-/*
- * open_unnamed - an unnamed file (O_TMPFILE) in dir for a new message; -1
- * where the file system or the kernel has none, /proc is missing (the
- * link goes through /proc/self/fd: linkat's AT_EMPTY_PATH needs a
- * capability the servers drop), or a link has failed before.  Its commit
- * is write, fdatasync, link into new/, fsync(file) (the link count, which
- * without a journal no sync of new/ writes), fsync(new/): the data is on
- * disk before the file has a name, as a named file's is before its rename.
- * The file's first sync does not write tmp/ (a named file's does: a new
- * entry), and neither the create nor the link locks tmp/, which every
- * session shares.  A crash before the link leaves nothing behind.
- */
-static int
-open_unnamed(struct smg_spool *spool, const char *dir)
-{
-    static int have_proc = -1;
-
-    if (have_proc < 0)
-        have_proc = access("/proc/self/fd", X_OK) == 0;
-    if (!have_proc || spool->no_unnamed)
-        return -1;
-    return open(dir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
-}
-
-/* link_unnamed - give the unnamed file open as fd the name path */
-static int
-link_unnamed(int fd, const char *path)
-{
-    char proc[64];
-
-    g_snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }
 
 gboolean

@@ -538,7 +538,9 @@ test_domains(void)
                           "c42 example.com, .example.org\n"
                           "\n"
                           "c42\tEXAMPLE.net   # a second line\n"
-                          "c7 seven.test\n");
+                          "c7 seven.test\n"
+                          "c8,eight.test,#a comment after a comma\n"
+                          "c9, nine.test\n");
     is_int(SMG_OK, smg_customers_load(path, &tbl, &err), "table loads");
     {
         const char *const *d = smg_customers_domains(tbl, "c42");
@@ -552,6 +554,12 @@ test_domains(void)
         ok(!smg_customers_covers(d, "badexample.org"), ".example.org does not cover badexample.org");
         ok(smg_customers_covers(d, "A.B.Example.ORG"), ".example.org covers a deeper subdomain, any case");
         ok(!smg_customers_covers(NULL, "example.com"), "no domains cover nothing");
+        d = smg_customers_domains(tbl, "c8");
+        ok(d != NULL && g_strv_length((char **) d) == 1 && strcmp(d[0], "eight.test") == 0,
+           "a comma ends the customer's name too; '#' after it starts a comment");
+        d = smg_customers_domains(tbl, "c9");
+        ok(d != NULL && g_strv_length((char **) d) == 1 && strcmp(d[0], "nine.test") == 0,
+           "\"customer, domain\": the name without its comma");
     }
 
     env = env_of("", "c42", NULL);

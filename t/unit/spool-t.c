@@ -990,22 +990,28 @@ pool_count(struct smg_spool *sp)
 /* test_pool - done keeps the inode in pool/, emptied; create reuses it */
 /*
  * test_link_fallback - new/ on a mount of its own, where linkat gives
- * EXDEV: the commit is a temporary failure and the spool's next files are
- * named ones.  In a child with its own mount namespace (needs root).
+ * EXDEV.  A spool that probed before the mount: the commit is a temporary
+ * failure and its next files are named ones.  A spool opened after it:
+ * its probe finds out, and its first file is a named one.  In a child
+ * with its own mount namespace (needs root).
  */
 static void
 test_link_fallback(void)
 {
     struct smg_spool *sp = open_spool("xdev", TRUE);
-    char *newdir;
+    gboolean tmpfile;
+    char *newdir, *top_xdev;
     int status = -1;
     pid_t pid;
 
     if (smg_spool_ensure(sp, "check", NULL) != SMG_OK)
         bail("ensure xdev/check");
+    tmpfile = have_tmpfile(sp, "check");
     newdir = smg_spool_queue_dir(sp, "check", "new");
+    top_xdev = g_build_filename(top, "xdev", NULL);
     pid = fork();
     if (pid == 0) {
+        struct smg_spool *late = NULL;
         struct smg_spool_file *f = NULL;
         GError *err = NULL;
         int bits = 0;
@@ -1019,22 +1025,37 @@ test_link_fallback(void)
                 bits |= 1;
             g_clear_error(&err);
             f = NULL;
-            if (smg_spool_create(sp, "check", NULL, &f, &err) == SMG_OK && !f->anon)
-                bits |= 2;
+        } else {
             smg_spool_abort(f);
+            f = NULL;
         }
+        if (smg_spool_create(sp, "check", NULL, &f, &err) == SMG_OK && !f->anon)
+            bits |= 2;
+        smg_spool_abort(f);
+        f = NULL;
+        if (smg_spool_open(top_xdev, TRUE, &late, &err) == SMG_OK
+            && smg_spool_create(late, "check", NULL, &f, &err) == SMG_OK && !f->anon)
+            bits |= 4;
+        smg_spool_abort(f);
+        smg_spool_close(late);
         _exit(bits);
     }
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
         bail("fallback child");
-    if (WEXITSTATUS(status) == 100 || !have_tmpfile(sp, "check")) {
-        diag("no tmpfs on check/new or no O_TMPFILE (this test needs root)");
+    if (WEXITSTATUS(status) == 100) {
+        diag("no tmpfs on check/new (this test needs root)");
         ok(0, "a failed link of an unnamed file: SMG_TEMPFAIL");
         ok(0, "then the spool writes named files");
+        ok(0, "a spool opened there probes and writes named files at once");
     } else {
-        ok(WEXITSTATUS(status) & 1, "a failed link of an unnamed file: SMG_TEMPFAIL");
+        if (tmpfile)
+            ok(WEXITSTATUS(status) & 1, "a failed link of an unnamed file: SMG_TEMPFAIL");
+        else
+            ok(!(WEXITSTATUS(status) & 1), "no O_TMPFILE here: no unnamed file to link");
         ok(WEXITSTATUS(status) & 2, "then the spool writes named files");
+        ok(WEXITSTATUS(status) & 4, "a spool opened there probes and writes named files at once");
     }
+    g_free(top_xdev);
     g_free(newdir);
     smg_spool_close(sp);
 }
@@ -1273,7 +1294,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(186);
+    plan(187);
     top = test_tmpdir();
     test_ids();
     test_open();
