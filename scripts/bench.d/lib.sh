@@ -55,7 +55,19 @@ scratch_dir() {
     dir=$(mktemp -d "$2/smg-bench.XXXXXX") || die "cannot make a folder in $2"
     chmod 755 "$dir"
     printf -v "$1" '%s' "$dir"
-    at_exit "rm -rf -- '$dir'"
+    at_exit "remove_scratch '$dir'"
+}
+
+# remove_scratch DIR - remove a run's folder; when that frees many inodes
+# on a disk, say that the next benchmark should wait (see discard)
+remove_scratch() {
+    local n
+    n=$(find "$1" -xdev 2>/dev/null | wc -l)
+    rm -rf -- "$1"
+    if ((n > 10000)) && [ "$(fs_type "$(dirname "$1")")" != tmpfs ]; then
+        note "removed $n files: on ext4 without a journal, creating files is slower" \
+            "for a few minutes; wait before the next benchmark"
+    fi
 }
 
 # bench_tmpdir - make the run's temporary folder (once) and set BENCH_TMP
