@@ -134,6 +134,7 @@ start_worker(struct worker *w, struct smg_delivery *d, struct smg_spool *spool,
              const struct options *o, unsigned i, unsigned n, const sigset_t *mask)
 {
     pid_t parent = getpid();
+    GError *err = NULL;
     pid_t pid = fork();
 
     if (pid == 0) {
@@ -144,6 +145,12 @@ start_worker(struct worker *w, struct smg_delivery *d, struct smg_spool *spool,
          * SIGKILL: the restarted service would run a second set beside it */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
             _exit(EX_TEMPFAIL);
+        /* the files a killed worker had claimed: without this they would
+         * wait in cur/ for the whole service's next start */
+        if (recover(spool, d, &err) != SMG_OK) {
+            smg_log_error("%s", err->message);
+            _exit(EX_TEMPFAIL);
+        }
         _exit(smg_delivery_serve(d, spool, o->watch, i, n, o->max));
     }
     if (pid < 0) {

@@ -570,6 +570,31 @@ said(struct smg_smtpc_reply *r, const char *cmd)
     r->cmd = cmd;
 }
 
+/*
+ * unexpected - whether r, the reply to cmd, is of a class cmd cannot get:
+ * 1xx, or 3xx except 354 to DATA (want_354), or 2xx to DATA.  Such a
+ * reply is no verdict on any recipient, and the server's state is
+ * unknown: r becomes our own 4.5.0 and the connection is not used again.
+ * Without this, a 2xx to DATA counted as delivered with no body sent, and
+ * a 3xx reached the reports as DSN 3.0.0.
+ */
+static gboolean
+unexpected(struct smg_smtpc *c, struct smg_smtpc_reply *r, const char *cmd,
+           gboolean want_354)
+{
+    int k = r->code / 100;
+    char *text;
+
+    if (want_354 ? (r->code == 354 || k == 4 || k == 5) : (k == 2 || k == 4 || k == 5))
+        return FALSE;
+    text = g_strdup(r->text != NULL ? r->text : "");
+    lost(r, "4.5.0", "%s answered %s with an unexpected reply: %d %s", c->peer, cmd,
+         r->code, text);
+    g_free(text);
+    c->dead = TRUE;
+    return TRUE;
+}
+
 enum smg_status
 smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_params,
                struct smg_smtpc_rcpt *rcpts, gsize n, const char *data, gsize len,
@@ -630,7 +655,9 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
     /* MAIL */
     if (!read_reply(c, stage, &r))
         goto dead;
-    if (r.code != 250) {
+    if (unexpected(c, &r, "MAIL FROM", FALSE))
+        goto dead_have_reply;
+    if (r.code / 100 != 2) {
         said(&r, "MAIL FROM");
         decide_all(rcpts, n, &r);
         smg_smtpc_reply_clear(&r);
@@ -659,11 +686,19 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
         }
         if (!read_reply(c, stage, &r))
             goto dead;
-        if (r.code == 250 || r.code == 251) {
+        if (unexpected(c, &r, "RCPT TO", FALSE))
+            goto dead_have_reply;
+        if (r.code / 100 == 2) { /* 250, 251, and 252 as Postfix takes it */
             ok_rcpt[i] = TRUE;
             accepted++;
             smg_smtpc_reply_clear(&r);
         } else {
+            if (r.code == 552) {
+                /* RFC 5321 4.5.3.1.10: the old "too many recipients";
+                 * clients treat it as 452 (so does Postfix) */
+                r.code = 452;
+                r.dsn[0] = '4';
+            }
             said(&r, "RCPT TO");
             rcpts[i].reply = r;
             memset(&r, 0, sizeof r);
@@ -679,6 +714,13 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
     }
     if (!read_reply(c, stage, &r))
         goto dead;
+    if (unexpected(c, &r, "DATA", TRUE)) {
+        if (accepted == 0) { /* every recipient has its verdict already */
+            smg_smtpc_reply_clear(&r);
+            goto out;
+        }
+        goto dead_have_reply;
+    }
     if (r.code != 354) {
         if (accepted > 0) {
             said(&r, "DATA");
@@ -706,6 +748,8 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
     }
     if (!read_reply(c, "waiting for the reply to the end of data", &r))
         goto dead;
+    if (unexpected(c, &r, "the end of DATA", FALSE))
+        goto dead_have_reply;
     said(&r, "end of DATA");
     decide_all(rcpts, n, &r);
     smg_smtpc_reply_clear(&r);

@@ -5,7 +5,9 @@
 # message waits for its next attempt (file mtime) with exponential
 # back-off, measured with an injected clock; a delay warning after
 # delay_warning; expiry into an NDR after queue_lifetime; a server that
-# hangs after the data or drops the connection mid-DATA defers; a 554
+# hangs after the data or drops the connection mid-DATA defers; 252 to
+# RCPT is delivered, 552 to RCPT deferred, 250 to DATA deferred; a killed
+# worker's claimed message is recovered by its successor; a 554
 # greeting bounces; a message larger than the server's SIZE bounces.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
@@ -21,6 +23,7 @@ start_script hang 127.0.0.21 hang-data
 start_script drop 127.0.0.22 drop-data
 start_script greet 127.0.0.23 greet-554
 start_script small 127.0.0.24 normal 100
+start_script broken 127.0.0.25 data-250
 cat >"$T/zone" <<'EOF'
 fault.test. MX 10 mx.fault.test.
 mx.fault.test. A 127.0.0.20
@@ -32,6 +35,8 @@ greet.test. MX 10 mx.greet.test.
 mx.greet.test. A 127.0.0.23
 small.test. MX 10 mx.small.test.
 mx.small.test. A 127.0.0.24
+broken.test. MX 10 mx.broken.test.
+mx.broken.test. A 127.0.0.25
 EOF
 start_dns "$T/zone"
 gw_conf <<'EOF'
@@ -136,5 +141,43 @@ like "larger than the server's SIZE: bounced without MAIL" 'S1: to=<x@small.test
 unlike "no MAIL sent to the small server" '^MAIL' "$(cat "$PEERS_DIR/small/commands.log" 2>/dev/null)"
 is "hang peer stored nothing" 0 "$(received hang)"
 is "drop peer stored nothing" 0 "$(received drop)"
+
+# --- replies outside the usual: 252 and 552 to RCPT, 250 to DATA ----------
+: >"$T/send.log"
+spool_msg send.mta01 V1 a@cust.test "vrfy1@fault.test full1@fault.test"
+spool_msg send.mta01 B1 a@cust.test x@broken.test
+send "$(date +%s)"
+log=$(cat "$T/send.log")
+like "252 to RCPT: accepted and delivered" 'V1: to=<vrfy1@fault.test>, .*status=sent' "$log"
+v1=$(grep -l '^X-Rcpt-To: <vrfy1@fault.test>' "$PEERS_DIR"/fault/*.eml | head -n 1)
+like "the peer got the message, body and all, for that recipient" 'last line of V1' "$(cat "$v1" 2>/dev/null)"
+like "552 to RCPT is taken as 452 (RFC 5321 4.5.3.1.10): deferred" 'V1: to=<full1@fault.test>, .*dsn=4.2.2, status=deferred \(.*552 5.2.2' "$log"
+like "250 to DATA is no delivery: deferred as a protocol error" 'B1: to=<x@broken.test>, .*dsn=4.5.0, status=deferred \(.*answered DATA with an unexpected reply: 250' "$log"
+ok "broken: deferred, not removed" test -f "$SPOOL/deferred.mta01/new/B1"
+is "broken peer stored nothing" 0 "$(received broken)"
+
+# --- a killed worker's claimed message is recovered by its successor ------
+# (the hang peer holds the delivery; -P 2: only the parent's start ran
+# recovery before, so the file waited in cur/ until the service's restart)
+: >"$T/send.log"
+"$SEND" -c "$T/smg.conf" --gateway mta01 --watch -P 2 --log stderr 2>>"$T/send.log" &
+wpid=$!
+at_exit "kill -9 $wpid 2>/dev/null"
+spool_msg send.mta01 K1 a@cust.test y@hang.test
+in_cur() { [ -f "$SPOOL/send.mta01/cur/K1" ]; }
+eventually 50 in_cur
+ok "K1 claimed by a worker" in_cur
+holder=""
+for pid in $(pgrep -P "$wpid"); do
+    [ -n "$(find "/proc/$pid/fd" -lname "*/send.mta01/cur/K1" 2>/dev/null)" ] && holder=$pid
+done
+ok "found the worker holding it" test -n "$holder"
+kill -9 "$holder"
+left_cur() { ! in_cur; }
+eventually 100 left_cur
+ok "the replacement worker recovered it from cur/" left_cur
+like "recovery is logged" 'send.mta01: 1 message\(s\) of a dead worker recovered' "$(cat "$T/send.log")"
+kill -TERM "$wpid"
+wait "$wpid" 2>/dev/null
 
 done_testing

@@ -13,12 +13,14 @@
       a scripted ESMTP peer (PIPELINING, SIZE N, 8BITMIME, DSN) for faults
       that a real MTA does not produce on demand.  Recipients decide their
       own fate by their local part: perm* gets 550 5.1.1, temp* gets
-      451 4.3.0, anything else 250.  MODE:
+      451 4.3.0, full* gets 552 5.2.2, vrfy* gets 252 2.1.5 (accepted),
+      anything else 250.  MODE:
         normal      as above; accepted messages stored as with mta
         hang-data   after the final dot, never reply
         drop-data   close the connection in the middle of the message
         greet-554   greet with 554 5.7.1 and close
         temp-all    451 4.7.1 to every RCPT
+        data-250    250 to DATA instead of 354 (a broken server)
       Each session appends "peer=ADDR helo=NAME" to DIR/sessions.log and
       every command line to DIR/commands.log.
 
@@ -148,12 +150,20 @@ def serve_script(conn, peer, a, store):
                 send("550 5.1.1 <%s>: Recipient address rejected: no such user" % addr)
             elif local.startswith("temp"):
                 send("451 4.3.0 <%s>: mailbox busy, try again" % addr)
+            elif local.startswith("full"):
+                send("552 5.2.2 <%s>: mailbox full" % addr)
+            elif local.startswith("vrfy"):
+                rcpts.append(line[8:])
+                send("252 2.1.5 <%s>: cannot verify, but will accept" % addr)
             else:
                 rcpts.append(line[8:])
                 send("250 2.1.5 Ok")
         elif cmd == "DATA":
             if mail is None or not rcpts:
                 send("554 5.5.1 Error: no valid recipients")
+                continue
+            if a.mode == "data-250":
+                send("250 2.0.0 Ok")
                 continue
             send("354 End data with <CR><LF>.<CR><LF>")
             data = b""
@@ -232,7 +242,8 @@ def main():
     p.add_argument("--size", type=int, default=10240000,
                    help="the SIZE the scripted peer announces")
     p.add_argument("--mode", default="normal",
-                   choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all"])
+                   choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all",
+                            "data-250"])
     a = p.parse_args()
     if a.kind == "mta":
         run_mta(a)
