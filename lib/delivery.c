@@ -738,6 +738,26 @@ settle_all(GPtrArray *group, enum fate fate, const char *dsn, const char *why,
     }
 }
 
+/*
+ * keep_family - drop from addrs the addresses that a gateway bound to bind
+ * cannot reach: IPv6 ones from an IPv4 address, and the reverse.  They
+ * would fail at once and count as tries and as temporary failures, so
+ * that with a dual-stack MX a TLS policy's reject or hold (which needs
+ * every host to have failed for want of TLS) would never apply.
+ */
+static void
+keep_family(const char *bind, GPtrArray *addrs)
+{
+    gboolean v6;
+
+    if (bind == NULL)
+        return;
+    v6 = strchr(bind, ':') != NULL;
+    for (guint i = addrs->len; i-- > 0;)
+        if ((strchr(addrs->pdata[i], ':') != NULL) != v6)
+            g_ptr_array_remove_index(addrs, i);
+}
+
 /* fate_of - the fate a server reply code means */
 static enum fate
 fate_of(int code)
@@ -1054,6 +1074,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             temp_fails++;
             continue;
         }
+        keep_family(d->bind, addrs);
         if (addrs->len == 0) {
             g_free(why);
             why = g_strdup_printf("Host or domain name not found: no address "

@@ -31,6 +31,11 @@ plain.test. MX 10 mx-plain.test.
 plainhold.test. MX 10 mx-plain.test.
 plaindefer.test. MX 10 mx-plain.test.
 mx-plain.test. A 127.0.0.31
+# the clear-text server with an IPv6 address too, which the IPv4-bound
+# gateway cannot reach
+dualhold.test. MX 10 mx-dual.test.
+mx-dual.test. A 127.0.0.31
+mx-dual.test. AAAA ::1
 EOF
 start_dns "$T/zone"
 cat >"$T/tls_policy" <<'EOF'
@@ -40,6 +45,7 @@ cat >"$T/tls_policy" <<'EOF'
 *  none.test        none
 *  plain.test       encrypt reject
 *  plainhold.test   encrypt hold
+*  dualhold.test    encrypt hold
 *  plaindefer.test  encrypt
 EOF
 gw_conf <<EOF
@@ -86,6 +92,7 @@ like "wrong name: NDR says TLS could not be established" 'TLS could not be estab
 np=$(received plain)
 spool_msg send.mta01 ENC1 a@cust.test x@plain.test
 spool_msg send.mta01 HOLD1 a@cust.test "x@plainhold.test y@plainhold.test"
+spool_msg send.mta01 HOLD2 a@cust.test x@dualhold.test
 spool_msg send.mta01 DEF1 a@cust.test x@plaindefer.test
 send
 log=$(cat "$T/send.log")
@@ -98,6 +105,8 @@ like "reject: NDR says so" 'TLS is required, but was not offered' "$(cat "$SPOOL
 like "reject: NDR status" '^Status: 5.7.10' "$(cat "$SPOOL/sign/new/ENC1N1")"
 like "hold: logged held" 'HOLD1: to=<x@plainhold.test>, .*dsn=4.7.10, status=held \(TLS is required' "$log"
 ok "hold: the message is in hold/" test -f "$SPOOL/hold/new/HOLD1"
+like "hold with a dual-stack MX: the IPv6 address is not tried from IPv4" 'HOLD2: to=<x@dualhold.test>, .*dsn=4.7.10, status=held \(TLS is required' "$log"
+ok "hold with a dual-stack MX: in hold/" test -f "$SPOOL/hold/new/HOLD2"
 is "hold: both recipients kept" 2 "$(grep -c '^SMG-Recipient:' "$SPOOL/hold/new/HOLD1")"
 like "hold: SMG-Delivery has held=" 'held=[0-9TZ:-]+' "$(field SMG-Delivery "$SPOOL/hold/new/HOLD1")"
 ok "hold: a delay notice to the sender" test -f "$SPOOL/sign/new/HOLD1H1"
