@@ -225,15 +225,6 @@ smg_delivery_state_format(const struct smg_delivery_state *st)
     return g_string_free(s, FALSE);
 }
 
-/* domain_of - the lower-case domain of an address, "" if none */
-static char *
-domain_of(const char *addr)
-{
-    const char *at = strrchr(addr, '@');
-
-    return g_ascii_strdown(at != NULL ? at + 1 : "", -1);
-}
-
 /* non_ascii - whether s has a byte above 127 */
 static gboolean
 non_ascii(const char *s)
@@ -242,6 +233,30 @@ non_ascii(const char *s)
         if ((unsigned char) *s & 0x80)
             return TRUE;
     return FALSE;
+}
+
+/*
+ * domain_of - the lower-case domain of an address, "" if none; an
+ * internationalised domain (SMTPUTF8 mail) in its ASCII form (RFC 5891
+ * 5: "xn--" labels), which is what DNS holds and the TLS policy table
+ * names.  A name that IDNA refuses stays as it is (and is not found).
+ */
+static char *
+domain_of(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    char *d = g_ascii_strdown(at != NULL ? at + 1 : "", -1);
+
+    if (non_ascii(d)) {
+        char *a = g_hostname_to_ascii(d);
+
+        if (a != NULL) {
+            g_free(d);
+            d = g_ascii_strdown(a, -1);
+            g_free(a);
+        }
+    }
+    return d;
 }
 
 /* parse_relay - "host", "host:port", "[addr]", "[addr]:port" */

@@ -6,7 +6,8 @@
 # back-off, measured with an injected clock; a delay warning after
 # delay_warning; expiry into an NDR after queue_lifetime; a server that
 # hangs after the data or drops the connection mid-DATA defers; 252 to
-# RCPT is delivered, 552 to RCPT deferred, 250 to DATA deferred; a killed
+# RCPT is delivered, 552 to RCPT deferred, 250 to DATA deferred; a UTF-8
+# domain is looked up as its xn-- form; a killed
 # worker's claimed message is recovered by its successor; a 554
 # greeting bounces; a message larger than the server's SIZE bounces.
 # SPDX-License-Identifier: MIT
@@ -37,6 +38,8 @@ small.test. MX 10 mx.small.test.
 mx.small.test. A 127.0.0.24
 broken.test. MX 10 mx.broken.test.
 mx.broken.test. A 127.0.0.25
+# bücher.test, as DNS holds it
+xn--bcher-kva.test. MX 10 mx.fault.test.
 EOF
 start_dns "$T/zone"
 gw_conf <<'EOF'
@@ -155,6 +158,12 @@ like "552 to RCPT is taken as 452 (RFC 5321 4.5.3.1.10): deferred" 'V1: to=<full
 like "250 to DATA is no delivery: deferred as a protocol error" 'B1: to=<x@broken.test>, .*dsn=4.5.0, status=deferred \(.*answered DATA with an unexpected reply: 250' "$log"
 ok "broken: deferred, not removed" test -f "$SPOOL/deferred.mta01/new/B1"
 is "broken peer stored nothing" 0 "$(received broken)"
+
+# --- an internationalised recipient domain is looked up in its ASCII form --
+: >"$T/send.log"
+spool_msg send.mta01 IDN1 a@cust.test "ok2@bücher.test"
+send "$(date +%s)"
+like "UTF-8 domain: its xn-- form's MX took it" 'IDN1: to=<ok2@bücher.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$(cat "$T/send.log")"
 
 # --- a killed worker's claimed message is recovered by its successor ------
 # (the hang peer holds the delivery; -P 2: only the parent's start ran
