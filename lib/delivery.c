@@ -800,12 +800,13 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
     for (guint i = 0; i < group->len; i++)
         if (((struct rstate *) group->pdata[i])->fate == FATE_PENDING)
             g_ptr_array_add(pend, group->pdata[i]);
-    for (guint off = 0; off < pend->len && smg_smtpc_usable(k->c); off += MAX_RCPTS) {
-        guint n = MIN(pend->len - off, (guint) MAX_RCPTS);
+    for (guint off = 0, n = 0; off < pend->len && smg_smtpc_usable(k->c); off += n) {
+        n = MIN(pend->len - off, (guint) MAX_RCPTS);
         struct smg_smtpc_rcpt *rc = g_new0(struct smg_smtpc_rcpt, n);
         GError *err = NULL;
         enum smg_status st;
         gboolean any = FALSE;
+        guint sent = 0;
 
         for (guint i = 0; i < n; i++) {
             struct rstate *s = pend->pdata[off + i];
@@ -834,6 +835,20 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
                    rc[i].reply.dsn, rc[i].reply.code, rc[i].reply.text,
                    rc[i].reply.cmd, smg_smtpc_peer(k->c), smg_smtpc_host(k->c),
                    k->tls);
+            if (s->fate == FATE_SENT)
+                sent++;
+        }
+        /* 452 4.5.3 "too many recipients" after some were taken: the rest
+         * go in another transaction now (RFC 5321 4.5.3.1.10), not after
+         * a back-off; each round delivers some, so this ends */
+        for (guint i = 0; i < n && sent > 0; i++) {
+            struct rstate *s = pend->pdata[off + i];
+
+            if (s->fate == FATE_DEFERRED && s->code == 452 && strcmp(s->dsn, "4.5.3") == 0
+                && s->cmd != NULL && strcmp(s->cmd, "RCPT TO") == 0) {
+                s->fate = FATE_PENDING;
+                g_ptr_array_add(pend, s);
+            }
         }
         smg_smtpc_rcpts_clear(rc, n);
         g_free(rc);

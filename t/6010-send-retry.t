@@ -6,7 +6,8 @@
 # back-off, measured with an injected clock; a delay warning after
 # delay_warning; expiry into an NDR after queue_lifetime; a server that
 # hangs after the data or drops the connection mid-DATA defers; 252 to
-# RCPT is delivered, 552 to RCPT deferred, 250 to DATA deferred; a UTF-8
+# RCPT is delivered, 552 to RCPT deferred, 250 to DATA deferred; after
+# 452 4.5.3 the rest go in another transaction at once; a UTF-8
 # domain is looked up as its xn-- form; a killed
 # worker's claimed message is recovered by its successor; a 554
 # greeting bounces; a message larger than the server's SIZE bounces.
@@ -25,6 +26,7 @@ start_script drop 127.0.0.22 drop-data
 start_script greet 127.0.0.23 greet-554
 start_script small 127.0.0.24 normal 100
 start_script broken 127.0.0.25 data-250
+start_script limit 127.0.0.26 rcpt-limit
 cat >"$T/zone" <<'EOF'
 fault.test. MX 10 mx.fault.test.
 mx.fault.test. A 127.0.0.20
@@ -38,6 +40,8 @@ small.test. MX 10 mx.small.test.
 mx.small.test. A 127.0.0.24
 broken.test. MX 10 mx.broken.test.
 mx.broken.test. A 127.0.0.25
+limit.test. MX 10 mx.limit.test.
+mx.limit.test. A 127.0.0.26
 # bücher.test, as DNS holds it
 xn--bcher-kva.test. MX 10 mx.fault.test.
 EOF
@@ -158,6 +162,14 @@ like "552 to RCPT is taken as 452 (RFC 5321 4.5.3.1.10): deferred" 'V1: to=<full
 like "250 to DATA is no delivery: deferred as a protocol error" 'B1: to=<x@broken.test>, .*dsn=4.5.0, status=deferred \(.*answered DATA with an unexpected reply: 250' "$log"
 ok "broken: deferred, not removed" test -f "$SPOOL/deferred.mta01/new/B1"
 is "broken peer stored nothing" 0 "$(received broken)"
+
+# --- 452 4.5.3 too many recipients: the rest in another transaction now ---
+: >"$T/send.log"
+spool_msg send.mta01 L1 a@cust.test "l1@limit.test l2@limit.test l3@limit.test l4@limit.test l5@limit.test"
+send "$(date +%s)"
+is "too many recipients: all five sent in one attempt" 5 "$(grep -c 'L1: to=<l[1-5]@limit.test>, .*status=sent' "$T/send.log")"
+is "in three transactions of at most two" 3 "$(received limit)"
+ok "nothing deferred" test ! -f "$SPOOL/deferred.mta01/new/L1"
 
 # --- an internationalised recipient domain is looked up in its ASCII form --
 : >"$T/send.log"

@@ -21,6 +21,7 @@
         greet-554   greet with 554 5.7.1 and close
         temp-all    451 4.7.1 to every RCPT
         data-250    250 to DATA instead of 354 (a broken server)
+        rcpt-limit  452 4.5.3 to every RCPT after the first two of a message
       Each session appends "peer=ADDR helo=NAME" to DIR/sessions.log and
       every command line to DIR/commands.log.
 
@@ -146,6 +147,8 @@ def serve_script(conn, peer, a, store):
             local = addr.split("@")[0]
             if a.mode == "temp-all":
                 send("451 4.7.1 try again later")
+            elif a.mode == "rcpt-limit" and len(rcpts) >= 2:
+                send("452 4.5.3 Error: too many recipients")
             elif local.startswith("perm"):
                 send("550 5.1.1 <%s>: Recipient address rejected: no such user" % addr)
             elif local.startswith("temp"):
@@ -243,7 +246,7 @@ def main():
                    help="the SIZE the scripted peer announces")
     p.add_argument("--mode", default="normal",
                    choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all",
-                            "data-250"])
+                            "data-250", "rcpt-limit"])
     a = p.parse_args()
     if a.kind == "mta":
         run_mta(a)
