@@ -97,6 +97,7 @@ struct rstate {
     char *mta;        /* remote host name for the report, or NULL */
     char *tls;        /* TLS of the session, or NULL */
     gboolean tls_fail;
+    gboolean soft;    /* deferred by a server's 4xx: another host may take it */
 };
 
 /* Why a connection to one address could not be used. */
@@ -725,6 +726,7 @@ settle(struct rstate *s, enum fate fate, const char *dsn, int code,
        const char *tls)
 {
     s->fate = fate;
+    s->soft = FALSE;
     g_strlcpy(s->dsn, dsn, sizeof s->dsn);
     s->code = code;
     g_free(s->reply);
@@ -797,9 +799,12 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
     GPtrArray *pend = g_ptr_array_new();
     gboolean spoke = FALSE;
 
-    for (guint i = 0; i < group->len; i++)
-        if (((struct rstate *) group->pdata[i])->fate == FATE_PENDING)
-            g_ptr_array_add(pend, group->pdata[i]);
+    for (guint i = 0; i < group->len; i++) {
+        struct rstate *s = group->pdata[i];
+
+        if (s->fate == FATE_PENDING || (s->fate == FATE_DEFERRED && s->soft))
+            g_ptr_array_add(pend, s);
+    }
     for (guint off = 0, n = 0; off < pend->len && smg_smtpc_usable(k->c); off += n) {
         n = MIN(pend->len - off, (guint) MAX_RCPTS);
         struct smg_smtpc_rcpt *rc = g_new0(struct smg_smtpc_rcpt, n);
@@ -837,6 +842,8 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
                    k->tls);
             if (s->fate == FATE_SENT)
                 sent++;
+            else if (s->fate == FATE_DEFERRED && s->cmd != NULL && s->code / 100 == 4)
+                s->soft = TRUE;
         }
         /* 452 4.5.3 "too many recipients" after some were taken: the rest
          * go in another transaction now (RFC 5321 4.5.3.1.10), not after
@@ -847,6 +854,7 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
             if (s->fate == FATE_DEFERRED && s->code == 452 && strcmp(s->dsn, "4.5.3") == 0
                 && s->cmd != NULL && strcmp(s->cmd, "RCPT TO") == 0) {
                 s->fate = FATE_PENDING;
+                s->soft = FALSE;
                 g_ptr_array_add(pend, s);
             }
         }
@@ -903,6 +911,21 @@ precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
     }
     g_free(why);
     return TRUE;
+}
+
+/*
+ * soft_left - whether a server's 4xx left recipients of group for another
+ * host.  As in Postfix, a soft error at one MX host is no verdict while
+ * another is left to try (a greylisting primary, a full spool): the next
+ * session sends to them again, and their 4xx stands if none takes them.
+ */
+static gboolean
+soft_left(const GPtrArray *group)
+{
+    for (guint i = 0; i < group->len; i++)
+        if (((const struct rstate *) group->pdata[i])->soft)
+            return TRUE;
+    return FALSE;
 }
 
 /* A host to try: its name and, once looked up, its addresses. */
@@ -1073,7 +1096,9 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     while ((k = cache_take(d, key)) != NULL) {
         if (precheck(k, group, env, wire->len) || transact(d, k, group, env, wire)) {
             cache_put(d, k);
-            goto done;
+            if (!soft_left(group))
+                goto done;
+            break; /* the other hosts, from the MX lookup on */
         }
         conn_free(k, FALSE);
     }
@@ -1150,6 +1175,8 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
                 if (!precheck(k, group, env, wire->len))
                     (void) transact(d, k, group, env, wire);
                 cache_put(d, k);
+                if (soft_left(group))
+                    continue; /* the next address or host */
                 if (tlsa != NULL)
                     g_ptr_array_unref(tlsa);
                 g_ptr_array_unref(addrs);

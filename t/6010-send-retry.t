@@ -7,7 +7,8 @@
 # delay_warning; expiry into an NDR after queue_lifetime; a server that
 # hangs after the data or drops the connection mid-DATA defers; 252 to
 # RCPT is delivered, 552 to RCPT deferred, 250 to DATA deferred; after
-# 452 4.5.3 the rest go in another transaction at once; a UTF-8
+# 452 4.5.3 the rest go in another transaction at once; a 4xx at the
+# primary MX sends the message to the backup; a UTF-8
 # domain is looked up as its xn-- form; a killed
 # worker's claimed message is recovered by its successor; a 554
 # greeting bounces; a message larger than the server's SIZE bounces.
@@ -27,6 +28,7 @@ start_script greet 127.0.0.23 greet-554
 start_script small 127.0.0.24 normal 100
 start_script broken 127.0.0.25 data-250
 start_script limit 127.0.0.26 rcpt-limit
+start_script grey 127.0.0.27 temp-all
 cat >"$T/zone" <<'EOF'
 fault.test. MX 10 mx.fault.test.
 mx.fault.test. A 127.0.0.20
@@ -42,6 +44,12 @@ broken.test. MX 10 mx.broken.test.
 mx.broken.test. A 127.0.0.25
 limit.test. MX 10 mx.limit.test.
 mx.limit.test. A 127.0.0.26
+# a primary that greylists every recipient, and a backup that takes them
+grey.test. MX 10 mx.grey.test.
+grey.test. MX 20 mx.fault.test.
+mx.grey.test. A 127.0.0.27
+# the greylisting primary alone
+greyonly.test. MX 10 mx.grey.test.
 # bücher.test, as DNS holds it
 xn--bcher-kva.test. MX 10 mx.fault.test.
 EOF
@@ -170,6 +178,16 @@ send "$(date +%s)"
 is "too many recipients: all five sent in one attempt" 5 "$(grep -c 'L1: to=<l[1-5]@limit.test>, .*status=sent' "$T/send.log")"
 is "in three transactions of at most two" 3 "$(received limit)"
 ok "nothing deferred" test ! -f "$SPOOL/deferred.mta01/new/L1"
+
+# --- a 4xx at one MX host is no verdict while another is left -------------
+: >"$T/send.log"
+spool_msg send.mta01 GR1 a@cust.test "ok3@grey.test"
+spool_msg send.mta01 GR2 a@cust.test "ok4@greyonly.test"
+send "$(date +%s)"
+log=$(cat "$T/send.log")
+like "greylisted at the primary: the backup MX took it" 'GR1: to=<ok3@grey.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$log"
+ok "the primary was asked first" grep -q '^RCPT TO:<ok3@grey.test>' "$PEERS_DIR/grey/commands.log"
+like "with no other host the primary's 4xx stands" 'GR2: to=<ok4@greyonly.test>, relay=mx.grey.test\[127.0.0.27\]:[0-9]+, .*dsn=4.7.1, status=deferred \(.*451 4.7.1 try again later' "$log"
 
 # --- an internationalised recipient domain is looked up in its ASCII form --
 : >"$T/send.log"
