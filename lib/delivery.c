@@ -1088,6 +1088,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     struct conn *k;
     gboolean mx_secure = FALSE;
     char *why = NULL, *last_relay = NULL, *last_mta = NULL;
+    char *skip = NULL; /* "host[addr]:port" just tried on a cached connection */
     char dsn[16] = "4.4.1";
     unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0;
     enum sess s;
@@ -1095,10 +1096,15 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     /* a cached connection first */
     while ((k = cache_take(d, key)) != NULL) {
         if (precheck(k, group, env, wire->len) || transact(d, k, group, env, wire)) {
-            cache_put(d, k);
-            if (!soft_left(group))
+            if (!soft_left(group)) {
+                cache_put(d, k);
                 goto done;
-            break; /* the other hosts, from the MX lookup on */
+            }
+            /* the other hosts, from the MX lookup on, but not this one again */
+            skip = g_strdup(smg_smtpc_peer(k->c));
+            cache_put(d, k);
+            temp_fails++; /* a host spoke: no later failure decides for all */
+            break;
         }
         conn_free(k, FALSE);
     }
@@ -1129,8 +1135,19 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             temp_fails++;
             continue;
         }
-        keep_family(d->bind, addrs);
-        if (addrs->len == 0) {
+        if (addrs->len > 0 && d->bind != NULL) {
+            keep_family(d->bind, addrs);
+            if (addrs->len == 0) {
+                /* addresses of the other family only: not this gateway's
+                 * to reach, and no verdict on the recipients (nor a bounce) */
+                g_free(why);
+                why = g_strdup_printf("no IPv%c address for %s",
+                                      strchr(d->bind, ':') != NULL ? '6' : '4', host->name);
+                g_strlcpy(dsn, "4.4.4", sizeof dsn);
+                g_ptr_array_unref(addrs);
+                continue;
+            }
+        } else if (addrs->len == 0) {
             g_free(why);
             why = g_strdup_printf("Host or domain name not found: no address "
                                   "for %s", host->name);
@@ -1160,6 +1177,15 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
         for (guint a = 0; a < addrs->len && tries < MAX_CONNECT_TRIES; a++) {
             int code = 0;
 
+            if (skip != NULL) {
+                char *relay = g_strdup_printf("%s[%s]:%u", host->name,
+                                              (const char *) addrs->pdata[a], port);
+                gboolean same = strcmp(relay, skip) == 0;
+
+                g_free(relay);
+                if (same)
+                    continue;
+            }
             tries++;
             g_free(why);
             why = NULL;
@@ -1175,8 +1201,10 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
                 if (!precheck(k, group, env, wire->len))
                     (void) transact(d, k, group, env, wire);
                 cache_put(d, k);
-                if (soft_left(group))
+                if (soft_left(group)) {
+                    temp_fails++; /* a host spoke: see the cached case */
                     continue; /* the next address or host */
+                }
                 if (tlsa != NULL)
                     g_ptr_array_unref(tlsa);
                 g_ptr_array_unref(addrs);
@@ -1222,6 +1250,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
 done:
     if (hosts != NULL)
         g_ptr_array_unref(hosts);
+    g_free(skip);
     g_free(why);
     g_free(last_relay);
     g_free(last_mta);

@@ -665,6 +665,10 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
             for (gsize i = 0; i <= n; i++) {
                 if (!read_reply(c, "sending RCPT TO", &r))
                     goto dead_decided;
+                /* a server that took DATA anyway waits for a message:
+                 * the connection is out of step, not to be used again */
+                if (i == n && r.code == 354)
+                    c->dead = TRUE;
                 smg_smtpc_reply_clear(&r);
             }
         }
