@@ -41,7 +41,7 @@ struct smg_spool {
     char *pool_dir;      /* SPOOL/pool */
     GQueue *pool;        /* names from the last scan of pool/ */
     time_t pool_empty;   /* when that scan found pool/ empty */
-    gboolean no_unnamed; /* a link of an unnamed file failed: named files only */
+    enum { UNNAMED_UNTRIED, UNNAMED_YES, UNNAMED_NO } unnamed; /* see probe_unnamed */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
     GArray *b_out;       /* struct batch_out: files to sync and rename */
@@ -206,7 +206,7 @@ open_unnamed(struct smg_spool *spool, const char *dir)
 
     if (have_proc < 0)
         have_proc = access("/proc/self/fd", X_OK) == 0;
-    if (!have_proc || spool->no_unnamed)
+    if (!have_proc || spool->unnamed == UNNAMED_NO)
         return -1;
 #ifdef O_TMPFILE
     return open(dir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
@@ -228,27 +228,31 @@ link_unnamed(int fd, const char *path)
 }
 
 /*
- * probe_unnamed - whether queue_dir takes unnamed files: make one in tmp/
- * and link it into new/ under a dot name (never a message, never listed),
- * then remove it.  Where it fails the spool writes named files, in this
- * process and in those it forks (smg-recv's sessions), instead of giving
- * each fork's first message a temporary failure.
+ * probe_unnamed - whether QUEUE takes unnamed files, tried once per spool
+ * before its first new message: make one in tmp/ and link it into new/
+ * under a dot name (never a message, never listed), then remove it.  Where
+ * it fails the spool writes named files, instead of giving its first
+ * message a temporary failure (and each of smg-recv's workers, which
+ * inherit an untried spool, the same).  Processes that never write a new
+ * message (most stages, smg-queue) never pay for it.  The dot name wakes
+ * the queue's workers once (IN_CREATE); they find nothing to take.
  */
 static void
-probe_unnamed(struct smg_spool *spool, const char *queue_dir)
+probe_unnamed(struct smg_spool *spool, const char *queue)
 {
-    char *tmp = g_build_filename(queue_dir, "tmp", NULL);
+    char *tmp = smg_spool_queue_dir(spool, queue, "tmp");
     char *name = g_strdup_printf(".probe.%ld", (long) getpid());
-    char *path = g_build_filename(queue_dir, "new", name, NULL);
+    char *path = g_build_filename(spool->dir, queue, "new", name, NULL);
     int fd = open_unnamed(spool, tmp);
 
-    if (fd < 0 || link_unnamed(fd, path) < 0) {
-        if (!spool->no_unnamed && fd >= 0)
-            smg_log_warn("cannot link an unnamed file in %s: %s; using named files",
-                         queue_dir, g_strerror(errno));
-        spool->no_unnamed = TRUE;
-    } else {
+    if (fd >= 0 && link_unnamed(fd, path) == 0) {
+        spool->unnamed = UNNAMED_YES;
         (void) unlink(path);
+    } else {
+        if (fd >= 0)
+            smg_log_warn("cannot link an unnamed file in %s: %s; using named files", tmp,
+                         g_strerror(errno));
+        spool->unnamed = UNNAMED_NO;
     }
     if (fd >= 0)
         close(fd);
@@ -276,11 +280,6 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
             return st;
         }
         g_free(d);
-    }
-    if (!spool->no_unnamed) {
-        char *qdir = g_build_filename(spool->dir, queue, NULL);
-        probe_unnamed(spool, qdir);
-        g_free(qdir);
     }
     g_hash_table_add(spool->ensured, g_strdup(queue));
     return SMG_OK;
@@ -381,10 +380,11 @@ file_close(void *cookie)
 
 /*
  * scan_pool - fill spool->pool with up to POOL_SCAN names of pool/, in a
- * random order (lib/rand: forked workers do not share it).  Every process reads pool/ in the same (hash) order; taken
- * in that order, the names would be raced for by all of them, each loser
- * paying a failed rename and, soon, another read of the folder.  One read
- * of the folder returns some hundreds of names anyway, so all are kept.
+ * random order (lib/rand: forked workers do not share it).  Every process
+ * reads pool/ in the same (hash) order; taken in that order, the names
+ * would be raced for by all of them, each loser paying a failed rename
+ * and, soon, another read of the folder.  One read of the folder returns
+ * some hundreds of names anyway, so all are kept.
  */
 static void
 scan_pool(struct smg_spool *spool)
@@ -554,8 +554,11 @@ smg_spool_create(struct smg_spool *spool, const char *queue, const char *id,
         f->fd = open_pooled(f->tmp_path);
     /* a fresh ID cannot clash with a file in new/, which linkat would not
      * replace; a batch renames named files at its end */
-    if (f->fd < 0 && id == NULL && !spool->batching)
+    if (f->fd < 0 && id == NULL && !spool->batching) {
+        if (spool->unnamed == UNNAMED_UNTRIED)
+            probe_unnamed(spool, queue);
         f->anon = (f->fd = open_unnamed(spool, tmpdir)) >= 0;
+    }
     if (f->anon) {
         /* for error messages: the file has no name of its own */
         g_free(f->tmp_path);
@@ -687,7 +690,7 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
          * ones are named files */
         if (e == EXDEV || e == EPERM || e == EACCES || e == ENOSYS || e == EOPNOTSUPP
             || e == EINVAL || e == ELOOP) {
-            f->spool->no_unnamed = TRUE;
+            f->spool->unnamed = UNNAMED_NO;
             smg_log_warn("cannot link an unnamed file to %s: %s; using named files from now on",
                          newpath, g_strerror(e));
         }
