@@ -756,20 +756,16 @@ settle_all(GPtrArray *group, enum fate fate, const char *dsn, const char *why,
 }
 
 /*
- * keep_family - drop from addrs the addresses that a gateway bound to bind
- * cannot reach: IPv6 ones from an IPv4 address, and the reverse.  They
+ * keep_family - keep in addrs the addresses of one family (v6: IPv6), the
+ * one a gateway bound to an address can reach: IPv6 ones are beyond an
+ * IPv4 address, and the reverse.  They
  * would fail at once and count as tries and as temporary failures, so
  * that with a dual-stack MX a TLS policy's reject or hold (which needs
  * every host to have failed for want of TLS) would never apply.
  */
 static void
-keep_family(const char *bind, GPtrArray *addrs)
+keep_family(gboolean v6, GPtrArray *addrs)
 {
-    gboolean v6;
-
-    if (bind == NULL)
-        return;
-    v6 = strchr(bind, ':') != NULL;
     for (guint i = addrs->len; i-- > 0;)
         if ((strchr(addrs->pdata[i], ':') != NULL) != v6)
             g_ptr_array_remove_index(addrs, i);
@@ -1136,13 +1132,14 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             continue;
         }
         if (addrs->len > 0 && d->bind != NULL) {
-            keep_family(d->bind, addrs);
+            gboolean v6 = strchr(d->bind, ':') != NULL;
+
+            keep_family(v6, addrs);
             if (addrs->len == 0) {
                 /* addresses of the other family only: not this gateway's
                  * to reach, and no verdict on the recipients (nor a bounce) */
                 g_free(why);
-                why = g_strdup_printf("no IPv%c address for %s",
-                                      strchr(d->bind, ':') != NULL ? '6' : '4', host->name);
+                why = g_strdup_printf("no IPv%c address for %s", v6 ? '6' : '4', host->name);
                 g_strlcpy(dsn, "4.4.4", sizeof dsn);
                 g_ptr_array_unref(addrs);
                 continue;
@@ -1175,16 +1172,13 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             }
         }
         for (guint a = 0; a < addrs->len && tries < MAX_CONNECT_TRIES; a++) {
+            char *relay = g_strdup_printf("%s[%s]:%u", host->name,
+                                          (const char *) addrs->pdata[a], port);
             int code = 0;
 
-            if (skip != NULL) {
-                char *relay = g_strdup_printf("%s[%s]:%u", host->name,
-                                              (const char *) addrs->pdata[a], port);
-                gboolean same = strcmp(relay, skip) == 0;
-
+            if (skip != NULL && strcmp(relay, skip) == 0) {
                 g_free(relay);
-                if (same)
-                    continue;
+                continue;
             }
             tries++;
             g_free(why);
@@ -1192,8 +1186,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             s = open_session(d, hl, host->name, addrs->pdata[a], port, tlsa, &k,
                              &why, dsn, &code);
             g_free(last_relay);
-            last_relay = g_strdup_printf("%s[%s]:%u", host->name,
-                                         (const char *) addrs->pdata[a], port);
+            last_relay = relay;
             g_free(last_mta);
             last_mta = g_strdup(host->name);
             if (s == SESS_OK) {
