@@ -22,6 +22,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -147,18 +148,26 @@ open_listener(const char *spec)
  * connections one after the other, as Postfix's smtpd does with max_use:
  * a fork and an exit per connection were a quarter of smg-recv's CPU time.
  * The parent only counts: each worker has a slot in a shared board that
- * says whether it is in a session, and the parent forks a new worker
- * whenever fewer than spare_workers are idle, up to max_sessions in all.
- * Connections beyond that wait in the listen queue.  A worker writes a
- * byte to the wake pipe when it takes a connection, so that the parent
- * looks again at once.
+ * says whether it is idle or in a session, and the parent forks a new
+ * worker whenever fewer than spare_workers are idle, up to max_sessions in
+ * all.  Connections beyond that wait in the listen queue.  A worker that
+ * takes a connection and then sees fewer than spare_workers idle writes a
+ * byte to the wake pipe, so that the parent looks again at once; the
+ * parent looks every second anyway.
+ *
+ * Idle workers wait in epoll with EPOLLEXCLUSIVE, so that a connection
+ * wakes one of them, not all: with poll() every idle worker woke for each
+ * connection and all but one found nothing to accept (7 accept4 calls a
+ * message with 16 workers).
  */
+enum slot { SLOT_FREE = 0, SLOT_IDLE, SLOT_BUSY };
+
 struct pool {
     int lfd;                 /* the listening socket */
     int wake[2];             /* workers -> parent: "I took a connection" */
     unsigned max, spare, reuse;
     pid_t *pids;             /* by slot; 0 = free */
-    volatile int *busy;      /* by slot, shared: 1 while in a session */
+    int *board;              /* by slot, shared: enum slot, g_atomic_int_* */
     unsigned live;
 };
 
@@ -168,8 +177,20 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
 {
     sigset_t term, old;
     struct sigaction sa = {0};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+    int ep;
 
     close(pool->wake[0]);
+    /* an epoll set of this worker's own: an exclusive waiter each */
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, pool->lfd, &ev) < 0) {
+        /* a kernel before 4.5: plain epoll, every idle worker wakes */
+        ev.events = EPOLLIN;
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, pool->lfd, &ev) < 0) {
+            close(ep);
+            ep = -1;
+        }
+    }
     sa.sa_handler = on_stop; /* sets the flag; ppoll returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -183,10 +204,12 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
     sigprocmask(SIG_BLOCK, &term, &old);
     for (unsigned n = 0; n < pool->reuse && !stopping;) {
         struct pollfd pfd = {pool->lfd, POLLIN, 0};
+        struct epoll_event got;
+        unsigned idle = 0;
         int cfd;
         char *peer;
 
-        if (ppoll(&pfd, 1, NULL, &old) < 0) {
+        if ((ep >= 0 ? epoll_pwait(ep, &got, 1, -1, &old) : ppoll(&pfd, 1, NULL, &old)) < 0) {
             if (errno != EINTR) {
                 smg_log_warn("poll: %s", g_strerror(errno));
                 g_usleep(100000);
@@ -204,15 +227,19 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
             continue;
         }
         n++;
-        pool->busy[slot] = 1;
-        if (write(pool->wake[1], "w", 1) < 0) {
+        /* seq_cst: of two workers taking connections at once, at least
+         * one sees the other busy */
+        g_atomic_int_set(&pool->board[slot], SLOT_BUSY);
+        for (unsigned i = 0; i < pool->max; i++)
+            idle += g_atomic_int_get(&pool->board[i]) == SLOT_IDLE;
+        if (idle < pool->spare && write(pool->wake[1], "w", 1) < 0) {
             /* full pipe: the parent has a wake-up pending anyway */
         }
         peer = peer_name(cfd);
         (void) smg_smtpd_session(env, cfd, cfd, peer != NULL ? peer : "unknown");
         g_free(peer);
         close(cfd);
-        pool->busy[slot] = 0;
+        g_atomic_int_set(&pool->board[slot], SLOT_IDLE);
     }
     _exit(0);
 }
@@ -228,12 +255,13 @@ spawn(struct smg_smtpd_env *env, struct pool *pool)
         slot++;
     if (slot == pool->max)
         return FALSE;
-    pool->busy[slot] = 0;
+    g_atomic_int_set(&pool->board[slot], SLOT_IDLE);
     pid = fork();
     if (pid == 0)
         worker(env, pool, slot);
     if (pid < 0) {
         smg_log_warn("fork: %s", g_strerror(errno));
+        g_atomic_int_set(&pool->board[slot], SLOT_FREE);
         return FALSE;
     }
     pool->pids[slot] = pid;
@@ -266,7 +294,7 @@ reap(struct pool *pool, gboolean block)
                     smg_log_warn("worker %ld killed by signal %d", (long) pid,
                                  WTERMSIG(status));
                 pool->pids[i] = 0;
-                pool->busy[i] = 0;
+                g_atomic_int_set(&pool->board[i], SLOT_FREE);
                 pool->live--;
                 break;
             }
@@ -288,8 +316,8 @@ serve_listener(const struct smg_conf *conf, struct smg_smtpd_env *env, int lfd)
     pool.spare = MIN((unsigned) smg_conf_int(conf, "recv", "spare_workers"), pool.max);
     pool.reuse = (unsigned) smg_conf_int(conf, "recv", "worker_sessions");
     board = sizeof(int) * pool.max;
-    pool.busy = mmap(NULL, board, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (pool.busy == MAP_FAILED || !g_unix_open_pipe(pool.wake, FD_CLOEXEC, NULL)
+    pool.board = mmap(NULL, board, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (pool.board == MAP_FAILED || !g_unix_open_pipe(pool.wake, FD_CLOEXEC, NULL)
         || !g_unix_set_fd_nonblocking(pool.wake[0], TRUE, NULL)
         || !g_unix_set_fd_nonblocking(pool.wake[1], TRUE, NULL)) {
         smg_log_error("listener: cannot set up the worker pool: %s", g_strerror(errno));
@@ -314,7 +342,7 @@ serve_listener(const struct smg_conf *conf, struct smg_smtpd_env *env, int lfd)
         if (reap(&pool, FALSE) > 0)
             g_usleep(200000); /* do not fork as fast as workers crash */
         for (unsigned i = 0; i < pool.max; i++)
-            busy += pool.pids[i] != 0 && pool.busy[i];
+            busy += pool.pids[i] != 0 && g_atomic_int_get(&pool.board[i]) == SLOT_BUSY;
         while (pool.live - busy < pool.spare && pool.live < pool.max)
             if (!spawn(env, &pool))
                 break;
@@ -328,7 +356,7 @@ serve_listener(const struct smg_conf *conf, struct smg_smtpd_env *env, int lfd)
             kill(pool.pids[i], SIGTERM);
     (void) reap(&pool, TRUE);
     g_free(pool.pids);
-    munmap((void *) pool.busy, board);
+    munmap(pool.board, board);
     return 0;
 }
 

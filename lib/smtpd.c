@@ -569,9 +569,16 @@ do_rcpt(struct session *s, const struct smg_smtp_cmd *cmd)
 static char *
 rfc2822_date(void)
 {
-    GDateTime *now = g_date_time_new_now_local();
-    char *d = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S %z");
+    /* once a process: with TZ unset, g_time_zone_new_local() looks up
+     * /etc/localtime again at every call (a stat and a readlink) */
+    static GTimeZone *local;
+    GDateTime *now;
+    char *d;
 
+    if (local == NULL)
+        local = g_time_zone_new_local();
+    now = g_date_time_new_now(local);
+    d = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S %z");
     g_date_time_unref(now);
     return d;
 }

@@ -72,6 +72,7 @@ struct batch_done {
  */
 #define POOL_SLOTS 4096
 #define POOL_SCAN 1024 /* names read from pool/ at a time */
+#define SPOOL_IOBUF 65536 /* a new file's write buffer */
 
 /* io_error - fill err from errno for an operation on path */
 static enum smg_status
@@ -192,9 +193,14 @@ smg_spool_queue_dir(const struct smg_spool *spool, const char *queue,
  * where the file system or the kernel has none, /proc is missing (the
  * link goes through /proc/self/fd: linkat's AT_EMPTY_PATH needs a
  * capability the servers drop), or a link has failed before.  Its commit
- * is write, fdatasync, link into new/, fsync(file) (the link count, which
- * without a journal no sync of new/ writes), fsync(new/): the data is on
- * disk before the file has a name, as a named file's is before its rename.
+ * is write, fdatasync, link into new/, fsync(file): the data is on disk
+ * before the file has a name, as a named file's is before its rename.  The
+ * second sync makes the link durable with its entry in new/: with a
+ * journal the link, the entry and the link count are one transaction,
+ * which the file's sync commits (ext4, XFS; btrfs logs a file's new names
+ * with it), and ext4 without a journal syncs a newly linked file's folder
+ * with the file (EXT4_STATE_NEWENTRY).  An fsync of new/ after it would
+ * only flush the disk's cache a third time.
  * The file's first sync does not write tmp/ (a named file's does: a new
  * entry), and neither the create nor the link locks tmp/, which every
  * session shares.  A crash before the link leaves no name behind.
@@ -586,7 +592,10 @@ smg_spool_create(struct smg_spool *spool, const char *queue, const char *id,
         smg_spool_abort(f);
         return st;
     }
-    setvbuf(f->fp, NULL, _IOFBF, 65536);
+    /* glibc ignores a size without a buffer and takes st_blksize: a
+     * write(2) per 4 KB, 25 for a message of 100 KB */
+    f->iobuf = g_malloc(SPOOL_IOBUF);
+    setvbuf(f->fp, f->iobuf, _IOFBF, SPOOL_IOBUF);
     *out = f;
     return SMG_OK;
 }
@@ -598,6 +607,7 @@ file_free(struct smg_spool_file *f)
     g_free(f->queue);
     g_free(f->id);
     g_free(f->tmp_path);
+    g_free(f->iobuf);
     g_free(f);
 }
 
@@ -695,7 +705,7 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
                          newpath, g_strerror(e));
         }
     } else if (f->anon && f->spool->sync && fsync(f->fd) < 0) {
-        /* the link count, which no sync of new/ writes without a journal */
+        /* the link, its entry in new/ and the link count (see open_unnamed) */
         e = errno;
         what = "cannot sync";
     }
@@ -717,7 +727,8 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
             unlink(newpath);
         else if (!f->anon)
             unlink(f->tmp_path);
-    } else if (f->spool->sync && fsync_dir(newdir) < 0) {
+    } else if (f->spool->sync && !f->anon && fsync_dir(newdir) < 0) {
+        /* (an unnamed file's sync after the link did this) */
         /* The file is in new/ but perhaps not durably.  Report failure
          * so that no 250 is given; if the file survives it is processed,
          * and the client's retry makes at worst a duplicate. */

@@ -45,6 +45,7 @@ struct smg_spool_file {
     FILE *fp;         /* buffered writer on fd; use it or fd, not both */
     int write_errno;  /* private: errno of fp's first failed write, or 0 */
     gboolean anon;    /* private: unnamed (O_TMPFILE); tmp_path is not its name */
+    char *iobuf;      /* private: fp's buffer */
 };
 
 /* A claimed message: QUEUE/cur/ID, opened and locked. */

@@ -1,8 +1,9 @@
 #!/bin/bash
 # 1060-recv-durability.t - nothing acknowledged is ever lost: kill -9 of
 # smg-recv in the middle of DATA leaves no file in new/ or tmp/, kill -9 at
-# random moments under load never loses a message that got its 250, and a
-# full spool answers 452 4.3.1, never 250.
+# random moments under load never loses a message that got its 250, the
+# commit's system calls come in a durable order (strace), and a full spool
+# answers 452 4.3.1, never 250.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/recv.sh"
@@ -59,6 +60,20 @@ unlike "no 250 for the message" '^S: 250 2.0.0 Ok: queued' "$(cat "$T/half.out")
 # a listener that survives its children: the next session works
 out=$(swaks_to --from a@sender.test --to b@rcpt.test)
 like "the listener still accepts" '250 2.0.0 Ok: queued as' "$out"
+
+# the commit's order, seen from the system calls: the data synced before
+# the file has its name in new/, the name synced, then the 250
+trace_recv "$T/commit.trace" openat,write,fdatasync,fsync,linkat,rename,renameat,renameat2
+out=$(swaks_to --from a@sender.test --to b@rcpt.test)
+untrace_recv
+like "a traced session's message is queued" '250 2.0.0 Ok: queued as' "$out"
+if ((named)); then
+    is "commit order: write, fdatasync, rename into new/, fsync of new/, 250" "ok named" \
+        "$($PY3 "$srcdir/t/lib/commit_order.py" "$T/commit.trace")"
+else
+    is "commit order: write, fdatasync, linkat into new/, fsync of the file, 250" "ok unnamed" \
+        "$($PY3 "$srcdir/t/lib/commit_order.py" "$T/commit.trace")"
+fi
 
 # kill -9 at random moments under load: every 250 is on disk, whole
 cat >"$T/load.py" <<'PY'

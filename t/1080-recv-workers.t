@@ -2,21 +2,23 @@
 # 1080-recv-workers.t - the listener's worker pool: a worker serves
 # worker_sessions connections and is then replaced, max_sessions caps the
 # sessions at once (more wait in the listen queue), a worker that dies is
-# replaced, and a stop ends idle workers at once and a busy one only after
-# its session, whose message is still accepted.
+# replaced, a stop ends idle workers at once and a busy one only after
+# its session, whose message is still accepted, and a connection wakes one
+# idle worker, not all of them.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/recv.sh"
 
-plan 10
+plan 12
 
-# start_pool MAX_SESSIONS WORKER_SESSIONS - a listener with one spare worker
+# start_pool MAX_SESSIONS WORKER_SESSIONS [SPARE] - a listener with SPARE
+# (1) spare workers
 start_pool() {
     write_conf <<EOF2
 recv.auth = off
 recv.tls = no
 recv.max_sessions = $1
-recv.spare_workers = 1
+recv.spare_workers = ${3:-1}
 recv.worker_sessions = $2
 EOF2
     start_recv
@@ -126,3 +128,22 @@ sleep 0.5
 left=0
 for p in "${before[@]}"; do gone "$p" || left=$((left + 1)); done
 is "no worker is left after the stop (had ${#before[@]})" 0 "$left"
+
+# a connection wakes one idle worker: with four idle, all four woke for
+# each connection and three found nothing to accept (EAGAIN)
+start_pool 8 100 4
+for i in $(seq 50); do
+    (($(pgrep -c -P "$RECV_PID") >= 4)) && break
+    sleep 0.1
+done
+trace_recv "$T/accept.trace" accept4
+for i in $(seq 10); do
+    session >"$T/wake$i.out" 2>&1
+done
+untrace_recv
+is "ten sessions with four idle workers, ten messages queued" 10 \
+    "$(cat "$T"/wake*.out | grep -c '250 2.0.0 Ok: queued')"
+eagain=$(grep -c '= -1 EAGAIN' "$T/accept.trace") # accept4 only
+ok "a connection wakes one idle worker: $eagain accept4 calls found nothing in ten connections" \
+    test "$eagain" -lt 5
+stop_recv

@@ -6,6 +6,8 @@
 #               inserted in their [group]s ("group.key = value" lines)
 # start_recv    smg-recv --listen 127.0.0.1:$RECV_PORT, log in $T/recv.log
 # queued        number of files in the spool's check/new
+# trace_recv F SYSCALLS  strace the listener and its workers into F
+# untrace_recv  stop that strace and wait for it
 #
 # SPDX-License-Identifier: MIT
 
@@ -76,4 +78,37 @@ queued() {
 swaks_to() {
     swaks --server 127.0.0.1 --port "$RECV_PORT" --helo client.test \
         --timeout 20 "$@" 2>&1
+}
+
+# trace_recv FILE SYSCALLS - strace (-f) the listener and every worker it
+# has, the system calls SYSCALLS (strace's -e trace= list), into FILE;
+# returns once strace has attached to them all
+trace_recv() {
+    local pids="" args=() n=0 i
+    command -v strace >/dev/null || bail "strace is not installed (scripts/deps installs it)"
+    for i in $RECV_PID $(pgrep -P "$RECV_PID"); do
+        args+=(-p "$i")
+        n=$((n + 1))
+    done
+    strace -f -qq -s 256 -e trace="$2" -o "$1" "${args[@]}" 2>"$1.err" &
+    TRACE_PID=$!
+    at_exit "kill $TRACE_PID 2>/dev/null"
+    # strace -qq says nothing on attaching: each process it has attached
+    # shows TracerPid in its status
+    for i in $(seq 100); do
+        pids=0
+        for pid in $RECV_PID $(pgrep -P "$RECV_PID"); do
+            grep -q "^TracerPid:[[:space:]]*$TRACE_PID\$" "/proc/$pid/status" 2>/dev/null \
+                && pids=$((pids + 1))
+        done
+        ((pids >= n)) && return 0
+        sleep 0.1
+    done
+    bail "strace did not attach to smg-recv: $(cat "$1.err")"
+}
+
+# untrace_recv - stop trace_recv's strace (detaching) and wait for it
+untrace_recv() {
+    kill -INT "$TRACE_PID" 2>/dev/null
+    wait "$TRACE_PID" 2>/dev/null
 }
