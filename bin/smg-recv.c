@@ -58,11 +58,21 @@ on_stop(int sig)
     stopping = 1;
 }
 
-/* on_child - SIGCHLD handler: only interrupts poll() */
+/* the listener's wake pipe, for on_child */
+static int wake_fd = -1;
+
+/* on_child - SIGCHLD handler: wakes the listener (a self-pipe: a signal
+ * between its count of the workers and its poll() would wait a second) */
 static void
 on_child(int sig)
 {
+    int saved = errno;
+
     (void) sig;
+    if (wake_fd >= 0 && write(wake_fd, "c", 1) < 0) {
+        /* full pipe: a wake-up is pending anyway */
+    }
+    errno = saved;
 }
 
 /* parse_options - getopt_long; exits EX_USAGE on bad options */
@@ -162,6 +172,10 @@ open_listener(const char *spec)
  */
 enum slot { SLOT_FREE = 0, SLOT_IDLE, SLOT_BUSY };
 
+#ifndef EPOLLEXCLUSIVE
+#define EPOLLEXCLUSIVE (1u << 28) /* Linux 4.5; older C library headers */
+#endif
+
 struct pool {
     int lfd;                 /* the listening socket */
     int wake[2];             /* workers -> parent: "I took a connection" */
@@ -181,17 +195,14 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
     int ep;
 
     close(pool->wake[0]);
-    /* an epoll set of this worker's own: an exclusive waiter each */
+    /* an epoll set of this worker's own: an exclusive waiter each (a
+     * kernel before 4.5 ignores the flag: every idle worker wakes) */
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, pool->lfd, &ev) < 0) {
-        /* a kernel before 4.5: plain epoll, every idle worker wakes */
-        ev.events = EPOLLIN;
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, pool->lfd, &ev) < 0) {
-            close(ep);
-            ep = -1;
-        }
+        close(ep);
+        ep = -1; /* ppoll, as every idle worker wakes */
     }
-    sa.sa_handler = on_stop; /* sets the flag; ppoll returns EINTR */
+    sa.sa_handler = on_stop; /* sets the flag; the wait returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGCHLD, SIG_DFL);
@@ -199,8 +210,9 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
     sigaddset(&term, SIGTERM);
     sigaddset(&term, SIGINT);
     /* A stop ends an idle worker at once and a busy one after its
-     * session: the signals are blocked but while ppoll waits, so none
-     * can slip in between a check of the flag and the wait */
+     * session: the signals are blocked but while epoll_pwait (ppoll)
+     * waits, so none can slip in between a check of the flag and the
+     * wait */
     sigprocmask(SIG_BLOCK, &term, &old);
     for (unsigned n = 0; n < pool->reuse && !stopping;) {
         struct pollfd pfd = {pool->lfd, POLLIN, 0};
@@ -209,7 +221,14 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
         int cfd;
         char *peer;
 
-        if ((ep >= 0 ? epoll_pwait(ep, &got, 1, -1, &old) : ppoll(&pfd, 1, NULL, &old)) < 0) {
+        /* a second at most: before Linux 5.7 a woken exclusive waiter
+         * stays first in line until it runs, and takes one connection of
+         * those that woke it, while its siblings sleep */
+        int r = ep >= 0 ? epoll_pwait(ep, &got, 1, 1000, &old) : ppoll(&pfd, 1, NULL, &old);
+
+        if (r == 0)
+            continue;
+        if (r < 0) {
             if (errno != EINTR) {
                 smg_log_warn("poll: %s", g_strerror(errno));
                 g_usleep(100000);
@@ -239,8 +258,10 @@ worker(struct smg_smtpd_env *env, struct pool *pool, unsigned slot)
         (void) smg_smtpd_session(env, cfd, cfd, peer != NULL ? peer : "unknown");
         g_free(peer);
         close(cfd);
-        g_atomic_int_set(&pool->board[slot], SLOT_IDLE);
+        /* a worker that has served its last session is no spare */
+        g_atomic_int_set(&pool->board[slot], n < pool->reuse ? SLOT_IDLE : SLOT_FREE);
     }
+    g_atomic_int_set(&pool->board[slot], SLOT_FREE);
     _exit(0);
 }
 
@@ -329,6 +350,7 @@ serve_listener(const struct smg_conf *conf, struct smg_smtpd_env *env, int lfd)
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    wake_fd = pool.wake[1];
     sa.sa_handler = on_child; /* no SA_RESTART: poll() returns EINTR */
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);

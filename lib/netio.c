@@ -252,7 +252,11 @@ smg_netio_printf(struct smg_netio *io, const char *fmt, ...)
 enum smg_netio_rc
 smg_netio_flush(struct smg_netio *io)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64) io->timeout_ms * 1000;
+    /* the time-out bounds a stall, not the whole flush: a message of
+     * 20 MB to a slow server may take longer than it as long as the
+     * server keeps reading (Postfix's smtp_data_xfer_timeout) */
+    gint64 step = (gint64) io->timeout_ms * 1000;
+    gint64 deadline = g_get_monotonic_time() + step;
     gsize done = 0;
     enum smg_netio_rc rc = SMG_NETIO_OK;
 
@@ -262,6 +266,7 @@ smg_netio_flush(struct smg_netio *io)
                               (int) MIN(io->out->len - done, (gsize) G_MAXINT));
             if (r > 0) {
                 done += (gsize) r;
+                deadline = g_get_monotonic_time() + step;
                 continue;
             }
             if ((rc = ssl_wait(io, r, deadline)) != SMG_NETIO_OK)
@@ -270,6 +275,7 @@ smg_netio_flush(struct smg_netio *io)
             ssize_t r = write(io->wfd, io->out->str + done, io->out->len - done);
             if (r > 0) {
                 done += (gsize) r;
+                deadline = g_get_monotonic_time() + step;
                 continue;
             }
             if (r < 0 && errno == EINTR)

@@ -608,6 +608,7 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
     gboolean *ok_rcpt = g_new0(gboolean, n);
     enum smg_status st = SMG_OK;
     const char *stage = "sending MAIL FROM";
+    enum smg_netio_rc frc;
 
     for (gsize i = 0; i < n; i++)
         memset(&rcpts[i].reply, 0, sizeof rcpts[i].reply);
@@ -745,8 +746,11 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
     stage = "sending message body";
     smg_netio_set_timeout(c->io, c->o.data_timeout_ms);
     smg_netio_write(c->io, data, len);
-    if (smg_netio_flush(c->io) != SMG_NETIO_OK) {
-        lost(&r, "4.4.2", "lost connection with %s while %s", c->peer, stage);
+    if ((frc = smg_netio_flush(c->io)) != SMG_NETIO_OK) {
+        if (frc == SMG_NETIO_TIMEOUT)
+            lost(&r, "4.4.2", "conversation with %s timed out while %s", c->peer, stage);
+        else
+            lost(&r, "4.4.2", "lost connection with %s while %s", c->peer, stage);
         c->dead = TRUE;
         goto dead_have_reply;
     }

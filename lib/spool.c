@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
 #include <time.h>
@@ -42,6 +43,7 @@ struct smg_spool {
     GQueue *pool;        /* names from the last scan of pool/ */
     time_t pool_empty;   /* when that scan found pool/ empty */
     enum { UNNAMED_UNTRIED, UNNAMED_YES, UNNAMED_NO } unnamed; /* see probe_unnamed */
+    gboolean link_syncs_dir; /* an unnamed file's fsync writes its entry too */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
     GArray *b_out;       /* struct batch_out: files to sync and rename */
@@ -200,7 +202,8 @@ smg_spool_queue_dir(const struct smg_spool *spool, const char *queue,
  * which the file's sync commits (ext4, XFS; btrfs logs a file's new names
  * with it), and ext4 without a journal syncs a newly linked file's folder
  * with the file (EXT4_STATE_NEWENTRY).  An fsync of new/ after it would
- * only flush the disk's cache a third time.
+ * only flush the disk's cache a third time; it is done where the file
+ * system is not one of those (link_syncs_dir).
  * The file's first sync does not write tmp/ (a named file's does: a new
  * entry), and neither the create nor the link locks tmp/, which every
  * session shares.  A crash before the link leaves no name behind.
@@ -234,6 +237,31 @@ link_unnamed(int fd, const char *path)
 }
 
 /*
+ * link_syncs_dir - whether, on fd's file system, an fsync of a file after
+ * its link makes the new entry durable too (see open_unnamed): Linux's
+ * ext4 driver (which mounts ext2 and ext3 too on Debian), XFS and btrfs
+ * do; elsewhere (ext2's own driver, and what is not known) new/ is synced
+ * as well.  tmpfs never reaches a disk.
+ */
+static gboolean
+link_syncs_dir(int fd)
+{
+    struct statfs sf;
+
+    if (fstatfs(fd, &sf) < 0)
+        return FALSE;
+    switch ((unsigned long) sf.f_type) {
+    case 0xEF53UL:     /* EXT4_SUPER_MAGIC */
+    case 0x58465342UL: /* XFS_SUPER_MAGIC */
+    case 0x9123683EUL: /* BTRFS_SUPER_MAGIC */
+    case 0x01021994UL: /* TMPFS_MAGIC */
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
+/*
  * probe_unnamed - whether QUEUE takes unnamed files, tried once per spool
  * before its first new message: make one in tmp/ and link it into new/
  * under a dot name (never a message, never listed), then remove it.  Where
@@ -253,6 +281,7 @@ probe_unnamed(struct smg_spool *spool, const char *queue)
 
     if (fd >= 0 && link_unnamed(fd, path) == 0) {
         spool->unnamed = UNNAMED_YES;
+        spool->link_syncs_dir = link_syncs_dir(fd);
         (void) unlink(path);
     } else {
         if (fd >= 0)
@@ -727,8 +756,10 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
             unlink(newpath);
         else if (!f->anon)
             unlink(f->tmp_path);
-    } else if (f->spool->sync && !f->anon && fsync_dir(newdir) < 0) {
-        /* (an unnamed file's sync after the link did this) */
+    } else if (f->spool->sync && !(f->anon && f->spool->link_syncs_dir)
+               && fsync_dir(newdir) < 0) {
+        /* (an unnamed file's sync after the link did this, where the
+         * file system is known to: link_syncs_dir) */
         /* The file is in new/ but perhaps not durably.  Report failure
          * so that no 250 is given; if the file survives it is processed,
          * and the client's retry makes at worst a duplicate. */

@@ -63,16 +63,20 @@ like "the listener still accepts" '250 2.0.0 Ok: queued as' "$out"
 
 # the commit's order, seen from the system calls: the data synced before
 # the file has its name in new/, the name synced, then the 250
-trace_recv "$T/commit.trace" openat,write,fdatasync,fsync,linkat,rename,renameat,renameat2
-out=$(swaks_to --from a@sender.test --to b@rcpt.test)
-untrace_recv
-like "a traced session's message is queued" '250 2.0.0 Ok: queued as' "$out"
-if ((named)); then
-    is "commit order: write, fdatasync, rename into new/, fsync of new/, 250" "ok named" \
-        "$($PY3 "$srcdir/t/lib/commit_order.py" "$T/commit.trace")"
+if trace_recv "$T/commit.trace" 'openat,write,fdatasync,fsync,linkat,?rename,?renameat,renameat2'; then
+    out=$(swaks_to --from a@sender.test --to b@rcpt.test)
+    untrace_recv
+    like "a traced session's message is queued" '250 2.0.0 Ok: queued as' "$out"
+    if ((named)); then
+        is "commit order: write, fdatasync, rename into new/, fsync of new/, 250" "ok named" \
+            "$($PY3 "$srcdir/t/lib/commit_order.py" "$T/commit.trace")"
+    else
+        is "commit order: write, fdatasync, linkat into new/, fsync of the file, 250" \
+            "ok unnamed" "$($PY3 "$srcdir/t/lib/commit_order.py" "$T/commit.trace")"
+    fi
 else
-    is "commit order: write, fdatasync, linkat into new/, fsync of the file, 250" "ok unnamed" \
-        "$($PY3 "$srcdir/t/lib/commit_order.py" "$T/commit.trace")"
+    skip "a traced session's message is queued" "$TRACE_WHY"
+    skip "commit order" "$TRACE_WHY"
 fi
 
 # kill -9 at random moments under load: every 250 is on disk, whole

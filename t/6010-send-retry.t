@@ -29,6 +29,7 @@ start_script small 127.0.0.24 normal 100
 start_script broken 127.0.0.25 data-250
 start_script limit 127.0.0.26 rcpt-limit
 start_script grey 127.0.0.27 temp-all
+start_script slow 127.0.0.28 slow-data 40000000
 cat >"$T/zone" <<'EOF'
 fault.test. MX 10 mx.fault.test.
 mx.fault.test. A 127.0.0.20
@@ -48,6 +49,8 @@ mx.limit.test. A 127.0.0.26
 grey.test. MX 10 mx.grey.test.
 grey.test. MX 20 mx.fault.test.
 mx.grey.test. A 127.0.0.27
+slow.test. MX 10 mx.slow.test.
+mx.slow.test. A 127.0.0.28
 # the greylisting primary alone
 greyonly.test. MX 10 mx.grey.test.
 # bücher.test, as DNS holds it
@@ -188,6 +191,23 @@ log=$(cat "$T/send.log")
 like "greylisted at the primary: the backup MX took it" 'GR1: to=<ok3@grey.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$log"
 ok "the primary was asked first" grep -q '^RCPT TO:<ok3@grey.test>' "$PEERS_DIR/grey/commands.log"
 like "with no other host the primary's 4xx stands" 'GR2: to=<ok4@greyonly.test>, relay=mx.grey.test\[127.0.0.27\]:[0-9]+, .*dsn=4.7.1, status=deferred \(.*451 4.7.1 try again later' "$log"
+
+# --- data_timeout bounds each write, not the whole message ---------------
+# 16 MB to a server that reads at most 3 MB/s: seconds longer than
+# data_timeout (2 s) in all, though never 2 s without progress (the kernel
+# says a socket is writable again once a third of its buffer is free)
+: >"$T/send.log"
+spool_msg send.mta01 SL1 a@cust.test "ok5@slow.test"
+$PY3 -c 'import sys; sys.stdout.write(("slow " * 15 + "\n") * 220000)' \
+    >>"$SPOOL/send.mta01/new/SL1"
+t0=$(date +%s.%N)
+send "$(date +%s)"
+took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+like "a slow server that keeps reading gets the whole message" \
+    'SL1: to=<ok5@slow.test>, relay=mx.slow.test\[127.0.0.28\]:[0-9]+, .*status=sent' \
+    "$(cat "$T/send.log")"
+ok "and it took longer than data_timeout ($took s)" awk -v t="$took" 'BEGIN { exit !(t > 2) }'
+is "the slow peer stored it whole" 220000 "$(grep -c '^slow slow' "$PEERS_DIR"/slow/0001.eml 2>/dev/null)"
 
 # --- an internationalised recipient domain is looked up in its ASCII form --
 : >"$T/send.log"

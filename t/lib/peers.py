@@ -18,6 +18,7 @@
         normal      as above; accepted messages stored as with mta
         hang-data   after the final dot, never reply
         drop-data   close the connection in the middle of the message
+        slow-data   read the message at at most 3 MB/s (a slow server)
         greet-554   greet with 554 5.7.1 and close
         temp-all    451 4.7.1 to every RCPT
         data-250    250 to DATA instead of 354 (a broken server)
@@ -169,12 +170,14 @@ def serve_script(conn, peer, a, store):
                 send("250 2.0.0 Ok")
                 continue
             send("354 End data with <CR><LF>.<CR><LF>")
-            data = b""
+            parts = []  # joined at the end: += of bytes is quadratic
             got = 0
             while True:
                 chunk = f.readline()
                 if not chunk:
                     return
+                if a.mode == "slow-data" and got // 65536 != (got + len(chunk)) // 65536:
+                    time.sleep(0.02)
                 got += len(chunk)
                 if a.mode == "drop-data" and got > 20:
                     conn.shutdown(socket.SHUT_RDWR)
@@ -184,7 +187,8 @@ def serve_script(conn, peer, a, store):
                     break
                 if chunk.startswith(b".."):
                     chunk = chunk[1:]
-                data += chunk
+                parts.append(chunk)
+            data = b"".join(parts)
             if a.mode == "hang-data":
                 time.sleep(3600)
                 return
@@ -213,6 +217,10 @@ def run_script(a):
     store = Store(a.out)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.mode == "slow-data":
+        # a small window, inherited by each connection: the client's
+        # writes wait for this reader, not for the kernel's buffers
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
     s.bind((a.addr, a.port))
     s.listen(64)
     with open(a.ready, "w") as f:
@@ -246,7 +254,7 @@ def main():
                    help="the SIZE the scripted peer announces")
     p.add_argument("--mode", default="normal",
                    choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all",
-                            "data-250", "rcpt-limit"])
+                            "data-250", "rcpt-limit", "slow-data"])
     a = p.parse_args()
     if a.kind == "mta":
         run_mta(a)

@@ -82,29 +82,39 @@ swaks_to() {
 
 # trace_recv FILE SYSCALLS - strace (-f) the listener and every worker it
 # has, the system calls SYSCALLS (strace's -e trace= list), into FILE;
-# returns once strace has attached to them all
+# returns once strace has attached to them all, or 1 with TRACE_WHY set
+# where it cannot (no strace, ptrace not allowed)
 trace_recv() {
-    local pids="" args=() n=0 i
-    command -v strace >/dev/null || bail "strace is not installed (scripts/deps installs it)"
-    for i in $RECV_PID $(pgrep -P "$RECV_PID"); do
-        args+=(-p "$i")
-        n=$((n + 1))
-    done
-    strace -f -qq -s 256 -e trace="$2" -o "$1" "${args[@]}" 2>"$1.err" &
-    TRACE_PID=$!
-    at_exit "kill $TRACE_PID 2>/dev/null"
-    # strace -qq says nothing on attaching: each process it has attached
-    # shows TracerPid in its status
-    for i in $(seq 100); do
-        pids=0
-        for pid in $RECV_PID $(pgrep -P "$RECV_PID"); do
-            grep -q "^TracerPid:[[:space:]]*$TRACE_PID\$" "/proc/$pid/status" 2>/dev/null \
-                && pids=$((pids + 1))
+    local args i try pid all
+    TRACE_WHY=""
+    if ! command -v strace >/dev/null; then
+        TRACE_WHY="strace is not installed (scripts/deps installs it)"
+        return 1
+    fi
+    for try in 1 2 3; do
+        args=()
+        for pid in $RECV_PID $(pgrep -P "$RECV_PID"); do args+=(-p "$pid"); done
+        strace -f -qq -s 256 -e trace="$2" -o "$1" "${args[@]}" 2>"$1.err" &
+        TRACE_PID=$!
+        at_exit "kill $TRACE_PID 2>/dev/null"
+        # strace -qq says nothing on attaching: a traced process shows
+        # TracerPid in its status.  All of them, the listener's workers
+        # as they are now: one forked before strace had the listener
+        # would not be followed.
+        for i in $(seq 50); do
+            all=1
+            for pid in $RECV_PID $(pgrep -P "$RECV_PID"); do
+                grep -q "^TracerPid:[[:space:]]*$TRACE_PID\$" "/proc/$pid/status" 2>/dev/null \
+                    || all=0
+            done
+            ((all)) && return 0
+            kill -0 "$TRACE_PID" 2>/dev/null || break
+            sleep 0.1
         done
-        ((pids >= n)) && return 0
-        sleep 0.1
+        untrace_recv
     done
-    bail "strace did not attach to smg-recv: $(cat "$1.err")"
+    TRACE_WHY="strace cannot attach to smg-recv: $(head -n 1 "$1.err")"
+    return 1
 }
 
 # untrace_recv - stop trace_recv's strace (detaching) and wait for it

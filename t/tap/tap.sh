@@ -1,6 +1,6 @@
 # tap.sh - TAP helpers for the shell integration tests (sourced).
 #
-# Provides plan, ok, is, like, diag, bail, a per-test temporary directory
+# Provides plan, ok, is, like, skip, diag, bail, a per-test temporary directory
 # $T (removed at exit unless SMG_TEST_KEEP is set), free_port, and cleanup
 # hooks so that every peer a test starts is stopped when it ends.
 #
@@ -97,6 +97,12 @@ unlike() {
     else
         echo "ok $TAP_N - $1"
     fi
+}
+
+# skip DESC WHY - a test that cannot run here, and why
+skip() {
+    TAP_N=$((TAP_N + 1))
+    echo "ok $TAP_N - $1 # SKIP $2"
 }
 
 done_testing() { echo "1..$TAP_N"; }
