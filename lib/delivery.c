@@ -840,6 +840,13 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
                 sent++;
             else if (s->fate == FATE_DEFERRED && s->cmd != NULL && s->code / 100 == 4)
                 s->soft = TRUE;
+            else if (s->fate == FATE_DEFERRED && rc[i].reply.code == 0
+                     && !rc[i].reply.after_dot)
+                /* the connection was lost or timed out before the whole
+                 * message was sent: no verdict, and the next host cannot
+                 * make a duplicate.  After the dot the server may have
+                 * it, and the recipients wait for the next attempt. */
+                s->soft = TRUE;
         }
         /* 452 4.5.3 "too many recipients" after some were taken: the rest
          * go in another transaction now (RFC 5321 4.5.3.1.10), not after
@@ -910,10 +917,12 @@ precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
 }
 
 /*
- * soft_left - whether a server's 4xx left recipients of group for another
- * host.  As in Postfix, a soft error at one MX host is no verdict while
- * another is left to try (a greylisting primary, a full spool): the next
- * session sends to them again, and their 4xx stands if none takes them.
+ * soft_left - whether a server's 4xx, or a connection lost before the
+ * whole message was sent, left recipients of group for another host.  As
+ * in Postfix, a soft error at one MX host is no verdict while another is
+ * left to try (a greylisting primary, a full spool, a host that drops
+ * connections): the next session sends to them again, and their 4xx
+ * stands if none takes them.
  */
 static gboolean
 soft_left(const GPtrArray *group)

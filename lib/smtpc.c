@@ -560,6 +560,7 @@ decide_all(struct smg_smtpc_rcpt *rcpts, gsize n, const struct smg_smtpc_reply *
         memcpy(rcpts[i].reply.dsn, r->dsn, sizeof r->dsn);
         rcpts[i].reply.text = g_strdup(r->text);
         rcpts[i].reply.cmd = r->cmd;
+        rcpts[i].reply.after_dot = r->after_dot;
     }
 }
 
@@ -754,10 +755,14 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
         c->dead = TRUE;
         goto dead_have_reply;
     }
-    if (!read_reply(c, "waiting for the reply to the end of data", &r))
+    if (!read_reply(c, "waiting for the reply to the end of data", &r)) {
+        r.after_dot = TRUE;
         goto dead;
-    if (unexpected(c, &r, "the end of DATA", FALSE))
+    }
+    if (unexpected(c, &r, "the end of DATA", FALSE)) {
+        r.after_dot = TRUE;
         goto dead_have_reply;
+    }
     said(&r, "end of DATA");
     decide_all(rcpts, n, &r);
     smg_smtpc_reply_clear(&r);

@@ -49,6 +49,8 @@ struct smg_smtpc_reply {
     char *text;   /* the reply, lines joined by a space, or our reason */
     const char *cmd; /* the command it answered ("RCPT TO", "end of DATA"),
                         static; NULL for our own reasons (code 0) */
+    gboolean after_dot; /* code 0 after the whole message was sent: the
+                           server may have taken it (RFC 1047) */
 };
 
 struct smg_smtpc_rcpt {

@@ -30,6 +30,7 @@ start_script broken 127.0.0.25 data-250
 start_script limit 127.0.0.26 rcpt-limit
 start_script grey 127.0.0.27 temp-all
 start_script slow 127.0.0.28 slow-data 40000000
+start_script droprcpt 127.0.0.29 drop-rcpt
 cat >"$T/zone" <<'EOF'
 fault.test. MX 10 mx.fault.test.
 mx.fault.test. A 127.0.0.20
@@ -49,6 +50,13 @@ mx.limit.test. A 127.0.0.26
 grey.test. MX 10 mx.grey.test.
 grey.test. MX 20 mx.fault.test.
 mx.grey.test. A 127.0.0.27
+# a primary that drops the connection at RCPT, and one that never answers
+# the final dot, each with a backup that works
+mx.droprcpt.test. A 127.0.0.29
+dropfb.test. MX 10 mx.droprcpt.test.
+dropfb.test. MX 20 mx.fault.test.
+hangfb.test. MX 10 mx.hang.test.
+hangfb.test. MX 20 mx.fault.test.
 slow.test. MX 10 mx.slow.test.
 mx.slow.test. A 127.0.0.28
 # the greylisting primary alone
@@ -191,6 +199,20 @@ log=$(cat "$T/send.log")
 like "greylisted at the primary: the backup MX took it" 'GR1: to=<ok3@grey.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$log"
 ok "the primary was asked first" grep -q '^RCPT TO:<ok3@grey.test>' "$PEERS_DIR/grey/commands.log"
 like "with no other host the primary's 4xx stands" 'GR2: to=<ok4@greyonly.test>, relay=mx.grey.test\[127.0.0.27\]:[0-9]+, .*dsn=4.7.1, status=deferred \(.*451 4.7.1 try again later' "$log"
+
+# --- a lost connection: the next MX, unless the message may have arrived -
+: >"$T/send.log"
+spool_msg send.mta01 DF1 a@cust.test "ok6@dropfb.test"
+spool_msg send.mta01 HF1 a@cust.test "ok7@hangfb.test"
+send "$(date +%s)"
+log=$(cat "$T/send.log")
+like "connection lost at RCPT at the primary: the backup MX took it" \
+    'DF1: to=<ok6@dropfb.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$log"
+ok "the primary was tried first" grep -q '^RCPT TO:<ok6@dropfb.test>' "$PEERS_DIR/droprcpt/commands.log"
+like "no reply to the final dot: deferred, the server may have the message" \
+    'HF1: to=<ok7@hangfb.test>, relay=mx.hang.test\[127.0.0.21\]:[0-9]+, .*dsn=4.4.2, status=deferred \(conversation with .* timed out while waiting for the reply to the end of data' "$log"
+ok "and not sent to the backup MX as well (no duplicate)" \
+    test "$(grep -c '^RCPT TO:<ok7@hangfb.test>' "$PEERS_DIR/fault/commands.log")" -eq 0
 
 # --- data_timeout bounds each write, not the whole message ---------------
 # 16 MB to a server that reads at most 3 MB/s: seconds longer than

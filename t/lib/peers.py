@@ -18,6 +18,7 @@
         normal      as above; accepted messages stored as with mta
         hang-data   after the final dot, never reply
         drop-data   close the connection in the middle of the message
+        drop-rcpt   close the connection at the first RCPT
         slow-data   read the message at at most 3 MB/s (a slow server)
         greet-554   greet with 554 5.7.1 and close
         temp-all    451 4.7.1 to every RCPT
@@ -146,6 +147,10 @@ def serve_script(conn, peer, a, store):
         elif cmd == "RCPT":
             addr = line[8:].split(">")[0].lstrip("<")
             local = addr.split("@")[0]
+            if a.mode == "drop-rcpt":
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+                return
             if a.mode == "temp-all":
                 send("451 4.7.1 try again later")
             elif a.mode == "rcpt-limit" and len(rcpts) >= 2:
@@ -254,7 +259,7 @@ def main():
                    help="the SIZE the scripted peer announces")
     p.add_argument("--mode", default="normal",
                    choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all",
-                            "data-250", "rcpt-limit", "slow-data"])
+                            "data-250", "rcpt-limit", "slow-data", "drop-rcpt"])
     a = p.parse_args()
     if a.kind == "mta":
         run_mta(a)
