@@ -1130,7 +1130,11 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
         if (host->literal) {
             addrs = g_ptr_array_new_with_free_func(g_free);
             g_ptr_array_add(addrs, g_strdup(host->name));
-        } else if (smg_dns_addrs(d->dns, host->name, &addrs, &rc, &err) != SMG_OK) {
+        } else if (smg_dns_addrs(d->dns, host->name,
+                                 d->bind == NULL           ? AF_UNSPEC
+                                 : strchr(d->bind, ':') != NULL ? AF_INET6
+                                                           : AF_INET,
+                                 &addrs, &rc, &err) != SMG_OK) {
             g_free(why);
             why = g_strdup_printf("%s", strchr(err->message, ' ') != NULL
                                             ? strchr(err->message, ' ') + 1

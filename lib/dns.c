@@ -956,29 +956,52 @@ add_addrs(GPtrArray *out, const ldns_rr_list *rrs)
     }
 }
 
-/* addr_lookup - smg_dns_a and smg_dns_addrs: the addresses of the types */
+/*
+ * addr_lookup - smg_dns_a and smg_dns_addrs: the addresses of the ntypes
+ * types, in order; with lazy, a type is asked only while the earlier ones
+ * found no address.  A failed lookup fails the whole only when no address
+ * was found.
+ */
 static enum smg_status
-addr_lookup(struct smg_dns *dns, const char *name, gboolean v6,
-            GPtrArray **addrs, ldns_pkt_rcode *rcode, GError **err)
+addr_lookup(struct smg_dns *dns, const char *name, const ldns_rr_type *types,
+            unsigned ntypes, gboolean lazy, GPtrArray **addrs, ldns_pkt_rcode *rcode,
+            GError **err)
 {
-    static const ldns_rr_type types[] = {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA};
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    GError *failure = NULL;
+    enum smg_status failed = SMG_OK;
     gboolean nx = TRUE;
 
     *addrs = NULL;
-    for (unsigned t = 0; t < (v6 ? 2u : 1u); t++) {
+    for (unsigned t = 0; t < ntypes && !(lazy && out->len > 0); t++) {
         ldns_rr_list *rrs;
         ldns_pkt_rcode rc;
-        enum smg_status st = lookup(dns, name, types[t], &rrs, &rc, err);
+        GError *e = NULL;
+        enum smg_status st = lookup(dns, name, types[t], &rrs, &rc, &e);
 
         if (st != SMG_OK) {
-            g_ptr_array_unref(out);
-            return st;
+            nx = FALSE;
+            if (failed == SMG_OK) {
+                failed = st;
+                failure = e;
+            } else {
+                g_error_free(e);
+            }
+            continue;
         }
         if (rc != LDNS_RCODE_NXDOMAIN)
             nx = FALSE;
         add_addrs(out, rrs);
         ldns_rr_list_deep_free(rrs);
+    }
+    if (failed != SMG_OK && out->len == 0) {
+        g_propagate_error(err, failure);
+        g_ptr_array_unref(out);
+        return failed;
+    }
+    if (failure != NULL) {
+        smg_log_debug("%s: addresses found, one lookup failed: %s", name, failure->message);
+        g_error_free(failure);
     }
     if (rcode != NULL)
         *rcode = nx ? LDNS_RCODE_NXDOMAIN : LDNS_RCODE_NOERROR;
@@ -987,17 +1010,23 @@ addr_lookup(struct smg_dns *dns, const char *name, gboolean v6,
 }
 
 enum smg_status
-smg_dns_addrs(struct smg_dns *dns, const char *host, GPtrArray **addrs,
+smg_dns_addrs(struct smg_dns *dns, const char *host, int family, GPtrArray **addrs,
               ldns_pkt_rcode *rcode, GError **err)
 {
-    return addr_lookup(dns, host, TRUE, addrs, rcode, err);
+    static const ldns_rr_type v4first[] = {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA};
+    static const ldns_rr_type v6first[] = {LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_A};
+
+    return addr_lookup(dns, host, family == AF_INET6 ? v6first : v4first, 2,
+                       family != AF_UNSPEC, addrs, rcode, err);
 }
 
 enum smg_status
 smg_dns_a(struct smg_dns *dns, const char *name, GPtrArray **addrs,
           ldns_pkt_rcode *rcode, GError **err)
 {
-    return addr_lookup(dns, name, FALSE, addrs, rcode, err);
+    static const ldns_rr_type a[] = {LDNS_RR_TYPE_A};
+
+    return addr_lookup(dns, name, a, 1, FALSE, addrs, rcode, err);
 }
 
 enum smg_status

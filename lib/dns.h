@@ -170,11 +170,15 @@ enum smg_status smg_dns_mx(struct smg_dns *dns, const char *domain,
                            GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
- * smg_dns_addrs - the A then AAAA addresses of host as text ("192.0.2.1",
- * "2001:db8::1").  Either lookup failing fails the whole.  *rcode is
- * NXDOMAIN only when both lookups say so.
+ * smg_dns_addrs - the addresses of host as text ("192.0.2.1",
+ * "2001:db8::1").  family AF_UNSPEC: A then AAAA; AF_INET or AF_INET6:
+ * that family's first, and the other's only when it has none (so that a
+ * caller can tell a host of the other family only from a host with no
+ * address).  A lookup that fails fails the whole only when the others
+ * found no address: a server whose AAAA queries time out does not hide
+ * the A records.  *rcode is NXDOMAIN only when every lookup says so.
  */
-enum smg_status smg_dns_addrs(struct smg_dns *dns, const char *host,
+enum smg_status smg_dns_addrs(struct smg_dns *dns, const char *host, int family,
                               GPtrArray **addrs, ldns_pkt_rcode *rcode,
                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
 

@@ -109,6 +109,15 @@ is "A and AAAA" "rcode NOERROR
 is "AAAA only" "rcode NOERROR
 ::1" "$(dnsq addrs aaaa-only.test)"
 is "addrs of NXDOMAIN" "rcode NXDOMAIN" "$(dnsq addrs nx.test)"
+is "IPv4 first: no AAAA query when there is an A" "rcode NOERROR
+127.0.0.1" "$(dnsq addrs4 mail.mx.test)"
+is "IPv6 first: no A query when there is an AAAA" "rcode NOERROR
+::1" "$(dnsq addrs6 mail.mx.test)"
+is "IPv4 first, no A: the AAAA, to tell an IPv6-only host" "rcode NOERROR
+::1" "$(dnsq addrs4 aaaa-only.test)"
+is "an AAAA lookup that times out does not hide the A" "rcode NOERROR
+127.0.0.20" "$(dnsq -t 500 addrs 127-0-0-20.aaaa-silent.test)"
+like "every lookup failing fails" '^tempfail: ' "$(dnsq -t 500 addrs x.timeout.test)"
 is "DNSBL: listed" "rcode NOERROR
 127.0.0.2" "$(dnsq a 2.0.0.127.bl.test)"
 is "DNSBL: listed, TXT" "rcode NOERROR

@@ -57,6 +57,8 @@ dropfb.test. MX 10 mx.droprcpt.test.
 dropfb.test. MX 20 mx.fault.test.
 hangfb.test. MX 10 mx.hang.test.
 hangfb.test. MX 20 mx.fault.test.
+# an MX host whose AAAA lookups time out (t/lib/dns.sh's stub zone)
+halfdns.test. MX 10 127-0-0-20.aaaa-silent.test.
 slow.test. MX 10 mx.slow.test.
 mx.slow.test. A 127.0.0.28
 # the greylisting primary alone
@@ -213,6 +215,14 @@ like "no reply to the final dot: deferred, the server may have the message" \
     'HF1: to=<ok7@hangfb.test>, relay=mx.hang.test\[127.0.0.21\]:[0-9]+, .*dsn=4.4.2, status=deferred \(conversation with .* timed out while waiting for the reply to the end of data' "$log"
 ok "and not sent to the backup MX as well (no duplicate)" \
     test "$(grep -c '^RCPT TO:<ok7@hangfb.test>' "$PEERS_DIR/fault/commands.log")" -eq 0
+
+# --- an MX host whose AAAA lookups time out still gets the mail ----------
+: >"$T/send.log"
+spool_msg send.mta01 HD1 a@cust.test "ok8@halfdns.test"
+send "$(date +%s)"
+like "AAAA lookups that time out do not hide the A (an IPv4 gateway)" \
+    'HD1: to=<ok8@halfdns.test>, relay=127-0-0-20.aaaa-silent.test\[127.0.0.20\]:[0-9]+, .*status=sent' \
+    "$(cat "$T/send.log")"
 
 # --- data_timeout bounds each write, not the whole message ---------------
 # 16 MB to a server that reads at most 3 MB/s: seconds longer than

@@ -9,6 +9,8 @@
  *   domain  the sender-domain check: "ok|none|nullmx DETAIL"
  *   mx      "rcode R", then "PREF HOST" in smg_dns_mx order
  *   addrs   "rcode R", then the A and AAAA addresses
+ *   addrs4  the same, asking AAAA only when there is no A (an IPv4 sender)
+ *   addrs6  the same, asking A only when there is no AAAA
  *   a       "rcode R", then the A addresses
  *   txt     "rcode R", then the TXT strings
  * A failed lookup prints "tempfail: REASON" (or "permfail: REASON").
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -36,7 +39,7 @@
 
 static const char USAGE[] =
     "usage: smg-dnsq [-d] [-s addr:port]... [-t timeout_ms] [-a attempts]"
-    " TYPE|domain|mx|addrs|a|txt NAME\n";
+    " TYPE|domain|mx|addrs|addrs4|addrs6|a|txt NAME\n";
 
 /* fail - print a failed lookup and return its exit code */
 static int
@@ -167,8 +170,12 @@ main(int argc, char **argv)
             g_ptr_array_unref(list);
             rc = 0;
         }
-    } else if (strcmp(what, "addrs") == 0) {
-        st = smg_dns_addrs(dns, name, &list, &rcode, &err);
+    } else if (g_str_has_prefix(what, "addrs")) {
+        int family = strcmp(what, "addrs4") == 0   ? AF_INET
+                     : strcmp(what, "addrs6") == 0 ? AF_INET6
+                                                   : AF_UNSPEC;
+
+        st = smg_dns_addrs(dns, name, family, &list, &rcode, &err);
         rc = print_strings(st, list, rcode, err);
     } else if (strcmp(what, "a") == 0) {
         st = smg_dns_a(dns, name, &list, &rcode, &err);

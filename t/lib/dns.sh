@@ -12,6 +12,10 @@
 #                                            answers: a client times out
 #                          *.servfail.test.  stubbed to a server that says
 #                                            REFUSED: unbound says SERVFAIL
+#                          *.aaaa-silent.test.  stubbed to a server that
+#                                            answers A for 127-0-0-20.…
+#                                            with 127.0.0.20, and never
+#                                            answers AAAA (nor anything else)
 #                        Waits until unbound answers; exports DNS_PORT and
 #                        DNS_SERVER (127.0.0.1:PORT); registers the stop
 #                        with at_exit.  Everything is written under $T/dns.
@@ -139,10 +143,11 @@ start_dns() {
     DNS_PORT=$(dns_free_port)
     DNS_SILENT_PORT=$(dns_free_port)
     DNS_REFUSE_PORT=$(dns_free_port)
+    DNS_HALF_PORT=$(dns_free_port)
 
     # the upstreams of the timeout and servfail zones
     $PY3 "$DNSSPOOF" sink --silent "$DNS_SILENT_PORT" \
-        --refuse "$DNS_REFUSE_PORT" --ready "$DNS_DIR/sink.ready" \
+        --refuse "$DNS_REFUSE_PORT" --half "$DNS_HALF_PORT" --ready "$DNS_DIR/sink.ready" \
         >"$DNS_DIR/sink.log" 2>&1 &
     dns_sink_pid=$!
     at_exit "kill $dns_sink_pid"
@@ -171,6 +176,10 @@ stub-zone:
 stub-zone:
     name: "servfail.test."
     stub-addr: 127.0.0.1@$DNS_REFUSE_PORT
+    stub-prime: no
+stub-zone:
+    name: "aaaa-silent.test."
+    stub-addr: 127.0.0.1@$DNS_HALF_PORT
     stub-prime: no
 remote-control:
     control-enable: no

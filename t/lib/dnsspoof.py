@@ -13,9 +13,12 @@
       then forwards the query to the real server on 127.0.0.1:U and relays
       its answer ("relay").  One log line per datagram sent, in order:
       "N KIND QNAME rcode=R", N counting the queries.
-  dnsspoof.py sink --silent P1 --refuse P2 [--ready FILE]
-      Two upstreams for unbound's stub zones: on 127.0.0.1:P1 queries are
-      read and never answered; on 127.0.0.1:P2 each is answered REFUSED.
+  dnsspoof.py sink --silent P1 --refuse P2 --half P3 [--ready FILE]
+      Three upstreams for unbound's stub zones: on 127.0.0.1:P1 queries are
+      read and never answered; on 127.0.0.1:P2 each is answered REFUSED; on
+      127.0.0.1:P3 an A query for a name whose first label is an address
+      with dashes ("127-0-0-20.x.test.") gets that address, and any other
+      query no answer (a server whose AAAA lookups time out).
   dnsspoof.py probe --port P --name NAME [--type N] [--first] [--timeout S]
       Send one query and print "rcode=R ancount=N" of the first datagram
       that arrives, from any sender (--first: a naive client, as ldns's
@@ -151,18 +154,41 @@ def proxy(args):
                          daemon=True).start()
 
 
+def a_answer(query):
+    """An authoritative reply to an A query for "1-2-3-4.rest." with
+    1.2.3.4, or None for anything else."""
+    end = qname_end(query)
+    if len(query) < end + 4 or struct.unpack(">HH", query[end:end + 4]) != (1, 1):
+        return None
+    try:
+        addr = socket.inet_aton(qname_text(query).split(".")[0].replace("-", "."))
+    except OSError:
+        return None
+    r = as_reply(query, 0)
+    r[2] |= 0x04  # AA
+    r[6:8] = struct.pack(">H", 1)
+    r += struct.pack(">HHHIH", 0xC00C, 1, 1, 60, 4) + addr
+    return r
+
+
 def sink(args):
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", args.silent))
     refuse = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     refuse.bind(("127.0.0.1", args.refuse))
+    half = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    half.bind(("127.0.0.1", args.half))
     ready(args)
     while True:
-        rd, _, _ = select.select([silent, refuse], [], [])
+        rd, _, _ = select.select([silent, refuse, half], [], [])
         for s in rd:
             query, peer = s.recvfrom(65535)
             if s is refuse and len(query) >= 17:
                 s.sendto(bytes(as_reply(query, REFUSED)), peer)
+            elif s is half and len(query) >= 17:
+                r = a_answer(query)
+                if r is not None:
+                    s.sendto(bytes(r), peer)
 
 
 def probe(args):
@@ -216,6 +242,7 @@ def main():
     p = sub.add_parser("sink")
     p.add_argument("--silent", type=int, required=True)
     p.add_argument("--refuse", type=int, required=True)
+    p.add_argument("--half", type=int, required=True)
     p.add_argument("--ready")
     p = sub.add_parser("probe")
     p.add_argument("--port", type=int, required=True)
