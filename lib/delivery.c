@@ -1806,6 +1806,47 @@ write_file(struct smg_spool *spool, const struct smg_delivery_file *f, GError **
 }
 
 /*
+ * record - write a delivery's outcome: its reports, then the rest to try
+ * again.  The recipients are delivered by now; a message put back whole
+ * would be sent to them again at its next run, and with a full disk at
+ * every run.  So a write that fails is tried again, with the message held,
+ * 1 s, 2 s, 4 s ... (at most a minute) apart, for as long as it takes;
+ * only a stop (SIGTERM) ends the wait, and then the message goes back
+ * whole.  A report written is not written again.
+ */
+static enum smg_status
+record(struct smg_spool *spool, const char *id, struct smg_delivery_outcome *out,
+       GError **err)
+{
+    guint written = 0, wait = 1;
+    gboolean rest_done = out->rest == NULL;
+
+    for (;;) {
+        GError *e = NULL;
+        enum smg_status st = SMG_OK;
+
+        while (st == SMG_OK && out->extras != NULL && written < out->extras->len)
+            if ((st = write_file(spool, out->extras->pdata[written], &e)) == SMG_OK)
+                written++;
+        if (st == SMG_OK && !rest_done && (st = write_file(spool, out->rest, &e)) == SMG_OK)
+            rest_done = TRUE;
+        if (st == SMG_OK)
+            return SMG_OK;
+        if (serve_stop) {
+            g_propagate_error(err, e);
+            return st;
+        }
+        smg_log_error("%s: delivered, but cannot record the outcome (trying again in %u s; "
+                      "a stop now sends the message again): %s",
+                      id, wait, e->message);
+        g_error_free(e);
+        for (guint i = 0; i < wait * 10 && !serve_stop; i++)
+            g_usleep(100000);
+        wait = MIN(wait * 2, 60);
+    }
+}
+
+/*
  * process - deliver (hold: expire) one claimed message and write the
  * outcome.  Returns SMG_OK to go on, or the status that ends the run.
  */
@@ -1844,13 +1885,9 @@ process(struct smg_delivery *d, struct smg_spool *spool, struct smg_spool_msg *m
         smg_spool_release(msg, queue);
         goto end;
     }
-    for (guint i = 0; out.extras != NULL && i < out.extras->len; i++) {
-        if ((st = write_file(spool, out.extras->pdata[i], err)) != SMG_OK) {
-            smg_spool_release(msg, queue);
-            goto end;
-        }
-    }
-    if (out.rest != NULL && (st = write_file(spool, out.rest, err)) != SMG_OK) {
+    if ((st = record(spool, msg->id, &out, err)) != SMG_OK) {
+        /* stopped with the outcome unwritten: the message goes back
+         * whole, and its delivered recipients get it again */
         smg_spool_release(msg, queue);
         goto end;
     }

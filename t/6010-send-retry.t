@@ -247,6 +247,42 @@ spool_msg send.mta01 IDN1 a@cust.test "ok2@bücher.test"
 send "$(date +%s)"
 like "UTF-8 domain: its xn-- form's MX took it" 'IDN1: to=<ok2@bücher.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$(cat "$T/send.log")"
 
+# --- delivered, but the outcome cannot be written: held, tried again -----
+# (put back whole, the message went to its delivered recipients again at
+# the next run, and with a full disk at every run)
+mkdir -p "$T/tiny"
+if mount -t tmpfs -o size=1m tmpfs "$T/tiny"; then
+    at_exit "umount -l '$T/tiny'"
+    sed "s|^dir = .*|dir = $T/tiny/spool|" "$T/smg.conf" >"$T/tiny.conf"
+    main_spool=$SPOOL
+    SPOOL=$T/tiny/spool
+    for q in send.mta01 deferred.mta01 sign; do mkdir -p "$SPOOL/$q/tmp" "$SPOOL/$q/new" "$SPOOL/$q/cur"; done
+    spool_msg send.mta01 FULL1 a@cust.test "ok9@fault.test temp9@fault.test"
+    dd if=/dev/zero of="$T/tiny/filler" bs=4k 2>/dev/null # to ENOSPC
+    n0=$(grep -c '^RCPT TO:<ok9@fault.test>' "$PEERS_DIR/fault/commands.log")
+    : >"$T/send.log"
+    tiny_send() {
+        "$SEND" -c "$T/tiny.conf" --gateway mta01 --spool --log stderr --now "$(date +%s)" \
+            2>>"$T/send.log"
+    }
+    tiny_send &
+    spid=$!
+    waiting() { grep -q 'FULL1: delivered, but cannot record the outcome' "$T/send.log"; }
+    eventually 100 waiting
+    ok "a full spool after delivery: the outcome is held and tried again" waiting
+    rm -f "$T/tiny/filler"
+    wait "$spid"
+    is "once there is room, the run ends well" 0 $?
+    tiny_send # the next run
+    is "the delivered recipient got the message once" $((n0 + 1)) \
+        "$(grep -c '^RCPT TO:<ok9@fault.test>' "$PEERS_DIR/fault/commands.log")"
+    ok "the deferred recipient waits in deferred/" test -f "$SPOOL/deferred.mta01/new/FULL1"
+    is "and the message is gone from send/" 0 "$(in_queue send.mta01)"
+    SPOOL=$main_spool
+else
+    ok "mount a tiny tmpfs for the full-spool test (needs root)" false
+fi
+
 # --- a killed worker's claimed message is recovered by its successor ------
 # (the hang peer holds the delivery; -P 2: only the parent's start ran
 # recovery before, so the file waited in cur/ until the service's restart)
