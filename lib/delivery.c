@@ -817,8 +817,11 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
         st = smg_smtpc_send(k->c, env->sender, env->sender_params, rc, n,
                             wire->str, wire->len, &err);
         g_clear_error(&err);
+        /* a reply, or a message that may have arrived: a server that
+         * never answered the final dot of a whole message must not get
+         * it again on a new connection now */
         for (guint i = 0; i < n; i++)
-            if (rc[i].reply.code != 0)
+            if (rc[i].reply.code != 0 || rc[i].reply.after_dot)
                 any = TRUE;
         if (st != SMG_OK && !any && !spoke && k->uses > 0) {
             /* the server dropped an idle connection: not their verdict */

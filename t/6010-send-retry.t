@@ -31,6 +31,7 @@ start_script limit 127.0.0.26 rcpt-limit
 start_script grey 127.0.0.27 temp-all
 start_script slow 127.0.0.28 slow-data 40000000
 start_script droprcpt 127.0.0.29 drop-rcpt
+start_script hang2 127.0.0.30 hang-second
 cat >"$T/zone" <<'EOF'
 fault.test. MX 10 mx.fault.test.
 mx.fault.test. A 127.0.0.20
@@ -53,6 +54,8 @@ mx.grey.test. A 127.0.0.27
 # a primary that drops the connection at RCPT, and one that never answers
 # the final dot, each with a backup that works
 mx.droprcpt.test. A 127.0.0.29
+hang2.test. MX 10 mx.hang2.test.
+mx.hang2.test. A 127.0.0.30
 dropfb.test. MX 10 mx.droprcpt.test.
 dropfb.test. MX 20 mx.fault.test.
 hangfb.test. MX 10 mx.hang.test.
@@ -215,6 +218,18 @@ like "no reply to the final dot: deferred, the server may have the message" \
     'HF1: to=<ok7@hangfb.test>, relay=mx.hang.test\[127.0.0.21\]:[0-9]+, .*dsn=4.4.2, status=deferred \(conversation with .* timed out while waiting for the reply to the end of data' "$log"
 ok "and not sent to the backup MX as well (no duplicate)" \
     test "$(grep -c '^RCPT TO:<ok7@hangfb.test>' "$PEERS_DIR/fault/commands.log")" -eq 0
+
+# --- no reply to the dot on a reused connection: no resend on a new one ---
+: >"$T/send.log"
+spool_msg send.mta01 RU1 a@cust.test "ok10@hang2.test"
+spool_msg send.mta01 RU2 a@cust.test "ok11@hang2.test"
+send "$(date +%s)"
+log=$(cat "$T/send.log")
+like "the first message on the connection is sent" 'RU1: to=<ok10@hang2.test>, .*status=sent' "$log"
+like "the second, reusing it, times out after its dot and is deferred" \
+    'RU2: to=<ok11@hang2.test>, .*dsn=4.4.2, status=deferred \(conversation with .* timed out while waiting for the reply to the end of data' "$log"
+is "and is not sent again on a new connection (the server may have it)" 1 \
+    "$(grep -c '^RCPT TO:<ok11@hang2.test>' "$PEERS_DIR/hang2/commands.log")"
 
 # --- an MX host whose AAAA lookups time out still gets the mail ----------
 : >"$T/send.log"

@@ -17,6 +17,7 @@
       anything else 250.  MODE:
         normal      as above; accepted messages stored as with mta
         hang-data   after the final dot, never reply
+        hang-second the same at the second message of a session
         drop-data   close the connection in the middle of the message
         drop-rcpt   close the connection at the first RCPT
         slow-data   read the message at at most 3 MB/s (a slow server)
@@ -122,6 +123,7 @@ def serve_script(conn, peer, a, store):
     helo = "?"
     mail = None
     rcpts = []
+    messages = 0
     while True:
         raw = f.readline()
         if not raw:
@@ -194,7 +196,8 @@ def serve_script(conn, peer, a, store):
                     chunk = chunk[1:]
                 parts.append(chunk)
             data = b"".join(parts)
-            if a.mode == "hang-data":
+            messages += 1
+            if a.mode == "hang-data" or (a.mode == "hang-second" and messages == 2):
                 time.sleep(3600)
                 return
             fields = [("X-Peer", peer), ("X-TLS", "none"), ("X-Helo", helo),
@@ -259,7 +262,8 @@ def main():
                    help="the SIZE the scripted peer announces")
     p.add_argument("--mode", default="normal",
                    choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all",
-                            "data-250", "rcpt-limit", "slow-data", "drop-rcpt"])
+                            "data-250", "rcpt-limit", "slow-data", "drop-rcpt",
+                            "hang-second"])
     a = p.parse_args()
     if a.kind == "mta":
         run_mta(a)
