@@ -47,6 +47,7 @@
 
 #define MAX_CONNECT_TRIES 5 /* addresses tried per domain and attempt */
 #define MAX_RCPTS 100       /* recipients per transaction (RFC 5321 4.5.3.1.8) */
+#define RECORD_PATIENCE 600 /* s a run that ends tries to write an outcome */
 #define MAX_CACHED 32       /* idle connections kept */
 #define IDLE_POLL_MS 1000
 #define HOLD_SCAN_S 60
@@ -68,6 +69,7 @@ struct smg_delivery {
     char *bind, *helo;
     char *relay_host; /* NULL: MX routing */
     gboolean relay_literal;
+    gboolean watching; /* smg_delivery_serve in --watch: no end to wait for */
     unsigned relay_port, port;
     struct smg_smtpc_opts opts;
     struct smg_dns *dns;
@@ -97,7 +99,8 @@ struct rstate {
     char *mta;        /* remote host name for the report, or NULL */
     char *tls;        /* TLS of the session, or NULL */
     gboolean tls_fail;
-    gboolean soft;    /* deferred by a server's 4xx: another host may take it */
+    gboolean soft;    /* deferred by a 4xx, or a connection lost before the dot:
+                         another host may take it */
 };
 
 /* Why a connection to one address could not be used. */
@@ -1809,42 +1812,78 @@ write_file(struct smg_spool *spool, const struct smg_delivery_file *f, GError **
 }
 
 /*
- * record - write a delivery's outcome: its reports, then the rest to try
- * again.  The recipients are delivered by now; a message put back whole
+ * in_queue - whether QUEUE/new/ID or QUEUE/cur/ID is there: a commit that
+ * failed only at the sync of new/, after its rename (and perhaps already
+ * taken by the next stage)
+ */
+static gboolean
+in_queue(struct smg_spool *spool, const struct smg_delivery_file *f)
+{
+    gboolean there = FALSE;
+
+    for (unsigned i = 0; i < 2 && !there; i++) {
+        char *dir = smg_spool_queue_dir(spool, f->queue, i == 0 ? "new" : "cur");
+        char *path = g_build_filename(dir, f->id, NULL);
+
+        there = g_file_test(path, G_FILE_TEST_EXISTS);
+        g_free(path);
+        g_free(dir);
+    }
+    return there;
+}
+
+/*
+ * record - write an attempt's outcome: its reports, then the rest to try
+ * again.  Recipients may be delivered by now; a message put back whole
  * would be sent to them again at its next run, and with a full disk at
- * every run.  So a write that fails is tried again, with the message held,
- * 1 s, 2 s, 4 s ... (at most a minute) apart, for as long as it takes;
- * only a stop (SIGTERM) ends the wait, and then the message goes back
- * whole.  A report written is not written again.
+ * every run.  So a write that fails for want of room or of a working disk
+ * (SMG_TEMPFAIL) is tried again, with the message held, 1 s, 2 s, 4 s ...
+ * (at most a minute) apart: in --watch until it works or a stop
+ * (SIGTERM), in a run that should end (cron, by hand) for at most
+ * RECORD_PATIENCE seconds.  Then, or on any other failure (a bug), the
+ * message goes back whole.  A report written (or renamed into its queue,
+ * only the folder's sync failing) is not written again.
  */
 static enum smg_status
-record(struct smg_spool *spool, const char *id, struct smg_delivery_outcome *out,
-       GError **err)
+record(struct smg_delivery *d, struct smg_spool *spool, const char *id,
+       struct smg_delivery_outcome *out, GError **err)
 {
-    guint written = 0, wait = 1;
+    guint written = 0, wait = 1, waited = 0;
     gboolean rest_done = out->rest == NULL;
 
     for (;;) {
         GError *e = NULL;
         enum smg_status st = SMG_OK;
 
-        while (st == SMG_OK && out->extras != NULL && written < out->extras->len)
-            if ((st = write_file(spool, out->extras->pdata[written], &e)) == SMG_OK)
+        while (st == SMG_OK && out->extras != NULL && written < out->extras->len) {
+            const struct smg_delivery_file *f = out->extras->pdata[written];
+
+            if ((st = write_file(spool, f, &e)) == SMG_OK
+                || (st == SMG_TEMPFAIL && in_queue(spool, f))) {
+                st = SMG_OK;
+                g_clear_error(&e);
                 written++;
+            }
+        }
         if (st == SMG_OK && !rest_done && (st = write_file(spool, out->rest, &e)) == SMG_OK)
             rest_done = TRUE;
         if (st == SMG_OK)
             return SMG_OK;
-        if (serve_stop) {
+        if (st != SMG_TEMPFAIL || serve_stop || (!d->watching && waited >= RECORD_PATIENCE)) {
+            smg_log_error("%s: cannot record the outcome of this attempt; the message goes "
+                          "back whole%s: %s",
+                          id, out->sent > 0 ? ", and its delivered recipients get it again" : "",
+                          e->message);
             g_propagate_error(err, e);
             return st;
         }
-        smg_log_error("%s: delivered, but cannot record the outcome (trying again in %u s; "
-                      "a stop now sends the message again): %s",
-                      id, wait, e->message);
+        smg_log_error("%s: cannot record the outcome of this attempt%s; trying again in %u s: "
+                      "%s",
+                      id, out->sent > 0 ? " (recipients delivered)" : "", wait, e->message);
         g_error_free(e);
         for (guint i = 0; i < wait * 10 && !serve_stop; i++)
             g_usleep(100000);
+        waited += wait;
         wait = MIN(wait * 2, 60);
     }
 }
@@ -1888,7 +1927,7 @@ process(struct smg_delivery *d, struct smg_spool *spool, struct smg_spool_msg *m
         smg_spool_release(msg, queue);
         goto end;
     }
-    if ((st = record(spool, msg->id, &out, err)) != SMG_OK) {
+    if ((st = record(d, spool, msg->id, &out, err)) != SMG_OK) {
         /* stopped with the outcome unwritten: the message goes back
          * whole, and its delivered recipients get it again */
         smg_spool_release(msg, queue);
@@ -2011,6 +2050,7 @@ smg_delivery_serve(struct smg_delivery *d, struct smg_spool *spool, gboolean wat
     int ifd = -1;
     gint64 last_hold = 0;
 
+    d->watching = watch;
     sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);

@@ -958,9 +958,11 @@ add_addrs(GPtrArray *out, const ldns_rr_list *rrs)
 
 /*
  * addr_lookup - smg_dns_a and smg_dns_addrs: the addresses of the ntypes
- * types, in order; with lazy, a type is asked only while the earlier ones
- * found no address.  A failed lookup fails the whole only when no address
- * was found.
+ * types, in order.  With lazy, the first type is the one wanted: its
+ * failure fails the whole (the other type's addresses cannot stand in for
+ * it), its NXDOMAIN ends the lookup, and the others are asked only when
+ * it has no address.  Without, a failed lookup fails the whole only when
+ * no address was found.
  */
 static enum smg_status
 addr_lookup(struct smg_dns *dns, const char *name, const ldns_rr_type *types,
@@ -979,6 +981,11 @@ addr_lookup(struct smg_dns *dns, const char *name, const ldns_rr_type *types,
         GError *e = NULL;
         enum smg_status st = lookup(dns, name, types[t], &rrs, &rc, &e);
 
+        if (st != SMG_OK && lazy && t == 0) {
+            g_propagate_error(err, e);
+            g_ptr_array_unref(out);
+            return st;
+        }
         if (st != SMG_OK) {
             nx = FALSE;
             if (failed == SMG_OK) {
@@ -993,6 +1000,8 @@ addr_lookup(struct smg_dns *dns, const char *name, const ldns_rr_type *types,
             nx = FALSE;
         add_addrs(out, rrs);
         ldns_rr_list_deep_free(rrs);
+        if (lazy && rc == LDNS_RCODE_NXDOMAIN)
+            break; /* no such name, whatever the type */
     }
     if (failed != SMG_OK && out->len == 0) {
         g_propagate_error(err, failure);

@@ -171,12 +171,13 @@ enum smg_status smg_dns_mx(struct smg_dns *dns, const char *domain,
 
 /*
  * smg_dns_addrs - the addresses of host as text ("192.0.2.1",
- * "2001:db8::1").  family AF_UNSPEC: A then AAAA; AF_INET or AF_INET6:
- * that family's first, and the other's only when it has none (so that a
- * caller can tell a host of the other family only from a host with no
- * address).  A lookup that fails fails the whole only when the others
- * found no address: a server whose AAAA queries time out does not hide
- * the A records.  *rcode is NXDOMAIN only when every lookup says so.
+ * "2001:db8::1").  family AF_UNSPEC: A then AAAA, and a lookup that fails
+ * fails the whole only when the other found no address (a server whose
+ * AAAA queries time out does not hide the A records).  AF_INET or
+ * AF_INET6: that family's first, whose failure fails the whole, and the
+ * other's only when it has none (so that a caller can tell a host of the
+ * other family only from a host with no address).  *rcode is NXDOMAIN
+ * only when every lookup made says so.
  */
 enum smg_status smg_dns_addrs(struct smg_dns *dns, const char *host, int family,
                               GPtrArray **addrs, ldns_pkt_rcode *rcode,

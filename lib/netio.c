@@ -335,6 +335,9 @@ tls_start(struct smg_netio *io, SSL_CTX *ctx, GError **err)
         io->ssl = NULL;
         return SMG_TEMPFAIL;
     }
+    /* SSL_write returns after each record: smg_netio_flush's time-out
+     * counts from the last progress, as over clear text */
+    SSL_set_mode(io->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
     return SMG_OK;
 }
 
@@ -387,5 +390,6 @@ smg_netio_tls_connect_ssl(struct smg_netio *io, SSL *ssl, GError **err)
         return SMG_TEMPFAIL;
     }
     io->ssl = ssl;
+    SSL_set_mode(io->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE); /* as in tls_start */
     return handshake(io, FALSE, err);
 }

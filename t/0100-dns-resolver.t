@@ -118,6 +118,15 @@ is "IPv4 first, no A: the AAAA, to tell an IPv6-only host" "rcode NOERROR
 is "an AAAA lookup that times out does not hide the A" "rcode NOERROR
 127.0.0.20" "$(dnsq -t 500 addrs 127-0-0-20.aaaa-silent.test)"
 like "every lookup failing fails" '^tempfail: ' "$(dnsq -t 500 addrs x.timeout.test)"
+# straight to the stub's server (unbound, once an A query timed out, may
+# not ask it again at once): it answers AAAA for v6only.…, never A
+halfq() { "$SMG_DNSQ" -s "127.0.0.1:$DNS_HALF_PORT" -t 500 "$@"; }
+is "an A lookup that times out does not hide the AAAA" "rcode NOERROR
+::1" "$(halfq addrs v6only.aaaa-silent.test)"
+like "but an IPv4 sender's own lookup failing fails, whatever AAAA says" '^tempfail: ' \
+    "$(halfq addrs4 v6only.aaaa-silent.test)"
+is "an IPv6 sender asks AAAA first and has it" "rcode NOERROR
+::1" "$(halfq addrs6 v6only.aaaa-silent.test)"
 is "DNSBL: listed" "rcode NOERROR
 127.0.0.2" "$(dnsq a 2.0.0.127.bl.test)"
 is "DNSBL: listed, TXT" "rcode NOERROR

@@ -14,8 +14,9 @@
 #                                            REFUSED: unbound says SERVFAIL
 #                          *.aaaa-silent.test.  stubbed to a server that
 #                                            answers A for 127-0-0-20.…
-#                                            with 127.0.0.20, and never
-#                                            answers AAAA (nor anything else)
+#                                            with 127.0.0.20, AAAA for
+#                                            v6only.… with ::1, and
+#                                            nothing else (a time-out)
 #                        Waits until unbound answers; exports DNS_PORT and
 #                        DNS_SERVER (127.0.0.1:PORT); registers the stop
 #                        with at_exit.  Everything is written under $T/dns.

@@ -17,8 +17,9 @@
       Three upstreams for unbound's stub zones: on 127.0.0.1:P1 queries are
       read and never answered; on 127.0.0.1:P2 each is answered REFUSED; on
       127.0.0.1:P3 an A query for a name whose first label is an address
-      with dashes ("127-0-0-20.x.test.") gets that address, and any other
-      query no answer (a server whose AAAA lookups time out).
+      with dashes ("127-0-0-20.x.test.") gets that address, an AAAA query
+      for "v6only.x.test." gets ::1, and any other query no answer (a
+      server whose AAAA, or A, lookups time out).
   dnsspoof.py probe --port P --name NAME [--type N] [--first] [--timeout S]
       Send one query and print "rcode=R ancount=N" of the first datagram
       that arrives, from any sender (--first: a naive client, as ldns's
@@ -156,18 +157,28 @@ def proxy(args):
 
 def a_answer(query):
     """An authoritative reply to an A query for "1-2-3-4.rest." with
-    1.2.3.4, or None for anything else."""
+    1.2.3.4, or to an AAAA query for "v6only.rest." with ::1; None for
+    anything else."""
     end = qname_end(query)
-    if len(query) < end + 4 or struct.unpack(">HH", query[end:end + 4]) != (1, 1):
+    if len(query) < end + 4:
         return None
-    try:
-        addr = socket.inet_aton(qname_text(query).split(".")[0].replace("-", "."))
-    except OSError:
+    qtype, qclass = struct.unpack(">HH", query[end:end + 4])
+    first = qname_text(query).split(".")[0].lower()
+    if qclass != 1:
+        return None
+    if qtype == 1:
+        try:
+            addr = socket.inet_aton(first.replace("-", "."))
+        except OSError:
+            return None
+    elif qtype == 28 and first == "v6only":
+        addr = socket.inet_pton(socket.AF_INET6, "::1")
+    else:
         return None
     r = as_reply(query, 0)
     r[2] |= 0x04  # AA
     r[6:8] = struct.pack(">H", 1)
-    r += struct.pack(">HHHIH", 0xC00C, 1, 1, 60, 4) + addr
+    r += struct.pack(">HHHIH", 0xC00C, qtype, 1, 60, len(addr)) + addr
     return r
 
 

@@ -9,9 +9,11 @@
       recipient); each session appends "peer=ADDR helo=NAME tls=..." to
       DIR/sessions.log.
 
-  peers.py script --addr A --port P --out DIR --mode MODE [--size N] --ready FILE
-      a scripted ESMTP peer (PIPELINING, SIZE N, 8BITMIME, DSN) for faults
-      that a real MTA does not produce on demand.  Recipients decide their
+  peers.py script --addr A --port P --out DIR --mode MODE [--size N]
+          [--tls CERT KEY] --ready FILE
+      a scripted ESMTP peer (PIPELINING, SIZE N, 8BITMIME, DSN, and
+      STARTTLS with --tls) for faults that a real MTA does not produce on
+      demand.  Recipients decide their
       own fate by their local part: perm* gets 550 5.1.1, temp* gets
       451 4.3.0, full* gets 552 5.2.2, vrfy* gets 252 2.1.5 (accepted),
       anything else 250.  MODE:
@@ -111,6 +113,7 @@ def run_mta(a):
 def serve_script(conn, peer, a, store):
     """One session of the scripted peer."""
     f = conn.makefile("rb")
+    tls = None
 
     def send(line):
         conn.sendall(line.encode() + b"\r\n")
@@ -138,7 +141,18 @@ def serve_script(conn, peer, a, store):
             send("250-PIPELINING")
             send("250-SIZE %d" % a.size)
             send("250-8BITMIME")
+            if a.tls and tls is None:
+                send("250-STARTTLS")
             send("250 DSN")
+        elif cmd == "STAR" and a.tls and tls is None:
+            send("220 2.0.0 Ready to start TLS")
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(a.tls[0], a.tls[1])
+            conn = tls.wrap_socket(conn, server_side=True)
+            f = conn.makefile("rb")
+            helo = "?"
+            mail = None
+            rcpts = []
         elif cmd == "HELO":
             helo = line[5:]
             send("250 script.test")
@@ -200,7 +214,8 @@ def serve_script(conn, peer, a, store):
             if a.mode == "hang-data" or (a.mode == "hang-second" and messages == 2):
                 time.sleep(3600)
                 return
-            fields = [("X-Peer", peer), ("X-TLS", "none"), ("X-Helo", helo),
+            fields = [("X-Peer", peer), ("X-TLS", conn.version() if tls else "none"),
+                      ("X-Helo", helo),
                       ("X-Mail-From", mail)]
             fields += [("X-Rcpt-To", r) for r in rcpts]
             store.save(fields, data)

@@ -10,9 +10,10 @@
 #                        python3-aiosmtpd on ADDR:PEER_PORT storing into
 #                        $T/peers/NAME (t/lib/peers.py mta), with STARTTLS
 #                        using $T/certs/CERTNAME.{pem,key} when asked
-# start_script NAME ADDR [MODE [SIZE]]
+# start_script NAME ADDR [MODE [SIZE [CERTNAME]]]
 #                        the scripted fault peer (t/lib/peers.py script),
-#                        announcing SIZE (default 10240000)
+#                        announcing SIZE (default 10240000), with STARTTLS
+#                        using $T/certs/CERTNAME.{pem,key} when given
 # start_sink NAME ADDR   Postfix's smtp-sink dumping each message to
 #                        $T/peers/NAME/ (X-Client-Addr: shows the client)
 # received NAME          number of messages NAME has stored
@@ -68,6 +69,7 @@ start_script() {
     peer_port
     $PY3 "$PEERS_PY" script --addr "$addr" --port "$PEER_PORT" \
         --out "$PEERS_DIR/$name" --mode "${3:-normal}" --size "${4:-10240000}" \
+        ${5:+--tls "$T/certs/$5.pem" "$T/certs/$5.key"} \
         --ready "$PEERS_DIR/$name.ready" >"$PEERS_DIR/$name.log" 2>&1 &
     pid=$!
     at_exit "kill $pid"
