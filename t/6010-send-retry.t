@@ -89,6 +89,17 @@ send() {
         2>>"$T/send.log"
 }
 mtime() { stat -c %Y "$1"; }
+# attempt ID RCPTS [ID RCPTS]... - spool messages from a@cust.test, run
+# smg-send once, its log in $log
+attempt() {
+    : >"$T/send.log"
+    while [ $# -ge 2 ]; do
+        spool_msg send.mta01 "$1" a@cust.test "$2"
+        shift 2
+    done
+    send "$(date +%s)"
+    log=$(cat "$T/send.log")
+}
 D="$SPOOL/deferred.mta01/new/P1"
 
 # --- partial success ------------------------------------------------------
@@ -200,21 +211,13 @@ is "in three transactions of at most two" 3 "$(received limit)"
 ok "nothing deferred" test ! -f "$SPOOL/deferred.mta01/new/L1"
 
 # --- a 4xx at one MX host is no verdict while another is left -------------
-: >"$T/send.log"
-spool_msg send.mta01 GR1 a@cust.test "ok3@grey.test"
-spool_msg send.mta01 GR2 a@cust.test "ok4@greyonly.test"
-send "$(date +%s)"
-log=$(cat "$T/send.log")
+attempt GR1 ok3@grey.test GR2 ok4@greyonly.test
 like "greylisted at the primary: the backup MX took it" 'GR1: to=<ok3@grey.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$log"
 ok "the primary was asked first" grep -q '^RCPT TO:<ok3@grey.test>' "$PEERS_DIR/grey/commands.log"
 like "with no other host the primary's 4xx stands" 'GR2: to=<ok4@greyonly.test>, relay=mx.grey.test\[127.0.0.27\]:[0-9]+, .*dsn=4.7.1, status=deferred \(.*451 4.7.1 try again later' "$log"
 
 # --- a lost connection: the next MX, unless the message may have arrived -
-: >"$T/send.log"
-spool_msg send.mta01 DF1 a@cust.test "ok6@dropfb.test"
-spool_msg send.mta01 HF1 a@cust.test "ok7@hangfb.test"
-send "$(date +%s)"
-log=$(cat "$T/send.log")
+attempt DF1 ok6@dropfb.test HF1 ok7@hangfb.test
 like "connection lost at RCPT at the primary: the backup MX took it" \
     'DF1: to=<ok6@dropfb.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$log"
 ok "the primary was tried first" grep -q '^RCPT TO:<ok6@dropfb.test>' "$PEERS_DIR/droprcpt/commands.log"
@@ -224,11 +227,7 @@ ok "and not sent to the backup MX as well (no duplicate)" \
     test "$(grep -c '^RCPT TO:<ok7@hangfb.test>' "$PEERS_DIR/fault/commands.log")" -eq 0
 
 # --- no reply to the dot on a reused connection: no resend on a new one ---
-: >"$T/send.log"
-spool_msg send.mta01 RU1 a@cust.test "ok10@hang2.test"
-spool_msg send.mta01 RU2 a@cust.test "ok11@hang2.test"
-send "$(date +%s)"
-log=$(cat "$T/send.log")
+attempt RU1 ok10@hang2.test RU2 ok11@hang2.test
 like "the first message on the connection is sent" 'RU1: to=<ok10@hang2.test>, .*status=sent' "$log"
 like "the second, reusing it, times out after its dot and is deferred" \
     'RU2: to=<ok11@hang2.test>, .*dsn=4.4.2, status=deferred \(conversation with .* timed out while waiting for the reply to the end of data' "$log"
