@@ -66,7 +66,7 @@ remove_scratch() {
     rm -rf -- "$1"
     if ((n > 10000)) && [ "$(fs_type "$(dirname "$1")")" != tmpfs ]; then
         note "removed $n files: on ext4 without a journal, creating files is slower" \
-            "for a few minutes; wait before the next benchmark"
+            "for up to five minutes; wait before the next benchmark"
     fi
 }
 
