@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,8 @@ struct smg_spool {
     time_t pool_empty;   /* when that scan found pool/ empty */
     enum { UNNAMED_UNTRIED, UNNAMED_YES, UNNAMED_NO } unnamed; /* see probe_unnamed */
     gboolean link_syncs_dir; /* an unnamed file's fsync writes its entry too */
+    gboolean log_orders_data; /* a log commit's flush covers earlier data
+                                 writes: see log_orders_data() */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
     GArray *b_out;       /* struct batch_out: files to sync and rename */
@@ -204,6 +207,16 @@ smg_spool_queue_dir(const struct smg_spool *spool, const char *queue,
  * with the file (EXT4_STATE_NEWENTRY).  An fsync of new/ after it would
  * only flush the disk's cache a third time; it is done where the file
  * system is not one of those (link_syncs_dir).
+ *
+ * Where metadata reaches the disk only through a log whose commit flushes
+ * the disk's cache first (log_orders_data: ext4 with a journal, XFS), the
+ * first sync need not flush: sync_file_range writes the data and waits
+ * for it, and for the extents and size that make it readable, which are
+ * then in the log before the link.  Any commit that carries the link,
+ * ours or another session's, flushes that data before its commit record:
+ * one flush a message instead of two, and still no name for a file whose
+ * data is not on disk.
+ *
  * The file's first sync does not write tmp/ (a named file's does: a new
  * entry), and neither the create nor the link locks tmp/, which every
  * session shares.  A crash before the link leaves no name behind.
@@ -262,6 +275,49 @@ link_syncs_dir(int fd)
 }
 
 /*
+ * log_orders_data - whether fd's file system writes metadata only through
+ * a log whose commits flush the disk's cache before their commit record
+ * (see open_unnamed): XFS, and ext4 with a journal in data=ordered or
+ * data=writeback mode without journal_async_commit, as
+ * /proc/fs/ext4/DEV/options says (ext4 without a journal has no data=
+ * there).  Anything else (btrfs, tmpfs, unknown) keeps fdatasync.
+ */
+static gboolean
+log_orders_data(int fd)
+{
+    struct statfs sf;
+    struct stat st;
+    char *sys, *dev, *opts = NULL, *path;
+    gboolean yes = FALSE;
+
+    if (fstatfs(fd, &sf) < 0)
+        return FALSE;
+    if ((unsigned long) sf.f_type == 0x58465342UL) /* XFS_SUPER_MAGIC */
+        return TRUE;
+    if ((unsigned long) sf.f_type != 0xEF53UL || fstat(fd, &st) < 0)
+        return FALSE;
+    sys = g_strdup_printf("/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+    dev = g_file_read_link(sys, NULL);
+    if (dev != NULL) {
+        char *name = g_path_get_basename(dev);
+
+        path = g_build_filename("/proc/fs/ext4", name, "options", NULL);
+        if (g_file_get_contents(path, &opts, NULL, NULL)) {
+            gboolean mode = strstr(opts, "\ndata=ordered\n") != NULL
+                            || strstr(opts, "\ndata=writeback\n") != NULL;
+
+            yes = mode && strstr(opts, "journal_async_commit") == NULL;
+        }
+        g_free(opts);
+        g_free(path);
+        g_free(name);
+        g_free(dev);
+    }
+    g_free(sys);
+    return yes;
+}
+
+/*
  * probe_unnamed - whether QUEUE takes unnamed files, tried once per spool
  * before its first new message: make one in tmp/ and link it into new/
  * under a dot name (never a message, never listed), then remove it.  Where
@@ -282,6 +338,7 @@ probe_unnamed(struct smg_spool *spool, const char *queue)
     if (fd >= 0 && link_unnamed(fd, path) == 0) {
         spool->unnamed = UNNAMED_YES;
         spool->link_syncs_dir = link_syncs_dir(fd);
+        spool->log_orders_data = log_orders_data(fd);
         (void) unlink(path);
     } else {
         if (fd >= 0)
@@ -717,7 +774,13 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
     if (fflush(f->fp) != 0 || ferror(f->fp)) {
         e = f->write_errno != 0 ? f->write_errno : errno;
         what = "cannot write";
-    } else if (f->spool->sync && fdatasync(f->fd) < 0) {
+    } else if (f->spool->sync
+               && (f->anon && f->spool->log_orders_data
+                       ? sync_file_range(f->fd, 0, 0,
+                                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                                             | SYNC_FILE_RANGE_WAIT_AFTER)
+                       : fdatasync(f->fd))
+                      < 0) {
         e = errno;
         what = "cannot sync";
     } else if (f->anon && !(linked = link_unnamed(f->fd, newpath) == 0)) {

@@ -1,8 +1,9 @@
 """commit_order.py TRACE - check, in an strace -f log of smg-recv, the
 order of the system calls that commit the message of the session that got
-"250 2.0.0 Ok: queued": its data written and synced before the file gets
-its name in new/, that name made durable, and only then the 250.  Prints
-"ok" and the file's kind, or what is out of order.
+"250 2.0.0 Ok: queued": its data written and synced (fdatasync, or for an
+unnamed file sync_file_range) before the file gets its name in new/, that
+name made durable, and only then the 250.  Prints "ok", the file's kind
+and the data sync's call, or what is out of order.
 SPDX-License-Identifier: MIT
 """
 import re
@@ -61,9 +62,15 @@ def main():
 
     opened = where(lambda c: c[1] == "openat" and c[3] == fd
                    and ("O_TMPFILE" in c[2] or qid in c[2]))
-    sync = where(lambda c: c[1] == "fdatasync" and first_arg(c) == str(fd), opened)
+    sync = where(lambda c: c[1] in ("fdatasync", "sync_file_range")
+                 and first_arg(c) == str(fd), opened)
     if sync is None:
-        print("the file is never fdatasync'd")
+        print("the file's data is never synced")
+        return
+    how = mine[sync][1]
+    if how == "sync_file_range" and ("SYNC_FILE_RANGE_WAIT_AFTER" not in mine[sync][2]
+                                     or kind != "unnamed"):
+        print("sync_file_range without waiting, or for a named file")
         return
     late = where(lambda c: c[1] == "write" and first_arg(c) == str(fd), sync)
     if late is not None and late < ack:
@@ -76,7 +83,7 @@ def main():
             print("the unnamed file is never linked as new/" + qid)
             return
         durable = where(lambda c: c[1] == "fsync" and first_arg(c) == str(fd), link)
-        order = [("fdatasync", sync), ("linkat into new/", link),
+        order = [(how, sync), ("linkat into new/", link),
                  ("fsync after the link", durable), ("the 250", ack)]
     else:
         move = where(lambda c: c[1] in ("rename", "renameat", "renameat2")
@@ -85,13 +92,13 @@ def main():
                 and re.search(r'/check/new"', c[2])}
         durable = where(lambda c: c[1] == "fsync" and first_arg(c) in map(str, dirs),
                         move or 0)
-        order = [("fdatasync", sync), ("rename into new/", move),
+        order = [(how, sync), ("rename into new/", move),
                  ("fsync of new/", durable), ("the 250", ack)]
     for (a, i), (b, j) in zip(order, order[1:]):
         if i is None or j is None or i >= j:
             print("%s (call %s) does not come before %s (call %s)" % (a, i, b, j))
             return
-    print("ok " + kind)
+    print("ok %s %s" % (kind, how))
 
 
 main()
