@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -27,6 +28,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +49,7 @@ struct smg_spool {
     gboolean link_syncs_dir; /* an unnamed file's fsync writes its entry too */
     gboolean log_orders_data; /* a log commit's flush covers earlier data
                                  writes: see log_orders_data() */
+    dev_t probed_dev;        /* the file system those two are about */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
     GArray *b_out;       /* struct batch_out: files to sync and rename */
@@ -208,9 +211,9 @@ smg_spool_queue_dir(const struct smg_spool *spool, const char *queue,
  * only flush the disk's cache a third time; it is done where the file
  * system is not one of those (link_syncs_dir).
  *
- * Where metadata reaches the disk only through a log whose commit flushes
- * the disk's cache first (log_orders_data: ext4 with a journal, XFS), the
- * first sync need not flush: sync_file_range writes the data and waits
+ * Where metadata reaches the disk only through a journal whose commit
+ * flushes the disk's cache first (log_orders_data: ext4 with its journal
+ * inside, Linux 5.2 and later), the first sync need not flush: sync_file_range writes the data and waits
  * for it, and for the extents and size that make it readable, which are
  * then in the log before the link.  Any commit that carries the link,
  * ours or another session's, flushes that data before its commit record:
@@ -274,27 +277,48 @@ link_syncs_dir(int fd)
     }
 }
 
+/* dev_of - the device of the file open as fd, or 0 */
+static dev_t
+dev_of(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 ? st.st_dev : 0;
+}
+
+/* kernel_at_least - whether the running kernel is MAJOR.MINOR or later */
+static gboolean
+kernel_at_least(unsigned major_, unsigned minor_)
+{
+    struct utsname u;
+    unsigned a = 0, b = 0;
+
+    return uname(&u) == 0 && sscanf(u.release, "%u.%u", &a, &b) == 2
+           && (a > major_ || (a == major_ && b >= minor_));
+}
+
 /*
  * log_orders_data - whether fd's file system writes metadata only through
- * a log whose commits flush the disk's cache before their commit record
- * (see open_unnamed): XFS, and ext4 with a journal in data=ordered or
- * data=writeback mode without journal_async_commit, as
- * /proc/fs/ext4/DEV/options says (ext4 without a journal has no data=
- * there).  Anything else (btrfs, tmpfs, unknown) keeps fdatasync.
+ * a journal whose commits flush the disk's cache before their commit
+ * record (see open_unnamed): ext4 with its journal inside (jbd2 names it
+ * DEV-8 in /proc/fs/jbd2; an external journal flushes the data disk only
+ * for ordered data, which dioread_nolock and data=writeback never file),
+ * in data=ordered or data=writeback mode, without journal_async_commit,
+ * as /proc/fs/ext4/DEV/options says (ext4 without a journal has no data=
+ * there), on Linux 5.2 or later (before, sync_file_range's writeback
+ * could skip pages).  Anything else (XFS, btrfs, tmpfs, unknown) keeps
+ * fdatasync.
  */
 static gboolean
 log_orders_data(int fd)
 {
     struct statfs sf;
     struct stat st;
-    char *sys, *dev, *opts = NULL, *path;
+    char *sys, *dev, *opts = NULL, *path, *jbd2;
     gboolean yes = FALSE;
 
-    if (fstatfs(fd, &sf) < 0)
-        return FALSE;
-    if ((unsigned long) sf.f_type == 0x58465342UL) /* XFS_SUPER_MAGIC */
-        return TRUE;
-    if ((unsigned long) sf.f_type != 0xEF53UL || fstat(fd, &st) < 0)
+    if (fstatfs(fd, &sf) < 0 || (unsigned long) sf.f_type != 0xEF53UL /* EXT4_SUPER_MAGIC */
+        || fstat(fd, &st) < 0 || !kernel_at_least(5, 2))
         return FALSE;
     sys = g_strdup_printf("/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
     dev = g_file_read_link(sys, NULL);
@@ -302,13 +326,16 @@ log_orders_data(int fd)
         char *name = g_path_get_basename(dev);
 
         path = g_build_filename("/proc/fs/ext4", name, "options", NULL);
-        if (g_file_get_contents(path, &opts, NULL, NULL)) {
+        jbd2 = g_strdup_printf("/proc/fs/jbd2/%s-8", name);
+        if (g_file_test(jbd2, G_FILE_TEST_IS_DIR)
+            && g_file_get_contents(path, &opts, NULL, NULL)) {
             gboolean mode = strstr(opts, "\ndata=ordered\n") != NULL
                             || strstr(opts, "\ndata=writeback\n") != NULL;
 
             yes = mode && strstr(opts, "journal_async_commit") == NULL;
         }
         g_free(opts);
+        g_free(jbd2);
         g_free(path);
         g_free(name);
         g_free(dev);
@@ -339,6 +366,7 @@ probe_unnamed(struct smg_spool *spool, const char *queue)
         spool->unnamed = UNNAMED_YES;
         spool->link_syncs_dir = link_syncs_dir(fd);
         spool->log_orders_data = log_orders_data(fd);
+        spool->probed_dev = dev_of(fd);
         (void) unlink(path);
     } else {
         if (fd >= 0)
@@ -767,6 +795,9 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
     const char *what = NULL;
     const char *where = f->tmp_path;
     gboolean linked = FALSE;
+    /* what the probe found holds for the file system it probed (a queue
+     * may be a mount of its own) */
+    gboolean probed = f->anon && dev_of(f->fd) == f->spool->probed_dev;
     int e = 0;
 
     if (f->spool->batching && !f->anon)
@@ -775,7 +806,7 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
         e = f->write_errno != 0 ? f->write_errno : errno;
         what = "cannot write";
     } else if (f->spool->sync
-               && (f->anon && f->spool->log_orders_data
+               && (probed && f->spool->log_orders_data
                        ? sync_file_range(f->fd, 0, 0,
                                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
                                              | SYNC_FILE_RANGE_WAIT_AFTER)
@@ -819,7 +850,7 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
             unlink(newpath);
         else if (!f->anon)
             unlink(f->tmp_path);
-    } else if (f->spool->sync && !(f->anon && f->spool->link_syncs_dir)
+    } else if (f->spool->sync && !(probed && f->spool->link_syncs_dir)
                && fsync_dir(newdir) < 0) {
         /* (an unnamed file's sync after the link did this, where the
          * file system is known to: link_syncs_dir) */

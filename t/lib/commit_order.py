@@ -62,15 +62,18 @@ def main():
 
     opened = where(lambda c: c[1] == "openat" and c[3] == fd
                    and ("O_TMPFILE" in c[2] or qid in c[2]))
-    sync = where(lambda c: c[1] in ("fdatasync", "sync_file_range")
+    sync = where(lambda c: c[1] in ("fdatasync", "sync_file_range", "sync_file_range2")
                  and first_arg(c) == str(fd), opened)
     if sync is None:
         print("the file's data is never synced")
         return
-    how = mine[sync][1]
-    if how == "sync_file_range" and ("SYNC_FILE_RANGE_WAIT_AFTER" not in mine[sync][2]
+    how = mine[sync][1].rstrip("2")
+    flags = ("SYNC_FILE_RANGE_WAIT_BEFORE", "SYNC_FILE_RANGE_WRITE",
+             "SYNC_FILE_RANGE_WAIT_AFTER")
+    if how == "sync_file_range" and (not all(f in mine[sync][2] for f in flags)
                                      or kind != "unnamed"):
-        print("sync_file_range without waiting, or for a named file")
+        print("sync_file_range without all of WAIT_BEFORE, WRITE and WAIT_AFTER, "
+              "or for a named file")
         return
     late = where(lambda c: c[1] == "write" and first_arg(c) == str(fd), sync)
     if late is not None and late < ack:
