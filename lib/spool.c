@@ -786,6 +786,28 @@ commit_later(struct smg_spool_file *f, char *newdir, char *newpath, GError **err
     return st;
 }
 
+/*
+ * sync_data - the first sync of a file being committed: sync_file_range
+ * for an unnamed file where the journal orders the data (see
+ * open_unnamed), fdatasync elsewhere, and from then on where the call is
+ * refused (a system-call filter, a kernel without it)
+ */
+static int
+sync_data(struct smg_spool_file *f, gboolean probed)
+{
+    if (probed && f->spool->log_orders_data) {
+        if (sync_file_range(f->fd, 0, 0,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                                | SYNC_FILE_RANGE_WAIT_AFTER)
+            == 0)
+            return 0;
+        if (errno != ENOSYS && errno != EPERM && errno != EINVAL)
+            return -1;
+        f->spool->log_orders_data = FALSE;
+    }
+    return fdatasync(f->fd);
+}
+
 enum smg_status
 smg_spool_commit(struct smg_spool_file *f, GError **err)
 {
@@ -805,13 +827,7 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
     if (fflush(f->fp) != 0 || ferror(f->fp)) {
         e = f->write_errno != 0 ? f->write_errno : errno;
         what = "cannot write";
-    } else if (f->spool->sync
-               && (probed && f->spool->log_orders_data
-                       ? sync_file_range(f->fd, 0, 0,
-                                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
-                                             | SYNC_FILE_RANGE_WAIT_AFTER)
-                       : fdatasync(f->fd))
-                      < 0) {
+    } else if (f->spool->sync && sync_data(f, probed) < 0) {
         e = errno;
         what = "cannot sync";
     } else if (f->anon && !(linked = link_unnamed(f->fd, newpath) == 0)) {
