@@ -809,7 +809,7 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
         struct smg_smtpc_rcpt *rc = g_new0(struct smg_smtpc_rcpt, n);
         GError *err = NULL;
         enum smg_status st;
-        gboolean any = FALSE;
+        gboolean any = FALSE, closing = TRUE;
         guint sent = 0;
 
         for (guint i = 0; i < n; i++) {
@@ -823,11 +823,16 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
         /* a reply, or a message that may have arrived: a server that
          * never answered the final dot of a whole message must not get
          * it again on a new connection now */
-        for (guint i = 0; i < n; i++)
+        for (guint i = 0; i < n; i++) {
             if (rc[i].reply.code != 0 || rc[i].reply.after_dot)
                 any = TRUE;
-        if (st != SMG_OK && !any && !spoke && k->uses > 0) {
-            /* the server dropped an idle connection: not their verdict */
+            if (rc[i].reply.code != 421 || rc[i].reply.cmd == NULL
+                || strcmp(rc[i].reply.cmd, "MAIL FROM") != 0)
+                closing = FALSE;
+        }
+        if (((st != SMG_OK && !any) || closing) && !spoke && k->uses > 0) {
+            /* the server dropped an idle connection, or said it would
+             * (421 to the MAIL that reused it): not their verdict */
             smg_smtpc_rcpts_clear(rc, n);
             g_free(rc);
             g_ptr_array_free(pend, TRUE);

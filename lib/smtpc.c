@@ -210,7 +210,8 @@ read_reply(struct smg_smtpc *c, const char *stage, struct smg_smtpc_reply *r)
         }
     }
     g_ptr_array_unref(lines);
-    if (!ok)
+    /* 421: the server is closing the connection (RFC 5321 3.8) */
+    if (!ok || r->code == 421)
         c->dead = TRUE;
     return ok;
 }

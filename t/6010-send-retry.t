@@ -34,6 +34,7 @@ make_cert slowtls mx.slowtls.test
 start_script slowtls 127.0.0.31 slow-data 40000000 slowtls
 start_script droprcpt 127.0.0.29 drop-rcpt
 start_script hang2 127.0.0.30 hang-second
+start_script idle 127.0.0.32 idle-421
 cat >"$T/zone" <<'EOF'
 fault.test. MX 10 mx.fault.test.
 mx.fault.test. A 127.0.0.20
@@ -57,6 +58,8 @@ mx.grey.test. A 127.0.0.27
 # the final dot, each with a backup that works
 mx.droprcpt.test. A 127.0.0.29
 hang2.test. MX 10 mx.hang2.test.
+idle.test. MX 10 mx.idle.test.
+mx.idle.test. A 127.0.0.32
 mx.hang2.test. A 127.0.0.30
 dropfb.test. MX 10 mx.droprcpt.test.
 dropfb.test. MX 20 mx.fault.test.
@@ -233,6 +236,13 @@ like "the second, reusing it, times out after its dot and is deferred" \
     'RU2: to=<ok11@hang2.test>, .*dsn=4.4.2, status=deferred \(conversation with .* timed out while waiting for the reply to the end of data' "$log"
 is "and is not sent again on a new connection (the server may have it)" 1 \
     "$(grep -c '^RCPT TO:<ok11@hang2.test>' "$PEERS_DIR/hang2/commands.log")"
+
+# --- 421 to the MAIL that reuses a connection: a new connection, at once --
+attempt ID1 ok12@idle.test ID2 ok13@idle.test
+like "the first message on the connection is sent" 'ID1: to=<ok12@idle.test>, .*status=sent' "$log"
+like "421 to the next MAIL (the server ended the idle connection): sent on a new one" \
+    'ID2: to=<ok13@idle.test>, .*status=sent' "$log"
+is "in two sessions" 2 "$(grep -c '^peer=' "$PEERS_DIR/idle/sessions.log")"
 
 # --- an MX host whose AAAA lookups time out still gets the mail ----------
 : >"$T/send.log"

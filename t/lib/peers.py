@@ -20,6 +20,8 @@
         normal      as above; accepted messages stored as with mta
         hang-data   after the final dot, never reply
         hang-second the same at the second message of a session
+        idle-421    421 to the second MAIL of a session, then close (a
+                    server that ended an idle connection)
         drop-data   close the connection in the middle of the message
         drop-rcpt   close the connection at the first RCPT
         slow-data   read the message at at most 3 MB/s (a slow server)
@@ -156,6 +158,10 @@ def serve_script(conn, peer, a, store):
         elif cmd == "HELO":
             helo = line[5:]
             send("250 script.test")
+        elif cmd == "MAIL" and a.mode == "idle-421" and messages >= 1:
+            send("421 4.4.2 script.test Error: timeout exceeded")
+            conn.close()
+            return
         elif cmd == "MAIL":
             mail = line[10:]
             rcpts = []
@@ -278,7 +284,7 @@ def main():
     p.add_argument("--mode", default="normal",
                    choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all",
                             "data-250", "rcpt-limit", "slow-data", "drop-rcpt",
-                            "hang-second"])
+                            "hang-second", "idle-421"])
     a = p.parse_args()
     if a.kind == "mta":
         run_mta(a)
