@@ -67,6 +67,7 @@ struct smg_delivery {
     const struct smg_conf *conf;
     char *name, *q_send, *q_deferred;
     char *bind, *helo;
+    int family;       /* of bind: AF_INET, AF_INET6, AF_UNSPEC without one */
     char *relay_host; /* NULL: MX routing */
     gboolean relay_literal;
     gboolean watching; /* smg_delivery_serve in --watch: no end to wait for */
@@ -344,6 +345,7 @@ smg_delivery_new(const struct smg_conf *conf, const char *name,
     d->q_send = g_strdup_printf("send.%s", name);
     d->q_deferred = g_strdup_printf("deferred.%s", name);
     d->bind = g_strdup(smg_conf_str(conf, group, "bind"));
+    d->family = d->bind == NULL ? AF_UNSPEC : strchr(d->bind, ':') != NULL ? AF_INET6 : AF_INET;
     d->helo = g_strdup(smg_conf_str(conf, group, "helo"));
     d->port = (unsigned) smg_conf_int(conf, "send", "port");
     relay = smg_conf_str(conf, group, "relay");
@@ -1141,11 +1143,8 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
         if (host->literal) {
             addrs = g_ptr_array_new_with_free_func(g_free);
             g_ptr_array_add(addrs, g_strdup(host->name));
-        } else if (smg_dns_addrs(d->dns, host->name,
-                                 d->bind == NULL           ? AF_UNSPEC
-                                 : strchr(d->bind, ':') != NULL ? AF_INET6
-                                                           : AF_INET,
-                                 &addrs, &rc, &err) != SMG_OK) {
+        } else if (smg_dns_addrs(d->dns, host->name, d->family, &addrs, &rc, &err)
+                   != SMG_OK) {
             g_free(why);
             why = g_strdup_printf("%s", strchr(err->message, ' ') != NULL
                                             ? strchr(err->message, ' ') + 1
@@ -1155,8 +1154,8 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             temp_fails++;
             continue;
         }
-        if (addrs->len > 0 && d->bind != NULL) {
-            gboolean v6 = strchr(d->bind, ':') != NULL;
+        if (addrs->len > 0 && d->family != AF_UNSPEC) {
+            gboolean v6 = d->family == AF_INET6;
 
             keep_family(v6, addrs);
             if (addrs->len == 0) {

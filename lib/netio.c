@@ -322,22 +322,20 @@ handshake(struct smg_netio *io, gboolean server, GError **err)
     }
 }
 
-/* tls_start - make the SSL object for the fds */
+/* tls_start - give io the SSL object ssl (NULL: SSL_new failed) on its fds */
 static enum smg_status
-tls_start(struct smg_netio *io, SSL_CTX *ctx, GError **err)
+tls_start(struct smg_netio *io, SSL *ssl, GError **err)
 {
-    io->ssl = SSL_new(ctx);
-    if (io->ssl == NULL || SSL_set_rfd(io->ssl, io->rfd) != 1
-        || SSL_set_wfd(io->ssl, io->wfd) != 1) {
+    if (ssl == NULL || SSL_set_rfd(ssl, io->rfd) != 1 || SSL_set_wfd(ssl, io->wfd) != 1) {
         smg_set_error(err, SMG_TEMPFAIL, "4.7.5", "cannot set up TLS");
-        if (io->ssl != NULL)
-            SSL_free(io->ssl);
-        io->ssl = NULL;
+        if (ssl != NULL)
+            SSL_free(ssl);
         return SMG_TEMPFAIL;
     }
     /* SSL_write returns after each record: smg_netio_flush's time-out
      * counts from the last progress, as over clear text */
-    SSL_set_mode(io->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    io->ssl = ssl;
     return SMG_OK;
 }
 
@@ -353,7 +351,7 @@ smg_netio_tls_accept(struct smg_netio *io, SSL_CTX *ctx, GError **err)
     /* plaintext that arrived before the handshake must never be read as
      * if it came over TLS (CVE-2011-0411) */
     smg_netio_discard_input(io);
-    if ((st = tls_start(io, ctx, err)) != SMG_OK)
+    if ((st = tls_start(io, SSL_new(ctx), err)) != SMG_OK)
         return st;
     return handshake(io, TRUE, err);
 }
@@ -378,18 +376,15 @@ smg_netio_tls_connect(struct smg_netio *io, SSL_CTX *ctx,
 enum smg_status
 smg_netio_tls_connect_ssl(struct smg_netio *io, SSL *ssl, GError **err)
 {
+    enum smg_status st;
+
     if (io->out->len > 0 && smg_netio_flush(io) != SMG_NETIO_OK) {
         SSL_free(ssl);
         smg_set_error(err, SMG_TEMPFAIL, "4.4.2", "lost connection before TLS");
         return SMG_TEMPFAIL;
     }
     smg_netio_discard_input(io);
-    if (SSL_set_rfd(ssl, io->rfd) != 1 || SSL_set_wfd(ssl, io->wfd) != 1) {
-        SSL_free(ssl);
-        smg_set_error(err, SMG_TEMPFAIL, "4.7.5", "cannot set up TLS");
-        return SMG_TEMPFAIL;
-    }
-    io->ssl = ssl;
-    SSL_set_mode(io->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE); /* as in tls_start */
+    if ((st = tls_start(io, ssl, err)) != SMG_OK)
+        return st;
     return handshake(io, FALSE, err);
 }

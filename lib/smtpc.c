@@ -163,6 +163,19 @@ lost(struct smg_smtpc_reply *r, const char *dsn, const char *fmt, ...)
     va_end(ap);
 }
 
+/* lost_io - *r, our reason for a read or write that ended with rc */
+static void
+lost_io(struct smg_smtpc *c, struct smg_smtpc_reply *r, enum smg_netio_rc rc,
+        const char *stage)
+{
+    if (rc == SMG_NETIO_TIMEOUT)
+        lost(r, "4.4.2", "conversation with %s timed out while %s", c->peer, stage);
+    else if (rc == SMG_NETIO_TOOLONG)
+        lost(r, "4.5.0", "reply line too long from %s while %s", c->peer, stage);
+    else
+        lost(r, "4.4.2", "lost connection with %s while %s", c->peer, stage);
+}
+
 /*
  * read_reply - read one whole reply into *r.  FALSE (connection dead, *r a
  * made-up 4.4.2 reply naming stage) on time-out, loss or a malformed reply.
@@ -184,15 +197,7 @@ read_reply(struct smg_smtpc *c, const char *stage, struct smg_smtpc_reply *r)
         enum smg_netio_rc rc = smg_netio_getline(c->io, c->line, REPLY_LINE_MAX, &eol);
 
         if (rc != SMG_NETIO_OK) {
-            if (rc == SMG_NETIO_TIMEOUT)
-                lost(r, "4.4.2", "conversation with %s timed out while %s",
-                     c->peer, stage);
-            else if (rc == SMG_NETIO_TOOLONG)
-                lost(r, "4.5.0", "reply line too long from %s while %s",
-                     c->peer, stage);
-            else
-                lost(r, "4.4.2", "lost connection with %s while %s", c->peer,
-                     stage);
+            lost_io(c, r, rc, stage);
             break;
         }
         g_ptr_array_add(lines, g_strdup(c->line->str));
@@ -749,10 +754,7 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
     smg_netio_set_timeout(c->io, c->o.data_timeout_ms);
     smg_netio_write(c->io, data, len);
     if ((frc = smg_netio_flush(c->io)) != SMG_NETIO_OK) {
-        if (frc == SMG_NETIO_TIMEOUT)
-            lost(&r, "4.4.2", "conversation with %s timed out while %s", c->peer, stage);
-        else
-            lost(&r, "4.4.2", "lost connection with %s while %s", c->peer, stage);
+        lost_io(c, &r, frc, stage);
         c->dead = TRUE;
         goto dead_have_reply;
     }

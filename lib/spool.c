@@ -82,6 +82,12 @@ struct batch_done {
 #define POOL_SCAN 1024 /* names read from pool/ at a time */
 #define SPOOL_IOBUF 65536 /* a new file's write buffer */
 
+/* statfs f_type values (linux/magic.h) */
+#define EXT4_MAGIC 0xEF53UL /* ext2, ext3 and ext4 alike */
+#define XFS_MAGIC 0x58465342UL
+#define BTRFS_MAGIC 0x9123683EUL
+#define TMPFS_MAGIC 0x01021994UL
+
 /* io_error - fill err from errno for an operation on path */
 static enum smg_status
 io_error(GError **err, int e, const char *what, const char *path)
@@ -213,9 +219,10 @@ smg_spool_queue_dir(const struct smg_spool *spool, const char *queue,
  *
  * Where metadata reaches the disk only through a journal whose commit
  * flushes the disk's cache first (log_orders_data: ext4 with its journal
- * inside, Linux 5.2 and later), the first sync need not flush: sync_file_range writes the data and waits
- * for it, and for the extents and size that make it readable, which are
- * then in the log before the link.  Any commit that carries the link,
+ * inside, Linux 5.2 and later), the first sync need not flush:
+ * sync_file_range writes the data and waits for it, and for the extents
+ * and size that make it readable, which are then in the log before the
+ * link.  Any commit that carries the link,
  * ours or another session's, flushes that data before its commit record:
  * one flush a message instead of two, and still no name for a file whose
  * data is not on disk.
@@ -253,28 +260,17 @@ link_unnamed(int fd, const char *path)
 }
 
 /*
- * link_syncs_dir - whether, on fd's file system, an fsync of a file after
- * its link makes the new entry durable too (see open_unnamed): Linux's
- * ext4 driver (which mounts ext2 and ext3 too on Debian), XFS and btrfs
- * do; elsewhere (ext2's own driver, and what is not known) new/ is synced
- * as well.  tmpfs never reaches a disk.
+ * link_syncs_dir - whether, on a file system of type fstype, an fsync of a
+ * file after its link makes the new entry durable too (see open_unnamed):
+ * Linux's ext4 driver (which mounts ext2 and ext3 too on Debian), XFS and
+ * btrfs do; elsewhere (ext2's own driver, and what is not known) new/ is
+ * synced as well.  tmpfs never reaches a disk.
  */
 static gboolean
-link_syncs_dir(int fd)
+link_syncs_dir(unsigned long fstype)
 {
-    struct statfs sf;
-
-    if (fstatfs(fd, &sf) < 0)
-        return FALSE;
-    switch ((unsigned long) sf.f_type) {
-    case 0xEF53UL:     /* EXT4_SUPER_MAGIC */
-    case 0x58465342UL: /* XFS_SUPER_MAGIC */
-    case 0x9123683EUL: /* BTRFS_SUPER_MAGIC */
-    case 0x01021994UL: /* TMPFS_MAGIC */
-        return TRUE;
-    default:
-        return FALSE;
-    }
+    return fstype == EXT4_MAGIC || fstype == XFS_MAGIC || fstype == BTRFS_MAGIC
+           || fstype == TMPFS_MAGIC;
 }
 
 /* dev_of - the device of the file open as fd, or 0 */
@@ -298,7 +294,8 @@ kernel_at_least(unsigned major_, unsigned minor_)
 }
 
 /*
- * log_orders_data - whether fd's file system writes metadata only through
+ * log_orders_data - whether the file system of type fstype on device dev
+ * writes metadata only through
  * a journal whose commits flush the disk's cache before their commit
  * record (see open_unnamed): ext4 with its journal inside (jbd2 names it
  * DEV-8 in /proc/fs/jbd2; an external journal flushes the data disk only
@@ -310,20 +307,17 @@ kernel_at_least(unsigned major_, unsigned minor_)
  * fdatasync.
  */
 static gboolean
-log_orders_data(int fd)
+log_orders_data(unsigned long fstype, dev_t dev)
 {
-    struct statfs sf;
-    struct stat st;
-    char *sys, *dev, *opts = NULL, *path, *jbd2;
+    char *sys, *link, *opts = NULL, *path, *jbd2;
     gboolean yes = FALSE;
 
-    if (fstatfs(fd, &sf) < 0 || (unsigned long) sf.f_type != 0xEF53UL /* EXT4_SUPER_MAGIC */
-        || fstat(fd, &st) < 0 || !kernel_at_least(5, 2))
+    if (fstype != EXT4_MAGIC || !kernel_at_least(5, 2))
         return FALSE;
-    sys = g_strdup_printf("/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
-    dev = g_file_read_link(sys, NULL);
-    if (dev != NULL) {
-        char *name = g_path_get_basename(dev);
+    sys = g_strdup_printf("/sys/dev/block/%u:%u", major(dev), minor(dev));
+    link = g_file_read_link(sys, NULL);
+    if (link != NULL) {
+        char *name = g_path_get_basename(link);
 
         path = g_build_filename("/proc/fs/ext4", name, "options", NULL);
         jbd2 = g_strdup_printf("/proc/fs/jbd2/%s-8", name);
@@ -338,7 +332,7 @@ log_orders_data(int fd)
         g_free(jbd2);
         g_free(path);
         g_free(name);
-        g_free(dev);
+        g_free(link);
     }
     g_free(sys);
     return yes;
@@ -363,10 +357,13 @@ probe_unnamed(struct smg_spool *spool, const char *queue)
     int fd = open_unnamed(spool, tmp);
 
     if (fd >= 0 && link_unnamed(fd, path) == 0) {
+        struct statfs sf;
+        unsigned long fstype = fstatfs(fd, &sf) == 0 ? (unsigned long) sf.f_type : 0;
+
         spool->unnamed = UNNAMED_YES;
-        spool->link_syncs_dir = link_syncs_dir(fd);
-        spool->log_orders_data = log_orders_data(fd);
         spool->probed_dev = dev_of(fd);
+        spool->link_syncs_dir = link_syncs_dir(fstype);
+        spool->log_orders_data = log_orders_data(fstype, spool->probed_dev);
         (void) unlink(path);
     } else {
         if (fd >= 0)
@@ -868,11 +865,11 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
             unlink(f->tmp_path);
     } else if (f->spool->sync && !(probed && f->spool->link_syncs_dir)
                && fsync_dir(newdir) < 0) {
-        /* (an unnamed file's sync after the link did this, where the
-         * file system is known to: link_syncs_dir) */
-        /* The file is in new/ but perhaps not durably.  Report failure
-         * so that no 250 is given; if the file survives it is processed,
-         * and the client's retry makes at worst a duplicate. */
+        /* (Skipped where an unnamed file's sync after its link did this:
+         * link_syncs_dir.)  The file is in new/ but perhaps not durably.
+         * Report failure so that no 250 is given; if the file survives it
+         * is processed, and the client's retry makes at worst a
+         * duplicate. */
         st = io_error(err, errno, "cannot sync", newdir);
     }
     g_free(newdir);
