@@ -85,6 +85,38 @@ else
         '^ok unnamed (fdatasync|sync_file_range)$'
 fi
 
+# deny_run CALL - whether seccomp_deny.py can filter CALL here (else
+# DENY_WHY says why not)
+DENY="$srcdir/t/lib/seccomp_deny.py"
+deny_run() {
+    DENY_WHY=$($PY3 "$DENY" "$1" true 2>&1)
+}
+
+# A system-call filter that refuses linkat (a service manager's
+# SystemCallFilter=): the first message's probe finds it, says so once,
+# and the spool writes named files instead; the message is still queued,
+# durably, with a 250.
+if ((named)); then
+    for what in "a traced session's message is queued" "commit order" "the log says so"; do
+        skip "linkat refused by a filter: $what" "this file system has no unnamed files"
+    done
+elif ! deny_run linkat; then
+    for what in "a traced session's message is queued" "commit order" "the log says so"; do
+        skip "linkat refused by a filter: $what" "$DENY_WHY"
+    done
+else
+    stop_recv
+    RECV_WRAP=("$PY3" "$DENY" linkat)
+    start_recv
+    commit_check "linkat refused by a filter: named files" '^ok named fdatasync$'
+    like "linkat refused by a filter: the log says so" \
+        'cannot link an unnamed file in .*: Operation not permitted; using named files' \
+        "$(cat "$T/recv.log")"
+    stop_recv
+    RECV_WRAP=()
+    start_recv
+fi
+
 # kill -9 at random moments under load: every 250 is on disk, whole
 cat >"$T/load.py" <<'PY'
 import smtplib, sys, random
@@ -167,6 +199,19 @@ for fs in journal nojournal datajournal; do
         start_recv
         commit_check "ext4 ($fs): $want before the link" "^ok unnamed $want\$"
         stop_recv
+        # where a filter refuses sync_file_range: fdatasync, from then on
+        if [ $fs = journal ] && [ $want = sync_file_range ] && deny_run sync_file_range; then
+            RECV_WRAP=("$PY3" "$DENY" sync_file_range)
+            start_recv
+            commit_check "ext4 ($fs), sync_file_range refused by a filter: fdatasync" \
+                '^ok unnamed fdatasync after a refused sync_file_range$'
+            stop_recv
+            RECV_WRAP=()
+        elif [ $fs = journal ]; then
+            why=${DENY_WHY:-"this ext4 does not take sync_file_range (see above)"}
+            skip "ext4 ($fs), sync_file_range refused: a traced session's message is queued" "$why"
+            skip "ext4 ($fs), sync_file_range refused: commit order" "$why"
+        fi
         umount "$mnt"
     else
         skip "ext4 ($fs): commit order" \

@@ -3,7 +3,8 @@ order of the system calls that commit the message of the session that got
 "250 2.0.0 Ok: queued": its data written and synced (fdatasync, or for an
 unnamed file sync_file_range) before the file gets its name in new/, that
 name made durable, and only then the 250.  Prints "ok", the file's kind
-and the data sync's call, or what is out of order.
+and the data sync's call (and the call refused before it, where a
+system-call filter made the writer fall back), or what is out of order.
 SPDX-License-Identifier: MIT
 """
 import re
@@ -62,15 +63,21 @@ def main():
 
     opened = where(lambda c: c[1] == "openat" and c[3] == fd
                    and ("O_TMPFILE" in c[2] or qid in c[2]))
-    sync = where(lambda c: c[1] in ("fdatasync", "sync_file_range", "sync_file_range2")
-                 and first_arg(c) == str(fd), opened)
+    def data_sync(c):
+        return c[1] in ("fdatasync", "sync_file_range", "sync_file_range2") \
+            and first_arg(c) == str(fd)
+    sync = where(lambda c: data_sync(c) and c[3] == 0, opened)
     if sync is None:
         print("the file's data is never synced")
         return
     how = mine[sync][1].rstrip("2")
+    # a call refused before it (a system-call filter): the fallback
+    refused = where(lambda c: data_sync(c) and c[3] != 0, opened)
+    if refused is not None and refused < sync:
+        how += " after a refused " + mine[refused][1].rstrip("2")
     flags = ("SYNC_FILE_RANGE_WAIT_BEFORE", "SYNC_FILE_RANGE_WRITE",
              "SYNC_FILE_RANGE_WAIT_AFTER")
-    if how == "sync_file_range" and (not all(f in mine[sync][2] for f in flags)
+    if how.startswith("sync_file_range") and (not all(f in mine[sync][2] for f in flags)
                                      or kind != "unnamed"):
         print("sync_file_range without all of WAIT_BEFORE, WRITE and WAIT_AFTER, "
               "or for a named file")
@@ -86,7 +93,7 @@ def main():
             print("the unnamed file is never linked as new/" + qid)
             return
         durable = where(lambda c: c[1] == "fsync" and first_arg(c) == str(fd), link)
-        order = [(how, sync), ("linkat into new/", link),
+        order = [(mine[sync][1], sync), ("linkat into new/", link),
                  ("fsync after the link", durable), ("the 250", ack)]
     else:
         move = where(lambda c: c[1] in ("rename", "renameat", "renameat2")
@@ -95,7 +102,7 @@ def main():
                 and re.search(r'/check/new"', c[2])}
         durable = where(lambda c: c[1] == "fsync" and first_arg(c) in map(str, dirs),
                         move or 0)
-        order = [(how, sync), ("rename into new/", move),
+        order = [(mine[sync][1], sync), ("rename into new/", move),
                  ("fsync of new/", durable), ("the 250", ack)]
     for (a, i), (b, j) in zip(order, order[1:]):
         if i is None or j is None or i >= j:

@@ -5,6 +5,7 @@
 # write_conf    $T/smg.conf from the defaults plus extra lines on stdin,
 #               inserted in their [group]s ("group.key = value" lines)
 # start_recv    smg-recv --listen 127.0.0.1:$RECV_PORT, log in $T/recv.log
+#               (run by the command in the array RECV_WRAP, when set)
 # queued        number of files in the spool's check/new
 # trace_recv F SYSCALLS  strace the listener and its workers into F
 # untrace_recv  stop that strace and wait for it
@@ -54,11 +55,14 @@ smgconf.write(conf, t + "/conf.overrides", t + "/smg.conf")
 PY
 }
 
-# start_recv - start the listener; RECV_PORT is exported
+RECV_WRAP=()
+
+# start_recv - start the listener; RECV_PORT is exported; the array
+# RECV_WRAP, when set, is the command that runs it (a seccomp filter)
 start_recv() {
     RECV_PORT=$(free_port)
     export RECV_PORT
-    "$SMG_RECV" -c "$T/smg.conf" --log stderr --listen "127.0.0.1:$RECV_PORT" \
+    "${RECV_WRAP[@]}" "$SMG_RECV" -c "$T/smg.conf" --log stderr --listen "127.0.0.1:$RECV_PORT" \
         2>>"$T/recv.log" &
     RECV_PID=$!
     at_exit "kill $RECV_PID 2>/dev/null; wait $RECV_PID 2>/dev/null"

@@ -17,6 +17,10 @@ PY3=/usr/bin/python3
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/smg-t.XXXXXX")
 export T
+# what the programs under test leave in the temporary folder (libclamav's
+# scantemp folders of a scan killed with -9) goes away with $T
+mkdir -m 1777 "$T/tmp"
+export TMPDIR="$T/tmp"
 
 # at_exit CMD - run CMD (a string) when the test exits, last added first
 at_exit() {
