@@ -55,6 +55,9 @@ smg_log_parse_dest(const char *s, enum smg_log_dest *dest)
 }
 
 /* vlog - format, sanitize and emit one line */
+static void vlog(int prio, const char *label, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(3, 0);
+
 static void
 vlog(int prio, const char *label, const char *fmt, va_list ap)
 {
