@@ -5,8 +5,8 @@
  * (Dot-string, Quoted-string, Domain, address-literal), as RFC 6531 extends
  * it for SMTPUTF8.  No regular expressions: every octet is looked at once
  * and lengths are checked before anything is copied.  Host names with
- * UTF-8 labels are converted to A-labels with GLib's IDNA code
- * (g_hostname_to_ascii) and the result must then pass the same LDH check as
+ * UTF-8 labels are converted to A-labels by IDNA 2008 with libidn2
+ * (smg_addr_idna_ascii) and the result must then pass the same LDH check as
  * an ASCII name; address literals are checked with inet_pton.  Invariant:
  * *out is either fully filled (SMG_OK) or zeroed (any error).
  *
@@ -15,8 +15,12 @@
 #include <config.h>
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include <glib.h>
+#include <idn2.h> /* after glib.h: it defines G_GNUC_DEPRECATED otherwise */
 
 #include "lib/addr.h"
 
@@ -128,7 +132,7 @@ check_hostname(const char *d, size_t len, gboolean utf8)
             return FALSE;
     }
     copy = g_strndup(d, len);
-    ascii = g_hostname_to_ascii(copy);
+    ascii = smg_addr_idna_ascii(copy);
     good = ascii != NULL && check_ldh(ascii, strlen(ascii));
     g_free(ascii);
     g_free(copy);
@@ -395,4 +399,26 @@ smg_addr_check_domain(const char *domain, size_t len, unsigned flags)
         if ((unsigned char) domain[i] < 0x20 || domain[i] == 0x7f)
             return FALSE;
     return check_domain(domain, len, (flags & SMG_ADDR_UTF8) != 0);
+}
+
+char *
+smg_addr_idna_ascii(const char *host)
+{
+    char *out = NULL, *r;
+
+    if (host == NULL)
+        return NULL;
+    if (!has_8bit(host, strlen(host)))
+        return g_ascii_strdown(host, -1);
+    /* IDN2_NFC_INPUT: a name typed in another normalisation form is the
+     * same name; IDN2_NONTRANSITIONAL: IDNA 2008 proper, where the
+     * transitional mapping (IDNA 2003's) would turn "straße" into
+     * "strasse", another registrant's name */
+    if (idn2_to_ascii_8z(host, &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) != IDN2_OK) {
+        free(out);
+        return NULL;
+    }
+    r = g_ascii_strdown(out, -1);
+    free(out);
+    return r;
 }

@@ -7,7 +7,8 @@
  * quoted-string, the domain a host name of LDH labels or an address
  * literal ([192.0.2.1], [IPv6:2001:db8::1]).  UTF-8 (RFC 6531) is accepted
  * only with SMG_ADDR_UTF8, i.e. when the transaction declared SMTPUTF8; a
- * UTF-8 domain must convert to a valid A-label host name.  The limits of
+ * UTF-8 domain must convert to a valid A-label host name (IDNA 2008,
+ * smg_addr_idna_ascii).  The limits of
  * RFC 5321 section 4.5.3.1 hold: local part <= 64 octets, domain <= 255,
  * labels <= 63, and the path with its brackets <= 256 (so the address
  * itself <= 254).  The address is kept as written: the local part is never
@@ -113,5 +114,15 @@ char *smg_addr_literal_ip(const char *domain,
  * not wanted, check smg_addr_is_domain_literal too.
  */
 gboolean smg_addr_check_domain(const char *domain, size_t len, unsigned flags);
+
+/*
+ * smg_addr_idna_ascii - host name (UTF-8) in its ASCII form, as DNS holds
+ * it: each U-label as an A-label ("xn--"), by IDNA 2008 (RFC 5891) with
+ * the non-transitional mapping of UTS #46 that browsers and libidn2 use,
+ * so "ß", final sigma and the joiners ZWJ/ZWNJ are kept, not mapped to
+ * another name; ASCII letters lower-cased.  A new string (g_free), or NULL
+ * where IDNA refuses the name.  An ASCII name is returned lower-cased.
+ */
+char *smg_addr_idna_ascii(const char *host) G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

@@ -36,6 +36,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "lib/addr.h"
 #include "lib/delivery.h"
 #include "lib/dns.h"
 #include "lib/dsn.h"
@@ -253,12 +254,11 @@ domain_of(const char *addr)
     char *d = g_ascii_strdown(at != NULL ? at + 1 : "", -1);
 
     if (non_ascii(d)) {
-        char *a = g_hostname_to_ascii(d);
+        char *a = smg_addr_idna_ascii(d);
 
         if (a != NULL) {
             g_free(d);
-            d = g_ascii_strdown(a, -1);
-            g_free(a);
+            d = a;
         }
     }
     return d;

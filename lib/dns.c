@@ -33,6 +33,7 @@
 #include <glib.h>
 #include <ldns/ldns.h>
 
+#include "lib/addr.h"
 #include "lib/config.h"
 #include "lib/dns.h"
 #include "lib/log.h"
@@ -612,18 +613,26 @@ static enum smg_status
 query_flags(struct smg_dns *dns, const char *name, ldns_rr_type type,
             uint16_t flags, ldns_pkt **answer, GError **err)
 {
-    ldns_rdf *qname;
+    ldns_rdf *qname = NULL;
     ldns_pkt *query;
     char *last_why = NULL;
     gboolean failed = FALSE;
+    char *ascii = NULL;
+    const char *q = name;
 
     *answer = NULL;
-    if (name == NULL || *name == '\0'
-        || (qname = ldns_dname_new_frm_str(name)) == NULL) {
+    /* a UTF-8 name (a sender's or recipient's domain in SMTPUTF8 mail) is
+     * asked for in its A-label form, which is what DNS holds */
+    for (const char *p = name; p != NULL && *p != '\0' && q == name; p++)
+        if ((unsigned char) *p >= 0x80)
+            q = ascii = smg_addr_idna_ascii(name);
+    if (q == NULL || *q == '\0' || (qname = ldns_dname_new_frm_str(q)) == NULL) {
         smg_set_error(err, SMG_PERMFAIL, DSN_BAD_NAME,
                       "'%s' is not a valid domain name", name ? name : "");
+        g_free(ascii);
         return SMG_PERMFAIL;
     }
+    g_free(ascii);
     query = ldns_pkt_query_new(qname, type, LDNS_RR_CLASS_IN, flags);
     if (query == NULL) {
         smg_set_error(err, SMG_TEMPFAIL, NULL, "out of memory for DNS query");

@@ -2,8 +2,9 @@
 # 1020-recv-sender-domain.t - MAIL FROM is checked against a real DNS server
 # (unbound on loopback): MX, A-only and AAAA-only domains pass; NXDOMAIN,
 # a domain without MX/A/AAAA and a null MX get 550 5.1.8; a time-out or
-# SERVFAIL gets 451 4.4.3, never a 5xx; <> is not looked up; forged replies
-# (wrong ID, wrong question) are ignored.
+# SERVFAIL gets 451 4.4.3, never a 5xx; <> is not looked up; a UTF-8
+# domain is looked up as its IDNA 2008 A-labels; forged replies (wrong ID,
+# wrong question) are ignored.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -18,7 +19,7 @@ start_recv
 
 mail_from() {
     $PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
-        "send:MAIL FROM:<$1>\r\n" read 'send:QUIT\r\n' read | sed -n 's/^S: \([245][0-9][0-9] .*\)/\1/p' | sed -n 3p
+        "send:MAIL FROM:<$1>$2\r\n" read 'send:QUIT\r\n' read | sed -n 's/^S: \([245][0-9][0-9] .*\)/\1/p' | sed -n 3p
 }
 
 like "MX domain accepted" '^250 2.1.0' "$(mail_from user@mx.test)"
@@ -31,6 +32,11 @@ is "null MX refused" "550 5.1.8 Sender Domain must resolve" "$(mail_from user@nu
 is "CNAME to nowhere refused" "550 5.1.8 Sender Domain must resolve" "$(mail_from user@cname-nx.test)"
 like "time-out: 451 4.4.3" '^451 4.4.3' "$(mail_from user@x.timeout.test)"
 like "SERVFAIL: 451 4.4.3" '^451 4.4.3' "$(mail_from user@x.servfail.test)"
+# a UTF-8 domain (SMTPUTF8) is looked up in its A-label form, by IDNA 2008
+like "UTF-8 domain: its xn-- form is looked up" '^250 2.1.0' \
+    "$(mail_from 'user@bücher.test' ' SMTPUTF8')"
+like "UTF-8 domain with a joiner: looked up as IDNA 2008 names it" '^250 2.1.0' \
+    "$(mail_from 'user@ශ්‍රී.test' ' SMTPUTF8')"
 like "null sender allowed" '^250 2.1.0' "$(mail_from '')"
 like "address literal not looked up" '^250 2.1.0' "$(mail_from 'user@[192.0.2.1]')"
 like "refusal logged with the reason" 'from=<user@nullmx.test>, reject=550 5.1.8, reason=null MX' "$(cat "$T/recv.log")"

@@ -318,6 +318,46 @@ test_bytes(void)
     bad("a@[192.0.2.1\xc3\xb6]", SMG_ADDR_UTF8, "UTF-8 in a literal");
 }
 
+/* idna_is - smg_addr_idna_ascii(host) is want (NULL: refused) */
+static void
+idna_is(const char *host, const char *want, const char *name)
+{
+    char *got = smg_addr_idna_ascii(host);
+
+    if (want == NULL)
+        ok(got == NULL, "%s", name);
+    else
+        is_string(want, got != NULL ? got : "(refused)", "%s", name);
+    g_free(got);
+}
+
+/* test_idna - U-labels to A-labels by IDNA 2008, not IDNA 2003 */
+static void
+test_idna(void)
+{
+    idna_is("Example.COM", "example.com", "an ASCII name is only lower-cased");
+    idna_is("B\xc3\xbc" "cher.Example", "xn--bcher-kva.example", "a U-label, upper case folded");
+    /* IDNA 2003 (and UTS #46 transitional) map these to other names */
+    idna_is("stra\xc3\x9f" "e.de", "xn--strae-oqa.de", "sharp s kept (not strasse.de)");
+    idna_is("\xce\xb2\xcf\x8c\xce\xbb\xce\xbf\xcf\x82.com", "xn--nxasmm1c.com",
+            "final sigma kept");
+    /* Sinhala "Sri" with a zero-width joiner, as in many .lk names:
+     * IDNA 2003 (GLib) drops the joiner and names xn--10cl1a0b.lk */
+    idna_is("\xe0\xb7\x81\xe0\xb7\x8a\xe2\x80\x8d\xe0\xb6\xbb\xe0\xb7\x93.lk",
+            "xn--10cl1a0b660p.lk", "ZWJ kept where IDNA 2008 allows it");
+    /* a symbol IDNA 2003 took and IDNA 2008 does not */
+    idna_is("a\xe2\x98\x83" "b.example", NULL, "a snowman is refused");
+    idna_is("\xff.example", NULL, "invalid UTF-8 is refused");
+    bad("user@a\xe2\x98\x83" "b.example", SMG_ADDR_UTF8,
+        "an address whose domain IDNA 2008 refuses");
+    {
+        struct smg_addr a = good("user@\xe0\xb7\x81\xe0\xb7\x8a\xe2\x80\x8d"
+                                 "\xe0\xb6\xbb\xe0\xb7\x93.lk",
+                                 SMG_ADDR_UTF8, "an address with a ZWJ in its domain");
+        smg_addr_clear(&a);
+    }
+}
+
 /* test_flags - sender DSN and the bare postmaster */
 static void
 test_flags(void)
@@ -433,6 +473,7 @@ main(void)
     test_limits();
     test_bytes();
     test_flags();
+    test_idna();
     test_helpers();
     test_replay_fuzz("corpus", "addr", replay_check);
     test_replay_fuzz("regress", "addr", replay_check);
