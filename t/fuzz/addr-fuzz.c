@@ -19,14 +19,7 @@
 #include <string.h>
 
 #include "lib/addr.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)     \
-    do {             \
-        if (!(x))    \
-            abort(); \
-    } while (0)
+#include "t/fuzz/fuzz.h"
 
 /* check_ok - the promises of a successful parse */
 static void

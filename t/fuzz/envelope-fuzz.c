@@ -22,14 +22,7 @@
 #include <string.h>
 
 #include "lib/envelope.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)     \
-    do {             \
-        if (!(x))    \
-            abort(); \
-    } while (0)
+#include "t/fuzz/fuzz.h"
 
 /* same_str - both NULL or both equal */
 static gboolean

@@ -25,14 +25,7 @@
 #include "lib/bayes.h"
 #include "lib/mimetext.h"
 #include "lib/rules.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)     \
-    do {             \
-        if (!(x))    \
-            abort(); \
-    } while (0)
+#include "t/fuzz/fuzz.h"
 
 /* a small cap, so that the cap's edge is reached often */
 #define MAX_TEXT 4096

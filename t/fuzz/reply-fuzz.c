@@ -27,14 +27,7 @@
 #include <string.h>
 
 #include "lib/smtpc.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)     \
-    do {             \
-        if (!(x))    \
-            abort(); \
-    } while (0)
+#include "t/fuzz/fuzz.h"
 
 /* check_reply - the parsed reply keeps the parser's promises */
 static void

@@ -20,14 +20,7 @@
 #include <string.h>
 
 #include "lib/smtp.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)     \
-    do {             \
-        if (!(x))    \
-            abort(); \
-    } while (0)
+#include "t/fuzz/fuzz.h"
 
 /* check_reply - out holds exactly one reply line, CRLF-terminated */
 static void
