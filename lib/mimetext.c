@@ -754,8 +754,8 @@ smg_mimetext_uri_host(const char *uri)
         const char *rb = h;
         while (rb < e && *rb != ']')
             rb++;
-        if (rb == e)
-            return NULL;
+        if (rb == e || rb == h + 1)
+            return NULL; /* unclosed, or "[]" */
         return g_ascii_strdown(h + 1, rb - h - 1);
     }
     for (const char *s = h; s < e; s++)
@@ -768,7 +768,13 @@ smg_mimetext_uri_host(const char *uri)
         int a, b;
         if (*s == '%' && e - s >= 3 && (a = g_ascii_xdigit_value(s[1])) >= 0
             && (b = g_ascii_xdigit_value(s[2])) >= 0) {
-            g_string_append_c(out, g_ascii_tolower((char) (a * 16 + b)));
+            char c = (char) (a * 16 + b);
+            /* a control character (%00 would cut the string) names no host */
+            if ((unsigned char) c < 0x20 || c == 0x7f) {
+                g_string_free(out, TRUE);
+                return NULL;
+            }
+            g_string_append_c(out, g_ascii_tolower(c));
             s += 2;
             continue;
         }

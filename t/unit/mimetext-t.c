@@ -254,6 +254,11 @@ test_hosts(void)
         {"http://host.test./", "host.test"},
         {"mailto:x@y", NULL},
         {"http:///nohost", NULL},
+        /* found by mail-fuzz: an empty literal and a decoded NUL */
+        {"http://[]/", NULL},
+        {"http://%00/", NULL},
+        {"http://evil%00.test/", NULL},
+        {"http://a%0d%0ab.test/", NULL},
     };
     static const struct {
         const char *host, *dom;
