@@ -635,6 +635,7 @@ query_flags(struct smg_dns *dns, const char *name, ldns_rr_type type,
     g_free(ascii);
     query = ldns_pkt_query_new(qname, type, LDNS_RR_CLASS_IN, flags);
     if (query == NULL) {
+        ldns_rdf_deep_free(qname); /* the packet did not take it */
         smg_set_error(err, SMG_TEMPFAIL, NULL, "out of memory for DNS query");
         return SMG_TEMPFAIL;
     }

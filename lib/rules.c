@@ -19,6 +19,7 @@
 
 #include <gmime/gmime.h>
 
+#include "lib/addr.h"
 #include "lib/customers.h"
 #include "lib/dnsbl.h"
 #include "lib/rules.h"
@@ -688,6 +689,29 @@ caps_ratio(const GString *text)
     return letters < 200 ? 0 : 100.0 * (double) up / (double) letters;
 }
 
+/*
+ * uri_domain_ascii - the registered domain of a link's host in the ASCII
+ * form blocklists list it in (a new string), or NULL.  IDNA 2008 first;
+ * a name it refuses (symbols, emoji) is still what a browser visits, by
+ * the older rules its registry used, so IDNA 2003 (GLib) is asked next.
+ */
+static char *
+uri_domain_ascii(const char *host)
+{
+    char *dom = smg_mimetext_domain(host), *ascii;
+
+    if (strspn(dom, "0123456789.:") == strlen(dom))
+        return dom; /* an IP address: left as it is */
+    ascii = smg_addr_idna_ascii(dom);
+    if (ascii == NULL) {
+        char *old = g_hostname_to_ascii(dom);
+        ascii = old != NULL ? g_ascii_strdown(old, -1) : NULL;
+        g_free(old);
+    }
+    g_free(dom);
+    return ascii;
+}
+
 /* uri_dnsbl - whether a URI domain is listed in one of the zones */
 static gboolean
 uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
@@ -705,8 +729,10 @@ uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
 
         if (host == NULL)
             continue;
-        dom = smg_mimetext_domain(host);
+        dom = uri_domain_ascii(host);
         g_free(host);
+        if (dom == NULL)
+            continue; /* no name DNS could hold */
         /* IP addresses are not looked up in domain lists */
         if (strchr(dom, '.') == NULL || strspn(dom, "0123456789.") == strlen(dom)
             || strchr(dom, ':') != NULL || g_hash_table_contains(seen, dom)) {

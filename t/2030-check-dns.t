@@ -1,8 +1,9 @@
 #!/bin/bash
 # 2030-check-dns.t - what smg-check asks the DNS, against unbound on
 # loopback: URI domains on a configured blocklist (uri_dnsbl_zones) fire
-# URI_DNSBL; unlisted domains, error codes and time-outs do not (a
-# time-out is noted in the log, the mail is scored all the same);
+# URI_DNSBL (UTF-8 hosts in their A-label form); unlisted domains, error
+# codes and time-outs do not (a time-out is noted in the log, the mail is
+# scored all the same);
 # --sender runs smg-recv's sender-domain check and tells what it found.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
@@ -35,6 +36,12 @@ out=$(mail_with "http://refused.test/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null 
 unlike "an error code is no listing" 'URI_DNSBL' "$out"
 out=$(mail_with "http://192.0.2.1/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null | head -n 1)
 unlike "an IP address is not looked up in a domain list" 'URI_DNSBL' "$out"
+# a UTF-8 host is looked up in the A-label form the list holds: IDNA 2008,
+# or IDNA 2003 for the symbols it refuses (a browser still visits those)
+out=$(mail_with "http://www.bücher.test/x" | "$CHECK" -c "$T/smg.conf" --explain 2>/dev/null)
+like "UTF-8 link: its A-label is looked up" 'URI_DNSBL  .*\[xn--bcher-kva\.test in uribl\.test\]' "$out"
+out=$(mail_with "http://i❤.test/x" | "$CHECK" -c "$T/smg.conf" --explain 2>/dev/null)
+like "emoji link: looked up as IDNA 2003 names it" 'URI_DNSBL  .*\[xn--i-7iq\.test in uribl\.test\]' "$out"
 
 # a list that times out: scored without it, noted
 write_conf <<EOF2

@@ -29,7 +29,7 @@ PEERS_PY="$srcdir/t/lib/peers.py"
 PEERS_DIR="$T/peers"
 mkdir -p "$PEERS_DIR" "$T/certs"
 # smtp-sink drops to nobody: it must reach its dump folder
-chmod 711 "$T" "$PEERS_DIR"
+chmod 711 "$PEERS_DIR"
 
 peer_port() {
     [ -n "${PEER_PORT:-}" ] && return 0

@@ -17,6 +17,9 @@ PY3=/usr/bin/python3
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/smg-t.XXXXXX")
 export T
+# servers that run as their own users (postfix, nobody) reach their files
+# and $TMPDIR below; nobody else lists $T
+chmod 711 "$T"
 # what the programs under test leave in the temporary folder (libclamav's
 # scantemp folders of a scan killed with -9) goes away with $T
 mkdir -m 1777 "$T/tmp"
