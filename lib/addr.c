@@ -422,3 +422,25 @@ smg_addr_idna_ascii(const char *host)
     free(out);
     return r;
 }
+
+char *
+smg_addr_domain_key(const char *domain)
+{
+    char *a = smg_addr_idna_ascii(domain);
+
+    return a != NULL ? a : g_ascii_strdown(domain, -1);
+}
+
+char *
+smg_addr_ascii_domain(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    char *key, *out;
+
+    if (at == NULL)
+        return g_strdup(addr);
+    key = smg_addr_domain_key(at + 1);
+    out = g_strdup_printf("%.*s@%s", (int) (at - addr), addr, key);
+    g_free(key);
+    return out;
+}

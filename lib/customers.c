@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/customers.h"
 #include "lib/table.h"
 
@@ -54,8 +55,15 @@ table_line(void *ctx, const char *path, unsigned lineno, char *customer, char *v
         g_hash_table_insert(tbl->customers, g_strdup(customer), doms);
     }
     /* keep the NULL last: each domain goes in before it */
-    for (guint i = 0; domains[i] != NULL; i++)
-        g_ptr_array_insert(doms, (gint) doms->len - 1, g_ascii_strdown(domains[i], -1));
+    for (guint i = 0; domains[i] != NULL; i++) {
+        /* ".example.com" (the domain and its subdomains) keeps its dot */
+        gboolean sub = domains[i][0] == '.';
+        char *key = smg_addr_domain_key(domains[i] + sub);
+
+        g_ptr_array_insert(doms, (gint) doms->len - 1,
+                           sub ? g_strconcat(".", key, NULL) : g_strdup(key));
+        g_free(key);
+    }
     g_strfreev(domains);
     return SMG_OK;
 }
@@ -99,20 +107,22 @@ smg_customers_domains(const struct smg_customers *tbl, const char *customer)
 gboolean
 smg_customers_covers(const char *const *domains, const char *domain)
 {
+    gboolean yes = FALSE;
+    char *key;
     gsize dl;
 
     if (domains == NULL || domain == NULL)
         return FALSE;
-    dl = strlen(domain);
-    for (const char *const *d = domains; *d != NULL; d++) {
+    key = smg_addr_domain_key(domain); /* as the table's domains are */
+    dl = strlen(key);
+    for (const char *const *d = domains; *d != NULL && !yes; d++) {
         if ((*d)[0] == '.') {
             gsize sl = strlen(*d);
-            if (g_ascii_strcasecmp(domain, *d + 1) == 0
-                || (dl > sl && g_ascii_strcasecmp(domain + dl - sl, *d) == 0))
-                return TRUE;
-        } else if (g_ascii_strcasecmp(domain, *d) == 0) {
-            return TRUE;
+            yes = strcmp(key, *d + 1) == 0 || (dl > sl && strcmp(key + dl - sl, *d) == 0);
+        } else {
+            yes = strcmp(key, *d) == 0;
         }
     }
-    return FALSE;
+    g_free(key);
+    return yes;
 }

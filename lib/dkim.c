@@ -43,6 +43,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "lib/addr.h"
 #include "lib/dkim.h"
 
 #define SIG_FIELD "DKIM-Signature: "
@@ -663,7 +664,7 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
               const char *sender, GString **out, char **log, GError **err)
 {
     struct parsed p;
-    char *from = NULL, *why = NULL;
+    char *from = NULL, *why = NULL, *sender_key = NULL;
     const char *addr = NULL, *via = "from", *replyto = NULL, *eol;
     GPtrArray *entries = NULL, *hdrs = NULL;
     GArray *jobs = NULL;
@@ -679,6 +680,15 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
         goto done;
     }
     from = from_address(msg, &p);
+    /* an internationalised domain is looked up, and signed as d=, in its
+     * A-labels: the tables and the key's DNS record name it so */
+    if (from != NULL) {
+        char *f = smg_addr_ascii_domain(from);
+        g_free(from);
+        from = f;
+    }
+    if (sender != NULL)
+        sender = sender_key = smg_addr_ascii_domain(sender);
     if (from != NULL) {
         addr = from;
         entries = smg_keytable_signing_lookup(d->signing, from, d->multiple);
@@ -783,6 +793,7 @@ done:
     }
     g_free(why);
     g_free(from);
+    g_free(sender_key);
     if (entries != NULL)
         g_ptr_array_unref(entries);
     if (jobs != NULL)

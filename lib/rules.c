@@ -625,7 +625,8 @@ header_values(const struct smg_mimetext *mt, const struct rule *r)
     return out != NULL ? g_string_free(out, FALSE) : NULL;
 }
 
-/* domain_of - the lower-case domain of an address (new), or NULL */
+/* domain_of - the domain of an address (new) as smg_addr_domain_key
+ * gives it, or NULL */
 static char *
 domain_of(const char *addr)
 {
@@ -633,7 +634,7 @@ domain_of(const char *addr)
 
     if (at == NULL || at[1] == '\0')
         return NULL;
-    return g_ascii_strdown(at + 1, -1);
+    return smg_addr_domain_key(at + 1);
 }
 
 /* same_org - whether two host names share their registered domain */

@@ -176,6 +176,7 @@ setup(void)
                               "*@example.com ed\n"
                               "*@pct.test pct\n"
                               "*@shop.test pct\n"
+                              "*@xn--bcher-kva.test pct\n"
                               "*@sub.example.com sub @other.test\n");
     write_tmp("replyto", "shop.test Shop <support@helpdesk.test>\n");
     text = tmp_path("KeyTable");
@@ -184,11 +185,12 @@ setup(void)
     g_free(text);
     for (guint i = 0; i < smg_keytable_count(kt); i++) {
         const struct smg_dkim_key *k = smg_keytable_nth(kt, i);
-        const char *dom[] = {k->domain, NULL, NULL};
+        const char *dom[] = {k->domain, NULL, NULL, NULL};
 
         if (strcmp(k->domain, "%") == 0) {
             dom[0] = "pct.test";
             dom[1] = "shop.test";
+            dom[2] = "xn--bcher-kva.test";
         }
         for (int j = 0; dom[j] != NULL; j++)
             g_string_append_printf(db, "%s._domainkey.%s v=DKIM1; k=%s; p=%s\n",
@@ -367,6 +369,16 @@ test_choice(struct smg_dkim *d)
 
     out = sign(d, "From: a@pct.test\nSubject: s\n\nb\n", NULL, &log, &changed);
     contains(out, "d=pct.test; s=pct;", "%% domain in the KeyTable: the sender's domain");
+    v = verify(out, strlen(out));
+    is_string("pass", v, "... verifies");
+    g_free(v);
+    g_free(out);
+    g_free(log);
+
+    /* a UTF-8 From domain (SMTPUTF8 mail): the SigningTable names it in
+     * A-labels, and so does d= */
+    out = sign(d, "From: a@b\xc3\xbc" "cher.test\nSubject: s\n\nb\n", NULL, &log, &changed);
+    contains(out, "d=xn--bcher-kva.test; s=pct;", "UTF-8 From domain: found and signed as A-labels");
     v = verify(out, strlen(out));
     is_string("pass", v, "... verifies");
     g_free(v);

@@ -540,7 +540,8 @@ test_domains(void)
                           "c42\tEXAMPLE.net   # a second line\n"
                           "c7 seven.test\n"
                           "c8,eight.test,#a comment after a comma\n"
-                          "c9, nine.test\n");
+                          "c9, nine.test\n"
+                          "c10 B\xc3\xbc" "cher.test, .xn--bcher-kva.example\n");
     is_int(SMG_OK, smg_customers_load(path, &tbl, &err), "table loads");
     {
         const char *const *d = smg_customers_domains(tbl, "c42");
@@ -554,6 +555,13 @@ test_domains(void)
         ok(!smg_customers_covers(d, "badexample.org"), ".example.org does not cover badexample.org");
         ok(smg_customers_covers(d, "A.B.Example.ORG"), ".example.org covers a deeper subdomain, any case");
         ok(!smg_customers_covers(NULL, "example.com"), "no domains cover nothing");
+        d = smg_customers_domains(tbl, "c10");
+        ok(d != NULL && strcmp(d[0], "xn--bcher-kva.test") == 0,
+           "a UTF-8 domain is kept in its A-labels");
+        ok(smg_customers_covers(d, "b\xc3\xbc" "cher.test") && smg_customers_covers(d, "XN--BCHER-KVA.test"),
+           "a domain covers itself in either form");
+        ok(smg_customers_covers(d, "mail.b\xc3\xbc" "cher.example"),
+           "an A-label .domain covers a UTF-8 subdomain");
         d = smg_customers_domains(tbl, "c8");
         ok(d != NULL && g_strv_length((char **) d) == 1 && strcmp(d[0], "eight.test") == 0,
            "a comma ends the customer's name too; '#' after it starts a comment");
