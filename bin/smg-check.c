@@ -30,6 +30,7 @@
 
 #include <glib.h>
 
+#include "lib/addr.h"
 #include "lib/bayes.h"
 #include "lib/config.h"
 #include "lib/dns.h"
@@ -422,7 +423,7 @@ static int
 do_sender(const struct smg_conf *conf, const char *addr)
 {
     const char *at = strrchr(addr, '@');
-    char *domain;
+    char *domain, *shown;
     struct smg_dns *dns = NULL;
     enum smg_dns_domain result;
     char *detail = NULL;
@@ -446,29 +447,44 @@ do_sender(const struct smg_conf *conf, const char *addr)
         g_free(domain);
         return 0;
     }
+    {
+        /* a UTF-8 domain is looked up in its A-labels: show both */
+        char *ascii = smg_addr_idna_ascii(domain);
+
+        if (ascii == NULL) {
+            printf("%s: IDNA 2008 refuses this name: refused with 501 5.1.7\n", domain);
+            g_free(domain);
+            return 1;
+        }
+        shown = g_ascii_strcasecmp(ascii, domain) != 0
+                    ? g_strdup_printf("%s (%s)", domain, ascii)
+                    : g_strdup(domain);
+        g_free(ascii);
+    }
     st = smg_dns_new(conf, &dns, &err);
     if (st == SMG_OK)
         st = smg_dns_domain_check(dns, domain, &result, &detail, &err);
     if (st == SMG_OK) {
         const char *servers = smg_dns_server_count(dns) > 0 ? smg_dns_server_text(dns, 0) : "?";
         if (result == SMG_DNS_DOMAIN_OK) {
-            printf("%s: %s (%s), server %s: accepted\n", domain,
+            printf("%s: %s (%s), server %s: accepted\n", shown,
                    smg_dns_domain_name(result), detail, servers);
             rc = 0;
         } else {
             printf("%s: %s (%s), server %s: refused with 550 5.1.8 Sender Domain must resolve\n",
-                   domain, smg_dns_domain_name(result), detail, servers);
+                   shown, smg_dns_domain_name(result), detail, servers);
             rc = 1;
         }
     } else if (st == SMG_PERMFAIL) {
-        printf("%s: %s: refused\n", domain, err->message);
+        printf("%s: %s: refused\n", shown, err->message);
         rc = 1;
     } else {
-        printf("%s: %s: answered with 451 4.4.3, the client retries\n", domain, err->message);
+        printf("%s: %s: answered with 451 4.4.3, the client retries\n", shown, err->message);
         rc = smg_status_exit(st);
     }
     g_clear_error(&err);
     g_free(detail);
+    g_free(shown);
     g_free(domain);
     smg_dns_free(dns);
     return rc;

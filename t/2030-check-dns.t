@@ -75,4 +75,8 @@ like "--sender time-out: 451, exit 75" '^75 x\.timeout\.test: 4\.4\.3 .*451 4\.4
 like "--sender null sender" '^0 <>: null sender' "$(sender '<>')"
 like "--sender address literal" '^0 \[192\.0\.2\.1\]: address literal' "$(sender 'u@[192.0.2.1]')"
 like "--sender not an address" '^64 .*not an address' "$(sender nobody)"
+like "--sender UTF-8 domain: its A-labels looked up, both shown" \
+    '^0 bücher\.test \(xn--bcher-kva\.test\): ok \(mx\)' "$(sender u@bücher.test)"
+like "--sender a name IDNA 2008 refuses: 501 5.1.7, as smg-recv" \
+    '^1 a☃b\.test: IDNA 2008 refuses this name: refused with 501 5\.1\.7$' "$(sender u@a☃b.test)"
 done_testing
