@@ -448,11 +448,15 @@ do_sender(const struct smg_conf *conf, const char *addr)
         return 0;
     }
     {
-        /* a UTF-8 domain is looked up in its A-labels: show both */
-        char *ascii = smg_addr_idna_ascii(domain);
+        /* smg-recv's syntax check first (a UTF-8 domain must convert by
+         * IDNA 2008), then the A-labels it is looked up by: show both */
+        char *ascii = smg_addr_check_domain(domain, strlen(domain), SMG_ADDR_UTF8)
+                          ? smg_addr_idna_ascii(domain)
+                          : NULL;
 
         if (ascii == NULL) {
-            printf("%s: IDNA 2008 refuses this name: refused with 501 5.1.7\n", domain);
+            printf("%s: not a valid domain name (RFC 5321, IDNA 2008): refused with 501 5.1.7\n",
+                   domain);
             g_free(domain);
             return 1;
         }

@@ -25,6 +25,7 @@
 
 #include <glib.h>
 
+#include "lib/addr.h"
 #include "lib/config.h"
 #include "lib/dkim.h"
 #include "lib/dns.h"
@@ -129,7 +130,9 @@ sign_stage(void *ctx, const char *id, const char *buf, gsize len,
 static int
 genkey(const struct options *o)
 {
-    const char *domain = o->args[0], *selector = o->args[1];
+    const char *selector = o->args[1];
+    /* a UTF-8 domain in the A-labels its DNS record and tables use */
+    char *domain = smg_addr_idna_ascii(o->args[0]);
     char *path = o->output != NULL ? g_strdup(o->output)
                                    : g_strdup_printf("%s.private", selector);
     struct smg_dkim_key key;
@@ -137,10 +140,11 @@ genkey(const struct options *o)
     enum smg_status st;
     char *rec;
 
-    if (*domain == '\0' || *selector == '\0' || strpbrk(domain, " \t:;\"%@") != NULL
-        || strpbrk(selector, " \t:;\"%@") != NULL) {
+    if (domain == NULL || *domain == '\0' || *selector == '\0'
+        || strpbrk(domain, " \t:;\"%@") != NULL || strpbrk(selector, " \t:;\"%@") != NULL) {
         fprintf(stderr, "smg-sign: fatal: %s / %s: not a domain and selector\n",
-                domain, selector);
+                o->args[0], selector);
+        g_free(domain);
         g_free(path);
         return EX_USAGE;
     }
@@ -148,6 +152,7 @@ genkey(const struct options *o)
     if (st != SMG_OK) {
         fprintf(stderr, "smg-sign: fatal: %s\n", err->message);
         g_clear_error(&err);
+        g_free(domain);
         g_free(path);
         return smg_status_exit(st);
     }
@@ -159,6 +164,7 @@ genkey(const struct options *o)
     printf("; SigningTable: *@%s %s._domainkey.%s\n", domain, selector, domain);
     g_free(rec);
     smg_keytable_key_clear(&key);
+    g_free(domain);
     g_free(path);
     return 0;
 }

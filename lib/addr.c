@@ -426,9 +426,15 @@ smg_addr_idna_ascii(const char *host)
 char *
 smg_addr_domain_key(const char *domain)
 {
-    char *a = smg_addr_idna_ascii(domain);
+    /* a table's "*.domain" or ".domain" keeps its prefix */
+    gsize pre = g_str_has_prefix(domain, "*.") ? 2 : domain[0] == '.' ? 1 : 0;
+    char *a = smg_addr_idna_ascii(domain + pre), *out;
 
-    return a != NULL ? a : g_ascii_strdown(domain, -1);
+    if (a == NULL)
+        return g_ascii_strdown(domain, -1);
+    out = g_strdup_printf("%.*s%s", (int) pre, domain, a);
+    g_free(a);
+    return out;
 }
 
 char *
@@ -437,7 +443,7 @@ smg_addr_ascii_domain(const char *addr)
     const char *at = strrchr(addr, '@');
     char *key, *out;
 
-    if (at == NULL)
+    if (at == NULL || !has_8bit(at + 1, strlen(at + 1)))
         return g_strdup(addr);
     key = smg_addr_domain_key(at + 1);
     out = g_strdup_printf("%.*s@%s", (int) (at - addr), addr, key);

@@ -127,17 +127,18 @@ char *smg_addr_idna_ascii(const char *host) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
  * smg_addr_domain_key - domain in the form domains are compared and looked
- * up in (the customers' domains, the SigningTable): its A-labels in lower
+ * up in (the customers' domains, the DKIM tables): its A-labels in lower
  * case, so that "Bücher.example" and "xn--bcher-kva.example" are one
- * domain; a name IDNA refuses is only lower-cased (ASCII letters).  A new
- * string (g_free).
+ * domain; a table's "*." or "." prefix is kept; a name IDNA refuses is
+ * only lower-cased (ASCII letters).  A new string (g_free).
  */
 char *smg_addr_domain_key(const char *domain) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
- * smg_addr_ascii_domain - address addr ("local@domain") with its domain as
- * smg_addr_domain_key gives it, the local part as it is; an address
- * without "@" is copied.  A new string (g_free).
+ * smg_addr_ascii_domain - address addr ("local@domain") with a UTF-8
+ * domain as smg_addr_domain_key gives it, the local part as it is; an
+ * ASCII domain, or an address without "@", is copied unchanged.  A new
+ * string (g_free).
  */
 char *smg_addr_ascii_domain(const char *addr) G_GNUC_WARN_UNUSED_RESULT;
 

@@ -55,15 +55,9 @@ table_line(void *ctx, const char *path, unsigned lineno, char *customer, char *v
         g_hash_table_insert(tbl->customers, g_strdup(customer), doms);
     }
     /* keep the NULL last: each domain goes in before it */
-    for (guint i = 0; domains[i] != NULL; i++) {
-        /* ".example.com" (the domain and its subdomains) keeps its dot */
-        gboolean sub = domains[i][0] == '.';
-        char *key = smg_addr_domain_key(domains[i] + sub);
-
-        g_ptr_array_insert(doms, (gint) doms->len - 1,
-                           sub ? g_strconcat(".", key, NULL) : g_strdup(key));
-        g_free(key);
-    }
+    /* ".example.com" (the domain and its subdomains) keeps its dot */
+    for (guint i = 0; domains[i] != NULL; i++)
+        g_ptr_array_insert(doms, (gint) doms->len - 1, smg_addr_domain_key(domains[i]));
     g_strfreev(domains);
     return SMG_OK;
 }

@@ -21,6 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "lib/addr.h"
 #include "lib/keytable.h"
 #include "lib/table.h"
 
@@ -286,7 +287,7 @@ load_key_line(void *ctx, const char *path, unsigned line, char *name,
     }
     OPENSSL_cleanse(f[2], strlen(f[2]));
     key->name = g_strdup(name);
-    key->domain = g_ascii_strdown(f[0], -1);
+    key->domain = smg_addr_domain_key(f[0]); /* "%", or A-labels */
     key->selector = g_strdup(f[1]);
     key->source = file != NULL ? file : g_strdup("inline");
     key->line = line;
@@ -395,6 +396,22 @@ struct sigload {
 };
 
 /* load_signing_line - one SigningTable line: PATTERN KEYNAME [SIGNER] */
+/*
+ * pattern_key - a SigningTable pattern as addresses are looked up in it
+ * (lower case, a UTF-8 domain in A-labels: smg-sign rewrites the From
+ * address so): "user@domain", "*@*.domain", "domain", "*.domain"
+ */
+static char *
+pattern_key(const char *pattern)
+{
+    char *conv = strchr(pattern, '@') != NULL ? smg_addr_ascii_domain(pattern)
+                                              : smg_addr_domain_key(pattern);
+    char *key = g_ascii_strdown(conv, -1);
+
+    g_free(conv);
+    return key;
+}
+
 static enum smg_status
 load_signing_line(void *ctx, const char *path, unsigned line, char *pattern,
                   char *value, GError **err)
@@ -426,7 +443,7 @@ load_signing_line(void *ctx, const char *path, unsigned line, char *pattern,
         return SMG_CONFIG;
     }
     e = g_new0(struct smg_signing_entry, 1);
-    e->pattern = g_ascii_strdown(pattern, -1);
+    e->pattern = pattern_key(pattern);
     e->keyname = g_strdup(words[0]);
     e->signer = g_strdup(words[1]);
     e->line = line;
@@ -574,7 +591,7 @@ load_replyto_line(void *ctx, const char *path, unsigned line, char *domain,
                       line, domain);
         return SMG_CONFIG;
     }
-    key = g_ascii_strdown(domain, -1);
+    key = smg_addr_domain_key(domain);
     if (g_hash_table_contains(rt->map, key)) {
         smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: %s is listed twice", path,
                       line, domain);

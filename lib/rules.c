@@ -692,14 +692,35 @@ caps_ratio(const GString *text)
 
 /*
  * uri_domain_ascii - the registered domain of a link's host in the ASCII
- * form blocklists list it in (a new string), or NULL.  IDNA 2008 first;
+ * form blocklists list it in (a new string), or NULL: the labels are
+ * split first, so that one label IDNA refuses cannot hide the rest, then
+ * the registered domain is converted, IDNA 2008 first;
  * a name it refuses (symbols, emoji) is still what a browser visits, by
  * the older rules its registry used, so IDNA 2003 (GLib) is asked next.
  */
 static char *
 uri_domain_ascii(const char *host)
 {
-    char *dom = smg_mimetext_domain(host), *ascii;
+    /* the full stops IDNA maps to "." (U+3002, U+FF0E, U+FF61) divide
+     * labels as "." does, before the registered domain is cut off */
+    static const char *const stops[] = {"\xe3\x80\x82", "\xef\xbc\x8e", "\xef\xbd\xa1"};
+    GString *h = g_string_sized_new(strlen(host));
+    char *dom, *ascii;
+
+    for (const char *p = host; *p != '\0';) {
+        unsigned i = 0;
+
+        while (i < G_N_ELEMENTS(stops) && strncmp(p, stops[i], 3) != 0)
+            i++;
+        if (i < G_N_ELEMENTS(stops)) {
+            g_string_append_c(h, '.');
+            p += 3;
+        } else {
+            g_string_append_c(h, *p++);
+        }
+    }
+    dom = smg_mimetext_domain(h->str);
+    g_string_free(h, TRUE);
 
     if (strspn(dom, "0123456789.:") == strlen(dom))
         return dom; /* an IP address: left as it is */

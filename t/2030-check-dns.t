@@ -40,6 +40,8 @@ unlike "an IP address is not looked up in a domain list" 'URI_DNSBL' "$out"
 # or IDNA 2003 for the symbols it refuses (a browser still visits those)
 out=$(mail_with "http://www.bücher.test/x" | "$CHECK" -c "$T/smg.conf" --explain 2>/dev/null)
 like "UTF-8 link: its A-label is looked up" 'URI_DNSBL  .*\[xn--bcher-kva\.test in uribl\.test\]' "$out"
+out=$(mail_with "http://www。listed。test/x" | "$CHECK" -c "$T/smg.conf" --explain 2>/dev/null)
+like "ideographic full stops divide labels" 'URI_DNSBL  .*\[listed\.test in uribl\.test\]' "$out"
 out=$(mail_with "http://i❤.test/x" | "$CHECK" -c "$T/smg.conf" --explain 2>/dev/null)
 like "emoji link: looked up as IDNA 2003 names it" 'URI_DNSBL  .*\[xn--i-7iq\.test in uribl\.test\]' "$out"
 
@@ -78,5 +80,5 @@ like "--sender not an address" '^64 .*not an address' "$(sender nobody)"
 like "--sender UTF-8 domain: its A-labels looked up, both shown" \
     '^0 bücher\.test \(xn--bcher-kva\.test\): ok \(mx\)' "$(sender u@bücher.test)"
 like "--sender a name IDNA 2008 refuses: 501 5.1.7, as smg-recv" \
-    '^1 a☃b\.test: IDNA 2008 refuses this name: refused with 501 5\.1\.7$' "$(sender u@a☃b.test)"
+    '^1 a☃b\.test: not a valid domain name .*: refused with 501 5\.1\.7$' "$(sender u@a☃b.test)"
 done_testing

@@ -22,6 +22,11 @@ like "RSA-2048" 'rsa-sha256, 2048 bits' "$(cat "$T/rsa1.txt")"
 like "TXT record printed" '^rsa1._domainkey.new.test. IN TXT \( "v=DKIM1; k=rsa; "' "$(cat "$T/rsa1.txt")"
 like "KeyTable line suggested" "KeyTable: +rsa1._domainkey.new.test new.test:rsa1:rsa1.private" "$(cat "$T/rsa1.txt")"
 umask 000
+# a UTF-8 domain: the record, the KeyTable and the SigningTable in A-labels
+out=$("$SMG_SIGN" --genkey bücher.test u1 --type ed25519 --output "$T/u1.key" 2>&1)
+like "genkey UTF-8 domain: the KeyTable line in A-labels" \
+    'KeyTable: +u1\._domainkey\.xn--bcher-kva\.test xn--bcher-kva\.test:u1:' "$out"
+like "genkey UTF-8 domain: the SigningTable line too" 'SigningTable: \*@xn--bcher-kva\.test ' "$out"
 "$SMG_SIGN" --genkey new.test ed1 --type ed25519 --output "$T/keys/ed1.key" >"$T/ed1.txt" 2>"$T/err"
 is "genkey Ed25519: exit 0" 0 $?
 is "mode 0600 whatever the umask" 600 "$(stat -c %a "$T/keys/ed1.key")"

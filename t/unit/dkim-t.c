@@ -177,6 +177,7 @@ setup(void)
                               "*@pct.test pct\n"
                               "*@shop.test pct\n"
                               "*@xn--bcher-kva.test pct\n"
+                              "*@stra\xc3\x9f" "e.test pct\n"
                               "*@sub.example.com sub @other.test\n");
     write_tmp("replyto", "shop.test Shop <support@helpdesk.test>\n");
     text = tmp_path("KeyTable");
@@ -185,12 +186,13 @@ setup(void)
     g_free(text);
     for (guint i = 0; i < smg_keytable_count(kt); i++) {
         const struct smg_dkim_key *k = smg_keytable_nth(kt, i);
-        const char *dom[] = {k->domain, NULL, NULL, NULL};
+        const char *dom[] = {k->domain, NULL, NULL, NULL, NULL};
 
         if (strcmp(k->domain, "%") == 0) {
             dom[0] = "pct.test";
             dom[1] = "shop.test";
             dom[2] = "xn--bcher-kva.test";
+            dom[3] = "xn--strae-oqa.test";
         }
         for (int j = 0; dom[j] != NULL; j++)
             g_string_append_printf(db, "%s._domainkey.%s v=DKIM1; k=%s; p=%s\n",
@@ -382,6 +384,21 @@ test_choice(struct smg_dkim *d)
     v = verify(out, strlen(out));
     is_string("pass", v, "... verifies");
     g_free(v);
+    g_free(out);
+    g_free(log);
+
+    /* ... and a SigningTable entry written in UTF-8 is read in A-labels */
+    out = sign(d, "From: a@stra\xc3\x9f" "e.test\nSubject: s\n\nb\n", NULL, &log, &changed);
+    contains(out, "d=xn--strae-oqa.test; s=pct;", "UTF-8 SigningTable entry: found, A-labels");
+    v = verify(out, strlen(out));
+    is_string("pass", v, "... verifies");
+    g_free(v);
+    g_free(out);
+    g_free(log);
+
+    /* an ASCII address is logged as written */
+    out = sign(d, "From: x@NoKey.TEST\nSubject: s\n\nb\n", NULL, &log, &changed);
+    is_string("dkim=none, reason=no key, from=<x@NoKey.TEST>", log, "ASCII domain: logged as written");
     g_free(out);
     g_free(log);
 
