@@ -341,6 +341,25 @@ test_shapes(struct smg_dkim *d)
     g_string_free(longmsg, TRUE);
 }
 
+/* signed_with - a message from FROM is signed with WANT in its
+ * DKIM-Signature (test NAME), and verifies */
+static void
+signed_with(struct smg_dkim *d, const char *from, const char *want, const char *name)
+{
+    char *msg = g_strdup_printf("From: %s\nSubject: s\n\nb\n", from);
+    char *log = NULL, *out, *v;
+    gboolean changed = FALSE;
+
+    out = sign(d, msg, NULL, &log, &changed);
+    contains(out, want, name);
+    v = verify(out, strlen(out));
+    is_string("pass", v, "... verifies");
+    g_free(v);
+    g_free(out);
+    g_free(log);
+    g_free(msg);
+}
+
 static void
 test_choice(struct smg_dkim *d)
 {
@@ -369,32 +388,15 @@ test_choice(struct smg_dkim *d)
     g_free(out);
     g_free(log);
 
-    out = sign(d, "From: a@pct.test\nSubject: s\n\nb\n", NULL, &log, &changed);
-    contains(out, "d=pct.test; s=pct;", "%% domain in the KeyTable: the sender's domain");
-    v = verify(out, strlen(out));
-    is_string("pass", v, "... verifies");
-    g_free(v);
-    g_free(out);
-    g_free(log);
-
+    signed_with(d, "a@pct.test", "d=pct.test; s=pct;",
+                "%% domain in the KeyTable: the sender's domain");
     /* a UTF-8 From domain (SMTPUTF8 mail): the SigningTable names it in
      * A-labels, and so does d= */
-    out = sign(d, "From: a@b\xc3\xbc" "cher.test\nSubject: s\n\nb\n", NULL, &log, &changed);
-    contains(out, "d=xn--bcher-kva.test; s=pct;", "UTF-8 From domain: found and signed as A-labels");
-    v = verify(out, strlen(out));
-    is_string("pass", v, "... verifies");
-    g_free(v);
-    g_free(out);
-    g_free(log);
-
+    signed_with(d, "a@b\xc3\xbc" "cher.test", "d=xn--bcher-kva.test; s=pct;",
+                "UTF-8 From domain: found and signed as A-labels");
     /* ... and a SigningTable entry written in UTF-8 is read in A-labels */
-    out = sign(d, "From: a@stra\xc3\x9f" "e.test\nSubject: s\n\nb\n", NULL, &log, &changed);
-    contains(out, "d=xn--strae-oqa.test; s=pct;", "UTF-8 SigningTable entry: found, A-labels");
-    v = verify(out, strlen(out));
-    is_string("pass", v, "... verifies");
-    g_free(v);
-    g_free(out);
-    g_free(log);
+    signed_with(d, "a@stra\xc3\x9f" "e.test", "d=xn--strae-oqa.test; s=pct;",
+                "UTF-8 SigningTable entry: found, A-labels");
 
     /* an ASCII address is logged as written */
     out = sign(d, "From: x@NoKey.TEST\nSubject: s\n\nb\n", NULL, &log, &changed);
