@@ -756,6 +756,9 @@ smg_mimetext_uri_host(const char *uri)
             rb++;
         if (rb == e || rb == h + 1)
             return NULL; /* unclosed, or "[]" */
+        for (const char *c = h + 1; c < rb; c++)
+            if ((unsigned char) *c <= ' ' || *c == 0x7f)
+                return NULL;
         return g_ascii_strdown(h + 1, rb - h - 1);
     }
     for (const char *s = h; s < e; s++)
@@ -769,7 +772,8 @@ smg_mimetext_uri_host(const char *uri)
         if (*s == '%' && e - s >= 3 && (a = g_ascii_xdigit_value(s[1])) >= 0
             && (b = g_ascii_xdigit_value(s[2])) >= 0) {
             char c = (char) (a * 16 + b);
-            /* a control character (%00 would cut the string) names no host */
+            /* a control character (%00 would cut the string) names no
+             * host, decoded or as written (below) */
             if ((unsigned char) c < 0x20 || c == 0x7f) {
                 g_string_free(out, TRUE);
                 return NULL;
@@ -777,6 +781,10 @@ smg_mimetext_uri_host(const char *uri)
             g_string_append_c(out, g_ascii_tolower(c));
             s += 2;
             continue;
+        }
+        if ((unsigned char) *s <= ' ' || *s == 0x7f) {
+            g_string_free(out, TRUE); /* as written in an href: no host */
+            return NULL;
         }
         g_string_append_c(out, g_ascii_tolower(*s));
     }

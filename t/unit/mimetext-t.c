@@ -259,6 +259,8 @@ test_hosts(void)
         {"http://%00/", NULL},
         {"http://evil%00.test/", NULL},
         {"http://a%0d%0ab.test/", NULL},
+        {"http://a\tb.test/", NULL},
+        {"http://[ ]/", NULL},
     };
     static const struct {
         const char *host, *dom;
