@@ -401,6 +401,12 @@ smg_addr_check_domain(const char *domain, size_t len, unsigned flags)
     return check_domain(domain, len, (flags & SMG_ADDR_UTF8) != 0);
 }
 
+gboolean
+smg_addr_has_8bit(const char *s)
+{
+    return s != NULL && has_8bit(s, strlen(s));
+}
+
 char *
 smg_addr_idna_ascii(const char *host)
 {

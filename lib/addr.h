@@ -115,6 +115,9 @@ char *smg_addr_literal_ip(const char *domain,
  */
 gboolean smg_addr_check_domain(const char *domain, size_t len, unsigned flags);
 
+/* smg_addr_has_8bit - whether string s (NULL: none) holds an octet >= 0x80 */
+gboolean smg_addr_has_8bit(const char *s);
+
 /*
  * smg_addr_idna_ascii - host name (UTF-8) in its ASCII form, as DNS holds
  * it: each U-label as an A-label ("xn--"), by IDNA 2008 (RFC 5891) with

@@ -54,8 +54,8 @@ table_line(void *ctx, const char *path, unsigned lineno, char *customer, char *v
         g_ptr_array_add(doms, NULL);
         g_hash_table_insert(tbl->customers, g_strdup(customer), doms);
     }
-    /* keep the NULL last: each domain goes in before it */
-    /* ".example.com" (the domain and its subdomains) keeps its dot */
+    /* keep the NULL last: each domain goes in before it (".example.com",
+     * the domain and its subdomains, keeps its dot) */
     for (guint i = 0; domains[i] != NULL; i++)
         g_ptr_array_insert(doms, (gint) doms->len - 1, smg_addr_domain_key(domains[i]));
     g_strfreev(domains);

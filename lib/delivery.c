@@ -231,16 +231,6 @@ smg_delivery_state_format(const struct smg_delivery_state *st)
     return g_string_free(s, FALSE);
 }
 
-/* non_ascii - whether s has a byte above 127 */
-static gboolean
-non_ascii(const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++)
-        if ((unsigned char) *s & 0x80)
-            return TRUE;
-    return FALSE;
-}
-
 /*
  * domain_of - the lower-case domain of an address, "" if none; an
  * internationalised domain (SMTPUTF8 mail) in its ASCII form (RFC 5891
@@ -251,17 +241,8 @@ static char *
 domain_of(const char *addr)
 {
     const char *at = strrchr(addr, '@');
-    char *d = g_ascii_strdown(at != NULL ? at + 1 : "", -1);
 
-    if (non_ascii(d)) {
-        char *a = smg_addr_idna_ascii(d);
-
-        if (a != NULL) {
-            g_free(d);
-            d = a;
-        }
-    }
-    return d;
+    return smg_addr_domain_key(at != NULL ? at + 1 : "");
 }
 
 /* parse_relay - "host", "host:port", "[addr]", "[addr]:port" */
@@ -893,12 +874,12 @@ precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
          gsize len)
 {
     const char *peer = smg_smtpc_peer(k->c);
-    gboolean utf8 = non_ascii(env->sender);
+    gboolean utf8 = smg_addr_has_8bit(env->sender);
     char *why = NULL;
     const char *dsn = NULL;
 
     for (guint i = 0; i < group->len && !utf8; i++)
-        utf8 = non_ascii(((struct rstate *) group->pdata[i])->r->addr);
+        utf8 = smg_addr_has_8bit(((struct rstate *) group->pdata[i])->r->addr);
     if (utf8 && smg_envelope_has_word(env->sender_params, "SMTPUTF8")
         && !smg_smtpc_has(k->c, "SMTPUTF8")) {
         why = g_strdup_printf("SMTPUTF8 is required, but was not offered by %s", peer);

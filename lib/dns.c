@@ -623,9 +623,8 @@ query_flags(struct smg_dns *dns, const char *name, ldns_rr_type type,
     *answer = NULL;
     /* a UTF-8 name (a sender's or recipient's domain in SMTPUTF8 mail) is
      * asked for in its A-label form, which is what DNS holds */
-    for (const char *p = name; p != NULL && *p != '\0' && q == name; p++)
-        if ((unsigned char) *p >= 0x80)
-            q = ascii = smg_addr_idna_ascii(name);
+    if (smg_addr_has_8bit(name))
+        q = ascii = smg_addr_idna_ascii(name);
     if (q == NULL || *q == '\0' || (qname = ldns_dname_new_frm_str(q)) == NULL) {
         smg_set_error(err, SMG_PERMFAIL, DSN_BAD_NAME,
                       "'%s' is not a valid domain name", name ? name : "");

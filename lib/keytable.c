@@ -395,7 +395,6 @@ struct sigload {
     const struct smg_keytable *kt;
 };
 
-/* load_signing_line - one SigningTable line: PATTERN KEYNAME [SIGNER] */
 /*
  * pattern_key - a SigningTable pattern as addresses are looked up in it
  * (lower case, a UTF-8 domain in A-labels: smg-sign rewrites the From
@@ -412,6 +411,7 @@ pattern_key(const char *pattern)
     return key;
 }
 
+/* load_signing_line - one SigningTable line: PATTERN KEYNAME [SIGNER] */
 static enum smg_status
 load_signing_line(void *ctx, const char *path, unsigned line, char *pattern,
                   char *value, GError **err)

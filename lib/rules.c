@@ -721,10 +721,7 @@ uri_domain_ascii(const char *host)
     }
     dom = smg_mimetext_domain(h->str);
     g_string_free(h, TRUE);
-
-    if (strspn(dom, "0123456789.:") == strlen(dom))
-        return dom; /* an IP address: left as it is */
-    ascii = smg_addr_idna_ascii(dom);
+    ascii = smg_addr_idna_ascii(dom); /* an IP address comes back as it is */
     if (ascii == NULL) {
         char *old = g_hostname_to_ascii(dom);
         ascii = old != NULL ? g_ascii_strdown(old, -1) : NULL;
