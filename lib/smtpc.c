@@ -832,20 +832,23 @@ smg_smtpc_wire(const char *msg, gsize len, GString *out)
     gsize i = 0;
 
     while (i < len) {
-        const char *nl = memchr(msg + i, '\n', len - i);
-        gsize end = nl != NULL ? (gsize) (nl - msg) : len;
-        gsize stop = end;
+        gsize stop = i;
 
-        if (stop > i && msg[stop - 1] == '\r')
-            stop--;
+        /* a line ends at LF, CRLF or a bare CR: a bare CR passed on could
+         * end the DATA early at a receiver that takes "<CR>.<CR>" or
+         * "<CR>.<CRLF>" for its end (the SMTP smuggling variants) */
+        while (stop < len && msg[stop] != '\n' && msg[stop] != '\r') {
+            if ((unsigned char) msg[stop] & 0x80)
+                eight = TRUE;
+            stop++;
+        }
         if (msg[i] == '.')
             g_string_append_c(out, '.');
-        for (gsize k = i; k < stop && !eight; k++)
-            if ((unsigned char) msg[k] & 0x80)
-                eight = TRUE;
         g_string_append_len(out, msg + i, (gssize) (stop - i));
         g_string_append_len(out, "\r\n", 2);
-        i = nl != NULL ? end + 1 : len;
+        if (stop + 1 < len && msg[stop] == '\r' && msg[stop + 1] == '\n')
+            stop++;
+        i = stop + 1;
     }
     g_string_append_len(out, ".\r\n", 3);
     return eight;

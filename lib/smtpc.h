@@ -157,7 +157,7 @@ void smg_smtpc_free(struct smg_smtpc *c);
 
 /*
  * smg_smtpc_wire - append msg[0..len) to out in SMTP wire form: every line
- * ending (LF or CRLF) becomes CRLF, a line starting with '.' gets another
+ * ending (LF, CRLF or a bare CR) becomes CRLF, a line starting with '.' gets another
  * '.' (RFC 5321 4.5.2), a last line without ending gets CRLF, and the
  * final ".\r\n" is added.  Returns whether the message has 8-bit bytes.
  */

@@ -73,13 +73,13 @@ check_wire(const char *s, size_t len)
         p = eol + 2;
     }
     {
-        /* the input with CRLF as LF and a last line ended (a CR that
-         * ends the input is that line's ending) */
+        /* the input with CRLF and a bare CR as LF and a last line
+         * ended */
         GString *want = g_string_new(NULL);
         for (size_t i = 0; i < len; i++) {
             if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
                 continue;
-            g_string_append_c(want, s[i] == '\r' && i + 1 == len ? '\n' : s[i]);
+            g_string_append_c(want, s[i] == '\r' ? '\n' : s[i]);
         }
         if (want->len > 0 && want->str[want->len - 1] != '\n')
             g_string_append_c(want, '\n');

@@ -87,6 +87,10 @@ test_wire(void)
     eight = smg_smtpc_wire("x\r\n.\r\n", 6, w);
     is_string("x\r\n..\r\n.\r\n", w->str, "CRLF kept, a lone dot stuffed");
     g_string_truncate(w, 0);
+    smg_smtpc_wire("a\r.\r\nb\r.\rc\r", 11, w);
+    is_string("a\r\n..\r\nb\r\n..\r\nc\r\n.\r\n", w->str,
+              "a bare CR ends a line, so no \"<CR>.<CR>\" reaches the receiver");
+    g_string_truncate(w, 0);
     eight = smg_smtpc_wire("caf\xc3\xa9\n", 6, w);
     ok(eight, "8-bit detected");
     g_string_truncate(w, 0);
