@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -31,6 +32,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/fs.h> /* FS_IOC_GETFLAGS, FS_DIRSYNC_FL */
 
 #include "lib/log.h"
 #include "lib/rand.h"
@@ -50,6 +52,10 @@ struct smg_spool {
     gboolean log_orders_data; /* a log commit's flush covers earlier data
                                  writes: see log_orders_data() */
     dev_t probed_dev;        /* the file system those two are about */
+    /* whether the spool's file system writes each folder back on its own
+     * (see renames_unordered): cur/ folders are then synchronous and a
+     * move is link, sync, unlink */
+    enum { ORDER_UNTRIED, ORDER_KEPT, ORDER_NOT_KEPT } order;
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
     GArray *b_out;       /* struct batch_out: files to sync and rename */
@@ -293,6 +299,30 @@ kernel_at_least(unsigned major_, unsigned minor_)
            && (a > major_ || (a == major_ && b >= minor_));
 }
 
+/* block_name - the kernel's name of block device dev ("vda1", "dm-0"), or NULL */
+static char *
+block_name(dev_t dev)
+{
+    char *sys = g_strdup_printf("/sys/dev/block/%u:%u", major(dev), minor(dev));
+    char *link = g_file_read_link(sys, NULL);
+    char *name = link != NULL ? g_path_get_basename(link) : NULL;
+
+    g_free(link);
+    g_free(sys);
+    return name;
+}
+
+/* has_jbd2 - whether block device NAME's file system has its journal inside */
+static gboolean
+has_jbd2(const char *name)
+{
+    char *jbd2 = g_strdup_printf("/proc/fs/jbd2/%s-8", name);
+    gboolean yes = g_file_test(jbd2, G_FILE_TEST_IS_DIR);
+
+    g_free(jbd2);
+    return yes;
+}
+
 /*
  * log_orders_data - whether the file system of type fstype on device dev
  * writes metadata only through
@@ -309,33 +339,75 @@ kernel_at_least(unsigned major_, unsigned minor_)
 static gboolean
 log_orders_data(unsigned long fstype, dev_t dev)
 {
-    char *sys, *link, *opts = NULL, *path, *jbd2;
+    char *name, *opts = NULL, *path;
     gboolean yes = FALSE;
 
-    if (fstype != EXT4_MAGIC || !kernel_at_least(5, 2))
+    if (fstype != EXT4_MAGIC || !kernel_at_least(5, 2) || (name = block_name(dev)) == NULL)
         return FALSE;
-    sys = g_strdup_printf("/sys/dev/block/%u:%u", major(dev), minor(dev));
-    link = g_file_read_link(sys, NULL);
-    if (link != NULL) {
-        char *name = g_path_get_basename(link);
+    path = g_build_filename("/proc/fs/ext4", name, "options", NULL);
+    if (has_jbd2(name) && g_file_get_contents(path, &opts, NULL, NULL)) {
+        gboolean mode = strstr(opts, "\ndata=ordered\n") != NULL
+                        || strstr(opts, "\ndata=writeback\n") != NULL;
 
-        path = g_build_filename("/proc/fs/ext4", name, "options", NULL);
-        jbd2 = g_strdup_printf("/proc/fs/jbd2/%s-8", name);
-        if (g_file_test(jbd2, G_FILE_TEST_IS_DIR)
-            && g_file_get_contents(path, &opts, NULL, NULL)) {
-            gboolean mode = strstr(opts, "\ndata=ordered\n") != NULL
-                            || strstr(opts, "\ndata=writeback\n") != NULL;
-
-            yes = mode && strstr(opts, "journal_async_commit") == NULL;
-        }
-        g_free(opts);
-        g_free(jbd2);
-        g_free(path);
-        g_free(name);
-        g_free(link);
+        yes = mode && strstr(opts, "journal_async_commit") == NULL;
     }
-    g_free(sys);
+    g_free(opts);
+    g_free(path);
+    g_free(name);
     return yes;
+}
+
+/*
+ * renames_unordered - whether the file system holding path writes each
+ * folder back on its own, so that a rename from one folder to another can
+ * reach the disk as its removal alone (the file then has no name until
+ * e2fsck puts it in lost+found): the ext2 family without a journal inside
+ * (ext2, or ext4 made with -O ^has_journal; one with an external journal
+ * is taken for one without: its folders are made synchronous for
+ * nothing).  On a journalling file system the rename is one transaction.
+ */
+static gboolean
+renames_unordered(const char *path)
+{
+    struct statfs sf;
+    struct stat st;
+    char *name;
+    gboolean yes;
+
+    if (statfs(path, &sf) < 0 || (unsigned long) sf.f_type != EXT4_MAGIC || stat(path, &st) < 0
+        || (name = block_name(st.st_dev)) == NULL)
+        return FALSE;
+    yes = !has_jbd2(name);
+    g_free(name);
+    return yes;
+}
+
+/*
+ * make_dirsync - set the synchronous-folder attribute (chattr +D) on dir:
+ * on the ext2 family every change of its entries is then written before
+ * the call that made it returns, so a rename into it (a claim) is on disk
+ * before the removal from new/ can be.  A failure is logged, once.
+ */
+static void
+make_dirsync(const char *dir)
+{
+    static gboolean warned;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags = 0;
+
+    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0
+        && ((flags & FS_DIRSYNC_FL) != 0
+            || (flags |= FS_DIRSYNC_FL, ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0))) {
+        close(fd);
+        return;
+    }
+    if (!warned)
+        smg_log_warn("cannot make %s synchronous (chattr +D): %s; on this file system without "
+                     "a journal a power cut during a claim can leave a message without a name",
+                     dir, g_strerror(errno));
+    warned = TRUE;
+    if (fd >= 0)
+        close(fd);
 }
 
 /*
@@ -389,6 +461,8 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
     }
     if (g_hash_table_contains(spool->ensured, queue))
         return SMG_OK;
+    if (spool->sync && spool->order == ORDER_UNTRIED)
+        spool->order = renames_unordered(spool->dir) ? ORDER_NOT_KEPT : ORDER_KEPT;
     for (unsigned i = 0; i < G_N_ELEMENTS(subs); i++) {
         char *d = smg_spool_queue_dir(spool, queue, subs[i]);
         if (g_mkdir_with_parents(d, 0750) < 0) {
@@ -396,6 +470,8 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
             g_free(d);
             return st;
         }
+        if (spool->sync && spool->order == ORDER_NOT_KEPT && strcmp(subs[i], "cur") == 0)
+            make_dirsync(d);
         g_free(d);
     }
     g_hash_table_add(spool->ensured, g_strdup(queue));
@@ -936,6 +1012,11 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
             return SMG_PERMFAIL;
         return io_error(err, e, "cannot claim", id);
     }
+    if (sb.st_nlink > 1 && smg_spool_is_at(&sb, src)) {
+        /* new/ID and cur/ID were one file (a move cut short between its
+         * link and unlink): the rename did nothing; keep cur/ID alone */
+        (void) unlink(src);
+    }
     if (!smg_spool_is_at(&sb, dst)) {
         /* replaced between the check and the rename: put it back */
         if (renameat2(AT_FDCWD, dst, AT_FDCWD, src, RENAME_NOREPLACE) < 0)
@@ -1113,23 +1194,33 @@ smg_spool_read(struct smg_spool_msg *msg, gsize *len, GError **err)
     return g_string_free(buf, FALSE);
 }
 
-/* move_to - rename the claimed file to QUEUE/new/ID and sync both folders */
+/*
+ * move_to - move the claimed file to QUEUE/new/ID and sync both folders.
+ * Where renames are not kept in order (renames_unordered) a rename could
+ * reach the disk as the removal from the synchronous cur/ alone, so the
+ * move is a link into new/, its sync, then the removal from cur/: a crash
+ * between them leaves the file under both names, which recovery folds
+ * into one.
+ */
 static enum smg_status
 move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err)
 {
-    char *newdir, *dst, *curdir;
-    enum smg_status st;
+    struct smg_spool *spool = msg->spool;
+    char *newdir, *dst, *curdir, *old = NULL;
+    enum smg_status st = SMG_OK;
 
-    if ((st = smg_spool_ensure(msg->spool, queue, err)) != SMG_OK)
+    if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
         return st;
     if (mtime != 0) {
         struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
         if (futimens(msg->fd, ts) < 0)
             return io_error(err, errno, "cannot set time of", msg->path);
     }
-    newdir = smg_spool_queue_dir(msg->spool, queue, "new");
+    newdir = smg_spool_queue_dir(spool, queue, "new");
     dst = g_build_filename(newdir, msg->id, NULL);
-    if (rename(msg->path, dst) < 0) {
+    if (spool->sync && spool->order == ORDER_NOT_KEPT && link(msg->path, dst) == 0) {
+        old = msg->path;
+    } else if (rename(msg->path, dst) < 0) {
         st = io_error(err, errno, "cannot move", msg->path);
         g_free(newdir);
         g_free(dst);
@@ -1137,26 +1228,38 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err
     }
     /* the file now lives elsewhere; our record follows it at once, so that
      * a failed sync below does not leave the caller the old name */
-    curdir = g_path_get_dirname(msg->path);
-    g_free(msg->path);
+    curdir = g_path_get_dirname(old != NULL ? old : msg->path);
+    if (old == NULL)
+        g_free(msg->path);
     msg->path = dst;
     g_free(msg->queue);
     msg->queue = g_strdup(queue);
-    if (msg->spool->batching) {
-        g_hash_table_add(msg->spool->b_dirs, newdir);
-        g_hash_table_add(msg->spool->b_dirs, curdir);
-        newdir = curdir = NULL;
-    } else if (msg->spool->sync && fsync_dir(newdir) < 0) {
+    if (spool->batching) {
+        g_hash_table_add(spool->b_dirs, newdir);
+        newdir = NULL;
+        if (old != NULL) {
+            /* removed once new/ is synced: no fd, so it is unlinked, never
+             * pooled (its inode is the message) */
+            struct batch_done d = {old, -1};
+            g_array_append_val(spool->b_done, d);
+            old = NULL;
+        } else {
+            g_hash_table_add(spool->b_dirs, curdir);
+            curdir = NULL;
+        }
+    } else if (spool->sync && fsync_dir(newdir) < 0) {
         st = io_error(err, errno, "cannot sync", newdir);
-        g_free(newdir);
-        g_free(curdir);
-        return st;
-    } else if (msg->spool->sync) {
+    } else if (spool->sync && old == NULL) {
         (void) fsync_dir(curdir);
     }
+    /* a name left in cur/ (a failed sync or unlink) is folded by the next
+     * claim (smg_spool_claim) */
+    if (old != NULL && st == SMG_OK && unlink(old) < 0)
+        smg_log_warn("cannot remove %s: %s (the next claim will)", old, g_strerror(errno));
+    g_free(old);
     g_free(curdir);
     g_free(newdir);
-    return SMG_OK;
+    return st;
 }
 
 enum smg_status
