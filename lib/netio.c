@@ -183,6 +183,7 @@ smg_netio_getline(struct smg_netio *io, GString *line, gsize max,
                   enum smg_netio_eol *eol)
 {
     gboolean toolong = FALSE;
+    char last = '\0'; /* the line's last octet before LF, kept or not */
     enum smg_netio_rc rc;
 
     g_string_truncate(line, 0);
@@ -192,6 +193,8 @@ smg_netio_getline(struct smg_netio *io, GString *line, gsize max,
         char *nl = memchr(s, '\n', avail);
         gsize take = nl != NULL ? (gsize) (nl - s) : avail;
 
+        if (take > 0)
+            last = s[take - 1];
         if (!toolong) {
             if (line->len + take > max + 1) /* +1: a CR before LF */
                 toolong = TRUE;
@@ -200,8 +203,12 @@ smg_netio_getline(struct smg_netio *io, GString *line, gsize max,
         }
         if (nl != NULL) {
             io->start += take + 1;
-            if (toolong)
+            if (toolong) {
+                /* how a dropped line ended decides whether a "." after
+                 * it may end the data */
+                *eol = last == '\r' ? SMG_NETIO_CRLF : SMG_NETIO_LF;
                 return SMG_NETIO_TOOLONG;
+            }
             if (line->len > 0 && line->str[line->len - 1] == '\r') {
                 g_string_truncate(line, line->len - 1);
                 *eol = SMG_NETIO_CRLF;
@@ -209,7 +216,7 @@ smg_netio_getline(struct smg_netio *io, GString *line, gsize max,
                 *eol = SMG_NETIO_LF;
             }
             if (line->len > max) {
-                return SMG_NETIO_TOOLONG;
+                return SMG_NETIO_TOOLONG; /* *eol set */
             }
             return SMG_NETIO_OK;
         }

@@ -671,6 +671,8 @@ read_data(struct session *s, FILE *fp, gint64 *size, enum data_problem *problem)
         if (rc == SMG_NETIO_TOOLONG) {
             if (*problem == DATA_OK)
                 *problem = DATA_LINE;
+            /* a too-long line that ends in a bare LF is no CRLF either */
+            after_crlf = eol == SMG_NETIO_CRLF;
             continue;
         }
         if (rc != SMG_NETIO_OK)

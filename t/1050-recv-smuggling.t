@@ -20,6 +20,15 @@ for variant in '\n.\n' '\n.\r\n' '\r\n.\n' '\r.\r' '\r\n.\r\r\n' '\r.\r\n'; do
     like "end marker ${variant}: refused with 550 5.5.2" '^S: 550 5.5.2 .*bare CR or LF' "$out"
     unlike "end marker ${variant}: no smuggled transaction" 'S: 250 2.1.0' "$(printf '%s\n' "$out" | sed -n '/354/,$p')"
 done
+# a line too long for the limit, ended by a bare LF, is no CRLF either: the
+# "." after it is data, not the end (the smuggled part comes after a pause,
+# so that it does not arrive before its 354)
+long=$(printf 'a%.0s' $(seq 70000))
+out=$(raw $tx "send:Subject: first\r\n\r\n${long}\n.\r\nMAIL FROM:<admin@victim.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n" \
+    sleep:1 'send:Subject: smuggled\r\n\r\nevil\r\n.\r\n' read 'send:QUIT\r\n' read)
+like "too-long line, bare LF, then \".\": one refusal, 552 5.3.4" '^S: 552 5.3.4' "$out"
+unlike "too-long line, bare LF: no smuggled transaction" 'S: 250 2.1.0' \
+    "$(printf '%s\n' "$out" | sed -n '/354/,$p')"
 is "nothing queued" 0 "$(queued)"
 like "logged" 'status=rejected, reason=bare CR or LF' "$(cat "$T/recv.log")"
 
