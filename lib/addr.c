@@ -401,6 +401,22 @@ smg_addr_check_domain(const char *domain, size_t len, unsigned flags)
     return check_domain(domain, len, (flags & SMG_ADDR_UTF8) != 0);
 }
 
+size_t
+smg_addr_path_close(const char *s, size_t len, size_t open)
+{
+    gboolean quoted = FALSE;
+
+    for (size_t i = open + 1; i < len; i++) {
+        if (quoted && s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            quoted = !quoted;
+        else if (!quoted && s[i] == '>')
+            return i;
+    }
+    return 0;
+}
+
 gboolean
 smg_addr_has_8bit(const char *s)
 {

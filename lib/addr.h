@@ -115,6 +115,13 @@ char *smg_addr_literal_ip(const char *domain,
  */
 gboolean smg_addr_check_domain(const char *domain, size_t len, unsigned flags);
 
+/*
+ * smg_addr_path_close - the index of the ">" closing the path that opens
+ * at s[open] ("<"), skipping quoted strings (a quoted local part may hold
+ * ">" and spaces); 0 if there is none.
+ */
+size_t smg_addr_path_close(const char *s, size_t len, size_t open);
+
 /* smg_addr_has_8bit - whether string s (NULL: none) holds an octet >= 0x80 */
 gboolean smg_addr_has_8bit(const char *s);
 

@@ -14,6 +14,7 @@
 
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/envelope.h"
 
 struct field {
@@ -81,21 +82,33 @@ bad(GError **err, const char *what, const char *detail)
 
 /*
  * split_path - "<addr> params" into addr and params; FALSE if malformed.
- * The address may be empty only if allow_empty.
+ * The address may be empty only if allow_empty.  A quoted local part may
+ * hold spaces, "<" and ">" (RFC 5321 4.1.2), as smg-recv accepted it.
  */
 static gboolean
 split_path(const char *v, gboolean allow_empty, char **addr, char **params)
 {
     const char *close;
+    gboolean quoted = FALSE;
+    size_t end;
 
     if (*v != '<')
         return FALSE;
-    close = strchr(v + 1, '>');
-    if (close == NULL)
+    end = smg_addr_path_close(v, strlen(v), 0);
+    if (end == 0)
         return FALSE;
-    for (const char *p = v + 1; p < close; p++)
-        if ((unsigned char) *p <= ' ' || *p == '<' || *p == 0x7f)
+    close = v + end;
+    for (const char *p = v + 1; p < close; p++) {
+        if ((unsigned char) *p < ' ' || *p == 0x7f)
             return FALSE;
+        if (quoted && *p == '\\') {
+            if (++p >= close || (unsigned char) *p < ' ' || *p == 0x7f)
+                return FALSE;
+        } else if (*p == '"')
+            quoted = !quoted;
+        else if (!quoted && (*p == ' ' || *p == '<'))
+            return FALSE;
+    }
     if (close == v + 1 && !allow_empty)
         return FALSE;
     if (close[1] != '\0' && close[1] != ' ')

@@ -389,27 +389,6 @@ smg_smtp_parse_params(enum smg_smtp_verb verb, const char *s, size_t len,
 }
 
 /*
- * find_close - the index of the ">" closing the path that opens at
- * s[open] ("<"), skipping quoted strings (a quoted local part may hold
- * ">"); 0 if there is none.
- */
-static size_t
-find_close(const char *s, size_t len, size_t open)
-{
-    gboolean quoted = FALSE;
-
-    for (size_t i = open + 1; i < len; i++) {
-        if (quoted && s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            quoted = !quoted;
-        else if (!quoted && s[i] == '>')
-            return i;
-    }
-    return 0;
-}
-
-/*
  * check_route - whether s[0..len) is an RFC 5321 A-d-l without its colon:
  * "@" Domain *("," "@" Domain), host names only.
  */
@@ -462,7 +441,7 @@ parse_path(const char *line, size_t len, size_t pos, unsigned flags,
     if (line[open] != '<')
         return cmd_fail(cmd, err, 501, dsn,
                         "Bad %s address syntax: no angle brackets", who);
-    close = find_close(line, len, open);
+    close = smg_addr_path_close(line, len, open);
     if (close == 0)
         return cmd_fail(cmd, err, 501, dsn,
                         "Bad %s address syntax: no closing angle bracket",

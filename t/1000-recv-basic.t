@@ -38,6 +38,20 @@ like "dot-stuffing undone" '^\.leading dot$' "$(cat "$f")"
 unlike "no CR in the spool file" $'\r' "$(cat "$f")"
 like "log line with the queue ID" "$id: client=127.0.0.1, .*from=<a@sender.test>, nrcpt=1, size=[0-9]+, status=queued" "$(cat "$T/recv.log")"
 
+# quoted local parts (RFC 5321 4.1.2) with a space and a ">" are stored
+# so that the next programs read them back
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO x\r\n' read \
+    'send:MAIL FROM:<"john doe"@sender.test>\r\n' read 'send:RCPT TO:<"x>y"@rcpt.test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: q\r\n\r\nbody\r\n.\r\n' read 'send:QUIT\r\n' read)
+like "quoted local parts: queued" '^S: 250 2.0.0 Ok: queued as' "$out"
+qid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+RC=0
+show=$("$SMG_BIN/smg-queue" -c "$T/smg.conf" show --json "$qid" 2>&1) || RC=$?
+is "quoted local parts: the envelope reads back (smg-queue show)" 0 "$RC"
+like "quoted local parts: the sender as sent" '"sender": *"\\"john doe\\"@sender.test"' "$show"
+like "quoted local parts: the recipient as sent" '"\\"x>y\\"@rcpt.test"' "$show"
+rm -f "$SPOOL/check/new/$qid"
+
 # pipelining after EHLO works: all of MAIL, RCPT, DATA in one write
 out=$(swaks_to --pipeline --from a@sender.test --to b@rcpt.test,c@rcpt.test)
 like "pipelined transaction queued" '250 2.0.0 Ok: queued as' "$out"

@@ -134,6 +134,30 @@ test_example(void)
     smg_envelope_free(env);
 }
 
+/* test_quoted - a quoted local part may hold spaces, "<" and ">" */
+static void
+test_quoted(void)
+{
+    struct smg_envelope *env = NULL;
+    GError *err = NULL;
+    gsize off = 0;
+
+    is_int(SMG_OK,
+           parse("SMG-Sender: <\"john doe\"@b.test> BODY=8BITMIME\n"
+                 "SMG-Recipient: <\"x>y\"@d.test> NOTIFY=NEVER\n"
+                 "SMG-Recipient: <\"a\\\"> <b\"@d.test>\n\nbody\n",
+                 &env, &off, &err),
+           "quoted local parts parse");
+    if (env == NULL)
+        bail("cannot continue: %s", err->message);
+    is_string("\"john doe\"@b.test", env->sender, "a space inside quotes");
+    is_string("BODY=8BITMIME", env->sender_params, "the sender's params after it");
+    is_string("\"x>y\"@d.test", rcpt(env, 0)->addr, "a '>' inside quotes");
+    is_string("NOTIFY=NEVER", rcpt(env, 0)->params, "the recipient's params after it");
+    is_string("\"a\\\"> <b\"@d.test", rcpt(env, 1)->addr, "an escaped quote, then '>' and '<'");
+    smg_envelope_free(env);
+}
+
 /* test_bare - no SMG fields: empty envelope, offset 0 */
 static void
 test_bare(void)
@@ -317,6 +341,10 @@ test_malformed(void)
         "bad SMG-Recipient", "'<' in a recipient");
     BAD("SMG-Sender: <a@example.com>\nSMG-Recipient: <b@example.net>x\n\n",
         "bad SMG-Recipient", "junk after '>'");
+    BAD("SMG-Sender: <a@example.com>\nSMG-Recipient: <\"a b@example.net>\n\n",
+        "bad SMG-Recipient", "an unclosed quoted local part");
+    BAD("SMG-Sender: <a@example.com>\nSMG-Recipient: <\"a\\\x01\"@example.net>\n\n",
+        "control character", "a quoted control character");
     BAD("SMG-Sender: a@example.com\n\n", "bad SMG-Sender",
         "sender without brackets");
     BAD("SMG-Sender: <a@exa\x7fmple.com>\n\n", "control character",
@@ -643,6 +671,7 @@ main(void)
     plan(194);
     test_check_spool();
     test_example();
+    test_quoted();
     test_bare();
     test_forms();
     test_malformed();
