@@ -20,6 +20,7 @@
 
 #include "lib/blcheck.h"
 #include "lib/http.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/notify.h"
 #include "lib/route.h"
@@ -813,28 +814,13 @@ smg_blcheck_table(const struct smg_blcheck *r, gboolean verbose)
     return g_string_free(out, FALSE);
 }
 
-/* json_str - a JSON string value (or null) */
-static void
-json_str(GString *out, const char *s)
-{
-    char *v;
-
-    if (s == NULL) {
-        g_string_append(out, "null");
-        return;
-    }
-    v = smg_http_escape_text(s, SMG_HTTP_ESCAPE_JSON);
-    g_string_append_printf(out, "\"%s\"", v);
-    g_free(v);
-}
-
 char *
 smg_blcheck_json(const struct smg_blcheck *r, gboolean dry_run, int rc)
 {
     GString *o = g_string_new("{\"checked\": ");
     char *now = smg_dnsbl_time_text(r->now);
 
-    json_str(o, now);
+    smg_json_string(o, now);
     g_string_append_printf(o,
                            ", \"dry_run\": %s, \"exit\": %d, \"listed\": "
                            "%u, \"errors\": %u, \"new\": %u, \"cleared\": "
@@ -845,12 +831,12 @@ smg_blcheck_json(const struct smg_blcheck *r, gboolean dry_run, int rc)
         const struct zone *z = r->zones->pdata[i];
 
         g_string_append_printf(o, "%s\n  {\"zone\": ", i ? "," : "");
-        json_str(o, z->name);
+        smg_json_string(o, z->name);
         g_string_append_printf(o, ", \"kind\": \"%s\", \"provider\": ",
                                z->by_name ? "name" : "ip");
-        json_str(o, z->provider);
+        smg_json_string(o, z->provider);
         g_string_append(o, ", \"error\": ");
-        json_str(o, z->broken);
+        smg_json_string(o, z->broken);
         g_string_append(o, "}");
     }
     g_string_append(o, "],\n \"results\": [");
@@ -864,27 +850,27 @@ smg_blcheck_json(const struct smg_blcheck *r, gboolean dry_run, int rc)
             continue;
         status = row_status(r, q, &e);
         g_string_append_printf(o, "%s\n  {\"gateway\": ", n++ ? "," : "");
-        json_str(o, ((const struct gateway *) q->data)->name);
+        smg_json_string(o, ((const struct gateway *) q->data)->name);
         g_string_append(o, ", \"subject\": ");
-        json_str(o, q->subject);
+        smg_json_string(o, q->subject);
         g_string_append_printf(
             o, ", \"kind\": \"%s\", \"zone\": ", q->by_name ? "name" : "ip");
-        json_str(o, q->zone);
+        smg_json_string(o, q->zone);
         g_string_append_printf(o,
                                ", \"status\": \"%s\", \"answer\": ", status);
-        json_str(o, q->answer);
+        smg_json_string(o, q->answer);
         g_string_append(o, ", \"reason\": ");
-        json_str(o, q->reason);
+        smg_json_string(o, q->reason);
         g_string_append(o, ", \"error\": ");
-        json_str(o, q->error);
+        smg_json_string(o, q->error);
         g_string_append(o, ", \"since\": ");
         t = e != NULL && e->since ? smg_dnsbl_time_text(e->since) : NULL;
-        json_str(o, t);
+        smg_json_string(o, t);
         g_free(t);
         g_string_append(o, ", \"removal\": ");
-        json_str(o, e != NULL ? e->removal : NULL);
+        smg_json_string(o, e != NULL ? e->removal : NULL);
         g_string_append(o, ", \"removal_detail\": ");
-        json_str(o, e != NULL ? e->removal_detail : NULL);
+        smg_json_string(o, e != NULL ? e->removal_detail : NULL);
         g_string_append(o, "}");
     }
     g_string_append(o, "]}\n");

@@ -18,6 +18,7 @@
 #include <glib.h>
 
 #include "lib/http.h"
+#include "lib/json.h"
 
 /* global_init - curl_global_init once per process */
 static gpointer
@@ -209,30 +210,7 @@ smg_http_escape_text(const char *s, enum smg_http_escape esc)
         return g_uri_escape_string(s, NULL, FALSE);
     case SMG_HTTP_ESCAPE_JSON:
         out = g_string_new(NULL);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-            switch (*p) {
-            case '"':
-                g_string_append(out, "\\\"");
-                break;
-            case '\\':
-                g_string_append(out, "\\\\");
-                break;
-            case '\n':
-                g_string_append(out, "\\n");
-                break;
-            case '\r':
-                g_string_append(out, "\\r");
-                break;
-            case '\t':
-                g_string_append(out, "\\t");
-                break;
-            default:
-                if (*p < 0x20 || *p == 0x7f)
-                    g_string_append_printf(out, "\\u%04x", *p);
-                else
-                    g_string_append_c(out, (char) *p);
-            }
-        }
+        smg_json_escape(out, s);
         return g_string_free(out, FALSE);
     case SMG_HTTP_ESCAPE_HEADER:
         out = g_string_new(NULL);

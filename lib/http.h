@@ -13,8 +13,8 @@
  * Templates: "{name}" where name is [a-z_]+ is a placeholder; any other
  * brace is literal text (so JSON bodies need no escaping).  The value is
  * escaped for where it goes: percent-encoding in URLs and form bodies,
- * JSON string escaping in JSON bodies, control characters dropped in
- * header lines.
+ * JSON string escaping in JSON bodies (after making the text valid UTF-8,
+ * as JSON must be), control characters dropped in header lines.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -72,7 +72,8 @@ void smg_http_response_clear(struct smg_http_response *resp);
 enum smg_http_escape {
     SMG_HTTP_ESCAPE_NONE = 0, /* as they are */
     SMG_HTTP_ESCAPE_URL,      /* percent-encoding (RFC 3986 unreserved kept) */
-    SMG_HTTP_ESCAPE_JSON,     /* inside a JSON string: \" \\ \n \u00XX */
+    SMG_HTTP_ESCAPE_JSON,     /* inside a JSON string: \" \\ \n \u00XX,
+                                 invalid UTF-8 as U+FFFD (lib/json) */
     SMG_HTTP_ESCAPE_HEADER,   /* CR, LF and other controls removed */
 };
 

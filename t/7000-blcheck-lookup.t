@@ -51,6 +51,18 @@ is "json: HELO lookups are of kind name" "name" \
 is "json: test points passed" "None None" \
     "$(json_get '" ".join(str(z["error"]) for z in j["zones"] if z["kind"] == "ip")')"
 
+# --json is valid UTF-8 even when a TXT reason is not (Latin-1 bytes)
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = utf8.test
+EOF
+blcheck --dry-run --json
+is "bad TXT bytes: exit 1" 1 "$RC"
+is "json: valid UTF-8 throughout" ok \
+    "$(printf '%s' "$OUT" | $PY3 -c 'import sys; sys.stdin.buffer.read().decode("utf-8"); print("ok")' 2>&1 | tail -1)"
+is "json: each bad byte of the reason is U+FFFD" 'M\ufffdller \ufffd listed' \
+    "$(json_get '[r["reason"] for r in j["results"] if r["gateway"] == "mta01"][0].encode("unicode_escape").decode()')"
+
 # the RFC 5782 test points as gateways: 127.0.0.2 listed, 127.0.0.1 not
 blcheck_conf "$DNS_PORT" <<'EOF'
 [gateway tp2]

@@ -4,7 +4,8 @@
 # and body templates filled and escaped, header lines); the result is in
 # the state and the mail; it is made once; a provider that answers 500 is
 # recorded and retried on the next run until it succeeds; a list with a
-# manual form gets the prefilled link in the mail.
+# manual form gets the prefilled link in the mail; a JSON body stays valid
+# UTF-8 when the TXT reason is not.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -151,5 +152,22 @@ blcheck
 is "removal_requests = no: no request" 0 "$(nreq)"
 like "removal_requests = no: said in the mail" 'removal:  not requested \(removal_requests = no\)' \
     "$(cat "$(newest_mail)")"
+
+# --- a reason that is not UTF-8: the JSON body is valid UTF-8 all the same -----
+: >"$HTTP_LOG"
+blcheck_conf "$DNS_PORT" <<EOF
+[blcheck]
+zones = utf8.test
+state_file = $T/state/six.state
+[dnsbl utf8.test]
+removal_url = http://127.0.0.1:$HTTP_PORT/remove
+removal_body = {"ip": "{ip}", "reason": "{reason}"}
+removal_headers = Content-Type: application/json
+EOF
+blcheck
+is "bad TXT bytes: one request" 1 "$(nreq)"
+is "JSON body sent as valid UTF-8" True "$(req 1 'r["body_utf8"]')"
+is "JSON body: each bad byte is U+FFFD" 'M\ufffdller \ufffd listed' \
+    "$(req 1 'json.loads(r["body"])["reason"].encode("unicode_escape").decode()')"
 
 done_testing

@@ -6,8 +6,9 @@
 # A real HTTP/1.1 server (http.server) on 127.0.0.1 and a free port, which
 # it writes to PORTFILE when it is ready.  Every request (any method) is
 # logged to LOGFILE as one JSON object a line: method, path (with the
-# query), headers, body.  The answer is 200 "ok", or 500 while FAILFILE
-# exists, so a test can make the provider fail on demand.
+# query), headers, body (invalid UTF-8 replaced) and body_utf8 (whether
+# the body was valid UTF-8 as sent).  The answer is 200 "ok", or 500 while
+# FAILFILE exists, so a test can make the provider fail on demand.
 # SPDX-License-Identifier: MIT
 import http.server
 import json
@@ -22,12 +23,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n).decode("utf-8", "replace") if n else ""
+        raw = self.rfile.read(n) if n else b""
+        try:
+            raw.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError:
+            utf8 = False
         rec = {
             "method": self.command,
             "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": body,
+            "body": raw.decode("utf-8", "replace"),
+            "body_utf8": utf8,
         }
         with open(LOGFILE, "a") as f:
             f.write(json.dumps(rec) + "\n")

@@ -130,6 +130,11 @@ test_templates(void)
                              SMG_HTTP_ESCAPE_JSON);
     is_string("a\\u0001b", s, "JSON: control characters as \\u");
     g_free(s);
+    s = smg_http_escape_text("M\xfcller \"\xe2\x82\"", SMG_HTTP_ESCAPE_JSON);
+    ok(g_utf8_validate(s, -1, NULL), "JSON: invalid UTF-8 made valid");
+    is_string("M\xef\xbf\xbdller \\\"\xef\xbf\xbd\xef\xbf\xbd\\\"", s,
+              "JSON: each invalid byte is U+FFFD, then escaped");
+    g_free(s);
     s = smg_http_escape_text("a b/c", SMG_HTTP_ESCAPE_URL);
     is_string("a%20b%2Fc", s, "URL: space and slash encoded");
     g_free(s);
