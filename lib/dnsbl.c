@@ -45,7 +45,7 @@ static const struct {
     enum smg_dnsbl_action action;
     const char *label;
 } builtin_rules[] = {
-    {0x7ffffffcU, 0x7fffffffU, SMG_DNSBL_ACTION_ERROR, NULL},
+    {0x7fffff00U, 0x7fffffffU, SMG_DNSBL_ACTION_ERROR, NULL}, /* /24 */
     {0x7f000001U, 0x7f000001U, SMG_DNSBL_ACTION_ERROR, NULL},
     {0x7f000000U, 0x7fffffffU, SMG_DNSBL_ACTION_LISTED, NULL},
 };

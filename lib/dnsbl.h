@@ -8,7 +8,8 @@
  * through the list's return-code table: the rules configured for the list
  * first, then the built-in ones:
  *
- *   127.255.255.252-127.255.255.255  error  (Spamhaus: query refused,
+ *   127.255.255.0-127.255.255.255    error  (Spamhaus keeps the /24 for
+ *                                            error codes: query refused,
  *                                            public resolver, over quota)
  *   127.0.0.1                        error  (a list never lists it; some
  *                                            answer it for a refused query)
