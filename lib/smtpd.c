@@ -5,8 +5,11 @@
  * reply.  Replies are queued in netio and flushed when the client has no
  * more pipelined input, so a PIPELINING client gets them in one write.
  * Limits follow Postfix's defaults: error and junk-command counters end a
- * session with 421, every read has a time-out (421), message and header
- * size, line length and recipient count have their own codes.
+ * session with 421 (both start again after each message queued, and
+ * recipients over the limit count as errors only past an overshoot, as
+ * RFC 5321 4.5.3.1.10 asks a client to send them again later), every read
+ * has a time-out (421), message and header size, line length and
+ * recipient count have their own codes.
  *
  * The DATA reader enforces RFC 5321's line ending: only CRLF ends a line,
  * and only CRLF "." CRLF ends the data.  A bare LF or bare CR anywhere in
@@ -38,6 +41,9 @@
 #include "lib/tls.h"
 
 #define QUEUE_OUT "check"
+/* recipients over max_recipients refused before they count as errors
+ * (Postfix's smtpd_recipient_overshoot_limit) */
+#define RCPT_OVERSHOOT 1000
 
 enum auth_mode { AUTH_REQUIRED, AUTH_OPTIONAL, AUTH_OFF };
 
@@ -70,6 +76,7 @@ struct session {
     guint nrcpt;
     /* counters */
     gint64 errors, junk, auth_failures, messages;
+    guint overshoot; /* recipients refused over max_recipients in this transaction */
     gboolean quit;
     enum smg_status result;
 };
@@ -167,7 +174,18 @@ smg_smtpd_free(struct smg_smtpd_env *env)
     g_free(env);
 }
 
-/* reply - queue one reply line "code dsn text" and count errors */
+/* say - queue one reply line "code dsn text" */
+static void
+say(struct session *s, int code, const char *dsn, const char *text)
+{
+    GString *out = g_string_new(NULL);
+
+    smg_smtp_reply(out, code, dsn, text);
+    smg_netio_write(s->io, out->str, out->len);
+    g_string_free(out, TRUE);
+}
+
+/* reply - say, with a format, and count a 4xx or 5xx as an error */
 static void
 reply(struct session *s, int code, const char *dsn, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
@@ -177,16 +195,13 @@ reply(struct session *s, int code, const char *dsn, const char *fmt, ...)
 {
     va_list ap;
     char *text;
-    GString *out = g_string_new(NULL);
 
     va_start(ap, fmt);
     text = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    smg_smtp_reply(out, code, dsn, text);
-    smg_netio_write(s->io, out->str, out->len);
+    say(s, code, dsn, text);
     if (code >= 400)
         s->errors++;
-    g_string_free(out, TRUE);
     g_free(text);
 }
 
@@ -207,6 +222,7 @@ tx_reset(struct session *s)
     s->tx = NULL;
     s->tx_smtputf8 = FALSE;
     s->nrcpt = 0;
+    s->overshoot = 0;
 }
 
 /* customer - the rate-limit and SMG-Customer key of this session */
@@ -554,7 +570,13 @@ do_rcpt(struct session *s, const struct smg_smtp_cmd *cmd)
         return;
     }
     if (s->nrcpt >= (guint) s->env->max_rcpts) {
-        reply(s, 452, "4.5.3", "Error: too many recipients");
+        /* the client is to send these again in another transaction
+         * (RFC 5321 4.5.3.1.10): an error only past Postfix's
+         * smtpd_recipient_overshoot_limit */
+        if (++s->overshoot > RCPT_OVERSHOOT)
+            reply(s, 452, "4.5.3", "Error: too many recipients");
+        else
+            say(s, 452, "4.5.3", "Error: too many recipients");
         return;
     }
     params = g_string_new(NULL);
@@ -835,6 +857,9 @@ do_data(struct session *s, const struct smg_smtp_cmd *cmd)
                  id, s->client, s->auth_user != NULL ? s->auth_user : "", from, s->nrcpt, size);
     reply(s, 250, "2.0.0", "Ok: queued as %s", id);
     s->messages++;
+    /* a client that gets its mail through starts with a clean slate, so
+     * that a long session of good mail never reaches the limits */
+    s->errors = s->junk = 0;
     tx_reset(s);
     g_free(id);
 }

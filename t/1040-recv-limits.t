@@ -102,6 +102,27 @@ like "fifth error: 421 4.7.0" '^S: 421 4.7.0 .*too many errors' "$out"
 out=$(raw $hello "send:$(printf 'NOOP\\r\\n%.0s' $(seq 12))" readall)
 like "eleventh NOOP: 421 4.7.0" '^S: 421 4.7.0 .*too many junk commands' "$out"
 
+# recipients over the limit are no errors (RFC 5321 4.5.3.1.10: the client
+# sends them again later): twelve, pipelined, with max_errors 5
+rcpts=$(printf 'RCPT TO:<r%d@x.test>\\r\\n' $(seq 12))
+out=$(raw $hello "send:MAIL FROM:<a@b.test>\r\n${rcpts}DATA\r\n" read read read read read read read \
+    read read read read read read read 'send:Subject: many\r\n\r\nx\r\n.\r\n' read 'send:QUIT\r\n' read)
+is "twelve recipients, limit 3: nine 452 4.5.3" 9 "$(printf '%s\n' "$out" | grep -c '^S: 452 4.5.3')"
+unlike "twelve recipients: no 421" '^S: 421' "$out"
+like "twelve recipients: the first three queued" '^S: 250 2.0.0 Ok: queued' "$out"
+
+# both counters start again after a message is queued
+msg='send:MAIL\x20FROM:<a@b.test>\r\n read send:RCPT\x20TO:<c@d.test>\r\n read send:DATA\r\n read send:Subject:\x20x\r\n\r\nx\r\n.\r\n read'
+out=$(raw $hello 'send:FOO\r\nFOO\r\nFOO\r\nFOO\r\n' read read read read $msg \
+    'send:FOO\r\nFOO\r\nFOO\r\nFOO\r\n' read read read read 'send:QUIT\r\n' read)
+unlike "four errors, a message, four errors: no 421" '^S: 421' "$out"
+like "and the session ends normally" '^S: 221' "$out"
+noops="send:$(printf 'NOOP\\r\\n%.0s' $(seq 8))"
+out=$(raw $hello "$noops" read read read read read read read read $msg \
+    "$noops" read read read read read read read read 'send:QUIT\r\n' read)
+unlike "eight NOOPs, a message, eight NOOPs: no 421" '^S: 421' "$out"
+like "and the session ends normally (junk)" '^S: 221' "$out"
+
 # command order
 out=$(raw read 'send:MAIL FROM:<a@b.test>\r\n' read 'send:QUIT\r\n' read)
 like "MAIL before EHLO: 503 5.5.1" '^S: 503 5.5.1' "$out"
