@@ -784,7 +784,8 @@ reply_line(GString *out, int code, char sep, const char *dsn, const char *text)
         for (const char *p = parts[k]; *p != '\0'; p++)
             g_string_append_c(out, is_ctl((unsigned char) *p) ? ' ' : *p);
     }
-    if (out->len == start + 4 && sep == ' ') /* "250", not "250 " */
+    /* "250", not "250 "; but a challenge is "334" SP [base64] (RFC 4954) */
+    if (out->len == start + 4 && sep == ' ' && code != 334)
         g_string_truncate(out, start + 3);
     if (out->len > max) {
         gsize cut = max;

@@ -477,6 +477,11 @@ do_mail(struct session *s, const struct smg_smtp_cmd *cmd)
         reply(s, 555, "5.5.4", "Error: ESMTP parameters need EHLO");
         return;
     }
+    if (cmd->body == SMG_SMTP_BODY_BINARYMIME) {
+        /* RFC 3030: only with CHUNKING (BDAT), which is not offered */
+        reply(s, 555, "5.5.4", "Error: BODY=BINARYMIME is not offered");
+        return;
+    }
     if (s->env->max_messages > 0 && s->messages >= s->env->max_messages) {
         reply(s, 452, "4.5.3", "Error: too many messages in one session");
         return;

@@ -65,6 +65,7 @@ like "state forgotten after TLS: EHLO needed again" '^S: 503 5.5.1' "$out"
 out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
     'send:EHLO c.test\r\n' read 'send:AUTH PLAIN\r\n' read 'send:*\r\n' read 'send:QUIT\r\n' read)
 like "AUTH cancelled with *: 501 5.7.0" '^S: 501 5.7.0' "$out"
+like "the empty challenge is \"334\" SP (RFC 4954)" '^S: 334 $' "$out"
 
 out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
     'send:EHLO c.test\r\n' read 'send:AUTH PLAIN !!!notbase64\r\n' read 'send:QUIT\r\n' read)

@@ -123,6 +123,12 @@ out=$(raw $hello "$noops" read read read read read read read read $msg \
 unlike "eight NOOPs, a message, eight NOOPs: no 421" '^S: 421' "$out"
 like "and the session ends normally (junk)" '^S: 221' "$out"
 
+# BODY=BINARYMIME needs CHUNKING, which is not offered (RFC 3030)
+out=$(raw $hello 'send:MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n' read \
+    'send:MAIL FROM:<a@b.test> BODY=8BITMIME\r\n' read 'send:QUIT\r\n' read)
+like "BODY=BINARYMIME: 555 5.5.4" '^S: 555 5.5.4 .*BINARYMIME' "$out"
+like "BODY=8BITMIME: 250" '^S: 250 2.1.0' "$out"
+
 # command order
 out=$(raw read 'send:MAIL FROM:<a@b.test>\r\n' read 'send:QUIT\r\n' read)
 like "MAIL before EHLO: 503 5.5.1" '^S: 503 5.5.1' "$out"
