@@ -685,6 +685,23 @@ out:
     return st;
 }
 
+/* listed_zones - the zones that list gateway name, space-separated */
+static char *
+listed_zones(GPtrArray *entries, const char *name)
+{
+    GString *zones = g_string_new(NULL);
+
+    for (guint j = 0; j < entries->len; j++) {
+        const struct smg_dnsbl_entry *x = entries->pdata[j];
+
+        if (strcmp(x->gateway, name) == 0
+            && x->state == SMG_DNSBL_ENTRY_LISTED)
+            g_string_append_printf(zones, "%s%s", zones->len ? " " : "",
+                                   x->zone);
+    }
+    return g_string_free(zones, FALSE);
+}
+
 enum smg_status
 smg_blcheck_write_listed(struct smg_blcheck *r, GError **err)
 {
@@ -694,22 +711,42 @@ smg_blcheck_write_listed(struct smg_blcheck *r, GError **err)
 
     for (guint i = 0; i < r->gateways->len; i++) {
         const struct gateway *g = r->gateways->pdata[i];
-        GString *zones = g_string_new(NULL);
         char *addrs = g_strjoinv(" ", g->addrs);
+        const char *addr = *addrs != '\0' ? addrs : NULL;
         GError *e = NULL;
+        unsigned asked = 0, answered = 0;
+        enum smg_status st;
 
-        for (guint j = 0; j < all->len; j++) {
-            const struct smg_dnsbl_entry *x = all->pdata[j];
+        for (guint j = 0; j < r->queries->len; j++) {
+            const struct smg_dnsbl_query *q = r->queries->pdata[j];
 
-            if (strcmp(x->gateway, g->name) == 0
-                && x->state == SMG_DNSBL_ENTRY_LISTED)
-                g_string_append_printf(zones, "%s%s", zones->len ? " " : "",
-                                       x->zone);
+            if (q->data == g) {
+                asked++;
+                answered += q->verdict != SMG_DNSBL_ERROR;
+            }
         }
-        if (smg_route_blacklist_write(
-                dir, g->name, zones->len > 0, (time_t) r->now,
-                *addrs != '\0' ? addrs : NULL, zones->str, &e)
-            != SMG_OK) {
+        if (asked > 0 && answered == 0) {
+            /* nothing learnt: writing "clean, checked now" would be a
+               guess, and would hide a listing's age from smg-route */
+            gboolean written = FALSE;
+
+            st = smg_route_blacklist_write_unknown(dir, g->name,
+                                                   (time_t) r->now, addr,
+                                                   &written, &e);
+            if (st == SMG_OK)
+                smg_log_warn("gateway=%s, status=unknown (all %u lookups "
+                             "failed), %s",
+                             g->name, asked,
+                             written ? "state written as unknown"
+                                     : "last state kept");
+        } else {
+            char *zones = listed_zones(all, g->name);
+
+            st = smg_route_blacklist_write(dir, g->name, *zones != '\0',
+                                           (time_t) r->now, addr, zones, &e);
+            g_free(zones);
+        }
+        if (st != SMG_OK) {
             smg_log_error("%s", e->message);
             if (rc == SMG_OK) {
                 rc = smg_error_status(e);
@@ -719,7 +756,6 @@ smg_blcheck_write_listed(struct smg_blcheck *r, GError **err)
             }
         }
         g_free(addrs);
-        g_string_free(zones, TRUE);
     }
     g_ptr_array_unref(all);
     return rc;

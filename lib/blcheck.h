@@ -99,8 +99,11 @@ enum smg_status smg_blcheck_notify(struct smg_blcheck *b,
 
 /*
  * smg_blcheck_write_listed - write the listed state of every gateway with
- * smg_route_blacklist_write ([spool] state_dir/blacklist/NAME).  Returns
- * the first failure (SMG_TEMPFAIL) after trying every gateway.
+ * smg_route_blacklist_write ([spool] state_dir/blacklist/NAME).  A
+ * gateway whose lookups all failed gets smg_route_blacklist_write_unknown
+ * instead: its last state stays as it was (status and checked time), or
+ * is "unknown" if it had none.  Returns the first failure (SMG_TEMPFAIL)
+ * after trying every gateway.
  */
 enum smg_status smg_blcheck_write_listed(struct smg_blcheck *b, GError **err)
     G_GNUC_WARN_UNUSED_RESULT;

@@ -193,6 +193,8 @@ smg_route_blacklist_read(const char *state_dir, const char *gateway,
             } else if (strcmp(val, "clean") == 0) {
                 bl->known = TRUE;
                 bl->listed = FALSE;
+            } else if (strcmp(val, "unknown") == 0) {
+                bl->unknown = TRUE;
             }
         } else if (strcmp(key, "checked") == 0 && bl->checked == NULL) {
             bl->checked = g_strdup(val);
@@ -218,16 +220,21 @@ iso_time(time_t t)
     return s;
 }
 
-enum smg_status
-smg_route_blacklist_write(const char *state_dir, const char *gateway,
-                          gboolean listed, time_t checked, const char *address,
-                          const char *zones, GError **err)
+/* write_state - write a state file (see smg_route_blacklist_write); with
+   replace FALSE an existing file is kept and *written says which happened */
+static enum smg_status
+write_state(const char *state_dir, const char *gateway, const char *status,
+            time_t checked, const char *address, const char *zones,
+            gboolean replace, gboolean *written, GError **err)
 {
     char *dir, *tmp, *dst, *when;
     GString *text;
     enum smg_status st = SMG_OK;
-    int fd;
+    gboolean done = FALSE;
+    int fd, saved = 0;
 
+    if (written != NULL)
+        *written = FALSE;
     if (!plain_name(gateway)) {
         smg_set_error(err, SMG_PERMFAIL, NULL,
                       "bad gateway name '%s' for a state file", gateway);
@@ -243,8 +250,7 @@ smg_route_blacklist_write(const char *state_dir, const char *gateway,
     when = iso_time(checked != 0 ? checked : time(NULL));
     text = g_string_new(NULL);
     g_string_append_printf(text, "# smg-blcheck state of gateway %s\n", gateway);
-    g_string_append_printf(text, "status=%s\nchecked=%s\n",
-                           listed ? "listed" : "clean", when);
+    g_string_append_printf(text, "status=%s\nchecked=%s\n", status, when);
     if (address != NULL)
         g_string_append_printf(text, "address=%s\n", address);
     if (zones != NULL && *zones != '\0')
@@ -252,20 +258,62 @@ smg_route_blacklist_write(const char *state_dir, const char *gateway,
     tmp = g_strdup_printf("%s/.%s.tmp", dir, gateway);
     dst = g_build_filename(dir, gateway, NULL);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, text->str, text->len) != (ssize_t) text->len
-        || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, dst) < 0) {
-        smg_set_error(err, SMG_TEMPFAIL, NULL, "cannot write %s: %s", dst,
-                      g_strerror(errno));
-        st = SMG_TEMPFAIL;
-        if (fd >= 0)
-            (void) unlink(tmp);
+    if (fd < 0) {
+        saved = errno;
+    } else {
+        errno = 0;
+        if (write(fd, text->str, text->len) != (ssize_t) text->len
+            || fsync(fd) < 0)
+            saved = errno != 0 ? errno : EIO; /* a short write sets none */
+        if (close(fd) < 0 && saved == 0)
+            saved = errno;
     }
+    if (saved == 0 && replace) {
+        /* rename replaces the old file in one step */
+        if (rename(tmp, dst) == 0)
+            done = TRUE;
+        else
+            saved = errno;
+    } else if (saved == 0) {
+        /* link never replaces: an existing file stays as it is */
+        if (link(tmp, dst) == 0)
+            done = TRUE;
+        else if (errno != EEXIST)
+            saved = errno;
+    }
+    if (fd >= 0 && !(done && replace))
+        (void) unlink(tmp);
+    if (saved != 0) {
+        smg_set_error(err, SMG_TEMPFAIL, NULL, "cannot write %s: %s", dst,
+                      g_strerror(saved));
+        st = SMG_TEMPFAIL;
+    }
+    if (written != NULL)
+        *written = done;
     g_string_free(text, TRUE);
     g_free(when);
     g_free(tmp);
     g_free(dst);
     g_free(dir);
     return st;
+}
+
+enum smg_status
+smg_route_blacklist_write(const char *state_dir, const char *gateway,
+                          gboolean listed, time_t checked, const char *address,
+                          const char *zones, GError **err)
+{
+    return write_state(state_dir, gateway, listed ? "listed" : "clean",
+                       checked, address, zones, TRUE, NULL, err);
+}
+
+enum smg_status
+smg_route_blacklist_write_unknown(const char *state_dir, const char *gateway,
+                                  time_t checked, const char *address,
+                                  gboolean *written, GError **err)
+{
+    return write_state(state_dir, gateway, "unknown", checked, address, NULL,
+                       FALSE, written, err);
 }
 
 /* verdict_is - whether field name's verdict= word equals want */
@@ -380,7 +428,13 @@ choose_gateway(struct smg_route *r, char **pool, const char *id,
             g_ptr_array_add(clean, *g);
             continue;
         }
-        if (!bl.known) {
+        if (!bl.known && bl.unknown) {
+            g_string_append_printf(explain, "gateway %s: clean (state "
+                                            "unknown: no blacklist lookup "
+                                            "succeeded, tried %s)\n",
+                                   *g, bl.checked != NULL ? bl.checked : "?");
+            g_ptr_array_add(clean, *g);
+        } else if (!bl.known) {
             g_string_append_printf(explain, "gateway %s: clean (no blacklist "
                                             "state)\n", *g);
             g_ptr_array_add(clean, *g);

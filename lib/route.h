@@ -21,14 +21,19 @@
  * "key=value"; '#' comments and blank lines are ignored; unknown keys are
  * ignored (room to grow):
  *
- *   status=listed            listed | clean  (required)
+ *   status=listed            listed | clean | unknown  (required)
  *   checked=2026-11-22T05:00:00Z   when the check ran (UTC)
  *   address=192.0.2.1        the address that was checked
  *   zones=zen.spamhaus.org bl.spamcop.net   the zones that list it
  *
  * A missing file means "never checked" and counts as clean; a file without
  * a valid status line counts as clean too, and says so in the explanation.
- * smg_route_blacklist_write writes this format for smg-blcheck.
+ * "unknown" is written when no lookup of a gateway that had no state yet
+ * succeeded; it counts as clean, and the explanation says the check
+ * failed.  A check whose lookups all fail never replaces a file: its
+ * status and "checked" stay those of the last check that got answers.
+ * smg_route_blacklist_write and smg_route_blacklist_write_unknown write
+ * this format for smg-blcheck.
  *
  * Customer spam ratio: the counters that smg-check keeps per customer
  * (lib/spamstats: the SMG-Spam verdicts of the last [check]
@@ -101,8 +106,10 @@ guint32 smg_route_hash(const char *id);
 
 /* Blacklist state of one gateway. */
 struct smg_route_blacklist {
-    gboolean known;  /* a valid state file was read */
-    gboolean listed; /* status=listed */
+    gboolean known;   /* a valid state file was read */
+    gboolean listed;  /* status=listed */
+    gboolean unknown; /* status=unknown (known is FALSE): every lookup of
+                         the only check so far failed */
     char *checked;   /* "2026-11-22T05:00:00Z" or NULL */
     char *address;   /* or NULL */
     char *zones;     /* "zen.spamhaus.org bl.spamcop.net" or NULL */
@@ -111,7 +118,8 @@ struct smg_route_blacklist {
 /*
  * smg_route_blacklist_read - the state of gateway in state_dir.  A missing
  * file is SMG_OK with known FALSE.  A file without a valid status line is
- * SMG_OK with known FALSE.  SMG_TEMPFAIL with err when the file exists but
+ * SMG_OK with known FALSE, and so is status=unknown (with unknown TRUE and
+ * checked set).  SMG_TEMPFAIL with err when the file exists but
  * cannot be read.  Clear *bl with smg_route_blacklist_clear.
  */
 enum smg_status smg_route_blacklist_read(const char *state_dir,
@@ -133,6 +141,23 @@ enum smg_status smg_route_blacklist_write(const char *state_dir,
                                           gboolean listed, time_t checked,
                                           const char *address,
                                           const char *zones, GError **err)
+    G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_route_blacklist_write_unknown - record that no lookup of gateway
+ * succeeded (time-outs, SERVFAIL, error codes): "status=unknown" with
+ * checked (0: now) and address (may be NULL), written only when the
+ * gateway has no state file yet.  An existing file, whatever it says, is
+ * left as it is, so a failed check neither clears a listing nor makes an
+ * old result look fresh.  *written (may be NULL) tells whether the file
+ * was written.  Errors as smg_route_blacklist_write.
+ */
+enum smg_status smg_route_blacklist_write_unknown(const char *state_dir,
+                                                  const char *gateway,
+                                                  time_t checked,
+                                                  const char *address,
+                                                  gboolean *written,
+                                                  GError **err)
     G_GNUC_WARN_UNUSED_RESULT;
 
 /*

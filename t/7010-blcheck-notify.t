@@ -5,7 +5,8 @@
 # when the list drops the address (a second unbound serves the zones
 # without it); the listed state for smg-route follows; with [blcheck]
 # sendmail the mail goes to that program, and a failed hand-off is told on
-# the next run.
+# the next run; a run whose lookups all fail (DNS down) leaves the listed
+# state as it was (or marks a gateway never checked unknown).
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -122,6 +123,71 @@ is "dry run: exit 1" 1 "$RC"
 like "dry run: mta01 would be new" '^mta01 +192\.0\.2\.1 +bl\.test +new ' "$OUT"
 is "dry run: no mail" 2 "$(mails)"
 ok "dry run: state unchanged" cmp -s "$state" "$T/state.before"
+
+# --- every lookup fails: the route state is not refreshed ------------------------
+# the resolver is a port where nothing answers; mta04 was never checked
+dead_port=$(free_port)
+down_conf() {
+    blcheck_conf "$dead_port" <<'EOF'
+[gateway mta04]
+bind = 192.0.2.4
+[route]
+good = mta01 mta03 mta04
+bad = mta02
+[blcheck]
+zones = bl.test
+domain_zones = dbl.test
+notify = ops@example.net noc@example.net
+EOF
+}
+down_conf
+rm -rf "$T/blacklist.before"
+cp -a "$T/state/blacklist" "$T/blacklist.before"
+nmail=$(mails)
+sleep 1 # a rewritten file would show a later checked= time
+blcheck
+is "DNS down: exit 75" 75 "$RC"
+for gw in mta01 mta02 mta03; do
+    ok "DNS down: $gw's route state left as it was" \
+        cmp -s "$T/state/blacklist/$gw" "$T/blacklist.before/$gw"
+done
+like "DNS down: mta02 still listed for smg-route" '^status=listed$' \
+    "$(cat "$T/state/blacklist/mta02")"
+like "DNS down: logged, state kept" \
+    'gateway=mta01, status=unknown \(all [0-9]+ lookups failed\), last state kept' "$LOG"
+is "DNS down: new gateway marked unknown" "status=unknown" \
+    "$(grep '^status=' "$T/state/blacklist/mta04")"
+like "DNS down: its address recorded" '^address=192\.0\.2\.4$' \
+    "$(cat "$T/state/blacklist/mta04")"
+like "DNS down: logged, unknown written" \
+    'gateway=mta04, status=unknown \(all [0-9]+ lookups failed\), state written as unknown' "$LOG"
+is "DNS down: no mail" "$nmail" "$(mails)"
+explain=$(printf 'Subject: x\n\nbody\n' | "$SMG_BIN/smg-route" -c "$T/smg.conf" --explain 2>&1)
+checked=$(sed -n 's/^checked=//p' "$T/blacklist.before/mta01")
+like "explain: mta01 clean as of the last real check" \
+    "gateway mta01: clean \\(checked $checked\\)" "$explain"
+like "explain: mta04's state is unknown" \
+    'gateway mta04: clean \(state unknown: no blacklist lookup succeeded, tried [0-9TZ:-]+\)' "$explain"
+cp "$T/state/blacklist/mta04" "$T/mta04.before"
+sleep 1
+blcheck
+ok "DNS down again: the unknown state is not refreshed either" \
+    cmp -s "$T/state/blacklist/mta04" "$T/mta04.before"
+
+# DNS back (the zones as they were last): the real result replaces the
+# unknown state
+blcheck_conf "$CLEARED_PORT" <<'EOF'
+[gateway mta04]
+bind = 192.0.2.4
+[blcheck]
+zones = bl.test
+domain_zones = dbl.test
+notify = ops@example.net noc@example.net
+EOF
+blcheck
+is "DNS back: exit 1 (mta02 still listed)" 1 "$RC"
+like "DNS back: mta04 clean" '^status=clean$' "$(cat "$T/state/blacklist/mta04")"
+is "DNS back: nothing new to tell" "$nmail" "$(mails)"
 
 # --- sendmail(8) instead of the spool ----------------------------------------------
 cat >"$T/sendmail" <<EOF

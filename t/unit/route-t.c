@@ -256,6 +256,60 @@ test_blacklist_file(void)
     ok(smg_route_blacklist_write(state, "../x", TRUE, 0, NULL, NULL, NULL)
            == SMG_PERMFAIL,
        "a gateway name with a slash is refused");
+
+    /* every lookup failed: unknown, but only where nothing was known */
+    {
+        char *upath = g_strdup_printf("%s/blacklist/gwu", state);
+        gboolean written = FALSE;
+
+        ok(smg_route_blacklist_write_unknown(state, "gwu", 1795323600,
+                                             "192.0.2.9", &written, NULL)
+                   == SMG_OK
+               && written,
+           "unknown: written where there was no state");
+        g_file_get_contents(upath, &text, NULL, NULL);
+        ok(text != NULL && strstr(text, "status=unknown\n") != NULL
+               && strstr(text, "checked=2026-11-22T05:00:00Z\n") != NULL
+               && strstr(text, "address=192.0.2.9\n") != NULL,
+           "unknown: file format");
+        g_free(text);
+        ok(smg_route_blacklist_read(state, "gwu", &bl, NULL) == SMG_OK
+               && !bl.known && bl.unknown && !bl.listed
+               && g_strcmp0(bl.checked, "2026-11-22T05:00:00Z") == 0,
+           "unknown: read back as not known, with when it was tried");
+        smg_route_blacklist_clear(&bl);
+        ok(smg_route_blacklist_write_unknown(state, "gwu", 1795410000, NULL,
+                                             &written, NULL)
+                   == SMG_OK
+               && !written,
+           "unknown again: not rewritten");
+        ok(smg_route_blacklist_read(state, "gwu", &bl, NULL) == SMG_OK
+               && g_strcmp0(bl.checked, "2026-11-22T05:00:00Z") == 0,
+           "unknown again: the first try's time kept");
+        smg_route_blacklist_clear(&bl);
+        g_free(upath);
+    }
+    if (smg_route_blacklist_write(state, "gwx", TRUE, 1795323600, "192.0.2.1",
+                                  "zen.test", NULL) != SMG_OK)
+        bail("write");
+    g_file_get_contents(path, &text, NULL, NULL);
+    {
+        gboolean written = TRUE;
+        char *after = NULL;
+
+        ok(smg_route_blacklist_write_unknown(state, "gwx", 1795410000, NULL,
+                                             &written, NULL)
+                   == SMG_OK
+               && !written,
+           "unknown: a known state is not replaced");
+        g_file_get_contents(path, &after, NULL, NULL);
+        is_string(text, after, "unknown: the listed state file is untouched");
+        g_free(after);
+    }
+    g_free(text);
+    ok(smg_route_blacklist_write_unknown(state, "../x", 0, NULL, NULL, NULL)
+           == SMG_PERMFAIL,
+       "unknown: a gateway name with a slash is refused");
     g_free(path);
     g_free(state);
 }
