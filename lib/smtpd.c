@@ -56,6 +56,7 @@ struct smg_smtpd_env {
     SSL_CTX *tls;               /* NULL: no STARTTLS */
     enum auth_mode auth_mode;
     const char *hostname;
+    char *postmaster; /* where RCPT TO:<Postmaster> goes */
     gint64 min_free;
     gint64 max_size, max_header;
     gint64 max_rcpts, max_line, max_data_line;
@@ -97,6 +98,21 @@ smg_smtpd_setup(const struct smg_conf *conf, struct smg_smtpd_env **out,
             g_strlcpy(hostbuf, "localhost", sizeof hostbuf);
         hostbuf[sizeof hostbuf - 1] = '\0';
         env->hostname = g_intern_string(hostbuf);
+    }
+    if (smg_conf_str(conf, "recv", "postmaster") == NULL) {
+        env->postmaster = g_strdup_printf("postmaster@%s", env->hostname);
+    } else {
+        struct smg_addr a = {0};
+
+        env->postmaster = g_strdup(smg_conf_str(conf, "recv", "postmaster"));
+        st = smg_addr_parse(env->postmaster, strlen(env->postmaster), 0, &a, NULL);
+        smg_addr_clear(&a);
+        if (st != SMG_OK) {
+            smg_set_error(err, SMG_CONFIG, NULL, "%s: [recv] postmaster = %s: not an address",
+                          smg_conf_path(conf), env->postmaster);
+            st = SMG_CONFIG;
+            goto fail;
+        }
     }
     env->auth_mode = strcmp(mode, "required") == 0   ? AUTH_REQUIRED
                      : strcmp(mode, "optional") == 0 ? AUTH_OPTIONAL
@@ -167,6 +183,7 @@ smg_smtpd_free(struct smg_smtpd_env *env)
         return;
     if (env->tls != NULL)
         SSL_CTX_free(env->tls);
+    g_free(env->postmaster);
     smg_auth_free(env->auth);
     smg_ratelimit_free(env->rl);
     smg_dns_free(env->dns);
@@ -566,7 +583,7 @@ do_rcpt(struct session *s, const struct smg_smtp_cmd *cmd)
         reply(s, 503, "5.5.1", "Error: need MAIL command");
         return;
     }
-    if (cmd->path.domain == NULL) {
+    if (cmd->path.domain == NULL && g_ascii_strcasecmp(cmd->path.addr, "postmaster") != 0) {
         reply(s, 550, "5.1.1", "Error: this gateway has no local mailboxes");
         return;
     }
@@ -586,7 +603,10 @@ do_rcpt(struct session *s, const struct smg_smtp_cmd *cmd)
     }
     params = g_string_new(NULL);
     smg_smtp_format_params(cmd, params);
-    smg_envelope_add_rcpt(s->tx, cmd->path.addr, params->str);
+    /* RFC 5321 4.5.1: a relay takes <Postmaster> (the parser lets it
+     * through without a domain, in any case) for its operators */
+    smg_envelope_add_rcpt(s->tx, cmd->path.domain != NULL ? cmd->path.addr : s->env->postmaster,
+                          params->str);
     g_string_free(params, TRUE);
     s->nrcpt++;
     reply(s, 250, "2.1.5", "Ok");

@@ -52,6 +52,17 @@ like "quoted local parts: the sender as sent" '"sender": *"\\"john doe\\"@sender
 like "quoted local parts: the recipient as sent" '"\\"x>y\\"@rcpt.test"' "$show"
 rm -f "$SPOOL/check/new/$qid"
 
+# RCPT TO:<Postmaster>, any case, without a domain (RFC 5321 4.5.1) goes to
+# recv.postmaster, by default postmaster@ the host name
+out=$(swaks_to --from a@sender.test --to Postmaster --header "Subject: to the postmaster")
+like "<Postmaster>: queued" '250 2.0.0 Ok: queued as' "$out"
+pid_=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+like "<Postmaster>: the recipient is postmaster@out.test" '^SMG-Recipient: <postmaster@out\.test>' \
+    "$(cat "$SPOOL/check/new/$pid_")"
+out=$(swaks_to --from a@sender.test --to nobody)
+like "another address without a domain: 501 5.1.3" "501 5.1.3" "$out"
+rm -f "$SPOOL/check/new/$pid_"
+
 # pipelining after EHLO works: all of MAIL, RCPT, DATA in one write
 out=$(swaks_to --pipeline --from a@sender.test --to b@rcpt.test,c@rcpt.test)
 like "pipelined transaction queued" '250 2.0.0 Ok: queued as' "$out"

@@ -34,6 +34,10 @@ like "choices listed" 'auth: "maybe" is not one of required\|optional\|off' "$(c
 conf '[recv]' 'rate_limit = fast'
 is "bad rate: exit 78" 78 "$(run)"
 
+conf '[spool]' "dir = $T/spool" 'user = root' '[recv]' 'auth = off' 'tls = no' 'postmaster = ops at example'
+is "bad postmaster address: exit 78" 78 "$(run)"
+like "postmaster named" 'postmaster = ops at example: not an address' "$(cat "$T/out")"
+
 is "missing file: exit 78" 78 "$("$R" -c "$T/nonexistent.conf" </dev/null >"$T/out" 2>&1; echo $?)"
 
 conf '[spool]' "dir = $T/spool" 'user = root' '[recv]' "tls_cert = $T/none.pem" "tls_key = $T/none.pem"
