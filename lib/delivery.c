@@ -1090,6 +1090,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     char *skip = NULL; /* "host[addr]:port" just tried on a cached connection */
     char dsn[16] = "4.4.1";
     unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0;
+    gboolean single;
     enum sess s;
 
     /* a cached connection first */
@@ -1152,8 +1153,12 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             g_free(why);
             why = g_strdup_printf("Host or domain name not found: no address "
                                   "for %s", host->name);
-            g_strlcpy(dsn, hosts->len == 1 ? "5.1.2" : "4.4.4", sizeof dsn);
-            if (hosts->len == 1)
+            /* the one host of a domain: no such domain to deliver to; a
+             * relay host is this gateway's own setting (a typo, a DNS
+             * glitch), never a reason to bounce everything sent through it */
+            single = hosts->len == 1 && d->relay_host == NULL;
+            g_strlcpy(dsn, single ? "5.1.2" : "4.4.4", sizeof dsn);
+            if (single)
                 perm_fails++;
             else
                 temp_fails++;
@@ -1235,7 +1240,8 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             settle_all(group, FATE_DEFERRED, "4.7.10", why, last_relay, last_mta, TRUE);
             break;
         }
-    } else if (perm_fails > 0 && temp_fails == 0 && tls_fails == 0) {
+    } else if (perm_fails > 0 && temp_fails == 0 && tls_fails == 0 && d->relay_host == NULL) {
+        /* (a relay's 5xx greeting defers, as the relay's lookup does) */
         if (dsn[0] != '5')
             dsn[0] = '5';
         settle_all(group, FATE_BOUNCED, dsn, why, last_relay, last_mta, FALSE);

@@ -137,6 +137,19 @@ far=$(grep -l '^X-Rcpt-To: x@nowhere.test' "$PEERS_DIR"/mta/*.eml)
 like "BODY=8BITMIME passed on to a server with 8BITMIME" '^X-Mail-From: a@cust.test .*BODY=8BITMIME' "$(cat "$far")"
 is "relay gateway greets with its name" "far.test" "$(field X-Helo "$far")"
 
+# a relay host whose name has no address (a typo, a DNS glitch): the mail
+# waits, it is not bounced to every customer at once
+cat >>"$T/smg.conf" <<EOF
+[gateway farnx]
+relay = relay.nosuch.test:$PEER_PORT
+helo = far.test
+EOF
+spool_msg send.farnx FARNX1 "<a@cust.test>" "x@nowhere.test"
+"$SEND" -c "$T/smg.conf" --gateway farnx --spool --log stderr 2>"$T/farnx.log"
+like "relay host without an address: deferred (4.4.4)" \
+    'FARNX1: to=<x@nowhere.test>, .*dsn=4\.4\.4, status=deferred \(Host or domain name not found' "$(cat "$T/farnx.log")"
+unlike "relay host without an address: no bounce" 'status=bounced' "$(cat "$T/farnx.log")"
+
 # --- watch mode with two worker processes --------------------------------
 before=$(received mta)
 "$SEND" -c "$T/smg.conf" --gateway mta01 --watch -P 2 --log stderr 2>"$T/watch.log" &
