@@ -5,7 +5,8 @@
  * (filter mode), writes the decision as an SMG-Route field and hands the
  * message to queue "send.GATEWAY", or prints it on stdout.  --explain
  * prints the decision and why for the message on stdin, changing nothing;
- * --spf prints the SPF record of the gateways' addresses.  The decision is
+ * --spf prints the SPF record of the gateways' addresses as quoted TXT
+ * strings (a warning when it is too long for UDP).  The decision is
  * made in lib/route (read route.h).  Exit status: 0 routed, 64 usage,
  * 65 bad message, 75 temporary failure, 78 config.  See smg-route(8).
  *
@@ -152,7 +153,7 @@ explain(struct smg_route *route)
 static int
 print_spf(const struct smg_conf *conf)
 {
-    char *rec = NULL, *skipped = NULL;
+    char *rec = NULL, *skipped = NULL, *txt;
     GError *err = NULL;
     enum smg_status st = smg_route_spf(conf, &rec, &skipped, &err);
 
@@ -161,10 +162,17 @@ print_spf(const struct smg_conf *conf)
         g_clear_error(&err);
         return smg_status_exit(st);
     }
-    puts(rec);
+    txt = smg_route_txt_strings(rec);
+    puts(txt);
     if (*skipped != '\0')
         fprintf(stderr, "smg-route: no bind address (relays, not listed): %s\n",
                 skipped);
+    if (strlen(rec) > SMG_ROUTE_SPF_UDP_MAX)
+        fprintf(stderr,
+                "smg-route: warning: the SPF record is %zu bytes, over %d: "
+                "its answer may not fit in UDP (RFC 7208 section 3.4)\n",
+                strlen(rec), SMG_ROUTE_SPF_UDP_MAX);
+    g_free(txt);
     g_free(rec);
     g_free(skipped);
     return 0;

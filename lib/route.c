@@ -514,6 +514,27 @@ smg_route_decide(struct smg_route *r, const char *id,
     return SMG_OK;
 }
 
+/* spf_term - " ip4:ADDR" or " ip6:ADDR" in canonical form for a bind
+   address, or NULL when it is not an IP address */
+static char *
+spf_term(const char *bind)
+{
+    unsigned char buf[16];
+    char text[INET6_ADDRSTRLEN];
+
+    if (inet_pton(AF_INET, bind, buf) == 1)
+        return g_strdup_printf(" ip4:%s",
+                               inet_ntop(AF_INET, buf, text, sizeof text));
+    if (inet_pton(AF_INET6, bind, buf) != 1)
+        return NULL;
+    if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) buf))
+        /* on the wire it is the IPv4 address, which ip6: never matches */
+        return g_strdup_printf(
+            " ip4:%s", inet_ntop(AF_INET, buf + 12, text, sizeof text));
+    return g_strdup_printf(" ip6:%s",
+                           inet_ntop(AF_INET6, buf, text, sizeof text));
+}
+
 enum smg_status
 smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
               GError **err)
@@ -521,33 +542,31 @@ smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
     char **gws = smg_conf_gateways(conf);
     GString *rec = g_string_new("v=spf1");
     GString *skip = g_string_new(NULL);
-    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    /* canonical terms: one text per address, so equal text is equal bytes */
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             NULL);
     unsigned n = 0;
 
     *record = NULL;
     for (char **g = gws; *g != NULL; g++) {
         char *group = g_strdup_printf("gateway %s", *g);
         const char *bind = smg_conf_str(conf, group, "bind");
-        unsigned char buf[16];
+        char *term;
 
         g_free(group);
         if (bind == NULL) {
             g_string_append_printf(skip, "%s%s", skip->len ? " " : "", *g);
             continue;
         }
-        if (g_hash_table_contains(seen, bind))
-            continue;
-        if (inet_pton(AF_INET, bind, buf) == 1) {
-            g_string_append_printf(rec, " ip4:%s", bind);
-        } else if (inet_pton(AF_INET6, bind, buf) == 1) {
-            g_string_append_printf(rec, " ip6:%s", bind);
-        } else {
+        if ((term = spf_term(bind)) == NULL) {
             smg_set_error(err, SMG_CONFIG, NULL,
                           "%s: [gateway %s] bind: '%s' is not an IP address",
                           smg_conf_path(conf), *g, bind);
             goto fail;
         }
-        g_hash_table_add(seen, (gpointer) bind);
+        if (!g_hash_table_add(seen, term))
+            continue; /* seen before (the set owns term either way) */
+        g_string_append(rec, term);
         n++;
     }
     if (n == 0) {
@@ -571,4 +590,35 @@ fail:
     g_hash_table_destroy(seen);
     g_strfreev(gws);
     return SMG_CONFIG;
+}
+
+char *
+smg_route_txt_strings(const char *record)
+{
+    GString *out = g_string_new(NULL);
+    const char *p = record;
+    size_t left = strlen(record);
+
+    do {
+        size_t len = left;
+
+        if (len > SMG_ROUTE_TXT_STRING_MAX) {
+            /* the longest piece that ends with a space, else a hard cut */
+            len = SMG_ROUTE_TXT_STRING_MAX;
+            while (len > 0 && p[len - 1] != ' ')
+                len--;
+            if (len == 0)
+                len = SMG_ROUTE_TXT_STRING_MAX;
+        }
+        g_string_append(out, out->len > 0 ? " \"" : "\"");
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] == '"' || p[i] == '\\')
+                g_string_append_c(out, '\\');
+            g_string_append_c(out, p[i]);
+        }
+        g_string_append_c(out, '"');
+        p += len;
+        left -= len;
+    } while (left > 0);
+    return g_string_free(out, FALSE);
 }

@@ -160,17 +160,36 @@ enum smg_status smg_route_blacklist_write_unknown(const char *state_dir,
                                                   GError **err)
     G_GNUC_WARN_UNUSED_RESULT;
 
+/* a TXT record's character-string holds at most this many bytes */
+#define SMG_ROUTE_TXT_STRING_MAX 255
+
+/* an SPF record longer than this may not fit a UDP answer (RFC 7208 3.4) */
+#define SMG_ROUTE_SPF_UDP_MAX 450
+
 /*
  * smg_route_spf - the SPF record that lists the bind addresses of every
  * [gateway NAME] group of conf: "v=spf1 ip4:192.0.2.1 ip6:2001:db8::1
  * -all" (new string, addresses in the order of the groups, each once).
- * Gateways without a bind address (relays on another node) are named in
- * *skipped (new string, space-separated; "" when none) if skipped is not
- * NULL.  SMG_CONFIG with err when a bind address is not an IP address or
- * no gateway has one.
+ * Addresses are written in their canonical form (inet_ntop: IPv6
+ * compressed and in lower case; an IPv4-mapped IPv6 address as ip4:), and
+ * two spellings of one address are one address.  Gateways without a bind
+ * address (relays on another node) are named in *skipped (new string,
+ * space-separated; "" when none) if skipped is not NULL.  SMG_CONFIG with
+ * err when a bind address is not an IP address or no gateway has one.
  */
 enum smg_status smg_route_spf(const struct smg_conf *conf, char **record,
                               char **skipped,
                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_route_txt_strings - record as the RDATA of a TXT record in a zone
+ * file: one or more quoted character-strings of at most
+ * SMG_ROUTE_TXT_STRING_MAX bytes each, separated by a space.  A record is
+ * cut after a space (which ends the earlier string), since readers join
+ * the strings without a separator (RFC 7208 3.3); a word longer than a
+ * whole string is cut where it must be.  '"' and '\\' are escaped.  New
+ * string; "\"\"" for "".
+ */
+char *smg_route_txt_strings(const char *record) __attribute__((nonnull));
 
 #endif

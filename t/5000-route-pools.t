@@ -4,7 +4,8 @@
 # spamstats file) and bad-origin reports to the bad one, spreads over a
 # pool's gateways,
 # skips a gateway that smg-blcheck's state file reports listed, explains
-# its decision, prints the SPF record and refuses a bad config.
+# its decision, prints the SPF record (quoted TXT strings, canonical
+# addresses, each once) and refuses a bad config.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/send.sh"
@@ -81,9 +82,44 @@ out=$(printf 'Subject: bare\n\nbody\n' | "$ROUTE" -c "$T/smg.conf" --log stderr 
 like "filter mode adds SMG-Route" '^SMG-Route: pool=good gateway=mta02 reason=ham$' "$out"
 like "filter mode keeps the message" '^Subject: bare$' "$out"
 
-# --spf
-out=$("$ROUTE" -c "$T/smg.conf" --spf 2>/dev/null)
-is "--spf" "v=spf1 ip4:127.0.0.2 ip4:127.0.0.4 ip4:127.0.0.3 -all" "$out"
+# --spf: one quoted TXT string for a short record, nothing on stderr
+out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
+is "--spf" '"v=spf1 ip4:127.0.0.2 ip4:127.0.0.4 ip4:127.0.0.3 -all"' "$out"
+is "--spf: short record, no warning" "" "$(cat "$T/spf.err")"
+
+# --spf with many IPv6 gateways, some spelt twice: canonical, once each,
+# quoted strings of at most 255 bytes, a warning over 450 bytes
+{
+    echo "gateway mta01.bind = 2001:DB8::1"
+    echo "gateway mta02.bind = 2001:db8:0:0:0:0:0:1"
+    echo "gateway mta03.bind = 2001:0db8::0001"
+    for i in $(seq 10 39); do
+        echo "gateway v6$i.bind = 2001:db8:${i}::${i}:cafe"
+    done
+} | gw_conf
+out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
+is "--spf long: exit 0" 0 $?
+spf_check() {
+    printf '%s' "$out" | $PY3 -c '
+import re, sys
+line = sys.stdin.read()
+parts = re.findall(r"\"([^\"]*)\"", line)
+assert " ".join("\"%s\"" % p for p in parts) == line, "not quoted strings: " + line
+rec = "".join(parts)
+print(eval(sys.argv[1]))' "$1"
+}
+is "--spf long: several strings" True "$(spf_check 'len(parts) > 1')"
+is "--spf long: each at most 255 bytes" True "$(spf_check 'all(len(p) <= 255 for p in parts)')"
+is "--spf long: cut after spaces, between addresses" True \
+    "$(spf_check 'all(p.endswith(" ") for p in parts[:-1])')"
+is "--spf long: the strings join into the record" True \
+    "$(spf_check 'rec.startswith("v=spf1 ip6:2001:db8::1 ip6:2001:db8:10::10:cafe ") and rec.endswith(" -all")')"
+is "--spf long: 2001:DB8::1 and its other spellings once, lower case" 1 \
+    "$(spf_check 'rec.split().count("ip6:2001:db8::1")')"
+is "--spf long: every address" 31 "$(spf_check 'len(rec.split()) - 2')"
+like "--spf long: warning over 450 bytes" \
+    '^smg-route: warning: the SPF record is [0-9]+ bytes, over 450' "$(cat "$T/spf.err")"
+gw_conf </dev/null
 
 # a bad config exits 78 before touching the spool
 spool_msg route CONF1 a@cust.test x@rcpt.test

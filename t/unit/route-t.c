@@ -426,6 +426,21 @@ test_spf_and_config(void)
     g_free(rec);
     smg_conf_free(conf);
 
+    /* canonical form, and one address however it is spelt */
+    if (smg_conf_load_data("[gateway a]\nbind = 2001:DB8::1\n"
+                           "[gateway b]\nbind = 2001:db8::1\n"
+                           "[gateway c]\nbind = 2001:0db8:0:0:0:0:0:0001\n"
+                           "[gateway d]\nbind = 192.0.2.1\n"
+                           "[gateway e]\nbind = ::FFFF:192.0.2.1\n"
+                           "[gateway f]\nbind = 2001:db8:0:0:1:0:0:0\n",
+                           "t.conf", &conf, &err) != SMG_OK)
+        bail("load: %s", err->message);
+    ok(smg_route_spf(conf, &rec, NULL, &err) == SMG_OK, "spf of spellings");
+    is_string("v=spf1 ip6:2001:db8::1 ip4:192.0.2.1 ip6:2001:db8:0:0:1:: -all",
+              rec, "canonical addresses, each once (a mapped IPv4 as ip4:)");
+    g_free(rec);
+    smg_conf_free(conf);
+
     if (smg_conf_load_data("[route]\ngood = a\n[gateway a]\nbind = a.test\n",
                            "t.conf", &conf, &err) != SMG_OK)
         bail("load");
@@ -435,6 +450,97 @@ test_spf_and_config(void)
        "a bind name that is not an address: config error");
     g_clear_error(&err);
     smg_conf_free(conf);
+}
+
+/* strings_ok - whether txt is quoted strings of at most 255 bytes that
+   join to record */
+static gboolean
+strings_ok(const char *txt, const char *record, unsigned *count)
+{
+    GString *joined = g_string_new(NULL);
+    gboolean good = TRUE;
+    const char *p = txt;
+
+    *count = 0;
+    while (good && *p != '\0') {
+        gsize len = 0;
+
+        if (*count > 0 && *p++ != ' ')
+            good = FALSE;
+        if (!good || *p++ != '"') {
+            good = FALSE;
+            break;
+        }
+        for (; *p != '\0' && *p != '"'; p++, len++) {
+            if (*p == '\\')
+                p++;
+            g_string_append_c(joined, *p);
+        }
+        good = *p++ == '"' && len <= 255;
+        (*count)++;
+    }
+    good = good && strcmp(joined->str, record) == 0;
+    g_string_free(joined, TRUE);
+    return good;
+}
+
+static void
+test_txt_strings(void)
+{
+    GString *big = g_string_new(NULL);
+    char *txt, *rec = NULL;
+    unsigned n;
+    struct smg_conf *conf;
+    GError *err = NULL;
+
+    txt = smg_route_txt_strings("v=spf1 ip4:192.0.2.1 -all");
+    is_string("\"v=spf1 ip4:192.0.2.1 -all\"", txt, "short: one string");
+    g_free(txt);
+    txt = smg_route_txt_strings("");
+    is_string("\"\"", txt, "empty: one empty string");
+    g_free(txt);
+    txt = smg_route_txt_strings("a\"b\\c");
+    is_string("\"a\\\"b\\\\c\"", txt, "quote and backslash escaped");
+    g_free(txt);
+
+    /* 30 IPv6 gateways: over 700 bytes */
+    for (int i = 0; i < 30; i++)
+        g_string_append_printf(big, "[gateway g%d]\nbind = 2001:db8:%x::%x\n",
+                               i, 0x1000 + i, 0xabc0 + i);
+    if (smg_conf_load_data(big->str, "t.conf", &conf, &err) != SMG_OK)
+        bail("load: %s", err->message);
+    if (smg_route_spf(conf, &rec, NULL, &err) != SMG_OK)
+        bail("spf: %s", err->message);
+    ok(strlen(rec) > 700, "a long record (%zu bytes)", strlen(rec));
+    txt = smg_route_txt_strings(rec);
+    ok(strings_ok(txt, rec, &n), "strings of at most 255 bytes, joined the record");
+    ok(n >= 3, "split in %u strings", n);
+    {
+        unsigned cuts = 0, after_space = 0, before_term = 0;
+
+        for (const char *c = strstr(txt, "\" \""); c != NULL;
+             c = strstr(c + 1, "\" \"")) {
+            cuts++;
+            after_space += c[-1] == ' ';
+            before_term += g_str_has_prefix(c + 3, "ip6:");
+        }
+        ok(cuts == n - 1 && after_space == cuts,
+           "each cut after a space (it ends the earlier string)");
+        is_int(cuts, before_term, "no address cut in two");
+    }
+    g_free(txt);
+    g_free(rec);
+    smg_conf_free(conf);
+    g_string_free(big, TRUE);
+
+    /* a word longer than a string is cut where it must be */
+    big = g_string_new(NULL);
+    for (int i = 0; i < 300; i++)
+        g_string_append_c(big, 'x');
+    txt = smg_route_txt_strings(big->str);
+    ok(strings_ok(txt, big->str, &n) && n == 2, "hard cut of a long word");
+    g_free(txt);
+    g_string_free(big, TRUE);
 }
 
 int
@@ -447,6 +553,7 @@ main(void)
     test_blacklist_file();
     test_customer_ratio();
     test_spf_and_config();
+    test_txt_strings();
     test_tmpdir_free(top);
     return 0;
 }
