@@ -186,6 +186,19 @@ like "a 554 greeting bounces" 'G1: to=<x@greet.test>, .*dsn=5.7.1, status=bounce
 ok "hang: deferred" test -f "$SPOOL/deferred.mta01/new/H1"
 ok "drop: deferred" test -f "$SPOOL/deferred.mta01/new/R1"
 ok "554: NDR" test -f "$SPOOL/sign/new/G1N1"
+# the same 554 from a relay gateway's relay defers: it is the gateway's own
+# setting, not the recipients' fault
+cat >>"$T/smg.conf" <<EOF
+[gateway greetrelay]
+relay = [127.0.0.23]:$PEER_PORT
+helo = far.test
+EOF
+spool_msg send.greetrelay G2 a@cust.test x@anywhere.test
+"$SEND" -c "$T/smg.conf" --gateway greetrelay --spool --log stderr --now "$(date +%s)" \
+    2>"$T/greetrelay.log"
+like "a relay's 554 greeting defers" 'G2: to=<x@anywhere.test>, .*dsn=4.7.1, status=deferred \(127.0.0.23\[127.0.0.23\]:[0-9]+ refused to talk to me: 554' \
+    "$(cat "$T/greetrelay.log")"
+ok "relay's 554: no NDR" test ! -e "$SPOOL/sign/new/G2N1"
 like "larger than the server's SIZE: bounced without MAIL" 'S1: to=<x@small.test>, .*dsn=5.3.4, status=bounced \(message size [0-9]+ exceeds the limit 100 of mx.small.test' "$log"
 unlike "no MAIL sent to the small server" '^MAIL' "$(cat "$PEERS_DIR/small/commands.log" 2>/dev/null)"
 is "hang peer stored nothing" 0 "$(received hang)"
