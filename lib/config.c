@@ -18,6 +18,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/spool.h"
 
 /* where make install puts the shipped rules file ($(pkgdatadir)) */
 #ifndef SMG_PKGDATADIR
@@ -134,7 +135,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"send", "connection_reuse_time", SMG_CONF_TIME, "10", 0, 3600, NULL},
     {"send", "connection_reuse_limit", SMG_CONF_INT, "100", 1, 100000, NULL},
     {"send", "processes", SMG_CONF_INT, "1", 1, 256, NULL},
-    {"send", "bounce_queue", SMG_CONF_STR, "sign", 0, 0, NULL},
+    {"send", "bounce_queue", SMG_CONF_QUEUE, "sign", 0, 0, NULL},
     {"send", "bounce_size_limit", SMG_CONF_SIZE, "50000", 0, 0, NULL},
     /* @blcheck-keys@ */
     {"blcheck", "zones", SMG_CONF_LIST, NULL, 0, 0, NULL},
@@ -144,7 +145,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"blcheck", "state_file", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"blcheck", "sender", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"blcheck", "from", SMG_CONF_STR, NULL, 0, 0, NULL},
-    {"blcheck", "notify_queue", SMG_CONF_STR, "sign", 0, 0, NULL},
+    {"blcheck", "notify_queue", SMG_CONF_QUEUE, "sign", 0, 0, NULL},
     {"blcheck", "sendmail", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"blcheck", "timeout", SMG_CONF_TIME, NULL, 1, 300, NULL},
     {"blcheck", "parallel", SMG_CONF_INT, "8", 1, 64, NULL},
@@ -376,6 +377,14 @@ check_value(const struct smg_conf_key *k, const char *text, char **why)
         }
         return TRUE;
     }
+    case SMG_CONF_QUEUE:
+        if (!smg_spool_valid_queue(text)) {
+            *why = g_strdup_printf("\"%s\" is not a queue name (letters, digits, \".\", "
+                                   "\"-\", \"_\"; not starting with \".\")",
+                                   text);
+            return FALSE;
+        }
+        return TRUE;
     default:
         *why = g_strdup("unknown type");
         return FALSE;

@@ -39,6 +39,7 @@ enum smg_conf_type {
     SMG_CONF_LIST,    /* words separated by spaces or commas */
     SMG_CONF_CHOICE,  /* one of the '|'-separated choices */
     SMG_CONF_RATE,    /* "off" or N/s, N/min, N/h */
+    SMG_CONF_QUEUE,   /* a spool queue's name (smg_spool_valid_queue) */
 };
 
 struct smg_conf_key {

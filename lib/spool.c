@@ -120,9 +120,8 @@ fsync_dir(const char *path)
     return rc;
 }
 
-/* valid_queue - a queue name is one path component of safe characters */
-static gboolean
-valid_queue(const char *q)
+gboolean
+smg_spool_valid_queue(const char *q)
 {
     if (q == NULL || *q == '\0' || *q == '.')
         return FALSE;
@@ -455,7 +454,7 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
 {
     static const char *subs[] = {"tmp", "new", "cur"};
 
-    if (!valid_queue(queue)) {
+    if (!smg_spool_valid_queue(queue)) {
         smg_set_error(err, SMG_BUG, NULL, "bad queue name \"%s\"", queue);
         return SMG_BUG;
     }

@@ -68,6 +68,10 @@ enum smg_status smg_spool_open(const char *dir, gboolean sync,
 void smg_spool_close(struct smg_spool *spool);
 const char *smg_spool_dir(const struct smg_spool *spool);
 
+/* smg_spool_valid_queue - a queue name is one path component of safe
+ * characters: letters, digits, ".", "-", "_", not starting with "." */
+gboolean smg_spool_valid_queue(const char *q);
+
 /* smg_spool_ensure - create QUEUE/{tmp,new,cur} if missing */
 enum smg_status smg_spool_ensure(struct smg_spool *spool, const char *queue,
                                  GError **err) G_GNUC_WARN_UNUSED_RESULT;

@@ -340,6 +340,16 @@ test_errors(void)
                "4.3.5 /etc/smg/t.conf:2: [recv] auth: "
                "\"sometimes\" is not one of required|optional|off",
                "bad CHOICE");
+    load_error("[send]\nbounce_queue = ndr out\n",
+               "4.3.5 /etc/smg/t.conf:2: [send] bounce_queue: "
+               "\"ndr out\" is not a queue name (letters, digits, \".\", \"-\", \"_\"; "
+               "not starting with \".\")",
+               "bad QUEUE (a bounce could never be written)");
+    load_error("[blcheck]\nnotify_queue = ../sign\n",
+               "4.3.5 /etc/smg/t.conf:2: [blcheck] notify_queue: "
+               "\"../sign\" is not a queue name (letters, digits, \".\", \"-\", \"_\"; "
+               "not starting with \".\")",
+               "bad QUEUE (a path)");
     load_error("[recv]\nrate_limit = 100/day\n",
                "4.3.5 /etc/smg/t.conf:2: [recv] rate_limit: "
                "\"100/day\" is not off or a rate (e.g. 100/min)",
