@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "lib/envelope.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/queue.h"
 
@@ -564,35 +565,6 @@ smg_queue_find(struct smg_queue *q, const char *id, struct smg_queue_entry **e,
 
 /* ---- output ------------------------------------------------------------ */
 
-void
-smg_queue_json_string(GString *out, const char *s)
-{
-    char *valid;
-
-    if (s == NULL) {
-        g_string_append(out, "null");
-        return;
-    }
-    valid = g_utf8_make_valid(s, -1);
-    g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *) valid; *p != '\0'; p++) {
-        switch (*p) {
-        case '"': g_string_append(out, "\\\""); break;
-        case '\\': g_string_append(out, "\\\\"); break;
-        case '\n': g_string_append(out, "\\n"); break;
-        case '\r': g_string_append(out, "\\r"); break;
-        case '\t': g_string_append(out, "\\t"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                g_string_append_printf(out, "\\u%04x", *p);
-            else
-                g_string_append_c(out, (char) *p);
-        }
-    }
-    g_string_append_c(out, '"');
-    g_free(valid);
-}
-
 /* json_time - append t as an ISO string, or null for 0 */
 static void
 json_time(GString *out, time_t t)
@@ -604,7 +576,7 @@ json_time(GString *out, time_t t)
         return;
     }
     s = iso_time(t);
-    smg_queue_json_string(out, s);
+    smg_json_string(out, s);
     g_free(s);
 }
 
@@ -615,12 +587,12 @@ smg_queue_entry_json(struct smg_queue *q, const struct smg_queue_entry *e,
     time_t now = now_of(q);
 
     g_string_append(out, "{\"id\": ");
-    smg_queue_json_string(out, e->id);
+    smg_json_string(out, e->id);
     g_string_append(out, ", \"queue\": ");
-    smg_queue_json_string(out, e->queue);
+    smg_json_string(out, e->queue);
     g_string_append_printf(out, ", \"state\": \"%s\", \"path\": ",
                            e->active ? "active" : "queued");
-    smg_queue_json_string(out, e->path);
+    smg_json_string(out, e->path);
     g_string_append_printf(out, ", \"size\": %" G_GINT64_FORMAT ", \"arrival\": ",
                            e->size);
     json_time(out, e->arrival);
@@ -628,29 +600,29 @@ smg_queue_entry_json(struct smg_queue *q, const struct smg_queue_entry *e,
                            (gint64) (now > e->arrival ? now - e->arrival : 0));
     json_time(out, e->mtime);
     g_string_append(out, ", \"sender\": ");
-    smg_queue_json_string(out, e->sender);
+    smg_json_string(out, e->sender);
     g_string_append(out, ", \"recipients\": [");
     for (guint i = 0; i < e->rcpts->len; i++) {
         if (i > 0)
             g_string_append(out, ", ");
-        smg_queue_json_string(out, e->rcpts->pdata[i]);
+        smg_json_string(out, e->rcpts->pdata[i]);
     }
     g_string_append(out, "], \"last_error\": ");
-    smg_queue_json_string(out, e->last_error);
+    smg_json_string(out, e->last_error);
     g_string_append(out, ", \"next_attempt\": ");
     if (g_str_has_prefix(e->queue, "deferred."))
         json_time(out, e->mtime);
     else
         g_string_append(out, "null");
     g_string_append(out, ", \"held\": ");
-    smg_queue_json_string(out, e->held);
+    smg_json_string(out, e->held);
     g_string_append(out, ", \"problem\": ");
-    smg_queue_json_string(out, e->problem);
+    smg_json_string(out, e->problem);
     if (content != NULL) {
         if (g_utf8_validate(content, (gssize) len, NULL)
             && memchr(content, '\0', len) == NULL) {
             g_string_append(out, ", \"content\": ");
-            smg_queue_json_string(out, content);
+            smg_json_string(out, content);
         } else {
             char *b64 = g_base64_encode((const guchar *) content, len);
 
@@ -768,7 +740,7 @@ smg_queue_list_json(struct smg_queue *q, GPtrArray *queues, GString *out,
         if (st != SMG_OK)
             break;
         g_string_append(body, i > 0 ? ",\n  {\"name\": " : "\n  {\"name\": ");
-        smg_queue_json_string(body, names->pdata[i]);
+        smg_json_string(body, names->pdata[i]);
         g_string_append_printf(body, ", \"count\": %u, \"messages\": [", entries->len);
         for (guint j = 0; j < entries->len; j++) {
             g_string_append(body, j > 0 ? ",\n    " : "\n    ");

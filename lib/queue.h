@@ -135,10 +135,6 @@ enum smg_status smg_queue_list_json(struct smg_queue *q, GPtrArray *queues,
 void smg_queue_entry_json(struct smg_queue *q, const struct smg_queue_entry *e,
                           const char *content, gsize len, GString *out);
 
-/* smg_queue_json_string - append s as a JSON string (invalid UTF-8
- * replaced by U+FFFD); NULL appends null */
-void smg_queue_json_string(GString *out, const char *s);
-
 /* What a change request came to. */
 enum smg_queue_outcome {
     SMG_QUEUE_DONE = 0,  /* carried out */

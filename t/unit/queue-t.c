@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/queue.h"
 #include "lib/spool.h"
@@ -288,10 +289,10 @@ test_json(struct smg_queue *q)
     struct smg_queue_entry *e = NULL;
     GError *err = NULL;
 
-    smg_queue_json_string(s, "a\"b\\c\nd\x01\xff");
+    smg_json_string(s, "a\"b\\c\nd\x01\xff");
     is_string("\"a\\\"b\\\\c\\nd\\u0001\xef\xbf\xbd\"", s->str, "JSON escapes");
     g_string_truncate(s, 0);
-    smg_queue_json_string(s, NULL);
+    smg_json_string(s, NULL);
     is_string("null", s->str, "NULL is null");
     g_string_truncate(s, 0);
     if (smg_queue_find(q, "D1", &e, NULL, NULL, &err) != SMG_OK)
