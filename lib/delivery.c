@@ -2065,16 +2065,19 @@ smg_delivery_serve(struct smg_delivery *d, struct smg_spool *spool, gboolean wat
                            max_messages, &done, &err);
         if (st != SMG_OK)
             goto fail;
-        if (done != before)
-            continue;
-        /* nothing was due: expire held mail now and then */
-        if (!watch || g_get_monotonic_time() - last_hold >= HOLD_SCAN_S * G_USEC_PER_SEC) {
+        /* expire held mail now and then, busy or not: a steady backlog in
+         * send/ must not keep it held for ever (a single run: once the
+         * queues are done) */
+        if (watch ? g_get_monotonic_time() - last_hold >= HOLD_SCAN_S * G_USEC_PER_SEC
+                  : done == before) {
             last_hold = g_get_monotonic_time();
             st = run_queue(d, spool, "hold", FALSE, TRUE, worker, nworkers, 0, &done,
                            &err);
             if (st != SMG_OK)
                 goto fail;
         }
+        if (done != before)
+            continue;
         if (!watch)
             break;
         {

@@ -360,4 +360,29 @@ like "recovery is logged" 'send.mta01: 1 message\(s\) of a dead worker recovered
 kill -TERM "$wpid"
 wait "$wpid" 2>/dev/null
 
+# --- held mail expires while send/ is busy --------------------------------
+# (a feeder keeps send/ from ever being empty; the hold scan used to wait
+# for a round with nothing to deliver)
+old=$(date -u -d '21 days ago' +%Y-%m-%dT%H:%M:%SZ)
+ARRIVAL=$old spool_msg hold HX1 a@cust.test x@fault.test \
+    "Delivery: attempts=1 gateway=mta01 last=\"TLS is required\" held=$old"
+unset ARRIVAL
+: >"$T/send.log"
+(for i in $(seq 1 400); do spool_msg send.mta01 "BUSY$i" a@cust.test "ok$i@fault.test"; done) &
+feeder=$!
+at_exit "kill $feeder 2>/dev/null"
+sleep 0.3
+"$SEND" -c "$T/smg.conf" --gateway mta01 --watch --log stderr 2>>"$T/send.log" &
+wpid=$!
+at_exit "kill -9 $wpid 2>/dev/null"
+expired() { grep -q 'HX1: to=<x@fault.test>, .*status=bounced' "$T/send.log"; }
+# busy_after - whether a busy message was delivered after HX1 bounced
+busy_after() { sed -n '/HX1: to=.*status=bounced/,$p' "$T/send.log" | grep -q 'BUSY.*status=sent'; }
+eventually 300 expired
+ok "an expired held message bounces" expired
+eventually 100 busy_after
+ok "while send/ is still busy (not once it is empty)" busy_after
+kill -TERM "$wpid" "$feeder" 2>/dev/null
+wait "$wpid" "$feeder" 2>/dev/null
+
 done_testing
