@@ -499,22 +499,53 @@ smg_queue_scan(struct smg_queue *q, const char *queue, GPtrArray **entries,
 }
 
 /*
- * locate - the queue (new string) and sub ("new" or "cur") that hold id,
- * the first in listing order; FALSE if none does
+ * drop_leftover - remove QUEUE/cur/ID if no worker holds it: a worker
+ * that died after handing the message on, before removing its input
+ * (recovery would repeat that step, and the message would go out twice)
+ */
+static void
+drop_leftover(struct smg_queue *q, const char *queue, const char *id, const char *ahead)
+{
+    char *p = path_in(q, queue, "cur", id);
+    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &sb) == 0
+        && smg_spool_is_at(&sb, p) && unlink(p) == 0)
+        smg_log_warn("%s: queue=%s, status=removed, reason=a dead worker's leftover "
+                     "(the message is in %s)",
+                     id, queue, ahead);
+    if (fd >= 0)
+        close(fd);
+    g_free(p);
+}
+
+/*
+ * locate - the queue (new string) and sub ("new" or "cur") that hold id:
+ * the copy furthest along the pipeline (listing order) where there are
+ * more.  An empty file in cur/ (a finished file on its way to the pool)
+ * is no copy; an unlocked copy in an earlier cur/ is a dead worker's
+ * leftover, removed (drop_leftover).  FALSE if no queue holds id.
  */
 static gboolean
 locate(struct smg_queue *q, const char *id, char **queue, const char **sub)
 {
     GPtrArray *names = smg_queue_names(q);
+    GPtrArray *cur_seen = g_ptr_array_new(); /* earlier queues with a cur/ copy */
     gboolean found = FALSE;
 
-    for (guint i = 0; i < names->len && !found; i++) {
+    for (guint i = 0; i < names->len; i++) {
         static const char *const subs[] = {"new", "cur"};
 
-        for (unsigned j = 0; j < G_N_ELEMENTS(subs) && !found; j++) {
+        for (unsigned j = 0; j < G_N_ELEMENTS(subs); j++) {
             char *p = path_in(q, names->pdata[i], subs[j], id);
+            struct stat sb;
 
-            if (is_file(p)) {
+            if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (j == 0 || sb.st_size > 0)) {
+                if (found && strcmp(*sub, "cur") == 0)
+                    g_ptr_array_add(cur_seen, *queue);
+                else if (found)
+                    g_free(*queue);
                 found = TRUE;
                 *queue = g_strdup(names->pdata[i]);
                 *sub = subs[j];
@@ -522,6 +553,11 @@ locate(struct smg_queue *q, const char *id, char **queue, const char **sub)
             g_free(p);
         }
     }
+    for (guint i = 0; i < cur_seen->len; i++) {
+        drop_leftover(q, cur_seen->pdata[i], id, *queue);
+        g_free(cur_seen->pdata[i]);
+    }
+    g_ptr_array_free(cur_seen, TRUE);
     g_ptr_array_free(names, TRUE);
     return found;
 }

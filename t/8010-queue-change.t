@@ -121,4 +121,22 @@ is "  gone" "" "$(places K1)"
 is "no file in any cur/" "" "$(cd "$SPOOL" && ls */cur/ 2>/dev/null | grep -v ':$' | grep -v '^$')"
 is "no file in any tmp/" "" "$(cd "$SPOOL" && ls */tmp/ 2>/dev/null | grep -v ':$' | grep -v '^$')"
 
+# a worker that died after handing a message on leaves it in its cur/ too:
+# smg-queue acts on the copy furthest along and removes the leftover, so
+# that a held or deleted message does not go out from the leftover later;
+# an empty file in cur/ (on its way to the pool) is no copy at all
+spool_msg send.mta01 L1 a@cust.test x@rcpt.test
+mkdir -p "$SPOOL/route/cur"
+: >"$SPOOL/route/cur/L1"
+is "an empty leftover: hold L1 exits 0" 0 "$(q hold L1)"
+is "  the real copy was held" "L1: send.mta01 -> hold" "$(cat "$T/out")"
+is "  L1 in hold; the empty file is left to recovery" "hold/new route/cur" "$(places L1)"
+rm -f "$SPOOL/route/cur/L1"
+spool_msg send.mta01 L2 a@cust.test x@rcpt.test
+cp "$SPOOL/send.mta01/new/L2" "$SPOOL/route/cur/L2"
+is "a leftover with content: delete L2 exits 0" 0 "$(q delete L2)"
+is "  no copy left anywhere" "" "$(places L2)"
+like "  the leftover's removal is logged" 'L2: queue=route, status=removed, reason=a dead worker.s leftover \(the message is in send.mta01\)' \
+    "$(cat "$T/log")"
+
 done_testing
