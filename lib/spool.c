@@ -56,6 +56,7 @@ struct smg_spool {
      * (see renames_unordered): cur/ folders are then synchronous and a
      * move is link, sync, unlink */
     enum { ORDER_UNTRIED, ORDER_KEPT, ORDER_NOT_KEPT } order;
+    GHashTable *stuck;   /* "queue/name" of files quarantine could not move */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
     GArray *b_out;       /* struct batch_out: files to sync and rename */
@@ -184,6 +185,8 @@ smg_spool_close(struct smg_spool *spool)
     if (spool == NULL)
         return;
     g_hash_table_destroy(spool->ensured);
+    if (spool->stuck != NULL)
+        g_hash_table_destroy(spool->stuck);
     if (spool->pending != NULL)
         g_hash_table_destroy(spool->pending);
     g_queue_free_full(spool->pool, g_free);
@@ -968,6 +971,49 @@ msg_new(struct smg_spool *spool, const char *queue, const char *id,
     return m;
 }
 
+/*
+ * quarantine - move QUEUE/new/NAME, which no worker can take (not a queue
+ * ID, or not readable), to corrupt/new/ under a fresh ID, so that it is
+ * neither lost nor left unseen; logged.  A file that cannot be moved is
+ * logged once and left where it is.
+ */
+static void
+quarantine(struct smg_spool *spool, const char *queue, const char *name, const char *why)
+{
+    char *srcdir = smg_spool_queue_dir(spool, queue, "new");
+    char *src = g_build_filename(srcdir, name, NULL);
+    char *dstdir = smg_spool_queue_dir(spool, "corrupt", "new");
+    char *id = smg_spool_new_id();
+    char *dst = g_build_filename(dstdir, id, NULL);
+    char *key = g_strdup_printf("%s/%s", queue, name);
+    GError *e = NULL;
+
+    if (smg_spool_ensure(spool, "corrupt", &e) == SMG_OK
+        && renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0) {
+        if (spool->sync) {
+            (void) fsync_dir(dstdir);
+            (void) fsync_dir(srcdir);
+        }
+        smg_log_warn("%s: queue=%s, status=corrupt, reason=%s, moved to corrupt/ as %s", name,
+                     queue, why, id);
+    } else if (errno != ENOENT) {
+        if (spool->stuck == NULL)
+            spool->stuck = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        if (g_hash_table_add(spool->stuck, key)) {
+            smg_log_warn("%s: queue=%s, reason=%s; cannot move it to corrupt/: %s", name, queue,
+                         why, e != NULL ? e->message : g_strerror(errno));
+            key = NULL;
+        }
+    }
+    g_clear_error(&e);
+    g_free(key);
+    g_free(dst);
+    g_free(id);
+    g_free(dstdir);
+    g_free(src);
+    g_free(srcdir);
+}
+
 enum smg_status
 smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
                 struct smg_spool_msg **msg, GError **err)
@@ -980,8 +1026,11 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
     *msg = NULL;
     if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
         return st;
-    if (!smg_spool_valid_id(id))
+    if (!smg_spool_valid_id(id)) {
+        if (id[0] != '.')
+            quarantine(spool, queue, id, "not a queue ID");
         return SMG_PERMFAIL;
+    }
     newdir = smg_spool_queue_dir(spool, queue, "new");
     curdir = smg_spool_queue_dir(spool, queue, "cur");
     src = g_build_filename(newdir, id, NULL);
@@ -995,7 +1044,17 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
         g_free(dst);
         if (e == ENOENT)
             return SMG_PERMFAIL;
-        return io_error(err, e, "cannot open", id);
+        if (e == EMFILE || e == ENFILE || e == ENOMEM || e == EINTR || e == EIO)
+            return io_error(err, e, "cannot open", id);
+        /* this file, not the spool: a worker cannot read it (another
+         * owner, a symbolic link, a folder); one such file must not stop
+         * the queue */
+        {
+            char *why = g_strdup_printf("cannot open: %s", g_strerror(e));
+            quarantine(spool, queue, id, why);
+            g_free(why);
+        }
+        return SMG_PERMFAIL;
     }
     /* The file opened must be the file renamed: another worker may have
      * taken and finished it (and the pool handed its inode on) and a
@@ -1202,7 +1261,8 @@ smg_spool_read(struct smg_spool_msg *msg, gsize *len, GError **err)
  * into one.
  */
 static enum smg_status
-move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err)
+move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *as,
+        GError **err)
 {
     struct smg_spool *spool = msg->spool;
     char *newdir, *dst, *curdir, *old = NULL;
@@ -1216,7 +1276,7 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, GError **err
             return io_error(err, errno, "cannot set time of", msg->path);
     }
     newdir = smg_spool_queue_dir(spool, queue, "new");
-    dst = g_build_filename(newdir, msg->id, NULL);
+    dst = g_build_filename(newdir, as != NULL ? as : msg->id, NULL);
     if (spool->sync && spool->order == ORDER_NOT_KEPT && link(msg->path, dst) == 0) {
         old = msg->path;
     } else if (rename(msg->path, dst) < 0) {
@@ -1265,7 +1325,7 @@ enum smg_status
 smg_spool_move(struct smg_spool_msg *msg, const char *queue, time_t mtime,
                GError **err)
 {
-    return move_to(msg, queue, mtime, err);
+    return move_to(msg, queue, mtime, NULL, err);
 }
 
 gboolean
@@ -1314,9 +1374,30 @@ smg_spool_done(struct smg_spool_msg *msg, GError **err)
 enum smg_status
 smg_spool_corrupt(struct smg_spool_msg *msg, const char *why, GError **err)
 {
-    smg_log_warn("%s: queue=%s, status=corrupt, reason=%s", msg->id,
-                 msg->queue, why);
-    return move_to(msg, "corrupt", 0, err);
+    enum smg_status st;
+    char *path, *as = NULL;
+
+    smg_log_warn("%s: queue=%s, status=corrupt, reason=%s", msg->id, msg->queue, why);
+    if ((st = smg_spool_ensure(msg->spool, "corrupt", err)) != SMG_OK)
+        return st;
+    /* corrupt/ keeps every file: never replace one with the same ID */
+    path = smg_spool_queue_dir(msg->spool, "corrupt", "new");
+    for (int i = 0; i < 10; i++) {
+        char *p = g_build_filename(path, as != NULL ? as : msg->id, NULL);
+        gboolean taken = access(p, F_OK) == 0 || errno != ENOENT;
+
+        g_free(p);
+        if (!taken)
+            break;
+        g_free(as);
+        as = smg_spool_new_id();
+    }
+    if (as != NULL)
+        smg_log_warn("%s: corrupt/ has a file of that ID; this one is kept as %s", msg->id, as);
+    st = move_to(msg, "corrupt", 0, as, err);
+    g_free(as);
+    g_free(path);
+    return st;
 }
 
 void

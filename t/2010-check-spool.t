@@ -60,6 +60,44 @@ run_check --spool
 is "malformed envelope: run goes on (exit 0)" 0 "$RC"
 like "S5 kept in corrupt/" '^corrupt/(new/)?S5' "$(places S5)"
 
+# a second malformed file with the same ID does not replace the first
+printf 'SMG-Queue-ID: S5\nSMG-Bogus: y\n\nbody\n' >"$SPOOL/check/new/S5"
+run_check --spool
+is "a second S5 for corrupt/: both kept" 2 "$(grep -l 'SMG-Bogus' "$SPOOL"/corrupt/new/* | wc -l)"
+like "  the second under a fresh ID, logged" 'S5: corrupt/ has a file of that ID; this one is kept as [0-9A-Z]+' \
+    "$(cat "$T/check.log")"
+
+# a file whose name is no queue ID goes to corrupt/ too (not left unseen)
+msg ham >"$SPOOL/check/new/msg:2,S"
+run_check --spool
+is "a name that is no queue ID: exit 0" 0 "$RC"
+ok "  gone from check/new" test ! -e "$SPOOL/check/new/msg:2,S"
+like "  logged with its name and new ID" 'msg:2,S: queue=check, status=corrupt, reason=not a queue ID, moved to corrupt/ as [0-9A-Z]+' \
+    "$(cat "$T/check.log")"
+is "  its content kept in corrupt/" 1 "$(grep -l '^Subject: project meeting' "$SPOOL"/corrupt/new/* | wc -l)"
+
+# a file the worker cannot open does not stop the queue
+if [ "$(id -u)" -eq 0 ]; then
+    sed -i 's/^user = root$/user = nobody/' "$T/smg.conf"
+    chown -R nobody "$SPOOL" "$T/state"
+    enqueue U1 ham
+    enqueue U2 ham
+    chown nobody "$SPOOL/check/new/U2"
+    chown root "$SPOOL/check/new/U1"
+    chmod 600 "$SPOOL/check/new/U1"
+    touch -d '1 minute ago' "$SPOOL/check/new/U1" # the oldest, tried first
+    : >"$T/check.log"
+    run_check --spool
+    is "an unreadable file: the run goes on (exit 0)" 0 "$RC"
+    is "  U2 passed to scan" "scan/new/U2" "$(places U2)"
+    like "  U1 moved to corrupt/, logged" 'U1: queue=check, status=corrupt, reason=cannot open: Permission denied, moved to corrupt/' \
+        "$(cat "$T/check.log")"
+    sed -i 's/^user = nobody$/user = root/' "$T/smg.conf"
+    write_conf </dev/null
+else
+    skip "an unreadable file" "needs root (a file the worker's user cannot open)"
+fi
+
 # a corrupt database stops the run, nothing moves
 enqueue S6 ham
 echo 'this is not a Bayes database, not at all, not even close to one!!' >"$T/state/bayes.db"
