@@ -627,7 +627,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(192);
+    plan(196);
     test_defaults();
     test_parsers();
     test_types();

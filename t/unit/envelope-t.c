@@ -668,7 +668,7 @@ replay_check(const char *buf, size_t len)
 int
 main(void)
 {
-    plan(194);
+    plan(206);
     test_check_spool();
     test_example();
     test_quoted();
