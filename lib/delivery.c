@@ -103,6 +103,7 @@ struct rstate {
     gboolean tls_fail;
     gboolean soft;    /* deferred by a 4xx, or a connection lost before the dot:
                          another host may take it */
+    char *note;       /* why a server's reply bounced later (expiry), or NULL */
 };
 
 /* Why a connection to one address could not be used. */
@@ -1373,6 +1374,7 @@ report(struct smg_delivery *d, const char *id, const char *tag,
         rc[n].action = action;
         rc[n].status = s->dsn;
         rc[n].diagnostic = diagnostic(s);
+        rc[n].note = s->note;
         g_ptr_array_add(owned, (gpointer) rc[n].diagnostic);
         rc[n].remote_mta = s->mta;
         rc[n].last_attempt = now;
@@ -1430,10 +1432,12 @@ log_rcpt(const char *id, const struct rstate *s, double delay)
 {
     static const char *const names[] = {"pending", "sent", "bounced", "deferred",
                                         "held"};
-    char *text = s->code != 0 && s->mta != NULL
+    char *said = s->code != 0 && s->mta != NULL
                      ? g_strdup_printf("%s said: %s (in reply to %s)", s->mta,
                                        s->reply, s->cmd != NULL ? s->cmd : "?")
                      : g_strdup(s->reply != NULL ? s->reply : "");
+    char *text = s->note != NULL ? g_strdup_printf("%s; last reply: %s", s->note, said)
+                                 : g_strdup(said);
 
     if (s->fate == FATE_SENT)
         smg_log_info("%s: to=<%s>, relay=%s, delay=%.1f, tls=%s, dsn=%s, status=sent (%s)",
@@ -1444,6 +1448,7 @@ log_rcpt(const char *id, const struct rstate *s, double delay)
                      id, s->r->addr, s->relay != NULL ? s->relay : "none", delay,
                      s->tls != NULL ? s->tls : "none", s->dsn, names[s->fate], text);
     g_free(text);
+    g_free(said);
 }
 
 /* rstate_clear - free a struct rstate */
@@ -1457,6 +1462,7 @@ rstate_free(gpointer p)
     g_free(s->relay);
     g_free(s->mta);
     g_free(s->tls);
+    g_free(s->note);
     g_free(s);
 }
 
@@ -1492,18 +1498,19 @@ expire(struct smg_delivery *d, GPtrArray *states, time_t arrival, time_t now)
         if (s->fate != FATE_DEFERRED)
             continue;
         s->fate = FATE_BOUNCED;
-        if (s->code != 0)
-            r = g_strdup_printf("message expired after %" G_GINT64_FORMAT
-                                " days in the queue; last reply: %s said: %s",
-                                (gint64) d->lifetime / 86400,
-                                s->mta != NULL ? s->mta : s->relay, s->reply);
-        else
-            r = g_strdup_printf("message expired after %" G_GINT64_FORMAT
-                                " days in the queue; last error: %s",
-                                (gint64) d->lifetime / 86400, s->reply);
+        if (s->code != 0) {
+            /* the server's reply stays the diagnostic ("smtp; 452 ...",
+             * what bounce parsers read); the expiry is a note beside it */
+            g_free(s->note);
+            s->note = g_strdup_printf("message expired after %" G_GINT64_FORMAT
+                                      " days in the queue", (gint64) d->lifetime / 86400);
+            continue;
+        }
+        r = g_strdup_printf("message expired after %" G_GINT64_FORMAT
+                            " days in the queue; last error: %s",
+                            (gint64) d->lifetime / 86400, s->reply);
         g_free(s->reply);
         s->reply = r;
-        s->code = 0;
     }
 }
 

@@ -297,6 +297,10 @@ append_human(GString *txt, const struct smg_dsn_report *rep,
         if (!use[i])
             continue;
         g_string_append_printf(txt, "<%s>: ", rcpts[i].addr);
+        if (rcpts[i].note != NULL && *rcpts[i].note != '\0') {
+            append_ascii(txt, rcpts[i].note, MAX_FIELD);
+            g_string_append(txt, "; last reply: ");
+        }
         if (rcpts[i].diagnostic != NULL && *rcpts[i].diagnostic != '\0') {
             const char *d = rcpts[i].diagnostic;
             if (has_type(d))

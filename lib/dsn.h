@@ -54,6 +54,9 @@ struct smg_dsn_rcpt {
                                "smtp; 554 5.7.1 rejected" or
                                "X-smg; virus found: Eicar-Signature";
                                NULL: none */
+    const char *note;       /* a remark for the human part before the
+                               diagnostic ("message expired after 5 days in
+                               the queue"); NULL: none */
     const char *remote_mta; /* host name of the remote MTA ("mx.example.net",
                                written as "dns; mx.example.net"); NULL: none */
     time_t last_attempt;    /* Last-Attempt-Date; 0: none */

@@ -168,6 +168,11 @@ x=$(ls "$SPOOL"/sign/new/ | grep -v -e P1N1 -e P1D1)
 ok "expiry NDR made ($x)" test -n "$x"
 like "expiry NDR: failed for temp1" 'Final-Recipient: rfc822; ?temp1@fault.test' "$(cat "$SPOOL/sign/new/$x")"
 like "expiry NDR says it expired" 'expired after 5 days' "$(cat "$SPOOL/sign/new/$x")"
+like "expiry NDR: the server's last reply is the diagnostic, as smtp" \
+    '^Diagnostic-Code: smtp; ?451 4\.3\.0' "$(cat "$SPOOL/sign/new/$x")"
+like "expiry NDR: the human part says both" \
+    'temp1@fault.test>: message expired after 5 days in the queue; last reply: 451 4\.3\.0' \
+    "$(cat "$SPOOL/sign/new/$x")"
 like "expiry logged as bounced" 'P1: to=<temp1@fault.test>, .*status=bounced \(message expired after 5 days' "$(cat "$T/send.log")"
 is "nothing left anywhere" 0 "$(($(in_queue send.mta01) + $(in_queue deferred.mta01)))"
 
