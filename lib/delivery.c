@@ -104,6 +104,7 @@ struct rstate {
     gboolean soft;    /* deferred by a 4xx, or a connection lost before the dot:
                          another host may take it */
     char *note;       /* why a server's reply bounced later (expiry), or NULL */
+    gboolean relayed; /* sent to a server without DSN, with NOTIFY=SUCCESS */
 };
 
 /* Why a connection to one address could not be used. */
@@ -831,9 +832,13 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
                    rc[i].reply.dsn, rc[i].reply.code, rc[i].reply.text,
                    rc[i].reply.cmd, smg_smtpc_peer(k->c), smg_smtpc_host(k->c),
                    k->tls);
-            if (s->fate == FATE_SENT)
+            if (s->fate == FATE_SENT) {
                 sent++;
-            else if (s->fate == FATE_DEFERRED && s->cmd != NULL && s->code / 100 == 4)
+                /* NOTIFY=SUCCESS cannot go on to a server without DSN:
+                 * this gateway tells the sender itself (RFC 3461 5.2.2) */
+                s->relayed = !smg_smtpc_has(k->c, "DSN")
+                             && smg_dsn_wants(s->r->params, SMG_DSN_RELAYED);
+            } else if (s->fate == FATE_DEFERRED && s->cmd != NULL && s->code / 100 == 4)
                 s->soft = TRUE;
             else if (s->fate == FATE_DEFERRED && rc[i].reply.code == 0
                      && !rc[i].reply.after_dot)
@@ -1360,6 +1365,9 @@ report(struct smg_delivery *d, const char *id, const char *tag,
     GString *content = NULL;
     const char *route = smg_envelope_get(env, "Route");
     char *pool = route != NULL ? smg_envelope_param(route, "pool") : NULL;
+    const char *kind = action == SMG_DSN_FAILED    ? "non-delivery"
+                       : action == SMG_DSN_DELAYED ? "delay"
+                                                   : "success";
     enum smg_status st;
     gsize n = 0;
 
@@ -1367,7 +1375,7 @@ report(struct smg_delivery *d, const char *id, const char *tag,
     for (guint i = 0; i < states->len; i++) {
         struct rstate *s = states->pdata[i];
 
-        if (s->fate != fate)
+        if (s->fate != fate || (action == SMG_DSN_RELAYED && !s->relayed))
             continue;
         rc[n].addr = s->r->addr;
         rc[n].params = s->r->params;
@@ -1389,8 +1397,7 @@ report(struct smg_delivery *d, const char *id, const char *tag,
     st = n > 0 ? smg_dsn_build(&rep, env, buf, len, body_offset, rc, n, &content, err)
                : SMG_OK;
     if (st == SMG_OK && content == NULL && n > 0)
-        smg_log_info("%s: no %s report (%s)", id,
-                     action == SMG_DSN_FAILED ? "non-delivery" : "delay",
+        smg_log_info("%s: no %s report (%s)", id, kind,
                      env->sender == NULL || *env->sender == '\0'
                          ? "null sender" : "NOTIFY");
     if (st == SMG_OK && content != NULL) {
@@ -1414,8 +1421,7 @@ report(struct smg_delivery *d, const char *id, const char *tag,
             }
             smg_envelope_free(renv);
         }
-        smg_log_info("%s: sender %s notification: %s", id,
-                     action == SMG_DSN_FAILED ? "non-delivery" : "delay", rid);
+        smg_log_info("%s: sender %s notification: %s", id, kind, rid);
         add_extra(out, file_new(d->bounce_queue, rid, content, 0));
     }
     g_free(pool);
@@ -1541,6 +1547,17 @@ compose(struct smg_delivery *d, const char *id, GPtrArray *states,
                     "be delivered to one or more recipients. It's attached below.\n\n"
                     "For further assistance, please send mail to postmaster.\n",
                     states, FATE_BOUNCED, env, buf, len, body_offset, now, 0, out, err);
+        g_free(tag);
+        if (st != SMG_OK)
+            return st;
+    }
+    if (out->sent > 0) {
+        tag = retag("S", ds->attempts);
+        st = report(d, id, tag, SMG_DSN_RELAYED,
+                    "Your message was delivered to the recipients' mail server, which\n"
+                    "does not send delivery notifications itself. This is the last\n"
+                    "notification you will get about these recipients.\n",
+                    states, FATE_SENT, env, buf, len, body_offset, now, 0, out, err);
         g_free(tag);
         if (st != SMG_OK)
             return st;

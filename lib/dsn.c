@@ -72,6 +72,13 @@ append_date(GString *out, time_t t)
                            tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* action_name - the Action: value of a */
+static const char *
+action_name(enum smg_dsn_action a)
+{
+    return a == SMG_DSN_FAILED ? "failed" : a == SMG_DSN_DELAYED ? "delayed" : "relayed";
+}
+
 /* valid_status - whether s is an RFC 3463 code class.subject.detail */
 static gboolean
 valid_status(const char *s)
@@ -98,11 +105,13 @@ gboolean
 smg_dsn_wants(const char *params, enum smg_dsn_action action)
 {
     char *notify = smg_envelope_param(params, "NOTIFY");
-    gboolean wants = TRUE;
+    gboolean wants = action != SMG_DSN_RELAYED;
 
     if (notify != NULL) {
         char **words = g_strsplit(notify, ",", -1);
-        const char *want = action == SMG_DSN_FAILED ? "FAILURE" : "DELAY";
+        const char *want = action == SMG_DSN_FAILED    ? "FAILURE"
+                           : action == SMG_DSN_DELAYED ? "DELAY"
+                                                       : "SUCCESS";
 
         wants = FALSE;
         for (char **w = words; *w != NULL; w++)
@@ -252,8 +261,7 @@ append_rcpt_fields(GString *ds, const struct smg_dsn_rcpt *r, time_t now)
         append_ascii(ds, r->addr, MAX_FIELD);
         g_string_append_c(ds, '\n');
     }
-    g_string_append_printf(ds, "Action: %s\n",
-                           r->action == SMG_DSN_FAILED ? "failed" : "delayed");
+    g_string_append_printf(ds, "Action: %s\n", action_name(r->action));
     g_string_append_printf(ds, "Status: %s\n", r->status);
     if (r->remote_mta != NULL && *r->remote_mta != '\0') {
         g_string_append(ds, "Remote-MTA: dns; ");
@@ -290,9 +298,9 @@ append_human(GString *txt, const struct smg_dsn_report *rep,
     append_wrapped(txt, rep->reason);
     if (txt->len > 1 && txt->str[txt->len - 2] != '\n')
         g_string_append_c(txt, '\n');
-    g_string_append(txt, first == SMG_DSN_FAILED
-                             ? "Your message could not be delivered to:\n\n"
-                             : "Your message has not yet been delivered to:\n\n");
+    g_string_append(txt, first == SMG_DSN_FAILED    ? "Your message could not be delivered to:\n\n"
+                         : first == SMG_DSN_DELAYED ? "Your message has not yet been delivered to:\n\n"
+                                                    : "Your message was relayed to:\n\n");
     for (gsize i = 0; i < n; i++) {
         if (!use[i])
             continue;
@@ -309,7 +317,7 @@ append_human(GString *txt, const struct smg_dsn_report *rep,
                 d++;
             append_ascii(txt, d, MAX_FIELD);
         } else {
-            g_string_append(txt, rcpts[i].action == SMG_DSN_FAILED ? "failed" : "delayed");
+            g_string_append(txt, action_name(rcpts[i].action));
         }
         g_string_append_printf(txt, " (%s)\n", rcpts[i].status);
     }
@@ -374,6 +382,7 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     orig = original_text(buf + body_offset, len - body_offset, &hdr_len);
     ret = smg_envelope_param(env->sender_params, "RET");
     full = ret != NULL && g_ascii_strcasecmp(ret, "FULL") == 0 && !rep->headers_only
+           && first != SMG_DSN_RELAYED /* success: the header only (RFC 3461 4.3) */
            && (rep->max_full == 0 || orig->len <= rep->max_full);
     g_free(ret);
     ret_part = g_string_new(NULL);
@@ -386,9 +395,11 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
         g_string_append_len(ret_part, orig->str, (gssize) orig->len);
     } else {
         eight = is_8bit(orig->str, hdr_len);
-        g_string_append_printf(ret_part, "Content-Description: Undelivered Message Headers\n"
+        g_string_append_printf(ret_part, "Content-Description: %s\n"
                                          "Content-Type: text/rfc822-headers\n"
                                          "Content-Transfer-Encoding: %s\n\n",
+                               first == SMG_DSN_RELAYED ? "Message Headers"
+                                                        : "Undelivered Message Headers",
                                eight ? "8bit" : "7bit");
         g_string_append_len(ret_part, orig->str, (gssize) hdr_len);
     }
@@ -472,8 +483,9 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     if (rep->subject != NULL)
         append_ascii(msg, rep->subject, 200);
     else
-        g_string_append(msg, first == SMG_DSN_FAILED ? "Undelivered Mail Returned to Sender"
-                                                     : "Delayed Mail (still being retried)");
+        g_string_append(msg, first == SMG_DSN_FAILED    ? "Undelivered Mail Returned to Sender"
+                             : first == SMG_DSN_DELAYED ? "Delayed Mail (still being retried)"
+                                                        : "Successful Mail Delivery Report");
     g_string_append_printf(msg, "\nMessage-ID: <%s@%s>\n", id, rep->reporting_mta);
     g_string_append(msg, "Auto-Submitted: auto-replied\n"
                          "MIME-Version: 1.0\n");

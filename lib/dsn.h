@@ -15,7 +15,9 @@
  * decides per recipient: NOTIFY=NEVER never reports; an explicit NOTIFY
  * without FAILURE (resp. DELAY) does not report a failure (resp. delay);
  * without NOTIFY failures are reported and delays are too (RFC 3461 4.1
- * leaves delays to the MTA).  The original's SMG-* fields never appear in
+ * leaves delays to the MTA); success ("relayed", to a server that cannot
+ * pass NOTIFY on) only with NOTIFY=SUCCESS, and with the original's header
+ * only, whatever RET says (RFC 3461 4.3).  The original's SMG-* fields never appear in
  * the report.  There is never a report to the null sender (no bounce
  * loops), and smg_dsn_domains_allows adds the backscatter guard: a report
  * goes only to a sender in the customer's own domains when those are known.
@@ -40,6 +42,8 @@
 enum smg_dsn_action {
     SMG_DSN_FAILED = 0, /* Action: failed (a non-delivery report) */
     SMG_DSN_DELAYED,    /* Action: delayed (a delay warning) */
+    SMG_DSN_RELAYED,    /* Action: relayed (to a server without DSN, for a
+                           recipient with NOTIFY=SUCCESS; RFC 3461 5.2.2) */
 };
 
 /* One recipient to report on. */
@@ -114,7 +118,8 @@ enum smg_status smg_dsn_build(const struct smg_dsn_report *rep,
 /*
  * smg_dsn_wants - whether a recipient's params ask for (or allow) a report
  * of action: NOTIFY=NEVER → FALSE; NOTIFY given without FAILURE (DELAY for
- * delayed) → FALSE; no NOTIFY → TRUE.  params may be NULL.
+ * delayed, SUCCESS for relayed) → FALSE; no NOTIFY → TRUE, except for
+ * relayed (success is reported only on request).  params may be NULL.
  */
 gboolean smg_dsn_wants(const char *params, enum smg_dsn_action action);
 

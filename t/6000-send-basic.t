@@ -123,6 +123,23 @@ like "MAIL FROM carries RET and ENVID" '^X-Mail-Args: <a@cust.test> RET=FULL ENV
 like "RCPT TO carries NOTIFY and ORCPT" '^X-Rcpt-Args: <s@sink.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;s@sink.test$' "$s"
 like "PIPELINING used with smtp-sink" 'SINK1: to=<s@sink.test>, relay=mx-sink.test\[127.0.0.12\]' "$(cat "$T/send4.log")"
 unlike "no SMG-Spam on the wire" '^SMG-Spam' "$s"
+ok "the sink passes NOTIFY on: no success report from us" test ! -e "$SPOOL/sign/new/SINK1S1"
+
+# NOTIFY=SUCCESS to a server without DSN (the MTA peer): this gateway
+# reports "relayed" itself (RFC 3461 5.2.2), header only, to the sender
+spool_msg send.mta01 SUC1 "<a@cust.test> RET=FULL" \
+    "s1@good.test|NOTIFY=SUCCESS,FAILURE s2@good.test|NOTIFY=FAILURE s3@good.test"
+"$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr 2>"$T/send5.log"
+rep="$SPOOL/sign/new/SUC1S1"
+ok "success report made" test -f "$rep"
+like "  logged" 'SUC1: sender success notification: SUC1S1' "$(cat "$T/send5.log")"
+like "  to the sender, from <>" '^SMG-Sender: <>$' "$(grep '^SMG-Sender' "$rep")"
+like "  its subject" '^Subject: Successful Mail Delivery Report' "$(cat "$rep")"
+is "  only the recipient that asked for SUCCESS" "Final-Recipient: rfc822; s1@good.test" \
+    "$(grep '^Final-Recipient' "$rep")"
+like "  Action: relayed, Status 2.0.0" 'Action: relayed' "$(cat "$rep")"
+like "  the server's reply" 'Diagnostic-Code: smtp; ?250' "$(cat "$rep")"
+like "  header only, though RET=FULL" 'Content-Type: text/rfc822-headers' "$(cat "$rep")"
 
 # --- a gateway on another node: everything goes to its relay -------------
 cat >>"$T/smg.conf" <<EOF

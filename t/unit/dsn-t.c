@@ -417,6 +417,33 @@ test_notify_and_null(void)
     ok(smg_dsn_wants(NULL, SMG_DSN_DELAYED), "wants: no NOTIFY allows delay");
     ok(smg_dsn_wants("ORCPT=rfc822;a@b", SMG_DSN_FAILED), "wants: no NOTIFY allows failure");
     ok(!smg_dsn_wants("NOTIFY=NEVER", SMG_DSN_FAILED), "wants: NEVER");
+    ok(!smg_dsn_wants(NULL, SMG_DSN_RELAYED), "wants: no NOTIFY asks for no success report");
+    ok(!smg_dsn_wants("NOTIFY=FAILURE,DELAY", SMG_DSN_RELAYED), "wants: FAILURE,DELAY: no success");
+    ok(smg_dsn_wants("NOTIFY=FAILURE,success", SMG_DSN_RELAYED), "wants: SUCCESS (any case)");
+
+    /* relayed (success) report: the header only, even with RET=FULL */
+    {
+        char *text = g_strdup_printf(ORIGINAL, " RET=FULL");
+        rcpts_of(r, SMG_DSN_RELAYED);
+        r[0].params = "NOTIFY=SUCCESS";
+        r[2].params = "NOTIFY=FAILURE";
+        for (int i = 0; i < 3; i++) {
+            r[i].status = "2.0.0";
+            r[i].diagnostic = "smtp; 250 2.0.0 Ok: queued";
+        }
+        rep.id = "Q1S1";
+        is_int(SMG_OK, build(text, &rep, r, 3, &out, &err), "relayed report builds");
+        take_apart(out, &p);
+        is_string("Successful Mail Delivery Report", g_mime_message_get_subject(p.msg),
+                  "relayed subject");
+        is_int(2, ds_groups(p.ds), "only the recipient asking for SUCCESS is reported");
+        is_string("relayed", ds_field(p.ds, 1, "Action"), "Action: relayed");
+        is_string("2.0.0", ds_field(p.ds, 1, "Status"), "Status: 2.0.0");
+        is_string("text/rfc822-headers", p.ret_type, "RET=FULL, yet the header only");
+        parsed_free(&p);
+        g_string_free(out, TRUE);
+        g_free(text);
+    }
 
     /* delayed report */
     {
