@@ -325,8 +325,7 @@ main(int argc, char **argv)
     if (st == SMG_OK)
         st = smg_privs_drop(conf, &err);
     if (st == SMG_OK)
-        st = smg_spool_open(smg_conf_str(conf, "spool", "dir"),
-                            smg_conf_bool(conf, "spool", "sync"), &spool, &err);
+        st = smg_spool_open_conf(conf, &spool, &err);
     if (st == SMG_OK)
         st = recover(spool, d, &err);
     if (st != SMG_OK) {

@@ -656,8 +656,7 @@ smg_blcheck_notify(struct smg_blcheck *r, GError **err)
     } else {
         struct smg_spool *spool = NULL;
 
-        st = smg_spool_open(smg_conf_str(conf, "spool", "dir"),
-                            smg_conf_bool(conf, "spool", "sync"), &spool, err);
+        st = smg_spool_open_conf(conf, &spool, err);
         if (st == SMG_OK)
             st = smg_notify_spool(
                 &n, spool, smg_conf_str(conf, "blcheck", "notify_queue"), &id,

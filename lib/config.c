@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/spool.h"
@@ -30,6 +31,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"spool", "dir", SMG_CONF_PATH, "/var/spool/smg", 0, 0, NULL},
     {"spool", "state_dir", SMG_CONF_PATH, "/var/lib/smg", 0, 0, NULL},
     {"spool", "min_free", SMG_CONF_SIZE, "0", 0, 0, NULL},
+    {"spool", "dirsync", SMG_CONF_CHOICE, "auto", 0, 0, "auto|yes|no"},
     {"spool", "sync", SMG_CONF_BOOL, "yes", 0, 0, NULL},
     {"spool", "batch", SMG_CONF_INT, "16", 1, 256, NULL},
     {"spool", "user", SMG_CONF_STR, NULL, 0, 0, NULL},
@@ -37,7 +39,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"dns", "timeout", SMG_CONF_TIME, "5", 1, 300, NULL},
     {"dns", "attempts", SMG_CONF_INT, "2", 1, 10, NULL},
     {"recv", "hostname", SMG_CONF_STR, NULL, 0, 0, NULL},
-    {"recv", "postmaster", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"recv", "postmaster", SMG_CONF_ADDR, NULL, 0, 0, NULL},
     {"recv", "tls_cert", SMG_CONF_PATH, SMG_SYSCONFDIR "/tls/cert.pem", 0, 0, NULL},
     {"recv", "tls_key", SMG_CONF_PATH, SMG_SYSCONFDIR "/tls/key.pem", 0, 0, NULL},
     {"recv", "tls", SMG_CONF_BOOL, "yes", 0, 0, NULL},
@@ -376,6 +378,16 @@ check_value(const struct smg_conf_key *k, const char *text, char **why)
             return FALSE;
         }
         return TRUE;
+    }
+    case SMG_CONF_ADDR: {
+        struct smg_addr a = {0};
+        gboolean good = smg_addr_parse(text, strlen(text), 0, &a, NULL) == SMG_OK
+                        && a.domain != NULL;
+
+        smg_addr_clear(&a);
+        if (!good)
+            *why = g_strdup_printf("\"%s\" is not a mail address (local@domain)", text);
+        return good;
     }
     case SMG_CONF_QUEUE:
         if (!smg_spool_valid_queue(text)) {

@@ -40,6 +40,7 @@ enum smg_conf_type {
     SMG_CONF_CHOICE,  /* one of the '|'-separated choices */
     SMG_CONF_RATE,    /* "off" or N/s, N/min, N/h */
     SMG_CONF_QUEUE,   /* a spool queue's name (smg_spool_valid_queue) */
+    SMG_CONF_ADDR,    /* a mail address with a domain (smg_addr_parse) */
 };
 
 struct smg_conf_key {

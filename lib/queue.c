@@ -378,6 +378,8 @@ smg_queue_open(const struct smg_conf *conf, struct smg_queue **out, GError **err
                             gw != NULL && gw[0] != NULL ? (const char *const *) gw
                                                         : NULL,
                             out, err);
+    if (st == SMG_OK)
+        smg_spool_set_dirsync((*out)->spool, smg_conf_str(conf, "spool", "dirsync"));
     g_strfreev(gw);
     return st;
 }
@@ -521,18 +523,22 @@ drop_leftover(struct smg_queue *q, const char *queue, const char *id, const char
 }
 
 /*
- * locate - the queue (new string) and sub ("new" or "cur") that hold id:
- * the copy furthest along the pipeline (listing order) where there are
- * more.  An empty file in cur/ (a finished file on its way to the pool)
- * is no copy; an unlocked copy in an earlier cur/ is a dead worker's
- * leftover, removed (drop_leftover).  FALSE if no queue holds id.
+ * locate - the queue (new string) and sub ("new" or "cur") that hold id.
+ * Where there are more copies, one in a new/ is the message and copies in
+ * a cur/ are what a worker (or smg-queue) that died after handing it on
+ * left behind; with tidy, the unlocked ones are removed (drop_leftover).
+ * Of several copies in new/ the one furthest along the listing order is
+ * taken; with only cur/ copies, the first.  An empty file in cur/ (a
+ * finished file on its way to the pool) is no copy.  FALSE if no queue
+ * holds id.
  */
 static gboolean
-locate(struct smg_queue *q, const char *id, char **queue, const char **sub)
+locate(struct smg_queue *q, const char *id, gboolean tidy, char **queue, const char **sub)
 {
     GPtrArray *names = smg_queue_names(q);
-    GPtrArray *cur_seen = g_ptr_array_new(); /* earlier queues with a cur/ copy */
-    gboolean found = FALSE;
+    GPtrArray *curs = g_ptr_array_new(); /* queues with a cur/ copy */
+    const char *in_new = NULL;
+    gboolean found;
 
     for (guint i = 0; i < names->len; i++) {
         static const char *const subs[] = {"new", "cur"};
@@ -542,22 +548,25 @@ locate(struct smg_queue *q, const char *id, char **queue, const char **sub)
             struct stat sb;
 
             if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (j == 0 || sb.st_size > 0)) {
-                if (found && strcmp(*sub, "cur") == 0)
-                    g_ptr_array_add(cur_seen, *queue);
-                else if (found)
-                    g_free(*queue);
-                found = TRUE;
-                *queue = g_strdup(names->pdata[i]);
-                *sub = subs[j];
+                if (j == 0)
+                    in_new = names->pdata[i];
+                else
+                    g_ptr_array_add(curs, names->pdata[i]);
             }
             g_free(p);
         }
     }
-    for (guint i = 0; i < cur_seen->len; i++) {
-        drop_leftover(q, cur_seen->pdata[i], id, *queue);
-        g_free(cur_seen->pdata[i]);
+    if (in_new != NULL) {
+        *queue = g_strdup(in_new);
+        *sub = "new";
+        for (guint i = 0; tidy && i < curs->len; i++)
+            drop_leftover(q, curs->pdata[i], id, in_new);
+    } else if (curs->len > 0) {
+        *queue = g_strdup(curs->pdata[0]);
+        *sub = "cur";
     }
-    g_ptr_array_free(cur_seen, TRUE);
+    found = in_new != NULL || curs->len > 0;
+    g_ptr_array_free(curs, TRUE);
     g_ptr_array_free(names, TRUE);
     return found;
 }
@@ -585,7 +594,7 @@ smg_queue_find(struct smg_queue *q, const char *id, struct smg_queue_entry **e,
         gsize dummy;
         gboolean ok;
 
-        if (!locate(q, id, &queue, &sub))
+        if (!locate(q, id, FALSE, &queue, &sub))
             break;
         ok = entry_read(q, queue, sub, id, e, content, len != NULL ? len : &dummy,
                         err);
@@ -955,7 +964,7 @@ claim(struct smg_queue *q, const char *id, struct smg_spool_msg **msg,
         const char *sub = NULL;
         enum smg_queue_outcome o;
 
-        if (!locate(q, id, &queue, &sub))
+        if (!locate(q, id, TRUE, &queue, &sub))
             return SMG_QUEUE_NOTFOUND;
         g_free(*where);
         *where = queue;
@@ -1044,7 +1053,7 @@ begin(struct smg_queue *q, const char *id, const char *action, gboolean force,
 
     memset(res, 0, sizeof *res);
     *msg = NULL;
-    if (smg_spool_valid_id(id) && locate(q, id, &where, &sub)
+    if (smg_spool_valid_id(id) && locate(q, id, FALSE, &where, &sub)
         && (why = misfit(action, where, force)) != NULL) {
         res->from = where;
         *st = refuse(id, action, res, err, "%s", why);

@@ -99,21 +99,10 @@ smg_smtpd_setup(const struct smg_conf *conf, struct smg_smtpd_env **out,
         hostbuf[sizeof hostbuf - 1] = '\0';
         env->hostname = g_intern_string(hostbuf);
     }
-    if (smg_conf_str(conf, "recv", "postmaster") == NULL) {
-        env->postmaster = g_strdup_printf("postmaster@%s", env->hostname);
-    } else {
-        struct smg_addr a = {0};
-
-        env->postmaster = g_strdup(smg_conf_str(conf, "recv", "postmaster"));
-        st = smg_addr_parse(env->postmaster, strlen(env->postmaster), 0, &a, NULL);
-        smg_addr_clear(&a);
-        if (st != SMG_OK) {
-            smg_set_error(err, SMG_CONFIG, NULL, "%s: [recv] postmaster = %s: not an address",
-                          smg_conf_path(conf), env->postmaster);
-            st = SMG_CONFIG;
-            goto fail;
-        }
-    }
+    /* (a set one was checked when the file was read) */
+    env->postmaster = smg_conf_str(conf, "recv", "postmaster") != NULL
+                          ? g_strdup(smg_conf_str(conf, "recv", "postmaster"))
+                          : g_strdup_printf("postmaster@%s", env->hostname);
     env->auth_mode = strcmp(mode, "required") == 0   ? AUTH_REQUIRED
                      : strcmp(mode, "optional") == 0 ? AUTH_OPTIONAL
                                                      : AUTH_OFF;
@@ -169,8 +158,7 @@ smg_smtpd_open_spool(struct smg_smtpd_env *env, GError **err)
 {
     enum smg_status st;
 
-    st = smg_spool_open(smg_conf_str(env->conf, "spool", "dir"),
-                        smg_conf_bool(env->conf, "spool", "sync"), &env->spool, err);
+    st = smg_spool_open_conf(env->conf, &env->spool, err);
     if (st == SMG_OK)
         st = smg_spool_ensure(env->spool, QUEUE_OUT, err);
     return st;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <linux/fs.h> /* FS_IOC_GETFLAGS, FS_DIRSYNC_FL */
 
+#include "lib/config.h"
 #include "lib/log.h"
 #include "lib/rand.h"
 #include "lib/spool.h"
@@ -56,6 +57,7 @@ struct smg_spool {
      * (see renames_unordered): cur/ folders are then synchronous and a
      * move is link, sync, unlink */
     enum { ORDER_UNTRIED, ORDER_KEPT, ORDER_NOT_KEPT } order;
+    enum { DIRSYNC_AUTO, DIRSYNC_YES, DIRSYNC_NO } dirsync; /* [spool] dirsync */
     GHashTable *stuck;   /* "queue/name" of files quarantine could not move */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
@@ -177,6 +179,26 @@ smg_spool_open(const char *dir, gboolean sync, struct smg_spool **out,
     s->pool = g_queue_new();
     *out = s;
     return SMG_OK;
+}
+
+enum smg_status
+smg_spool_open_conf(const struct smg_conf *conf, struct smg_spool **out, GError **err)
+{
+    enum smg_status st = smg_spool_open(smg_conf_str(conf, "spool", "dir"),
+                                        smg_conf_bool(conf, "spool", "sync"), out, err);
+
+    if (st == SMG_OK)
+        smg_spool_set_dirsync(*out, smg_conf_str(conf, "spool", "dirsync"));
+    return st;
+}
+
+void
+smg_spool_set_dirsync(struct smg_spool *spool, const char *mode)
+{
+    spool->dirsync = g_strcmp0(mode, "yes") == 0  ? DIRSYNC_YES
+                     : g_strcmp0(mode, "no") == 0 ? DIRSYNC_NO
+                                                  : DIRSYNC_AUTO;
+    spool->order = ORDER_UNTRIED;
 }
 
 void
@@ -464,7 +486,9 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
     if (g_hash_table_contains(spool->ensured, queue))
         return SMG_OK;
     if (spool->sync && spool->order == ORDER_UNTRIED)
-        spool->order = renames_unordered(spool->dir) ? ORDER_NOT_KEPT : ORDER_KEPT;
+        spool->order = spool->dirsync == DIRSYNC_NO                                     ? ORDER_KEPT
+                       : spool->dirsync == DIRSYNC_YES || renames_unordered(spool->dir) ? ORDER_NOT_KEPT
+                                                                                        : ORDER_KEPT;
     for (unsigned i = 0; i < G_N_ELEMENTS(subs); i++) {
         char *d = smg_spool_queue_dir(spool, queue, subs[i]);
         if (g_mkdir_with_parents(d, 0750) < 0) {
@@ -972,6 +996,28 @@ msg_new(struct smg_spool *spool, const char *queue, const char *id,
 }
 
 /*
+ * foreign_file - whether QUEUE/new/NAME, which this process may not open,
+ * is at fault itself: another owner, or no read and write for its owner.
+ * A file of our own with rw for us that we still may not open points at
+ * the whole spool (a security policy, a read-only mount): a temporary
+ * failure for the run, not a reason to set every file aside.
+ */
+static gboolean
+foreign_file(struct smg_spool *spool, const char *queue, const char *name)
+{
+    char *dir = smg_spool_queue_dir(spool, queue, "new");
+    char *path = g_build_filename(dir, name, NULL);
+    struct stat sb;
+    gboolean yes = lstat(path, &sb) == 0
+                   && (sb.st_uid != geteuid() || (sb.st_mode & 0600) != 0600
+                       || !S_ISREG(sb.st_mode));
+
+    g_free(path);
+    g_free(dir);
+    return yes;
+}
+
+/*
  * quarantine - move QUEUE/new/NAME, which no worker can take (not a queue
  * ID, or not readable), to corrupt/new/ under a fresh ID, so that it is
  * neither lost nor left unseen; logged.  A file that cannot be moved is
@@ -989,7 +1035,9 @@ quarantine(struct smg_spool *spool, const char *queue, const char *name, const c
     GError *e = NULL;
 
     if (smg_spool_ensure(spool, "corrupt", &e) == SMG_OK
-        && renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0) {
+        && ((spool->sync && spool->order == ORDER_NOT_KEPT && link(src, dst) == 0
+             && (fsync_dir(dstdir), unlink(src) == 0))
+            || renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)) {
         if (spool->sync) {
             (void) fsync_dir(dstdir);
             (void) fsync_dir(srcdir);
@@ -997,11 +1045,14 @@ quarantine(struct smg_spool *spool, const char *queue, const char *name, const c
         smg_log_warn("%s: queue=%s, status=corrupt, reason=%s, moved to corrupt/ as %s", name,
                      queue, why, id);
     } else if (errno != ENOENT) {
+        int moved_errno = errno;
+
         if (spool->stuck == NULL)
             spool->stuck = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        if (g_hash_table_add(spool->stuck, key)) {
+        if (!g_hash_table_contains(spool->stuck, key)) {
             smg_log_warn("%s: queue=%s, reason=%s; cannot move it to corrupt/: %s", name, queue,
-                         why, e != NULL ? e->message : g_strerror(errno));
+                         why, e != NULL ? e->message : g_strerror(moved_errno));
+            g_hash_table_add(spool->stuck, key);
             key = NULL;
         }
     }
@@ -1044,7 +1095,8 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
         g_free(dst);
         if (e == ENOENT)
             return SMG_PERMFAIL;
-        if (e == EMFILE || e == ENFILE || e == ENOMEM || e == EINTR || e == EIO)
+        if (e == EMFILE || e == ENFILE || e == ENOMEM || e == EINTR || e == EIO || e == EROFS
+            || ((e == EACCES || e == EPERM) && !foreign_file(spool, queue, id)))
             return io_error(err, e, "cannot open", id);
         /* this file, not the spool: a worker cannot read it (another
          * owner, a symbolic link, a folder); one such file must not stop
@@ -1279,7 +1331,8 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
     dst = g_build_filename(newdir, as != NULL ? as : msg->id, NULL);
     if (spool->sync && spool->order == ORDER_NOT_KEPT && link(msg->path, dst) == 0) {
         old = msg->path;
-    } else if (rename(msg->path, dst) < 0) {
+    } else if (as != NULL ? renameat2(AT_FDCWD, msg->path, AT_FDCWD, dst, RENAME_NOREPLACE) < 0
+                          : rename(msg->path, dst) < 0) {
         st = io_error(err, errno, "cannot move", msg->path);
         g_free(newdir);
         g_free(dst);
@@ -1297,9 +1350,11 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
         g_hash_table_add(spool->b_dirs, newdir);
         newdir = NULL;
         if (old != NULL) {
-            /* removed once new/ is synced: no fd, so it is unlinked, never
-             * pooled (its inode is the message) */
-            struct batch_done d = {old, -1};
+            /* removed once new/ is synced, under our lock (a worker that
+             * takes the new name meanwhile must not lose it to this
+             * unlink); pool_put refuses a file with two links, so it is
+             * unlinked, never pooled */
+            struct batch_done d = {old, dup(msg->fd)};
             g_array_append_val(spool->b_done, d);
             old = NULL;
         } else {
@@ -1485,6 +1540,8 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
     unsigned n = 0;
     enum smg_status st;
     time_t now = time(NULL);
+    gboolean unordered;
+    GArray *linked; /* struct batch_done: cur/ names to remove once new/ is synced */
 
     if (moved != NULL)
         *moved = 0;
@@ -1498,6 +1555,8 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         st = io_error(err, errno, "cannot read", curdir);
         goto out;
     }
+    unordered = spool->sync && spool->order == ORDER_NOT_KEPT;
+    linked = g_array_new(FALSE, FALSE, sizeof(struct batch_done));
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         int fd;
@@ -1519,18 +1578,42 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         } else {
             char *src = g_build_filename(curdir, de->d_name, NULL);
             char *dst = g_build_filename(newdir, de->d_name, NULL);
-            if (rename(src, dst) == 0) {
+            struct stat dst_sb;
+
+            if (unordered && link(src, dst) == 0) {
+                /* cur/ is synchronous: its name goes only once new/ is
+                 * synced, and under our lock (see move_to) */
+                struct batch_done r = {src, fd};
+                g_array_append_val(linked, r);
+                src = NULL;
+                fd = -1;
+                n++;
+                smg_log_info("%s: queue=%s, status=recovered", de->d_name, queue);
+            } else if (fstat(fd, &sb) == 0 && lstat(dst, &dst_sb) == 0
+                       && dst_sb.st_ino == sb.st_ino && dst_sb.st_dev == sb.st_dev) {
+                /* one file under both names (a move cut short): the name
+                 * in new/ is enough */
+                (void) unlink(src);
+            } else if (rename(src, dst) == 0) {
                 n++;
                 smg_log_info("%s: queue=%s, status=recovered", de->d_name, queue);
             }
             g_free(src);
             g_free(dst);
         }
-        close(fd);
+        if (fd >= 0)
+            close(fd);
     }
     closedir(d);
     if (n > 0 && spool->sync)
         (void) fsync_dir(newdir);
+    for (guint i = 0; i < linked->len; i++) {
+        struct batch_done *r = &g_array_index(linked, struct batch_done, i);
+        (void) unlink(r->path);
+        close(r->fd);
+        g_free(r->path);
+    }
+    g_array_free(linked, TRUE);
     d = opendir(tmpdir);
     if (d != NULL) {
         while ((de = readdir(d)) != NULL) {

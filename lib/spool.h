@@ -68,6 +68,24 @@ enum smg_status smg_spool_open(const char *dir, gboolean sync,
 void smg_spool_close(struct smg_spool *spool);
 const char *smg_spool_dir(const struct smg_spool *spool);
 
+/*
+ * smg_spool_open_conf - smg_spool_open with [spool] dir, sync and dirsync
+ * of conf
+ */
+struct smg_conf;
+enum smg_status smg_spool_open_conf(const struct smg_conf *conf, struct smg_spool **out,
+                                    GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_spool_set_dirsync - [spool] dirsync: "auto" (the default) makes cur/
+ * folders synchronous and moves link-sync-unlink on a file system that
+ * writes each folder back on its own (ext2/ext4 without a journal; see
+ * smg-spool(7)), "yes" on any file system, "no" never (a power cut may
+ * then lose mail on such a file system, as with sync = no).  Call before
+ * the first use of a queue.
+ */
+void smg_spool_set_dirsync(struct smg_spool *spool, const char *mode);
+
 /* smg_spool_valid_queue - a queue name is one path component of safe
  * characters: letters, digits, ".", "-", "_", not starting with "." */
 gboolean smg_spool_valid_queue(const char *q);

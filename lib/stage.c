@@ -285,8 +285,7 @@ run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
     sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    st = smg_spool_open(smg_conf_str(conf, "spool", "dir"),
-                        smg_conf_bool(conf, "spool", "sync"), &spool, &err);
+    st = smg_spool_open_conf(conf, &spool, &err);
     if (st == SMG_OK)
         st = smg_spool_ensure(spool, stage->queue_in, &err);
     if (st == SMG_OK)

@@ -96,6 +96,23 @@ is "R2 is in hold/new on the disk" "R2" "$(on_disk "$T/nj.img" /spool/hold/new)"
 is "and no longer in scan/cur on the disk" "" "$(on_disk "$T/nj.img" /spool/scan/cur)"
 is "its one link" 1 "$(stat -c %h "$SPOOL/hold/new/R2")"
 
+# recovery without a journal: link, sync, unlink; a file under two names
+# (new/ and cur/, a move cut short) is handled once
+write_conf <<EOF2
+EOF2
+sed -i 's/^sync = no$/sync = yes/' "$T/smg.conf"
+enqueue R6 ham
+mv "$SPOOL/check/new/R6" "$SPOOL/check/cur/R6"
+enqueue R7 ham
+ln "$SPOOL/check/new/R7" "$SPOOL/check/cur/R7"
+: >"$T/nj2.log"
+"$CHECK" -c "$T/smg.conf" --log stderr --spool >"$T/out" 2>"$T/nj2.log"
+is "recovery: exit 0" 0 "$?"
+is "recovery: R6 passed once" 1 "$(grep -c 'R6: .*status=passed' "$T/nj2.log")"
+is "recovery: R6 in scan/new" "scan/new/R6" "$(places R6)"
+is "two names: R7 passed once" 1 "$(grep -c 'R7: .*status=passed' "$T/nj2.log")"
+is "two names: R7 in scan/new alone" "scan/new/R7" "$(places R7)"
+
 # 4. with a journal: the rename is one transaction; nothing is synchronous
 SPOOL="$T/jn/spool"
 write_conf <<EOF2
@@ -106,5 +123,24 @@ run_check --spool
 is "journal: smg-check exits 0" 0 "$RC"
 is "journal: R3 passed to scan/new" "scan/new/R3" "$(places R3)"
 unlike "journal: cur/ is not synchronous" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
+
+# 5. [spool] dirsync: yes makes cur/ synchronous even with a journal; no
+#    leaves it alone without one
+SPOOL="$T/jn/spool2"
+write_conf <<EOF2
+EOF2
+sed -i 's/^sync = no$/sync = yes\ndirsync = yes/' "$T/smg.conf"
+enqueue R4 ham
+run_check --spool
+is "dirsync = yes, journal: R4 passed" "scan/new/R4" "$(places R4)"
+like "dirsync = yes, journal: cur/ synchronous" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
+SPOOL="$T/nj/spool2"
+write_conf <<EOF2
+EOF2
+sed -i 's/^sync = no$/sync = yes\ndirsync = no/' "$T/smg.conf"
+enqueue R5 ham
+run_check --spool
+is "dirsync = no, no journal: R5 passed" "scan/new/R5" "$(places R5)"
+unlike "dirsync = no, no journal: cur/ not synchronous" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
 
 done_testing

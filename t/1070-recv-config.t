@@ -36,7 +36,7 @@ is "bad rate: exit 78" 78 "$(run)"
 
 conf '[spool]' "dir = $T/spool" 'user = root' '[recv]' 'auth = off' 'tls = no' 'postmaster = ops at example'
 is "bad postmaster address: exit 78" 78 "$(run)"
-like "postmaster named" 'postmaster = ops at example: not an address' "$(cat "$T/out")"
+like "postmaster named with its line" 'bad.conf:7: \[recv\] postmaster: "ops at example" is not a mail address' "$(cat "$T/out")"
 
 is "missing file: exit 78" 78 "$("$R" -c "$T/nonexistent.conf" </dev/null >"$T/out" 2>&1; echo $?)"
 

@@ -139,4 +139,14 @@ is "  no copy left anywhere" "" "$(places L2)"
 like "  the leftover's removal is logged" 'L2: queue=route, status=removed, reason=a dead worker.s leftover \(the message is in send.mta01\)' \
     "$(cat "$T/log")"
 
+# a copy in new/ is the message, whatever its queue's place in the listing:
+# a release cut short leaves hold/cur/ID behind the released route/new/ID
+spool_msg route L3 a@cust.test x@rcpt.test
+mkdir -p "$SPOOL/hold/cur"
+cp "$SPOOL/route/new/L3" "$SPOOL/hold/cur/L3"
+"$Q" -c "$T/smg.conf" show L3 >/dev/null 2>&1
+is "show changes nothing" "hold/cur route/new" "$(places L3)"
+is "delete L3 (the released copy, and the leftover): exit 0" 0 "$(q delete L3)"
+is "  no copy left" "" "$(places L3)"
+
 done_testing

@@ -229,6 +229,21 @@ cpu_method() {
 # fs_type DIR - print the file system type that holds DIR
 fs_type() { stat -f -c %T "$1" 2>/dev/null || echo unknown; }
 
+# dirsync_what DIR - whether [spool] dirsync = auto makes folders under DIR
+# synchronous: "a journal: not needed" or "no journal: cur/ synchronous"
+dirsync_what() {
+    local dev name
+    dev=$(stat -c '%Hd:%Ld' "$1" 2>/dev/null) || { echo "unknown"; return; }
+    name=$(basename "$(readlink -f "/sys/dev/block/$dev" 2>/dev/null)")
+    if [ "$(fs_type "$1")" != ext2/ext3 ]; then
+        echo "$(fs_type "$1"): not needed"
+    elif [ -d "/proc/fs/jbd2/$name-8" ]; then
+        echo "ext4 with a journal: not needed"
+    else
+        echo "ext4 without a journal: cur/ synchronous"
+    fi
+}
+
 # fsync_rate DIR COUNT SIZE - print how many durable SIZE-byte files a
 # second this disk takes (write, fsync, rename, fsync directory)
 fsync_rate() {
