@@ -229,10 +229,14 @@ cpu_method() {
 # fs_type DIR - print the file system type that holds DIR
 fs_type() { stat -f -c %T "$1" 2>/dev/null || echo unknown; }
 
-# dirsync_what DIR - whether [spool] dirsync = auto makes folders under DIR
-# synchronous: "a journal: not needed" or "no journal: cur/ synchronous"
+# dirsync_what DIR MODE - what [spool] dirsync = MODE does to a spool
+# under DIR: "ext4 with a journal: not needed", "... cur/ synchronous"
 dirsync_what() {
     local dev name
+    case $2 in
+    no) echo "off"; return ;;
+    yes) echo "cur/ synchronous"; return ;;
+    esac
     dev=$(stat -c '%Hd:%Ld' "$1" 2>/dev/null) || { echo "unknown"; return; }
     name=$(basename "$(readlink -f "/sys/dev/block/$dev" 2>/dev/null)")
     if [ "$(fs_type "$1")" != ext2/ext3 ]; then
