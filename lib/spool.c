@@ -407,6 +407,25 @@ renames_unordered(const char *path)
 }
 
 /*
+ * clear_dirsync - take the synchronous-folder attribute off dir, where
+ * dirsync = no follows an earlier auto or yes (errors ignored: a file
+ * system without the attribute has nothing to take off)
+ */
+static void
+clear_dirsync(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags = 0;
+
+    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_DIRSYNC_FL) != 0) {
+        flags &= ~FS_DIRSYNC_FL;
+        (void) ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
  * make_dirsync - set the synchronous-folder attribute (chattr +D) on dir:
  * on the ext2 family every change of its entries is then written before
  * the call that made it returns, so a rename into it (a claim) is on disk
@@ -498,6 +517,8 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
         }
         if (spool->sync && spool->order == ORDER_NOT_KEPT && strcmp(subs[i], "cur") == 0)
             make_dirsync(d);
+        else if (spool->sync && spool->dirsync == DIRSYNC_NO && strcmp(subs[i], "cur") == 0)
+            clear_dirsync(d);
         g_free(d);
     }
     g_hash_table_add(spool->ensured, g_strdup(queue));

@@ -134,6 +134,11 @@ enqueue R4 ham
 run_check --spool
 is "dirsync = yes, journal: R4 passed" "scan/new/R4" "$(places R4)"
 like "dirsync = yes, journal: cur/ synchronous" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
+sed -i 's/^dirsync = yes$/dirsync = no/' "$T/smg.conf"
+enqueue R8 ham
+run_check --spool
+is "then dirsync = no: R8 passed" "scan/new/R8" "$(places R8)"
+unlike "then dirsync = no: the attribute is taken off" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
 SPOOL="$T/nj/spool2"
 write_conf <<EOF2
 EOF2
