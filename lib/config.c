@@ -31,7 +31,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"spool", "dir", SMG_CONF_PATH, "/var/spool/smg", 0, 0, NULL},
     {"spool", "state_dir", SMG_CONF_PATH, "/var/lib/smg", 0, 0, NULL},
     {"spool", "min_free", SMG_CONF_SIZE, "0", 0, 0, NULL},
-    {"spool", "claim", SMG_CONF_CHOICE, "auto", 0, 0, "auto|link|rename"},
+    {"spool", "dirsync", SMG_CONF_CHOICE, "auto", 0, 0, "auto|yes|no"},
     {"spool", "sync", SMG_CONF_BOOL, "yes", 0, 0, NULL},
     {"spool", "batch", SMG_CONF_INT, "16", 1, 256, NULL},
     {"spool", "user", SMG_CONF_STR, NULL, 0, 0, NULL},

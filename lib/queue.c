@@ -143,24 +143,6 @@ path_in(const struct smg_queue *q, const char *queue, const char *sub,
     return g_build_filename(q->dir, queue, sub, id, NULL);
 }
 
-/*
- * twin_in_cur - whether QUEUE/new/ID is one file with QUEUE/cur/ID: a
- * claim by link (smg-spool(7)), which keeps the new/ name while a worker
- * has the message; it is listed and found once, in cur/
- */
-static gboolean
-twin_in_cur(const struct smg_queue *q, const char *queue, const char *id)
-{
-    char *n = path_in(q, queue, "new", id), *c = path_in(q, queue, "cur", id);
-    struct stat a, b;
-    gboolean yes = lstat(n, &a) == 0 && lstat(c, &b) == 0 && a.st_ino == b.st_ino
-                   && a.st_dev == b.st_dev;
-
-    g_free(n);
-    g_free(c);
-    return yes;
-}
-
 /* is_file - whether path is a regular file (not following a symlink) */
 static gboolean
 is_file(const char *path)
@@ -397,7 +379,7 @@ smg_queue_open(const struct smg_conf *conf, struct smg_queue **out, GError **err
                                                         : NULL,
                             out, err);
     if (st == SMG_OK)
-        smg_spool_set_claim((*out)->spool, smg_conf_str(conf, "spool", "claim"));
+        smg_spool_set_dirsync((*out)->spool, smg_conf_str(conf, "spool", "dirsync"));
     g_strfreev(gw);
     return st;
 }
@@ -499,7 +481,7 @@ smg_queue_scan(struct smg_queue *q, const char *queue, GPtrArray **entries,
             struct smg_queue_entry *e = NULL;
             GError *rerr = NULL;
 
-            if (!valid_name(de->d_name) || (i == 0 && twin_in_cur(q, queue, de->d_name)))
+            if (!valid_name(de->d_name))
                 continue;
             if (entry_read(q, queue, subs[i], de->d_name, &e, NULL, NULL, &rerr)) {
                 g_ptr_array_add(a, e);
@@ -565,8 +547,7 @@ locate(struct smg_queue *q, const char *id, gboolean tidy, char **queue, const c
             char *p = path_in(q, names->pdata[i], subs[j], id);
             struct stat sb;
 
-            if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (j == 0 || sb.st_size > 0)
-                && !(j == 0 && twin_in_cur(q, names->pdata[i], id))) {
+            if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (j == 0 || sb.st_size > 0)) {
                 if (j == 0)
                     in_new = names->pdata[i];
                 else
@@ -960,8 +941,6 @@ take_cur(struct smg_queue *q, const char *queue, const char *id,
     m->id = g_strdup(id);
     m->path = path;
     m->fd = fd;
-    if (twin_in_cur(q, queue, id))
-        m->twin = path_in(q, queue, "new", id); /* a claim by link: its new/ name */
     *msg = m;
     return SMG_QUEUE_DONE;
 }

@@ -7,11 +7,9 @@
  * new/ (and the sender was never told 250) or whole.  A new message (a
  * fresh ID, no pool file) is an unnamed file instead, linked into new/
  * once written and synced (see open_unnamed).  Claiming uses a
- * non-blocking flock on the open file followed by a rename into cur/ (a
- * link, keeping the new/ name until the message is handed on, where the
- * file system writes each folder back on its own: see linking); the lock
- * decides which worker wins, and tells recovery whether a file in cur/
- * still has a live worker.
+ * non-blocking flock on the open file followed by a rename into cur/; the
+ * rename, not the lock, decides which worker wins, and the lock tells
+ * recovery whether a file in cur/ still has a live worker.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -25,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -33,6 +32,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/fs.h> /* FS_IOC_GETFLAGS, FS_DIRSYNC_FL */
 
 #include "lib/config.h"
 #include "lib/log.h"
@@ -54,10 +54,10 @@ struct smg_spool {
                                  writes: see log_orders_data() */
     dev_t probed_dev;        /* the file system those two are about */
     /* whether the spool's file system writes each folder back on its own
-     * (see renames_unordered): claims and moves are then by links (see
-     * linking) */
+     * (see renames_unordered): cur/ folders are then synchronous and a
+     * move is link, sync, unlink */
     enum { ORDER_UNTRIED, ORDER_KEPT, ORDER_NOT_KEPT } order;
-    enum { CLAIM_AUTO, CLAIM_LINK, CLAIM_RENAME } claim; /* [spool] claim */
+    enum { DIRSYNC_AUTO, DIRSYNC_YES, DIRSYNC_NO } dirsync; /* [spool] dirsync */
     GHashTable *stuck;   /* "queue/name" of files quarantine could not move */
     /* a batch (smg_spool_batch_begin): what its end makes durable */
     gboolean batching;
@@ -75,7 +75,6 @@ struct batch_out {
 struct batch_done {
     char *path;
     int fd;
-    char *twin; /* its new/ name to remove first (a claim by link), or NULL */
 };
 
 /*
@@ -155,7 +154,6 @@ batch_drop(struct smg_spool *spool)
         if (d->fd >= 0)
             close(d->fd);
         g_free(d->path);
-        g_free(d->twin);
     }
     g_array_free(spool->b_out, TRUE);
     g_array_free(spool->b_done, TRUE);
@@ -190,16 +188,16 @@ smg_spool_open_conf(const struct smg_conf *conf, struct smg_spool **out, GError 
                                         smg_conf_bool(conf, "spool", "sync"), out, err);
 
     if (st == SMG_OK)
-        smg_spool_set_claim(*out, smg_conf_str(conf, "spool", "claim"));
+        smg_spool_set_dirsync(*out, smg_conf_str(conf, "spool", "dirsync"));
     return st;
 }
 
 void
-smg_spool_set_claim(struct smg_spool *spool, const char *mode)
+smg_spool_set_dirsync(struct smg_spool *spool, const char *mode)
 {
-    spool->claim = g_strcmp0(mode, "link") == 0     ? CLAIM_LINK
-                   : g_strcmp0(mode, "rename") == 0 ? CLAIM_RENAME
-                                                    : CLAIM_AUTO;
+    spool->dirsync = g_strcmp0(mode, "yes") == 0  ? DIRSYNC_YES
+                     : g_strcmp0(mode, "no") == 0 ? DIRSYNC_NO
+                                                  : DIRSYNC_AUTO;
     spool->order = ORDER_UNTRIED;
 }
 
@@ -409,6 +407,53 @@ renames_unordered(const char *path)
 }
 
 /*
+ * clear_dirsync - take the synchronous-folder attribute off dir, where
+ * dirsync = no follows an earlier auto or yes (errors ignored: a file
+ * system without the attribute has nothing to take off)
+ */
+static void
+clear_dirsync(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags = 0;
+
+    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_DIRSYNC_FL) != 0) {
+        flags &= ~FS_DIRSYNC_FL;
+        (void) ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
+ * make_dirsync - set the synchronous-folder attribute (chattr +D) on dir:
+ * on the ext2 family every change of its entries is then written before
+ * the call that made it returns, so a rename into it (a claim) is on disk
+ * before the removal from new/ can be.  A failure is logged, once.
+ */
+static void
+make_dirsync(const char *dir)
+{
+    static gboolean warned;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags = 0;
+
+    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0
+        && ((flags & FS_DIRSYNC_FL) != 0
+            || (flags |= FS_DIRSYNC_FL, ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0))) {
+        close(fd);
+        return;
+    }
+    if (!warned)
+        smg_log_warn("cannot make %s synchronous (chattr +D): %s; on this file system without "
+                     "a journal a power cut during a claim can leave a message without a name",
+                     dir, g_strerror(errno));
+    warned = TRUE;
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
  * probe_unnamed - whether QUEUE takes unnamed files, tried once per spool
  * before its first new message: make one in tmp/ and link it into new/
  * under a dot name (never a message, never listed), then remove it.  Where
@@ -460,9 +505,9 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
     if (g_hash_table_contains(spool->ensured, queue))
         return SMG_OK;
     if (spool->sync && spool->order == ORDER_UNTRIED)
-        spool->order = spool->claim == CLAIM_RENAME                                    ? ORDER_KEPT
-                       : spool->claim == CLAIM_LINK || renames_unordered(spool->dir) ? ORDER_NOT_KEPT
-                                                                                       : ORDER_KEPT;
+        spool->order = spool->dirsync == DIRSYNC_NO                                     ? ORDER_KEPT
+                       : spool->dirsync == DIRSYNC_YES || renames_unordered(spool->dir) ? ORDER_NOT_KEPT
+                                                                                        : ORDER_KEPT;
     for (unsigned i = 0; i < G_N_ELEMENTS(subs); i++) {
         char *d = smg_spool_queue_dir(spool, queue, subs[i]);
         if (g_mkdir_with_parents(d, 0750) < 0) {
@@ -470,6 +515,10 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
             g_free(d);
             return st;
         }
+        if (spool->sync && spool->order == ORDER_NOT_KEPT && strcmp(subs[i], "cur") == 0)
+            make_dirsync(d);
+        else if (spool->sync && spool->dirsync == DIRSYNC_NO && strcmp(subs[i], "cur") == 0)
+            clear_dirsync(d);
         g_free(d);
     }
     g_hash_table_add(spool->ensured, g_strdup(queue));
@@ -968,19 +1017,6 @@ msg_new(struct smg_spool *spool, const char *queue, const char *id,
 }
 
 /*
- * linking - whether claims and moves keep names in order by links: where
- * the file system writes each folder back on its own (renames_unordered,
- * or [spool] claim = link), a claim links cur/ID and keeps new/ID until
- * the message is handed on, and a move links, syncs, then unlinks, so
- * that no crash leaves an acknowledged message without a name
- */
-static gboolean
-linking(const struct smg_spool *spool)
-{
-    return spool->sync && spool->order == ORDER_NOT_KEPT;
-}
-
-/*
  * foreign_file - whether QUEUE/new/NAME, which this process may not open,
  * is at fault itself: another owner, or no read and write for its owner.
  * A file of our own with rw for us that we still may not open points at
@@ -1020,7 +1056,7 @@ quarantine(struct smg_spool *spool, const char *queue, const char *name, const c
     GError *e = NULL;
 
     if (smg_spool_ensure(spool, "corrupt", &e) == SMG_OK
-        && ((linking(spool) && link(src, dst) == 0
+        && ((spool->sync && spool->order == ORDER_NOT_KEPT && link(src, dst) == 0
              && (fsync_dir(dstdir), unlink(src) == 0))
             || renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)) {
         if (spool->sync) {
@@ -1058,7 +1094,6 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
     struct stat sb;
     int fd;
     enum smg_status st;
-    gboolean taken, twin = FALSE;
 
     *msg = NULL;
     if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
@@ -1098,13 +1133,8 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
      * taken and finished it (and the pool handed its inode on) and a
      * repeat put a new file under the same name meanwhile. */
     errno = 0;
-    taken = flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &sb) == 0 && smg_spool_is_at(&sb, src);
-    if (taken && linking(spool)
-        && (link(src, dst) == 0 || (errno == EEXIST && smg_spool_is_at(&sb, dst))))
-        twin = TRUE;
-    else if (taken)
-        taken = rename(src, dst) == 0;
-    if (!taken) {
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 || !smg_spool_is_at(&sb, src)
+        || rename(src, dst) < 0) {
         int e = errno;
         close(fd);
         g_free(src);
@@ -1112,13 +1142,6 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
         if (e == EWOULDBLOCK || e == ENOENT || e == 0)
             return SMG_PERMFAIL;
         return io_error(err, e, "cannot claim", id);
-    }
-    if (twin) {
-        /* claimed by a link: new/ID stays until the message is handed on
-         * (see linking) */
-        *msg = msg_new(spool, queue, id, dst, fd);
-        (*msg)->twin = src;
-        return SMG_OK;
     }
     if (sb.st_nlink > 1 && smg_spool_is_at(&sb, src)) {
         /* new/ID and cur/ID were one file (a move cut short between its
@@ -1303,21 +1326,19 @@ smg_spool_read(struct smg_spool_msg *msg, gsize *len, GError **err)
 }
 
 /*
- * move_to - move the claimed file to QUEUE/new/ID (or /as, never replacing
- * a file) and sync both folders.  Where renames are not kept in order
- * (see linking) a rename could reach the disk as its removal alone, so the
- * move is a link into new/, its sync, then the removal of the cur/ name
- * and of the new/ name the claim kept; a crash in between leaves the file
- * under two names, which recovery or the next claim folds.  A message
- * whose new/ name was kept and that goes back to that same new/ only
- * loses its cur/ name.
+ * move_to - move the claimed file to QUEUE/new/ID and sync both folders.
+ * Where renames are not kept in order (renames_unordered) a rename could
+ * reach the disk as the removal from the synchronous cur/ alone, so the
+ * move is a link into new/, its sync, then the removal from cur/: a crash
+ * between them leaves the file under both names, which recovery folds
+ * into one.
  */
 static enum smg_status
 move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *as,
         GError **err)
 {
     struct smg_spool *spool = msg->spool;
-    char *newdir, *dst, *curdir, *old = NULL, *twin = msg->twin;
+    char *newdir, *dst, *curdir, *old = NULL;
     enum smg_status st = SMG_OK;
 
     if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
@@ -1329,20 +1350,7 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
     }
     newdir = smg_spool_queue_dir(spool, queue, "new");
     dst = g_build_filename(newdir, as != NULL ? as : msg->id, NULL);
-    if (twin != NULL && strcmp(twin, dst) == 0) {
-        /* back where its name never left (a release): that name is on
-         * the disk already; the cur/ one goes, under our lock */
-        (void) unlink(msg->path);
-        g_free(msg->path);
-        msg->path = dst;
-        msg->twin = NULL;
-        g_free(twin);
-        g_free(msg->queue);
-        msg->queue = g_strdup(queue);
-        g_free(newdir);
-        return SMG_OK;
-    }
-    if (linking(spool) && link(msg->path, dst) == 0) {
+    if (spool->sync && spool->order == ORDER_NOT_KEPT && link(msg->path, dst) == 0) {
         old = msg->path;
     } else if (as != NULL ? renameat2(AT_FDCWD, msg->path, AT_FDCWD, dst, RENAME_NOREPLACE) < 0
                           : rename(msg->path, dst) < 0) {
@@ -1352,30 +1360,25 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
         return st;
     }
     /* the file now lives elsewhere; our record follows it at once, so that
-     * a failed sync below does not leave the caller the old names */
+     * a failed sync below does not leave the caller the old name */
     curdir = g_path_get_dirname(old != NULL ? old : msg->path);
     if (old == NULL)
         g_free(msg->path);
     msg->path = dst;
-    msg->twin = NULL;
     g_free(msg->queue);
     msg->queue = g_strdup(queue);
     if (spool->batching) {
-        gboolean renamed = old == NULL;
-
         g_hash_table_add(spool->b_dirs, newdir);
         newdir = NULL;
-        if (old != NULL || twin != NULL) {
+        if (old != NULL) {
             /* removed once new/ is synced, under our lock (a worker that
-             * takes a name meanwhile must not lose it to these unlinks);
-             * pool_put refuses a file with two links, so it is unlinked,
-             * never pooled */
-            struct batch_done d = {old != NULL ? old : twin, dup(msg->fd),
-                                   old != NULL ? twin : NULL};
+             * takes the new name meanwhile must not lose it to this
+             * unlink); pool_put refuses a file with two links, so it is
+             * unlinked, never pooled */
+            struct batch_done d = {old, dup(msg->fd)};
             g_array_append_val(spool->b_done, d);
-            old = twin = NULL;
-        }
-        if (renamed) {
+            old = NULL;
+        } else {
             g_hash_table_add(spool->b_dirs, curdir);
             curdir = NULL;
         }
@@ -1384,13 +1387,10 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
     } else if (spool->sync && old == NULL) {
         (void) fsync_dir(curdir);
     }
-    /* names left over (a failed sync or unlink) are folded by recovery or
-     * the next claim */
-    if (st == SMG_OK && twin != NULL)
-        (void) unlink(twin);
+    /* a name left in cur/ (a failed sync or unlink) is folded by the next
+     * claim (smg_spool_claim) */
     if (old != NULL && st == SMG_OK && unlink(old) < 0)
         smg_log_warn("cannot remove %s: %s (the next claim will)", old, g_strerror(errno));
-    g_free(twin);
     g_free(old);
     g_free(curdir);
     g_free(newdir);
@@ -1436,18 +1436,11 @@ smg_spool_done(struct smg_spool_msg *msg, GError **err)
 
     if (msg->spool->batching) {
         /* after the batch's output is durable; the lock goes along */
-        struct batch_done d = {g_strdup(msg->path), msg->fd, msg->twin};
+        struct batch_done d = {g_strdup(msg->path), msg->fd};
 
         g_array_append_val(msg->spool->b_done, d);
         msg->fd = -1;
-        msg->twin = NULL;
         return SMG_OK;
-    }
-    /* the new/ name first, under the lock: then the file has one link
-     * (poolable), and no worker can take it once the lock is gone */
-    if (msg->twin != NULL) {
-        (void) unlink(msg->twin);
-        g_clear_pointer(&msg->twin, g_free);
     }
     if ((e = finish(msg->spool, msg->path, &msg->fd)) != 0)
         return io_error(err, e, "cannot remove", msg->path);
@@ -1493,7 +1486,6 @@ smg_spool_msg_free(struct smg_spool_msg *msg)
     g_free(msg->queue);
     g_free(msg->id);
     g_free(msg->path);
-    g_free(msg->twin);
     g_free(msg);
 }
 
@@ -1550,11 +1542,7 @@ smg_spool_batch_end(struct smg_spool *spool, GError **err)
             st = io_error(err, errno, "cannot sync", dir);
     for (guint i = 0; st == SMG_OK && i < spool->b_done->len; i++) {
         struct batch_done *d = &g_array_index(spool->b_done, struct batch_done, i);
-        int e;
-
-        if (d->twin != NULL)
-            (void) unlink(d->twin);
-        e = finish(spool, d->path, &d->fd);
+        int e = finish(spool, d->path, &d->fd);
         if (e != 0)
             smg_log_warn("cannot remove %s: %s (recovery will repeat it)", d->path,
                          g_strerror(e));
@@ -1588,7 +1576,7 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         st = io_error(err, errno, "cannot read", curdir);
         goto out;
     }
-    unordered = linking(spool);
+    unordered = spool->sync && spool->order == ORDER_NOT_KEPT;
     linked = g_array_new(FALSE, FALSE, sizeof(struct batch_done));
     while ((de = readdir(d)) != NULL) {
         struct stat sb;

@@ -55,8 +55,6 @@ struct smg_spool_msg {
     char *id;
     char *path;       /* QUEUE/cur/ID */
     int fd;           /* open, flock'ed; read from offset 0 */
-    char *twin;       /* QUEUE/new/ID, kept until the message is handed on
-                         (a claim by link; see smg-spool(7)), or NULL */
 };
 
 /*
@@ -71,7 +69,7 @@ void smg_spool_close(struct smg_spool *spool);
 const char *smg_spool_dir(const struct smg_spool *spool);
 
 /*
- * smg_spool_open_conf - smg_spool_open with [spool] dir, sync and claim
+ * smg_spool_open_conf - smg_spool_open with [spool] dir, sync and dirsync
  * of conf
  */
 struct smg_conf;
@@ -79,14 +77,14 @@ enum smg_status smg_spool_open_conf(const struct smg_conf *conf, struct smg_spoo
                                     GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
- * smg_spool_set_claim - [spool] claim: "auto" (the default) claims and
- * moves by links on a file system that writes each folder back on its own
- * (ext2/ext4 without a journal; see smg-spool(7)) and by renames
- * elsewhere, "link" and "rename" force one way ("rename" on such a file
- * system risks mail in a power cut, as sync = no does).  Call before the
- * first use of a queue.
+ * smg_spool_set_dirsync - [spool] dirsync: "auto" (the default) makes cur/
+ * folders synchronous and moves link-sync-unlink on a file system that
+ * writes each folder back on its own (ext2/ext4 without a journal; see
+ * smg-spool(7)), "yes" on any file system, "no" never (a power cut may
+ * then lose mail on such a file system, as with sync = no).  Call before
+ * the first use of a queue.
  */
-void smg_spool_set_claim(struct smg_spool *spool, const char *mode);
+void smg_spool_set_dirsync(struct smg_spool *spool, const char *mode);
 
 /* smg_spool_valid_queue - a queue name is one path component of safe
  * characters: letters, digits, ".", "-", "_", not starting with "." */

@@ -1,11 +1,10 @@
 #!/bin/bash
 # 0200-spool-order.t - a spool on a file system that writes each folder
-# back on its own (ext4 made without a journal): a claim there links
-# cur/ID and keeps new/ID until the message is handed on, so that no power
-# cut can leave an acknowledged message in neither folder; a move is link,
-# sync, unlink; a file left under both names (a move cut short) is handled
-# once; smg-queue lists a claimed message once.  On a journalled ext4 a
-# claim is a rename; [spool] claim = link or rename forces either way.
+# back on its own (ext4 made without a journal): a claim into cur/ is on
+# the disk before the claiming call returns, so a power cut cannot leave a
+# message in neither new/ nor cur/; a move is link, sync, unlink; a file
+# left under both names (a move cut short) is handled once.  On a
+# journalled ext4 nothing is made synchronous.
 #
 # The ext4 file systems are images on loop devices (root only): what the
 # disk holds is read from the image file with debugfs while the file
@@ -65,57 +64,36 @@ mount_image nj -O ^has_journal || bail "cannot mount an ext4 image without a jou
 mount_image jn || bail "cannot mount an ext4 image with a journal"
 start_silent
 
-# watch_claim ID - run smg-check --spool (rspamd never answers: it holds
-# its claim for rspamd_timeout) and, while it holds ID, set TWIN to "twin"
-# when check/new/ID and check/cur/ID are one file, else "renamed"; LISTED
-# to how often smg-queue lists ID; RC to smg-check's status at the end
-watch_claim() {
-    "$CHECK" -c "$T/smg.conf" --log stderr --spool >"$T/out" 2>>"$T/watch.log" &
-    local pid=$!
-    TWIN=none
-    if eventually 100 test -e "$SPOOL/check/cur/$1"; then
-        if [ "$(stat -c %i "$SPOOL/check/new/$1" 2>/dev/null)" = "$(stat -c %i "$SPOOL/check/cur/$1")" ]; then
-            TWIN=twin
-        else
-            TWIN=renamed
-        fi
-        LISTED=$("$QUEUE" -c "$T/smg.conf" list check 2>/dev/null | grep -c "$1")
-        ON_DISK_NEW=$(on_disk "$IMG" /spool/check/new)
-    fi
-    RC=0
-    wait "$pid" || RC=$?
-}
-# conf_claim MODE - $T/smg.conf for $SPOOL, sync = yes, [spool] claim =
-# MODE, the silent rspamd with a 2 s time-out
-conf_claim() {
-    write_conf <<EOF2
+# 2. without a journal: the claim is on the disk while smg-check still works
+SPOOL="$T/nj/spool"
+write_conf <<EOF2
 rspamd_url = http://127.0.0.1:$PEER_PORT/checkv2
-rspamd_timeout = 2
+rspamd_timeout = 5
 EOF2
-    sed -i "s/^sync = no\$/sync = yes\nclaim = $1/" "$T/smg.conf"
-}
-
-# 2. without a journal: the claim keeps new/ID (on the disk too) while
-#    smg-check works; smg-queue lists it once
-SPOOL="$T/nj/spool" IMG="$T/nj.img"
-conf_claim auto
+sed -i 's/^sync = no$/sync = yes/' "$T/smg.conf"
 enqueue R2 ham
 sync
-is "before: R2 in check/new on the disk" "R2" "$(on_disk "$IMG" /spool/check/new)"
-watch_claim R2
-is "while smg-check works: check/new/R2 and check/cur/R2 are one file" twin "$TWIN"
-is "  and R2 is in check/new on the disk" "R2" "$ON_DISK_NEW"
-is "  smg-queue lists it once" 1 "$LISTED"
-is "smg-check exits 0" 0 "$RC"
-is "R2 passed to scan/new, and nowhere else" "scan/new/R2" "$(places R2)"
-is "  with one link" 1 "$(stat -c %h "$SPOOL/scan/new/R2")"
+is "before: R2 in check/new on the disk" "R2" "$(on_disk "$T/nj.img" /spool/check/new)"
+"$CHECK" -c "$T/smg.conf" --log stderr --spool >"$T/out" 2>"$T/nj.log" &
+pid=$!
+ok "R2 claimed" eventually 100 test -e "$SPOOL/check/cur/R2"
+is "the claim is on the disk before smg-check has finished" "R2" \
+    "$(on_disk "$T/nj.img" /spool/check/cur)"
+ok "smg-check is still at work (waiting for rspamd)" kill -0 "$pid"
+wait "$pid"
+is "smg-check exits 0" 0 "$?"
+like "cur/ is synchronous (chattr +D)" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
+unlike "new/ is not" '^-*D' "$(lsattr -d "$SPOOL/check/new" | cut -d' ' -f1)"
+is "R2 passed to scan/new" "scan/new/R2" "$(places R2)"
+unlike "no warning" 'cannot make' "$(cat "$T/nj.log")"
 
 # 3. a move (smg-queue hold: a claim, then link, sync, unlink)
 RC=0
 "$QUEUE" -c "$T/smg.conf" --log stderr hold R2 >"$T/out" 2>"$T/queue.log" || RC=$?
 is "hold R2: exit 0" 0 "$RC"
 is "R2 is in hold/new alone" "hold/new/R2" "$(places R2)"
-is "R2 is in hold/new on the disk" "R2" "$(on_disk "$IMG" /spool/hold/new)"
+is "R2 is in hold/new on the disk" "R2" "$(on_disk "$T/nj.img" /spool/hold/new)"
+is "and no longer in scan/cur on the disk" "" "$(on_disk "$T/nj.img" /spool/scan/cur)"
 is "its one link" 1 "$(stat -c %h "$SPOOL/hold/new/R2")"
 
 # recovery without a journal: link, sync, unlink; a file under two names
@@ -135,26 +113,39 @@ is "recovery: R6 in scan/new" "scan/new/R6" "$(places R6)"
 is "two names: R7 passed once" 1 "$(grep -c 'R7: .*status=passed' "$T/nj2.log")"
 is "two names: R7 in scan/new alone" "scan/new/R7" "$(places R7)"
 
-# 4. with a journal: the rename is one transaction, and a claim is one
-SPOOL="$T/jn/spool" IMG="$T/jn.img"
-conf_claim auto
+# 4. with a journal: the rename is one transaction; nothing is synchronous
+SPOOL="$T/jn/spool"
+write_conf <<EOF2
+EOF2
+sed -i 's/^sync = no$/sync = yes/' "$T/smg.conf"
 enqueue R3 ham
-watch_claim R3
-is "journal: the claim is a rename" renamed "$TWIN"
+run_check --spool
+is "journal: smg-check exits 0" 0 "$RC"
 is "journal: R3 passed to scan/new" "scan/new/R3" "$(places R3)"
+unlike "journal: cur/ is not synchronous" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
 
-# 5. [spool] claim = link with a journal, rename without one
+# 5. [spool] dirsync: yes makes cur/ synchronous even with a journal; no
+#    leaves it alone without one
 SPOOL="$T/jn/spool2"
-conf_claim link
+write_conf <<EOF2
+EOF2
+sed -i 's/^sync = no$/sync = yes\ndirsync = yes/' "$T/smg.conf"
 enqueue R4 ham
-watch_claim R4
-is "claim = link, journal: new/R4 kept while claimed" twin "$TWIN"
-is "claim = link, journal: R4 passed, nowhere else" "scan/new/R4" "$(places R4)"
-SPOOL="$T/nj/spool2" IMG="$T/nj.img"
-conf_claim rename
+run_check --spool
+is "dirsync = yes, journal: R4 passed" "scan/new/R4" "$(places R4)"
+like "dirsync = yes, journal: cur/ synchronous" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
+sed -i 's/^dirsync = yes$/dirsync = no/' "$T/smg.conf"
+enqueue R8 ham
+run_check --spool
+is "then dirsync = no: R8 passed" "scan/new/R8" "$(places R8)"
+unlike "then dirsync = no: the attribute is taken off" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
+SPOOL="$T/nj/spool2"
+write_conf <<EOF2
+EOF2
+sed -i 's/^sync = no$/sync = yes\ndirsync = no/' "$T/smg.conf"
 enqueue R5 ham
-watch_claim R5
-is "claim = rename, no journal: a rename" renamed "$TWIN"
-is "claim = rename, no journal: R5 passed" "scan/new/R5" "$(places R5)"
+run_check --spool
+is "dirsync = no, no journal: R5 passed" "scan/new/R5" "$(places R5)"
+unlike "dirsync = no, no journal: cur/ not synchronous" '^-*D' "$(lsattr -d "$SPOOL/check/cur" | cut -d' ' -f1)"
 
 done_testing

@@ -229,21 +229,22 @@ cpu_method() {
 # fs_type DIR - print the file system type that holds DIR
 fs_type() { stat -f -c %T "$1" 2>/dev/null || echo unknown; }
 
-# claim_what DIR MODE - how [spool] claim = MODE claims in a spool under
-# DIR: "by rename (ext4 with a journal)", "by link (ext4 without a journal)"
-claim_what() {
+# dirsync_what DIR MODE - what [spool] dirsync = MODE does to a spool
+# under DIR: "ext4 with a journal: not needed", "... cur/ synchronous"
+dirsync_what() {
     local dev name
     case $2 in
-    link | rename) echo "by $2"; return ;;
+    no) echo "off"; return ;;
+    yes) echo "cur/ synchronous"; return ;;
     esac
     dev=$(stat -c '%Hd:%Ld' "$1" 2>/dev/null) || { echo "unknown"; return; }
     name=$(basename "$(readlink -f "/sys/dev/block/$dev" 2>/dev/null)")
     if [ "$(fs_type "$1")" != ext2/ext3 ]; then
-        echo "by rename ($(fs_type "$1"))"
+        echo "$(fs_type "$1"): not needed"
     elif [ -d "/proc/fs/jbd2/$name-8" ]; then
-        echo "by rename (ext4 with a journal)"
+        echo "ext4 with a journal: not needed"
     else
-        echo "by link (ext4 without a journal)"
+        echo "ext4 without a journal: cur/ synchronous"
     fi
 }
 

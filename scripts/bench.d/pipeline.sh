@@ -85,7 +85,7 @@ pl_smg_start() {
 dir = $d/spool
 state_dir = $d/state
 sync = ${SMG_BENCH_PIPELINE_SYNC:-yes}
-claim = ${SMG_BENCH_PIPELINE_CLAIM:-auto}
+dirsync = ${SMG_BENCH_PIPELINE_DIRSYNC:-auto}
 $user_line
 [dns]
 nameservers = 127.0.0.1:1
@@ -459,7 +459,7 @@ bench_pipeline() {
     echo "          ${SMG_BENCH_PIPELINE_WORKERS:-2} workers per stage, smg-send -P" \
         "${SMG_BENCH_PIPELINE_SEND_PROCESSES:-2} per gateway (relay to the sink)," \
         "[spool] sync = ${SMG_BENCH_PIPELINE_SYNC:-yes}," \
-        "claim = ${SMG_BENCH_PIPELINE_CLAIM:-auto} ($(claim_what "$BENCH_TMP" "${SMG_BENCH_PIPELINE_CLAIM:-auto}"))"
+        "dirsync = ${SMG_BENCH_PIPELINE_DIRSYNC:-auto} ($(dirsync_what "$BENCH_TMP" "${SMG_BENCH_PIPELINE_DIRSYNC:-auto}"))"
     echo "          check: rules, no Bayes; scan: libclamav; sign: RSA-2048 (d=example.com)"
     echo "postfix:  $(postconf -d -h mail_version 2>/dev/null || echo '?'), private instance," \
         "smtpd_milters = opendkim $(opendkim -V 2>/dev/null | head -1 | awk '{ print $NF }')" \
