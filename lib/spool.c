@@ -1340,6 +1340,7 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
     struct smg_spool *spool = msg->spool;
     char *newdir, *dst, *curdir, *old = NULL;
     enum smg_status st = SMG_OK;
+    int lockfd = -1;
 
     if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
         return st;
@@ -1367,7 +1368,11 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
     msg->path = dst;
     g_free(msg->queue);
     msg->queue = g_strdup(queue);
-    if (spool->batching) {
+    if (spool->batching && old != NULL && (lockfd = dup(msg->fd)) < 0) {
+        /* no second descriptor for the lock: not deferred, then (below) */
+        if (fsync_dir(newdir) < 0)
+            st = io_error(err, errno, "cannot sync", newdir);
+    } else if (spool->batching) {
         g_hash_table_add(spool->b_dirs, newdir);
         newdir = NULL;
         if (old != NULL) {
@@ -1375,7 +1380,7 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
              * takes the new name meanwhile must not lose it to this
              * unlink); pool_put refuses a file with two links, so it is
              * unlinked, never pooled */
-            struct batch_done d = {old, dup(msg->fd)};
+            struct batch_done d = {old, lockfd};
             g_array_append_val(spool->b_done, d);
             old = NULL;
         } else {
