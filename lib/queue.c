@@ -123,16 +123,12 @@ name_cmp(gconstpointer a, gconstpointer b)
     return strcmp(x, y);
 }
 
-/* valid_name - one safe path component (the rule of lib/spool) */
+/* valid_name - one safe path component (the rule of lib/spool), at most
+ * 128 octets */
 static gboolean
 valid_name(const char *s)
 {
-    if (s == NULL || *s == '\0' || *s == '.' || strlen(s) > 128)
-        return FALSE;
-    for (const char *p = s; *p != '\0'; p++)
-        if (!g_ascii_isalnum(*p) && *p != '.' && *p != '-' && *p != '_')
-            return FALSE;
-    return TRUE;
+    return smg_spool_valid_queue(s) && strlen(s) <= 128;
 }
 
 /* path_in - "SPOOL/QUEUE/SUB/ID" (new string) */

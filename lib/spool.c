@@ -382,6 +382,17 @@ log_orders_data(unsigned long fstype, dev_t dev)
 }
 
 /*
+ * by_link - whether the spool's renames are not kept in order
+ * (renames_unordered, or dirsync = yes): cur/ folders are then
+ * synchronous, and a move is link, sync, unlink
+ */
+static gboolean
+by_link(const struct smg_spool *spool)
+{
+    return spool->sync && spool->order == ORDER_NOT_KEPT;
+}
+
+/*
  * renames_unordered - whether the file system holding path writes each
  * folder back on its own, so that a rename from one folder to another can
  * reach the disk as its removal alone (the file then has no name until
@@ -407,48 +418,32 @@ renames_unordered(const char *path)
 }
 
 /*
- * clear_dirsync - take the synchronous-folder attribute off dir, where
- * dirsync = no follows an earlier auto or yes (errors ignored: a file
- * system without the attribute has nothing to take off)
+ * set_dirsync - set (on) or take off the synchronous-folder attribute
+ * (chattr +D) of dir.  Set, on the ext2 family every change of its
+ * entries is written before the call that made it returns, so a rename
+ * into it (a claim) is on disk before the removal from new/ can be; a
+ * failure to set it is logged, once.  Taken off where dirsync = no follows
+ * an earlier auto or yes (errors ignored: a file system without the
+ * attribute has nothing to take off).
  */
 static void
-clear_dirsync(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int flags = 0;
-
-    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_DIRSYNC_FL) != 0) {
-        flags &= ~FS_DIRSYNC_FL;
-        (void) ioctl(fd, FS_IOC_SETFLAGS, &flags);
-    }
-    if (fd >= 0)
-        close(fd);
-}
-
-/*
- * make_dirsync - set the synchronous-folder attribute (chattr +D) on dir:
- * on the ext2 family every change of its entries is then written before
- * the call that made it returns, so a rename into it (a claim) is on disk
- * before the removal from new/ can be.  A failure is logged, once.
- */
-static void
-make_dirsync(const char *dir)
+set_dirsync(const char *dir, gboolean on)
 {
     static gboolean warned;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int flags = 0;
+    int flags = 0, want;
+    gboolean ok = fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
 
-    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0
-        && ((flags & FS_DIRSYNC_FL) != 0
-            || (flags |= FS_DIRSYNC_FL, ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0))) {
-        close(fd);
-        return;
+    if (ok) {
+        want = on ? flags | FS_DIRSYNC_FL : flags & ~FS_DIRSYNC_FL;
+        ok = want == flags || ioctl(fd, FS_IOC_SETFLAGS, &want) == 0;
     }
-    if (!warned)
+    if (!ok && on && !warned) {
         smg_log_warn("cannot make %s synchronous (chattr +D): %s; on this file system without "
                      "a journal a power cut during a claim can leave a message without a name",
                      dir, g_strerror(errno));
-    warned = TRUE;
+        warned = TRUE;
+    }
     if (fd >= 0)
         close(fd);
 }
@@ -515,10 +510,9 @@ smg_spool_ensure(struct smg_spool *spool, const char *queue, GError **err)
             g_free(d);
             return st;
         }
-        if (spool->sync && spool->order == ORDER_NOT_KEPT && strcmp(subs[i], "cur") == 0)
-            make_dirsync(d);
-        else if (spool->sync && spool->dirsync == DIRSYNC_NO && strcmp(subs[i], "cur") == 0)
-            clear_dirsync(d);
+        if (spool->sync && strcmp(subs[i], "cur") == 0
+            && (by_link(spool) || spool->dirsync == DIRSYNC_NO))
+            set_dirsync(d, by_link(spool));
         g_free(d);
     }
     g_hash_table_add(spool->ensured, g_strdup(queue));
@@ -1054,15 +1048,22 @@ quarantine(struct smg_spool *spool, const char *queue, const char *name, const c
     char *dst = g_build_filename(dstdir, id, NULL);
     char *key = g_strdup_printf("%s/%s", queue, name);
     GError *e = NULL;
+    gboolean ok;
 
-    if (smg_spool_ensure(spool, "corrupt", &e) == SMG_OK
-        && ((spool->sync && spool->order == ORDER_NOT_KEPT && link(src, dst) == 0
-             && (fsync_dir(dstdir), unlink(src) == 0))
-            || renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)) {
-        if (spool->sync) {
+    if (smg_spool_ensure(spool, "corrupt", &e) != SMG_OK) {
+        ok = FALSE;
+    } else if (by_link(spool) && link(src, dst) == 0) {
+        /* (link, sync, unlink: see move_to) */
+        (void) fsync_dir(dstdir);
+        ok = unlink(src) == 0;
+    } else {
+        ok = renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0;
+        if (ok && spool->sync)
             (void) fsync_dir(dstdir);
+    }
+    if (ok) {
+        if (spool->sync)
             (void) fsync_dir(srcdir);
-        }
         smg_log_warn("%s: queue=%s, status=corrupt, reason=%s, moved to corrupt/ as %s", name,
                      queue, why, id);
     } else if (errno != ENOENT) {
@@ -1351,7 +1352,7 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
     }
     newdir = smg_spool_queue_dir(spool, queue, "new");
     dst = g_build_filename(newdir, as != NULL ? as : msg->id, NULL);
-    if (spool->sync && spool->order == ORDER_NOT_KEPT && link(msg->path, dst) == 0) {
+    if (by_link(spool) && link(msg->path, dst) == 0) {
         old = msg->path;
     } else if (as != NULL ? renameat2(AT_FDCWD, msg->path, AT_FDCWD, dst, RENAME_NOREPLACE) < 0
                           : rename(msg->path, dst) < 0) {
@@ -1581,7 +1582,7 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         st = io_error(err, errno, "cannot read", curdir);
         goto out;
     }
-    unordered = spool->sync && spool->order == ORDER_NOT_KEPT;
+    unordered = by_link(spool);
     linked = g_array_new(FALSE, FALSE, sizeof(struct batch_done));
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
@@ -1604,8 +1605,6 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         } else {
             char *src = g_build_filename(curdir, de->d_name, NULL);
             char *dst = g_build_filename(newdir, de->d_name, NULL);
-            struct stat dst_sb;
-
             if (unordered && link(src, dst) == 0) {
                 /* cur/ is synchronous: its name goes only once new/ is
                  * synced, and under our lock (see move_to) */
@@ -1615,8 +1614,7 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
                 fd = -1;
                 n++;
                 smg_log_info("%s: queue=%s, status=recovered", de->d_name, queue);
-            } else if (fstat(fd, &sb) == 0 && lstat(dst, &dst_sb) == 0
-                       && dst_sb.st_ino == sb.st_ino && dst_sb.st_dev == sb.st_dev) {
+            } else if (fstat(fd, &sb) == 0 && smg_spool_is_at(&sb, dst)) {
                 /* one file under both names (a move cut short): the name
                  * in new/ is enough */
                 (void) unlink(src);
