@@ -1096,7 +1096,6 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     char *skip = NULL; /* "host[addr]:port" just tried on a cached connection */
     char dsn[16] = "4.4.1";
     unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0;
-    gboolean single;
     enum sess s;
 
     /* a cached connection first */
@@ -1156,13 +1155,14 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
                 continue;
             }
         } else if (addrs->len == 0) {
-            g_free(why);
-            why = g_strdup_printf("Host or domain name not found: no address "
-                                  "for %s", host->name);
             /* the one host of a domain: no such domain to deliver to; a
              * relay host is this gateway's own setting (a typo, a DNS
              * glitch), never a reason to bounce everything sent through it */
-            single = hosts->len == 1 && d->relay_host == NULL;
+            gboolean single = hosts->len == 1 && d->relay_host == NULL;
+
+            g_free(why);
+            why = g_strdup_printf("Host or domain name not found: no address "
+                                  "for %s", host->name);
             g_strlcpy(dsn, single ? "5.1.2" : "4.4.4", sizeof dsn);
             if (single)
                 perm_fails++;

@@ -72,12 +72,18 @@ append_date(GString *out, time_t t)
                            tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* action_name - the Action: value of a */
-static const char *
-action_name(enum smg_dsn_action a)
-{
-    return a == SMG_DSN_FAILED ? "failed" : a == SMG_DSN_DELAYED ? "delayed" : "relayed";
-}
+/* What each action is called: its Action: value, the NOTIFY word that asks
+ * for it, the human part's heading and the report's subject. */
+static const struct {
+    const char *name, *notify, *heading, *subject;
+} actions[] = {
+    [SMG_DSN_FAILED] = {"failed", "FAILURE", "Your message could not be delivered to:\n\n",
+                        "Undelivered Mail Returned to Sender"},
+    [SMG_DSN_DELAYED] = {"delayed", "DELAY", "Your message has not yet been delivered to:\n\n",
+                         "Delayed Mail (still being retried)"},
+    [SMG_DSN_RELAYED] = {"relayed", "SUCCESS", "Your message was relayed to:\n\n",
+                         "Successful Mail Delivery Report"},
+};
 
 /* valid_status - whether s is an RFC 3463 code class.subject.detail */
 static gboolean
@@ -109,9 +115,7 @@ smg_dsn_wants(const char *params, enum smg_dsn_action action)
 
     if (notify != NULL) {
         char **words = g_strsplit(notify, ",", -1);
-        const char *want = action == SMG_DSN_FAILED    ? "FAILURE"
-                           : action == SMG_DSN_DELAYED ? "DELAY"
-                                                       : "SUCCESS";
+        const char *want = actions[action].notify;
 
         wants = FALSE;
         for (char **w = words; *w != NULL; w++)
@@ -261,7 +265,7 @@ append_rcpt_fields(GString *ds, const struct smg_dsn_rcpt *r, time_t now)
         append_ascii(ds, r->addr, MAX_FIELD);
         g_string_append_c(ds, '\n');
     }
-    g_string_append_printf(ds, "Action: %s\n", action_name(r->action));
+    g_string_append_printf(ds, "Action: %s\n", actions[r->action].name);
     g_string_append_printf(ds, "Status: %s\n", r->status);
     if (r->remote_mta != NULL && *r->remote_mta != '\0') {
         g_string_append(ds, "Remote-MTA: dns; ");
@@ -298,9 +302,7 @@ append_human(GString *txt, const struct smg_dsn_report *rep,
     append_wrapped(txt, rep->reason);
     if (txt->len > 1 && txt->str[txt->len - 2] != '\n')
         g_string_append_c(txt, '\n');
-    g_string_append(txt, first == SMG_DSN_FAILED    ? "Your message could not be delivered to:\n\n"
-                         : first == SMG_DSN_DELAYED ? "Your message has not yet been delivered to:\n\n"
-                                                    : "Your message was relayed to:\n\n");
+    g_string_append(txt, actions[first].heading);
     for (gsize i = 0; i < n; i++) {
         if (!use[i])
             continue;
@@ -317,7 +319,7 @@ append_human(GString *txt, const struct smg_dsn_report *rep,
                 d++;
             append_ascii(txt, d, MAX_FIELD);
         } else {
-            g_string_append(txt, action_name(rcpts[i].action));
+            g_string_append(txt, actions[rcpts[i].action].name);
         }
         g_string_append_printf(txt, " (%s)\n", rcpts[i].status);
     }
@@ -358,8 +360,9 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
         return SMG_BUG;
     }
     for (gsize i = 0; i < n; i++) {
-        if (rcpts[i].addr == NULL || *rcpts[i].addr == '\0' || !valid_status(rcpts[i].status)) {
-            smg_set_error(err, SMG_BUG, "4.3.0", "dsn: recipient %zu: bad address or status", i);
+        if (rcpts[i].addr == NULL || *rcpts[i].addr == '\0' || !valid_status(rcpts[i].status)
+            || (unsigned) rcpts[i].action >= G_N_ELEMENTS(actions)) {
+            smg_set_error(err, SMG_BUG, "4.3.0", "dsn: recipient %zu: bad address, status or action", i);
             return SMG_BUG;
         }
     }
@@ -483,9 +486,7 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     if (rep->subject != NULL)
         append_ascii(msg, rep->subject, 200);
     else
-        g_string_append(msg, first == SMG_DSN_FAILED    ? "Undelivered Mail Returned to Sender"
-                             : first == SMG_DSN_DELAYED ? "Delayed Mail (still being retried)"
-                                                        : "Successful Mail Delivery Report");
+        g_string_append(msg, actions[first].subject);
     g_string_append_printf(msg, "\nMessage-ID: <%s@%s>\n", id, rep->reporting_mta);
     g_string_append(msg, "Auto-Submitted: auto-replied\n"
                          "MIME-Version: 1.0\n");

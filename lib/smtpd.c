@@ -571,10 +571,6 @@ do_rcpt(struct session *s, const struct smg_smtp_cmd *cmd)
         reply(s, 503, "5.5.1", "Error: need MAIL command");
         return;
     }
-    if (cmd->path.domain == NULL && g_ascii_strcasecmp(cmd->path.addr, "postmaster") != 0) {
-        reply(s, 550, "5.1.1", "Error: this gateway has no local mailboxes");
-        return;
-    }
     if (!s->esmtp && cmd->params != NULL) {
         reply(s, 555, "5.5.4", "Error: ESMTP parameters need EHLO");
         return;
@@ -591,8 +587,9 @@ do_rcpt(struct session *s, const struct smg_smtp_cmd *cmd)
     }
     params = g_string_new(NULL);
     smg_smtp_format_params(cmd, params);
-    /* RFC 5321 4.5.1: a relay takes <Postmaster> (the parser lets it
-     * through without a domain, in any case) for its operators */
+    /* RFC 5321 4.5.1: a relay takes <Postmaster>, in any case, for its
+     * operators (the one address the parser lets through without a
+     * domain) */
     smg_envelope_add_rcpt(s->tx, cmd->path.domain != NULL ? cmd->path.addr : s->env->postmaster,
                           params->str);
     g_string_free(params, TRUE);
