@@ -1,0 +1,88 @@
+#!/bin/bash
+# 9030-install.t - make install and make uninstall, with Debian's layout
+# (README.md: --prefix=/usr --sysconfdir=/etc --localstatedir=/var) moved
+# under a temporary root: the eight programs, the man pages, the rules, the
+# example smg.conf, the systemd units, the cron file and the inetd line;
+# every path a unit, the cron file and the inetd line run is the installed
+# program (no @sbindir@ left, no path rewritten twice), systemd-analyze
+# verify accepts every unit, the installed smg-recv accepts the installed
+# example config, and make uninstall leaves no file behind.
+# SPDX-License-Identifier: MIT
+. "$srcdir/t/tap/tap.sh"
+
+R="$T/root"
+PROGS="recv check scan sign route send queue blcheck"
+UNITS="smg-recv.socket smg-recv@.service smg-recv.service smg-check@.service smg-scan@.service
+smg-sign@.service smg-route@.service smg-send@.service smg-blcheck.service smg-blcheck.timer"
+UNITDIR="$R/usr/lib/systemd/system"
+
+# install - make install or uninstall (ARG) into $R, with Debian's layout
+install() {
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" "$1" prefix="$R/usr" \
+        sysconfdir="$R/etc" localstatedir="$R/var" >"$T/$1.log" 2>&1
+}
+
+install install
+is "make install exits 0" 0 $?
+for p in $PROGS; do
+    ok "smg-$p installed in sbin, executable" test -x "$R/usr/sbin/smg-$p"
+    ok "smg-$p(8) installed" test -s "$R/usr/share/man/man8/smg-$p.8"
+done
+ok "smg.conf(5) installed" test -s "$R/usr/share/man/man5/smg.conf.5"
+ok "smg-envelope(5) installed" test -s "$R/usr/share/man/man5/smg-envelope.5"
+ok "smg-spool(7) installed" test -s "$R/usr/share/man/man7/smg-spool.7"
+ok "the spam rules installed in pkgdatadir" test -s "$R/usr/share/smg/smg.rules"
+ok "the example smg.conf installed in sysconfdir/smg" test -s "$R/etc/smg/smg.conf.example"
+ok "the cron file installed in sysconfdir/cron.d" test -s "$R/etc/cron.d/smg-blcheck"
+ok "the inetd line installed in docdir" test -s "$R/usr/share/doc/smg/inetd.conf"
+for u in $UNITS; do
+    ok "$u installed" test -s "$UNITDIR/$u"
+done
+
+is "no @sbindir@ left in what was installed" "" \
+    "$(grep -rl '@sbindir@' "$UNITDIR" "$R/etc/cron.d" "$R/usr/share/doc/smg" 2>&1)"
+# every program a unit starts is an installed one (a prefix that ends in
+# /usr once made .../usr/sbin into .../usr/.../usr/sbin)
+execs=$(cd "$UNITDIR" && grep -h '^ExecStart=' $UNITS | sed 's/^ExecStart=//; s/ .*//' | sort -u)
+is "the units start 7 distinct programs" 7 "$(printf '%s\n' "$execs" | wc -l)"
+for e in $execs; do
+    case $e in
+    "$R/usr/sbin/smg-"*) ok "unit program $e is installed" test -x "$e" ;;
+    *) is "unit program in the installed sbin" "$R/usr/sbin/smg-..." "$e" ;;
+    esac
+done
+cron=$(grep -v '^#' "$R/etc/cron.d/smg-blcheck" | grep smg-blcheck)
+is "the cron line runs the installed smg-blcheck at 05:00 as root" \
+    "0 5 * * * root $R/usr/sbin/smg-blcheck --log syslog" "$cron"
+inetd=$(grep -v '^#' "$R/usr/share/doc/smg/inetd.conf")
+is "the inetd line runs the installed smg-recv" \
+    "$(printf 'smtp\tstream\ttcp\tnowait\troot\t%s/usr/sbin/smg-recv\tsmg-recv --log syslog' "$R")" \
+    "$inetd"
+
+# systemd-analyze verify: syntax, and that each command exists and is
+# executable; a template is verified as an instance
+for u in $UNITS; do
+    v=$u
+    case $u in
+    *@.service)
+        v=${u%@.service}@test1.service
+        ln -s "$u" "$UNITDIR/$v"
+        ;;
+    esac
+    out=$(cd "$UNITDIR" && systemd-analyze verify --man=no "$UNITDIR/$v" 2>&1)
+    rc=$?
+    # (what it says about its own container, not about the unit)
+    out=$(printf '%s\n' "$out" | grep -v -e '^Failed to read \$container' -e '^PR_SET_MM' -e '^$')
+    is "systemd-analyze verify $v exits 0" 0 $rc
+    is "systemd-analyze verify $v finds nothing" "" "$out"
+    [ "$v" = "$u" ] || rm -f "$UNITDIR/$v"
+done
+
+out=$("$R/usr/sbin/smg-recv" -n -c "$R/etc/smg/smg.conf.example" 2>&1 >/dev/null)
+is "the installed smg-recv accepts the installed example config (-n)" "0:" "$?:$out"
+
+install uninstall
+is "make uninstall exits 0" 0 $?
+is "make uninstall leaves no file" "" "$(find "$R" ! -type d 2>&1)"
+
+done_testing
