@@ -477,19 +477,28 @@ from_address(const char *msg, const struct parsed *p)
         if (list != NULL)
             g_object_unref(list);
         g_free(value);
-        return addr; /* the first From: field only */
+        return addr; /* the only From: field (smg_dkim_sign checks) */
     }
     return NULL;
+}
+
+/* count_fields - how many fields of the header are named name */
+static guint
+count_fields(const char *msg, const struct parsed *p, const char *name)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < p->fields->len; i++)
+        if (field_is(msg, &g_array_index(p->fields, struct field, i), name))
+            n++;
+    return n;
 }
 
 /* has_field - whether the header has a field named name */
 static gboolean
 has_field(const char *msg, const struct parsed *p, const char *name)
 {
-    for (guint i = 0; i < p->fields->len; i++)
-        if (field_is(msg, &g_array_index(p->fields, struct field, i), name))
-            return TRUE;
-    return FALSE;
+    return count_fields(msg, p, name) > 0;
 }
 
 /* expand - s with every '%' replaced by domain (new string) */
@@ -670,6 +679,7 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
     GArray *jobs = NULL;
     GString *sigs = NULL, *body = NULL, *notes = g_string_new(NULL);
     enum smg_status st = SMG_OK;
+    guint nfrom;
 
     *out = NULL;
     *log = NULL;
@@ -677,6 +687,13 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
     eol = p.crlf ? "\r\n" : "\n";
     if (p.why != NULL) {
         *log = g_strdup_printf("dkim=error, reason=%s", p.why);
+        goto done;
+    }
+    /* RFC 5322 3.6 allows one From: field.  With more, a key picked for
+     * one address would vouch for the others, which receivers may show or
+     * check instead (DMARC, RFC 7489 6.6.1): such mail is not signed. */
+    if ((nfrom = count_fields(msg, &p, "From")) > 1) {
+        *log = g_strdup_printf("dkim=error, reason=%u From: fields", nfrom);
         goto done;
     }
     from = from_address(msg, &p);

@@ -37,6 +37,18 @@ is "no key: exit 0" 0 $?
 ok "no key: output identical to input" cmp -s "$T/nokey.eml" "$T/nokey.out"
 like "no key: logged" 'dkim=none, reason=no key, from=<carol@nokey.test>' "$(cat "$T/err")"
 
+# two From: fields (RFC 5322 allows one): not signed for the first as if
+# it were the only one, whatever case or spacing the second is written in
+printf 'From: alice@rsa.test\nTo: bob@example.net\nFROM : mallory@evil.test\nSubject: two\n\nHi.\n' >"$T/twofrom.eml"
+"$SMG_SIGN" -c "$T/smg.conf" --log stderr <"$T/twofrom.eml" >"$T/twofrom.out" 2>"$T/err"
+is "two From: fields: exit 0 (passes)" 0 $?
+ok "two From: fields: output identical to input (unsigned)" cmp -s "$T/twofrom.eml" "$T/twofrom.out"
+like "two From: fields: logged as an error" 'dkim=error, reason=2 From: fields' "$(cat "$T/err")"
+printf 'SMG-Queue-ID: TF1\nSMG-Sender: <bounce@rsa.test>\nSMG-Recipient: <bob@example.net>\n' >"$T/twofrom.env"
+cat "$T/twofrom.eml" >>"$T/twofrom.env"
+"$SMG_SIGN" -c "$T/smg.conf" --log stderr <"$T/twofrom.env" >"$T/twofrom.out" 2>"$T/err"
+ok "two From: fields: no signature by the envelope sender either" cmp -s "$T/twofrom.env" "$T/twofrom.out"
+
 # filter mode with an envelope: fields first, then the signature
 out=$(envmsg FILT1 bounce@rsa.test carol@nokey.test | "$SMG_SIGN" -c "$T/smg.conf" --log stderr 2>"$T/err")
 is "envelope: first line is SMG-Queue-ID" "SMG-Queue-ID: FILT1" "$(printf '%s\n' "$out" | head -1)"
