@@ -352,6 +352,19 @@ smg_dkim_keytable(const struct smg_dkim *d)
     return d->keys;
 }
 
+/*
+ * line_end - where the line at pos ends: at the first LF or CR, or len.
+ * Lines end as smg-send sees them (smg_smtpc_wire): at LF, CRLF or a bare
+ * CR, each sent as CRLF, so a bare CR ends a line here too.
+ */
+static gsize
+line_end(const char *msg, gsize pos, gsize len)
+{
+    while (pos < len && msg[pos] != '\n' && msg[pos] != '\r')
+        pos++;
+    return pos;
+}
+
 /* parse_message - split msg into header fields and body (see struct parsed) */
 static void
 parse_message(const char *msg, gsize len, struct parsed *p)
@@ -366,13 +379,13 @@ parse_message(const char *msg, gsize len, struct parsed *p)
     p->last_eol = TRUE;
     p->why = NULL;
     while (pos < len) {
-        const char *nl = memchr(msg + pos, '\n', len - pos);
-        gsize eol = nl != NULL ? (gsize) (nl - msg) : len;
-        gsize end = eol > pos && msg[eol - 1] == '\r' ? eol - 1 : eol;
-        gsize next = nl != NULL ? eol + 1 : len;
+        gsize end = line_end(msg, pos, len);
+        gsize next = end < len ? end + 1 : len;
 
+        if (next < len && msg[end] == '\r' && msg[next] == '\n')
+            next++;
         if (first) {
-            p->crlf = nl != NULL && end < eol;
+            p->crlf = next == end + 2;
             first = FALSE;
         }
         if (end == pos) { /* the empty line */
@@ -402,7 +415,7 @@ parse_message(const char *msg, gsize len, struct parsed *p)
             }
             g_array_append_val(p->fields, f);
         }
-        p->last_eol = nl != NULL;
+        p->last_eol = end < len;
         pos = next;
     }
 }
@@ -415,25 +428,21 @@ field_is(const char *msg, const struct field *f, const char *name)
            && g_ascii_strncasecmp(msg + f->start, name, f->namelen) == 0;
 }
 
-/* append_crlf - append s[0..n) with every bare LF made CRLF */
+/* append_crlf - append s[0..n) with every line end (see line_end) CRLF */
 static void
 append_crlf(GString *out, const char *s, gsize n)
 {
     gsize from = 0;
-    const char *nl;
 
-    while (from < n && (nl = memchr(s + from, '\n', n - from)) != NULL) {
-        gsize i = (gsize) (nl - s);
+    while (from < n) {
+        gsize i = line_end(s, from, n);
 
-        if (i > 0 && s[i - 1] == '\r') {
-            g_string_append_len(out, s + from, (gssize) (i + 1 - from));
-        } else {
-            g_string_append_len(out, s + from, (gssize) (i - from));
-            g_string_append_len(out, "\r\n", 2);
-        }
-        from = i + 1;
+        g_string_append_len(out, s + from, (gssize) (i - from));
+        if (i == n)
+            break;
+        g_string_append_len(out, "\r\n", 2);
+        from = i + 1 < n && s[i] == '\r' && s[i + 1] == '\n' ? i + 2 : i + 1;
     }
-    g_string_append_len(out, s + from, (gssize) (n - from));
 }
 
 /* mailbox_addr - the first mailbox address of an address list, or NULL */

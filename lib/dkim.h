@@ -13,8 +13,8 @@
  *
  * The message given is the message proper (never the SMG-* envelope
  * fields).  Its lines may end in LF (the spool) or CRLF; libopendkim is fed
- * CRLF, as smg-send transmits, and the fields added use the message's own
- * line ends.  l= is never used.
+ * CRLF, as smg-send transmits (which sends a bare CR as a line end too),
+ * and the fields added use the message's own line ends.  l= is never used.
  *
  * SPDX-License-Identifier: MIT
  */
