@@ -38,6 +38,7 @@
 #include "lib/log.h"
 #include "lib/privs.h"
 #include "lib/prog.h"
+#include "lib/spool.h"
 #include "lib/stage.h"
 
 static const char USAGE[] =
@@ -170,6 +171,81 @@ scan_idle(void *ctx, GError **err)
     return SMG_OK;
 }
 
+/*
+ * header_len - the length of msg's leading header fields: lines that are
+ * a field (a name, then a colon) or continue one, up to the first line
+ * that is neither (the blank line, or body text in a message without one)
+ */
+static gsize
+header_len(const char *msg, gsize len)
+{
+    gsize pos = 0;
+
+    while (pos < len) {
+        const char *line = msg + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        gsize n = nl != NULL ? (gsize) (nl - line) + 1 : len - pos;
+        gsize i = 0;
+
+        if (*line == ' ' || *line == '\t') {
+            if (pos == 0)
+                break;
+        } else {
+            while (i < n && line[i] > ' ' && line[i] < 127 && line[i] != ':')
+                i++;
+            while (i > 0 && i < n && (line[i] == ' ' || line[i] == '\t'))
+                i++;
+            if (i == 0 || i >= n || line[i] != ':')
+                break;
+        }
+        pos += n;
+    }
+    return pos;
+}
+
+/*
+ * returned_header - how much of the message (at buf + off) the NDR may
+ * return: its header fields, or nothing when the scanner finds anything
+ * in them (a virus in a field, or in a message without a blank line whose
+ * text would be taken as header) or cannot scan them
+ */
+static gsize
+returned_header(struct scan *s, const char *buf, gsize len, gsize off)
+{
+    gsize n = header_len(buf + off, len - off);
+    struct smg_av_result r;
+    GError *err = NULL;
+    gboolean clean;
+
+    if (n == 0)
+        return 0;
+    clean = smg_av_scan(s->av, buf + off, n, &r, &err) == SMG_OK
+            && r.verdict == SMG_AV_CLEAN && r.limit == NULL;
+    g_clear_error(&err);
+    smg_av_result_clear(&r);
+    return clean ? n : 0;
+}
+
+/*
+ * ndr_id - the NDR's queue ID: the original's + "N", so that a repeated
+ * run replaces it; when that is too long for a queue ID, a shorter one
+ * made from the original's beginning and a digest of all of it, as stable
+ */
+static char *
+ndr_id(const char *id)
+{
+    char *nid = smg_dsn_queue_id(id, "N");
+    char *sum;
+
+    if (smg_spool_valid_id(nid))
+        return nid;
+    g_free(nid);
+    sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, id, -1);
+    nid = g_strdup_printf("%.64s-%.32sN", id, sum);
+    g_free(sum);
+    return nid;
+}
+
 /* add_ndr - the report to the sender of an infected message, if it may go */
 static void
 add_ndr(struct scan *s, const char *id, const char *buf, gsize len,
@@ -182,6 +258,7 @@ add_ndr(struct scan *s, const char *id, const char *buf, gsize len,
     char *reason, *diag, *nid;
     GString *ndr = NULL;
     GError *err = NULL;
+    gsize hdr;
 
     if (!s->ndr) {
         g_string_append(log, ", ndr=none (off)");
@@ -191,7 +268,8 @@ add_ndr(struct scan *s, const char *id, const char *buf, gsize len,
         g_string_append_printf(log, ", ndr=none (%s)", why);
         return;
     }
-    nid = smg_dsn_queue_id(id, "N");
+    nid = ndr_id(id);
+    hdr = returned_header(s, buf, len, off);
     diag = g_strdup_printf("X-smg; virus found: %s", virus);
     reason = g_strdup_printf(
         "Your message was not sent. The virus scanner of this mail gateway found "
@@ -216,7 +294,9 @@ add_ndr(struct scan *s, const char *id, const char *buf, gsize len,
     rep.subject = "Undelivered Mail: virus found";
     rep.id = nid;
     rep.headers_only = TRUE; /* never send the virus back */
-    if (smg_dsn_build(&rep, env, buf, len, off, rcpts, env->rcpts->len, &ndr, &err) != SMG_OK) {
+    /* the report returns buf[off..off + hdr): the header fields, if clean */
+    if (smg_dsn_build(&rep, env, buf, off + hdr, off, rcpts, env->rcpts->len, &ndr, &err)
+        != SMG_OK) {
         g_string_append_printf(log, ", ndr=none (%s)", err->message);
         g_clear_error(&err);
     } else if (ndr == NULL) {

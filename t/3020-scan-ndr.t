@@ -2,9 +2,10 @@
 # 3020-scan-ndr.t - the non-delivery report smg-scan writes for an
 # infected message, parsed back field by field with Python's email
 # package (the independent check: it must take it as a delivery-status
-# report); RET/ENVID/NOTIFY/ORCPT honoured, the virus never returned; no
-# report to <>, to a sender outside the customer's domains, or when NOTIFY
-# excludes it.
+# report); RET/ENVID/NOTIFY/ORCPT honoured, the virus never returned (not
+# even from a header field, or from a message without a blank line); an
+# original ID of the longest length gets a valid NDR ID; no report to <>,
+# to a sender outside the customer's domains, or when NOTIFY excludes it.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/scan.sh"
@@ -136,6 +137,61 @@ is "NOTIFY=NEVER: no NDR" "quarantine/new/N5" "$(echo $(places N5) $(places N5N)
 like "NOTIFY=NEVER logged" 'N5: .*ndr=none \(not requested\)' "$(cat "$T/scan.log")"
 is "SMG-Customer wins over auth=: customer1 does not own other.test" "quarantine/new/N6" \
     "$(echo $(places N6) $(places N6N))"
+
+# the returned header never carries what the scanner found: a message
+# without a blank line (all of it would be "header"), and one with the
+# virus in a header field
+write_conf </dev/null
+EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+raw_enqueue() {
+    id=$1
+    shift
+    {
+        printf 'SMG-Queue-ID: %s\nSMG-Sender: <user@sender.test>\n' "$id"
+        printf 'SMG-Recipient: <r@rcpt.test>\nSMG-Customer: customer1\n'
+        printf "$@"
+    } >"$SPOOL/scan/tmp/$id" && mv "$SPOOL/scan/tmp/$id" "$SPOOL/scan/new/$id"
+}
+raw_enqueue L1 'Subject: no blank line\n%s\n' "$EICAR"
+raw_enqueue L2 'Subject: in a header\nX-Data: %s\n\nbody\n' "$EICAR"
+raw_enqueue L3 'Subject: plain header\r\nX-Mailer: app\r\n\r\n%s\r\n' "$EICAR"
+: >"$T/scan.log"
+run_scan --spool
+is "virus in the header: exit 0" 0 "$RC"
+for id in L1 L2 L3; do
+    is "$id: quarantined, NDR written" "quarantine/new/$id sign/new/${id}N" \
+        "$(echo $(places $id) $(places ${id}N))"
+    is "$id: the virus is nowhere in the NDR" 0 "$(grep -c 'EICAR-STANDARD' "$SPOOL/sign/new/${id}N")"
+    ndr_fields "$SPOOL/sign/new/${id}N" >/dev/null
+    is "$id: Python's email package reads the NDR" 0 $?
+done
+like "no blank line: the header fields before the virus are returned" 'Subject: no blank line' \
+    "$(sed -n '/^Content-Type: text.rfc822-headers/,$p' "$SPOOL/sign/new/L1N")"
+unlike "virus in a header field: that header is not returned" 'Subject: in a header' \
+    "$(sed -n '/^Content-Type: text.rfc822-headers/,$p' "$SPOOL/sign/new/L2N")"
+like "a clean header is returned whole (CRLF)" 'Subject: plain header.X-Mailer: app' \
+    "$(sed -n '/^Content-Type: text.rfc822-headers/,$p' "$SPOOL/sign/new/L3N" | tr -d '\r' | paste -sd.)"
+
+# a queue ID of the longest length: the NDR's ID (the ID + "N") would not
+# be valid; it gets a shorter stable one and the queue goes on
+long=$(printf 'A%.0s' $(seq 1 128))
+enqueue "$long" eicar-zip
+enqueue L4 clean
+: >"$T/scan.log"
+run_scan --spool
+is "128-character ID: exit 0" 0 "$RC"
+is "128-character ID: quarantined" "quarantine/new/$long" "$(places "$long")"
+is "the next message passed" "sign/new/L4" "$(places L4)"
+ndr=$(grep -l "^SMG-Bounce-Of: $long\$" "$SPOOL/sign/new/"* 2>/dev/null)
+is "one NDR for it in sign/new" 1 "$(printf '%s' "$ndr" | grep -c .)"
+like "its ID is logged" "$long: .*ndr=A+-[0-9a-f]+N, status=passed, queue=quarantine" \
+    "$(cat "$T/scan.log")"
+: >"$T/scan.log"
+cp "$SPOOL/quarantine/new/$long" "$SPOOL/scan/new/$long"
+rm "$SPOOL/quarantine/new/$long"
+run_scan --spool
+is "a repeated run replaces that NDR" 1 \
+    "$(grep -l "^SMG-Bounce-Of: $long\$" "$SPOOL/sign/new/"* | grep -c .)"
 
 write_conf <<'EOF'
 scan.ndr = no
