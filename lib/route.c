@@ -316,20 +316,49 @@ smg_route_blacklist_write_unknown(const char *state_dir, const char *gateway,
                        FALSE, written, err);
 }
 
-/* verdict_is - whether field name's verdict= word equals want */
-static gboolean
-verdict_is(const struct smg_envelope *env, const char *name, const char *want)
+/* How a stage's verdict field reads. */
+enum verdict { V_MISSING = 0, V_PASS, V_FLAGGED, V_UNKNOWN };
+
+/* verdict_of - field name's verdict= word: pass, flagged, another or none */
+static enum verdict
+verdict_of(const struct smg_envelope *env, const char *name, const char *pass,
+           const char *flagged)
 {
     const char *v = smg_envelope_get(env, name);
     char *verdict;
-    gboolean yes;
+    enum verdict r = V_UNKNOWN;
 
     if (v == NULL)
-        return FALSE;
+        return V_MISSING;
     verdict = smg_envelope_param(v, "verdict");
-    yes = verdict != NULL && g_ascii_strcasecmp(verdict, want) == 0;
+    if (verdict != NULL && g_ascii_strcasecmp(verdict, pass) == 0)
+        r = V_PASS;
+    else if (verdict != NULL && g_ascii_strcasecmp(verdict, flagged) == 0)
+        r = V_FLAGGED;
     g_free(verdict);
-    return yes;
+    return r;
+}
+
+/*
+ * unchecked - whether a verdict is missing where it must be: a verdict
+ * field without a known word never passes, and customer mail (smg-recv
+ * writes SMG-Client on every message it accepts) must carry one.  smg's
+ * own reports (NDRs, notices) enter at queue sign and have none.
+ */
+static gboolean
+unchecked(const struct smg_envelope *env, enum verdict v)
+{
+    return v == V_UNKNOWN
+           || (v == V_MISSING && smg_envelope_get(env, "Client") != NULL);
+}
+
+/* no_verdict - the explanation of a missing verdict */
+static const char *
+no_verdict(const struct smg_envelope *env, const char *what)
+{
+    if (smg_envelope_get(env, "Client") != NULL)
+        return what;
+    return "no verdict: not customer mail";
 }
 
 /* customer_of - the customer name: SMG-Customer, else auth= of SMG-Client */
@@ -472,18 +501,26 @@ smg_route_decide(struct smg_route *r, const char *id,
     const char *spam_f = smg_envelope_get(env, "Spam");
     const char *virus_f = smg_envelope_get(env, "Virus");
     const char *route_f = smg_envelope_get(env, "Route");
-    gboolean virus = verdict_is(env, "Virus", "infected");
-    gboolean spam = verdict_is(env, "Spam", "spam");
+    enum verdict virus = verdict_of(env, "Virus", "clean", "infected");
+    enum verdict spam = verdict_of(env, "Spam", "ham", "spam");
     gboolean origin_bad = FALSE, cust_bad;
 
     (void) err;
     memset(d, 0, sizeof *d);
     d->explain = g_string_new(NULL);
     g_string_append_printf(d->explain, "queue-id: %s\n", id);
-    g_string_append_printf(d->explain, "virus: %s\n",
-                           virus_f != NULL ? virus_f : "(no verdict)");
-    g_string_append_printf(d->explain, "spam: %s\n",
-                           spam_f != NULL ? spam_f : "(no verdict: ham)");
+    if (virus_f != NULL)
+        g_string_append_printf(d->explain, "virus: %s%s\n", virus_f,
+                               virus == V_UNKNOWN ? " (unknown verdict)" : "");
+    else
+        g_string_append_printf(d->explain, "virus: (%s)\n",
+                               no_verdict(env, "no verdict: not scanned"));
+    if (spam_f != NULL)
+        g_string_append_printf(d->explain, "spam: %s%s\n", spam_f,
+                               spam == V_UNKNOWN ? " (unknown verdict)" : "");
+    else
+        g_string_append_printf(d->explain, "spam: (%s)\n",
+                               no_verdict(env, "no verdict: not checked"));
     if (route_f != NULL) {
         char *pool = smg_envelope_param(route_f, "pool");
 
@@ -492,12 +529,15 @@ smg_route_decide(struct smg_route *r, const char *id,
         g_free(pool);
     }
     cust_bad = customer_bad(r, env, now, d->explain);
-    if (virus) {
+    if (virus == V_FLAGGED) {
         d->pool = SMG_ROUTE_BAD;
         d->reason = g_strdup("virus");
-    } else if (spam) {
+    } else if (spam == V_FLAGGED) {
         d->pool = SMG_ROUTE_BAD;
         d->reason = g_strdup("spam");
+    } else if (unchecked(env, virus) || unchecked(env, spam)) {
+        d->pool = SMG_ROUTE_BAD;
+        d->reason = g_strdup("unchecked");
     } else if (cust_bad) {
         d->pool = SMG_ROUTE_BAD;
         d->reason = g_strdup("customer-ratio");

@@ -3,11 +3,15 @@
  *
  * The pool comes from what the earlier stages wrote into the envelope, in
  * this order: a virus verdict "infected" (SMG-Virus), a spam verdict
- * "spam" (SMG-Spam), the customer's recent spam ratio at or above
- * [route] customer_spam_ratio, and a report (NDR, delay notice) about mail
- * that itself left from the bad pool (its SMG-Route already says
- * pool=bad): any of these sends it to the bad pool, everything else to the
- * good one.  A message never moves from bad to good.
+ * "spam" (SMG-Spam), a verdict that is missing or unknown ("unchecked":
+ * customer mail, which smg-recv marks with SMG-Client, must carry
+ * "clean" and "ham"; a verdict field with another word never passes; smg's
+ * own reports, which enter at queue sign, carry none), the customer's
+ * recent spam ratio at or above [route] customer_spam_ratio, and a report
+ * (NDR, delay notice) about mail that itself left from the bad pool (its
+ * SMG-Route already says pool=bad): any of these sends it to the bad pool,
+ * everything else to the good one.  A message never moves from bad to
+ * good.
  *
  * Inside the pool the gateway is a stable function of the queue ID (a hash
  * modulo the number of candidates), so that a repeated run picks the same
@@ -64,7 +68,8 @@ struct smg_route_decision {
     enum smg_route_pool pool;
     char *gateway;    /* the chosen gateway's name */
     char *reason;     /* one word for SMG-Route and the log: "ham", "spam",
-                         "virus", "customer-ratio", "bad-origin" */
+                         "virus", "unchecked", "customer-ratio",
+                         "bad-origin" */
     GString *explain; /* the decision and why, one fact a line */
 };
 
@@ -86,8 +91,9 @@ void smg_route_set_now(struct smg_route *r, time_t now);
  * smg_route_decide - choose pool and gateway for the message of queue ID
  * id with envelope env.  Fills *d (clear it with
  * smg_route_decision_clear).  Never fails for the message's sake: a
- * missing verdict is "ham", unreadable state is reported in d->explain
- * and ignored; SMG_OK always.
+ * missing verdict of customer mail is "unchecked" (the bad pool), of other
+ * mail nothing; unreadable state is reported in d->explain and ignored;
+ * SMG_OK always.
  */
 enum smg_status smg_route_decide(struct smg_route *r, const char *id,
                                  const struct smg_envelope *env,

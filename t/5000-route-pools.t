@@ -34,6 +34,25 @@ like "SMG-Route of ham" '^pool=good gateway=mta0[12] reason=ham$' "$(field SMG-R
 like "log line" 'SPAM1: pool=bad, gateway=mta03, reason=spam, status=passed, queue=send.mta03' "$(cat "$T/route.log")"
 like "body kept" '^\.leading dot line$' "$(cat "$ham")"
 
+# customer mail (smg-recv wrote SMG-Client) that skipped smg-scan or
+# smg-check, or carries a verdict smg-route does not know, never leaves
+# from the good pool as if it were clean
+CLIENT="Client: addr=10.0.0.1 helo=app.cust.test tls=none auth=c1"
+spool_msg route CHK1 a@cust.test x@rcpt.test "$CLIENT" "Customer: c1" \
+    "Spam: verdict=ham score=0.1 threshold=5.0" "Virus: verdict=clean engine=ClamAV/1 signatures=1"
+spool_msg route NOSCAN1 a@cust.test x@rcpt.test "$CLIENT" "Customer: c1" "Spam: verdict=ham score=0.1 threshold=5.0"
+spool_msg route NOCHECK1 a@cust.test x@rcpt.test "$CLIENT" "Customer: c1" "Virus: verdict=clean engine=ClamAV/1 signatures=1"
+spool_msg route ODD1 a@cust.test x@rcpt.test "$CLIENT" "Customer: c1" \
+    "Spam: score=0.1 threshold=5.0" "Virus: verdict=clean engine=ClamAV/1 signatures=1"
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>"$T/unchecked.log"
+is "checked customer mail: good pool" 1 "$(ls "$SPOOL"/send.mta0[12]/new/CHK1 2>/dev/null | wc -l)"
+ok "customer mail without SMG-Virus: bad pool" test -f "$SPOOL/send.mta03/new/NOSCAN1"
+ok "customer mail without SMG-Spam: bad pool" test -f "$SPOOL/send.mta03/new/NOCHECK1"
+ok "SMG-Spam without a verdict: bad pool" test -f "$SPOOL/send.mta03/new/ODD1"
+like "logged as unchecked" 'NOSCAN1: pool=bad, gateway=mta03, reason=unchecked' "$(cat "$T/unchecked.log")"
+is "SMG-Route says unchecked" "pool=bad gateway=mta03 reason=unchecked" \
+    "$(field SMG-Route "$SPOOL/send.mta03/new/NOCHECK1")"
+
 # spread: 40 ham messages land on both good gateways, none on the bad one
 for i in $(seq 10 49); do
     spool_msg route "SPREAD$i" a@cust.test x@rcpt.test "Spam: verdict=ham score=0"

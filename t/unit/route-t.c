@@ -137,6 +137,70 @@ test_pools(void)
     smg_conf_free(conf);
 }
 
+/* client_env - env_of for mail smg-recv accepted (it has SMG-Client) */
+static struct smg_envelope *
+client_env(const char *id, const char *spam, const char *virus)
+{
+    struct smg_envelope *env = env_of(id, spam, virus, "cust1", NULL);
+
+    smg_envelope_set(env, "Client", "addr=10.0.0.1 helo=app.test tls=none auth=cust1");
+    return env;
+}
+
+/* mail that skipped smg-check or smg-scan never leaves as if clean */
+static void
+test_unchecked(void)
+{
+    struct smg_conf *conf = conf_with("");
+    struct smg_route *r;
+    GError *err = NULL;
+    char *s;
+
+    ok(smg_route_new(conf, &r, &err) == SMG_OK, "router made");
+    s = decide(r, client_env("U1", "verdict=ham score=1", "verdict=clean"));
+    ok(g_str_has_prefix(s, "good ") && g_str_has_suffix(s, " ham"),
+       "customer mail with both verdicts: good (%s)", s);
+    g_free(s);
+    is_decision(r, client_env("U1", "verdict=ham score=1", NULL),
+                "bad mta03 unchecked", "customer mail without SMG-Virus: bad pool");
+    is_decision(r, client_env("U1", NULL, "verdict=clean"),
+                "bad mta03 unchecked", "customer mail without SMG-Spam: bad pool");
+    is_decision(r, client_env("U1", NULL, NULL),
+                "bad mta03 unchecked", "customer mail without verdicts: bad pool");
+    is_decision(r, client_env("U1", "score=1 threshold=5", "verdict=clean"),
+                "bad mta03 unchecked", "SMG-Spam without a verdict word: bad pool");
+    is_decision(r, env_of("U1", "verdict=maybe", "verdict=clean", NULL, NULL),
+                "bad mta03 unchecked", "an unknown spam verdict: bad pool");
+    is_decision(r, env_of("U1", "verdict=ham", "verdict=error", NULL, NULL),
+                "bad mta03 unchecked", "an unknown virus verdict: bad pool");
+    is_decision(r, client_env("U1", "verdict=spam", NULL),
+                "bad mta03 spam", "a spam verdict still says spam");
+    {
+        struct smg_envelope *env = client_env("U2", "verdict=ham", NULL);
+        struct smg_route_decision d;
+
+        if (smg_route_decide(r, "U2", env, &d, NULL) != SMG_OK)
+            bail("decide");
+        ok(strstr(d.explain->str, "virus: (no verdict: not scanned)\n") != NULL,
+           "explain says it was not scanned");
+        smg_route_decision_clear(&d);
+        smg_envelope_free(env);
+    }
+    {
+        /* smg's own reports (smg-send's NDRs, smg-blcheck's notices) pass
+         * through neither smg-check nor smg-scan */
+        struct smg_envelope *env = env_of("N1", NULL, NULL, "cust1", NULL);
+
+        smg_envelope_set(env, "Bounce-Of", "Q1");
+        s = decide(r, env);
+        ok(g_str_has_prefix(s, "good ") && g_str_has_suffix(s, " ham"),
+           "a bounce without verdicts: good (%s)", s);
+        g_free(s);
+    }
+    smg_route_free(r);
+    smg_conf_free(conf);
+}
+
 static void
 test_spread(void)
 {
@@ -352,7 +416,7 @@ test_customer_ratio(void)
     is_decision(r, env_of("C2", "verdict=ham", NULL, "cust3", NULL),
                 "good mta01 ham", "fewer than customer_min_messages: not judged");
     {
-        struct smg_envelope *env = env_of("C3", "verdict=ham", NULL, NULL, NULL);
+        struct smg_envelope *env = env_of("C3", "verdict=ham", "verdict=clean", NULL, NULL);
         char *s;
 
         smg_envelope_set(env, "Client", "addr=10.0.0.1 helo=x tls=none auth=cust1");
@@ -549,6 +613,7 @@ main(void)
     plan_lazy();
     top = test_tmpdir();
     test_pools();
+    test_unchecked();
     test_spread();
     test_blacklist_file();
     test_customer_ratio();
