@@ -332,6 +332,17 @@ scan_message(void *ctx, const char *id, const char *buf, gsize len,
     st = smg_av_scan(s->av, buf + off, len - off, &r, err);
     if (st != SMG_OK)
         return st;
+    if (r.unscanned && !s->limit_reject) {
+        /* none of it was scanned: no limit_action = pass makes that clean */
+        const char *key = strstr(r.limit, "MaxScanSize") != NULL ? "max_scan_size"
+                                                                 : "max_file_size";
+
+        smg_set_error(err, SMG_PERMFAIL, "5.3.4",
+                      "message not scanned: %zu bytes, more than [scan] %s (%" G_GINT64_FORMAT ")",
+                      len - off, key, smg_conf_int(s->conf, "scan", key));
+        smg_av_result_clear(&r);
+        return SMG_PERMFAIL;
+    }
     infected = r.verdict == SMG_AV_INFECTED || (r.limit != NULL && s->limit_reject);
     virus = r.virus != NULL ? r.virus : r.limit;
 

@@ -25,6 +25,13 @@
  * scan begins only when the folder has TMPDIR_PROBE bytes and an inode
  * free.
  *
+ * A message larger than max_file_size or max_scan_size is skipped whole
+ * by libclamav, which then reports only the limit: nothing of it, not
+ * even its first line, is scanned.  smg_av_scan sees that from the size
+ * and says so (unscanned) instead of scanning.  The line put in front of
+ * the message is added to both limits given to the engine, so that they
+ * are the message's size as the operator counts it.
+ *
  * Limits are reported through the heuristic alert for them
  * (CL_SCAN_HEURISTIC_EXCEEDS_MAX): libclamav records it as "potentially
  * unwanted" and goes on scanning, so a real signature found later still
@@ -145,6 +152,13 @@ set_num(struct cl_engine *e, enum cl_engine_field f, long long v)
     return v > 0 ? cl_engine_set_num(e, f, v) : CL_SUCCESS;
 }
 
+/* with_prefix - a size limit v for the message, as the engine counts it */
+static long long
+with_prefix(guint64 v)
+{
+    return v > 0 ? (long long) (v + strlen(MAIL_PREFIX)) : 0;
+}
+
 /*
  * load_engine - a compiled engine for o's folder, with its signature
  * count; dbstat (zeroed by the caller) is taken before loading so that a
@@ -174,9 +188,9 @@ load_engine(const struct smg_av_options *o, struct cl_engine **out, guint *sigs,
         goto fail;
     }
     cl_engine_set_clcb_virus_found(e, on_virus_found);
-    rc = set_num(e, CL_ENGINE_MAX_SCANSIZE, (long long) o->max_scan_size);
+    rc = set_num(e, CL_ENGINE_MAX_SCANSIZE, with_prefix(o->max_scan_size));
     if (rc == CL_SUCCESS)
-        rc = set_num(e, CL_ENGINE_MAX_FILESIZE, (long long) o->max_file_size);
+        rc = set_num(e, CL_ENGINE_MAX_FILESIZE, with_prefix(o->max_file_size));
     if (rc == CL_SUCCESS)
         rc = set_num(e, CL_ENGINE_MAX_RECURSION, o->max_recursion);
     if (rc == CL_SUCCESS)
@@ -354,6 +368,25 @@ tmpdir_full(const struct smg_av *av)
     return NULL;
 }
 
+/*
+ * too_large - the limit ("MaxFileSize", "MaxScanSize") that makes the
+ * engine skip a file of size bytes whole, or NULL
+ */
+static const char *
+too_large(const struct smg_av *av, guint64 size)
+{
+    int cerr = 0;
+    long long v = cl_engine_get_num(av->engine, CL_ENGINE_MAX_FILESIZE, &cerr);
+
+    if (cerr == CL_SUCCESS && v > 0 && size > (guint64) v)
+        return "MaxFileSize";
+    cerr = 0;
+    v = cl_engine_get_num(av->engine, CL_ENGINE_MAX_SCANSIZE, &cerr);
+    if (cerr == CL_SUCCESS && v > 0 && size > (guint64) v)
+        return "MaxScanSize";
+    return NULL;
+}
+
 /* error_status - how a scan error is taken: engine trouble or bad content */
 static enum smg_status
 error_status(cl_error_t rc)
@@ -394,11 +427,19 @@ smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result 
     const char *virname = NULL;
     unsigned long scanned = 0;
     gsize plen = strlen(MAIL_PREFIX);
+    const char *limit;
     char *copy, *full;
     cl_fmap_t *map;
     cl_error_t rc;
 
     memset(res, 0, sizeof *res);
+    if ((limit = too_large(av, plen + len)) != NULL) {
+        /* libclamav would skip it whole and call it clean */
+        res->limit = g_strdup_printf(LIMIT_PREFIX ".%s", limit);
+        res->unscanned = TRUE;
+        res->verdict = SMG_AV_CLEAN;
+        return SMG_OK;
+    }
     if ((full = tmpdir_full(av)) != NULL) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.1", "antivirus: %s", full);
         g_free(full);

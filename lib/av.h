@@ -9,7 +9,9 @@
  * defaults (all parsers, heuristic alerts on).  When a limit stops the
  * scan of some part (size, recursion, number of files, time), the result
  * says which ("Heuristics.Limits.Exceeded.MaxFileSize"); the caller
- * decides whether that passes.
+ * decides whether that passes.  A message larger than max_file_size or
+ * max_scan_size is skipped whole by libclamav (EICAR on its first line
+ * goes unseen): such a result says so (unscanned), and is no scan at all.
  *
  * A scanner failure never passes mail as clean: an unusable database is
  * SMG_TEMPFAIL at open, an engine failure during a scan SMG_TEMPFAIL, and
@@ -33,7 +35,8 @@
 struct smg_av_options {
     const char *database;      /* folder of the signature databases */
     guint64 max_scan_size;     /* bytes scanned per message; 0: ClamAV's */
-    guint64 max_file_size;     /* largest part or file scanned; 0: ClamAV's */
+    guint64 max_file_size;     /* largest message, part or file scanned;
+                                  0: ClamAV's */
     guint max_recursion;       /* nesting of archives and parts; 0: ClamAV's */
     guint max_files;           /* files in archives per message; 0: ClamAV's */
     guint max_scan_time;       /* milliseconds per message; 0: ClamAV's */
@@ -60,6 +63,9 @@ struct smg_av_result {
                        MaxFileSize"), else NULL; with a limit alone the
                        verdict is CLEAN: the part beyond it was not scanned */
     guint64 scanned; /* bytes libclamav reports as scanned */
+    gboolean unscanned; /* the message itself is larger than max_file_size
+                           or max_scan_size (limit says which): libclamav
+                           would skip all of it, so nothing was scanned */
 };
 
 /*
@@ -86,7 +92,9 @@ guint smg_av_db_version(const struct smg_av *av);
 /*
  * smg_av_scan - scan the message msg[0..len) (an RFC 5322 message, no
  * envelope).  SMG_OK with *res filled (free its strings with
- * smg_av_result_clear); SMG_TEMPFAIL with err when the engine fails
+ * smg_av_result_clear); a message larger than max_file_size or
+ * max_scan_size is not given to libclamav: SMG_OK, CLEAN, unscanned, and
+ * the limit named; SMG_TEMPFAIL with err when the engine fails
  * (memory, temporary files); SMG_PERMFAIL with err when the engine
  * refuses the content.  res is cleared first in every case.
  */

@@ -2,7 +2,8 @@
 # 3000-scan-filter.t - smg-scan in filter mode with the real libclamav and
 # a database built by sigtool in the test: EICAR (made at run time) as a
 # 7bit attachment, base64, in a zip and in a forwarded message; a body
-# signature of our own; clean mail with attachments; limits; and an
+# signature of our own; clean mail with attachments; limits (a message
+# larger than max_file_size or max_scan_size is an error, not clean); an
 # unusable database (missing, empty, malformed) is exit 75, never "clean".
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
@@ -85,6 +86,41 @@ scan.max_recursion = 3
 EOF
 out=$(mkmsg eicar-deep 6 | "$SMG_SCAN" -c "$T/smg.conf" 2>/dev/null)
 like "recursion limit reported" 'limit=Heuristics\.Limits\.Exceeded\.MaxRecursion' "$out"
+
+# a message larger than max_file_size (or max_scan_size) is skipped whole
+# by libclamav: it was not scanned, so it is no clean message, whatever
+# limit_action says; with reject it is refused as the limit
+EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+{
+    printf 'Subject: big\n\n%s\n' "$EICAR"
+    for _ in $(seq 1 60); do printf '%070d\n' 0; done
+} >"$T/big.eml"
+for key in max_file_size max_scan_size; do
+    write_conf <<EOF
+scan.$key = 1024
+EOF
+    out=$("$SMG_SCAN" -c "$T/smg.conf" <"$T/big.eml" 2>"$T/err")
+    is "larger than $key, pass: exit 65, not 0" 65 $?
+    is "larger than $key, pass: nothing on stdout" "" "$out"
+    like "larger than $key: the fatal line says why" \
+        "^smg-scan: fatal: -: 5\.3\.4 message not scanned: [0-9]+ bytes, more than \[scan\] $key \(1024\)" \
+        "$(cat "$T/err")"
+    write_conf <<EOF
+scan.$key = 1024
+scan.limit_action = reject
+EOF
+    out=$("$SMG_SCAN" -c "$T/smg.conf" <"$T/big.eml" 2>/dev/null)
+    is "larger than $key, reject: exit 1" 1 $?
+    like "larger than $key, reject: refused as the limit" 'verdict=infected .*virus=Heuristics\.Limits\.Exceeded\.Max' \
+        "$(printf '%s\n' "$out" | head -1)"
+done
+size=$(wc -c <"$T/big.eml")
+write_conf <<EOF
+scan.max_file_size = $size
+scan.max_scan_size = $size
+EOF
+out=$("$SMG_SCAN" -c "$T/smg.conf" <"$T/big.eml" 2>/dev/null)
+is "exactly max_file_size and max_scan_size: scanned, exit 1" 1 $?
 
 # libclamav's temporary folder is configurable
 mkdir -p "$T/clamtmp"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # 3010-scan-spool.t - smg-scan in spool and watch mode: clean mail goes to
 # sign/, infected mail to quarantine/ with an NDR in sign/; every message
-# is in exactly one place; an unusable database leaves the queue alone
+# is in exactly one place; a message too large to scan is held; an
+# unusable database leaves the queue alone
 # (exit 75); a repeated run replaces its NDR; two workers share a queue;
 # watch mode reloads a changed database between messages; old quarantine
 # is expired.
@@ -145,6 +146,25 @@ is "watch: R1 passed, R2 quarantined" "sign/new/R1 quarantine/new/R2" "$(places 
 kill -TERM $wpid
 wait $wpid
 is "watch: SIGTERM ends it with exit 0" 0 $?
+
+# a message larger than max_file_size was not scanned: held, not passed
+write_conf <<'EOF'
+scan.max_file_size = 1024
+EOF
+mkdir -p "$SPOOL/scan/tmp"
+{
+    printf 'SMG-Queue-ID: B1\nSMG-Sender: <user@sender.test>\nSMG-Recipient: <r@rcpt.test>\n'
+    printf 'Subject: big\n\nX5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n'
+    for _ in $(seq 1 60); do printf '%070d\n' 0; done
+} >"$SPOOL/scan/tmp/B1" && mv "$SPOOL/scan/tmp/B1" "$SPOOL/scan/new/B1"
+enqueue B2 eicar-plain
+: >"$T/scan.log"
+run_scan --spool
+is "unscannable message: the run goes on (exit 0)" 0 "$RC"
+is "B1 (larger than max_file_size) is held" "hold/new/B1" "$(places B1)"
+like "held with the reason" 'B1: status=hold, reason=5\.3\.4 message not scanned: [0-9]+ bytes, more than \[scan\] max_file_size \(1024\)' \
+    "$(cat "$T/scan.log")"
+is "B2 (small) scanned and quarantined" "quarantine/new/B2" "$(places B2)"
 
 # quarantine retention: old files go, recent ones stay
 write_conf <<'EOF'

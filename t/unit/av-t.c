@@ -9,7 +9,9 @@
  * message/rfc822 is found by the hex signature, and by the MD5 signature
  * alone (so parts are decoded and archives unpacked into files); the body
  * signature of our own; the scan limits (scan size, files, recursion) are
- * reported and a virus still wins over a limit; reload_check notices new
+ * reported and a virus still wins over a limit, and a message larger than
+ * max_file_size or max_scan_size (which libclamav skips whole) is said to
+ * be unscanned; reload_check notices new
  * and malformed database files and keeps the old engine on failure.
  *
  * SPDX-License-Identifier: MIT
@@ -184,15 +186,39 @@ test_scan(const char *top)
     g_free(hdb);
 }
 
+static struct smg_av *limited_size(const char *db, guint64 scan_size, guint64 file_size,
+                                   guint files, guint recursion);
+
 /* limited - an engine on db with one limit set */
 static struct smg_av *
 limited(const char *db, guint64 scan_size, guint files, guint recursion)
+{
+    return limited_size(db, scan_size, 0, files, recursion);
+}
+
+/* big_eicar - EICAR in plain text at the top of a message of size bytes */
+static char *
+big_eicar(gsize size)
+{
+    GString *m = g_string_new("Subject: big\n\nX5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-"
+                              "ANTIVIRUS-TEST-FILE!$H+H*\n");
+
+    while (m->len < size)
+        g_string_append(m, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n");
+    return g_string_free(m, FALSE);
+}
+
+/* limited_size - an engine on db with the given limits */
+static struct smg_av *
+limited_size(const char *db, guint64 scan_size, guint64 file_size, guint files,
+             guint recursion)
 {
     struct smg_av_options o = {0};
     struct smg_av *av = NULL;
     GError *err = NULL;
 
     o.database = db;
+    o.max_file_size = file_size;
     o.max_scan_size = scan_size;
     o.max_files = files;
     o.max_recursion = recursion;
@@ -213,10 +239,25 @@ test_limits(const char *top)
     is_int(SMG_AV_CLEAN, r.verdict, "big zip: clean verdict");
     is_string("Heuristics.Limits.Exceeded.MaxScanSize", r.limit, "big zip: MaxScanSize reported");
     ok(r.virus == NULL, "big zip: no virus");
+    ok(r.unscanned, "big zip: the message is larger than the scan size: not scanned at all");
     smg_av_result_clear(&r);
     is_int(SMG_OK, scan_kind(av, "zeros-eicar", "100000", &r), "big zip, then EICAR");
     is_int(SMG_AV_INFECTED, r.verdict, "EICAR after a big zip still found");
+    ok(!r.unscanned, "zeros in a small zip: scanned");
     smg_av_result_clear(&r);
+    {
+        char *big = big_eicar(20000);
+        GError *err = NULL;
+
+        is_int(SMG_OK, smg_av_scan(av, big, strlen(big), &r, &err),
+               "message over max_scan_size: SMG_OK");
+        is_int(SMG_AV_CLEAN, r.verdict, "over max_scan_size: libclamav looks at none of it");
+        ok(r.unscanned, "over max_scan_size: said to be unscanned");
+        is_string("Heuristics.Limits.Exceeded.MaxScanSize", r.limit,
+                  "over max_scan_size: MaxScanSize");
+        smg_av_result_clear(&r);
+        g_free(big);
+    }
     found(av, "eicar-b64", "Smg-Test-Eicar", "within the limit: EICAR found");
     smg_av_free(av);
 
@@ -224,7 +265,32 @@ test_limits(const char *top)
     is_int(SMG_OK, scan_kind(av, "clean-attach", NULL, &r), "attachments scanned");
     is_string("Heuristics.Limits.Exceeded.MaxFiles", r.limit, "more files: MaxFiles reported");
     is_int(SMG_AV_CLEAN, r.verdict, "MaxFiles alone: clean verdict");
+    ok(!r.unscanned, "MaxFiles: the message itself was scanned");
     smg_av_result_clear(&r);
+    smg_av_free(av);
+
+    /* a message larger than max_file_size: libclamav skips all of it */
+    av = limited_size(db, 0, 4096, 0, 0);
+    {
+        char *big = big_eicar(8192);
+        GError *err = NULL;
+
+        is_int(SMG_OK, smg_av_scan(av, big, strlen(big), &r, &err),
+               "message over max_file_size: SMG_OK");
+        is_int(SMG_AV_CLEAN, r.verdict, "over max_file_size: EICAR at the top not seen");
+        ok(r.unscanned, "over max_file_size: said to be unscanned");
+        is_string("Heuristics.Limits.Exceeded.MaxFileSize", r.limit,
+                  "over max_file_size: MaxFileSize");
+        smg_av_result_clear(&r);
+        g_free(big);
+        big = big_eicar(3000);
+        is_int(SMG_OK, smg_av_scan(av, big, strlen(big), &r, &err),
+               "message under max_file_size: SMG_OK");
+        is_int(SMG_AV_INFECTED, r.verdict, "under max_file_size: EICAR found");
+        ok(!r.unscanned, "under max_file_size: scanned");
+        smg_av_result_clear(&r);
+        g_free(big);
+    }
     smg_av_free(av);
 
     av = limited(db, 0, 0, 3);
