@@ -177,30 +177,35 @@ testkey(const struct options *o, const struct smg_conf *conf,
     struct smg_dns *dns = NULL;
     GError *err = NULL;
     int rc = 0, tested = 0;
+    /* the KeyTable's domains are in lower-case A-labels */
+    char *want = o->nargs == 2 ? smg_addr_domain_key(o->args[0]) : NULL;
 
     if (smg_dns_new(conf, &dns, &err) != SMG_OK) {
         fprintf(stderr, "smg-sign: fatal: %s\n", err->message);
         g_clear_error(&err);
+        g_free(want);
         return EX_CONFIG;
     }
     for (guint i = 0; i < smg_keytable_count(kt); i++) {
         const struct smg_dkim_key *k = smg_keytable_nth(kt, i);
+        gboolean any = strcmp(k->domain, "%") == 0; /* the sender's domain */
+        const char *domain = any ? want : k->domain;
         char *detail = NULL;
         enum smg_status st;
 
-        if (o->nargs == 2 && (g_ascii_strcasecmp(o->args[0], k->domain) != 0
-                              || strcmp(o->args[1], k->selector) != 0))
+        if (want != NULL && ((!any && g_ascii_strcasecmp(want, k->domain) != 0)
+                             || strcmp(o->args[1], k->selector) != 0))
             continue;
         tested++;
-        if (strcmp(k->domain, "%") == 0) {
+        if (domain == NULL) {
             printf("%s: d=%%: the domain is the sender's; test it with "
                    "smg-sign --testkey DOMAIN %s\n", k->name, k->selector);
             continue;
         }
-        st = smg_dkim_testkey(dns, k->domain, k->selector, k, &detail, &err);
+        st = smg_dkim_testkey(dns, domain, k->selector, k, &detail, &err);
         if (st == SMG_OK) {
             printf("%s: %s._domainkey.%s: %s\n", k->name, k->selector,
-                   k->domain, detail);
+                   domain, detail);
         } else {
             printf("%s: %s\n", k->name, err->message);
             if (st == SMG_TEMPFAIL && rc == 0)
@@ -218,6 +223,7 @@ testkey(const struct options *o, const struct smg_conf *conf,
         rc = EX_CONFIG;
     }
     smg_dns_free(dns);
+    g_free(want);
     return rc;
 }
 

@@ -24,6 +24,7 @@ like "KeyTable line suggested" "KeyTable: +rsa1._domainkey.new.test new.test:rsa
 umask 000
 # a UTF-8 domain: the record, the KeyTable and the SigningTable in A-labels
 out=$("$SMG_SIGN" --genkey bücher.test u1 --type ed25519 --output "$T/u1.key" 2>&1)
+printf '%s\n' "$out" >"$T/u1.txt"
 like "genkey UTF-8 domain: the KeyTable line in A-labels" \
     'KeyTable: +u1\._domainkey\.xn--bcher-kva\.test xn--bcher-kva\.test:u1:' "$out"
 like "genkey UTF-8 domain: the SigningTable line too" 'SigningTable: \*@xn--bcher-kva\.test ' "$out"
@@ -55,6 +56,8 @@ zone_line() { grep -v '^;' "$1" | tr -d '\n\t()' | sed 's/ IN TXT / TXT /'; echo
     zone_line "$T/rsa1.txt"
     zone_line "$T/ed1.txt"
     zone_line "$T/other.txt" | sed 's/^other\._domainkey/rsa4._domainkey/'
+    zone_line "$T/ed1.txt" | sed 's/^ed1\._domainkey/pctsel._domainkey/'
+    zone_line "$T/u1.txt"
     echo 'revoked._domainkey.new.test. TXT "v=DKIM1; k=rsa; p="'
     echo 'wrongtype._domainkey.new.test. TXT "v=DKIM1; k=rsa; p=MCowBQYDK2VwAyEA"'
 } >"$T/zone"
@@ -67,6 +70,8 @@ unpub new.test:unpublished:$T/keys/unpublished.private
 rev   new.test:revoked:$T/keys/other.private
 wt    new.test:wrongtype:$T/keys/ed1.key
 slow  x.timeout.test:s:$T/keys/ed1.key
+pct   %:pctsel:$T/keys/ed1.key
+u1    bücher.test:u1:$T/u1.key
 EOF
 cat >"$T/SigningTable" <<EOF
 *@new.test rsa1
@@ -109,7 +114,19 @@ out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey nothere.test s 2>&1)
 is "not in the KeyTable: exit 78" 78 $?
 out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey 2>&1)
 is "all keys: exit 1 (some fail)" 1 $?
-is "all keys: one line each" 7 "$(printf '%s\n' "$out" | grep -c .)"
+is "all keys: one line each" 9 "$(printf '%s\n' "$out" | grep -c .)"
+like "all keys: a d=% key says how to test it" \
+    'pct: d=%: the domain is the sender.s; test it with smg-sign --testkey DOMAIN pctsel' "$out"
+# ... and that way works: the key is tested for the domain given
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test pctsel 2>&1)
+is "d=% key for a domain: exit 0" 0 $?
+is "d=% key for a domain: key OK" "pct: pctsel._domainkey.new.test: key OK" "$out"
+# a UTF-8 domain is the KeyTable's A-labels, as --genkey prints them
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey bücher.test u1 2>&1)
+is "UTF-8 domain: exit 0" 0 $?
+is "UTF-8 domain: key OK" "u1: u1._domainkey.xn--bcher-kva.test: key OK" "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey NEW.TEST rsa1 2>&1)
+is "domain in upper case: key OK" "rsa1: rsa1._domainkey.new.test: key OK" "$out"
 
 # mail signed with the new keys verifies
 printf 'From: a@new.test\nTo: b@example.net\nSubject: new keys\n\nhello\n' |
