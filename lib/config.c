@@ -40,6 +40,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"dns", "attempts", SMG_CONF_INT, "2", 1, 10, NULL},
     {"recv", "hostname", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"recv", "postmaster", SMG_CONF_ADDR, NULL, 0, 0, NULL},
+    {"recv", "customer_domains", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"recv", "tls_cert", SMG_CONF_PATH, SMG_SYSCONFDIR "/tls/cert.pem", 0, 0, NULL},
     {"recv", "tls_key", SMG_CONF_PATH, SMG_SYSCONFDIR "/tls/key.pem", 0, 0, NULL},
     {"recv", "tls", SMG_CONF_BOOL, "yes", 0, 0, NULL},

@@ -30,6 +30,7 @@
 
 #include "lib/addr.h"
 #include "lib/auth.h"
+#include "lib/customers.h"
 #include "lib/dns.h"
 #include "lib/envelope.h"
 #include "lib/log.h"
@@ -53,6 +54,7 @@ struct smg_smtpd_env {
     struct smg_dns *dns;        /* NULL: no sender domain check */
     struct smg_auth *auth;      /* NULL: AUTH off */
     struct smg_ratelimit *rl;   /* NULL: no rate limit */
+    struct smg_customers *owners; /* [recv] customer_domains; NULL: any sender */
     SSL_CTX *tls;               /* NULL: no STARTTLS */
     enum auth_mode auth_mode;
     const char *hostname;
@@ -141,6 +143,12 @@ smg_smtpd_setup(const struct smg_conf *conf, struct smg_smtpd_env **out,
     st = smg_ratelimit_open(conf, &env->rl, err);
     if (st != SMG_OK)
         goto fail;
+    if (smg_conf_str(conf, "recv", "customer_domains") != NULL) {
+        st = smg_customers_load(smg_conf_str(conf, "recv", "customer_domains"), &env->owners,
+                                err);
+        if (st != SMG_OK)
+            goto fail;
+    }
     if (smg_conf_bool(conf, "recv", "sender_domain_check")) {
         st = smg_dns_new(conf, &env->dns, err);
         if (st != SMG_OK)
@@ -174,6 +182,7 @@ smg_smtpd_free(struct smg_smtpd_env *env)
     g_free(env->postmaster);
     smg_auth_free(env->auth);
     smg_ratelimit_free(env->rl);
+    smg_customers_free(env->owners);
     smg_dns_free(env->dns);
     smg_spool_close(env->spool);
     g_free(env);
@@ -504,6 +513,18 @@ do_mail(struct session *s, const struct smg_smtp_cmd *cmd)
             reply(s, 452, "4.3.1", "Insufficient system storage");
             return;
         }
+    }
+    if (s->env->owners != NULL && s->auth_user != NULL && *sender != '\0'
+        && !smg_customers_covers(smg_customers_domains(s->env->owners, s->auth_user),
+                                 smg_addr_domain(sender))) {
+        /* a customer sends as itself only (Postfix's
+         * reject_sender_login_mismatch): not in another's domain */
+        smg_log_info("client=%s, customer=%s, from=<%s>, reject=553 5.7.1, "
+                     "reason=sender domain not the customer's",
+                     s->client, s->auth_user, sender);
+        reply(s, 553, "5.7.1", "<%s>: Sender address rejected: not owned by user %s", sender,
+              s->auth_user);
+        return;
     }
     if (s->env->dns != NULL && *sender != '\0') {
         const char *domain = smg_addr_domain(sender);

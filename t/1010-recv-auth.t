@@ -75,8 +75,53 @@ out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
     'send:EHLO c.test\r\n' read 'send:AUTH CRAM-MD5\r\n' read 'send:QUIT\r\n' read)
 like "unknown mechanism: 504 5.5.4" '^S: 504 5.5.4' "$out"
 
-# auth = optional: relaying without AUTH is allowed
+# [recv] customer_domains: a customer sends in its own domains only
+cat >"$T/customers" <<'EOF2'
+customer1 sender.test, .sub.test
+EOF2
 stop_recv
+write_conf <<EOF2
+recv.customer_domains = $T/customers
+recv.auth = optional
+EOF2
+start_recv
+n0=$(queued)
+out=$(swaks_to -tls --auth PLAIN --auth-user customer1 --auth-password secret1 \
+    --from a@SENDER.test --to b@rcpt.test)
+like "own domain (any case): queued" '250 2.0.0 Ok: queued as' "$out"
+out=$(swaks_to -tls --auth PLAIN --auth-user customer1 --auth-password secret1 \
+    --from a@mx.sub.test --to b@rcpt.test)
+like "own subdomain (.sub.test): queued" '250 2.0.0 Ok: queued as' "$out"
+out=$(swaks_to -tls --auth PLAIN --auth-user customer1 --auth-password secret1 \
+    --from a@other.test --to b@rcpt.test)
+like "another domain: 553 5.7.1 not owned by user" \
+    '553 5.7.1 <a@other.test>: Sender address rejected: not owned by user customer1' "$out"
+out=$(swaks_to -tls --auth PLAIN --auth-user customer1 --auth-password secret1 \
+    --from a@xsender.test --to b@rcpt.test)
+like "a domain that only ends like its own: 553" '553 5.7.1' "$out"
+out=$(swaks_to -tls --auth PLAIN --auth-user customer2 --auth-password secret2 \
+    --from a@sender.test --to b@rcpt.test)
+like "a customer the table does not list owns no domain: 553" \
+    '553 5.7.1 <a@sender.test>: Sender address rejected: not owned by user customer2' "$out"
+out=$(swaks_to -tls --auth PLAIN --auth-user customer2 --auth-password secret2 \
+    --from '<>' --to b@rcpt.test)
+like "the null sender is not a domain: queued" '250 2.0.0 Ok: queued as' "$out"
+out=$(swaks_to --from a@other.test --to b@rcpt.test)
+like "without AUTH there is no customer to compare: queued (auth optional)" \
+    '250 2.0.0 Ok: queued as' "$out"
+is "four messages queued" $((n0 + 4)) "$(queued)"
+like "the refusal logged with customer and sender" \
+    'customer=customer1, from=<a@other.test>, reject=553 5.7.1' "$(cat "$T/recv.log")"
+printf 'customer1\n' >"$T/customers.bad"
+stop_recv
+write_conf <<EOF2
+recv.customer_domains = $T/customers.bad
+EOF2
+out=$("$SMG_RECV" -c "$T/smg.conf" --log stderr </dev/null 2>&1 >/dev/null)
+is "a table line without a domain: exit 78" 78 $?
+like "  ... reported with file and line" "customers.bad:1" "$out"
+
+# auth = optional: relaying without AUTH is allowed
 write_conf <<'EOF2'
 recv.auth = optional
 EOF2
