@@ -61,6 +61,7 @@ struct scan {
     gboolean limit_reject;
     gint64 reload_interval; /* seconds */
     gint64 last_check;      /* monotonic seconds */
+    gboolean reload_failed; /* the last check could not load the databases */
     gint64 retention;       /* seconds; 0: keep quarantine forever */
     gint64 last_expire;     /* monotonic seconds */
 };
@@ -150,22 +151,32 @@ reload_check(struct scan *s)
     gboolean reloaded = FALSE;
 
     s->last_check = g_get_monotonic_time() / G_USEC_PER_SEC;
+    s->reload_failed = FALSE;
     if (smg_av_reload_check(s->av, &reloaded, &err) != SMG_OK) {
-        smg_log_warn("database reload failed, still using the loaded one: %s", err->message);
+        smg_log_warn("database reload failed, still using the loaded one, next try in %"
+                     G_GINT64_FORMAT "s: %s", s->reload_interval, err->message);
         g_clear_error(&err);
+        s->reload_failed = TRUE;
     } else if (reloaded) {
         smg_log_info("database reloaded: signatures=%u", smg_av_signatures(s->av));
     }
 }
 
-/* scan_idle - between messages in watch mode: reload, expire quarantine */
+/*
+ * scan_idle - between messages in watch mode: reload, expire quarantine.
+ * The folder is checked whenever the queue runs empty, but after a failed
+ * load (which costs as much as a good one) only once reload_interval has
+ * passed: a broken file would otherwise be loaded again at every wake-up.
+ */
 static enum smg_status
 scan_idle(void *ctx, GError **err)
 {
     struct scan *s = ctx;
 
     (void) err;
-    reload_check(s);
+    if (!s->reload_failed
+        || g_get_monotonic_time() / G_USEC_PER_SEC - s->last_check >= s->reload_interval)
+        reload_check(s);
     if (g_get_monotonic_time() / G_USEC_PER_SEC - s->last_expire >= EXPIRE_EVERY)
         expire_quarantine(s);
     return SMG_OK;

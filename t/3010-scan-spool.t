@@ -4,7 +4,8 @@
 # is in exactly one place; a message too large to scan is held; an
 # unusable database leaves the queue alone
 # (exit 75); a repeated run replaces its NDR; two workers share a queue;
-# watch mode reloads a changed database between messages; old quarantine
+# watch mode reloads a changed database between messages, and retries a
+# failed reload only after reload_interval; old quarantine
 # is expired.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
@@ -146,6 +147,42 @@ is "watch: R1 passed, R2 quarantined" "sign/new/R1 quarantine/new/R2" "$(places 
 kill -TERM $wpid
 wait $wpid
 is "watch: SIGTERM ends it with exit 0" 0 $?
+
+# a database that fails to load is tried again after reload_interval, not
+# at every wake-up (each try loads all of it: with the real databases many
+# seconds of CPU and the memory of a second engine)
+write_conf <<EOF
+scan.database = $T/db2
+scan.reload_interval = 4
+EOF
+: >"$T/watch2.log"
+"$SMG_SCAN" -c "$T/smg.conf" --log stderr --watch 2>>"$T/watch2.log" &
+wpid=$!
+at_exit "kill $wpid 2>/dev/null"
+enqueue F0 clean
+ok "broken reload: F0 scanned" wait_for "$T/watch2.log" 'F0: verdict='
+echo 'Bad:0:*:xyz' >"$T/db2/zz-bad.ndb"
+enqueue F1 clean
+ok "broken reload: the first try fails" wait_for "$T/watch2.log" 'database reload failed'
+for id in F2 F3 F4; do
+    enqueue $id body-sig
+    wait_for "$T/watch2.log" "$id: verdict=" || diag "$id not scanned"
+done
+sleep 0.5
+is "broken reload: not tried again at each message within reload_interval" 1 \
+    "$(grep -c 'database reload failed' "$T/watch2.log")"
+like "broken reload: the loaded engine still scans" 'F4: verdict=infected, virus=Smg-Test-Body' \
+    "$(cat "$T/watch2.log")"
+sleep 4
+enqueue F5 clean
+ok "broken reload: F5 scanned" wait_for "$T/watch2.log" 'F5: verdict='
+sleep 0.5
+is "broken reload: tried again once reload_interval has passed" 2 \
+    "$(grep -c 'database reload failed' "$T/watch2.log")"
+rm -f "$T/db2/zz-bad.ndb"
+kill -TERM $wpid
+wait $wpid
+is "broken reload: SIGTERM ends it with exit 0" 0 $?
 
 # a message larger than max_file_size was not scanned: held, not passed
 write_conf <<'EOF'
