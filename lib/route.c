@@ -591,10 +591,13 @@ smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
     for (char **g = gws; *g != NULL; g++) {
         char *group = g_strdup_printf("gateway %s", *g);
         const char *bind = smg_conf_str(conf, group, "bind");
+        /* a relay's mail reaches receivers from the relay host; bind is
+         * only the way there */
+        gboolean relay = smg_conf_str(conf, group, "relay") != NULL;
         char *term;
 
         g_free(group);
-        if (bind == NULL) {
+        if (bind == NULL || relay) {
             g_string_append_printf(skip, "%s%s", skip->len ? " " : "", *g);
             continue;
         }

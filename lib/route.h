@@ -178,10 +178,11 @@ enum smg_status smg_route_blacklist_write_unknown(const char *state_dir,
  * -all" (new string, addresses in the order of the groups, each once).
  * Addresses are written in their canonical form (inet_ntop: IPv6
  * compressed and in lower case; an IPv4-mapped IPv6 address as ip4:), and
- * two spellings of one address are one address.  Gateways without a bind
- * address (relays on another node) are named in *skipped (new string,
- * space-separated; "" when none) if skipped is not NULL.  SMG_CONFIG with
- * err when a bind address is not an IP address or no gateway has one.
+ * two spellings of one address are one address.  Relay gateways (a relay
+ * host on another node sends their mail, whatever their bind address) are
+ * named in *skipped (new string, space-separated; "" when none) if skipped
+ * is not NULL.  SMG_CONFIG with err when a bind address is not an IP
+ * address or no gateway has one.
  */
 enum smg_status smg_route_spf(const struct smg_conf *conf, char **record,
                               char **skipped,

@@ -106,6 +106,18 @@ out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
 is "--spf" '"v=spf1 ip4:127.0.0.2 ip4:127.0.0.4 ip4:127.0.0.3 -all"' "$out"
 is "--spf: short record, no warning" "" "$(cat "$T/spf.err")"
 
+# --spf: a gateway that hands its mail to a relay on another node is not
+# listed by its bind address (receivers see the relay's), but named
+gw_conf <<'EOF'
+gateway mta02.relay = node2.test
+EOF
+out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
+is "--spf with a bound relay: exit 0" 0 $?
+is "--spf with a bound relay: its bind address not listed" \
+    '"v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 -all"' "$out"
+like "--spf with a bound relay: named on stderr" 'relay.*: mta02$' "$(cat "$T/spf.err")"
+gw_conf </dev/null
+
 # --spf with many IPv6 gateways, some spelt twice: canonical, once each,
 # quoted strings of at most 255 bytes, a warning over 450 bytes
 {

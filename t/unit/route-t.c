@@ -490,6 +490,19 @@ test_spf_and_config(void)
     g_free(rec);
     smg_conf_free(conf);
 
+    /* a relay gateway's mail reaches the Internet from the relay host:
+     * its bind address (the way to the relay) is no sending address */
+    if (smg_conf_load_data("[gateway a]\nbind = 192.0.2.1\n"
+                           "[gateway b]\nbind = 10.0.0.5\nrelay = node2.test\n",
+                           "t.conf", &conf, &err) != SMG_OK)
+        bail("load");
+    ok(smg_route_spf(conf, &rec, &skipped, &err) == SMG_OK, "spf with a bound relay");
+    is_string("v=spf1 ip4:192.0.2.1 -all", rec, "a relay's bind address is not listed");
+    is_string("b", skipped, "... the relay gateway is named as skipped");
+    g_free(rec);
+    g_free(skipped);
+    smg_conf_free(conf);
+
     /* canonical form, and one address however it is spelt */
     if (smg_conf_load_data("[gateway a]\nbind = 2001:DB8::1\n"
                            "[gateway b]\nbind = 2001:db8::1\n"
