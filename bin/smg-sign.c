@@ -115,8 +115,8 @@ sign_stage(void *ctx, const char *id, const char *buf, gsize len,
     GString *msg = NULL;
     enum smg_status st;
 
-    st = smg_dkim_sign(ctx, id, buf + body_offset, len - body_offset,
-                       env->sender, &msg, &res->log, err);
+    st = smg_dkim_sign(ctx, id, buf + body_offset, len - body_offset, env->sender,
+                       smg_envelope_get(env, "Customer"), &msg, &res->log, err);
     if (st != SMG_OK || msg == NULL)
         return st;
     res->out = g_string_sized_new(body_offset + msg->len + 64);

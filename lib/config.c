@@ -103,6 +103,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"sign", "signingtable", SMG_CONF_STR, SMG_SYSCONFDIR "/dkim/SigningTable", 0, 0, NULL},
     {"sign", "multiple_signatures", SMG_CONF_BOOL, "no", 0, 0, NULL},
     {"sign", "reply_to", SMG_CONF_PATH, NULL, 0, 0, NULL},
+    {"sign", "customer_domains", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"sign", "canonicalization", SMG_CONF_CHOICE, "relaxed/relaxed", 0, 0,
      "relaxed/relaxed|relaxed/simple|simple/relaxed|simple/simple"},
     {"sign", "headers", SMG_CONF_LIST, "from reply-to subject date to cc "

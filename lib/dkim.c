@@ -44,6 +44,7 @@
 #include <openssl/pem.h>
 
 #include "lib/addr.h"
+#include "lib/customers.h"
 #include "lib/dkim.h"
 
 #define SIG_FIELD "DKIM-Signature: "
@@ -58,6 +59,7 @@ struct smg_dkim {
     struct smg_keytable *keys;
     struct smg_signingtable *signing;
     struct smg_replyto *replyto;   /* NULL: none */
+    struct smg_customers *owners;  /* [sign] customer_domains; NULL: any */
     char **headers;                /* sign list, kept for libopendkim */
     char **oversign;               /* oversign list, kept for libopendkim */
     dkim_canon_t hcanon, bcanon;
@@ -293,6 +295,9 @@ smg_dkim_new(const struct smg_conf *conf, struct smg_dkim **out, GError **err)
     }
     if (st == SMG_OK && replyto != NULL)
         st = smg_keytable_replyto_load(replyto, &d->replyto, err);
+    if (st == SMG_OK && smg_conf_str(conf, "sign", "customer_domains") != NULL)
+        st = smg_customers_load(smg_conf_str(conf, "sign", "customer_domains"), &d->owners,
+                                err);
     if (st != SMG_OK) {
         smg_dkim_free(d);
         return st;
@@ -333,6 +338,7 @@ smg_dkim_free(struct smg_dkim *d)
     smg_keytable_free(d->keys);
     smg_keytable_signing_free(d->signing);
     smg_keytable_replyto_free(d->replyto);
+    smg_customers_free(d->owners);
     g_strfreev(d->headers);
     g_strfreev(d->oversign);
     g_free(d);
@@ -677,9 +683,22 @@ domain_of(const char *addr)
     return at != NULL ? at + 1 : addr;
 }
 
+/*
+ * owned - whether customer may have mail signed for addr: always without
+ * [sign] customer_domains or a customer (smg's own reports), else when
+ * the table gives addr's domain to the customer
+ */
+static gboolean
+owned(const struct smg_dkim *d, const char *customer, const char *addr)
+{
+    return d->owners == NULL || customer == NULL
+           || smg_customers_covers(smg_customers_domains(d->owners, customer), domain_of(addr));
+}
+
 enum smg_status
 smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
-              const char *sender, GString **out, char **log, GError **err)
+              const char *sender, const char *customer, GString **out, char **log,
+              GError **err)
 {
     struct parsed p;
     char *from = NULL, *why = NULL, *sender_key = NULL;
@@ -715,29 +734,38 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
     }
     if (sender != NULL)
         sender = sender_key = smg_addr_ascii_domain(sender);
+    /* A key is used only for an address in the customer's own domains:
+     * no customer gets mail signed as another. */
     if (from != NULL) {
         addr = from;
-        entries = smg_keytable_signing_lookup(d->signing, from, d->multiple);
+        if (owned(d, customer, from))
+            entries = smg_keytable_signing_lookup(d->signing, from, d->multiple);
     }
     if ((entries == NULL || entries->len == 0) && sender != NULL && *sender != '\0'
-        && (from == NULL || g_ascii_strcasecmp(from, sender) != 0)) {
+        && (from == NULL || g_ascii_strcasecmp(from, sender) != 0)
+        && (owned(d, customer, sender) || from == NULL)) {
         if (entries != NULL)
             g_ptr_array_unref(entries);
-        entries = smg_keytable_signing_lookup(d->signing, sender, d->multiple);
-        if (entries->len > 0 || from == NULL) {
+        entries = owned(d, customer, sender)
+                      ? smg_keytable_signing_lookup(d->signing, sender, d->multiple)
+                      : NULL;
+        if ((entries != NULL && entries->len > 0) || from == NULL) {
             addr = sender;
             via = "sender";
         }
     }
-    if (d->replyto != NULL && addr != NULL && !has_field(msg, &p, "Reply-To"))
+    if (d->replyto != NULL && addr != NULL && owned(d, customer, addr)
+        && !has_field(msg, &p, "Reply-To"))
         replyto = smg_keytable_replyto_lookup(d->replyto, domain_of(addr));
     if (entries != NULL && entries->len > 0)
         jobs = plan_jobs(d, entries, domain_of(addr), notes);
     if (jobs == NULL || jobs->len == 0) {
-        *log = addr != NULL
-                   ? g_strdup_printf("dkim=none, reason=no key, %s=<%s>%s", via,
-                                     addr, notes->str)
-                   : g_strdup("dkim=none, reason=no From: address");
+        *log = addr == NULL ? g_strdup("dkim=none, reason=no From: address")
+               : owned(d, customer, addr)
+                   ? g_strdup_printf("dkim=none, reason=no key, %s=<%s>%s", via, addr, notes->str)
+                   : g_strdup_printf("dkim=none, reason=not the customer's domain, %s=<%s>, "
+                                     "customer=%s",
+                                     via, addr, customer);
         if (replyto == NULL)
             goto done;
     }

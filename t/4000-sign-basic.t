@@ -114,6 +114,48 @@ is "still in sign/new after the errors" 1 "$(count_files "$SPOOL/sign/new")"
 is "keys back: exit 0" 0 $?
 ok "Q4 now in route/new" test -f "$SPOOL/route/new/Q4"
 
+# [sign] customer_domains: a key only for an address of the customer's own
+# domains, so that no customer gets mail signed as another
+printf 'cust1 rsa.test\ncust2 .dual.test\n' >"$T/customers"
+cp "$T/smg.conf" "$T/own.conf"
+printf '[sign]\ncustomer_domains = %s/customers\n' "$T" >>"$T/own.conf"
+custmsg() { # custmsg CUSTOMER SENDER FROM - a spool file of a customer's
+    printf 'SMG-Queue-ID: C1\nSMG-Sender: <%s>\nSMG-Recipient: <bob@example.net>\nSMG-Customer: %s\n' \
+        "$2" "$1"
+    msg "$3"
+}
+signed_d() { # signed_d CONF < FILE - the d= of each signature, or "none"
+    local d
+    d=$("$SMG_SIGN" -c "$1" --log stderr 2>>"$T/own.err" |
+        sed -n 's/^DKIM-Signature: .* d=\([^;]*\);.*/\1/p' | tr '\n' ' ')
+    d=${d% }
+    echo "${d:-none}"
+}
+: >"$T/own.err"
+is "own From: domain: signed for it" "rsa.test" \
+    "$(custmsg cust1 a@rsa.test a@rsa.test | signed_d "$T/own.conf")"
+is "another customer's From: domain: not signed with its key" "none" \
+    "$(custmsg cust1 a@shop.test boss@dual.test | signed_d "$T/own.conf")"
+like "  ... logged with the customer" \
+    "dkim=none, reason=not the customer's domain, from=<boss@dual.test>, customer=cust1" \
+    "$(cat "$T/own.err")"
+is "  ... the same message without the table: signed for dual.test (as before)" \
+    "dual.test dual.test" "$(custmsg cust1 a@shop.test boss@dual.test | signed_d "$T/smg.conf")"
+is "a foreign From: and an own envelope sender: signed for the sender's domain" "rsa.test" \
+    "$(custmsg cust1 bounce@rsa.test boss@dual.test | signed_d "$T/own.conf")"
+is "a .dual.test entry covers dual.test itself" "dual.test dual.test" \
+    "$(custmsg cust2 a@dual.test a@dual.test | signed_d "$T/own.conf")"
+is "a customer the table does not list: not signed" "none" \
+    "$(custmsg cust9 a@rsa.test a@rsa.test | signed_d "$T/own.conf")"
+is "smg's own report (no SMG-Customer): signed as before" "rsa.test" \
+    "$(envmsg R1 '' postmaster@rsa.test | signed_d "$T/own.conf")"
+out=$(custmsg cust1 a@rsa.test a@shop.test | "$SMG_SIGN" -c "$T/own.conf" 2>/dev/null)
+unlike "no Reply-To: added for another customer's domain" '^Reply-To:' "$out"
+printf 'cust1\n' >"$T/customers"
+custmsg cust1 a@rsa.test a@rsa.test | "$SMG_SIGN" -c "$T/own.conf" >/dev/null 2>"$T/err"
+is "a table line without a domain: exit 78" 78 $?
+like "  ... with file and line" 'customers:1' "$(cat "$T/err")"
+
 # usage
 "$SMG_SIGN" --bogus </dev/null >/dev/null 2>&1
 is "bad option: 64" 64 $?

@@ -148,7 +148,7 @@ sign(struct smg_dkim *d, const char *text, const char *sender, char **log,
     GError *err = NULL;
     enum smg_status st;
 
-    st = smg_dkim_sign(d, "TEST1", text, strlen(text), sender, &out, log, &err);
+    st = smg_dkim_sign(d, "TEST1", text, strlen(text), sender, NULL, &out, log, &err);
     if (st != SMG_OK)
         diag("smg_dkim_sign: %s", err->message);
     g_clear_error(&err);
