@@ -149,6 +149,49 @@ commit_content(struct smg_spool *spool, const char *queue, const char *id,
 }
 
 /*
+ * hold - put a claimed message in hold/ for an operator, with an
+ * SMG-Held field that tells smg-queue release where it came from
+ */
+static enum smg_status
+hold(const struct smg_stage *stage, struct smg_spool *spool, struct smg_spool_msg *msg,
+     struct smg_envelope *env, const char *buf, gsize len, gsize off, const char *why,
+     GError **err)
+{
+    GDateTime *now = g_date_time_new_now_utc();
+    char *at = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+    char *held = g_strdup_printf("from=%s at=%s by=smg-%s", stage->queue_in, at, stage->name);
+    GString *c = g_string_sized_new(len + 128);
+    enum smg_status st;
+
+    smg_log_warn("%s: status=hold, reason=%s", msg->id, why);
+    smg_envelope_set(env, "Held", held);
+    smg_envelope_write(env, c);
+    g_string_append_len(c, buf + off, (gssize) (len - off));
+    st = commit_content(spool, "hold", msg->id, c, NULL, err);
+    if (st == SMG_OK)
+        st = smg_spool_done(msg, err);
+    else
+        smg_spool_release(msg, stage->queue_in);
+    g_string_free(c, TRUE);
+    g_free(held);
+    g_free(at);
+    g_date_time_unref(now);
+    return st;
+}
+
+/*
+ * for_good - whether a commit's failure would repeat for this message
+ * however often it is tried (an ID or queue the spool refuses), rather
+ * than for the spool (the disk): the message is then held, so that it
+ * does not stop the queue
+ */
+static gboolean
+for_good(enum smg_status st)
+{
+    return st == SMG_BUG || st == SMG_PERMFAIL;
+}
+
+/*
  * process_one - run the stage on a claimed message and hand it on.
  * Returns SMG_OK to go on, or the status that ends the run.
  */
@@ -180,27 +223,8 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
     }
     st = stage->fn(stage->ctx, msg->id, buf, len, env, off, &res, &perr);
     if (st == SMG_PERMFAIL) {
-        /* record where it came from, so that smg-queue release knows */
-        GDateTime *now = g_date_time_new_now_utc();
-        char *at = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
-        char *held = g_strdup_printf("from=%s at=%s by=smg-%s", stage->queue_in, at,
-                                     stage->name);
-        GString *c = g_string_sized_new(len + 128);
-
-        smg_log_warn("%s: status=hold, reason=%s", msg->id, perr->message);
+        st = hold(stage, spool, msg, env, buf, len, off, perr->message, err);
         g_clear_error(&perr);
-        smg_envelope_set(env, "Held", held);
-        smg_envelope_write(env, c);
-        g_string_append_len(c, buf + off, (gssize) (len - off));
-        st = commit_content(spool, "hold", msg->id, c, NULL, err);
-        if (st == SMG_OK)
-            st = smg_spool_done(msg, err);
-        else
-            smg_spool_release(msg, stage->queue_in);
-        g_string_free(c, TRUE);
-        g_free(held);
-        g_free(at);
-        g_date_time_unref(now);
         goto out;
     }
     if (st != SMG_OK) {
@@ -212,10 +236,18 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
         struct smg_stage_extra *x = res.extras->pdata[i];
         char *xid = NULL;
 
-        st = commit_content(spool, x->queue, x->id, x->content, &xid, err);
+        st = commit_content(spool, x->queue, x->id, x->content, &xid, &perr);
         if (st != SMG_OK) {
             g_free(xid);
-            smg_spool_release(msg, stage->queue_in);
+            if (for_good(st)) {
+                char *why = g_strdup_printf("cannot queue its report: %s", perr->message);
+                st = hold(stage, spool, msg, env, buf, len, off, why, err);
+                g_free(why);
+                g_clear_error(&perr);
+            } else {
+                g_propagate_error(err, perr);
+                smg_spool_release(msg, stage->queue_in);
+            }
             goto out;
         }
         smg_log_info("%s: extra=%s, queue=%s", msg->id, xid, x->queue);

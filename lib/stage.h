@@ -22,7 +22,9 @@
  *   SMG_TEMPFAIL  the message goes back to new/ untouched; the run stops
  *                 with exit 75 (the engine, a database or the disk is
  *                 unusable: retrying at once would fail again).
- *   SMG_PERMFAIL  the message goes to hold/ for an operator, logged.
+ *   SMG_PERMFAIL  the message goes to hold/ for an operator, logged;
+ *                 so does one whose extra the spool refuses for good
+ *                 (SMG_BUG or SMG_PERMFAIL from the commit: a bad ID).
  *   SMG_CONFIG, SMG_BUG  as TEMPFAIL, exit 78 / 70.
  * A file whose envelope cannot be parsed goes to corrupt/ (kept).
  *

@@ -1,8 +1,9 @@
 /*
  * stage-t.c - unit tests for lib/stage: spool mode hands a message on,
  * adds extras first, sends a PERMFAIL to hold/, a malformed file to
- * corrupt/, puts a TEMPFAIL back in new/ and stops with 75, and recovers
- * files whose worker died.
+ * corrupt/, puts a TEMPFAIL back in new/ and stops with 75, holds a
+ * message whose extra the spool refuses for good, and recovers files
+ * whose worker died.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -38,7 +39,9 @@ fn(void *ctx, const char *id, const char *buf, gsize len,
     smg_envelope_write(env, res->out);
     g_string_append_len(res->out, buf + off, (gssize) (len - off));
     if (strstr(buf, "extra@") != NULL) {
-        char *xid = g_strconcat(id, "N", NULL);
+        /* "badextra@": an ID the spool refuses (as one made too long) */
+        char *xid = strstr(buf, "badextra@") != NULL ? g_strdup("bad/id")
+                                                     : g_strconcat(id, "N", NULL);
         smg_stage_add_extra(res, "sign", xid,
                             g_string_new("SMG-Sender: <>\nSMG-Recipient: <a@b.test>\n\nNDR\n"));
         g_free(xid);
@@ -82,7 +85,7 @@ main(void)
     char *content, *p;
     int rc;
 
-    plan(23);
+    plan(28);
     smg_log_init("stage-t", SMG_LOG_STDERR, FALSE);
     if (smg_conf_load_data(text, "/tmp/stage-t.conf", &conf, NULL) != SMG_OK)
         bail("config");
@@ -123,6 +126,24 @@ main(void)
     g_file_get_contents(p, &content, NULL, NULL);
     ok(content != NULL && strstr(content, "SMG-Held: from=scan at=") != NULL
            && strstr(content, "by=smg-scan") != NULL,
+       "the held file records where it came from");
+    g_free(content);
+    g_free(p);
+
+    /* an extra the spool refuses for good (its ID): the message is held,
+     * and the run goes on to the next one instead of ending on it */
+    next_status = SMG_OK;
+    put(sp, "scan", "F1", "SMG-Sender: <s@x.test>\nSMG-Recipient: <badextra@y.test>\n\nx\n");
+    put(sp, "scan", "F2", "SMG-Sender: <s@x.test>\nSMG-Recipient: <r@y.test>\n\nx\n");
+    rc = smg_stage_run(&st, conf, SMG_STAGE_SPOOL, 0);
+    is_int(0, rc, "an extra refused for good does not stop the run");
+    ok(exists(dir, "hold", "new", "F1"), "its message is held");
+    ok(!exists(dir, "scan", "new", "F1") && !exists(dir, "scan", "cur", "F1"),
+       "and no longer in scan");
+    ok(exists(dir, "sign", "new", "F2"), "the next message is handed on");
+    p = g_build_filename(dir, "hold", "new", "F1", NULL);
+    g_file_get_contents(p, &content, NULL, NULL);
+    ok(content != NULL && strstr(content, "SMG-Held: from=scan at=") != NULL,
        "the held file records where it came from");
     g_free(content);
     g_free(p);
