@@ -34,6 +34,7 @@
 #define DB_VERSION 1u
 #define DB_BOM 0x01020304u
 #define DB_HEADER 64
+#define TAG_ATTR_MAX 500 /* bytes of a tag's attributes tokenized */
 
 struct db_header {
     char magic[8];
@@ -449,8 +450,10 @@ html_tags(struct smg_bayes_tokens *tok, const GString *html)
             continue;
         name[n] = '\0';
         smg_bayes_tokens_add(tok, "tag:", name, n);
-        gt = memchr(q, '>', (gsize) (end - q));
-        if (gt == NULL || gt - q > 500)
+        /* attributes are read within TAG_ATTR_MAX bytes: looking further
+         * for the '>' made HTML of many unclosed tags quadratic */
+        gt = memchr(q, '>', MIN((gsize) (end - q), TAG_ATTR_MAX + 1));
+        if (gt == NULL)
             continue;
         {
             static const char *const attrs[] = {"color=", "bgcolor=", "size=", "face=", "align=", "border=", "width="};

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +166,38 @@ test_tokens(void)
         ok(found, "header tokens carry the header bit");
     }
     smg_bayes_tokens_free(tok);
+}
+
+/*
+ * test_html_tags - HTML with a million tags that never close is tokenized
+ * in linear time: each tag's '>' was looked for to the end of the HTML
+ * (quadratic: minutes for 2 MB with a large max_text).  A child does it
+ * under a 10 s alarm; the linear scan takes milliseconds.
+ */
+static void
+test_html_tags(void)
+{
+    pid_t pid = fork();
+    int status = 0;
+
+    if (pid == 0) {
+        GString *m = g_string_new("From: a@b.test\nContent-Type: text/html\n\n");
+        struct smg_mimetext *mt;
+        struct smg_bayes_tokens *tok;
+
+        for (int i = 0; i < 1000000; i++)
+            g_string_append(m, "<a");
+        g_string_append(m, "\n");
+        alarm(10);
+        mt = smg_mimetext_parse(m->str, m->len, 4 * 1024 * 1024);
+        tok = smg_bayes_tokens_new(FALSE);
+        smg_bayes_tokenize(mt, tok);
+        _exit(mt->html->len > 1000000 && tok->hashes->len > 0 ? 0 : 1);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        status = -1;
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "a million unclosed tags are tokenized in linear time (status %d)", status);
 }
 
 static void
@@ -452,6 +485,7 @@ main(void)
     plan_lazy();
     top = test_tmpdir();
     test_tokens();
+    test_html_tags();
     test_chi2();
     test_learn_classify();
     test_concurrency();
