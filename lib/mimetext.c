@@ -22,6 +22,11 @@
 #define MAX_DEPTH 8
 #define MAX_PARTS 256
 #define MAX_URIS 512
+/* GMime is given the message up to its MAX_DELIMITERS-th line beginning
+ * with "--": every MIME part needs such a line, and GMime makes objects
+ * for every part it reads (more than a kilobyte each: a 50 MB message of
+ * empty parts took 10 GB), while the walk looks at MAX_PARTS only */
+#define MAX_DELIMITERS 4096
 
 struct walk {
     struct smg_mimetext *mt;
@@ -201,6 +206,27 @@ header_end(const char *msg, gsize len)
     return len;
 }
 
+/*
+ * parse_len - how much of msg GMime reads: all of it, or up to the start
+ * of its line number MAX_DELIMITERS + 1 that begins with "--"
+ */
+static gsize
+parse_len(const char *msg, gsize len)
+{
+    const char *p = msg, *end = msg + len;
+    unsigned n = 0;
+
+    while (p < end) {
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-' && ++n > MAX_DELIMITERS)
+            return (gsize) (p - msg);
+        p = memchr(p, '\n', (gsize) (end - p));
+        if (p == NULL)
+            break;
+        p++;
+    }
+    return len;
+}
+
 /* msgid_ok - whether v looks like "<left@right>" */
 static gboolean
 msgid_ok(const char *v)
@@ -303,6 +329,7 @@ smg_mimetext_parse(const char *msg, gsize len, gsize max_text)
     GMimeStream *stream;
     GMimeParser *parser;
     GMimeMessage *m;
+    gsize n;
 
     mime_init();
     mt->headers = g_array_new(FALSE, FALSE, sizeof(struct smg_mimetext_header));
@@ -322,7 +349,10 @@ smg_mimetext_parse(const char *msg, gsize len, gsize max_text)
             break;
         }
     w.seen_uris = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    stream = g_mime_stream_mem_new_with_buffer(msg, len);
+    n = parse_len(msg, len);
+    if (n < len)
+        mt->truncated = TRUE;
+    stream = g_mime_stream_mem_new_with_buffer(msg, n);
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     m = g_mime_parser_construct_message(parser, NULL);

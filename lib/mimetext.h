@@ -9,8 +9,11 @@
  * text by a small tag stripper that keeps the href/src URIs and notices
  * links whose visible text names another host.  Other parts contribute
  * their content type and file name only, so a large attachment costs
- * nothing.  Message/rfc822 parts are entered (depth at most 8).  The text
- * kept is capped (max_text bytes); the cap is noted, never an error.
+ * nothing.  Message/rfc822 parts are entered (depth at most 8), at most
+ * 256 leaf parts are looked at, and GMime reads the message only up to
+ * its 4096th line beginning with "--" (every part needs one such line;
+ * GMime's objects for a million empty parts took gigabytes).  The text
+ * kept is capped (max_text bytes); the caps are noted, never an error.
  *
  * Header values are unfolded and RFC 2047-decoded to UTF-8 by GMime.
  * Nothing here fails on content: any byte string gives a result.
@@ -44,7 +47,8 @@ struct smg_mimetext {
     unsigned n_parts;     /* leaf parts in all */
     unsigned link_mismatch; /* <a> whose text names a host unlike its href's */
     unsigned n_rcpt_headers; /* addresses in To: and Cc: */
-    gboolean truncated;   /* text stopped at max_text */
+    gboolean truncated;   /* text stopped at max_text, or the parts at
+                             the 4096th "--" line */
     gboolean date_present, date_valid;
     gint64 date;          /* Date: as Unix time when valid */
     gboolean msgid_present, msgid_valid;

@@ -10,6 +10,9 @@
 #include <config.h>
 
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -239,6 +242,41 @@ test_checks(void)
     smg_mimetext_free(mt);
 }
 
+/*
+ * test_many_parts - a message of a million empty parts (7 MB) is parsed in
+ * bounded memory: GMime built an object for every part (1.3 GB for this
+ * one, 10 GB for a 50 MB message) although only MAX_PARTS are looked at.
+ * A child parses it; its peak resident size must stay under 200 MB.
+ */
+static void
+test_many_parts(void)
+{
+    pid_t pid = fork();
+    int status = 0;
+    struct rusage ru;
+
+    memset(&ru, 0, sizeof ru);
+    if (pid == 0) {
+        GString *m = g_string_new("From: a@b.test\nSubject: parts\nMIME-Version: 1.0\n"
+                                  "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+                                  "--b\n\nfirst part words\n");
+        struct smg_mimetext *mt;
+
+        for (int i = 0; i < 1000000; i++)
+            g_string_append(m, "--b\n\nx\n");
+        g_string_append(m, "--b--\n");
+        mt = smg_mimetext_parse(m->str, m->len, 0);
+        _exit(strstr(mt->text->str, "first part words") != NULL && mt->n_parts == 256 ? 0 : 1);
+    }
+    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid)
+        status = -1;
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "a million parts: parsed, the first part's text and 256 parts seen (status %d)",
+       status);
+    ok(ru.ru_maxrss < 200 * 1024, "a million parts: parsed in bounded memory (%ld kB)",
+       ru.ru_maxrss);
+}
+
 static void
 test_hosts(void)
 {
@@ -291,6 +329,7 @@ main(void)
     test_html();
     test_attachments();
     test_checks();
+    test_many_parts();
     test_hosts();
     return 0;
 }
