@@ -38,7 +38,6 @@
 #include "lib/log.h"
 #include "lib/privs.h"
 #include "lib/prog.h"
-#include "lib/spool.h"
 #include "lib/stage.h"
 
 static const char USAGE[] =
@@ -237,26 +236,6 @@ returned_header(struct scan *s, const char *buf, gsize len, gsize off)
     return clean ? n : 0;
 }
 
-/*
- * ndr_id - the NDR's queue ID: the original's + "N", so that a repeated
- * run replaces it; when that is too long for a queue ID, a shorter one
- * made from the original's beginning and a digest of all of it, as stable
- */
-static char *
-ndr_id(const char *id)
-{
-    char *nid = smg_dsn_queue_id(id, "N");
-    char *sum;
-
-    if (smg_spool_valid_id(nid))
-        return nid;
-    g_free(nid);
-    sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, id, -1);
-    nid = g_strdup_printf("%.64s-%.32sN", id, sum);
-    g_free(sum);
-    return nid;
-}
-
 /* add_ndr - the report to the sender of an infected message, if it may go */
 static void
 add_ndr(struct scan *s, const char *id, const char *buf, gsize len,
@@ -279,7 +258,7 @@ add_ndr(struct scan *s, const char *id, const char *buf, gsize len,
         g_string_append_printf(log, ", ndr=none (%s)", why);
         return;
     }
-    nid = ndr_id(id);
+    nid = smg_dsn_queue_id(id, "N"); /* a repeated run replaces it */
     hdr = returned_header(s, buf, len, off);
     diag = g_strdup_printf("X-smg; virus found: %s", virus);
     reason = g_strdup_printf(

@@ -130,7 +130,16 @@ smg_dsn_wants(const char *params, enum smg_dsn_action action)
 char *
 smg_dsn_queue_id(const char *orig_id, const char *tag)
 {
-    return g_strconcat(orig_id, tag, NULL);
+    char *id = g_strconcat(orig_id, tag, NULL);
+    char *sum;
+
+    if (smg_spool_valid_id(id))
+        return id;
+    g_free(id);
+    sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, orig_id, -1);
+    id = g_strdup_printf("%.64s-%.32s%s", orig_id, sum, tag);
+    g_free(sum);
+    return id;
 }
 
 /*

@@ -126,8 +126,10 @@ gboolean smg_dsn_wants(const char *params, enum smg_dsn_action action);
 /*
  * smg_dsn_queue_id - the report's queue ID derived from the original's:
  * orig_id followed by tag ("N" for a failure report, "D1" for the first
- * delay warning, ...), so that a repeated run replaces the same file.
- * New string; tag must be [0-9A-Za-z] and the result a valid queue ID.
+ * delay warning, ...), so that a repeated run replaces the same file; when
+ * that is too long for a queue ID, the first 64 characters of orig_id, "-",
+ * 32 hex digits of its SHA-256 and tag, as stable.  New string; tag must
+ * be [0-9A-Za-z] (at most 30 characters).
  */
 char *smg_dsn_queue_id(const char *orig_id, const char *tag);
 

@@ -25,6 +25,7 @@
 
 #include "lib/dsn.h"
 #include "lib/envelope.h"
+#include "lib/spool.h"
 #include "t/tap/basic.h"
 
 #define NOW ((time_t) 1795323600) /* 2026-11-22T05:00:00Z */
@@ -494,6 +495,25 @@ test_edges(void)
     id = smg_dsn_queue_id("ABC123", "N");
     is_string("ABC123N", id, "queue ID derived from the original's");
     g_free(id);
+    {
+        /* a 128-character ID (the longest the spool takes) plus a tag */
+        char *longid = g_strnfill(128, 'A'), *other = g_strnfill(128, 'A');
+        char *id2, *id3;
+
+        other[127] = 'B';
+        id = smg_dsn_queue_id(longid, "D12");
+        id2 = smg_dsn_queue_id(longid, "D12");
+        id3 = smg_dsn_queue_id(other, "D12");
+        ok(smg_spool_valid_id(id), "a 128-character original's report ID is a queue ID");
+        is_string(id, id2, "  ... the same at every run (replaces, not doubles)");
+        ok(strcmp(id, id3) != 0, "  ... and another original's is another");
+        ok(g_str_has_suffix(id, "D12"), "  ... and ends in the tag");
+        g_free(id);
+        g_free(id2);
+        g_free(id3);
+        g_free(longid);
+        g_free(other);
+    }
 
     r[0].addr = "a@example.net";
     r[0].action = SMG_DSN_FAILED;
