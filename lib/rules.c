@@ -353,10 +353,29 @@ add_rule(struct smg_rules *rules, struct rule *r)
     g_hash_table_insert(rules->index, r->name, r);
 }
 
-/* parse_line - one non-comment line; FALSE with *why */
+/* A "score" or "describe" line, applied once the whole file is read. */
+struct pending {
+    gboolean is_score;
+    char *name;
+    char *text;   /* describe */
+    double score; /* score */
+    unsigned line;
+};
+
+/* pending_clear - GArray element free function */
+static void
+pending_clear(gpointer p)
+{
+    struct pending *x = p;
+
+    g_free(x->name);
+    g_free(x->text);
+}
+
+/* parse_line - one non-comment line (number lineno); FALSE with *why */
 static gboolean
-parse_line(struct smg_rules *rules, const char *line, GHashTable *pending_desc,
-           GPtrArray *pending_score, char **why)
+parse_line(struct smg_rules *rules, const char *line, unsigned lineno,
+           GArray *pending, char **why)
 {
     const char *p = line;
     char *kind = next_word(&p);
@@ -372,7 +391,8 @@ parse_line(struct smg_rules *rules, const char *line, GHashTable *pending_desc,
         return FALSE;
     }
     if (strcmp(kind, "describe") == 0) {
-        g_hash_table_replace(pending_desc, name, g_strdup(skip_space(p)));
+        struct pending x = {FALSE, name, g_strdup(skip_space(p)), 0, lineno};
+        g_array_append_val(pending, x);
         g_free(kind);
         return TRUE;
     }
@@ -387,8 +407,10 @@ parse_line(struct smg_rules *rules, const char *line, GHashTable *pending_desc,
             return FALSE;
         }
         g_free(s);
-        g_ptr_array_add(pending_score, name);
-        g_ptr_array_add(pending_score, g_strdup_printf("%.17g", v));
+        {
+            struct pending x = {TRUE, name, NULL, v, lineno};
+            g_array_append_val(pending, x);
+        }
         g_free(kind);
         return TRUE;
     }
@@ -434,13 +456,11 @@ smg_rules_parse(struct smg_rules *rules, const char *text, const char *name,
                 GError **err)
 {
     struct smg_rules *tmp = smg_rules_new();
-    GHashTable *desc = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    GPtrArray *scores = g_ptr_array_new_with_free_func(g_free);
+    GArray *pending = g_array_new(FALSE, FALSE, sizeof(struct pending));
     char **lines = g_strsplit(text, "\n", -1);
     enum smg_status st = SMG_OK;
-    GHashTableIter it;
-    gpointer k, v;
 
+    g_array_set_clear_func(pending, pending_clear);
     /* parse into a copy of the set, so a failure leaves rules unchanged */
     for (guint i = 0; i < rules->rules->len; i++) {
         const struct rule *o = rules->rules->pdata[i];
@@ -459,33 +479,27 @@ smg_rules_parse(struct smg_rules *rules, const char *text, const char *name,
 
         if (*line == '\0' || *line == '#')
             continue;
-        if (!parse_line(tmp, line, desc, scores, &why)) {
+        if (!parse_line(tmp, line, i + 1, pending, &why)) {
             smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: %s", name, i + 1, why);
             st = SMG_CONFIG;
         }
         g_free(why);
     }
-    /* describe and score may come before or after the rule in the file */
-    for (guint i = 0; st == SMG_OK && i < scores->len; i += 2) {
-        struct rule *r = g_hash_table_lookup(tmp->index, scores->pdata[i]);
+    /* describe and score may come before or after the rule in the file;
+     * they apply in file order (a later one wins), the first that names
+     * no rule is the error, with its line */
+    for (guint i = 0; st == SMG_OK && i < pending->len; i++) {
+        const struct pending *x = &g_array_index(pending, struct pending, i);
+        struct rule *r = g_hash_table_lookup(tmp->index, x->name);
         if (r == NULL) {
-            smg_set_error(err, SMG_CONFIG, NULL, "%s: score %s: no such rule", name,
-                          (char *) scores->pdata[i]);
+            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: %s %s: no such rule", name, x->line,
+                          x->is_score ? "score" : "describe", x->name);
             st = SMG_CONFIG;
-        } else {
-            r->score = g_ascii_strtod(scores->pdata[i + 1], NULL);
-        }
-    }
-    g_hash_table_iter_init(&it, desc);
-    while (st == SMG_OK && g_hash_table_iter_next(&it, &k, &v)) {
-        struct rule *r = g_hash_table_lookup(tmp->index, k);
-        if (r == NULL) {
-            smg_set_error(err, SMG_CONFIG, NULL, "%s: describe %s: no such rule", name,
-                          (char *) k);
-            st = SMG_CONFIG;
+        } else if (x->is_score) {
+            r->score = x->score;
         } else {
             g_free(r->desc);
-            r->desc = g_strdup(v);
+            r->desc = g_strdup(x->text);
         }
     }
     if (st == SMG_OK) {
@@ -498,8 +512,7 @@ smg_rules_parse(struct smg_rules *rules, const char *text, const char *name,
         tmp->index = h;
     }
     smg_rules_free(tmp);
-    g_hash_table_destroy(desc);
-    g_ptr_array_free(scores, TRUE);
+    g_array_free(pending, TRUE);
     g_strfreev(lines);
     return st;
 }
@@ -508,12 +521,25 @@ enum smg_status
 smg_rules_load(struct smg_rules *rules, const char *path, GError **err)
 {
     char *text = NULL;
+    gsize len = 0;
     GError *e = NULL;
     enum smg_status st;
+    const char *nul;
 
-    if (!g_file_get_contents(path, &text, NULL, &e)) {
+    if (!g_file_get_contents(path, &text, &len, &e)) {
         smg_set_error(err, SMG_CONFIG, NULL, "rules file %s: %s", path, e->message);
         g_error_free(e);
+        return SMG_CONFIG;
+    }
+    /* the parser reads a C string: what follows a NUL byte (a damaged
+     * file) would be dropped without a word */
+    nul = memchr(text, '\0', len);
+    if (nul != NULL) {
+        unsigned line = 1;
+        for (const char *p = text; p < nul; p++)
+            line += *p == '\n';
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: NUL byte", path, line);
+        g_free(text);
         return SMG_CONFIG;
     }
     st = smg_rules_parse(rules, text, path, err);

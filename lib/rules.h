@@ -58,7 +58,7 @@ enum smg_status smg_rules_parse(struct smg_rules *rules, const char *text,
 
 /*
  * smg_rules_load - smg_rules_parse of the file at path.  SMG_CONFIG for an
- * unreadable file too.
+ * unreadable file too, and "PATH:LINE: NUL byte" for a file with one.
  */
 enum smg_status smg_rules_load(struct smg_rules *rules, const char *path,
                                GError **err) G_GNUC_WARN_UNUSED_RESULT;

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -105,8 +106,10 @@ test_syntax(void)
         {"header A 1 Subject ~ /x/\n", "f.rules:1: expected FIELD =~ /RE/ or FIELD !~ /RE/"},
         {"header A 1 From:mail =~ /x/\n", "f.rules:1: unknown field modifier :mail"},
         {"header A 1 exists\n", "f.rules:1: expected exists FIELD"},
-        {"score NOPE 2\n", "f.rules: score NOPE: no such rule"},
-        {"describe NOPE words\n", "f.rules: describe NOPE: no such rule"},
+        {"score NOPE 2\n", "f.rules:1: score NOPE: no such rule"},
+        {"describe NOPE words\n", "f.rules:1: describe NOPE: no such rule"},
+        {"body A 1 /x/\n# c\n\ndescribe A a\nscore A 2\ndescribe B b\nscore C 1\n",
+         "f.rules:6: describe B: no such rule"},
         {"score A x\n", "f.rules:1: expected score NAME NUMBER"},
     };
 
@@ -163,6 +166,25 @@ test_override(void)
                && strstr(err->message, "/nonexistent/x.rules") != NULL,
            "a missing rules file is a config error");
         g_clear_error(&err);
+        {
+            /* a NUL byte ended the file silently: rule C was never read */
+            char *top = test_tmpdir();
+            char *nul = g_build_filename(top, "nul.rules", NULL);
+            static const char text[] = "body B 1 /b/\nbody X 1 /x/\0junk\nbody C 1 /(/\n";
+            unsigned before = smg_rules_count(r);
+            enum smg_status st;
+            g_file_set_contents(nul, text, sizeof text - 1, NULL);
+            st = smg_rules_load(r, nul, &err);
+            ok(st == SMG_CONFIG && err != NULL
+                   && g_str_has_suffix(err->message, "nul.rules:2: NUL byte"),
+               "a NUL byte in a rules file is an error with its line (%s)",
+               err != NULL ? err->message : "loaded");
+            is_int(before, smg_rules_count(r), "the set is unchanged");
+            g_clear_error(&err);
+            unlink(nul);
+            g_free(nul);
+            test_tmpdir_free(top);
+        }
         g_free(path);
         smg_rules_free(r);
     }
