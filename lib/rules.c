@@ -764,11 +764,18 @@ uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
     GHashTable *seen;
     unsigned max = in->uri_max > 0 ? in->uri_max : 10, asked = 0;
     gboolean listed = FALSE;
+    guint nzones, nfailed = 0;
+    gboolean *failed;
 
     if (in->dns == NULL || in->uri_zones == NULL || in->uri_zones[0] == NULL)
         return FALSE;
+    nzones = g_strv_length((char **) in->uri_zones);
+    /* a list that timed out or failed is not asked again for this
+     * message's other domains: each would wait the whole DNS time-out */
+    failed = g_new0(gboolean, nzones);
     seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < in->mt->uris->len && !listed && asked < max; i++) {
+    for (guint i = 0; i < in->mt->uris->len && !listed && asked < max && nfailed < nzones;
+         i++) {
         char *host = smg_mimetext_uri_host(in->mt->uris->pdata[i]);
         char *dom;
 
@@ -786,20 +793,29 @@ uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
         }
         g_hash_table_add(seen, dom);
         asked++;
-        for (const char *const *z = in->uri_zones; *z != NULL && !listed; z++) {
-            struct smg_dnsbl_query *q = smg_dnsbl_query_new(dom, *z, TRUE, NULL);
+        for (guint z = 0; z < nzones && !listed; z++) {
+            const char *zone = in->uri_zones[z];
+            struct smg_dnsbl_query *q;
+
+            if (failed[z])
+                continue;
+            q = smg_dnsbl_query_new(dom, zone, TRUE, NULL);
             smg_dnsbl_lookup(in->dns, q);
             if (q->verdict == SMG_DNSBL_LISTED) {
                 listed = TRUE;
-                *detail = g_strdup_printf("%s in %s", dom, *z);
-            } else if (q->verdict == SMG_DNSBL_ERROR && notes != NULL) {
-                g_string_append_printf(notes, "%suri_dnsbl=tempfail(%s.%s)",
-                                       notes->len > 0 ? ", " : "", dom, *z);
+                *detail = g_strdup_printf("%s in %s", dom, zone);
+            } else if (q->verdict == SMG_DNSBL_ERROR) {
+                failed[z] = TRUE;
+                nfailed++;
+                if (notes != NULL)
+                    g_string_append_printf(notes, "%suri_dnsbl=tempfail(%s.%s)",
+                                           notes->len > 0 ? ", " : "", dom, zone);
             }
             smg_dnsbl_query_free(q);
         }
     }
     g_hash_table_destroy(seen);
+    g_free(failed);
     return listed;
 }
 

@@ -92,7 +92,8 @@ struct smg_rules_hit {
  * a struct smg_rules_hit for each that fires to hits (clear them with
  * smg_rules_hits_clear).  Returns the sum of their scores.  Never fails:
  * a DNS time-out or error in uri_dnsbl is noted in notes (may be NULL) as
- * "uri_dnsbl=tempfail(...)" and the test does not fire.
+ * "uri_dnsbl=tempfail(...)", that zone is not asked again for the other
+ * URI domains, and the test does not fire on it.
  */
 double smg_rules_eval(const struct smg_rules *rules,
                       const struct smg_rules_input *in, GArray *hits,

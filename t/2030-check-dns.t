@@ -3,7 +3,7 @@
 # loopback: URI domains on a configured blocklist (uri_dnsbl_zones) fire
 # URI_DNSBL (UTF-8 hosts in their A-label form); unlisted domains, error
 # codes and time-outs do not (a time-out is noted in the log, the mail is
-# scored all the same);
+# scored all the same, and that list is not asked for the other links);
 # --sender runs smg-recv's sender-domain check and tells what it found.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
@@ -60,6 +60,15 @@ mail_with "http://www.listed.test/offer" | "$CHECK" -c "$T/smg.conf" --log stder
 is "time-out on one list: exit 0 (scored)" 0 "$RC"
 like "the other list still answers" 'tests=URI_DNSBL' "$(head -n 1 "$T/out")"
 like "the time-out is noted in the log line" 'uri_dnsbl=tempfail\(listed\.test\.timeout\.test\)' "$(cat "$T/err")"
+# a list that timed out is not asked again for the message's other
+# domains (each lookup waited the whole time-out: 10 links, 10 time-outs);
+# the lists that answer still are
+RC=0
+mail_with "http://clean.test/a http://www.clean2.test/b http://www.listed.test/c" \
+    | "$CHECK" -c "$T/smg.conf" --log stderr >"$T/out" 2>"$T/err" || RC=$?
+is "three links, a list timing out: exit 0 (scored)" 0 "$RC"
+like "the list that answers is asked for every link" 'tests=URI_DNSBL' "$(head -n 1 "$T/out")"
+is "the list that timed out was asked once" 1 "$(grep -o 'uri_dnsbl=tempfail([^)]*timeout\.test)' "$T/err" | wc -l)"
 
 # --sender
 sender() {
