@@ -71,7 +71,17 @@ smg_spam_new(const struct smg_conf *conf, struct smg_spam **out, GError **err)
     sp->db_path = db != NULL ? g_strdup(db)
                              : g_build_filename(smg_conf_str(conf, "spool", "state_dir"),
                                                 "bayes.db", NULL);
-    st = smg_rules_load(sp->rules, smg_conf_str(conf, "check", "rules"), err);
+    st = SMG_OK;
+    /* checked here, not at each message: a typo would otherwise only show
+     * as "rspamd=error" on every log line while rspamd is never asked */
+    if (sp->rspamd_url != NULL && g_ascii_strncasecmp(sp->rspamd_url, "http://", 7) != 0
+        && g_ascii_strncasecmp(sp->rspamd_url, "https://", 8) != 0) {
+        smg_set_error(err, SMG_CONFIG, "4.3.5", "%s: [check] rspamd_url %s: not an http or "
+                      "https URL", smg_conf_path(conf), sp->rspamd_url);
+        st = SMG_CONFIG;
+    }
+    if (st == SMG_OK)
+        st = smg_rules_load(sp->rules, smg_conf_str(conf, "check", "rules"), err);
     if (st == SMG_OK && local != NULL)
         st = smg_rules_load(sp->rules, local, err);
     if (st == SMG_OK && cust != NULL)

@@ -37,8 +37,8 @@ struct smg_spam;
  * (rules, then local_rules), the Bayes database (bayes_database, default
  * STATE_DIR/bayes.db; missing is "nothing learned"), the customer domain
  * table, the resolver for uri_dnsbl_zones, the rspamd settings.  SMG_CONFIG
- * for a bad rules file or table, or a corrupt database; SMG_TEMPFAIL for
- * an unreadable database.  *out is owned by the caller (smg_spam_free).
+ * for a bad rules file or table, an rspamd_url that is not http or https,
+ * or a corrupt database; SMG_TEMPFAIL for an unreadable database.  *out is owned by the caller (smg_spam_free).
  */
 enum smg_status smg_spam_new(const struct smg_conf *conf, struct smg_spam **out,
                              GError **err) G_GNUC_WARN_UNUSED_RESULT;

@@ -3,7 +3,8 @@
 # answers makes smg-check time out and fall back to its built-in scorers
 # (the mail is scored, not failed); a peer that answers as rspamd does is
 # merged into the score or used alone, and receives the envelope in
-# rspamd's request headers; a refused connection also falls back.
+# rspamd's request headers; a refused connection also falls back; a
+# rspamd_url that is not http(s) is a config error (exit 78).
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/data/check-lib.sh"
@@ -53,6 +54,22 @@ RC=0
 "$CHECK" -c "$T/smg.conf" --log stderr <"$T/gtube.eml" >"$T/out" 2>"$T/err" || RC=$?
 is "refused rspamd: exit 1 from the built-in verdict" 1 "$RC"
 like "refused rspamd: logged as an error" 'rspamd=error' "$(cat "$T/err")"
+
+# a URL that is no http or https URL is a config error at start, not an
+# "rspamd=error" on every message while rspamd is never asked
+write_conf <<EOF2
+rspamd_url = 127.0.0.1:11333
+EOF2
+RC=0
+"$CHECK" -c "$T/smg.conf" --log stderr <"$T/gtube.eml" >"$T/out" 2>"$T/err" || RC=$?
+is "rspamd_url without a scheme: exit 78" 78 "$RC"
+like "rspamd_url without a scheme: file and key told" \
+    'fatal: 4\.3\.5 .*smg\.conf: \[check\] rspamd_url 127\.0\.0\.1:11333: not an http or https URL' \
+    "$(cat "$T/err")"
+enqueue R0 ham
+RC=0
+"$CHECK" -c "$T/smg.conf" --log stderr --spool >/dev/null 2>&1 || RC=$?
+is "spool mode: exit 78 before touching the spool" "78 check/new/R0" "$RC $(places R0)"
 
 # an answering rspamd, merged
 start_peer answer 4.5 "$T/requests.log"
