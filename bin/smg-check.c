@@ -4,7 +4,8 @@
  * gateways.
  *
  * Filter mode (default): one message on stdin, on stdout the same message
- * with an SMG-Spam field; exit 0 ham, 1 spam.  Spool mode (--spool, or
+ * with an SMG-Spam field (SMG-* fields further down its header removed);
+ * exit 0 ham, 1 spam.  Spool mode (--spool, or
  * --watch to keep waiting): messages from queue "check" get their SMG-Spam
  * field and go to queue "scan"; the customer's counters in STATE_DIR/
  * spamstats are updated.  Tools: --learn-spam/--learn-ham PATH|- add to
@@ -126,20 +127,29 @@ check_message(void *ctxp, const char *id, const char *buf, gsize len,
     struct smg_spam_verdict v;
     enum smg_status st;
     const char *customer = smg_envelope_get(env, "Customer");
+    GString *msg;
     char *field;
 
     /* a learner may have replaced the database since the last message */
     st = smg_spam_reload(ctx->sp, err);
     if (st != SMG_OK)
         return st;
-    st = smg_spam_check(ctx->sp, buf + body_offset, len - body_offset, env, FALSE, &v, err);
-    if (st != SMG_OK)
+    /* SMG-* fields further down the header (a bare message in filter
+     * mode) are the sender's, not ours: they never go on, so the only
+     * SMG-Spam field is the one set here */
+    msg = g_string_sized_new(len - body_offset + 1);
+    smg_envelope_strip(buf + body_offset, len - body_offset, msg);
+    st = smg_spam_check(ctx->sp, msg->str, msg->len, env, FALSE, &v, err);
+    if (st != SMG_OK) {
+        g_string_free(msg, TRUE);
         return st;
+    }
     field = smg_spam_verdict_field(&v);
     smg_envelope_set(env, "Spam", field);
-    res->out = g_string_sized_new(len + 256);
+    res->out = g_string_sized_new(msg->len + 1024);
     smg_envelope_write(env, res->out);
-    g_string_append_len(res->out, buf + body_offset, (gssize) (len - body_offset));
+    g_string_append_len(res->out, msg->str, (gssize) msg->len);
+    g_string_free(msg, TRUE);
     res->flagged = v.spam;
     res->log = g_strdup_printf("verdict=%s, score=%.2f, threshold=%.2f, tests=%s%s%s",
                                v.spam ? "spam" : "ham", v.score, v.threshold,

@@ -56,6 +56,21 @@ is "envelope kept, old verdict replaced" \
     "$(head -n 4 "$T/out" | sed 's/ score=.*//' | tr '\n' '|' | sed 's/|$//')"
 is "one SMG-Spam field" 1 "$(grep -c '^SMG-Spam:' "$T/out")"
 
+# SMG-* fields further down a bare message's header are the sender's: a
+# claimed verdict there went on beside the real one; now only ours is left
+{
+    printf 'From: a@b.test\nSMG-Spam: verdict=ham score=0.00 threshold=5.00 tests=\n'
+    printf 'SMG-Route: pool=good\n  gateway=mta01\nSubject: claims\n\n%s\nSMG-Spam: body text stays\n' \
+        'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
+} >"$T/claim.eml"
+RC=0
+"$CHECK" -c "$T/smg.conf" <"$T/claim.eml" >"$T/out" 2>/dev/null || RC=$?
+is "claimed verdict in the header: exit 1" 1 "$RC"
+is "only our verdict in the header, the sender's SMG-* fields gone" \
+    "SMG-Spam: verdict=spam|From: a@b.test|Subject: claims" \
+    "$(sed -n '1,/^$/p' "$T/out" | sed 's/ score=.*//; /^$/d' | tr '\n' '|' | sed 's/|$//')"
+is "the body is untouched" "SMG-Spam: body text stays" "$(tail -n 1 "$T/out")"
+
 # rules fire on a crafted message (QP-encoded HTML with an obfuscated link)
 msg html >"$T/html.eml"
 out=$("$CHECK" -c "$T/smg.conf" <"$T/html.eml" 2>/dev/null | head -n 1)
