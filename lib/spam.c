@@ -417,6 +417,17 @@ smg_spam_learn(struct smg_bayes_learner *learner, const char *buf, gsize len,
     if (st != SMG_OK)
         return st;
     smg_envelope_free(env);
+    /* an empty file (a crashed writer's, a second "-" on one stdin) has
+     * nothing to learn, and counting it would shift the class totals */
+    {
+        gsize i = off;
+        while (i < len && g_ascii_isspace(buf[i]))
+            i++;
+        if (i == len) {
+            smg_set_error(err, SMG_PERMFAIL, "5.6.0", "empty message: nothing to learn");
+            return SMG_PERMFAIL;
+        }
+    }
     mt = smg_mimetext_parse(buf + off, len - off, max_text);
     tok = smg_bayes_tokens_new(FALSE);
     smg_bayes_tokenize(mt, tok);

@@ -97,7 +97,8 @@ const char *smg_spam_bayes_test(double p);
 /*
  * smg_spam_learn - add the message buf[0..len) (a spool file with SMG-*
  * fields, or a bare message) to learner as spam or ham; max_text as in
- * smg_mimetext_parse.  SMG_PERMFAIL (5.6.0) for a malformed envelope.
+ * smg_mimetext_parse.  SMG_PERMFAIL (5.6.0) for a malformed envelope, or
+ * a message that is empty (nothing but white space after the envelope).
  */
 enum smg_status smg_spam_learn(struct smg_bayes_learner *learner,
                                const char *buf, gsize len, gboolean spam,

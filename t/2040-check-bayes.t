@@ -1,8 +1,9 @@
 #!/bin/bash
 # 2040-check-bayes.t - the Bayes classifier through smg-check on a small
 # synthetic set this test makes (never the real corpus): --learn-spam and
-# --learn-ham from folders and from stdin, then every new message of
-# another draw is classified right; readers keep classifying while
+# --learn-ham from folders and from stdin (empty messages refused), then
+# every new message of another draw is classified right; readers keep
+# classifying while
 # learners replace the database; a corrupt database is reported (exit 78,
 # file named) and never overwritten.
 # SPDX-License-Identifier: MIT
@@ -20,6 +21,15 @@ like "learn: counts told" '^learned 40 spam and 40 ham \(0 unreadable\); .*/stat
 run_check --learn-ham - <"$T/test/ham/000"
 is "learn from stdin: exit 0" 0 "$RC"
 like "learn from stdin: one more ham" 'learned 0 spam and 1 ham.*: 40 spam, 41 ham' "$(cat "$T/out")"
+# an empty message (a zero-length file, an empty stdin) is not learned:
+# it counted as one more ham or spam with nothing in it
+: >"$T/empty.eml"
+run_check --learn-ham - --learn-spam "$T/empty.eml" </dev/null
+is "learn empty messages: exit 65" 65 "$RC"
+like "learn empty messages: none counted" 'learned 0 spam and 0 ham \(2 unreadable\).*: 40 spam, 41 ham' \
+    "$(cat "$T/out")"
+like "learn empty messages: each told" 'empty\.eml: 5\.6\.0 empty message: nothing to learn' \
+    "$(cat "$T/check.log")"
 
 run_check --score "$T/test/spam" "$T/test/ham"
 is "--score the new draw: exit 0" 0 "$RC"
