@@ -52,13 +52,40 @@ smg_spamstats_file(const char *dir, const char *customer)
     }
 }
 
-/* read_buckets - the buckets of file newer than oldest; FALSE on I/O error */
+/* bounds of a line that can be right: no sum or hour-end can overflow */
+#define MAX_START ((guint64) G_MAXINT64 / 2)
+#define MAX_COUNT G_GUINT64_CONSTANT(1000000000000)
+
+/* cmp_bucket - order of buckets by hour */
+static int
+cmp_bucket(gconstpointer a, gconstpointer b)
+{
+    const struct bucket *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* number - a decimal number at p (digits only: no sign, no blank, no
+ * overflow, which strtoull would all take: "-1" is 2^64 - 1), FALSE if none */
+static gboolean
+number(const char *p, char **end, guint64 *out)
+{
+    if (!g_ascii_isdigit(*p))
+        return FALSE;
+    errno = 0;
+    *out = g_ascii_strtoull(p, end, 10);
+    return errno == 0;
+}
+
+/* read_buckets - the buckets of file newer than oldest, one per hour
+ * (lines of one hour are added up); FALSE on I/O error */
 static gboolean
 read_buckets(const char *file, gint64 oldest, GArray *out, GError **err)
 {
     char *text = NULL;
     GError *e = NULL;
     char **lines;
+    guint n = 0;
 
     if (!g_file_get_contents(file, &text, NULL, &e)) {
         gboolean missing = g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT);
@@ -70,25 +97,39 @@ read_buckets(const char *file, gint64 oldest, GArray *out, GError **err)
     lines = g_strsplit(text, "\n", -1);
     for (unsigned i = 0; lines[i] != NULL; i++) {
         struct bucket b;
+        guint64 start;
         char *end;
         const char *p = lines[i];
 
         if (*p == '#' || *p == '\0')
             continue;
-        b.start = g_ascii_strtoll(p, &end, 10);
-        if (end == p || *end != ' ')
+        if (!number(p, &end, &start) || *end != ' ' || start > MAX_START)
+            continue;
+        b.start = (gint64) start;
+        p = end + 1;
+        if (!number(p, &end, &b.ham) || *end != ' ')
             continue;
         p = end + 1;
-        b.ham = g_ascii_strtoull(p, &end, 10);
-        if (end == p || *end != ' ')
-            continue;
-        p = end + 1;
-        b.spam = g_ascii_strtoull(p, &end, 10);
-        if (end == p || *end != '\0' || b.start % SMG_SPAMSTATS_BUCKET != 0)
+        if (!number(p, &end, &b.spam) || *end != '\0' || b.start % SMG_SPAMSTATS_BUCKET != 0
+            || b.ham > MAX_COUNT || b.spam > MAX_COUNT)
             continue;
         if (b.start + SMG_SPAMSTATS_BUCKET > oldest)
             g_array_append_val(out, b);
     }
+    /* in hour order, one bucket an hour: a damaged file's repeated hour
+     * would otherwise be counted, and then incremented, twice */
+    g_array_sort(out, cmp_bucket);
+    for (guint i = 0; i < out->len; i++) {
+        struct bucket *x = &g_array_index(out, struct bucket, i);
+        if (n > 0 && g_array_index(out, struct bucket, n - 1).start == x->start) {
+            struct bucket *y = &g_array_index(out, struct bucket, n - 1);
+            y->ham = MIN(y->ham + x->ham, MAX_COUNT);
+            y->spam = MIN(y->spam + x->spam, MAX_COUNT);
+        } else {
+            g_array_index(out, struct bucket, n++) = *x;
+        }
+    }
+    g_array_set_size(out, n);
     g_strfreev(lines);
     g_free(text);
     return TRUE;

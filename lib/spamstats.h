@@ -14,8 +14,9 @@
  * messages smg-check gave that verdict in that hour.  An hour counts while
  * it overlaps the window ([check] spamstats_window, 1 day by default,
  * ending now); hours that ended before it are dropped when the file is
- * written and ignored when it is read; lines that do not parse are
- * ignored.  A writer holds an flock on STATE_DIR/spamstats/.lock
+ * written and ignored when it is read; lines that do not parse (each
+ * number plain decimal digits, no sign, counts up to 10^12) are ignored,
+ * and lines of one hour are added up into one.  A writer holds an flock on STATE_DIR/spamstats/.lock
  * and replaces the file by rename, so readers need no lock and never see
  * a half-written file.  Files are not fsynced: a crash may lose the last
  * counts, never the file.

@@ -85,6 +85,38 @@ test_counts(void)
        "a damaged file is rewritten");
     is_int(SMG_OK, smg_spamstats_read_dir(dir, "c1", t0 + 3700, 86400, &ham, &spam, &err), "read");
     ok(ham == 5 && spam == 8, "and keeps its good lines");
+
+    /* counts strtoull takes but that are no count: "-1" was 2^64 - 1 and
+     * an overflow G_MAXUINT64, which then wrapped the sums */
+    {
+        static const char *const bad[] = {
+            "1795320000 -1 0\n", "1795320000 0 -1\n", "1795320000 +2 0\n",
+            "1795320000 18446744073709551616 0\n", "1795320000  2 0\n",
+            "-1795320000 2 0\n", "9223372036854774000 2 0\n",
+        };
+        for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+            enum smg_status st;
+            test_write_file(file, bad[i]);
+            st = smg_spamstats_read_dir(dir, "c1", t0 + 3700, 86400, &ham, &spam, &err);
+            ok(st == SMG_OK && ham == 0 && spam == 0,
+               "a line with a count that is none is ignored: %.*s (%" G_GUINT64_FORMAT
+               ", %" G_GUINT64_FORMAT ")", (int) strlen(bad[i]) - 1, bad[i], ham, spam);
+        }
+    }
+    /* one hour written twice (a damaged file): added up once, and a new
+     * message counted once, not once for each copy */
+    test_write_file(file, "1795320000 2 3\n1795320000 1 1\n");
+    is_int(SMG_OK, smg_spamstats_read_dir(dir, "c1", t0 + 3700, 86400, &ham, &spam, &err),
+           "read a repeated hour");
+    ok(ham == 3 && spam == 4,
+       "a repeated hour is added up (%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ")", ham, spam);
+    is_int(SMG_OK, smg_spamstats_add_dir(dir, "c1", TRUE, t0 + 5, 86400, &err),
+           "one more spam in that hour");
+    is_int(SMG_OK, smg_spamstats_read_dir(dir, "c1", t0 + 3700, 86400, &ham, &spam, &err),
+           "read it back");
+    ok(ham == 3 && spam == 5,
+       "one more spam in that hour counts once (%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ")",
+       ham, spam);
     g_free(file);
 
     /* concurrent writers */
