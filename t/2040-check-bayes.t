@@ -3,9 +3,8 @@
 # synthetic set this test makes (never the real corpus): --learn-spam and
 # --learn-ham from folders and from stdin (empty messages refused), then
 # every new message of another draw is classified right; readers keep
-# classifying while
-# learners replace the database; a corrupt database is reported (exit 78,
-# file named) and never overwritten.
+# classifying while learners replace the database; a corrupt database is
+# reported (exit 78, file named) and never overwritten.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/data/check-lib.sh"
