@@ -884,6 +884,8 @@ compact(GArray *add)
     struct db_record *r = (struct db_record *) (void *) add->data;
     guint j = 0;
 
+    if (add->len == 0)
+        return; /* (data is NULL then, which qsort must not get) */
     qsort(r, add->len, sizeof *r, cmp_record);
     for (guint i = 0; i < add->len; i++) {
         if (j > 0 && r[j - 1].hash == r[i].hash) {
