@@ -797,8 +797,15 @@ uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
             const char *zone = in->uri_zones[z];
             struct smg_dnsbl_query *q;
 
+            char *qname;
+
             if (failed[z])
                 continue;
+            /* a name DNS cannot hold under this zone (a label over 63
+             * octets) is the link's fault, not the list's: skipped */
+            if ((qname = smg_dnsbl_query_name(dom, zone, TRUE, NULL)) == NULL)
+                continue;
+            g_free(qname);
             q = smg_dnsbl_query_new(dom, zone, TRUE, NULL);
             smg_dnsbl_lookup(in->dns, q);
             if (q->verdict == SMG_DNSBL_LISTED) {

@@ -30,6 +30,13 @@ out=$(mail_with "http://www.listed.test/offer" | "$CHECK" -c "$T/smg.conf" --exp
 like "listed URI domain: URI_DNSBL fires" '3\.00  URI_DNSBL  .*\[listed\.test in uribl\.test\]' "$out"
 out=$(mail_with "http://sub.deep.listed.test/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null | head -n 1)
 like "a host under the listed domain fires too" 'tests=URI_DNSBL' "$out"
+# a link whose name DNS cannot hold (a label over 63 octets) is skipped,
+# and does not make the list count as failed for the message's other links
+long=$(printf 'a%.0s' $(seq 70))
+out=$(mail_with "http://$long.test/x http://www.listed.test/offer" | "$CHECK" -c "$T/smg.conf" \
+    --log stderr 2>"$T/err" | head -n 1)
+like "a 70-octet label before a listed link: URI_DNSBL still fires" 'tests=.*URI_DNSBL' "$out"
+unlike "  ... and no tempfail is noted for the list" 'uri_dnsbl=tempfail' "$(cat "$T/err")"
 out=$(mail_with "http://clean.test/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null | head -n 1)
 unlike "unlisted domain: silent" 'URI_DNSBL' "$out"
 out=$(mail_with "http://refused.test/x" | "$CHECK" -c "$T/smg.conf" 2>/dev/null | head -n 1)
