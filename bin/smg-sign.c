@@ -106,6 +106,22 @@ parse_options(int argc, char **argv, struct options *o)
         smg_prog_usage(&o->prog);
 }
 
+/*
+ * customer_of - whose mail env is, for [sign] customer_domains: customer
+ * mail (smg-recv's SMG-Client) is its SMG-Customer's, or "" (no one's) when
+ * the client did not authenticate; NULL for smg's own reports (NDRs and
+ * notices carry the customer but no SMG-Client)
+ */
+static const char *
+customer_of(const struct smg_envelope *env)
+{
+    const char *c = smg_envelope_get(env, "Customer");
+
+    if (smg_envelope_get(env, "Client") == NULL)
+        return NULL;
+    return c != NULL ? c : "";
+}
+
 /* sign_stage - the stage function: sign, keep the envelope, pass on */
 static enum smg_status
 sign_stage(void *ctx, const char *id, const char *buf, gsize len,
@@ -116,7 +132,7 @@ sign_stage(void *ctx, const char *id, const char *buf, gsize len,
     enum smg_status st;
 
     st = smg_dkim_sign(ctx, id, buf + body_offset, len - body_offset, env->sender,
-                       smg_envelope_get(env, "Customer"), &msg, &res->log, err);
+                       customer_of(env), &msg, &res->log, err);
     if (st != SMG_OK || msg == NULL)
         return st;
     res->out = g_string_sized_new(body_offset + msg->len + 64);

@@ -684,9 +684,9 @@ domain_of(const char *addr)
 }
 
 /*
- * owned - whether customer may have mail signed for addr: always without
- * [sign] customer_domains or a customer (smg's own reports), else when
- * the table gives addr's domain to the customer
+ * owned - whether mail of customer may be signed for addr: always without
+ * [sign] customer_domains or for smg's own reports (customer NULL), else
+ * when the table gives addr's domain to the customer ("" owns nothing)
  */
 static gboolean
 owned(const struct smg_dkim *d, const char *customer, const char *addr)
@@ -765,7 +765,7 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
                    ? g_strdup_printf("dkim=none, reason=no key, %s=<%s>%s", via, addr, notes->str)
                    : g_strdup_printf("dkim=none, reason=not the customer's domain, %s=<%s>, "
                                      "customer=%s",
-                                     via, addr, customer);
+                                     via, addr, *customer != '\0' ? customer : "none");
         if (replyto == NULL)
             goto done;
     }

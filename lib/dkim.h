@@ -50,9 +50,10 @@ const struct smg_keytable *smg_dkim_keytable(const struct smg_dkim *d);
 /*
  * smg_dkim_sign - sign msg[0..len) (the message without envelope fields).
  * sender is the envelope sender (may be NULL or "" for none), customer
- * the message's SMG-Customer (NULL for smg's own reports): with [sign]
- * customer_domains, a key is used only for an address in the customer's
- * own domains (else "dkim=none, reason=not the customer's domain").  On SMG_OK,
+ * whose mail it is: its SMG-Customer, "" for customer mail without one (no
+ * AUTH), NULL for smg's own reports; with [sign] customer_domains, a key
+ * is used only for an address in the customer's own domains (else
+ * "dkim=none, reason=not the customer's domain").  On SMG_OK,
  * *out is the new message (DKIM-Signature fields on top, a Reply-To: added)
  * or NULL when it is unchanged (no key for its domain: it passes unsigned),
  * and *log a "dkim=signed, d=..., s=..." fragment for the log line (both

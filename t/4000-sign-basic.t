@@ -120,8 +120,8 @@ printf 'cust1 rsa.test\ncust2 .dual.test\n' >"$T/customers"
 cp "$T/smg.conf" "$T/own.conf"
 printf '[sign]\ncustomer_domains = %s/customers\n' "$T" >>"$T/own.conf"
 custmsg() { # custmsg CUSTOMER SENDER FROM - a spool file of a customer's
-    printf 'SMG-Queue-ID: C1\nSMG-Sender: <%s>\nSMG-Recipient: <bob@example.net>\nSMG-Customer: %s\n' \
-        "$2" "$1"
+    printf 'SMG-Queue-ID: C1\nSMG-Sender: <%s>\nSMG-Recipient: <bob@example.net>\n' "$2"
+    printf 'SMG-Client: addr=10.0.0.1 helo=app.test tls=TLSv1.3 auth=%s\nSMG-Customer: %s\n' "$1" "$1"
     msg "$3"
 }
 signed_d() { # signed_d CONF < FILE - the d= of each signature, or "none"
@@ -147,8 +147,23 @@ is "a .dual.test entry covers dual.test itself" "dual.test dual.test" \
     "$(custmsg cust2 a@dual.test a@dual.test | signed_d "$T/own.conf")"
 is "a customer the table does not list: not signed" "none" \
     "$(custmsg cust9 a@rsa.test a@rsa.test | signed_d "$T/own.conf")"
-is "smg's own report (no SMG-Customer): signed as before" "rsa.test" \
+is "smg's own report (no SMG-Client, no SMG-Customer): signed as before" "rsa.test" \
     "$(envmsg R1 '' postmaster@rsa.test | signed_d "$T/own.conf")"
+# an NDR about a customer's message carries its SMG-Customer, but no
+# SMG-Client: the gateway's own report, signed for the gateway's domain
+ndr=$(printf 'SMG-Queue-ID: C1N\nSMG-Sender: <>\nSMG-Recipient: <a@shop.test>\nSMG-Customer: cust1\n'
+    msg MAILER-DAEMON@dual.test)
+is "an NDR about cust1's mail: signed for the gateway's domain (not cust1's)" "dual.test dual.test" \
+    "$(printf '%s\n' "$ndr" | signed_d "$T/own.conf")"
+# customer mail without AUTH (auth = optional): no customer, no domain
+nocust=$(printf 'SMG-Queue-ID: C2\nSMG-Sender: <a@rsa.test>\nSMG-Recipient: <b@example.net>\n'
+    printf 'SMG-Client: addr=10.0.0.9 helo=app.test tls=no\n'
+    msg a@rsa.test)
+: >"$T/own.err"
+is "customer mail without AUTH: not signed" "none" \
+    "$(printf '%s\n' "$nocust" | signed_d "$T/own.conf")"
+like "  ... logged as no customer's" "reason=not the customer's domain, from=<a@rsa.test>, customer=none" \
+    "$(cat "$T/own.err")"
 out=$(custmsg cust1 a@rsa.test a@shop.test | "$SMG_SIGN" -c "$T/own.conf" 2>/dev/null)
 unlike "no Reply-To: added for another customer's domain" '^Reply-To:' "$out"
 printf 'cust1\n' >"$T/customers"
