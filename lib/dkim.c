@@ -707,6 +707,7 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
     GArray *jobs = NULL;
     GString *sigs = NULL, *body = NULL, *notes = g_string_new(NULL);
     enum smg_status st = SMG_OK;
+    gboolean own = FALSE;
     guint nfrom;
 
     *out = NULL;
@@ -734,34 +735,38 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
     }
     if (sender != NULL)
         sender = sender_key = smg_addr_ascii_domain(sender);
-    /* A key is used only for an address in the customer's own domains:
-     * no customer gets mail signed as another. */
+    /* A key is used only for an address in the customer's own domains
+     * (own: whether addr is one): no customer gets mail signed as another. */
     if (from != NULL) {
         addr = from;
-        if (owned(d, customer, from))
+        own = owned(d, customer, from);
+        if (own)
             entries = smg_keytable_signing_lookup(d->signing, from, d->multiple);
     }
     if ((entries == NULL || entries->len == 0) && sender != NULL && *sender != '\0'
-        && (from == NULL || g_ascii_strcasecmp(from, sender) != 0)
-        && (owned(d, customer, sender) || from == NULL)) {
-        if (entries != NULL)
-            g_ptr_array_unref(entries);
-        entries = owned(d, customer, sender)
-                      ? smg_keytable_signing_lookup(d->signing, sender, d->multiple)
-                      : NULL;
-        if ((entries != NULL && entries->len > 0) || from == NULL) {
+        && (from == NULL || g_ascii_strcasecmp(from, sender) != 0)) {
+        gboolean sender_own = owned(d, customer, sender);
+        GPtrArray *by_sender =
+            sender_own ? smg_keytable_signing_lookup(d->signing, sender, d->multiple) : NULL;
+
+        if ((by_sender != NULL && by_sender->len > 0) || from == NULL) {
+            if (entries != NULL)
+                g_ptr_array_unref(entries);
+            entries = by_sender;
             addr = sender;
             via = "sender";
+            own = sender_own;
+        } else if (by_sender != NULL) {
+            g_ptr_array_unref(by_sender);
         }
     }
-    if (d->replyto != NULL && addr != NULL && owned(d, customer, addr)
-        && !has_field(msg, &p, "Reply-To"))
+    if (d->replyto != NULL && addr != NULL && own && !has_field(msg, &p, "Reply-To"))
         replyto = smg_keytable_replyto_lookup(d->replyto, domain_of(addr));
     if (entries != NULL && entries->len > 0)
         jobs = plan_jobs(d, entries, domain_of(addr), notes);
     if (jobs == NULL || jobs->len == 0) {
         *log = addr == NULL ? g_strdup("dkim=none, reason=no From: address")
-               : owned(d, customer, addr)
+               : own
                    ? g_strdup_printf("dkim=none, reason=no key, %s=<%s>%s", via, addr, notes->str)
                    : g_strdup_printf("dkim=none, reason=not the customer's domain, %s=<%s>, "
                                      "customer=%s",
