@@ -108,16 +108,15 @@ parse_options(int argc, char **argv, struct options *o)
 
 /*
  * customer_of - whose mail env is, for [sign] customer_domains: customer
- * mail (smg-recv's SMG-Client) is its SMG-Customer's, or "" (no one's) when
- * the client did not authenticate; NULL for smg's own reports (NDRs and
- * notices carry the customer but no SMG-Client)
+ * mail is its SMG-Customer's, or "" (no one's) when the client did not
+ * authenticate; NULL for smg's own reports
  */
 static const char *
 customer_of(const struct smg_envelope *env)
 {
     const char *c = smg_envelope_get(env, "Customer");
 
-    if (smg_envelope_get(env, "Client") == NULL)
+    if (!smg_envelope_is_customer_mail(env))
         return NULL;
     return c != NULL ? c : "";
 }

@@ -314,6 +314,12 @@ smg_envelope_get(const struct smg_envelope *env, const char *name)
     return ((const struct field *) env->fields->pdata[i])->value;
 }
 
+gboolean
+smg_envelope_is_customer_mail(const struct smg_envelope *env)
+{
+    return smg_envelope_get(env, "Client") != NULL;
+}
+
 /* clean_copy - a copy of s with CR, LF and other controls made spaces */
 static char *
 clean_copy(const char *s)

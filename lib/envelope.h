@@ -71,6 +71,14 @@ enum smg_status smg_envelope_check_spool(const struct smg_envelope *env,
  */
 const char *smg_envelope_get(const struct smg_envelope *env, const char *name);
 
+/*
+ * smg_envelope_is_customer_mail - whether env is a customer's message, as
+ * smg-recv took it (it writes SMG-Client on every message it accepts),
+ * rather than one of smg's own reports (NDRs, notices), which have none
+ * even when they name the customer they are about
+ */
+gboolean smg_envelope_is_customer_mail(const struct smg_envelope *env);
+
 /* smg_envelope_set - set (replace or add) field name; value is copied */
 void smg_envelope_set(struct smg_envelope *env, const char *name,
                       const char *value);

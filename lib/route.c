@@ -341,24 +341,31 @@ verdict_of(const struct smg_envelope *env, const char *name, const char *pass,
 
 /*
  * unchecked - whether a verdict is missing where it must be: a verdict
- * field without a known word never passes, and customer mail (smg-recv
- * writes SMG-Client on every message it accepts) must carry one.  smg's
- * own reports (NDRs, notices) enter at queue sign and have none.
+ * field without a known word never passes, and customer mail must carry
+ * one.  smg's own reports (NDRs, notices) enter at queue sign and have
+ * none.
  */
 static gboolean
 unchecked(const struct smg_envelope *env, enum verdict v)
 {
-    return v == V_UNKNOWN
-           || (v == V_MISSING && smg_envelope_get(env, "Client") != NULL);
+    return v == V_UNKNOWN || (v == V_MISSING && smg_envelope_is_customer_mail(env));
 }
 
-/* no_verdict - the explanation of a missing verdict */
-static const char *
-no_verdict(const struct smg_envelope *env, const char *what)
+/*
+ * explain_verdict - the --explain line of a stage's verdict field (field
+ * its value, v how it reads); missing says which stage was skipped
+ */
+static void
+explain_verdict(GString *explain, const struct smg_envelope *env, const char *label,
+                const char *field, enum verdict v, const char *missing)
 {
-    if (smg_envelope_get(env, "Client") != NULL)
-        return what;
-    return "no verdict: not customer mail";
+    if (field != NULL)
+        g_string_append_printf(explain, "%s: %s%s\n", label, field,
+                               v == V_UNKNOWN ? " (unknown verdict)" : "");
+    else
+        g_string_append_printf(explain, "%s: (no verdict: %s)\n", label,
+                               smg_envelope_is_customer_mail(env) ? missing
+                                                                  : "not customer mail");
 }
 
 /* customer_of - the customer name: SMG-Customer, else auth= of SMG-Client */
@@ -509,18 +516,8 @@ smg_route_decide(struct smg_route *r, const char *id,
     memset(d, 0, sizeof *d);
     d->explain = g_string_new(NULL);
     g_string_append_printf(d->explain, "queue-id: %s\n", id);
-    if (virus_f != NULL)
-        g_string_append_printf(d->explain, "virus: %s%s\n", virus_f,
-                               virus == V_UNKNOWN ? " (unknown verdict)" : "");
-    else
-        g_string_append_printf(d->explain, "virus: (%s)\n",
-                               no_verdict(env, "no verdict: not scanned"));
-    if (spam_f != NULL)
-        g_string_append_printf(d->explain, "spam: %s%s\n", spam_f,
-                               spam == V_UNKNOWN ? " (unknown verdict)" : "");
-    else
-        g_string_append_printf(d->explain, "spam: (%s)\n",
-                               no_verdict(env, "no verdict: not checked"));
+    explain_verdict(d->explain, env, "virus", virus_f, virus, "not scanned");
+    explain_verdict(d->explain, env, "spam", spam_f, spam, "not checked");
     if (route_f != NULL) {
         char *pool = smg_envelope_param(route_f, "pool");
 
