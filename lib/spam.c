@@ -239,6 +239,7 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
     GArray *hits = smg_rules_hits_new();
     GPtrArray *rcpts = g_ptr_array_new();
     const char *customer = env != NULL ? smg_envelope_get(env, "Customer") : NULL;
+    gboolean gtube = smg_spam_gtube(msg, len);
     double ours;
 
     (void) err;
@@ -255,7 +256,7 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
     g_ptr_array_add(rcpts, NULL);
 
     /* GTUBE */
-    if (smg_spam_gtube(msg, len)) {
+    if (gtube) {
         v->rules += GTUBE_SCORE;
         g_ptr_array_add(v->tests, g_strdup("GTUBE"));
     }
@@ -323,8 +324,7 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
             v->rspamd_score = rr.score;
             g_ptr_array_add(v->tests, g_strdup("RSPAMD"));
             if (sp->rspamd_only)
-                v->score = rr.score * sp->rspamd_weight
-                           + (smg_spam_gtube(msg, len) ? GTUBE_SCORE : 0);
+                v->score = rr.score * sp->rspamd_weight + (gtube ? GTUBE_SCORE : 0);
             else
                 v->score = ours + rr.score * sp->rspamd_weight;
             if (explain) {
@@ -353,14 +353,16 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
     } else if (explain) {
         g_string_append(v->explain, "rspamd: off\n");
     }
-    v->spam = v->score >= v->threshold;
+    /* GTUBE is spam whatever else scored: a local rule or an rspamd score
+     * of -1000 must not make the operators' test string pass as ham */
+    v->spam = gtube || v->score >= v->threshold;
 
     if (explain) {
         GString *head = g_string_new(NULL);
         g_string_append_printf(head, "verdict: %s, score %.2f, threshold %.2f\n",
                                v->spam ? "spam" : "ham", v->score, v->threshold);
         g_string_append_printf(head, "rules: %+7.2f\n", v->rules);
-        if (smg_spam_gtube(msg, len))
+        if (gtube)
             g_string_append_printf(head, "  %7.2f  GTUBE  the GTUBE test string\n", GTUBE_SCORE);
         for (guint i = 0; i < hits->len; i++) {
             const struct smg_rules_hit *h = &g_array_index(hits, struct smg_rules_hit, i);

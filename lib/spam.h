@@ -9,7 +9,8 @@
  * set, rspamd's score times rspamd_weight is added (rspamd_mode merge) or
  * is the whole score (only); when rspamd fails or times out the built-in
  * score stands and the failure is noted for the log.  GTUBE in the message
- * always adds 1000.  The message is spam when score >= threshold.
+ * always adds 1000 and makes the message spam whatever else scored;
+ * otherwise the message is spam when score >= threshold.
  *
  * The verdict field written into the envelope is
  *   SMG-Spam: verdict=spam|ham score=S threshold=T tests=A,B,BAYES_99

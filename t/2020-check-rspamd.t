@@ -96,7 +96,23 @@ RC=0
 like "merged with weight 2: 1000 + 9" '^SMG-Spam: verdict=spam score=1009\.00 .*tests=GTUBE,RSPAMD$' \
     "$(head -n 1 "$T/out")"
 
+# GTUBE stays spam whatever rspamd says: a score of -2000 (merged or
+# alone) must not let the operators' test string pass as ham
+start_peer answer -2000 "$T/requests2.log"
+for mode in merge only; do
+    write_conf <<EOF2
+rspamd_url = http://127.0.0.1:$PEER_PORT/checkv2
+rspamd_mode = $mode
+EOF2
+    RC=0
+    "$CHECK" -c "$T/smg.conf" <"$T/gtube.eml" >"$T/out" 2>/dev/null || RC=$?
+    is "rspamd -2000 ($mode), GTUBE: still spam (exit 1)" 1 "$RC"
+    like "rspamd -2000 ($mode): verdict spam, the score as it is" \
+        '^SMG-Spam: verdict=spam score=-[0-9.]+ .*GTUBE' "$(head -n 1 "$T/out")"
+done
+
 # rspamd alone
+start_peer answer 4.5 "$T/requests.log"
 msg spam >"$T/spam.eml"
 write_conf <<EOF2
 rspamd_url = http://127.0.0.1:$PEER_PORT/checkv2
