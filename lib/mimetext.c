@@ -167,11 +167,15 @@ leaf(struct walk *w, GMimeObject *obj)
 static void
 walk(struct walk *w, GMimeObject *obj, int depth)
 {
-    if (obj == NULL || depth > MAX_DEPTH || w->mt->n_parts >= MAX_PARTS)
+    if (obj == NULL)
         return;
+    if (depth > MAX_DEPTH || w->mt->n_parts >= MAX_PARTS) {
+        w->mt->parts_cut = TRUE;
+        return;
+    }
     if (GMIME_IS_MULTIPART(obj)) {
         int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
-        for (int i = 0; i < n && w->mt->n_parts < MAX_PARTS; i++)
+        for (int i = 0; i < n; i++)
             walk(w, g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), depth + 1);
     } else if (GMIME_IS_MESSAGE_PART(obj)) {
         GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
@@ -351,7 +355,7 @@ smg_mimetext_parse(const char *msg, gsize len, gsize max_text)
     w.seen_uris = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     n = parse_len(msg, len);
     if (n < len)
-        mt->truncated = TRUE;
+        mt->truncated = mt->parts_cut = TRUE;
     stream = g_mime_stream_mem_new_with_buffer(msg, n);
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);

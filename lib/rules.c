@@ -29,7 +29,7 @@ enum header_op { H_MATCH, H_NOMATCH, H_EXISTS, H_NEXISTS };
 enum field_mod { F_VALUE, F_ADDR, F_NAME };
 
 enum test_fn {
-    T_HTML_ONLY, T_LINK_MISMATCH, T_HEADER_8BIT, T_DATE_MISSING,
+    T_HTML_ONLY, T_LINK_MISMATCH, T_HEADER_8BIT, T_PARTS_CUT, T_DATE_MISSING,
     T_DATE_INVALID, T_DATE_FUTURE, T_DATE_PAST, T_MSGID_MISSING,
     T_MSGID_INVALID, T_ATTACHMENT_EXT, T_RECIPIENTS_OVER, T_FROM_MISMATCH,
     T_CAPS_RATIO, T_URI_DNSBL,
@@ -43,6 +43,7 @@ static const struct {
     {"html_only", T_HTML_ONLY, 0},
     {"link_mismatch", T_LINK_MISMATCH, 0},
     {"header_8bit", T_HEADER_8BIT, 0},
+    {"parts_cut", T_PARTS_CUT, 0},
     {"date_missing", T_DATE_MISSING, 0},
     {"date_invalid", T_DATE_INVALID, 0},
     {"date_future", T_DATE_FUTURE, 1},
@@ -841,6 +842,8 @@ run_test(const struct rule *r, const struct smg_rules_input *in, char **detail,
         return mt->link_mismatch > 0;
     case T_HEADER_8BIT:
         return mt->header_8bit;
+    case T_PARTS_CUT:
+        return mt->parts_cut;
     case T_DATE_MISSING:
         return !mt->date_present;
     case T_DATE_INVALID:

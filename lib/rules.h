@@ -24,7 +24,7 @@
  * defined again replaces the earlier one (a local file overrides the
  * shipped one); names are [A-Z0-9_]+.
  *
- * Built-in functions: html_only, link_mismatch, header_8bit,
+ * Built-in functions: html_only, link_mismatch, header_8bit, parts_cut,
  * date_missing, date_invalid, date_future HOURS, date_past DAYS,
  * msgid_missing, msgid_invalid, attachment_ext EXT..., recipients_over N,
  * from_mismatch, caps_ratio PERCENT, uri_dnsbl.

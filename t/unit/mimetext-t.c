@@ -277,6 +277,54 @@ test_many_parts(void)
        ru.ru_maxrss);
 }
 
+/* parts_msg - a multipart message of n empty parts after `pre` lines of
+ * "--pre" in the preamble, nested `depth` multiparts deep */
+static char *
+parts_msg(int n, int pre, int depth)
+{
+    GString *m = g_string_new("From: a@b.test\nSubject: parts\nMIME-Version: 1.0\n"
+                              "Content-Type: multipart/mixed; boundary=\"b0\"\n\n");
+
+    for (int i = 0; i < pre; i++)
+        g_string_append(m, "--pre\n");
+    for (int d = 1; d < depth; d++)
+        g_string_append_printf(m, "--b%d\nContent-Type: multipart/mixed; boundary=\"b%d\"\n\n",
+                               d - 1, d);
+    for (int i = 0; i < n; i++)
+        g_string_append_printf(m, "--b%d\n\nx\n", depth - 1);
+    for (int d = depth - 1; d >= 0; d--)
+        g_string_append_printf(m, "--b%d--\n", d);
+    return g_string_free(m, FALSE);
+}
+
+/* test_parts_cut - parts_cut tells when parts were left unread, and only
+ * then: past the 256th leaf, deeper than 8 levels, after 4096 "--" lines */
+static void
+test_parts_cut(void)
+{
+    static const struct {
+        int n, pre, depth;
+        gboolean cut;
+        const char *what;
+    } c[] = {
+        {256, 0, 1, FALSE, "256 parts: all read"},
+        {257, 0, 1, TRUE, "257 parts: cut"},
+        {1, 4000, 1, FALSE, "4000 \"--\" lines: all read"},
+        {1, 4100, 1, TRUE, "4100 \"--\" lines: cut"},
+        {1, 0, 8, FALSE, "8 levels: all read"},
+        {1, 0, 10, TRUE, "10 levels: cut"},
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(c); i++) {
+        char *m = parts_msg(c[i].n, c[i].pre, c[i].depth);
+        struct smg_mimetext *mt = smg_mimetext_parse(m, strlen(m), 0);
+
+        ok(mt->parts_cut == c[i].cut, "%s (%u parts seen)", c[i].what, mt->n_parts);
+        smg_mimetext_free(mt);
+        g_free(m);
+    }
+}
+
 static void
 test_hosts(void)
 {
@@ -330,6 +378,7 @@ main(void)
     test_attachments();
     test_checks();
     test_many_parts();
+    test_parts_cut();
     test_hosts();
     return 0;
 }

@@ -290,6 +290,18 @@ test_functions(void)
     ok(fires("test A 1 msgid_missing\n", "Subject: x\n\nb\n"), "msgid_missing");
     ok(fires("test A 1 msgid_invalid\n", "Subject: x\nMessage-ID: abc\n\nb\n"), "msgid_invalid");
     ok(fires("test A 1 header_8bit\n", "Subject: caf\xc3\xa9\n\nb\n"), "header_8bit");
+    {
+        GString *cut = g_string_new("Content-Type: multipart/mixed; boundary=b\n\n");
+
+        for (int i = 0; i < 300; i++)
+            g_string_append(cut, "--b\n\nx\n");
+        g_string_append(cut, "--b--\n");
+        ok(fires("test A 1 parts_cut\n", cut->str), "parts_cut: 300 parts");
+        ok(!fires("test A 1 parts_cut\n",
+                  "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n"),
+           "parts_cut does not fire on one part");
+        g_string_free(cut, TRUE);
+    }
     ok(fires("test A 1 attachment_ext exe scr\n",
              "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n"
              "--b\nContent-Type: application/x-msdownload\n"
