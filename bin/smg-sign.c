@@ -258,6 +258,10 @@ main(int argc, char **argv)
     parse_options(argc, argv, &o);
     if (o.action == ACT_GENKEY) /* reads no config: it makes a key */
         return genkey(&o);
+    /* --testkey talks to a person: its warnings (a key file others can
+     * read) go to stderr, as smg-check's and smg-route's tools do */
+    if (o.action == ACT_TESTKEY && !o.prog.debug)
+        o.prog.log = SMG_LOG_STDERR;
     conf = smg_prog_config(&o.prog);
     st = smg_dkim_new(conf, &dkim, &err); /* reads the keys: before dropping */
     if (st == SMG_OK && o.action != ACT_TESTKEY)

@@ -13,6 +13,7 @@
 #include <config.h>
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -23,6 +24,7 @@
 
 #include "lib/addr.h"
 #include "lib/keytable.h"
+#include "lib/log.h"
 #include "lib/table.h"
 
 struct smg_keytable {
@@ -268,6 +270,15 @@ load_key_line(void *ctx, const char *path, unsigned line, char *name,
         g_free(file);
         g_strfreev(f);
         return SMG_CONFIG;
+    }
+    /* as for the credentials file: a private key others can read is a
+     * key anyone on the host can sign the customer's mail with */
+    if (file != NULL) {
+        struct stat sb;
+        if (stat(file, &sb) == 0 && (sb.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0)
+            smg_log_warn("%s:%u: key %s: %s is accessible by others (mode %04o); "
+                         "chmod 600 it (640 with the group of the smg user)",
+                         path, line, name, file, (unsigned) (sb.st_mode & 07777));
     }
     key = g_new0(struct smg_dkim_key, 1);
     st = smg_keytable_key_parse(file != NULL ? data : f[2],

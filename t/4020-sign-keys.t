@@ -128,6 +128,23 @@ is "UTF-8 domain: key OK" "u1: u1._domainkey.xn--bcher-kva.test: key OK" "$out"
 out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey NEW.TEST rsa1 2>&1)
 is "domain in upper case: key OK" "rsa1: rsa1._domainkey.new.test: key OK" "$out"
 
+# a private key others can read or write is named in a warning (signing
+# goes on: the operator fixes the mode); 0600 and 0640 are quiet
+chmod 644 "$T/keys/rsa1.private"
+chmod 640 "$T/keys/ed1.key"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test rsa1 2>&1)
+like "key mode 0644: warned, with file and mode" \
+    "warning: .*KeyTable:1: key rsa1: $T/keys/rsa1.private is accessible by others \\(mode 0644\\); chmod 600 it" "$out"
+like "key mode 0644: still tested" 'rsa1: rsa1._domainkey.new.test: key OK' "$out"
+unlike "key mode 0640: no warning" "ed1.key is accessible" "$out"
+chmod 600 "$T/keys/rsa1.private"
+chmod 662 "$T/keys/rsa4.key"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test rsa1 2>&1)
+like "key mode 0662: warned" "rsa4.key is accessible by others \\(mode 0662\\)" "$out"
+chmod 600 "$T/keys/rsa4.key"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test rsa1 2>&1)
+unlike "all keys 0600 or 0640: no warning" "accessible by others" "$out"
+
 # mail signed with the new keys verifies
 printf 'From: a@new.test\nTo: b@example.net\nSubject: new keys\n\nhello\n' |
     "$SMG_SIGN" -c "$T/smg.conf" >"$T/new.out" 2>/dev/null
