@@ -382,6 +382,28 @@ hostname(const struct smg_conf *conf)
     return h != NULL ? h : g_get_host_name();
 }
 
+/*
+ * warn_limits - say at start when [scan] max_file_size or max_scan_size is
+ * below [recv] max_message_size: the mail between them, which smg-recv
+ * accepts, can never be scanned and would all be held or refused
+ */
+static void
+warn_limits(const struct smg_conf *conf, gboolean reject)
+{
+    static const char *const keys[] = {"max_file_size", "max_scan_size"};
+    gint64 msg = smg_conf_int(conf, "recv", "max_message_size");
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(keys); i++) {
+        gint64 v = smg_conf_int(conf, "scan", keys[i]);
+        if (v < msg)
+            smg_log_warn("[scan] %s (%" G_GINT64_FORMAT ") is less than [recv] "
+                         "max_message_size (%" G_GINT64_FORMAT "): messages between "
+                         "the two cannot be scanned and are %s; raise %s",
+                         keys[i], v, msg, reject ? "refused as infected" : "held",
+                         keys[i]);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -406,6 +428,8 @@ main(int argc, char **argv)
     s.limit_reject = strcmp(smg_conf_str(conf, "scan", "limit_action"), "reject") == 0;
     s.reload_interval = smg_conf_int(conf, "scan", "reload_interval");
     s.retention = smg_conf_int(conf, "scan", "quarantine_retention");
+    if (!o.expire_only)
+        warn_limits(conf, s.limit_reject);
     table = smg_conf_str(conf, "scan", "customer_domains");
     if (table != NULL)
         st = smg_customers_load(table, &s.domains, &err);

@@ -122,6 +122,20 @@ EOF
 out=$("$SMG_SCAN" -c "$T/smg.conf" <"$T/big.eml" 2>/dev/null)
 is "exactly max_file_size and max_scan_size: scanned, exit 1" 1 $?
 
+# limits below what smg-recv accepts are named in a warning at start
+write_conf <<EOF
+recv.max_message_size = 2M
+scan.max_file_size = 1M
+EOF
+"$SMG_SCAN" -c "$T/smg.conf" --log stderr <"$T/big.eml" >/dev/null 2>"$T/err"
+like "max_file_size below max_message_size: warned" \
+    'warning: \[scan\] max_file_size \(1048576\) is less than \[recv\] max_message_size \(2097152\): messages between the two cannot be scanned and are held; raise max_file_size' \
+    "$(cat "$T/err")"
+unlike "max_scan_size (400M) above it: not named" 'max_scan_size \(' "$(cat "$T/err")"
+write_conf </dev/null
+"$SMG_SCAN" -c "$T/smg.conf" --log stderr <"$T/big.eml" >/dev/null 2>"$T/err"
+unlike "the default limits: no warning" 'is less than' "$(cat "$T/err")"
+
 # libclamav's temporary folder is configurable
 mkdir -p "$T/clamtmp"
 write_conf <<EOF
