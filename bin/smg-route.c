@@ -165,8 +165,8 @@ print_spf(const struct smg_conf *conf)
     txt = smg_route_txt_strings(rec);
     puts(txt);
     if (*skipped != '\0')
-        fprintf(stderr, "smg-route: relay gateways (their relay hosts' "
-                "addresses are not known here, not listed): %s\n", skipped);
+        fprintf(stderr, "smg-route: not listed, their mail leaves from an address "
+                "not known here (add it to the record by hand): %s\n", skipped);
     if (strlen(rec) > SMG_ROUTE_SPF_UDP_MAX)
         fprintf(stderr,
                 "smg-route: warning: the SPF record is %zu bytes, over %d: "

@@ -595,7 +595,8 @@ smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
 
         g_free(group);
         if (bind == NULL || relay) {
-            g_string_append_printf(skip, "%s%s", skip->len ? " " : "", *g);
+            g_string_append_printf(skip, "%s%s (%s)", skip->len ? ", " : "", *g,
+                                   relay ? "relay" : "no bind");
             continue;
         }
         if ((term = spf_term(bind)) == NULL) {
@@ -611,8 +612,8 @@ smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
     }
     if (n == 0) {
         smg_set_error(err, SMG_CONFIG, NULL,
-                      "%s: no [gateway NAME] group has a bind address",
-                      smg_conf_path(conf));
+                      "%s: no [gateway NAME] group has a bind address%s%s",
+                      smg_conf_path(conf), skip->len ? " of its own: " : "", skip->str);
         goto fail;
     }
     g_string_append(rec, " -all");

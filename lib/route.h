@@ -178,11 +178,13 @@ enum smg_status smg_route_blacklist_write_unknown(const char *state_dir,
  * -all" (new string, addresses in the order of the groups, each once).
  * Addresses are written in their canonical form (inet_ntop: IPv6
  * compressed and in lower case; an IPv4-mapped IPv6 address as ip4:), and
- * two spellings of one address are one address.  Relay gateways (a relay
- * host on another node sends their mail, whatever their bind address) are
- * named in *skipped (new string, space-separated; "" when none) if skipped
- * is not NULL.  SMG_CONFIG with err when a bind address is not an IP
- * address or no gateway has one.
+ * two spellings of one address are one address.  Gateways whose sending
+ * address is not known here are named in *skipped if skipped is not NULL
+ * (new string "mta02 (relay), mta05 (no bind)", "" when none): a relay
+ * gateway (a relay host on another node sends its mail, whatever its bind
+ * address) and one without bind (the host's default address).  SMG_CONFIG
+ * with err when a bind address is not an IP address or no gateway has one
+ * of its own.
  */
 enum smg_status smg_route_spf(const struct smg_conf *conf, char **record,
                               char **skipped,

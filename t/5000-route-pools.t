@@ -115,7 +115,28 @@ out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
 is "--spf with a bound relay: exit 0" 0 $?
 is "--spf with a bound relay: its bind address not listed" \
     '"v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 -all"' "$out"
-like "--spf with a bound relay: named on stderr" 'relay.*: mta02$' "$(cat "$T/spf.err")"
+like "--spf with a bound relay: named on stderr" 'not listed.*: mta02 \(relay\)$' "$(cat "$T/spf.err")"
+# a gateway without bind leaves from the host's default address: not
+# listed either, and named as such; with no bind address of their own at
+# all, the error names them
+gw_conf <<'EOF'
+gateway mta02.relay = node2.test
+gateway mta01.bind = <unset>
+EOF
+out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
+is "--spf without bind: the others listed" '"v=spf1 ip4:127.0.0.3 -all"' "$out"
+like "--spf without bind: each named with its reason" \
+    'not listed.*: mta01 \(no bind\), mta02 \(relay\)$' "$(cat "$T/spf.err")"
+gw_conf <<'EOF'
+gateway mta01.bind = <unset>
+gateway mta02.relay = node2.test
+gateway mta03.bind = <unset>
+EOF
+out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
+is "--spf, no bind address of their own: exit 78" 78 $?
+like "--spf, no bind address of their own: the gateways named" \
+    'no \[gateway NAME\] group has a bind address of its own: mta01 \(no bind\), mta02 \(relay\), mta03 \(no bind\)$' \
+    "$(cat "$T/spf.err")"
 gw_conf </dev/null
 
 # --spf with many IPv6 gateways, some spelt twice: canonical, once each,

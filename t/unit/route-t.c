@@ -465,7 +465,7 @@ test_spf_and_config(void)
     ok(smg_route_spf(conf, &rec, &skipped, &err) == SMG_OK, "spf");
     is_string("v=spf1 ip4:127.0.0.2 ip4:127.0.0.4 ip4:127.0.0.3 -all", rec,
               "SPF record lists the bind addresses");
-    is_string("far", skipped, "relay gateway named as skipped");
+    is_string("far (relay)", skipped, "relay gateway named as skipped");
     g_free(rec);
     g_free(skipped);
     smg_conf_free(conf);
@@ -498,7 +498,7 @@ test_spf_and_config(void)
         bail("load");
     ok(smg_route_spf(conf, &rec, &skipped, &err) == SMG_OK, "spf with a bound relay");
     is_string("v=spf1 ip4:192.0.2.1 -all", rec, "a relay's bind address is not listed");
-    is_string("b", skipped, "... the relay gateway is named as skipped");
+    is_string("b (relay)", skipped, "... the relay gateway is named as skipped");
     g_free(rec);
     g_free(skipped);
     smg_conf_free(conf);
