@@ -3,8 +3,9 @@
  *
  * Reads go through rd(), writes through wr(); each handles plain fds and
  * OpenSSL's WANT_READ/WANT_WRITE by polling the right fd for what the TLS
- * engine needs, within the remaining time.  The time-out is per operation
- * (per line read, per flush), as Postfix's smtpd_timeout.
+ * engine needs, within the remaining time.  The time-out is per operation:
+ * a line read must be complete within it (as Postfix's smtpd_timeout with
+ * smtpd_per_record_deadline), a flush must make progress within it.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -138,11 +139,11 @@ ssl_wait(struct smg_netio *io, int r, gint64 deadline)
     }
 }
 
-/* rd - read some bytes into the buffer's free space */
+/* rd - read some bytes into the buffer's free space by deadline
+ * (monotonic µs) */
 static enum smg_netio_rc
-rd(struct smg_netio *io)
+rd(struct smg_netio *io, gint64 deadline)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64) io->timeout_ms * 1000;
     enum smg_netio_rc rc;
 
     if (io->start > 0) {
@@ -184,6 +185,7 @@ smg_netio_getline(struct smg_netio *io, GString *line, gsize max,
 {
     gboolean toolong = FALSE;
     char last = '\0'; /* the line's last octet before LF, kept or not */
+    gint64 deadline = 0;
     enum smg_netio_rc rc;
 
     g_string_truncate(line, 0);
@@ -223,7 +225,12 @@ smg_netio_getline(struct smg_netio *io, GString *line, gsize max,
         io->start = io->end = 0;
         if (io->out->len > 0 && (rc = smg_netio_flush(io)) != SMG_NETIO_OK)
             return rc;
-        if ((rc = rd(io)) != SMG_NETIO_OK)
+        /* the time-out bounds the whole line, counted from the first
+         * wait for it, not each read: a peer that sends a byte now and
+         * then must not hold the session for ever (slow loris) */
+        if (deadline == 0)
+            deadline = g_get_monotonic_time() + (gint64) io->timeout_ms * 1000;
+        if ((rc = rd(io, deadline)) != SMG_NETIO_OK)
             return rc;
     }
 }

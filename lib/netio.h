@@ -46,7 +46,8 @@ void smg_netio_set_timeout(struct smg_netio *io, int timeout_ms);
  * smg_netio_getline - read one line into line (without its CRLF/LF, which
  * *eol reports).  max is the longest line accepted, ending excluded; a
  * longer one is read to its end and SMG_NETIO_TOOLONG returned, with *eol
- * still telling how it ended.
+ * still telling how it ended.  The whole line must arrive within the
+ * time-out (counted from the first wait for it), else SMG_NETIO_TIMEOUT.
  * Pending output is flushed before waiting for input.
  */
 enum smg_netio_rc smg_netio_getline(struct smg_netio *io, GString *line,

@@ -1,8 +1,8 @@
 #!/bin/bash
 # 1040-recv-limits.t - every limit of smg-recv with its reply: message size
 # (declared and real), recipients, command and data line length, header
-# size, command and DATA time-outs, error and junk-command counters, and a
-# 20 MB message that fits.
+# size, command and DATA time-outs (also of a line sent a byte at a time),
+# error and junk-command counters, and a 20 MB message that fits.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/recv.sh"
@@ -84,6 +84,19 @@ like "header too big: 552 5.3.4" '552 5.3.4 Message header size exceeds limit' "
 # command time-out
 out=$(raw $hello sleep:3 readall)
 like "idle client: 421 4.4.2" '^S: 421 4.4.2 .*timeout' "$out"
+
+# a command trickled a byte a second: each read is within command_timeout
+# (2 s), the line is not (slow loris)
+out=$(raw $hello 'trickle:1:NOOP\r\n' readall)
+like "trickled command: 421 4.4.2" '^S: 421 4.4.2 .*timeout' "$out"
+unlike "trickled command: no reply to it" '^S: 250 2.0.0' "$out"
+
+# the same inside DATA (data_timeout 2 s)
+before=$(queued)
+out=$(raw $hello 'send:MAIL FROM:<a@b.test>\r\n' read 'send:RCPT TO:<c@d.test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: slow\r\n\r\n' 'trickle:1:abcd\r\n.\r\n' readall)
+like "trickled data line: 421 4.4.2" '^S: 421 4.4.2' "$out"
+is "trickled data line: nothing queued" "$before" "$(queued)"
 
 # DATA time-out, and no file left behind
 before=$(queued)

@@ -4,7 +4,9 @@
 # usage: smtpraw.py PORT STEP...
 #   a STEP is "send:TEXT" (Python escapes: \r \n \x00), "read" (read one
 #   reply, multi-line aware), "tls" (start TLS now), "sleep:SECONDS",
-#   "readall" (read until the server closes), "auth:USER:PASS" (AUTH PLAIN)
+#   "readall" (read until the server closes), "auth:USER:PASS" (AUTH PLAIN),
+#   "trickle:SECONDS:TEXT" (TEXT a byte at a time, SECONDS apart; it stops,
+#   saying "closed while sending", when the server has closed)
 # Prints "S: <reply line>" for what the server said, "closed" when it closed.
 # SPDX-License-Identifier: MIT
 import base64
@@ -60,6 +62,16 @@ for step in sys.argv[2:]:
         sock = ctx.wrap_socket(sock, server_hostname="out.test")
         buf = b""
         print("tls " + sock.version())
+    elif step.startswith("trickle:"):
+        _, pause, text = step.split(":", 2)
+        data = codecs.escape_decode(text.encode("utf-8"))[0]
+        try:
+            for i in range(len(data)):
+                if i > 0:
+                    time.sleep(float(pause))
+                sock.sendall(data[i:i + 1])
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            print("closed while sending")
     elif step.startswith("sleep:"):
         time.sleep(float(step[6:]))
     elif step.startswith("auth:"):
