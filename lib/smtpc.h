@@ -12,7 +12,9 @@
  * NOTIFY, ORCPT) are passed on when the server announces the extension.
  * Every read and write has a time-out (lib/netio): connect_timeout for the
  * TCP connection, command_timeout for the greeting and each command,
- * data_timeout for the message and the reply to its final dot.
+ * data_timeout for the message and the reply to its final dot.  A reply
+ * must come whole within its time-out, however many lines it has (RFC
+ * 5321 4.5.3.2), so a server that trickles one cannot hold the client.
  *
  * Results are per recipient: each gets the reply that decided its fate
  * (the RCPT reply when it was refused, else the reply to DATA or to the

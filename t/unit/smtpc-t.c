@@ -9,8 +9,8 @@
  * connection and the source address.
  *
  * The server follows a script: "C:text" reads a client line that must
- * start with text, "S:text" sends a line, "D" reads a message up to its
- * final dot and checks its dot-stuffing, "X" closes.  It exits non-zero
+ * start with text, "S:text" sends a line, "P:ms" pauses, "D" reads a
+ * message up to its final dot and checks its dot-stuffing, "X" closes.  It exits non-zero
  * on any mismatch, which the parent reports.
  *
  * SPDX-License-Identifier: MIT
@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,8 @@ serve(int lfd, const char *const *script, const char *peer_want)
                 fprintf(stderr, "no stuffed line\n");
                 _exit(14);
             }
+        } else if ((*s)[0] == 'P') {
+            g_usleep((gulong) atoi(*s + 2) * 1000);
         } else if ((*s)[0] == 'X') {
             _exit(0);
         }
@@ -352,6 +355,68 @@ test_failures(void)
     g_clear_error(&err);
 }
 
+/*
+ * test_slow_reply - a server that sends a long multi-line reply a line at
+ * a time, each well within the time-out: the time-out bounds the whole
+ * reply (RFC 5321 4.5.3.2), so the client gives up after it instead of
+ * waiting as long as the server likes (200 lines of 4 KB, each just
+ * within 300 s, would have held a worker for 16 hours)
+ */
+static void
+test_slow_reply(void)
+{
+    /* 20 lines 300 ms apart: 6 s in all, with a time-out of 1 s */
+    const char *greet[46] = {NULL}, *ehlo[48] = {NULL};
+    struct smg_smtpc_opts o = opts;
+    unsigned port, n = 0;
+    int lfd, status;
+    pid_t pid;
+    struct smg_smtpc *c = NULL;
+    GError *err = NULL;
+
+    o.command_timeout_ms = 1000;
+    for (unsigned i = 0; i < 20; i++) {
+        greet[n++] = "S:220-s.test still greeting";
+        greet[n++] = "P:300";
+    }
+    greet[n++] = "S:220 s.test ESMTP";
+    greet[n++] = "X";
+    lfd = listener(&port);
+    pid = child(lfd, greet, NULL);
+    ok(smg_smtpc_connect(&o, "s.test", "127.0.0.1", port, &c, &err) == SMG_TEMPFAIL
+           && c == NULL,
+       "a greeting trickled a line at a time: TEMPFAIL");
+    ok(err != NULL && strstr(err->message, "timed out while receiving the initial "
+                                           "server greeting") != NULL,
+       "... a time-out: %s", err != NULL ? err->message : "");
+    g_clear_error(&err);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+
+    n = 0;
+    ehlo[n++] = "S:220 s.test ESMTP";
+    ehlo[n++] = "C:EHLO client.test";
+    ehlo[n++] = "S:250-s.test";
+    for (unsigned i = 0; i < 20; i++) {
+        ehlo[n++] = "P:300";
+        ehlo[n++] = "S:250-X-SLOW";
+    }
+    ehlo[n++] = "S:250 PIPELINING";
+    ehlo[n++] = "X";
+    lfd = listener(&port);
+    pid = child(lfd, ehlo, NULL);
+    ok(smg_smtpc_connect(&o, "s.test", "127.0.0.1", port, &c, &err) == SMG_OK,
+       "greeting");
+    ok(c != NULL && smg_smtpc_ehlo(c, &err) == SMG_TEMPFAIL && !smg_smtpc_usable(c),
+       "an EHLO reply trickled a line at a time: TEMPFAIL");
+    ok(err != NULL && strstr(err->message, "timed out while sending EHLO") != NULL,
+       "... a time-out: %s", err != NULL ? err->message : "");
+    g_clear_error(&err);
+    smg_smtpc_free(c);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+}
+
 int
 main(void)
 {
@@ -361,5 +426,6 @@ main(void)
     test_pipelined();
     test_lockstep();
     test_failures();
+    test_slow_reply();
     return 0;
 }
