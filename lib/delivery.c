@@ -608,6 +608,23 @@ tls_check(SSL *ssl, enum smg_policy_level level, const char *host, char **why,
 }
 
 /*
+ * session_error - *why (new) and dsn from err, whose message is
+ * "D.D.D text": the code is kept apart
+ */
+static void
+session_error(const GError *err, char **why, char *dsn)
+{
+    const char *sp = strchr(err->message, ' ');
+
+    if (strlen(err->message) > 6 && err->message[1] == '.' && sp != NULL) {
+        g_strlcpy(dsn, err->message, MIN((gsize) 16, (gsize) (sp - err->message + 1)));
+        *why = g_strdup(sp + 1);
+    } else {
+        *why = g_strdup(err->message);
+    }
+}
+
+/*
  * open_session - connect to addr of host, EHLO, and STARTTLS as level asks
  * (tlsa: the host's usable DANE records, or NULL).  On SESS_OK *out is a
  * new connection; otherwise *why (new), *dsn and *code say what failed.
@@ -630,16 +647,7 @@ open_session(struct smg_delivery *d, enum smg_policy_level level,
     if (st == SMG_OK)
         st = smg_smtpc_ehlo(c, &err);
     if (st != SMG_OK) {
-        *why = g_strdup(err->message);
-        /* the message is "D.D.D text": keep the code apart */
-        if (strlen(err->message) > 6 && err->message[1] == '.'
-            && strchr(err->message, ' ') != NULL) {
-            const char *sp = strchr(err->message, ' ');
-
-            g_strlcpy(dsn, err->message, MIN((gsize) 16, (gsize) (sp - err->message + 1)));
-            g_free(*why);
-            *why = g_strdup(sp + 1);
-        }
+        session_error(err, why, dsn);
         g_clear_error(&err);
         smg_smtpc_free(c);
         return st == SMG_PERMFAIL ? SESS_PERM : SESS_TEMP;
@@ -664,9 +672,26 @@ open_session(struct smg_delivery *d, enum smg_policy_level level,
     }
     if (level == SMG_POLICY_DANE && tlsa != NULL && usable == 0)
         level = SMG_POLICY_ENCRYPT; /* RFC 7672 2.2: mandatory, unauthenticated */
-    if (smg_smtpc_starttls(c, ssl, &err) != SMG_OK) {
-        char *reason = g_strdup(err->message);
+    if ((st = smg_smtpc_starttls(c, ssl, &err)) != SMG_OK) {
+        char *reason = NULL;
 
+        if (level != SMG_POLICY_MAY && smg_smtpc_ssl(c) != NULL) {
+            /* the handshake was done and EHLO over TLS failed (a 421, a
+             * time-out, a lost connection): when the peer passed the
+             * level's checks, TLS was had and this is an ordinary
+             * failure of the session, not one for the policy's action
+             * (reject would bounce, hold would hold, for a 421) */
+            if (tls_check(smg_smtpc_ssl(c), level, host, &reason, &desc)) {
+                g_free(desc);
+                session_error(err, why, dsn);
+                g_clear_error(&err);
+                smg_smtpc_free(c);
+                return st == SMG_PERMFAIL ? SESS_PERM : SESS_TEMP;
+            }
+            g_clear_pointer(&desc, g_free);
+        }
+        if (reason == NULL)
+            reason = g_strdup(err->message);
         g_clear_error(&err);
         smg_smtpc_free(c);
         if (level == SMG_POLICY_MAY) {

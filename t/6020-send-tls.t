@@ -5,7 +5,8 @@
 # acts as the rule says (reject: an NDR saying TLS could not be
 # established; hold: hold/ and a delay notice, released by an operator
 # or expired into an NDR; defer: retried); verify checks the chain and
-# the MX host name (a wrong name fails).
+# the MX host name (a wrong name fails); a 421 to the EHLO after a
+# handshake that worked is no TLS failure (deferred, not rejected).
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -18,6 +19,7 @@ make_cert tls mx-tls.test
 peer_port
 start_mta tlsmta 127.0.0.30 tls tls
 start_script plain 127.0.0.31 normal
+start_script tls421 127.0.0.32 tls-421 10240000 tls
 cat >"$T/zone" <<'EOF'
 tls.test. MX 10 mx-tls.test.
 verify.test. MX 10 mx-tls.test.
@@ -36,6 +38,9 @@ mx-plain.test. A 127.0.0.31
 dualhold.test. MX 10 mx-dual.test.
 mx-dual.test. A 127.0.0.31
 mx-dual.test. AAAA ::1
+# a server that takes TLS and then answers EHLO with 421
+tls421.test. MX 10 mx-tls421.test.
+mx-tls421.test. A 127.0.0.32
 # an MX with an IPv6 address only
 v6only.test. MX 10 mx-v6.test.
 mx-v6.test. AAAA ::1
@@ -50,6 +55,7 @@ cat >"$T/tls_policy" <<'EOF'
 *  plainhold.test   encrypt hold
 *  dualhold.test    encrypt hold
 *  plaindefer.test  encrypt
+*  tls421.test      encrypt reject
 EOF
 gw_conf <<EOF
 send.tls_policy = $T/tls_policy
@@ -120,6 +126,21 @@ like "hold: notice says it is held" 'Your message is held' "$(cat "$SPOOL/sign/n
 like "defer: deferred" 'DEF1: to=<x@plaindefer.test>, .*dsn=4.7.10, status=deferred \(TLS is required' "$log"
 ok "defer: in deferred.mta01" test -f "$SPOOL/deferred.mta01/new/DEF1"
 is "nothing left in send.mta01" 0 "$(in_queue send.mta01)"
+
+# --- TLS established, then a 421 to EHLO: no TLS failure --------------------
+# the reject (or hold) of the policy is for TLS that cannot be had; a
+# server that turns the client away after the handshake is a temporary
+# failure like any other
+: >"$T/send.log"
+spool_msg send.mta01 TLS421 a@cust.test x@tls421.test
+send
+log=$(cat "$T/send.log")
+like "421 after TLS: deferred with the server's reply" 'TLS421: to=<x@tls421.test>, .*dsn=4.3.2, status=deferred \(.*421 4.3.2 script.test Service shutting down' "$log"
+unlike "421 after TLS: not bounced" 'TLS421: to=<x@tls421.test>, .*status=bounced' "$log"
+ok "421 after TLS: no NDR" test ! -f "$SPOOL/sign/new/TLS421N1"
+ok "421 after TLS: in deferred.mta01" test -f "$SPOOL/deferred.mta01/new/TLS421"
+like "421 after TLS: STARTTLS was used" '^STARTTLS' "$(cat "$PEERS_DIR/tls421/commands.log")"
+rm -f "$SPOOL/deferred.mta01/new/TLS421"
 
 # --- hold and defer in one message: the held part is split off -------------
 : >"$T/send.log"

@@ -29,6 +29,8 @@
         temp-all    451 4.7.1 to every RCPT
         data-250    250 to DATA instead of 354 (a broken server)
         rcpt-limit  452 4.5.3 to every RCPT after the first two of a message
+        tls-421     421 4.3.2 to the EHLO after STARTTLS, then close (a
+                    server that took TLS and then turned the client away)
       Each session appends "peer=ADDR helo=NAME" to DIR/sessions.log and
       every command line to DIR/commands.log.
 
@@ -136,7 +138,11 @@ def serve_script(conn, peer, a, store):
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         store.log("commands.log", line)
         cmd = line[:4].upper()
-        if cmd == "EHLO":
+        if cmd == "EHLO" and a.mode == "tls-421" and tls is not None:
+            send("421 4.3.2 script.test Service shutting down")
+            conn.close()
+            return
+        elif cmd == "EHLO":
             helo = line[5:]
             store.log("sessions.log", "peer=%s helo=%s" % (peer, helo))
             send("250-script.test")
@@ -284,7 +290,7 @@ def main():
     p.add_argument("--mode", default="normal",
                    choices=["normal", "hang-data", "drop-data", "greet-554", "temp-all",
                             "data-250", "rcpt-limit", "slow-data", "drop-rcpt",
-                            "hang-second", "idle-421"])
+                            "hang-second", "idle-421", "tls-421"])
     a = p.parse_args()
     if a.kind == "mta":
         run_mta(a)
