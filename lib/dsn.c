@@ -13,7 +13,9 @@
  * Values from the envelope (ENVID, ORCPT) are xtext as the client sent
  * them; they are decoded for the report (as Postfix does) unless the
  * decoded text would hold control or 8-bit characters.  Diagnostic text
- * given by the caller is made single-line US-ASCII.
+ * given by the caller is made single-line US-ASCII; no line of the report
+ * is longer than RFC 5322's 998 octets (the human part's line of a
+ * recipient shortens the reply, which Diagnostic-Code has in full).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -29,6 +31,7 @@
 
 #define WRAP_COLUMNS 72
 #define MAX_FIELD 900
+#define MAX_LINE 998 /* RFC 5322 2.1.1: octets in a line, CRLF excluded */
 
 /* is_8bit - whether s[0..len) holds a byte above 127 */
 static gboolean
@@ -313,20 +316,27 @@ append_human(GString *txt, const struct smg_dsn_report *rep,
         g_string_append_c(txt, '\n');
     g_string_append(txt, actions[first].heading);
     for (gsize i = 0; i < n; i++) {
+        /* one line a recipient, within RFC 5322's limit whatever the
+         * address and a server's long (multi-line) reply: the whole
+         * reply is in the delivery-status part */
+        gsize start = txt->len, tail = strlen(rcpts[i].status) + 3;
+
         if (!use[i])
             continue;
         g_string_append_printf(txt, "<%s>: ", rcpts[i].addr);
         if (rcpts[i].note != NULL && *rcpts[i].note != '\0') {
-            append_ascii(txt, rcpts[i].note, MAX_FIELD);
+            append_ascii(txt, rcpts[i].note, MIN(MAX_FIELD, MAX_LINE / 4));
             g_string_append(txt, "; last reply: ");
         }
         if (rcpts[i].diagnostic != NULL && *rcpts[i].diagnostic != '\0') {
             const char *d = rcpts[i].diagnostic;
+            gsize used = txt->len - start;
+
             if (has_type(d))
                 d = strchr(d, ';') + 1;
             while (*d == ' ')
                 d++;
-            append_ascii(txt, d, MAX_FIELD);
+            append_ascii(txt, d, used + tail < MAX_LINE ? MAX_LINE - used - tail : 0);
         } else {
             g_string_append(txt, actions[rcpts[i].action].name);
         }

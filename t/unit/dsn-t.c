@@ -569,6 +569,80 @@ env_of(const char *sender, const char *customer, const char *client)
     return env;
 }
 
+/* longest_line - the length of the longest line of s (LF ends) */
+static gsize
+longest_line(const char *s)
+{
+    gsize max = 0;
+
+    for (const char *p = s; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        gsize len = nl != NULL ? (gsize) (nl - p) : strlen(p);
+
+        max = MAX(max, len);
+        p += len + (nl != NULL);
+    }
+    return max;
+}
+
+/*
+ * test_long_lines - a long address and a server's long (multi-line,
+ * joined) reply: every line of the report stays within RFC 5322's 998
+ * octets (the human part's line "<addr>: note; last reply: reply (status)"
+ * did not), the whole reply still in Diagnostic-Code
+ */
+static void
+test_long_lines(void)
+{
+    char *text = g_strdup_printf(ORIGINAL, "");
+    GString *addr = g_string_new(NULL), *diag = g_string_new("smtp; 550 5.7.1");
+    struct smg_dsn_report rep = {0};
+    struct smg_dsn_rcpt r = {0};
+    GString *out = NULL;
+    GError *err = NULL;
+    struct parsed p;
+
+    g_string_append_printf(addr, "%s@", "l234567890123456789012345678901234567890123456789012345678901234");
+    while (addr->len < 240)
+        g_string_append(addr, "label67890.");
+    g_string_append(addr, "test");
+    while (diag->len < 1200)
+        g_string_append(diag, " Our system has detected that this message is suspicious.");
+    r.addr = addr->str;
+    r.action = SMG_DSN_FAILED;
+    r.status = "5.7.1";
+    r.diagnostic = diag->str;
+    r.note = "message expired after 5 days in the queue";
+    rep.reporting_mta = "out.test";
+    rep.reason = "It failed.";
+    rep.id = "Q1N";
+    rep.now = NOW;
+    is_int(SMG_OK, build(text, &rep, &r, 1, &out, &err), "report with a long address and reply");
+    if (out == NULL)
+        bail("no report");
+    ok(longest_line(out->str) <= 998, "no line over 998 octets (longest %zu)",
+       longest_line(out->str));
+    take_apart(out, &p);
+    ok(strlen(ds_field(p.ds, 1, "Diagnostic-Code")) >= 890,
+       "Diagnostic-Code keeps the reply (its first 900 octets)");
+    if (p.nparts == 3) {
+        char *t = part_text(p.parts[0]);
+        const char *line = strstr(t, addr->str);
+        const char *end = line != NULL ? strchr(line, '\n') : NULL;
+
+        ok(strstr(t, "; last reply: 550 5.7.1 Our system has detected") != NULL,
+           "human text has the note and the start of the reply");
+        ok(end != NULL && end - line > 8 && strncmp(end - 8, " (5.7.1)", 8) == 0,
+           "... and the status at the end of its line");
+        g_free(t);
+    }
+    parsed_free(&p);
+    g_string_free(out, TRUE);
+    g_string_free(addr, TRUE);
+    g_string_free(diag, TRUE);
+    g_free(text);
+}
+
 static void
 test_domains(void)
 {
@@ -684,6 +758,7 @@ main(void)
     test_ret_full();
     test_notify_and_null();
     test_edges();
+    test_long_lines();
     test_domains();
     g_mime_shutdown();
     return 0;
