@@ -737,8 +737,12 @@ pool_put(struct smg_spool *spool, const char *path, int *fd)
         e = errno;
         g_free(dst);
         if (rc == 0) {
-            /* our own next create takes it without reading pool/ */
-            g_queue_push_tail(spool->pool, g_strdup(slot));
+            /* our own next create takes it without reading pool/; at
+             * most a scan's worth of names, since a process that only
+             * finishes messages (smg-send) never takes them, and others
+             * do */
+            if (g_queue_get_length(spool->pool) < POOL_SCAN)
+                g_queue_push_tail(spool->pool, g_strdup(slot));
             return TRUE;
         }
         if (e == ENOENT && access(path, F_OK) < 0)

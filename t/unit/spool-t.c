@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1229,6 +1230,66 @@ test_pool_spread(void)
     smg_spool_close(sp);
 }
 
+/*
+ * test_pool_names - a process that only finishes messages (smg-send
+ * delivers and never writes) keeps a bounded list of the pool slots it
+ * filled: other processes take those files, and a name kept for each
+ * finished message was memory that grew for as long as the worker ran
+ * (some 60 bytes a message).  Measured with mallinfo2 (the heap in use);
+ * under ASan the count stays flat either way.
+ */
+static void
+test_pool_names(void)
+{
+    struct smg_spool *sp = open_spool("poolnames", FALSE);
+    char *pd = g_build_filename(smg_spool_dir(sp), "pool", NULL);
+    char *newdir = smg_spool_queue_dir(sp, "send.x", "new");
+    GError *err = NULL;
+    size_t before = 0, after;
+    const int rounds = 6000;
+
+    if (smg_spool_ensure(sp, "send.x", &err) != SMG_OK)
+        bail("ensure");
+    for (int i = 0; i < rounds; i++) {
+        char id[32], *p;
+        struct smg_spool_msg *m = NULL;
+        int fd;
+
+        g_snprintf(id, sizeof id, "PN%d", i);
+        p = g_build_filename(newdir, id, NULL);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        if (fd < 0 || write(fd, "x\n", 2) != 2 || close(fd) < 0)
+            bail("cannot write %s", p);
+        g_free(p);
+        if (smg_spool_claim(sp, "send.x", id, &m, &err) != SMG_OK
+            || smg_spool_done(m, &err) != SMG_OK)
+            bail("claim/done %s", id);
+        smg_spool_msg_free(m);
+        /* another process takes the pooled files */
+        if (i % 200 == 199) {
+            GDir *dir = g_dir_open(pd, 0, NULL);
+            const char *name;
+
+            while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+                char *f = g_build_filename(pd, name, NULL);
+                (void) unlink(f);
+                g_free(f);
+            }
+            if (dir != NULL)
+                g_dir_close(dir);
+        }
+        if (i == 1200)
+            before = mallinfo2().uordblks;
+    }
+    after = mallinfo2().uordblks;
+    ok(after < before + 128 * 1024,
+       "finishing %d messages keeps the memory for pool names bounded (%zd bytes more)",
+       rounds, (ssize_t) (after - before));
+    g_free(newdir);
+    g_free(pd);
+    smg_spool_close(sp);
+}
+
 /* test_batch - what a batch defers, and what its end or its loss leaves */
 static void
 test_batch(void)
@@ -1299,7 +1360,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(188);
+    plan(189);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1311,6 +1372,7 @@ main(void)
     test_pool();
     test_link_fallback();
     test_pool_spread();
+    test_pool_names();
     test_batch();
     test_full();
     test_tmpdir_free(top);
