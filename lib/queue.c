@@ -965,10 +965,22 @@ claim(struct smg_queue *q, const char *id, struct smg_spool_msg **msg,
         g_free(*where);
         *where = queue;
         if (strcmp(sub, "new") == 0) {
-            enum smg_status st = smg_spool_claim(q->spool, queue, id, msg, err);
-            char *p;
+            enum smg_status st;
+            char *p = path_in(q, queue, "new", id);
             gboolean still;
 
+            /* smg_spool_claim sets a file its caller may not open aside in
+             * corrupt/, so that one such file does not stop a worker's
+             * queue; here the fault is ours (run as a user without the
+             * workers' rights), never the message's */
+            if (faccessat(AT_FDCWD, p, R_OK | W_OK, AT_EACCESS) < 0 && errno != ENOENT) {
+                smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "cannot open %s: %s", p,
+                              g_strerror(errno));
+                g_free(p);
+                return SMG_QUEUE_ERROR;
+            }
+            g_free(p);
+            st = smg_spool_claim(q->spool, queue, id, msg, err);
             if (st == SMG_OK)
                 return SMG_QUEUE_DONE;
             if (st != SMG_PERMFAIL)

@@ -5,7 +5,8 @@
 # or held by smg-send, --to for mail a stage held), the SMG-Held field
 # (readable by the stages, removed on release), requeue of deferred mail,
 # delete (corrupt/ only with --force), the exit codes, that every message
-# is in exactly one place afterwards, and the log line of each action.
+# is in exactly one place afterwards, and the log line of each action;
+# run as a user who may not open a message, a change leaves it alone.
 # The real smg-route then processes released mail.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
@@ -148,5 +149,28 @@ cp "$SPOOL/route/new/L3" "$SPOOL/hold/cur/L3"
 is "show changes nothing" "hold/cur route/new" "$(places L3)"
 is "delete L3 (the released copy, and the leftover): exit 0" 0 "$(q delete L3)"
 is "  no copy left" "" "$(places L3)"
+
+# run by a user without the workers' rights (here nobody, with the
+# folders open to all but the message its owner's alone), a change fails
+# and leaves the message where it is: smg_spool_claim's setting aside of
+# a file a worker cannot open (corrupt/, under a fresh ID) is not for
+# smg-queue, whose own rights are at fault
+if [ "$(id -u)" -eq 0 ]; then
+    spool_msg route U1 a@cust.test x@rcpt.test
+    chmod 600 "$SPOOL/route/new/U1"
+    mkdir -p "$SPOOL/corrupt/new" "$SPOOL/corrupt/tmp" "$SPOOL/corrupt/cur" "$SPOOL/hold/new" \
+        "$SPOOL/hold/tmp" "$SPOOL/hold/cur"
+    find "$SPOOL" -type d -exec chmod 777 {} +
+    chmod 644 "$T/smg.conf"
+    : >"$T/log"
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        "$Q" -c "$T/smg.conf" --log stderr hold U1 >"$T/out" 2>>"$T/log"
+    is "hold by a user who cannot open the file: 75" 75 $?
+    like "  says why" 'smg-queue: fatal: U1: 4.3.0 cannot open .*/route/new/U1: Permission denied' "$(cat "$T/log")"
+    is "  U1 left in route/new" "route/new" "$(places U1)"
+    is "  nothing set aside in corrupt/" 0 "$(ls "$SPOOL/corrupt/new" | wc -l)"
+else
+    skip "a user who cannot open the file" "needs root (to run smg-queue as nobody)"
+fi
 
 done_testing
