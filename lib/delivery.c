@@ -47,6 +47,10 @@
 #include "lib/tls.h"
 
 #define MAX_CONNECT_TRIES 5 /* addresses tried per domain and attempt */
+/* MX hosts whose addresses are looked up per domain and attempt: a
+ * domain's thousands of MX names that each time out would otherwise hold
+ * the worker (and the messages behind it) for hours */
+#define MAX_MX_HOSTS 10
 #define MAX_RCPTS 100       /* recipients per transaction (RFC 5321 4.5.3.1.8) */
 #define RECORD_PATIENCE 600 /* s a run that ends tries to write an outcome */
 #define MAX_CACHED 32       /* idle connections kept */
@@ -1144,7 +1148,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
                    NULL, NULL, FALSE);
         goto done;
     }
-    for (guint h = 0; h < hosts->len && tries < MAX_CONNECT_TRIES; h++) {
+    for (guint h = 0; h < hosts->len && h < MAX_MX_HOSTS && tries < MAX_CONNECT_TRIES; h++) {
         const struct host *host = hosts->pdata[h];
         unsigned port = d->relay_host != NULL ? d->relay_port : d->port;
         GPtrArray *addrs = NULL, *tlsa = NULL;

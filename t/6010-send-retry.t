@@ -8,7 +8,8 @@
 # hangs after the data or drops the connection mid-DATA defers; 252 to
 # RCPT is delivered, 552 to RCPT deferred, 250 to DATA deferred; after
 # 452 4.5.3 the rest go in another transaction at once; a 4xx at the
-# primary MX sends the message to the backup; a UTF-8
+# primary MX sends the message to the backup; at most ten MX hosts are
+# looked up per attempt; a UTF-8
 # domain is looked up as its xn-- form; a killed
 # worker's claimed message is recovered by its successor; a 554
 # greeting bounces; a message larger than the server's SIZE bounces.
@@ -73,6 +74,19 @@ slow.test. MX 10 mx.slow.test.
 mx.slow.test. A 127.0.0.28
 # the greylisting primary alone
 greyonly.test. MX 10 mx.grey.test.
+# ten MX hosts without an address before one that works: only ten hosts
+# are looked up per attempt
+many.test. MX 10 nx1.many.test.
+many.test. MX 11 nx2.many.test.
+many.test. MX 12 nx3.many.test.
+many.test. MX 13 nx4.many.test.
+many.test. MX 14 nx5.many.test.
+many.test. MX 15 nx6.many.test.
+many.test. MX 16 nx7.many.test.
+many.test. MX 17 nx8.many.test.
+many.test. MX 18 nx9.many.test.
+many.test. MX 19 nx10.many.test.
+many.test. MX 20 mx.fault.test.
 # bücher.test, as DNS holds it
 xn--bcher-kva.test. MX 10 mx.fault.test.
 EOF
@@ -236,6 +250,13 @@ attempt GR1 ok3@grey.test GR2 ok4@greyonly.test
 like "greylisted at the primary: the backup MX took it" 'GR1: to=<ok3@grey.test>, relay=mx.fault.test\[127.0.0.20\]:[0-9]+, .*status=sent' "$log"
 ok "the primary was asked first" grep -q '^RCPT TO:<ok3@grey.test>' "$PEERS_DIR/grey/commands.log"
 like "with no other host the primary's 4xx stands" 'GR2: to=<ok4@greyonly.test>, relay=mx.grey.test\[127.0.0.27\]:[0-9]+, .*dsn=4.7.1, status=deferred \(.*451 4.7.1 try again later' "$log"
+
+# --- at most ten MX hosts are looked up per attempt -----------------------
+n=$(grep -c '^RCPT TO:<m1@many.test>' "$PEERS_DIR/fault/commands.log")
+attempt MX1 m1@many.test
+like "ten MX hosts without an address: deferred after the tenth" \
+    'MX1: to=<m1@many.test>, .*dsn=4.4.4, status=deferred \(Host or domain name not found: no address for nx10.many.test\)' "$log"
+is "the eleventh host was not tried" "$n" "$(grep -c '^RCPT TO:<m1@many.test>' "$PEERS_DIR/fault/commands.log")"
 
 # --- a lost connection: the next MX, unless the message may have arrived -
 attempt DF1 ok6@dropfb.test HF1 ok7@hangfb.test
