@@ -757,12 +757,22 @@ pool_put(struct smg_spool *spool, const char *path, int *fd)
 
 /*
  * finish - remove the finished file at path, open as *fd: into the pool,
- * or else unlink it.  Returns 0, or the errno of a failed unlink.
+ * or else unlink it.  Returns 0, or the errno of a failed unlink.  A name
+ * that no longer leads to our file is left alone: a claim's rename put
+ * another file there (smg-send writes the rest of a message from
+ * deferred.GW back to deferred.GW under the same ID, and smg-queue may
+ * claim that copy before this removal), and that file is the claimer's.
  */
 static int
 finish(struct smg_spool *spool, const char *path, int *fd)
 {
-    if (pool_put(spool, path, fd) || unlink(path) == 0 || errno == ENOENT)
+    struct stat sb;
+
+    if (pool_put(spool, path, fd))
+        return 0;
+    if (*fd >= 0 && fstat(*fd, &sb) == 0 && !smg_spool_is_at(&sb, path))
+        return 0;
+    if (unlink(path) == 0 || errno == ENOENT)
         return 0;
     return errno;
 }

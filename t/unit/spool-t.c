@@ -695,6 +695,52 @@ test_move_done_corrupt(void)
     smg_spool_close(sp);
 }
 
+/*
+ * test_done_replaced - smg-send's re-deferral writes the rest of a message
+ * from deferred.GW back to deferred.GW under the same ID, then removes its
+ * cur/ID; in between, smg-queue (requeue, hold) may claim the new copy,
+ * and the claim's rename replaces cur/ID.  smg-send's done must then leave
+ * that name alone: it is the claimer's file, and the claimer's move would
+ * find nothing (the remaining recipients lost).
+ */
+static void
+test_done_replaced(void)
+{
+    struct smg_spool *send = open_spool("replaced", TRUE);
+    struct smg_spool *queue = open_spool("replaced", TRUE);
+    struct smg_spool_msg *a = NULL, *b = NULL;
+    struct smg_spool_file *f = NULL;
+    GError *err = NULL;
+    char *id = put(send, "deferred.mta01", NULL, "to x and y\n");
+    char *text;
+
+    if (smg_spool_claim(send, "deferred.mta01", id, &a, &err) != SMG_OK)
+        bail("claim");
+    /* the attempt: x delivered, y deferred again */
+    if (smg_spool_create(send, "deferred.mta01", id, &f, &err) != SMG_OK)
+        bail("create");
+    fputs("to y\n", f->fp);
+    if (smg_spool_commit(f, &err) != SMG_OK)
+        bail("commit");
+    /* smg-queue requeue claims the rest before smg-send removes cur/ID */
+    is_int(SMG_OK, smg_spool_claim(queue, "deferred.mta01", id, &b, &err),
+           "a second process claims the re-deferred copy");
+    is_int(SMG_OK, smg_spool_done(a, &err), "the first one's done");
+    ok(exists(queue, "deferred.mta01", "cur", id),
+       "done leaves the claim that replaced its cur/ name alone");
+    is_int(SMG_OK, smg_spool_move(b, "send.mta01", time(NULL), &err),
+           "the second one's move works");
+    text = slurp(queue, "send.mta01", "new", id);
+    is_string("to y\n", text, "the rest of the message is in send.mta01/new");
+    g_free(text);
+    smg_spool_msg_free(a);
+    smg_spool_msg_free(b);
+    g_clear_error(&err);
+    g_free(id);
+    smg_spool_close(queue);
+    smg_spool_close(send);
+}
+
 /* test_recover - unlocked cur/ files go back, locked ones stay */
 static void
 test_recover(void)
@@ -1360,7 +1406,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(189);
+    plan(194);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1368,6 +1414,7 @@ main(void)
     test_claim();
     test_next();
     test_move_done_corrupt();
+    test_done_replaced();
     test_recover();
     test_pool();
     test_link_fallback();
