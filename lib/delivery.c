@@ -552,10 +552,17 @@ make_ssl(struct smg_delivery *d, enum smg_policy_level level, const char *host,
     if (ssl == NULL)
         return NULL;
     SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
-    SSL_set_tlsext_host_name(ssl, host);
+    /* an address literal (a relay given as [192.0.2.1]) is no server name
+     * (RFC 6066 section 3), and verify checks the certificate's IP
+     * addresses for it, not its DNS names */
+    if (!g_hostname_is_ip_address(host))
+        SSL_set_tlsext_host_name(ssl, host);
     if (level == SMG_POLICY_VERIFY) {
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        SSL_set1_host(ssl, host);
+        if (g_hostname_is_ip_address(host))
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+        else
+            SSL_set1_host(ssl, host);
     } else if (level == SMG_POLICY_DANE && tlsa != NULL) {
         if (SSL_dane_enable(ssl, host) <= 0) {
             SSL_free(ssl);

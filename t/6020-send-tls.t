@@ -6,7 +6,9 @@
 # established; hold: hold/ and a delay notice, released by an operator
 # or expired into an NDR; defer: retried); verify checks the chain and
 # the MX host name (a wrong name fails); a 421 to the EHLO after a
-# handshake that worked is no TLS failure (deferred, not rejected).
+# handshake that worked is no TLS failure (deferred, not rejected); a
+# relay given as an address literal is verified by the certificate's IP
+# addresses.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -16,8 +18,10 @@
 SEND="$SMG_BIN/smg-send"
 
 make_cert tls mx-tls.test
+make_cert tlsip 127.0.0.33
 peer_port
 start_mta tlsmta 127.0.0.30 tls tls
+start_mta tlsip 127.0.0.33 tls tlsip
 start_script plain 127.0.0.31 normal
 start_script tls421 127.0.0.32 tls-421 10240000 tls
 cat >"$T/zone" <<'EOF'
@@ -173,6 +177,31 @@ ok "expired: NDR" test -f "$SPOOL/sign/new/HOLD1X"
 like "expired: NDR is a failure" '^Action: failed' "$(cat "$SPOOL/sign/new/HOLD1X")"
 like "expired: NDR for both" 'y@plainhold.test' "$(cat "$SPOOL/sign/new/HOLD1X")"
 like "expired: logged" 'HOLD1: to=<x@plainhold.test>, .*dsn=5.7.10, status=bounced \(held for 5 days without release' "$(cat "$T/send.log")"
+
+# --- verify towards a relay given as an address literal -------------------
+# the certificate names the address (an IP subjectAltName): verify checks
+# the certificate's IP addresses for a literal, not its DNS names
+cat >>"$T/smg.conf" <<EOF
+[gateway iprelay]
+relay = [127.0.0.33]:$PEER_PORT
+helo = ip.test
+[gateway ipwrong]
+relay = [127.0.0.30]:$PEER_PORT
+helo = ip.test
+EOF
+spool_msg send.iprelay IPV1 a@cust.test x@verify.test
+"$SEND" -c "$T/smg.conf" --gateway iprelay --spool --log stderr 2>"$T/ip.log"
+like "verify, literal relay whose certificate has its address: sent, verified" \
+    'IPV1: to=<x@verify.test>, relay=127\.0\.0\.33\[127\.0\.0\.33\]:[0-9]+, .*tls=TLSv1\.[23]/verified, dsn=2\.0\.0, status=sent' \
+    "$(cat "$T/ip.log")"
+is "verify, literal relay: received" 1 "$(received tlsip)"
+is "an address literal is not sent as the server name (RFC 6066 3)" "-" "$(cat "$PEERS_DIR/tlsip/sni.log")"
+like "a host name is" '^mx-tls\.test$' "$(head -n 1 "$PEERS_DIR/tlsmta/sni.log")"
+spool_msg send.ipwrong IPW1 a@cust.test x@verify.test
+"$SEND" -c "$T/smg.conf" --gateway ipwrong --spool --log stderr 2>"$T/ipw.log"
+like "verify, literal relay whose certificate has only a host name: not verified" \
+    'IPW1: to=<x@verify.test>, .*dsn=5\.7\.10, status=bounced \(TLS could not be established with 127\.0\.0\.30\[127\.0\.0\.30\]:[0-9]+: certificate of 127\.0\.0\.30 not verified' \
+    "$(cat "$T/ipw.log")"
 
 # --- a bad policy table is a config error ---------------------------------
 printf '* bad.test sometimes\n' >"$T/bad_policy"

@@ -7,7 +7,8 @@
       X-Peer (the client address it saw), X-TLS (protocol or "none"),
       X-Helo, X-Mail-From (with parameters), X-Rcpt-To (one per
       recipient); each session appends "peer=ADDR helo=NAME tls=..." to
-      DIR/sessions.log.
+      DIR/sessions.log, and each TLS handshake the server name the client
+      sent (or "-") to DIR/sni.log.
 
   peers.py script --addr A --port P --out DIR --mode MODE [--size N]
           [--tls CERT KEY] --ready FILE
@@ -101,6 +102,8 @@ def run_mta(a):
     if a.tls:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.tls[0], a.tls[1])
+        # the server name each client sent (SNI), one line a handshake
+        ctx.sni_callback = lambda obj, name, c: store.log("sni.log", name or "-")
         kw["tls_context"] = ctx
     ctl = Controller(Handler(), hostname=a.addr, port=a.port, decode_data=False,
                      data_size_limit=0, ident="peers.py mta", **kw)

@@ -107,7 +107,14 @@ make_cert() {
     shift
     make_ca
     san=""
-    for h in "$@"; do san="${san:+$san,}DNS:$h"; done
+    for h in "$@"; do
+        case $h in # an address (IPv6, or digits and dots) is an IP name
+        *:*) t=IP ;;
+        *[!0-9.]*) t=DNS ;;
+        *) t=IP ;;
+        esac
+        san="${san:+$san,}$t:$h"
+    done
     openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" \
         -keyout "$T/certs/$name.key" -out "$T/certs/$name.csr" >/dev/null 2>&1 \
         || bail "openssl cannot make a key for $name"
