@@ -5,7 +5,8 @@
  * OpenSSL's WANT_READ/WANT_WRITE by polling the right fd for what the TLS
  * engine needs, within the remaining time.  The time-out is per operation:
  * a line read must be complete within it (as Postfix's smtpd_timeout with
- * smtpd_per_record_deadline), a flush must make progress within it.
+ * smtpd_per_record_deadline), a flush must make progress within it, or,
+ * for a server (smg_netio_set_flush_deadline), be complete within it.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -28,6 +29,7 @@
 struct smg_netio {
     int rfd, wfd;
     int timeout_ms;
+    gboolean flush_whole; /* a flush must end within the time-out */
     SSL *ssl;
     char *buf;
     gsize start, end; /* unread input is buf[start..end) */
@@ -77,6 +79,12 @@ void
 smg_netio_set_timeout(struct smg_netio *io, int timeout_ms)
 {
     io->timeout_ms = timeout_ms;
+}
+
+void
+smg_netio_set_flush_deadline(struct smg_netio *io, gboolean whole)
+{
+    io->flush_whole = whole;
 }
 
 SSL *
@@ -268,7 +276,8 @@ smg_netio_flush(struct smg_netio *io)
 {
     /* the time-out bounds a stall, not the whole flush: a message of
      * 20 MB to a slow server may take longer than it as long as the
-     * server keeps reading (Postfix's smtp_data_xfer_timeout) */
+     * server keeps reading (Postfix's smtp_data_xfer_timeout); with
+     * flush_whole (a server's replies) it bounds the whole flush */
     gint64 step = (gint64) io->timeout_ms * 1000;
     gint64 deadline = g_get_monotonic_time() + step;
     gsize done = 0;
@@ -280,7 +289,8 @@ smg_netio_flush(struct smg_netio *io)
                               (int) MIN(io->out->len - done, (gsize) G_MAXINT));
             if (r > 0) {
                 done += (gsize) r;
-                deadline = g_get_monotonic_time() + step;
+                if (!io->flush_whole)
+                    deadline = g_get_monotonic_time() + step;
                 continue;
             }
             if ((rc = ssl_wait(io, r, deadline)) != SMG_NETIO_OK)
@@ -289,7 +299,8 @@ smg_netio_flush(struct smg_netio *io)
             ssize_t r = write(io->wfd, io->out->str + done, io->out->len - done);
             if (r > 0) {
                 done += (gsize) r;
-                deadline = g_get_monotonic_time() + step;
+                if (!io->flush_whole)
+                    deadline = g_get_monotonic_time() + step;
                 continue;
             }
             if (r < 0 && errno == EINTR)

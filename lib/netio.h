@@ -43,6 +43,14 @@ void smg_netio_free(struct smg_netio *io);
 void smg_netio_set_timeout(struct smg_netio *io, int timeout_ms);
 
 /*
+ * smg_netio_set_flush_deadline - with whole, a flush must be complete
+ * within the time-out (a server's replies: a client that reads a byte now
+ * and then must not hold the session for ever); without (the default), it
+ * must only make progress within it (a large message to a slow server).
+ */
+void smg_netio_set_flush_deadline(struct smg_netio *io, gboolean whole);
+
+/*
  * smg_netio_getline - read one line into line (without its CRLF/LF, which
  * *eol reports).  max is the longest line accepted, ending excluded; a
  * longer one is read to its end and SMG_NETIO_TOOLONG returned, with *eol

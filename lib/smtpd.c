@@ -975,6 +975,8 @@ smg_smtpd_session(struct smg_smtpd_env *env, int rfd, int wfd,
     s.client = client_addr;
     s.result = SMG_OK;
     s.io = smg_netio_new(rfd, wfd, (int) env->cmd_timeout * 1000);
+    /* replies must be read in time too, not a byte now and then */
+    smg_netio_set_flush_deadline(s.io, TRUE);
     smg_log_info("connect from %s", client_addr);
     reply(&s, 220, NULL, "%s ESMTP smg", env->hostname);
     while (!s.quit) {

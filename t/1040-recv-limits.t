@@ -1,8 +1,9 @@
 #!/bin/bash
 # 1040-recv-limits.t - every limit of smg-recv with its reply: message size
 # (declared and real), recipients, command and data line length, header
-# size, command and DATA time-outs (also of a line sent a byte at a time),
-# error and junk-command counters, and a 20 MB message that fits.
+# size, command and DATA time-outs (also of a line sent a byte at a time,
+# or replies read slowly), error and junk-command counters, and a 20 MB
+# message that fits.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/recv.sh"
@@ -90,6 +91,36 @@ like "idle client: 421 4.4.2" '^S: 421 4.4.2 .*timeout' "$out"
 out=$(raw $hello 'trickle:1:NOOP\r\n' readall)
 like "trickled command: 421 4.4.2" '^S: 421 4.4.2 .*timeout' "$out"
 unlike "trickled command: no reply to it" '^S: 250 2.0.0' "$out"
+
+# replies read slowly: each read is progress, the flush of the replies
+# must still end within command_timeout (standard input mode; a pipe frees
+# room a page at a time, and 1000 replies are some nine pages)
+out=$($PY3 - "$SMG_RECV" "$T/smg.conf" <<'PY'
+import fcntl, os, subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "-c", sys.argv[2], "--log", "stderr",
+                      "--client", "192.0.2.9"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+fcntl.fcntl(p.stdout.fileno(), 1031, 4096)  # F_SETPIPE_SZ: one page
+p.stdout.readline()
+p.stdin.write(b"EHLO c.test\r\n")
+while not p.stdout.readline().startswith(b"250 "):
+    pass
+p.stdin.write(b"MAIL FROM:<a@b.test>\r\n"
+              + b"".join(b"RCPT TO:<r%d@x.test>\r\n" % i for i in range(1000)))
+got = b""
+for i in range(8):  # a page every half second: 4 s, twice the time-out
+    time.sleep(0.5)
+    got += os.read(p.stdout.fileno(), 4096)
+try:
+    p.stdin.write(b"QUIT\r\n")
+except BrokenPipeError:
+    pass
+got += p.stdout.read()
+print("exit %d, %s" % (p.wait(), "221 at the end" if got.endswith(b"221 2.0.0 Bye\r\n")
+                       else "no 221"))
+PY
+)
+is "replies read slowly: the session ends (75), no 221" "exit 75, no 221" "$out"
 
 # the same inside DATA (data_timeout 2 s)
 before=$(queued)
