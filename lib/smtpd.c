@@ -346,6 +346,7 @@ auth_read(struct session *s, const char *challenge, char **out)
     rc = smg_netio_getline(s->io, line, (gsize) s->env->max_line, &eol);
     if (rc == SMG_NETIO_TIMEOUT) {
         hangup(s, "4.4.2", "Error: timeout exceeded");
+        s->result = SMG_TEMPFAIL;
     } else if (rc != SMG_NETIO_OK && rc != SMG_NETIO_TOOLONG) {
         s->quit = TRUE;
     }
@@ -833,10 +834,12 @@ do_data(struct session *s, const struct smg_smtp_cmd *cmd)
         smg_spool_abort(f);
         smg_log_info("%s: client=%s, status=aborted, reason=%s in DATA", id, s->client,
                      smg_netio_rc_name(rc));
-        if (rc == SMG_NETIO_TIMEOUT)
+        if (rc == SMG_NETIO_TIMEOUT) {
             hangup(s, "4.4.2", "Error: timeout exceeded");
-        else
+            s->result = SMG_TEMPFAIL;
+        } else {
             s->quit = TRUE;
+        }
         tx_reset(s);
         g_free(id);
         return;

@@ -137,6 +137,15 @@ like "stalled DATA: 421 4.4.2" '^S: 421 4.4.2' "$out"
 is "nothing queued" "$before" "$(queued)"
 is "no temporary file" 0 "$(count_files "$SPOOL/check/tmp")"
 
+# a time-out in DATA ends a standard-input session with 75 (smg-recv(8)),
+# as one between commands does
+( printf 'EHLO c.test\r\n'; sleep 0.3; printf 'MAIL FROM:<a@b.test>\r\n'; sleep 0.3
+  printf 'RCPT TO:<c@d.test>\r\n'; sleep 0.3; printf 'DATA\r\n'; sleep 0.3
+  printf 'Subject: stalled\r\n'; sleep 3 ) |
+    "$SMG_RECV" -c "$T/smg.conf" --log stderr --client 192.0.2.9 >"$T/stalled.out" 2>/dev/null
+is "time-out in DATA, standard input: exit 75" 75 "$?"
+like "  ... after 421 4.4.2" '^421 4.4.2' "$(cat "$T/stalled.out")"
+
 # too many errors
 out=$(raw $hello 'send:FOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\n' readall)
 like "unknown command: 502 5.5.2" '^S: 502 5.5.2' "$out"
