@@ -1790,8 +1790,10 @@ smg_delivery_expire(struct smg_delivery *d, const char *id, const char *buf, gsi
     gw = ds.gateway != NULL ? g_strdup(ds.gateway)
          : route != NULL    ? smg_envelope_param(route, "gateway")
                             : NULL;
+    /* SMG-Held: an operator (smg-queue hold) or a stage holds it, and
+     * that hold does not expire, whatever an earlier TLS hold's held= */
     if (gw == NULL || strcmp(gw, d->name) != 0 || ds.held == 0
-        || now - ds.held < d->hold_expiry) {
+        || smg_envelope_get(env, "Held") != NULL || now - ds.held < d->hold_expiry) {
         g_free(gw);
         smg_delivery_state_clear(&ds);
         return SMG_OK;
@@ -2021,8 +2023,9 @@ due(struct smg_spool *spool, const char *queue, time_t now, gboolean check_time,
 }
 
 /*
- * hold_due - whether QUEUE/new/NAME in hold/ is this gateway's held mail
- * past its expiry (read without claiming: most held files are not)
+ * hold_due - whether QUEUE/new/NAME in hold/ is this gateway's TLS-held
+ * mail past its expiry (read without claiming: most held files are not);
+ * mail with SMG-Held (held by an operator or a stage) never is
  */
 static gboolean
 hold_due(struct smg_delivery *d, struct smg_spool *spool, const char *name)
@@ -2044,6 +2047,7 @@ hold_due(struct smg_delivery *d, struct smg_spool *spool, const char *name)
              : route != NULL    ? smg_envelope_param(route, "gateway")
                                 : NULL;
         yes = gw != NULL && strcmp(gw, d->name) == 0 && ds.held != 0
+              && smg_envelope_get(env, "Held") == NULL
               && smg_delivery_now(d) - ds.held >= d->hold_expiry;
     }
     smg_delivery_state_clear(&ds);

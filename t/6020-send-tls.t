@@ -203,6 +203,19 @@ like "verify, literal relay whose certificate has only a host name: not verified
     'IPW1: to=<x@verify.test>, .*dsn=5\.7\.10, status=bounced \(TLS could not be established with 127\.0\.0\.30\[127\.0\.0\.30\]:[0-9]+: certificate of 127\.0\.0\.30 not verified' \
     "$(cat "$T/ipw.log")"
 
+# --- an operator's hold does not expire -----------------------------------
+# the TLS-held copy, released and held again by an operator before smg-send
+# tried it: its SMG-Delivery still says held=, but SMG-Held rules
+sed '1a SMG-Held: from=send.mta01 at=2026-11-22T05:00:00Z by=operator' "$T/HOLD1.copy" \
+    >"$SPOOL/hold/new/HOLD1"
+rm -f "$SPOOL/sign/new/HOLD1X"
+: >"$T/send.log"
+send --now $(($(date +%s) + 30 * 86400))
+ok "operator hold: still held 30 days on" test -f "$SPOOL/hold/new/HOLD1"
+unlike "operator hold: no expiry logged" 'HOLD1: .*status=bounced' "$(cat "$T/send.log")"
+ok "operator hold: no NDR" test ! -f "$SPOOL/sign/new/HOLD1X"
+rm -f "$SPOOL/hold/new/HOLD1"
+
 # --- a bad policy table is a config error ---------------------------------
 printf '* bad.test sometimes\n' >"$T/bad_policy"
 gw_conf <<EOF
