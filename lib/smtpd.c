@@ -711,6 +711,7 @@ read_data(struct session *s, FILE *fp, gint64 *size, enum data_problem *problem)
     enum smg_netio_eol eol;
     enum smg_netio_rc rc;
     gboolean in_header = TRUE, skipping_smg = FALSE;
+    gboolean first = TRUE, was_first; /* no header line seen yet */
     gboolean after_crlf = TRUE; /* "." ends the data only after a CRLF */
     gint64 header_size = 0;
 
@@ -764,8 +765,16 @@ read_data(struct session *s, FILE *fp, gint64 *size, enum data_problem *problem)
                 *problem = DATA_HEADER;
                 continue;
             }
+            was_first = first;
+            first = FALSE;
             if (len == 0) {
                 in_header = FALSE;
+            } else if (was_first && (text[0] == ' ' || text[0] == '\t')) {
+                /* a continuation of nothing would continue our
+                 * Received: field: the body starts here (as Postfix's
+                 * smtpd does) */
+                in_header = FALSE;
+                fputc('\n', fp);
             } else if (text[0] == ' ' || text[0] == '\t') {
                 if (skipping_smg)
                     continue;

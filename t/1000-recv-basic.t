@@ -38,6 +38,25 @@ like "dot-stuffing undone" '^\.leading dot$' "$(cat "$f")"
 unlike "no CR in the spool file" $'\r' "$(cat "$f")"
 like "log line with the queue ID" "$id: client=127.0.0.1, .*from=<a@sender.test>, nrcpt=1, size=[0-9]+, status=queued" "$(cat "$T/recv.log")"
 
+# a message whose first line starts with a blank would continue our
+# Received: field: its body starts there instead (as in Postfix's smtpd);
+# an SMG-* field's continuation is still removed with it
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO x\r\n' read \
+    'send:MAIL FROM:<a@sender.test>\r\n' read 'send:RCPT TO:<b@rcpt.test>\r\n' read \
+    'send:DATA\r\n' read 'send:\t(authenticated as admin)\r\nSubject: w\r\n\r\nbody\r\n.\r\n' read \
+    'send:MAIL FROM:<a@sender.test>\r\n' read 'send:RCPT TO:<b@rcpt.test>\r\n' read \
+    'send:DATA\r\n' read 'send:SMG-Route: pool=good\r\n gateway=evil\r\nSubject: c\r\n\r\nbody\r\n.\r\n' read \
+    'send:QUIT\r\n' read)
+wid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p' | head -1)
+cid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p' | sed -n 2p)
+is "first line with a blank: our Received: field ends at its date, an empty line follows" \
+    "" "$(sed -n '/^Received:/,$p' "$SPOOL/check/new/$wid" | sed -n '5p')"
+is "  ... and the client's line is the body's first" $'\t(authenticated as admin)' \
+    "$(sed -n '/^Received:/,$p' "$SPOOL/check/new/$wid" | sed -n '6p')"
+is "an SMG-* field and its continuation removed, the header goes on" "Subject: c" \
+    "$(sed -n '/^Received:/,$p' "$SPOOL/check/new/$cid" | sed -n '5p')"
+rm -f "$SPOOL/check/new/$wid" "$SPOOL/check/new/$cid"
+
 # quoted local parts (RFC 5321 4.1.2) with a space and a ">" are stored
 # so that the next programs read them back
 out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO x\r\n' read \
