@@ -254,6 +254,11 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
         g_free(xid);
     }
     next = res.queue != NULL ? res.queue : stage->queue_out;
+    /* a move is visible at once, while in a batch the extras above wait in
+     * tmp/ for the batch's end: a crash between would keep the message
+     * and lose its report.  Written as new content, it waits with them. */
+    if (res.out == NULL && res.extras != NULL && res.extras->len > 0)
+        res.out = g_string_new_len(buf, (gssize) len);
     if (res.out == NULL) {
         st = smg_spool_move(msg, next, 0, err);
     } else {

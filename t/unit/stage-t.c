@@ -2,8 +2,9 @@
  * stage-t.c - unit tests for lib/stage: spool mode hands a message on,
  * adds extras first, sends a PERMFAIL to hold/, a malformed file to
  * corrupt/, puts a TEMPFAIL back in new/ and stops with 75, holds a
- * message whose extra the spool refuses for good, and recovers files
- * whose worker died.
+ * message whose extra the spool refuses for good, recovers files whose
+ * worker died, and never hands on a message without its extra when the
+ * worker dies before its batch's end.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -11,6 +12,7 @@
 
 #include <string.h>
 #include <sysexits.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -50,6 +52,24 @@ fn(void *ctx, const char *id, const char *buf, gsize len,
     return SMG_OK;
 }
 
+/* fn_keep - a stage that passes the message on unchanged with an extra,
+ * and dies (as kill -9 would) at a message for "crash@" */
+static enum smg_status
+fn_keep(void *ctx, const char *id, const char *buf, gsize len,
+        struct smg_envelope *env, gsize off, struct smg_stage_result *res,
+        GError **err)
+{
+    char *xid = g_strconcat(id, "N", NULL);
+
+    (void) ctx, (void) len, (void) env, (void) off, (void) err;
+    if (strstr(buf, "crash@") != NULL)
+        _exit(9);
+    smg_stage_add_extra(res, "sign", xid,
+                        g_string_new("SMG-Sender: <>\nSMG-Recipient: <a@b.test>\n\nNDR\n"));
+    g_free(xid);
+    return SMG_OK;
+}
+
 /* put - commit content as QUEUE/new/ID */
 static void
 put(struct smg_spool *sp, const char *queue, const char *id, const char *content)
@@ -74,6 +94,16 @@ exists(const char *dir, const char *queue, const char *sub, const char *id)
     return r;
 }
 
+/* unlink_file - remove SPOOL/QUEUE/SUB/ID if it is there */
+static void
+unlink_file(const char *dir, const char *queue, const char *sub, const char *id)
+{
+    char *p = g_build_filename(dir, queue, sub, id, NULL);
+
+    (void) unlink(p);
+    g_free(p);
+}
+
 int
 main(void)
 {
@@ -85,7 +115,7 @@ main(void)
     char *content, *p;
     int rc;
 
-    plan(28);
+    plan(32);
     smg_log_init("stage-t", SMG_LOG_STDERR, FALSE);
     if (smg_conf_load_data(text, "/tmp/stage-t.conf", &conf, NULL) != SMG_OK)
         bail("config");
@@ -184,6 +214,36 @@ main(void)
     smg_stage_run(&st, conf, SMG_STAGE_SPOOL, 1);
     is_int(1, (long) (exists(dir, "sign", "new", "E1") + exists(dir, "sign", "new", "E2")),
            "max_messages stops after one");
+
+    /* a message passed on unchanged with a report, in a batch: a crash
+     * before the batch's end must not keep the message and lose the
+     * report (the move was at once, the report waited in tmp/) */
+    {
+        char *btext = g_strdup_printf("[spool]\ndir = %s\nsync = yes\nbatch = 10\n", dir);
+        struct smg_conf *bconf;
+        struct smg_stage keep = {"scan", "scan", "sign", fn_keep, NULL, NULL};
+        pid_t pid;
+        int status = 0;
+
+        if (smg_conf_load_data(btext, "/tmp/stage-t.conf", &bconf, NULL) != SMG_OK)
+            bail("config");
+        put(sp, "scan", "K1", "SMG-Sender: <s@x.test>\nSMG-Recipient: <r@y.test>\n\nx\n");
+        put(sp, "scan", "K2", "SMG-Sender: <s@x.test>\nSMG-Recipient: <crash@y.test>\n\nx\n");
+        pid = fork();
+        if (pid == 0)
+            _exit(smg_stage_run(&keep, bconf, SMG_STAGE_SPOOL, 0));
+        waitpid(pid, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 9, "the worker died at K2");
+        ok(!exists(dir, "sign", "new", "K1") || exists(dir, "sign", "new", "K1N"),
+           "K1 was not handed on without its report");
+        unlink_file(dir, "scan", "new", "K2");
+        unlink_file(dir, "scan", "cur", "K2");
+        is_int(0, smg_stage_run(&keep, bconf, SMG_STAGE_SPOOL, 0), "the next run exits 0");
+        ok(exists(dir, "sign", "new", "K1") && exists(dir, "sign", "new", "K1N"),
+           "K1 and its report both handed on");
+        smg_conf_free(bconf);
+        g_free(btext);
+    }
 
     smg_spool_close(sp);
     smg_conf_free(conf);
