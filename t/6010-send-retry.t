@@ -74,22 +74,13 @@ slow.test. MX 10 mx.slow.test.
 mx.slow.test. A 127.0.0.28
 # the greylisting primary alone
 greyonly.test. MX 10 mx.grey.test.
-# ten MX hosts without an address before one that works: only ten hosts
-# are looked up per attempt
-many.test. MX 10 nx1.many.test.
-many.test. MX 11 nx2.many.test.
-many.test. MX 12 nx3.many.test.
-many.test. MX 13 nx4.many.test.
-many.test. MX 14 nx5.many.test.
-many.test. MX 15 nx6.many.test.
-many.test. MX 16 nx7.many.test.
-many.test. MX 17 nx8.many.test.
-many.test. MX 18 nx9.many.test.
-many.test. MX 19 nx10.many.test.
-many.test. MX 20 mx.fault.test.
 # bücher.test, as DNS holds it
 xn--bcher-kva.test. MX 10 mx.fault.test.
 EOF
+# ten MX hosts without an address before one that works: only ten hosts
+# are looked up per attempt
+for i in $(seq 1 10); do echo "many.test. MX $((9 + i)) nx$i.many.test."; done >>"$T/zone"
+echo "many.test. MX 20 mx.fault.test." >>"$T/zone"
 start_dns "$T/zone"
 gw_conf <<'EOF'
 send.command_timeout = 2
