@@ -1395,7 +1395,6 @@ report(struct smg_delivery *d, const char *id, const char *tag,
 {
     struct smg_dsn_rcpt *rc = g_new0(struct smg_dsn_rcpt, states->len);
     GPtrArray *owned = g_ptr_array_new_with_free_func(g_free);
-    GString *reason = g_string_new(NULL);
     struct smg_dsn_report rep = {0};
     char *rid = smg_dsn_queue_id(id, tag);
     GString *content = NULL;
@@ -1407,7 +1406,6 @@ report(struct smg_delivery *d, const char *id, const char *tag,
     enum smg_status st;
     gsize n = 0;
 
-    g_string_append(reason, intro);
     for (guint i = 0; i < states->len; i++) {
         struct rstate *s = states->pdata[i];
 
@@ -1426,7 +1424,7 @@ report(struct smg_delivery *d, const char *id, const char *tag,
         n++;
     }
     rep.reporting_mta = d->helo;
-    rep.reason = reason->str;
+    rep.reason = intro;
     rep.id = rid;
     rep.now = now;
     rep.max_full = d->bounce_size_limit;
@@ -1462,7 +1460,6 @@ report(struct smg_delivery *d, const char *id, const char *tag,
     }
     g_free(pool);
     g_free(rid);
-    g_string_free(reason, TRUE);
     g_ptr_array_unref(owned);
     g_free(rc);
     return st;
@@ -1772,13 +1769,33 @@ smg_delivery_run(struct smg_delivery *d, const char *id, const char *buf, gsize 
     return st;
 }
 
+/*
+ * hold_expired - whether env (ds: its SMG-Delivery) is this gateway's
+ * TLS-held mail (held=) past hold_expiry at now.  Mail with SMG-Held never
+ * is: an operator (smg-queue hold) or a stage holds it, and that hold does
+ * not expire, whatever an earlier TLS hold's held= says.
+ */
+static gboolean
+hold_expired(const struct smg_delivery *d, const struct smg_envelope *env,
+             const struct smg_delivery_state *ds, time_t now)
+{
+    const char *route = smg_envelope_get(env, "Route");
+    char *gw = ds->gateway != NULL ? g_strdup(ds->gateway)
+               : route != NULL     ? smg_envelope_param(route, "gateway")
+                                   : NULL;
+    gboolean yes = gw != NULL && strcmp(gw, d->name) == 0 && ds->held != 0
+                   && smg_envelope_get(env, "Held") == NULL
+                   && now - ds->held >= d->hold_expiry;
+
+    g_free(gw);
+    return yes;
+}
+
 enum smg_status
 smg_delivery_expire(struct smg_delivery *d, const char *id, const char *buf, gsize len,
                     struct smg_envelope *env, gsize body_offset, gboolean *expired,
                     struct smg_delivery_outcome *out, GError **err)
 {
-    const char *route = smg_envelope_get(env, "Route");
-    char *gw;
     struct smg_delivery_state ds;
     time_t now = smg_delivery_now(d);
     GPtrArray *states;
@@ -1787,18 +1804,10 @@ smg_delivery_expire(struct smg_delivery *d, const char *id, const char *buf, gsi
     memset(out, 0, sizeof *out);
     *expired = FALSE;
     smg_delivery_state_parse(smg_envelope_get(env, "Delivery"), &ds);
-    gw = ds.gateway != NULL ? g_strdup(ds.gateway)
-         : route != NULL    ? smg_envelope_param(route, "gateway")
-                            : NULL;
-    /* SMG-Held: an operator (smg-queue hold) or a stage holds it, and
-     * that hold does not expire, whatever an earlier TLS hold's held= */
-    if (gw == NULL || strcmp(gw, d->name) != 0 || ds.held == 0
-        || smg_envelope_get(env, "Held") != NULL || now - ds.held < d->hold_expiry) {
-        g_free(gw);
+    if (!hold_expired(d, env, &ds, now)) {
         smg_delivery_state_clear(&ds);
         return SMG_OK;
     }
-    g_free(gw);
     *expired = TRUE;
     states = g_ptr_array_new_with_free_func(rstate_free);
     for (guint i = 0; i < env->rcpts->len; i++) {
@@ -2023,16 +2032,15 @@ due(struct smg_spool *spool, const char *queue, time_t now, gboolean check_time,
 }
 
 /*
- * hold_due - whether QUEUE/new/NAME in hold/ is this gateway's TLS-held
- * mail past its expiry (read without claiming: most held files are not);
- * mail with SMG-Held (held by an operator or a stage) never is
+ * hold_due - whether QUEUE/new/NAME in hold/ is hold_expired (read without
+ * claiming: most held files are not)
  */
 static gboolean
 hold_due(struct smg_delivery *d, struct smg_spool *spool, const char *name)
 {
     char *dir = smg_spool_queue_dir(spool, "hold", "new");
     char *path = g_build_filename(dir, name, NULL);
-    char *text = NULL, *gw = NULL;
+    char *text = NULL;
     gsize len = 0, off = 0;
     struct smg_envelope *env = NULL;
     struct smg_delivery_state ds = {0};
@@ -2040,19 +2048,11 @@ hold_due(struct smg_delivery *d, struct smg_spool *spool, const char *name)
 
     if (g_file_get_contents(path, &text, &len, NULL)
         && smg_envelope_parse(text, len, &env, &off, NULL) == SMG_OK) {
-        const char *route = smg_envelope_get(env, "Route");
-
         smg_delivery_state_parse(smg_envelope_get(env, "Delivery"), &ds);
-        gw = ds.gateway != NULL ? g_strdup(ds.gateway)
-             : route != NULL    ? smg_envelope_param(route, "gateway")
-                                : NULL;
-        yes = gw != NULL && strcmp(gw, d->name) == 0 && ds.held != 0
-              && smg_envelope_get(env, "Held") == NULL
-              && smg_delivery_now(d) - ds.held >= d->hold_expiry;
+        yes = hold_expired(d, env, &ds, smg_delivery_now(d));
     }
     smg_delivery_state_clear(&ds);
     smg_envelope_free(env);
-    g_free(gw);
     g_free(text);
     g_free(path);
     g_free(dir);
