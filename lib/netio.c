@@ -187,13 +187,25 @@ rd(struct smg_netio *io, gint64 deadline)
     }
 }
 
+gint64
+smg_netio_deadline(const struct smg_netio *io)
+{
+    return g_get_monotonic_time() + (gint64) io->timeout_ms * 1000;
+}
+
 enum smg_netio_rc
 smg_netio_getline(struct smg_netio *io, GString *line, gsize max,
                   enum smg_netio_eol *eol)
 {
+    return smg_netio_getline_by(io, line, max, eol, 0);
+}
+
+enum smg_netio_rc
+smg_netio_getline_by(struct smg_netio *io, GString *line, gsize max,
+                     enum smg_netio_eol *eol, gint64 deadline)
+{
     gboolean toolong = FALSE;
     char last = '\0'; /* the line's last octet before LF, kept or not */
-    gint64 deadline = 0;
     enum smg_netio_rc rc;
 
     g_string_truncate(line, 0);
@@ -237,7 +249,7 @@ smg_netio_getline(struct smg_netio *io, GString *line, gsize max,
          * wait for it, not each read: a peer that sends a byte now and
          * then must not hold the session for ever (slow loris) */
         if (deadline == 0)
-            deadline = g_get_monotonic_time() + (gint64) io->timeout_ms * 1000;
+            deadline = smg_netio_deadline(io);
         if ((rc = rd(io, deadline)) != SMG_NETIO_OK)
             return rc;
     }

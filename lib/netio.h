@@ -61,6 +61,18 @@ void smg_netio_set_flush_deadline(struct smg_netio *io, gboolean whole);
 enum smg_netio_rc smg_netio_getline(struct smg_netio *io, GString *line,
                                     gsize max, enum smg_netio_eol *eol);
 
+/*
+ * smg_netio_getline_by - smg_netio_getline, the line due by deadline
+ * (monotonic µs, as smg_netio_deadline gives) instead of the time-out from
+ * the first wait (0: that); a line already received is taken even after
+ * the deadline.  A client bounds a reply of many lines with one deadline.
+ */
+enum smg_netio_rc smg_netio_getline_by(struct smg_netio *io, GString *line, gsize max,
+                                       enum smg_netio_eol *eol, gint64 deadline);
+
+/* smg_netio_deadline - now plus the time-out, in monotonic µs */
+gint64 smg_netio_deadline(const struct smg_netio *io);
+
 /* smg_netio_pending - whether unread input is buffered (pipelining) */
 gboolean smg_netio_pending(const struct smg_netio *io);
 

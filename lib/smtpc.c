@@ -42,7 +42,6 @@ struct smg_smtpc {
     int fd;
     struct smg_netio *io;
     GHashTable *ext; /* upper-case keyword -> parameters ("" when none) */
-    int timeout_ms; /* of the reads and writes now (command or data) */
     gboolean dead;
     gboolean need_rset;
     GString *line;
@@ -177,34 +176,20 @@ lost_io(struct smg_smtpc *c, struct smg_smtpc_reply *r, enum smg_netio_rc rc,
         lost(r, "4.4.2", "lost connection with %s while %s", c->peer, stage);
 }
 
-/* set_timeout - the time-out of the next commands and replies */
-static void
-set_timeout(struct smg_smtpc *c, int ms)
-{
-    c->timeout_ms = ms;
-    smg_netio_set_timeout(c->io, ms);
-}
-
 /*
  * next_line - read the next line of a reply into c->line, by deadline
- * (monotonic µs).  The time-out bounds the wait for a whole reply (RFC
- * 5321 4.5.3.2), not each line: a server that sends a line of a long
- * multi-line reply now and then, each within the time-out, would
- * otherwise hold the worker (and every message behind it) for up to
- * REPLY_LINES_MAX time-outs.  A line already received is taken even
- * when the deadline has passed.
+ * (monotonic µs, set as reading the reply begins).  The time-out
+ * bounds the wait for a whole reply (RFC 5321 4.5.3.2), not each line: a
+ * server that sends a line of a long multi-line reply now and then, each
+ * within the time-out, would otherwise hold the worker (and every message
+ * behind it) for up to REPLY_LINES_MAX time-outs.
  */
 static enum smg_netio_rc
 next_line(struct smg_smtpc *c, gint64 deadline)
 {
-    gint64 left = (deadline - g_get_monotonic_time()) / 1000;
     enum smg_netio_eol eol;
-    enum smg_netio_rc rc;
 
-    smg_netio_set_timeout(c->io, (int) CLAMP(left, 1, G_MAXINT));
-    rc = smg_netio_getline(c->io, c->line, REPLY_LINE_MAX, &eol);
-    smg_netio_set_timeout(c->io, c->timeout_ms);
-    return rc;
+    return smg_netio_getline_by(c->io, c->line, REPLY_LINE_MAX, &eol, deadline);
 }
 
 /*
@@ -215,7 +200,7 @@ static gboolean
 read_reply(struct smg_smtpc *c, const char *stage, struct smg_smtpc_reply *r)
 {
     GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-    gint64 deadline = g_get_monotonic_time() + (gint64) c->timeout_ms * 1000;
+    gint64 deadline = smg_netio_deadline(c->io);
     gboolean ok = FALSE;
 
     memset(r, 0, sizeof *r);
@@ -380,7 +365,6 @@ smg_smtpc_connect(const struct smg_smtpc_opts *o, const char *host,
     c->peer = peer;
     c->fd = fd;
     c->io = smg_netio_new(fd, fd, o->command_timeout_ms);
-    c->timeout_ms = o->command_timeout_ms;
     c->ext = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     c->line = g_string_sized_new(256);
     if (!read_reply(c, "receiving the initial server greeting", &r)) {
@@ -426,7 +410,7 @@ static gboolean
 read_lines(struct smg_smtpc *c, const char *stage, GPtrArray *lines,
            struct smg_smtpc_reply *r)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64) c->timeout_ms * 1000;
+    gint64 deadline = smg_netio_deadline(c->io);
 
     memset(r, 0, sizeof *r);
     for (;;) {
@@ -649,7 +633,7 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
 
     for (gsize i = 0; i < n; i++)
         memset(&rcpts[i].reply, 0, sizeof rcpts[i].reply);
-    set_timeout(c, c->o.command_timeout_ms);
+    smg_netio_set_timeout(c->io, c->o.command_timeout_ms);
     if (c->need_rset) {
         smg_netio_printf(c->io, "RSET\r\n");
         if (!pipe) {
@@ -781,7 +765,7 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
         goto out;
     }
     stage = "sending message body";
-    set_timeout(c, c->o.data_timeout_ms);
+    smg_netio_set_timeout(c->io, c->o.data_timeout_ms);
     smg_netio_write(c->io, data, len);
     if ((frc = smg_netio_flush(c->io)) != SMG_NETIO_OK) {
         lost_io(c, &r, frc, stage);
@@ -800,7 +784,7 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
     decide_all(rcpts, n, &r);
     smg_smtpc_reply_clear(&r);
     c->need_rset = FALSE;
-    set_timeout(c, c->o.command_timeout_ms);
+    smg_netio_set_timeout(c->io, c->o.command_timeout_ms);
 
 out:
     g_string_free(cmd, TRUE);
@@ -847,7 +831,7 @@ smg_smtpc_quit(struct smg_smtpc *c)
     if (c == NULL)
         return;
     if (!c->dead) {
-        set_timeout(c, QUIT_TIMEOUT_MS);
+        smg_netio_set_timeout(c->io, QUIT_TIMEOUT_MS);
         smg_netio_printf(c->io, "QUIT\r\n");
         (void) read_reply(c, "sending QUIT", &r);
         smg_smtpc_reply_clear(&r);
