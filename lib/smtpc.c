@@ -193,46 +193,63 @@ next_line(struct smg_smtpc *c, gint64 deadline)
 }
 
 /*
- * read_reply - read one whole reply into *r.  FALSE (connection dead, *r a
- * made-up 4.4.2 reply naming stage) on time-out, loss or a malformed reply.
+ * read_lines - read one whole reply into *r, keeping its raw lines in
+ * lines.  FALSE (connection dead, *r a made-up 4.4.2 or 4.5.0 reply
+ * naming stage) on time-out, loss, or a reply too long or malformed.
  */
 static gboolean
-read_reply(struct smg_smtpc *c, const char *stage, struct smg_smtpc_reply *r)
+read_lines(struct smg_smtpc *c, const char *stage, GPtrArray *lines,
+           struct smg_smtpc_reply *r)
 {
-    GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
     gint64 deadline = smg_netio_deadline(c->io);
-    gboolean ok = FALSE;
 
     memset(r, 0, sizeof *r);
-    if (c->dead) {
-        lost(r, "4.4.2", "connection with %s already lost", c->peer);
-        g_ptr_array_unref(lines);
-        return FALSE;
-    }
     for (;;) {
         enum smg_netio_rc rc = next_line(c, deadline);
 
         if (rc != SMG_NETIO_OK) {
             lost_io(c, r, rc, stage);
-            break;
+            c->dead = TRUE;
+            return FALSE;
         }
         g_ptr_array_add(lines, g_strdup(c->line->str));
-        if (c->line->len < 4 || c->line->str[3] != '-') {
-            ok = smg_smtpc_parse_reply((const char *const *) lines->pdata,
-                                       lines->len, r);
-            if (!ok)
-                lost(r, "4.5.0", "malformed reply from %s while %s: %.100s",
-                     c->peer, stage, c->line->str);
+        if (c->line->len < 4 || c->line->str[3] != '-')
             break;
-        }
         if (lines->len >= REPLY_LINES_MAX) {
             lost(r, "4.5.0", "reply too long from %s while %s", c->peer, stage);
-            break;
+            c->dead = TRUE;
+            return FALSE;
         }
     }
+    if (!smg_smtpc_parse_reply((const char *const *) lines->pdata, lines->len, r)) {
+        lost(r, "4.5.0", "malformed reply from %s while %s: %.100s", c->peer, stage,
+             c->line->str);
+        c->dead = TRUE;
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * read_reply - read_lines without the lines, for a connection that may be
+ * dead already; a 421 marks it dead (the server is closing it, RFC 5321
+ * 3.8)
+ */
+static gboolean
+read_reply(struct smg_smtpc *c, const char *stage, struct smg_smtpc_reply *r)
+{
+    GPtrArray *lines;
+    gboolean ok;
+
+    if (c->dead) {
+        memset(r, 0, sizeof *r);
+        lost(r, "4.4.2", "connection with %s already lost", c->peer);
+        return FALSE;
+    }
+    lines = g_ptr_array_new_with_free_func(g_free);
+    ok = read_lines(c, stage, lines, r);
     g_ptr_array_unref(lines);
-    /* 421: the server is closing the connection (RFC 5321 3.8) */
-    if (!ok || r->code == 421)
+    if (ok && r->code == 421)
         c->dead = TRUE;
     return ok;
 }
@@ -403,39 +420,6 @@ parse_ehlo(struct smg_smtpc *c, const char *const *lines, gsize n)
         kw = g_ascii_strup(l, sp != NULL ? (gssize) (sp - l) : -1);
         g_hash_table_replace(c->ext, kw, g_strdup(sp != NULL ? sp + 1 : ""));
     }
-}
-
-/* read_lines - read one reply keeping its raw lines (EHLO) */
-static gboolean
-read_lines(struct smg_smtpc *c, const char *stage, GPtrArray *lines,
-           struct smg_smtpc_reply *r)
-{
-    gint64 deadline = smg_netio_deadline(c->io);
-
-    memset(r, 0, sizeof *r);
-    for (;;) {
-        enum smg_netio_rc rc = next_line(c, deadline);
-
-        if (rc != SMG_NETIO_OK) {
-            lost_io(c, r, rc, stage);
-            c->dead = TRUE;
-            return FALSE;
-        }
-        g_ptr_array_add(lines, g_strdup(c->line->str));
-        if (c->line->len < 4 || c->line->str[3] != '-')
-            break;
-        if (lines->len >= REPLY_LINES_MAX) {
-            lost(r, "4.5.0", "reply too long from %s while %s", c->peer, stage);
-            c->dead = TRUE;
-            return FALSE;
-        }
-    }
-    if (!smg_smtpc_parse_reply((const char *const *) lines->pdata, lines->len, r)) {
-        lost(r, "4.5.0", "malformed reply from %s while %s", c->peer, stage);
-        c->dead = TRUE;
-        return FALSE;
-    }
-    return TRUE;
 }
 
 enum smg_status
