@@ -228,6 +228,15 @@ hangup(struct session *s, const char *dsn, const char *text)
     s->quit = TRUE;
 }
 
+/* timed_out - end the session after a read timed out: 421, then exit 75
+ * (smg_smtpd_session's SMG_TEMPFAIL), wherever in the session it was */
+static void
+timed_out(struct session *s)
+{
+    hangup(s, "4.4.2", "Error: timeout exceeded");
+    s->result = SMG_TEMPFAIL;
+}
+
 /* tx_reset - forget the mail transaction */
 static void
 tx_reset(struct session *s)
@@ -345,8 +354,7 @@ auth_read(struct session *s, const char *challenge, char **out)
     reply(s, 334, NULL, "%s", challenge);
     rc = smg_netio_getline(s->io, line, (gsize) s->env->max_line, &eol);
     if (rc == SMG_NETIO_TIMEOUT) {
-        hangup(s, "4.4.2", "Error: timeout exceeded");
-        s->result = SMG_TEMPFAIL;
+        timed_out(s);
     } else if (rc != SMG_NETIO_OK && rc != SMG_NETIO_TOOLONG) {
         s->quit = TRUE;
     }
@@ -843,12 +851,10 @@ do_data(struct session *s, const struct smg_smtp_cmd *cmd)
         smg_spool_abort(f);
         smg_log_info("%s: client=%s, status=aborted, reason=%s in DATA", id, s->client,
                      smg_netio_rc_name(rc));
-        if (rc == SMG_NETIO_TIMEOUT) {
-            hangup(s, "4.4.2", "Error: timeout exceeded");
-            s->result = SMG_TEMPFAIL;
-        } else {
+        if (rc == SMG_NETIO_TIMEOUT)
+            timed_out(s);
+        else
             s->quit = TRUE;
-        }
         tx_reset(s);
         g_free(id);
         return;
@@ -997,8 +1003,7 @@ smg_smtpd_session(struct smg_smtpd_env *env, int rfd, int wfd,
         GError *err = NULL;
 
         if (rc == SMG_NETIO_TIMEOUT) {
-            hangup(&s, "4.4.2", "Error: timeout exceeded");
-            s.result = SMG_TEMPFAIL;
+            timed_out(&s);
             break;
         }
         if (rc == SMG_NETIO_EOF || rc == SMG_NETIO_ERROR) {
