@@ -719,7 +719,6 @@ read_data(struct session *s, FILE *fp, gint64 *size, enum data_problem *problem)
     enum smg_netio_eol eol;
     enum smg_netio_rc rc;
     gboolean in_header = TRUE, skipping_smg = FALSE;
-    gboolean first = TRUE, was_first; /* no header line seen yet */
     gboolean after_crlf = TRUE; /* "." ends the data only after a CRLF */
     gint64 header_size = 0;
 
@@ -773,19 +772,18 @@ read_data(struct session *s, FILE *fp, gint64 *size, enum data_problem *problem)
                 *problem = DATA_HEADER;
                 continue;
             }
-            was_first = first;
-            first = FALSE;
             if (len == 0) {
                 in_header = FALSE;
-            } else if (was_first && (text[0] == ' ' || text[0] == '\t')) {
-                /* a continuation of nothing would continue our
-                 * Received: field: the body starts here (as Postfix's
-                 * smtpd does) */
-                in_header = FALSE;
-                fputc('\n', fp);
             } else if (text[0] == ' ' || text[0] == '\t') {
-                if (skipping_smg)
+                if (header_size == (gint64) len + 2) {
+                    /* the first line: a continuation of nothing would
+                     * continue our Received: field, so the body starts
+                     * here (as Postfix's smtpd does) */
+                    in_header = FALSE;
+                    fputc('\n', fp);
+                } else if (skipping_smg) {
                     continue;
+                }
             } else {
                 skipping_smg = len >= 4 && g_ascii_strncasecmp(text, "SMG-", 4) == 0;
                 if (skipping_smg)
