@@ -355,7 +355,7 @@ smg_mimetext_parse(const char *msg, gsize len, gsize max_text)
     w.seen_uris = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     n = parse_len(msg, len);
     if (n < len)
-        mt->truncated = mt->parts_cut = TRUE;
+        mt->parts_cut = TRUE;
     stream = g_mime_stream_mem_new_with_buffer(msg, n);
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);

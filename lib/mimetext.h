@@ -47,7 +47,7 @@ struct smg_mimetext {
     unsigned n_parts;     /* leaf parts in all */
     unsigned link_mismatch; /* <a> whose text names a host unlike its href's */
     unsigned n_rcpt_headers; /* addresses in To: and Cc: */
-    gboolean truncated;   /* text stopped at max_text, or parts_cut */
+    gboolean truncated;   /* text stopped at max_text */
     gboolean parts_cut;   /* parts not read: past the 256th leaf, nested
                              deeper than 8, or after the 4096th "--" line */
     gboolean date_present, date_valid;
