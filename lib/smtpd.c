@@ -76,7 +76,8 @@ struct session {
     /* the transaction */
     struct smg_envelope *tx;
     gboolean tx_smtputf8;
-    guint nrcpt;
+    guint nrcpt;          /* RCPT commands accepted, duplicates too */
+    GHashTable *rcpt_seen; /* recipients of tx, by rcpt_key */
     /* counters */
     gint64 errors, junk, auth_failures, messages;
     guint overshoot; /* recipients refused over max_recipients in this transaction */
@@ -245,6 +246,7 @@ tx_reset(struct session *s)
     s->tx = NULL;
     s->tx_smtputf8 = FALSE;
     s->nrcpt = 0;
+    g_clear_pointer(&s->rcpt_seen, g_hash_table_destroy);
     s->overshoot = 0;
 }
 
@@ -591,11 +593,29 @@ do_mail(struct session *s, const struct smg_smtp_cmd *cmd)
     reply(s, 250, "2.1.0", "Ok");
 }
 
+/* rcpt_key - addr as a duplicate is known by: the local part as it is
+ * (RFC 5321 2.4 leaves its case to the receiving host), the domain in
+ * lower case */
+static char *
+rcpt_key(const char *addr)
+{
+    const char *d = smg_addr_domain(addr);
+    char *dom = smg_addr_domain_lower(addr), *key;
+
+    if (d == NULL)
+        return g_strdup(addr);
+    key = g_strdup_printf("%.*s%s", (int) (d - addr), addr, dom);
+    g_free(dom);
+    return key;
+}
+
 /* do_rcpt - RCPT TO */
 static void
 do_rcpt(struct session *s, const struct smg_smtp_cmd *cmd)
 {
     GString *params;
+    const char *addr;
+    char *key;
 
     if (s->tx == NULL) {
         reply(s, 503, "5.5.1", "Error: need MAIL command");
@@ -615,14 +635,22 @@ do_rcpt(struct session *s, const struct smg_smtp_cmd *cmd)
             say(s, 452, "4.5.3", "Error: too many recipients");
         return;
     }
-    params = g_string_new(NULL);
-    smg_smtp_format_params(cmd, params);
     /* RFC 5321 4.5.1: a relay takes <Postmaster>, in any case, for its
      * operators (the one address the parser lets through without a
      * domain) */
-    smg_envelope_add_rcpt(s->tx, cmd->path.domain != NULL ? cmd->path.addr : s->env->postmaster,
-                          params->str);
-    g_string_free(params, TRUE);
+    addr = cmd->path.domain != NULL ? cmd->path.addr : s->env->postmaster;
+    /* a recipient given twice is delivered once, with the parameters of
+     * its first RCPT (as Postfix's cleanup does); it still counts towards
+     * max_recipients, which bounds the commands of a transaction */
+    if (s->rcpt_seen == NULL)
+        s->rcpt_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    key = rcpt_key(addr);
+    if (g_hash_table_add(s->rcpt_seen, key)) {
+        params = g_string_new(NULL);
+        smg_smtp_format_params(cmd, params);
+        smg_envelope_add_rcpt(s->tx, addr, params->str);
+        g_string_free(params, TRUE);
+    }
     s->nrcpt++;
     reply(s, 250, "2.1.5", "Ok");
 }
@@ -901,7 +929,7 @@ do_data(struct session *s, const struct smg_smtp_cmd *cmd)
     from = s->tx->sender;
     smg_log_info("%s: client=%s, sasl_username=%s, from=<%s>, nrcpt=%u, size=%" G_GINT64_FORMAT
                  ", status=queued",
-                 id, s->client, s->auth_user != NULL ? s->auth_user : "", from, s->nrcpt, size);
+                 id, s->client, s->auth_user != NULL ? s->auth_user : "", from, s->tx->rcpts->len, size);
     reply(s, 250, "2.0.0", "Ok: queued as %s", id);
     s->messages++;
     /* a client that gets its mail through starts with a clean slate, so

@@ -115,6 +115,19 @@ id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
 f="$SPOOL/check/new/$id"
 like "SMG-Sender carries BODY, RET and ENVID" '^SMG-Sender: <a@sender.test> BODY=8BITMIME RET=HDRS ENVID=QQ\+2B1$' "$(cat "$f")"
 like "SMG-Recipient carries NOTIFY and ORCPT" '^SMG-Recipient: <b@rcpt.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@rcpt.test$' "$(cat "$f")"
+# a recipient given twice (the domain in another case) is stored once, with
+# its first parameters; another local part's case is another recipient
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
+    'send:MAIL FROM:<a@sender.test>\r\n' read \
+    'send:RCPT TO:<b@Rcpt.test> NOTIFY=NEVER\r\n' read 'send:RCPT TO:<b@rcpt.TEST>\r\n' read \
+    'send:RCPT TO:<b@Rcpt.test>\r\n' read 'send:RCPT TO:<B@rcpt.test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: dup\r\n\r\nx\r\n.\r\n' read 'send:QUIT\r\n' read)
+is "every RCPT of a duplicate gets 250" 4 "$(printf '%s\n' "$out" | grep -c '^S: 250 2.1.5')"
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+is "duplicate recipients stored once" $'SMG-Recipient: <b@Rcpt.test> NOTIFY=NEVER\nSMG-Recipient: <B@rcpt.test>' \
+    "$(grep '^SMG-Recipient:' "$SPOOL/check/new/$id")"
+like "the log counts distinct recipients" "$id: client=.*nrcpt=2, " "$(cat "$T/recv.log")"
+rm -f "$SPOOL/check/new/$id"
 out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
     'send:MAIL FROM:<ü@sender.test> SMTPUTF8\r\n' read \
     'send:RCPT TO:<ö@rcpt.test>\r\n' read 'send:QUIT\r\n' read)
