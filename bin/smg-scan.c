@@ -93,9 +93,10 @@ parse_options(int argc, char **argv, struct options *o)
         smg_prog_usage(&o->prog);
 }
 
-/* expire_dir - remove files of dir last changed before cutoff */
+/* expire_dir - remove files of dir last changed before cutoff; log each
+ * as expired when logged */
 static unsigned
-expire_dir(const char *dir, time_t cutoff)
+expire_dir(const char *dir, time_t cutoff, gboolean logged)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -115,7 +116,8 @@ expire_dir(const char *dir, time_t cutoff)
             || !S_ISREG(sb.st_mode) || sb.st_mtime >= cutoff)
             continue;
         if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
-            smg_log_info("%s: status=expired, queue=quarantine", de->d_name);
+            if (logged)
+                smg_log_info("%s: status=expired, queue=quarantine", de->d_name);
             n++;
         } else if (errno != ENOENT) {
             smg_log_warn("quarantine: %s/%s: %s", dir, de->d_name, g_strerror(errno));
@@ -128,17 +130,24 @@ expire_dir(const char *dir, time_t cutoff)
 /*
  * expire_quarantine - remove quarantined files older than the retention.
  * Files in quarantine/cur are an operator's (smg-queue) and are left alone.
+ * quarantine/ has no worker of its own to recover it: the files a batch
+ * wrote to its tmp/ and never renamed (a crash) go after 36 hours, as
+ * smg_spool_recover removes them from a stage's queue.
  */
 static void
 expire_quarantine(struct scan *s)
 {
+    const char *spool = smg_conf_str(s->conf, "spool", "dir");
     char *dir;
 
     s->last_expire = g_get_monotonic_time() / G_USEC_PER_SEC;
+    dir = g_build_filename(spool, "quarantine", "tmp", NULL);
+    expire_dir(dir, time(NULL) - 36 * 3600, FALSE);
+    g_free(dir);
     if (s->retention <= 0)
         return;
-    dir = g_build_filename(smg_conf_str(s->conf, "spool", "dir"), "quarantine", "new", NULL);
-    expire_dir(dir, time(NULL) - (time_t) s->retention);
+    dir = g_build_filename(spool, "quarantine", "new", NULL);
+    expire_dir(dir, time(NULL) - (time_t) s->retention, TRUE);
     g_free(dir);
 }
 

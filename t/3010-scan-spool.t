@@ -223,8 +223,17 @@ write_conf <<'EOF'
 scan.quarantine_retention = 0
 EOF
 touch -d '400 days ago' "$SPOOL/quarantine/new/S4"
+# a batch's quarantine file that a crash left in tmp/: gone after 36 hours
+# (retention or not), a younger one may be a live batch's
+printf 'x\n' >"$SPOOL/quarantine/tmp/T1"
+printf 'x\n' >"$SPOOL/quarantine/tmp/T2"
+touch -d '37 hours ago' "$SPOOL/quarantine/tmp/T1"
+touch -d '35 hours ago' "$SPOOL/quarantine/tmp/T2"
 run_scan --expire-quarantine
 is "retention 0 keeps everything" "quarantine/new/S4" "$(places S4)"
+is "quarantine/tmp: a file of 37 hours removed" "" "$(places T1)"
+is "quarantine/tmp: a file of 35 hours kept" "quarantine/tmp/T2" "$(places T2)"
+rm -f "$SPOOL/quarantine/tmp/T2"
 
 # a tmpfs with room for libclamav's folders but not its files: the scan
 # logs errors and returns "clean" with nothing unpacked, and afterwards the
