@@ -709,7 +709,9 @@ write_head(struct session *s, const char *id, FILE *fp)
     proto = s->esmtp ? (ssl != NULL ? (s->auth_user != NULL ? "ESMTPSA" : "ESMTPS")
                                     : (s->auth_user != NULL ? "ESMTPA" : "ESMTP"))
                      : "SMTP";
-    g_string_append_printf(h, "Received: from %s ([%s])\n", s->helo, s->client);
+    /* RFC 5321 4.4: TCP-info is an address literal, "[IPv6:...]" for IPv6 */
+    g_string_append_printf(h, "Received: from %s ([%s%s])\n", s->helo,
+                           strchr(s->client, ':') != NULL ? "IPv6:" : "", s->client);
     if (ssl != NULL) {
         const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
         int bits = 0, alg = 0;

@@ -105,6 +105,15 @@ like "inetd mode queues" '250 2.0.0 Ok: queued as' "$out"
 is "inetd session's client address recorded" 1 \
     "$(grep -l 'addr=192.0.2.7' "$SPOOL"/check/new/* | wc -l | tr -d ' ')"
 is "three messages" 3 "$(queued)"
+# an IPv6 client is an IPv6 address literal in Received: (RFC 5321 4.4)
+out=$(swaks --pipe "$SMG_RECV -c $T/smg.conf --log stderr --client 2001:db8::7" \
+    --from a@sender.test --to b@rcpt.test --ehlo v6.test 2>&1)
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+like "IPv6 client in Received: as [IPv6:...]" '^Received: from v6\.test \(\[IPv6:2001:db8::7\]\)$' \
+    "$(cat "$SPOOL/check/new/$id")"
+like "  ... and as the address alone in SMG-Client" '^SMG-Client: addr=2001:db8::7 helo=v6\.test' \
+    "$(cat "$SPOOL/check/new/$id")"
+rm -f "$SPOOL/check/new/$id"
 
 # DSN and SMTPUTF8 parameters travel into the envelope
 out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
