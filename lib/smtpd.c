@@ -508,7 +508,10 @@ do_mail(struct session *s, const struct smg_smtp_cmd *cmd)
         return;
     }
     if (s->env->max_messages > 0 && s->messages >= s->env->max_messages) {
-        reply(s, 452, "4.5.3", "Error: too many messages in one session");
+        /* 4.5.3 would say too many recipients (RFC 3463); a session that
+         * has had its share ends, and the client goes on over a new one,
+         * as after Exim's smtp_accept_max_per_connection */
+        hangup(s, "4.7.0", "Error: too many messages in one session");
         return;
     }
     if (cmd->has_size && cmd->size > (guint64) s->env->max_size) {

@@ -2,8 +2,8 @@
 # 1040-recv-limits.t - every limit of smg-recv with its reply: message size
 # (declared and real), recipients, command and data line length, header
 # size, command and DATA time-outs (also of a line sent a byte at a time,
-# or replies read slowly), error and junk-command counters, and a 20 MB
-# message that fits.
+# or replies read slowly), error and junk-command counters, messages per
+# session, and a 20 MB message that fits.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/recv.sh"
@@ -196,4 +196,19 @@ out=$(raw $hello 'send:MAIL FROM:<a@b.test> FOO=BAR\r\n' read 'send:MAIL FROM:a@
     'send:QUIT\r\n' read)
 like "unknown parameter: 555 5.5.4" '^S: 555 5.5.4' "$out"
 like "missing brackets: 501" '^S: 501 5.1.7' "$out"
+
+# max_messages: the message over the limit gets 421 at MAIL and the session
+# ends, so that the client sends it again on a new connection
+stop_recv
+write_conf <<'EOF2'
+recv.auth = off
+recv.max_messages = 2
+EOF2
+start_recv
+before=$(queued)
+out=$(raw $hello $msg $msg 'send:MAIL FROM:<a@b.test>\r\n' read 'send:RCPT TO:<c@d.test>\r\n' read)
+is "max_messages 2: two messages queued" $((before + 2)) "$(queued)"
+like "  ... the third MAIL gets 421 4.7.0" '^S: 421 4.7.0 out\.test Error: too many messages in one session' "$out"
+unlike "  ... and nothing after it (the session is over)" '^S: 250 2\.1\.5' \
+    "$(printf '%s\n' "$out" | sed -n '/^S: 421/,$p')"
 done_testing
