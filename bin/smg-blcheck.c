@@ -142,14 +142,25 @@ main(int argc, char **argv)
     }
     smg_blcheck_apply(b, state, g_get_real_time() / G_USEC_PER_SEC);
     if (!o.dry_run) {
+        gboolean saved;
+
         smg_blcheck_removals(b);
+        /* the requests made are on disk before the mail goes: a run that
+           dies after telling repeats the mail (at least once), never a
+           removal request, nor does it restart a listing's "since" */
+        saved = smg_dnsbl_state_save(state, state_file, &err) == SMG_OK;
+        if (!saved) {
+            fail(err, &failed);
+            g_clear_error(&err);
+        }
         if (smg_blcheck_notify(b, &err) != SMG_OK) {
             g_prefix_error(&err, "notification failed (told next run): ");
             fail(err, &failed);
             g_clear_error(&err);
         }
         if (smg_dnsbl_state_save(state, state_file, &err) != SMG_OK) {
-            fail(err, &failed);
+            if (saved) /* else already said */
+                fail(err, &failed);
             g_clear_error(&err);
         }
         if (smg_blcheck_write_listed(b, &err) != SMG_OK) {

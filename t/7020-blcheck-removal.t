@@ -5,7 +5,8 @@
 # the state and the mail; it is made once; a provider that answers 500 is
 # recorded and retried on the next run until it succeeds; a list with a
 # manual form gets the prefilled link in the mail; a JSON body stays valid
-# UTF-8 when the TXT reason is not.
+# UTF-8 when the TXT reason is not; a run killed after its mail went does
+# not make its requests again.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -169,5 +170,53 @@ is "bad TXT bytes: one request" 1 "$(nreq)"
 is "JSON body sent as valid UTF-8" True "$(req 1 'r["body_utf8"]')"
 is "JSON body: each bad byte is U+FFFD" 'M\ufffdller \ufffd listed' \
     "$(req 1 'json.loads(r["body"])["reason"].encode("unicode_escape").decode()')"
+
+
+# --- killed after the mail went, before the state was written ------------------
+# a sendmail that takes the mail and then kills smg-blcheck (SIGKILL: a
+# crash, a reboot): the removal requests made must not be made again on
+# the next run; the mail may come again (at least once, never lost)
+: >"$HTTP_LOG"
+cat >"$T/sendmail-kill" <<EOF
+#!/bin/sh
+cat >>"$T/killed.msg"
+kill -9 \$PPID
+EOF
+cat >"$T/sendmail-ok" <<EOF
+#!/bin/sh
+cat >>"$T/ok.msg"
+EOF
+chmod +x "$T/sendmail-kill" "$T/sendmail-ok"
+crash_conf() {
+    blcheck_conf "$DNS_PORT" <<EOF
+[blcheck]
+zones = bl.test
+notify = ops@example.net
+sendmail = $1
+state_file = $T/state/seven.state
+[dnsbl bl.test]
+removal_url = http://127.0.0.1:$HTTP_PORT/remove?ip={ip}
+EOF
+}
+crash_conf "$T/sendmail-kill"
+blcheck
+is "killed after the mail: killed (SIGKILL)" 137 "$RC"
+is "killed after the mail: two requests made" 2 "$(nreq)"
+like "killed after the mail: the mail went" '^Subject: smg-blcheck: 2 new listings' "$(cat "$T/killed.msg")"
+ok "killed after the mail: the requests made are in the state" \
+    grep -q '^removal=sent$' "$T/state/seven.state"
+since1=$(sed -n '/^\[mta01 192.0.2.1 bl.test\]/,/^$/s/^since=//p' "$T/state/seven.state")
+crash_conf "$T/sendmail-ok"
+sleep 1 # a later second, so that a renewed "since" would show
+blcheck
+is "next run: exit 1 (listed)" 1 "$RC"
+is "next run: no request made again" 2 "$(nreq)"
+is "next run: since kept" "$since1" \
+    "$(sed -n '/^\[mta01 192.0.2.1 bl.test\]/,/^$/s/^since=//p' "$T/state/seven.state")"
+like "next run: the mail comes again (at least once)" '^Subject: smg-blcheck: 2 new listings' "$(cat "$T/ok.msg")"
+like "next run: the request made is in the mail" 'removal:  requested: GET http' "$(cat "$T/ok.msg")"
+rm -f "$T/ok.msg"
+blcheck
+ok "then: told once" test ! -e "$T/ok.msg"
 
 done_testing
