@@ -310,6 +310,18 @@ smg_conf_parse_rate(const char *s, gint64 *count, gint64 *per_seconds)
     return TRUE;
 }
 
+/*
+ * The largest size and time of a row without a maximum of its own: far
+ * beyond a real setting, and small enough that adding it to a clock or to
+ * another size cannot overflow.  (A queue_lifetime of 2^63 seconds once
+ * wrapped arrival + lifetime below the clock and bounced every deferred
+ * message at its first try.)
+ */
+#define SIZE_MAX_TEXT "1024G"
+#define TIME_MAX_TEXT "3650d"
+static const gint64 size_max = G_GINT64_CONSTANT(1024) * 1024 * 1024 * 1024;
+static const gint64 time_max = G_GINT64_CONSTANT(3650) * 86400;
+
 /* check_value - whether text is a valid value for row k; why on failure */
 static gboolean
 check_value(const struct smg_conf_key *k, const char *text, char **why)
@@ -343,11 +355,19 @@ check_value(const struct smg_conf_key *k, const char *text, char **why)
             *why = g_strdup_printf("\"%s\" is not a size (e.g. 10M)", text);
             return FALSE;
         }
+        if (k->max == 0 && iv > size_max) {
+            *why = g_strdup_printf("\"%s\" is above the maximum " SIZE_MAX_TEXT, text);
+            return FALSE;
+        }
         dv = (double) iv;
         break;
     case SMG_CONF_TIME:
         if (!smg_conf_parse_time(text, &iv)) {
             *why = g_strdup_printf("\"%s\" is not a duration (e.g. 30s, 5m, 4h, 5d)", text);
+            return FALSE;
+        }
+        if (k->max == 0 && iv > time_max) {
+            *why = g_strdup_printf("\"%s\" is above the maximum " TIME_MAX_TEXT, text);
             return FALSE;
         }
         dv = (double) iv;

@@ -48,7 +48,8 @@ struct smg_conf_key {
     const char *key;
     enum smg_conf_type type;
     const char *def;     /* default in the file's syntax; NULL: unset */
-    double min, max;     /* bounds for numbers; both 0: unbounded */
+    double min, max;     /* bounds for numbers; both 0: unbounded (a SIZE
+                          * or TIME with max 0 stops at 1024G, 3650d) */
     const char *choices; /* for SMG_CONF_CHOICE */
 };
 

@@ -332,6 +332,53 @@ test_errors(void)
                "4.3.5 /etc/smg/t.conf:2: [send] queue_lifetime: "
                "\"59s\" is below the minimum 60",
                "TIME below minimum");
+    /* a size or time without a maximum of its own stops at 1024G and
+     * 3650d: 2^63 seconds of queue_lifetime made smg-send's arrival +
+     * lifetime overflow and bounce every deferred message at once */
+    load_error("[send]\nqueue_lifetime = 106751991167300d\n",
+               "4.3.5 /etc/smg/t.conf:2: [send] queue_lifetime: "
+               "\"106751991167300d\" is above the maximum 3650d",
+               "TIME without a maximum of its own: 2^63 s refused");
+    load_error("[send]\nhold_expiry = 3651d\n",
+               "4.3.5 /etc/smg/t.conf:2: [send] hold_expiry: "
+               "\"3651d\" is above the maximum 3650d",
+               "TIME without a maximum of its own: 3651d refused");
+    load_error("[sign]\nexpire = 315360001\n",
+               "4.3.5 /etc/smg/t.conf:2: [sign] expire: "
+               "\"315360001\" is above the maximum 3650d",
+               "TIME from 0 without a maximum: one second over refused");
+    load_error("[recv]\nmax_message_size = 8589934591G\n",
+               "4.3.5 /etc/smg/t.conf:2: [recv] max_message_size: "
+               "\"8589934591G\" is above the maximum 1024G",
+               "SIZE without a maximum of its own: 2^63 bytes refused");
+    load_error("[spool]\nmin_free = 1099511627777\n",
+               "4.3.5 /etc/smg/t.conf:2: [spool] min_free: "
+               "\"1099511627777\" is above the maximum 1024G",
+               "SIZE from 0 without a maximum: one byte over refused");
+    load_error("[dns]\ntimeout = 3651d\n",
+               "4.3.5 /etc/smg/t.conf:2: [dns] timeout: "
+               "\"3651d\" is out of range [1, 300]",
+               "a row's own maximum is named, not the general one");
+    {
+        struct smg_conf *conf = load("[send]\nqueue_lifetime = 3650d\n"
+                                     "hold_expiry = 315360000\n"
+                                     "[recv]\nmax_message_size = 1024G\n"
+                                     "[spool]\nmin_free = 1099511627776\n");
+
+        ok(conf != NULL, "the largest size and time load");
+        if (conf != NULL) {
+            is_int(G_GINT64_CONSTANT(315360000),
+                   smg_conf_int(conf, "send", "queue_lifetime"),
+                   "queue_lifetime 3650d");
+            is_int(G_GINT64_CONSTANT(1099511627776),
+                   smg_conf_int(conf, "recv", "max_message_size"),
+                   "max_message_size 1024G");
+        } else {
+            ok(0, "queue_lifetime 3650d");
+            ok(0, "max_message_size 1024G");
+        }
+        smg_conf_free(conf);
+    }
     load_error("[recv]\nsender_domain_check = maybe\n",
                "4.3.5 /etc/smg/t.conf:2: [recv] sender_domain_check: "
                "\"maybe\" is not yes or no",
@@ -627,7 +674,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(196);
+    plan(211);
     test_defaults();
     test_parsers();
     test_types();
