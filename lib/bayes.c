@@ -7,11 +7,13 @@
  * are unique to one message (dates, IDs, boundaries) cost nothing: an
  * unseen token has f = x = 0.5 and is never a clue.
  *
- * The database is verified in full when opened (size, order, checksum): a
- * reader must never index past the mapping or trust a torn file, and a
- * pass over a few megabytes is cheap beside a message.  Records are in
- * native byte order; the byte-order mark makes a file from another
- * architecture an error rather than nonsense.
+ * The database is read into memory and verified in full when opened
+ * (size, order, checksum): a reader must never index past its copy or
+ * trust a torn file, and a pass over a few megabytes is cheap beside a
+ * message.  It is read rather than mapped so that nothing done to the
+ * file afterwards (cp over it truncates it first) can reach a reader.
+ * Records are in native byte order; the byte-order mark makes a file from
+ * another architecture an error rather than nonsense.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -24,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,8 +59,8 @@ G_STATIC_ASSERT(sizeof(struct db_record) == 16);
 
 struct smg_bayes {
     char *path;
-    void *map;
-    gsize map_len;
+    void *data; /* the file as read (g_malloc: 16-byte aligned) */
+    gsize len;
     const struct db_record *rec;
     guint64 n, nspam, nham;
     gboolean exists;
@@ -532,7 +533,8 @@ records_checksum(const struct db_record *r, guint64 n)
 }
 
 /*
- * verify - check a mapped file; SMG_OK or SMG_CONFIG with the reason
+ * verify - check a file read into map[0..len); SMG_OK or SMG_CONFIG with
+ * the reason
  */
 static enum smg_status
 verify(const char *path, const void *map, gsize len, GError **err)
@@ -616,26 +618,50 @@ smg_bayes_open(const char *path, struct smg_bayes **out, GError **err)
         smg_bayes_close(db);
         return SMG_CONFIG;
     }
-    db->map_len = (gsize) st.st_size;
-    db->map = mmap(NULL, db->map_len, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (db->map == MAP_FAILED) {
-        db->map = NULL;
-        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes database %s: mmap: %s",
-                      path, g_strerror(errno));
+    /* read, not mapped: a file rewritten in place (cp over it) would
+     * take the pages of a mapping away, and the reader's next lookup
+     * past the new end is SIGBUS.  A copy is the reader's own; a file
+     * that changed while it was read is cut short or torn, which verify
+     * reports. */
+    db->len = (gsize) st.st_size;
+    db->data = g_try_malloc(db->len);
+    if (db->data == NULL) {
+        close(fd);
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes database %s: out of memory for %"
+                      G_GSIZE_FORMAT " bytes", path, db->len);
         smg_bayes_close(db);
         return SMG_TEMPFAIL;
     }
-    if (verify(path, db->map, db->map_len, err) != SMG_OK) {
+    {
+        gsize got = 0;
+        while (got < db->len) {
+            ssize_t n = read(fd, (char *) db->data + got, db->len - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes database %s: read: %s",
+                              path, g_strerror(errno));
+                close(fd);
+                smg_bayes_close(db);
+                return SMG_TEMPFAIL;
+            }
+            if (n == 0)
+                break; /* cut while read: verify says so */
+            got += (gsize) n;
+        }
+        db->len = got;
+    }
+    close(fd);
+    if (verify(path, db->data, db->len, err) != SMG_OK) {
         smg_bayes_close(db);
         return SMG_CONFIG;
     }
     {
-        const struct db_header *h = db->map;
+        const struct db_header *h = db->data;
         db->nspam = h->nspam;
         db->nham = h->nham;
         db->n = h->ntokens;
-        db->rec = (const struct db_record *) (const void *) ((const char *) db->map + DB_HEADER);
+        db->rec = (const struct db_record *) (const void *) ((const char *) db->data + DB_HEADER);
     }
     *out = db;
     return SMG_OK;
@@ -646,8 +672,7 @@ smg_bayes_close(struct smg_bayes *db)
 {
     if (db == NULL)
         return;
-    if (db->map != NULL)
-        munmap(db->map, db->map_len);
+    g_free(db->data);
     g_free(db->path);
     g_free(db);
 }

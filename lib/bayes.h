@@ -15,12 +15,14 @@
  * byte-order mark, messages learned as spam and as ham, token count,
  * checksum of the records) followed by the records, 16 bytes each
  * (hash, spam count, ham count, native byte order), sorted by hash.
- * Readers mmap it read-only and look tokens up by binary search: opening
- * costs one pass to verify it.  A learner holds an exclusive flock on
- * "PATH.lock" (learners take turns), merges its counts with the current
- * file into "PATH.tmp.PID", fsyncs it and renames it over PATH: a reader
- * keeps the mapping it has (the old inode) and sees the new file on its
- * next open, so readers never lock and never see a half-written file.
+ * Readers read it into memory and look tokens up by binary search:
+ * opening costs one read and one pass to verify it; it is not mapped, so
+ * a file rewritten in place (cp over it) cannot pull pages from under a
+ * reader (SIGBUS).  A learner holds an exclusive flock on "PATH.lock"
+ * (learners take turns), merges its counts with the current file into
+ * "PATH.tmp.PID", fsyncs it and renames it over PATH: a reader keeps the
+ * copy it read and sees the new file on its next open, so readers never
+ * lock and never see a half-written file.
  *
  * For each token of a message f(w) = (s*x + n*p(w)) / (s + n) with
  * p(w) = (spam/nspam) / (spam/nspam + ham/nham), n = spam + ham; the
@@ -76,7 +78,7 @@ guint64 smg_bayes_hash(const char *prefix, const char *word, gsize len);
 struct smg_bayes;
 
 /*
- * smg_bayes_open - map the database at path read-only.  A missing file is
+ * smg_bayes_open - read the database at path into memory.  A missing file is
  * an empty database (SMG_OK: nothing learned yet).  A file that is not a
  * database, was cut short, has another version or byte order, records out
  * of order or a wrong checksum is SMG_CONFIG (4.3.5 "Bayes database PATH
@@ -89,7 +91,7 @@ enum smg_status smg_bayes_open(const char *path, struct smg_bayes **out,
 void smg_bayes_close(struct smg_bayes *db);
 
 /* smg_bayes_changed - whether the file at the path now differs (inode,
- * size or mtime) from the one mapped, so a long-running reader reopens */
+ * size or mtime) from the one read, so a long-running reader reopens */
 gboolean smg_bayes_changed(const struct smg_bayes *db);
 
 /* Messages learned and distinct tokens. */

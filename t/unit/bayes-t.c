@@ -377,6 +377,76 @@ test_concurrency(void)
     g_free(path);
 }
 
+/*
+ * test_rewritten_in_place - an operator who restores a backup with cp (or
+ * a tool that truncates and rewrites) changes the file a reader opened,
+ * not a new one: with the file mapped, the reader's next lookup past the
+ * new end killed it with SIGBUS (a --watch worker, mid-message).  The
+ * reader must keep what it opened and see the new file on its next open.
+ */
+static void
+test_rewritten_in_place(void)
+{
+    char *path = g_build_filename(top, "inplace.db", NULL);
+    GError *err = NULL;
+    struct smg_bayes *db = NULL;
+    int status = 0;
+    pid_t pid;
+
+    is_int(SMG_OK, learn_set(path, 3, 30, &err), "a database to rewrite in place");
+    {
+        /* and one ham of 2000 words of its own, for a file of many pages */
+        struct smg_bayes_learner *l = NULL;
+        struct smg_bayes_tokens *tok = smg_bayes_tokens_new(FALSE);
+        if (smg_bayes_learner_open(path, &l, &err) != SMG_OK)
+            bail("learner: %s", err->message);
+        for (int i = 0; i < 2000; i++) {
+            char w[32];
+            g_snprintf(w, sizeof w, "word%d", i);
+            smg_bayes_tokens_add(tok, "", w, strlen(w));
+        }
+        smg_bayes_learner_add(l, tok, FALSE);
+        if (smg_bayes_learner_commit(l, &err) != SMG_OK)
+            bail("commit: %s", err->message);
+        smg_bayes_learner_free(l);
+        smg_bayes_tokens_free(tok);
+    }
+    is_int(SMG_OK, smg_bayes_open(path, &db, &err), "a reader opens it");
+    ok(db != NULL && smg_bayes_ntokens(db) * 16 > 3 * 4096, "it spans several pages (%lu tokens)",
+       db != NULL ? (unsigned long) smg_bayes_ntokens(db) : 0UL);
+    pid = fork();
+    if (pid == 0) {
+        /* as cp does: truncate, then write the new (here: smaller) file */
+        int fd = open(path, O_WRONLY | O_TRUNC);
+        struct smg_bayes_tokens *tok;
+        struct smg_bayes_params p;
+        struct smg_bayes_result res;
+        guint32 s = 0, h = 0;
+        guint64 found = 0;
+
+        if (fd < 0 || write(fd, "SMGBAYS1", 8) != 8 || close(fd) != 0)
+            _exit(3);
+        for (guint64 x = 0; x < 64; x++)
+            found += smg_bayes_lookup(db, x << 58, &s, &h);
+        smg_bayes_params_default(&p);
+        tok = tokens_of("Subject: x\n\nviagra casino lottery\n", FALSE);
+        smg_bayes_classify(db, tok, &p, FALSE, &res);
+        smg_bayes_tokens_free(tok);
+        _exit(res.usable && res.prob > 0.9 && smg_bayes_nspam(db) == 30 ? 0 : 2);
+    }
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "the reader still classifies with what it opened (%s %d)",
+       WIFSIGNALED(status) ? "killed by signal" : "exit",
+       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    ok(smg_bayes_changed(db), "and notices the file changed");
+    smg_bayes_close(db);
+    db = NULL;
+    is_int(SMG_CONFIG, smg_bayes_open(path, &db, &err), "its next open reports the cut file");
+    g_clear_error(&err);
+    g_free(path);
+}
+
 /* write_bytes - a file of exactly data[0..len) */
 static void
 write_bytes(const char *path, const void *data, gsize len)
@@ -489,6 +559,7 @@ main(void)
     test_chi2();
     test_learn_classify();
     test_concurrency();
+    test_rewritten_in_place();
     test_corrupt();
     test_tmpdir_free(top);
     return 0;
