@@ -651,6 +651,8 @@ smg_blcheck_notify(struct smg_blcheck *r, GError **err)
     n.hostname = host;
     n.notice = "from=smg-blcheck";
     n.now = r->now;
+    n.timeout_ms =
+        (int) smg_conf_int(conf, "blcheck", "sendmail_timeout") * 1000;
     if (sendmail != NULL) {
         st = smg_notify_sendmail(&n, sendmail, err);
     } else {

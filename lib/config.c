@@ -151,6 +151,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"blcheck", "from", SMG_CONF_STR, NULL, 0, 0, NULL},
     {"blcheck", "notify_queue", SMG_CONF_QUEUE, "sign", 0, 0, NULL},
     {"blcheck", "sendmail", SMG_CONF_PATH, NULL, 0, 0, NULL},
+    {"blcheck", "sendmail_timeout", SMG_CONF_TIME, "300", 1, 3600, NULL},
     {"blcheck", "timeout", SMG_CONF_TIME, NULL, 1, 300, NULL},
     {"blcheck", "parallel", SMG_CONF_INT, "8", 1, 64, NULL},
     {"blcheck", "removal_requests", SMG_CONF_BOOL, "yes", 0, 0, NULL},
@@ -611,14 +612,29 @@ enum smg_status
 smg_conf_load(const char *path, struct smg_conf **out, GError **err)
 {
     char *data = NULL;
+    gsize len = 0;
     GError *ferr = NULL;
     enum smg_status st;
+    const char *nul;
 
     if (path == NULL)
         path = SMG_CONF_DEFAULT_PATH;
-    if (!g_file_get_contents(path, &data, NULL, &ferr)) {
+    if (!g_file_get_contents(path, &data, &len, &ferr)) {
         smg_set_error(err, SMG_CONFIG, NULL, "%s", ferr->message);
         g_error_free(ferr);
+        return SMG_CONFIG;
+    }
+    /* the text ends at a NUL for everything below: the rest would be
+     * skipped unchecked */
+    nul = memchr(data, '\0', len);
+    if (nul != NULL) {
+        unsigned lineno = 1;
+
+        for (const char *p = data; p < nul; p++)
+            lineno += *p == '\n';
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: NUL byte (not a text file)",
+                      path, lineno);
+        g_free(data);
         return SMG_CONFIG;
     }
     st = smg_conf_load_data(data, path, out, err);

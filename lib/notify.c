@@ -13,6 +13,9 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -26,6 +29,9 @@
 
 /* longest body line written (RFC 5322 allows 998 octets) */
 #define LINE_MAX_OCTETS 990
+
+/* the longest a sendmail may take to read the message and exit */
+#define SENDMAIL_TIMEOUT_MS 300000
 
 char *
 smg_notify_date(gint64 t)
@@ -226,6 +232,65 @@ smg_notify_spool(const struct smg_notify *n, struct smg_spool *spool,
     return st;
 }
 
+/* own_group - child setup: sendmail leads a process group of its own, so
+   that it can be killed together with what it started (postdrop, ...) */
+static void
+own_group(gpointer data)
+{
+    (void) data;
+    (void) setpgid(0, 0);
+}
+
+/* write_until - write len bytes to the non-blocking fd before deadline
+   (monotonic time); 0, or the errno of the failure (ETIMEDOUT) */
+static int
+write_until(int fd, const char *p, gsize len, gint64 deadline)
+{
+    gsize done = 0;
+
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        gint64 left;
+
+        if (w >= 0) {
+            done += (gsize) w;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return errno;
+        left = deadline - g_get_monotonic_time();
+        if (left <= 0)
+            return ETIMEDOUT;
+        if (poll(&pfd, 1, (int) MIN((left + 999) / 1000, G_MAXINT)) < 0
+            && errno != EINTR)
+            return errno;
+    }
+    return 0;
+}
+
+/* wait_until - reap pid into *status before deadline; FALSE if it has not
+   exited by then (*status -1 if waitpid fails) */
+static gboolean
+wait_until(GPid pid, int *status, gint64 deadline)
+{
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+
+        if (r == pid)
+            return TRUE;
+        if (r < 0 && errno != EINTR) {
+            *status = -1;
+            return TRUE;
+        }
+        if (g_get_monotonic_time() >= deadline)
+            return FALSE;
+        g_usleep(10000);
+    }
+}
+
 enum smg_status
 smg_notify_sendmail(const struct smg_notify *n, const char *path, GError **err)
 {
@@ -234,8 +299,9 @@ smg_notify_sendmail(const struct smg_notify *n, const char *path, GError **err)
     GPid pid;
     gint in_fd = -1;
     GString *msg;
-    gsize done = 0;
     int status = 0, werr = 0;
+    int timeout_ms = n->timeout_ms > 0 ? n->timeout_ms : SENDMAIL_TIMEOUT_MS;
+    gint64 deadline;
     enum smg_status st;
 
     if ((st = check_addrs(n, err)) != SMG_OK)
@@ -253,8 +319,8 @@ smg_notify_sendmail(const struct smg_notify *n, const char *path, GError **err)
     g_ptr_array_add(argv, NULL);
     if (!g_spawn_async_with_pipes(
             NULL, (char **) argv->pdata, NULL,
-            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-            &pid, &in_fd, NULL, NULL, &serr)) {
+            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, own_group,
+            NULL, &pid, &in_fd, NULL, NULL, &serr)) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "cannot run %s: %s", path,
                       serr->message);
         g_error_free(serr);
@@ -262,24 +328,25 @@ smg_notify_sendmail(const struct smg_notify *n, const char *path, GError **err)
         return SMG_TEMPFAIL;
     }
     g_ptr_array_unref(argv);
+    deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
     msg = smg_notify_message(n);
-    while (done < msg->len) {
-        ssize_t w = write(in_fd, msg->str + done, msg->len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            werr = errno;
-            break;
-        }
-        done += (gsize) w;
-    }
+    if (fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK) < 0)
+        werr = errno;
+    else
+        werr = write_until(in_fd, msg->str, msg->len, deadline);
     close(in_fd);
     g_string_free(msg, TRUE);
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            status = -1;
-            break;
-        }
+    if (werr == ETIMEDOUT || !wait_until(pid, &status, deadline)) {
+        /* the group first: what it started goes too */
+        (void) kill(-pid, SIGKILL);
+        (void) kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        g_spawn_close_pid(pid);
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0",
+                      "%s did not take the mail within %d s (killed)", path,
+                      (timeout_ms + 999) / 1000);
+        return SMG_TEMPFAIL;
     }
     g_spawn_close_pid(pid);
     if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0

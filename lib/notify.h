@@ -38,6 +38,7 @@ struct smg_notify {
     const char *hostname; /* right side of the Message-ID; NULL: host */
     const char *notice;   /* SMG-Notice value ("from=smg-blcheck ...") */
     gint64 now;           /* Date: (Unix time); 0: the current time */
+    int timeout_ms; /* sendmail: the whole hand-off; <= 0: 300 s */
 };
 
 /*
@@ -68,10 +69,13 @@ enum smg_status smg_notify_spool(const struct smg_notify *n,
  * "-oi -f SENDER -- RCPT..." (SENDER "<>" for the null sender) and write
  * the message to its standard input; its standard output goes to
  * /dev/null, its standard error is ours.  The caller ignores SIGPIPE (a
- * sendmail that exits before reading would kill it).  SMG_OK when it
- * exits 0; SMG_TEMPFAIL (4.3.0) if it cannot be started, is killed or
- * exits otherwise (its exit code in the message); SMG_PERMFAIL as in
- * smg_notify_spool.
+ * sendmail that exits before reading would kill it).  It runs in a
+ * process group of its own, which is killed (SIGKILL) when it has not
+ * read the message and exited within n->timeout_ms: a sendmail that
+ * talks SMTP itself (msmtp, ssmtp) to a stalled server must not hold the
+ * caller for ever.  SMG_OK when it exits 0; SMG_TEMPFAIL (4.3.0) if it
+ * cannot be started, is killed, times out or exits otherwise (its exit
+ * code in the message); SMG_PERMFAIL as in smg_notify_spool.
  */
 enum smg_status smg_notify_sendmail(const struct smg_notify *n,
                                     const char *path,

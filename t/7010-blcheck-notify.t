@@ -5,8 +5,9 @@
 # when the list drops the address (a second unbound serves the zones
 # without it); the listed state for smg-route follows; with [blcheck]
 # sendmail the mail goes to that program, and a failed hand-off is told on
-# the next run; a run whose lookups all fail (DNS down) leaves the listed
-# state as it was (or marks a gateway never checked unknown).
+# the next run, and one that hangs is killed after sendmail_timeout; a run
+# whose lookups all fail (DNS down) leaves the listed state as it was (or
+# marks a gateway never checked unknown).
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -222,5 +223,31 @@ is "sendmail: nothing added to the spool" 2 "$(mails)"
 like "sendmail: now marked as told" 'notified=true' "$(cat "$T/state/sendmail.state")"
 blcheck
 is "sendmail: told once" 1 "$(wc -l <"$T/sendmail.args" | tr -d ' ')"
+
+
+# --- a sendmail that never takes the mail: killed after sendmail_timeout -------
+# (msmtp and ssmtp talk SMTP before they exit: a stalled smarthost held
+# smg-blcheck, and its run lock, for ever)
+cat >"$T/sendmail-hang" <<EOF
+#!/bin/sh
+echo \$\$ >"$T/hang.pid"
+exec sleep 600
+EOF
+chmod +x "$T/sendmail-hang"
+blcheck_conf "$LISTED_PORT" <<EOF
+[blcheck]
+zones = bl.test
+notify = ops@example.net
+sendmail = $T/sendmail-hang
+sendmail_timeout = 2
+state_file = $T/state/hang.state
+EOF
+OUT=$(timeout 60 "$BLCHECK" -c "$T/smg.conf" --log stderr 2>"$T/blcheck.last")
+RC=$?
+LOG=$(cat "$T/blcheck.last")
+is "hung sendmail: exit 75, not held for ever" 75 "$RC"
+like "hung sendmail: told" 'notification failed \(told next run\): 4\.3\.0 .*sendmail-hang did not take the mail within 2 s' "$LOG"
+like "hung sendmail: not marked as told" 'notified=false' "$(cat "$T/state/hang.state")"
+ok "hung sendmail: killed" eventually 50 sh -c "! kill -0 $(cat "$T/hang.pid" 2>/dev/null || echo 1) 2>/dev/null"
 
 done_testing

@@ -266,6 +266,35 @@ test_sendmail(void)
     g_clear_error(&err);
     g_free(missing);
 
+    /* one that never reads (a body over the pipe's buffer), one that
+       reads and never exits: both killed after the time-out */
+    test_write_file(fail, "#!/bin/sh\nexec sleep 600\n");
+    chmod(fail, 0755);
+    {
+        GString *big = g_string_new(NULL);
+
+        while (big->len < 256 * 1024)
+            g_string_append(big, "a line of the body\n");
+        n.body = big->str;
+        n.timeout_ms = 500;
+        is_int(SMG_TEMPFAIL, smg_notify_sendmail(&n, fail, &err),
+               "sendmail that does not read: tempfail");
+        ok(err != NULL
+               && strstr(err->message, "did not take the mail within 1 s")
+                      != NULL,
+           "the time-out is told (%s)", err ? err->message : "no error");
+        g_clear_error(&err);
+        n.body = "hello\n";
+        g_string_free(big, TRUE);
+    }
+    test_write_file(fail, "#!/bin/sh\ncat >/dev/null\nexec sleep 600\n");
+    chmod(fail, 0755);
+    is_int(SMG_TEMPFAIL, smg_notify_sendmail(&n, fail, &err),
+           "sendmail that does not exit: tempfail");
+    ok(err != NULL && strstr(err->message, "did not take the mail") != NULL,
+       "the time-out is told");
+    g_clear_error(&err);
+
     g_free(script);
     g_free(fail);
     g_free(args);
