@@ -31,6 +31,10 @@ smg_spamstats_dir(const struct smg_conf *conf)
     return g_build_filename(smg_conf_str(conf, "spool", "state_dir"), "spamstats", NULL);
 }
 
+/* longest escaped name kept as it is: room for ".tmp.PID" within the
+ * 255 bytes of a file name (lib/ratelimit's limit too) */
+#define MAX_NAME 200
+
 char *
 smg_spamstats_file(const char *dir, const char *customer)
 {
@@ -45,6 +49,14 @@ smg_spamstats_file(const char *dir, const char *customer)
     }
     if (name->len == 0)
         g_string_append(name, "%00");
+    if (name->len > MAX_NAME) {
+        /* past NAME_MAX (with ".tmp.PID") the file could not be made:
+         * the customer had no counters at all */
+        char *hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, customer, -1);
+        g_string_assign(name, "sha256-");
+        g_string_append(name, hex);
+        g_free(hex);
+    }
     {
         char *path = g_build_filename(dir, name->str, NULL);
         g_string_free(name, TRUE);

@@ -4,7 +4,9 @@
  *
  * Files: STATE_DIR/spamstats/CUSTOMER, one per customer, where CUSTOMER
  * is the SMG-Customer value with every byte outside [A-Za-z0-9._-] (and a
- * leading '.') written as %XX.  Text, one line per hour:
+ * leading '.') written as %XX; a result over 200 bytes is "sha256-" and
+ * the hex SHA-256 of the value instead (as lib/ratelimit names its files),
+ * since a file name has 255 at most.  Text, one line per hour:
  *
  *   # smg spamstats 1: hour-start ham spam
  *   1795320000 12 3

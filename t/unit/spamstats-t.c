@@ -39,6 +39,60 @@ test_names(void)
     g_free(f);
 }
 
+/*
+ * test_long_names - a customer is an AUTH user name, up to 255 bytes of
+ * UTF-8: escaped, it could make a file name over NAME_MAX (255), and then
+ * the customer had no counters at all (a warning a message, and smg-route
+ * never judged it).  A name whose escaped form is over 200 bytes is
+ * "sha256-" and the hex digest of the name, as lib/ratelimit's files.
+ */
+static void
+test_long_names(void)
+{
+    char *dir = g_build_filename(top, "long", NULL);
+    GError *err = NULL;
+    guint64 ham = 0, spam = 0;
+    gint64 t0 = 1795320000;
+    GString *utf8 = g_string_new(NULL);
+    char *at = g_strnfill(250, 'a'), *name, *f, *want, *hex;
+
+    /* 43 two-byte letters: 86 bytes, 258 once escaped */
+    for (int i = 0; i < 43; i++)
+        g_string_append(utf8, "\xd0\xb6");
+    name = g_strconcat(at, "@b.c", NULL); /* 254 bytes, 256 escaped */
+    const char *const names[] = {utf8->str, name};
+    for (unsigned i = 0; i < G_N_ELEMENTS(names); i++) {
+        gboolean added = smg_spamstats_add_dir(dir, names[i], TRUE, t0, 86400, &err) == SMG_OK
+                         && smg_spamstats_add_dir(dir, names[i], FALSE, t0 + 1, 86400, &err)
+                                == SMG_OK;
+        ok(added, "long name %u: counted (%s)", i, err != NULL ? err->message : "ok");
+        g_clear_error(&err);
+        ham = spam = 0;
+        is_int(SMG_OK, smg_spamstats_read_dir(dir, names[i], t0 + 2, 86400, &ham, &spam, &err),
+               "long name %u: read", i);
+        g_clear_error(&err);
+        ok(ham == 1 && spam == 1, "long name %u: 1 ham and 1 spam", i);
+    }
+    f = smg_spamstats_file("/d", name);
+    hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, name, -1);
+    want = g_strconcat("/d/sha256-", hex, NULL);
+    is_string(want, f, "a long name's file is sha256- and its digest");
+    g_free(f);
+    g_free(want);
+    g_free(hex);
+    at[200] = '\0';
+    f = smg_spamstats_file("/d", at);
+    ok(g_str_has_prefix(f, "/d/aaaa") && strlen(f) == 203, "a name of 200 bytes stays as it is");
+    g_free(f);
+    f = smg_spamstats_file("/d", "sha256-x");
+    is_string("/d/sha256-x", f, "a short name that starts so is kept");
+    g_free(f);
+    g_free(name);
+    g_free(at);
+    g_string_free(utf8, TRUE);
+    g_free(dir);
+}
+
 static void
 test_counts(void)
 {
@@ -196,6 +250,7 @@ main(void)
     plan_lazy();
     top = test_tmpdir();
     test_names();
+    test_long_names();
     test_counts();
     test_ratio();
     test_tmpdir_free(top);
