@@ -599,6 +599,25 @@ test_files(void)
     }
     g_clear_error(&err);
 
+    {
+        /* a NUL ended the text that was checked: whatever followed it (here
+         * a bad value) was never read, and the file loaded */
+        static const char nul[] = "[recv]\nhostname = x\0y\nmax_recipients = lots\n";
+        char *w = g_strdup_printf("4.3.5 %s:2: NUL byte (not a text file)", path);
+
+        if (!g_file_set_contents(path, nul, sizeof nul - 1, NULL))
+            bail("cannot write %s", path);
+        conf = NULL;
+        is_int(SMG_CONFIG, smg_conf_load(path, &conf, &err),
+               "a NUL byte in the file: SMG_CONFIG");
+        is_string(w, err != NULL ? err->message : NULL,
+                  "a NUL byte: file and line named");
+        smg_conf_free(conf);
+        conf = NULL;
+        g_clear_error(&err);
+        g_free(w);
+    }
+
     design = test_file_path("config-design.conf");
     ok(design != NULL, "t/data/config-design.conf found");
     conf = NULL;
@@ -674,7 +693,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(211);
+    plan(213);
     test_defaults();
     test_parsers();
     test_types();
