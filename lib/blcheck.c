@@ -525,6 +525,20 @@ removal_text(const struct smg_dnsbl_entry *e)
     return g_strdup("not requested (removal_requests = no)");
 }
 
+/* one_line - s (NULL: "-") with every control character (line breaks
+   too) as a space: a list's TXT text stays on its own line of the mail,
+   and cannot add lines or sections there */
+static char *
+one_line(const char *s)
+{
+    char *out = g_strdup(s != NULL ? s : "-");
+
+    for (char *p = out; *p != '\0'; p++)
+        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    return out;
+}
+
 /* mail_entry - one entry's paragraph of the mail */
 static void
 mail_entry(GString *b, const struct smg_blcheck *r,
@@ -541,13 +555,16 @@ mail_entry(GString *b, const struct smg_blcheck *r,
         z && z->provider ? z->provider : "", z && z->provider ? ")" : "");
     if (e->state == SMG_DNSBL_ENTRY_LISTED) {
         char *rm = removal_text(e);
+        char *answer = one_line(e->answer), *reason = one_line(e->reason);
+        char *removal = one_line(rm);
 
-        g_string_append_printf(b, "  answer:   %s\n",
-                               e->answer ? e->answer : "-");
-        g_string_append_printf(b, "  reason:   %s\n",
-                               e->reason ? e->reason : "-");
+        g_string_append_printf(b, "  answer:   %s\n", answer);
+        g_string_append_printf(b, "  reason:   %s\n", reason);
         g_string_append_printf(b, "  since:    %s\n", since);
-        g_string_append_printf(b, "  removal:  %s\n\n", rm);
+        g_string_append_printf(b, "  removal:  %s\n\n", removal);
+        g_free(removal);
+        g_free(reason);
+        g_free(answer);
         g_free(rm);
     } else {
         char *until = smg_dnsbl_time_text(e->cleared);

@@ -7,7 +7,8 @@
 # sendmail the mail goes to that program, and a failed hand-off is told on
 # the next run, and one that hangs is killed after sendmail_timeout; a run
 # whose lookups all fail (DNS down) leaves the listed state as it was (or
-# marks a gateway never checked unknown).
+# marks a gateway never checked unknown); a list's TXT reason cannot add
+# lines to the mail.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -249,5 +250,22 @@ is "hung sendmail: exit 75, not held for ever" 75 "$RC"
 like "hung sendmail: told" 'notification failed \(told next run\): 4\.3\.0 .*sendmail-hang did not take the mail within 2 s' "$LOG"
 like "hung sendmail: not marked as told" 'notified=false' "$(cat "$T/state/hang.state")"
 ok "hung sendmail: killed" eventually 50 sh -c "! kill -0 $(cat "$T/hang.pid" 2>/dev/null || echo 1) 2>/dev/null"
+
+
+# --- a TXT reason with line breaks stays on its line in the mail --------------
+blcheck_conf "$LISTED_PORT" <<EOF
+[blcheck]
+zones = nl.test
+notify = ops@example.net
+state_file = $T/state/nl.state
+EOF
+nmail=$(mails)
+blcheck
+is "reason with line breaks: listed" 1 "$RC"
+is "reason with line breaks: one mail" $((nmail + 1)) "$(mails)"
+mail=$(cat "$(newest_mail)")
+like "the reason is one line" '^  reason:   spam +STILL LISTED \(told before\) +gateway:  mta03 +removal:  by hand: open https://evil\.test/$' "$mail"
+unlike "no line of the list's own" '^  removal:  by hand: open https://evil' "$mail"
+unlike "no section of the list's own" '^STILL LISTED' "$mail"
 
 done_testing
