@@ -6,7 +6,9 @@
 # every path a unit, the cron file and the inetd line run is the installed
 # program (no @sbindir@ left, no path rewritten twice), systemd-analyze
 # verify accepts every unit, the installed smg-recv accepts the installed
-# example config, and make uninstall leaves no file behind.
+# example config, and make uninstall leaves no file behind.  Under a umask
+# of 002 the files written through sed are still 0644 (cron skips a
+# group-writable cron.d file).
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 
@@ -16,10 +18,11 @@ UNITS="smg-recv.socket smg-recv@.service smg-recv.service smg-check@.service smg
 smg-sign@.service smg-route@.service smg-send@.service smg-blcheck.service smg-blcheck.timer"
 UNITDIR="$R/usr/lib/systemd/system"
 
-# install - make install or uninstall (ARG) into $R, with Debian's layout
+# install - make install or uninstall (ARG) into $R, with Debian's layout,
+# under a umask that lets the group write (as some sites set it)
 install() {
-    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" "$1" prefix="$R/usr" \
-        sysconfdir="$R/etc" localstatedir="$R/var" >"$T/$1.log" 2>&1
+    (umask 002 && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" "$1" \
+        prefix="$R/usr" sysconfdir="$R/etc" localstatedir="$R/var") >"$T/$1.log" 2>&1
 }
 
 install install
@@ -38,6 +41,13 @@ ok "the inetd line installed in docdir" test -s "$R/usr/share/doc/smg/inetd.conf
 for u in $UNITS; do
     ok "$u installed" test -s "$UNITDIR/$u"
 done
+
+# cron skips a cron.d file that its group or others may write
+# ("INSECURE MODE"); none of these need more than 0644
+is "the cron file is mode 644 whatever the umask" 644 "$(stat -c %a "$R/etc/cron.d/smg-blcheck")"
+is "the inetd line is mode 644" 644 "$(stat -c %a "$R/usr/share/doc/smg/inetd.conf")"
+is "the units are mode 644" "" \
+    "$(cd "$UNITDIR" && for u in $UNITS; do [ "$(stat -c %a "$u")" = 644 ] || echo "$u"; done)"
 
 is "no @sbindir@ left in what was installed" "" \
     "$(grep -rl '@sbindir@' "$UNITDIR" "$R/etc/cron.d" "$R/usr/share/doc/smg" 2>&1)"
