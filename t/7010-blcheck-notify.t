@@ -268,4 +268,26 @@ like "the reason is one line" '^  reason:   spam +STILL LISTED \(told before\) +
 unlike "no line of the list's own" '^  removal:  by hand: open https://evil' "$mail"
 unlike "no section of the list's own" '^STILL LISTED' "$mail"
 
+
+# --- a clearance and nothing listed: exit 0, and the table says so -----------
+blcheck_conf "$LISTED_PORT" <<EOF
+[blcheck]
+domain_zones = dbl.test
+state_file = $T/state/dbl.state
+EOF
+blcheck
+is "HELO name listed: exit 1" 1 "$RC"
+blcheck_conf "$CLEARED_PORT" <<EOF
+[blcheck]
+domain_zones = dbl.test
+state_file = $T/state/dbl.state
+EOF
+blcheck
+is "cleared, nothing listed: exit 0" 0 "$RC"
+like "cleared, nothing listed: the clearance is printed (cron mails it)" \
+    '^mta01 +mta01\.example\.net +dbl\.test +cleared ' "$OUT"
+blcheck
+is "then: exit 0" 0 "$RC"
+is "then: nothing printed" "" "$OUT"
+
 done_testing
