@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -367,6 +368,113 @@ test_functions(void)
        "uri_dnsbl without a resolver does not fire");
 }
 
+/* shipped_fired - the names of shipped rules that fire on msg */
+static char *
+shipped_fired(const char *msg)
+{
+    char *path = shipped_rules();
+    char *text = NULL, *f;
+
+    if (path == NULL || !g_file_get_contents(path, &text, NULL, NULL))
+        bail("cannot read the shipped rules");
+    f = fired_in(text, msg, NULL, 0, NULL, 0, NULL);
+    g_free(text);
+    g_free(path);
+    return f;
+}
+
+/* linear_child - in a child under a 10 s alarm: the shipped rules on msg
+ * fire want (a name, or "" for none of want_not); TRUE if it finished */
+static gboolean
+linear_child(const char *msg, const char *want, const char *want_not)
+{
+    pid_t pid = fork();
+    int status = 0;
+
+    if (pid == 0) {
+        char *f;
+        alarm(10);
+        f = shipped_fired(msg);
+        _exit((*want == '\0' || strstr(f, want) != NULL)
+                      && (want_not == NULL || strstr(f, want_not) == NULL)
+                  ? 0
+                  : 1);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return FALSE;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        diag("child: %s %d", WIFSIGNALED(status) ? "signal" : "exit",
+             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * test_shipped_linear - the shipped patterns take time linear in what they
+ * read.  A pattern is tried at every position, so "[^x]*" followed by
+ * something that fails rescans the rest of the line from each start:
+ * ATTACH_DOUBLE_EXT on a message of long lines of "name=" (any customer
+ * can send one; 64 KiB lines pass smg-recv) took some 5 minutes for 50 MB
+ * of them, and DATE_BAD_TZ and DATE_ODD_TZ rescanned a Date of many
+ * "+1500 (" or "+0000 (" to its end from each.  On the old patterns each
+ * child here is killed by its alarm; now each takes well under a second.
+ */
+static void
+test_shipped_linear(void)
+{
+    const char *hdr = "From: a@b.test\nTo: c@d.test\nSubject: hi\nMessage-ID: <x@b.test>\n";
+    GString *m = g_string_new(hdr);
+    char *f;
+
+    /* they still fire where they should */
+    g_string_append(m, "Date: Mon, 1 Jan 2024 00:00:00 +0000\nMIME-Version: 1.0\n"
+                       "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nhi\n--b\n"
+                       "Content-Type: application/octet-stream\n"
+                       "Content-Disposition: attachment; filename=\"Invoice 2024.pdf.exe\"\n\n"
+                       "xx\n--b--\n");
+    f = shipped_fired(m->str);
+    ok(strstr(f, "ATTACH_DOUBLE_EXT") != NULL && strstr(f, "DATE_") == NULL,
+       "ATTACH_DOUBLE_EXT fires on a .pdf.exe, no DATE_ rule on a good Date (%s)", f);
+    g_free(f);
+    g_string_assign(m, hdr);
+    g_string_append(m, "Date: Mon, 1 Jan 2024 00:00:00 +1600 (far east)\n\nhi\n");
+    f = shipped_fired(m->str);
+    ok(strstr(f, "DATE_BAD_TZ") != NULL && strstr(f, "DATE_ODD_TZ") == NULL,
+       "DATE_BAD_TZ fires on +1600 with a comment (%s)", f);
+    g_free(f);
+    g_string_assign(m, hdr);
+    g_string_append(m, "Date: Mon, 1 Jan 2024 00:00:00 +0000 (UTC)  \n\nhi\n");
+    f = shipped_fired(m->str);
+    ok(strstr(f, "DATE_") == NULL, "no DATE_ rule on +0000 (UTC) (%s)", f);
+    g_free(f);
+    g_string_assign(m, hdr);
+    g_string_append(m, "Date: Mon, 1 Jan 2024 00:00:00 XYZ\n\nhi\n");
+    f = shipped_fired(m->str);
+    ok(strstr(f, "DATE_ODD_TZ") != NULL, "DATE_ODD_TZ fires on XYZ (%s)", f);
+    g_free(f);
+
+    /* 4 MB of 64 KiB lines of "name=" */
+    g_string_assign(m, hdr);
+    g_string_append(m, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n");
+    for (int i = 0; i < 64; i++) {
+        for (int k = 0; k < 13000; k++)
+            g_string_append(m, "name=");
+        g_string_append_c(m, '\n');
+    }
+    ok(linear_child(m->str, "", "ATTACH_DOUBLE_EXT"),
+       "ATTACH_DOUBLE_EXT reads 4 MB of lines of name= in linear time");
+    /* a Date of 1 MB: "+1500 (" and "+0000 (" folded */
+    for (int z = 0; z < 2; z++) {
+        g_string_assign(m, hdr);
+        g_string_append(m, "Date: ");
+        for (int i = 0; i < 110000; i++)
+            g_string_append(m, z == 0 ? "+1500 (\n " : "+0000 (\n ");
+        g_string_append(m, "x\n\nhi\n");
+        ok(linear_child(m->str, "", NULL), "a Date of %s repeated is read in linear time",
+           z == 0 ? "+1500 (" : "+0000 (");
+    }
+    g_string_free(m, TRUE);
+}
+
 int
 main(void)
 {
@@ -375,5 +483,6 @@ main(void)
     test_override();
     test_kinds();
     test_functions();
+    test_shipped_linear();
     return 0;
 }
