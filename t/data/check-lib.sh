@@ -1,8 +1,10 @@
 # check-lib.sh - helpers of the smg-check tests (sourced after tap.sh).
 #
 # write_conf          $T/smg.conf: spool and state under $T, the shipped
-#                     rules, bayes_min_learned = 5; lines on stdin are
-#                     added to [check]
+#                     rules (copied into $T, where a worker that drops to
+#                     nobody reads them even from a checkout under /root),
+#                     bayes_min_learned = 5; lines on stdin are added to
+#                     [check]
 # synth DIR N SEED    a synthetic set: DIR/ham/* and DIR/spam/*, N each
 # msg NAME            print a crafted message (gtube, ham, spam, html)
 # enqueue ID NAME     put message NAME with an envelope in check/new/ID
@@ -16,6 +18,7 @@ SPOOL="$T/spool"
 [ -x "$CHECK" ] || bail "no $CHECK: build first"
 
 write_conf() {
+    cp "$srcdir/data/rules/smg.rules" "$T/smg.rules" || bail "cannot copy the rules"
     {
         cat <<EOF2
 [spool]
@@ -24,7 +27,7 @@ state_dir = $T/state
 user = root
 sync = no
 [check]
-rules = $srcdir/data/rules/smg.rules
+rules = $T/smg.rules
 bayes_min_learned = 5
 EOF2
         cat
