@@ -8,11 +8,15 @@
  * boundary is derived from the report's ID and checked against the
  * returned text, so the output is deterministic for a fixed clock (tests)
  * and never ambiguous.  The original's SMG-* fields are stripped before it
- * is returned: the envelope is smg's, not the sender's.
+ * is returned: the envelope is smg's, not the sender's.  An SMTPUTF8
+ * message gets RFC 6533's global types, where UTF-8 addresses and header
+ * fields may stand as they are; a classic report stays US-ASCII in its
+ * machine-readable part.
  *
  * Values from the envelope (ENVID, ORCPT) are xtext as the client sent
  * them; they are decoded for the report (as Postfix does) unless the
- * decoded text would hold control or 8-bit characters.  Diagnostic text
+ * decoded text would hold control or 8-bit characters (UTF-8 is kept in a
+ * global report).  Diagnostic text
  * given by the caller is made single-line US-ASCII; no line of the report
  * is longer than RFC 5322's 998 octets (the human part's line of a
  * recipient shortens the reply, which Diagnostic-Code has in full).
@@ -57,6 +61,37 @@ append_ascii(GString *out, const char *s, gsize max)
             g_string_append_c(out, '?');
         else
             g_string_append_c(out, (char) c);
+    }
+}
+
+/*
+ * append_text - append_ascii, but with utf8 a valid UTF-8 s keeps its
+ * non-ASCII characters (at most max octets, never half a character): the
+ * fields of a message/global-delivery-status part (RFC 6533)
+ */
+static void
+append_text(GString *out, const char *s, gsize max, gboolean utf8)
+{
+    gsize n = 0;
+
+    if (!utf8 || !g_utf8_validate(s, -1, NULL)) {
+        append_ascii(out, s, max);
+        return;
+    }
+    for (const char *p = s; *p != '\0';) {
+        const char *next = g_utf8_next_char(p);
+        gsize len = (gsize) (next - p);
+
+        if (n + len > max)
+            break;
+        if ((unsigned char) *p < 128)
+            append_ascii(out, p, 1);
+        else if (g_unichar_iscntrl(g_utf8_get_char(p)))
+            g_string_append_c(out, '?');
+        else
+            g_string_append_len(out, p, (gssize) len);
+        n += len;
+        p = next;
     }
 }
 
@@ -147,16 +182,20 @@ smg_dsn_queue_id(const char *orig_id, const char *tag)
 
 /*
  * decoded_xtext - the xtext s decoded for a report field (new string): the
- * decoded text if it is printable US-ASCII, else s itself.
+ * decoded text if it is printable US-ASCII (or, with utf8, valid UTF-8
+ * without control characters), else s itself.
  */
 static char *
-decoded_xtext(const char *s)
+decoded_xtext(const char *s, gboolean utf8)
 {
     char *d = smg_smtp_xtext_decode(s, strlen(s));
 
+    if (d != NULL && utf8 && !g_utf8_validate(d, -1, NULL))
+        g_clear_pointer(&d, g_free);
     if (d != NULL) {
         for (const char *p = d; *p != '\0'; p++)
-            if ((unsigned char) *p < 32 || (unsigned char) *p > 126) {
+            if ((unsigned char) *p < 32 || (unsigned char) *p == 127
+                || ((unsigned char) *p > 127 && !utf8)) {
                 g_clear_pointer(&d, g_free);
                 break;
             }
@@ -243,9 +282,28 @@ has_type(const char *s)
     return p > s && *p == ';';
 }
 
-/* append_rcpt_fields - the per-recipient block of one recipient */
+/*
+ * append_address - "rfc822; addr", or for a UTF-8 address (in a global
+ * report only) RFC 6533's "utf-8; addr", as it is
+ */
 static void
-append_rcpt_fields(GString *ds, const struct smg_dsn_rcpt *r, time_t now)
+append_address(GString *ds, const char *addr, gboolean global)
+{
+    if (global && is_8bit(addr, strlen(addr)))
+        g_string_append(ds, "utf-8; ");
+    else
+        g_string_append(ds, "rfc822; ");
+    append_text(ds, addr, MAX_FIELD, global);
+    g_string_append_c(ds, '\n');
+}
+
+/*
+ * append_rcpt_fields - the per-recipient block of one recipient; global:
+ * for a message/global-delivery-status part (UTF-8 allowed)
+ */
+static void
+append_rcpt_fields(GString *ds, const struct smg_dsn_rcpt *r, time_t now,
+                   gboolean global)
 {
     char *orcpt = smg_envelope_param(r->params, "ORCPT");
 
@@ -254,29 +312,20 @@ append_rcpt_fields(GString *ds, const struct smg_dsn_rcpt *r, time_t now)
         const char *semi = strchr(orcpt, ';');
         if (semi != NULL && semi != orcpt) {
             char *type = g_strndup(orcpt, (gsize) (semi - orcpt));
-            char *addr = decoded_xtext(semi + 1);
+            char *addr = decoded_xtext(semi + 1, global);
 
             g_string_append(ds, "Original-Recipient: ");
             append_ascii(ds, type, 64);
             g_string_append(ds, "; ");
-            append_ascii(ds, addr, MAX_FIELD);
+            append_text(ds, addr, MAX_FIELD, global);
             g_string_append_c(ds, '\n');
             g_free(type);
             g_free(addr);
         }
     }
     g_free(orcpt);
-    if (is_8bit(r->addr, strlen(r->addr))) {
-        /* RFC 6533: a UTF-8 address is reported as utf-8-addr-xtext */
-        GString *x = g_string_new(NULL);
-        smg_smtp_xtext_encode(x, r->addr, strlen(r->addr));
-        g_string_append_printf(ds, "Final-Recipient: utf-8; %s\n", x->str);
-        g_string_free(x, TRUE);
-    } else {
-        g_string_append(ds, "Final-Recipient: rfc822; ");
-        append_ascii(ds, r->addr, MAX_FIELD);
-        g_string_append_c(ds, '\n');
-    }
+    g_string_append(ds, "Final-Recipient: ");
+    append_address(ds, r->addr, global);
     g_string_append_printf(ds, "Action: %s\n", actions[r->action].name);
     g_string_append_printf(ds, "Status: %s\n", r->status);
     if (r->remote_mta != NULL && *r->remote_mta != '\0') {
@@ -369,7 +418,7 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     time_t now;
     char *id, *ret, *envid, *boundary;
     const char *v;
-    gboolean full, eight = FALSE;
+    gboolean full, eight = FALSE, global;
     GString *orig, *txt, *ds, *msg, *ret_part;
 
     *out = NULL;
@@ -399,6 +448,14 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     }
     now = rep->now != 0 ? rep->now : time(NULL);
     id = rep->id != NULL ? g_strdup(rep->id) : smg_spool_new_id();
+    /* an SMTPUTF8 message (RFC 6531) gets an internationalized report (RFC
+     * 6533): message/global-delivery-status, where a UTF-8 address is
+     * written as it is, and the original as message/global(-headers),
+     * which unlike message/rfc822 may have UTF-8 in its header */
+    global = smg_envelope_has_word(env->sender_params, "SMTPUTF8")
+             || is_8bit(env->sender, strlen(env->sender));
+    for (gsize i = 0; i < n && !global; i++)
+        global = use[i] && is_8bit(rcpts[i].addr, strlen(rcpts[i].addr));
 
     /* the returned original */
     orig = original_text(buf + body_offset, len - body_offset, &hdr_len);
@@ -411,17 +468,19 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     if (full) {
         eight = is_8bit(orig->str, orig->len);
         g_string_append_printf(ret_part, "Content-Description: Undelivered Message\n"
-                                         "Content-Type: message/rfc822\n"
+                                         "Content-Type: %s\n"
                                          "Content-Transfer-Encoding: %s\n\n",
+                               global ? "message/global" : "message/rfc822",
                                eight ? "8bit" : "7bit");
         g_string_append_len(ret_part, orig->str, (gssize) orig->len);
     } else {
         eight = is_8bit(orig->str, hdr_len);
         g_string_append_printf(ret_part, "Content-Description: %s\n"
-                                         "Content-Type: text/rfc822-headers\n"
+                                         "Content-Type: %s\n"
                                          "Content-Transfer-Encoding: %s\n\n",
                                first == SMG_DSN_RELAYED ? "Message Headers"
                                                         : "Undelivered Message Headers",
+                               global ? "message/global-headers" : "text/rfc822-headers",
                                eight ? "8bit" : "7bit");
         g_string_append_len(ret_part, orig->str, (gssize) hdr_len);
     }
@@ -437,7 +496,7 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     ds = g_string_new(NULL);
     envid = smg_envelope_param(env->sender_params, "ENVID");
     if (envid != NULL) {
-        char *d = decoded_xtext(envid);
+        char *d = decoded_xtext(envid, FALSE);
         g_string_append(ds, "Original-Envelope-Id: ");
         append_ascii(ds, d, MAX_FIELD);
         g_string_append_c(ds, '\n');
@@ -459,14 +518,15 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     /* extension fields come last (RFC 3464 2.2) */
     if (env->queue_id != NULL)
         g_string_append_printf(ds, "X-Smg-Queue-ID: %s\n", env->queue_id);
-    if (!is_8bit(env->sender, strlen(env->sender))) {
-        g_string_append(ds, "X-Smg-Sender: rfc822; ");
-        append_ascii(ds, env->sender, MAX_FIELD);
-        g_string_append_c(ds, '\n');
+    if (global || !is_8bit(env->sender, strlen(env->sender))) {
+        g_string_append(ds, "X-Smg-Sender: ");
+        append_address(ds, env->sender, global);
     }
     for (gsize i = 0; i < n; i++)
         if (use[i])
-            append_rcpt_fields(ds, &rcpts[i], now);
+            append_rcpt_fields(ds, &rcpts[i], now, global);
+    if (is_8bit(ds->str, ds->len))
+        eight = TRUE;
 
     /* the spool file: envelope, header, the three parts */
     boundary = pick_boundary(id, txt, ds, ret_part);
@@ -480,7 +540,7 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
         ne->queue_id = g_strdup(id);
         if (eight)
             g_string_append(params, "BODY=8BITMIME");
-        if (is_8bit(env->sender, strlen(env->sender)))
+        if (global)
             g_string_append(params, params->len > 0 ? " SMTPUTF8" : "SMTPUTF8");
         ne->sender = g_strdup("");
         ne->sender_params = g_string_free(params, FALSE);
@@ -522,8 +582,11 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
                            is_8bit(txt->str, txt->len) ? "8bit" : "7bit");
     g_string_append_len(msg, txt->str, (gssize) txt->len);
     g_string_append_printf(msg, "\n--%s\n", boundary);
-    g_string_append(msg, "Content-Description: Delivery report\n"
-                         "Content-Type: message/delivery-status\n\n");
+    g_string_append_printf(msg, "Content-Description: Delivery report\n"
+                                "Content-Type: %s\n%s\n",
+                           global ? "message/global-delivery-status"
+                                  : "message/delivery-status",
+                           is_8bit(ds->str, ds->len) ? "Content-Transfer-Encoding: 8bit\n" : "");
     g_string_append_len(msg, ds->str, (gssize) ds->len);
     g_string_append_printf(msg, "\n--%s\n", boundary);
     g_string_append_len(msg, ret_part->str, (gssize) ret_part->len);

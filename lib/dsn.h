@@ -6,7 +6,11 @@
  * delivery-status message (RFC 6522) with a human-readable part, a
  * message/delivery-status part (RFC 3464) with one per-recipient block per
  * reported recipient, and the original as text/rfc822-headers (RET=HDRS or
- * no RET) or message/rfc822 (RET=FULL).  It comes from the null sender
+ * no RET) or message/rfc822 (RET=FULL).  For an SMTPUTF8 message (its
+ * SMG-Sender has SMTPUTF8, or an address is UTF-8) the report is RFC
+ * 6533's: message/global-delivery-status, with a UTF-8 address written as
+ * it is ("utf-8; ..."), and message/global-headers or message/global; it
+ * is then sent with SMTPUTF8.  It comes from the null sender
  * ("SMG-Sender: <>", "From: Mail Delivery System <MAILER-DAEMON@mta>") and
  * goes to the original envelope sender as its one SMG-Recipient.
  *
@@ -99,8 +103,8 @@ struct smg_dsn_report {
  * file: "SMG-Queue-ID: <id>", "SMG-Sender: <>", "SMG-Recipient: <original
  * sender>", SMG-Customer copied from the original, SMG-Arrival: now, then
  * the report message, LF line ends; "SMG-Bounce-Of: <original ID>" links
- * the two.  The sender gets BODY=8BITMIME when the returned part holds
- * 8-bit text.  The action/status of each recipient is the caller's;
+ * the two.  The sender gets BODY=8BITMIME when the report holds 8-bit
+ * text, and SMTPUTF8 when it is an RFC 6533 one.  The action/status of each recipient is the caller's;
  * mixing failed and delayed recipients in one report is allowed (the
  * subject follows the first reported one).
  *

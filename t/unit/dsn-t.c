@@ -749,6 +749,110 @@ test_domains(void)
     test_tmpdir_free(dir);
 }
 
+
+/* part_type - the MIME type of a part (new string) */
+static char *
+part_type(GMimeObject *obj)
+{
+    return g_mime_content_type_get_mime_type(g_mime_object_get_content_type(obj));
+}
+
+static void
+test_smtputf8(void)
+{
+    /* an SMTPUTF8 message to a UTF-8 recipient, with a UTF-8 header */
+    const char *utf8 = "SMG-Queue-ID: U1\n"
+                       "SMG-Sender: <user@example.com> BODY=8BITMIME SMTPUTF8 RET=FULL\n"
+                       "SMG-Recipient: <j\xc3\xb6ran@b\xc3\xbc" "cher.example> "
+                       "ORCPT=utf-8;j+C3+B6ran@b+C3+BCcher.example\n"
+                       "SMG-Recipient: <plain@example.org>\n"
+                       "From: user@example.com\n"
+                       "To: j\xc3\xb6ran@b\xc3\xbc" "cher.example\n"
+                       "Subject: Gr\xc3\xbc\xc3\x9f" "e\n"
+                       "\nHall\xc3\xb6\n";
+    /* the same from a client that did not say SMTPUTF8 */
+    const char *legacy = "SMG-Queue-ID: U2\n"
+                         "SMG-Sender: <user@example.com> BODY=8BITMIME\n"
+                         "SMG-Recipient: <plain@example.org>\n"
+                         "Subject: Gr\xfc\xdf" "e\n"
+                         "\nbody\n";
+    struct smg_dsn_report rep = {0};
+    struct smg_dsn_rcpt r[2] = {{0}};
+    GString *out = NULL;
+    GError *err = NULL;
+    struct parsed p;
+    char *dt;
+
+    r[0].addr = "j\xc3\xb6ran@b\xc3\xbc" "cher.example";
+    r[0].params = "ORCPT=utf-8;j+C3+B6ran@b+C3+BCcher.example";
+    r[1].addr = "plain@example.org";
+    for (int i = 0; i < 2; i++) {
+        r[i].action = SMG_DSN_FAILED;
+        r[i].status = "5.1.1";
+        r[i].diagnostic = "smtp; 550 5.1.1 no such user";
+    }
+    rep.reporting_mta = "out.test";
+    rep.reason = "Failed.";
+    rep.id = "U1N";
+    rep.now = NOW;
+    is_int(SMG_OK, build(utf8, &rep, r, 2, &out, &err), "SMTPUTF8 original: report builds");
+    take_apart(out, &p);
+    is_int(3, p.nparts, "SMTPUTF8: three parts");
+    dt = p.nparts == 3 ? part_type(p.parts[1]) : g_strdup("");
+    is_string("message/global-delivery-status", dt,
+              "SMTPUTF8: part 2 message/global-delivery-status (RFC 6533)");
+    g_free(dt);
+    is_string("utf-8; j\xc3\xb6ran@b\xc3\xbc" "cher.example", ds_field(p.ds, 1, "Final-Recipient"),
+              "SMTPUTF8: a UTF-8 Final-Recipient as it is, type utf-8");
+    is_string("utf-8; j\xc3\xb6ran@b\xc3\xbc" "cher.example",
+              ds_field(p.ds, 1, "Original-Recipient"), "SMTPUTF8: ORCPT decoded to UTF-8");
+    is_string("rfc822; plain@example.org", ds_field(p.ds, 2, "Final-Recipient"),
+              "SMTPUTF8: an ASCII recipient stays rfc822");
+    is_string("message/global", p.ret_type, "SMTPUTF8 and RET=FULL: message/global");
+    ok(smg_envelope_has_word(p.env->sender_params, "SMTPUTF8")
+           && smg_envelope_has_word(p.env->sender_params, "BODY=8BITMIME"),
+       "SMTPUTF8: the report is sent with SMTPUTF8 and BODY=8BITMIME");
+    ok(strstr(out->str, "Content-Type: message/global-delivery-status\n"
+                        "Content-Transfer-Encoding: 8bit\n") != NULL,
+       "SMTPUTF8: the 8-bit delivery-status part says 8bit");
+    ok(strstr(out->str, "+C3") == NULL, "SMTPUTF8: no xtext left in the report");
+    parsed_free(&p);
+    g_string_free(out, TRUE);
+
+    /* RET=HDRS: message/global-headers */
+    {
+        char *hdrs = g_strdup(utf8);
+        char *f = strstr(hdrs, "RET=FULL");
+
+        memcpy(f, "RET=HDRS", 8);
+        rep.id = "U1M";
+        is_int(SMG_OK, build(hdrs, &rep, r + 1, 1, &out, &err),
+               "SMTPUTF8, ASCII recipient, RET=HDRS: builds");
+        take_apart(out, &p);
+        is_string("message/global-headers", p.ret_type,
+                  "SMTPUTF8 and RET=HDRS: message/global-headers");
+        dt = p.nparts == 3 ? part_type(p.parts[1]) : g_strdup("");
+        is_string("message/global-delivery-status", dt,
+                  "SMTPUTF8 with ASCII addresses: still a global report");
+        g_free(dt);
+        parsed_free(&p);
+        g_string_free(out, TRUE);
+        g_free(hdrs);
+    }
+
+    /* raw 8-bit header fields without SMTPUTF8: the classic report */
+    rep.id = "U2N";
+    is_int(SMG_OK, build(legacy, &rep, r + 1, 1, &out, &err), "8-bit, no SMTPUTF8: builds");
+    take_apart(out, &p);
+    dt = p.nparts == 3 ? part_type(p.parts[1]) : g_strdup("");
+    is_string("message/delivery-status", dt, "no SMTPUTF8: message/delivery-status");
+    g_free(dt);
+    is_string("text/rfc822-headers", p.ret_type, "no SMTPUTF8: text/rfc822-headers");
+    is_string("BODY=8BITMIME", p.env->sender_params, "no SMTPUTF8: BODY=8BITMIME only");
+    parsed_free(&p);
+    g_string_free(out, TRUE);
+}
+
 int
 main(void)
 {
@@ -759,6 +863,7 @@ main(void)
     test_notify_and_null();
     test_edges();
     test_long_lines();
+    test_smtputf8();
     test_domains();
     g_mime_shutdown();
     return 0;
