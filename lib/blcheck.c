@@ -743,7 +743,19 @@ smg_blcheck_write_listed(struct smg_blcheck *r, GError **err)
                 answered += q->verdict != SMG_DNSBL_ERROR;
             }
         }
-        if (asked > 0 && answered == 0) {
+        if (asked == 0) {
+            /* nothing to look up (no bind address; no helo name, or no
+               domain_zones): nothing was checked, so neither "clean,
+               checked now" nor a state left from an older config would be
+               true; no file is "never checked" */
+            gboolean removed = FALSE;
+
+            st = smg_route_blacklist_forget(dir, g->name, &removed, &e);
+            if (st == SMG_OK)
+                smg_log_info("gateway=%s, status=unchecked (nothing of it to look "
+                             "up)%s",
+                             g->name, removed ? ", its old state removed" : "");
+        } else if (answered == 0) {
             /* nothing learnt: writing "clean, checked now" would be a
                guess, and would hide a listing's age from smg-route */
             gboolean written = FALSE;

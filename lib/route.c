@@ -316,6 +316,33 @@ smg_route_blacklist_write_unknown(const char *state_dir, const char *gateway,
                        FALSE, written, err);
 }
 
+enum smg_status
+smg_route_blacklist_forget(const char *state_dir, const char *gateway,
+                           gboolean *removed, GError **err)
+{
+    char *path;
+    enum smg_status st = SMG_OK;
+
+    if (removed != NULL)
+        *removed = FALSE;
+    if (!plain_name(gateway)) {
+        smg_set_error(err, SMG_PERMFAIL, NULL,
+                      "bad gateway name '%s' for a state file", gateway);
+        return SMG_PERMFAIL;
+    }
+    path = g_build_filename(state_dir, "blacklist", gateway, NULL);
+    if (unlink(path) == 0) {
+        if (removed != NULL)
+            *removed = TRUE;
+    } else if (errno != ENOENT) {
+        smg_set_error(err, SMG_TEMPFAIL, NULL, "cannot remove %s: %s", path,
+                      g_strerror(errno));
+        st = SMG_TEMPFAIL;
+    }
+    g_free(path);
+    return st;
+}
+
 /* How a stage's verdict field reads. */
 enum verdict { V_MISSING = 0, V_PASS, V_FLAGGED, V_UNKNOWN };
 

@@ -150,6 +150,17 @@ enum smg_status smg_route_blacklist_write(const char *state_dir,
     G_GNUC_WARN_UNUSED_RESULT;
 
 /*
+ * smg_route_blacklist_forget - remove the state file of gateway, which has
+ * nothing smg-blcheck can look up (no bind address, and no helo name or
+ * no domain_zones): no file is "never checked".  *removed (may be NULL) tells whether there was one.
+ * Errors as smg_route_blacklist_write.
+ */
+enum smg_status smg_route_blacklist_forget(const char *state_dir,
+                                           const char *gateway,
+                                           gboolean *removed, GError **err)
+    G_GNUC_WARN_UNUSED_RESULT;
+
+/*
  * smg_route_blacklist_write_unknown - record that no lookup of gateway
  * succeeded (time-outs, SERVFAIL, error codes): "status=unknown" with
  * checked (0: now) and address (may be NULL), written only when the

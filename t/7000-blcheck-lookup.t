@@ -222,4 +222,25 @@ like "service: one-shot run of smg-blcheck" '^ExecStart=/usr/sbin/smg-blcheck ' 
     "$(cat "$cron/smg-blcheck.service")"
 like "service: a one-shot" '^Type=oneshot$' "$(cat "$cron/smg-blcheck.service")"
 
+# a gateway with nothing to look up (only a relay, no helo) gets no state
+# for smg-route: not "clean, checked now", and not one left from an older
+# config that gave it an address
+mkdir -p "$T/state/blacklist"
+printf 'status=listed\nchecked=2026-01-01T05:00:00Z\naddress=192.0.2.9\nzones=bl.test\n' \
+    >"$T/state/blacklist/relay1"
+blcheck_conf "$DNS_PORT" <<'EOF'
+[gateway relay1]
+relay = [192.0.2.50]:25
+[blcheck]
+zones = bl.test
+EOF
+blcheck
+is "relay-only gateway: its old state removed" no \
+    "$(test -e "$T/state/blacklist/relay1" && echo yes || echo no)"
+like "  ... and logged as unchecked" 'gateway=relay1, status=unchecked \(nothing of it to look up\), its old state removed' "$LOG"
+like "  ... while the others are written" '^status=listed$' "$(cat "$T/state/blacklist/mta01")"
+blcheck
+is "  ... and the next run writes none for it" no \
+    "$(test -e "$T/state/blacklist/relay1" && echo yes || echo no)"
+
 done_testing
