@@ -18,6 +18,7 @@
 
 #include <glib.h>
 
+#include "lib/addr.h"
 #include "lib/blcheck.h"
 #include "lib/http.h"
 #include "lib/json.h"
@@ -162,6 +163,44 @@ gateway_free(gpointer p)
     g_free(g);
 }
 
+/* check_notify_addrs - the addresses of [blcheck] notify and sender parse:
+ * a bad one is a config error at start, not a failure found only on the
+ * day something is listed */
+static enum smg_status
+check_notify_addrs(const struct smg_conf *conf, GError **err)
+{
+    char **rcpts = smg_conf_list(conf, "blcheck", "notify");
+    const char *sender = smg_conf_str(conf, "blcheck", "sender");
+    enum smg_status st = SMG_OK;
+    struct smg_addr a = SMG_ADDR_ZERO;
+    GError *e = NULL;
+
+    char *why;
+
+    for (unsigned i = 0; st == SMG_OK && rcpts[i] != NULL; i++) {
+        if (smg_addr_parse(rcpts[i], strlen(rcpts[i]), 0, &a, &e) == SMG_OK) {
+            smg_addr_clear(&a);
+            continue;
+        }
+        why = g_strdup_printf("\"%s\": %s", rcpts[i], e->message);
+        st = config_error(err, conf, "[blcheck] notify", why);
+        g_free(why);
+        g_clear_error(&e);
+    }
+    g_strfreev(rcpts);
+    if (st != SMG_OK || sender == NULL || *sender == '\0')
+        return st;
+    if (smg_addr_parse(sender, strlen(sender), SMG_ADDR_SENDER, &a, &e) == SMG_OK) {
+        smg_addr_clear(&a);
+        return SMG_OK;
+    }
+    why = g_strdup_printf("\"%s\": %s", sender, e->message);
+    st = config_error(err, conf, "[blcheck] sender", why);
+    g_free(why);
+    g_clear_error(&e);
+    return st;
+}
+
 /* load_setup - zones and gateways from conf */
 static enum smg_status
 load_setup(struct smg_blcheck *r, GError **err)
@@ -183,6 +222,8 @@ load_setup(struct smg_blcheck *r, GError **err)
             g_ptr_array_add(r->zones, z);
     if (st == SMG_OK && r->zones->len == 0)
         st = config_error(err, conf, "[blcheck] zones", "no lists to check");
+    if (st == SMG_OK)
+        st = check_notify_addrs(conf, err);
     for (unsigned i = 0; st == SMG_OK && gws[i] != NULL; i++) {
         char *group = g_strconcat("gateway ", gws[i], NULL);
         char **words = smg_conf_list(conf, group, "bind");

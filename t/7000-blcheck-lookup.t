@@ -207,6 +207,24 @@ parallel = 0
 EOF
 blcheck --dry-run
 is "parallel out of range: exit 78" 78 "$RC"
+# a bad operator address is found at start, not on the day of a listing
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = ok.test
+notify = ops@example.net ops-at-example.net
+EOF
+blcheck --dry-run
+is "bad notify address: exit 78 (nothing listed)" 78 "$RC"
+like "  ... named with the key" '\[blcheck\] notify: "ops-at-example\.net"' "$LOG"
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = ok.test
+notify = ops@example.net
+sender = bl check@example.net
+EOF
+blcheck --dry-run
+is "bad sender address: exit 78" 78 "$RC"
+like "  ... named with the key" '\[blcheck\] sender: "bl check@example\.net"' "$LOG"
 
 "$BLCHECK" --bogus >/dev/null 2>&1
 is "bad option: exit 64" 64 "$?"
