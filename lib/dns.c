@@ -11,8 +11,10 @@
  * resolver does not do: it takes the first datagram.  A reply with TC set
  * is asked again over TCP with the same checks.  Servers are tried in the
  * configured order, the whole list once per attempt.  Only NOERROR and
- * NXDOMAIN are answers; everything else is a temporary failure, so that a
- * broken or slow DNS never becomes a permanent refusal.
+ * NXDOMAIN are answers, and an empty one only from a resolver (RA) or the
+ * name's own server (AA); everything else, a referral included, is a
+ * temporary failure, so that a broken or slow DNS never becomes a
+ * permanent refusal.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -606,6 +608,21 @@ type_name(ldns_rr_type type)
 }
 
 /*
+ * no_recursion - whether a NOERROR or NXDOMAIN reply is no answer at all:
+ * no answer records, with neither RA (a recursive resolver's) nor AA (the
+ * name's own server's) set.  That is a referral, as an authoritative-only
+ * server or one that will not recurse for us may give (RFC 1034 4.3.1):
+ * it says nothing about the name, so it must not pass for NODATA, which
+ * the sender-domain check turns into a 550.
+ */
+static gboolean
+no_recursion(const ldns_pkt *reply)
+{
+    return !ldns_pkt_ra(reply) && !ldns_pkt_aa(reply)
+           && ldns_pkt_ancount(reply) == 0;
+}
+
+/*
  * query_flags - smg_dns_query with the header flags of the question
  * (LDNS_RD, plus LDNS_AD for smg_dns_query_ad).
  */
@@ -679,7 +696,8 @@ query_flags(struct smg_dns *dns, const char *name, ldns_rr_type type,
             if (ex == EXCHANGE_REPLY) {
                 ldns_pkt_rcode rc = ldns_pkt_get_rcode(reply);
 
-                if (rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN) {
+                if ((rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN)
+                    && !no_recursion(reply)) {
                     smg_log_debug("dns: %s/%s from %s: %s", name,
                                   type_name(type), srv->text,
                                   smg_dns_rcode_name(rc));
@@ -688,8 +706,17 @@ query_flags(struct smg_dns *dns, const char *name, ldns_rr_type type,
                     *answer = reply;
                     return SMG_OK;
                 }
-                why = g_strdup_printf("%s from %s", smg_dns_rcode_name(rc),
-                                      srv->text);
+                if (rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN)
+                    /* a referral, or a server that does not resolve for
+                     * us: its empty answer says nothing of the name, and
+                     * must not become a "no such domain" (a 5xx) */
+                    why = g_strdup_printf("%s without an answer from %s, "
+                                          "which is not a recursive "
+                                          "resolver (RA and AA clear)",
+                                          smg_dns_rcode_name(rc), srv->text);
+                else
+                    why = g_strdup_printf("%s from %s", smg_dns_rcode_name(rc),
+                                          srv->text);
                 ldns_pkt_free(reply);
             }
             if (ex == EXCHANGE_TIMEOUT) {

@@ -14,6 +14,9 @@
  * Results: NOERROR and NXDOMAIN are answers (SMG_OK; the caller reads the
  * rcode); SERVFAIL, REFUSED, other rcodes and time-outs are SMG_TEMPFAIL
  * with DSN 4.4.3, so that no caller ever turns a DNS failure into a 5xx.
+ * So is a NOERROR or NXDOMAIN reply with no answer records and neither RA
+ * nor AA set: a referral from a server that is no resolver, which tells
+ * nothing about the name (it is not NODATA).
  * A name that is not a valid domain name is SMG_PERMFAIL (5.1.2).
  *
  * Names are domain names (with or without the final dot).  Domain literals

@@ -2,7 +2,8 @@
 # 0100-dns-resolver.t - lib/dns against a real unbound on 127.0.0.1.
 #
 # Every case of the sender-domain check (MX, A-only, AAAA-only, NXDOMAIN,
-# no data, null MX, CNAMEs, time-out and SERVFAIL are temporary), MX order,
+# no data, null MX, CNAMEs, time-out, SERVFAIL and a referral from a
+# server that is no resolver are temporary), MX order,
 # TXT, the TCP retry of a truncated reply, falling over to the next server,
 # and, through t/lib/dnsspoof.py, that forged replies (wrong ID, wrong
 # question, QR clear, garbage, another source port) are ignored although
@@ -64,6 +65,22 @@ out=$("$SMG_DNSQ" -s "127.0.0.1:$DNS_SILENT_PORT" \
     -s "127.0.0.1:$DNS_REFUSE_PORT" -s "$DNS_SERVER" -t 500 -a 1 \
     domain mx.test)
 is "a dead and a refusing server are passed over" "ok mx" "$out"
+
+# a server that is no resolver (authoritative only, or not recursing for
+# us) refers every query to the root: no answer, RA and AA clear.  That
+# says nothing about the name: never "none" (a 550 5.1.8 for every sender)
+out=$("$SMG_DNSQ" -s "127.0.0.1:$DNS_REFERRAL_PORT" -t 500 -a 1 domain mx.test)
+rc=$?
+is "a referral is a temporary failure, not NODATA" \
+    "tempfail: 4.4.3 DNS lookup of mx.test failed: NOERROR without an answer\
+ from 127.0.0.1:$DNS_REFERRAL_PORT, which is not a recursive resolver (RA and\
+ AA clear)" "$out"
+is "a referral exits 75" 75 "$rc"
+is "a referral: no records, no rcode" "tempfail" \
+    "$("$SMG_DNSQ" -s "127.0.0.1:$DNS_REFERRAL_PORT" -t 500 -a 1 addrs a-only.test | cut -d: -f1)"
+out=$("$SMG_DNSQ" -s "127.0.0.1:$DNS_REFERRAL_PORT" -s "$DNS_SERVER" -t 500 -a 1 \
+    domain nx.test)
+is "a referring server is passed over for the next" "none nxdomain" "$out"
 
 # raw answers
 out=$(dnsq MX cname.test)

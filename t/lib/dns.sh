@@ -18,7 +18,10 @@
 #                                            v6only.… with ::1, and
 #                                            nothing else (a time-out)
 #                        Waits until unbound answers; exports DNS_PORT and
-#                        DNS_SERVER (127.0.0.1:PORT); registers the stop
+#                        DNS_SERVER (127.0.0.1:PORT); for clients that ask
+#                        it straight, DNS_REFERRAL_PORT is a server that
+#                        is no resolver (every answer a referral to the
+#                        root, RA and AA clear); registers the stop
 #                        with at_exit.  Everything is written under $T/dns.
 # start_dnsspoof         start t/lib/dnsspoof.py's forging proxy in front of
 #                        that unbound; exports SPOOF_PORT and SPOOF_LOG (one
@@ -145,10 +148,12 @@ start_dns() {
     DNS_SILENT_PORT=$(dns_free_port)
     DNS_REFUSE_PORT=$(dns_free_port)
     DNS_HALF_PORT=$(dns_free_port)
+    DNS_REFERRAL_PORT=$(dns_free_port)
 
     # the upstreams of the timeout and servfail zones
     $PY3 "$DNSSPOOF" sink --silent "$DNS_SILENT_PORT" \
-        --refuse "$DNS_REFUSE_PORT" --half "$DNS_HALF_PORT" --ready "$DNS_DIR/sink.ready" \
+        --refuse "$DNS_REFUSE_PORT" --half "$DNS_HALF_PORT" \
+        --referral "$DNS_REFERRAL_PORT" --ready "$DNS_DIR/sink.ready" \
         >"$DNS_DIR/sink.log" 2>&1 &
     dns_sink_pid=$!
     at_exit "kill $dns_sink_pid"

@@ -13,13 +13,18 @@
       then forwards the query to the real server on 127.0.0.1:U and relays
       its answer ("relay").  One log line per datagram sent, in order:
       "N KIND QNAME rcode=R", N counting the queries.
-  dnsspoof.py sink --silent P1 --refuse P2 --half P3 [--ready FILE]
+  dnsspoof.py sink --silent P1 --refuse P2 --half P3 [--referral P4]
+                   [--ready FILE]
       Three upstreams for unbound's stub zones: on 127.0.0.1:P1 queries are
       read and never answered; on 127.0.0.1:P2 each is answered REFUSED; on
       127.0.0.1:P3 an A query for a name whose first label is an address
       with dashes ("127-0-0-20.x.test.") gets that address, an AAAA query
       for "v6only.x.test." gets ::1, and any other query no answer (a
-      server whose AAAA, or A, lookups time out).
+      server whose AAAA, or A, lookups time out).  And, for clients, on
+      127.0.0.1:P4 a server that is not a resolver: each query gets the
+      upward referral that an authoritative-only server gives for a name
+      it does not serve (NOERROR, no answer, RA and AA clear, the root's
+      NS record in the authority section).
   dnsspoof.py probe --port P --name NAME [--type N] [--first] [--timeout S]
       Send one query and print "rcode=R ancount=N" of the first datagram
       that arrives, from any sender (--first: a naive client, as ldns's
@@ -182,6 +187,17 @@ def a_answer(query):
     return r
 
 
+def referral(query):
+    """An upward referral to the root: NOERROR, RA and AA clear, no answer,
+    ". NS a.root-servers.net." in the authority section."""
+    r = as_reply(query, 0)
+    r[3] &= 0x7F  # RA clear: no recursion here
+    r[8:10] = struct.pack(">H", 1)
+    ns = b"\x01a\x0croot-servers\x03net\x00"
+    r += b"\x00" + struct.pack(">HHIH", 2, 1, 518400, len(ns)) + ns
+    return r
+
+
 def sink(args):
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", args.silent))
@@ -189,13 +205,21 @@ def sink(args):
     refuse.bind(("127.0.0.1", args.refuse))
     half = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     half.bind(("127.0.0.1", args.half))
+    socks = [silent, refuse, half]
+    refer = None
+    if args.referral:
+        refer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        refer.bind(("127.0.0.1", args.referral))
+        socks.append(refer)
     ready(args)
     while True:
-        rd, _, _ = select.select([silent, refuse, half], [], [])
+        rd, _, _ = select.select(socks, [], [])
         for s in rd:
             query, peer = s.recvfrom(65535)
             if s is refuse and len(query) >= 17:
                 s.sendto(bytes(as_reply(query, REFUSED)), peer)
+            elif s is refer and len(query) >= 17:
+                s.sendto(bytes(referral(query)), peer)
             elif s is half and len(query) >= 17:
                 r = a_answer(query)
                 if r is not None:
@@ -254,6 +278,7 @@ def main():
     p.add_argument("--silent", type=int, required=True)
     p.add_argument("--refuse", type=int, required=True)
     p.add_argument("--half", type=int, required=True)
+    p.add_argument("--referral", type=int)
     p.add_argument("--ready")
     p = sub.add_parser("probe")
     p.add_argument("--port", type=int, required=True)
