@@ -8,7 +8,8 @@
 # verify accepts every unit, the installed smg-recv accepts the installed
 # example config, and make uninstall leaves no file behind.  Under a umask
 # of 002 the files written through sed are still 0644 (cron skips a
-# group-writable cron.d file).
+# group-writable cron.d file).  smg-sign@.service, started as systemd
+# would, reads a DKIM key that is root's alone and signs as [spool] user.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 
@@ -90,6 +91,42 @@ done
 
 out=$("$R/usr/sbin/smg-recv" -n -c "$R/etc/smg/smg.conf.example" 2>&1 >/dev/null)
 is "the installed smg-recv accepts the installed example config (-n)" "0:" "$?:$out"
+
+# smg-sign@.service as systemd would start it: with its User= (nobody
+# standing in for smg) or as root within its CapabilityBoundingSet; either
+# way it must read a DKIM key that is root's alone, mode 0600, as
+# smg-sign --genkey writes it, and sign a message of its queue
+if [ "$(id -u)" -eq 0 ]; then
+    S="$T/sign"
+    mkdir -p "$S/spool/sign/new" "$S/spool/sign/tmp" "$S/spool/sign/cur" "$S/state"
+    "$R/usr/sbin/smg-sign" --genkey example.com s1 --output "$S/key.pem" >/dev/null
+    echo "s1._domainkey.example.com example.com:s1:$S/key.pem" >"$S/KeyTable"
+    echo "*@example.com s1._domainkey.example.com" >"$S/SigningTable"
+    printf '[spool]\ndir = %s/spool\nstate_dir = %s/state\nuser = nobody\nsync = no\n[sign]\nkeytable = %s/KeyTable\nsigningtable = refile:%s/SigningTable\n' \
+        "$S" "$S" "$S" "$S" >"$S/smg.conf"
+    printf 'SMG-Queue-ID: K1\nSMG-Sender: <a@example.com>\nSMG-Recipient: <b@example.net>\nFrom: a@example.com\nSubject: hi\n\nbody\n' \
+        >"$S/spool/sign/new/K1"
+    chmod 755 "$S"
+    chown -R nobody "$S/spool" "$S/state"
+    ok "the key is root's, mode 600" test "$(stat -c %U:%a "$S/key.pem")" = root:600
+    unit_user=$(sed -n 's/^User=//p' "$UNITDIR/smg-sign@.service")
+    caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNITDIR/smg-sign@.service")
+    if [ -n "$unit_user" ]; then
+        as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    elif [ -n "$caps" ]; then
+        set=-all
+        for c in $caps; do set="$set,+$(printf '%s' "${c#CAP_}" | tr 'A-Z' 'a-z')"; done
+        as=(setpriv --bounding-set="$set" --no-new-privs)
+    else
+        as=()
+    fi
+    "${as[@]}" "$R/usr/sbin/smg-sign" -c "$S/smg.conf" --spool --log stderr >"$T/sign.out" 2>&1
+    is "smg-sign as its unit starts it reads a root-only key: exit 0" 0 "$?"
+    ok "  and signed the message" grep -q '^DKIM-Signature:' "$S/spool/route/new/K1"
+    is "  as [spool] user" nobody "$(stat -c %U "$S/spool/route/new/K1" 2>&1)"
+else
+    skip "smg-sign as its unit starts it" "needs root (a root-only key, setpriv)"
+fi
 
 install uninstall
 is "make uninstall exits 0" 0 $?
