@@ -6,7 +6,11 @@
  * later definition or "score" line replaces an earlier one in place.
  * Patterns are compiled once at load with G_REGEX_OPTIMIZE (PCRE2's JIT)
  * and G_REGEX_RAW (bytes: no UTF-8 validation of every subject, and raw
- * messages need not be UTF-8).  Evaluation never fails: DNS trouble in
+ * messages need not be UTF-8), and once more without the JIT: GRegex
+ * gives the JIT its 32 KiB default stack, which a group repeated a few
+ * thousand times exhausts ("backtracking limit reached"), so a match
+ * that fails with an error is run again by the interpreter, whose
+ * backtracking lives on the heap.  Evaluation never fails: DNS trouble in
  * uri_dnsbl only means the test does not fire, and is noted for the log.
  *
  * SPDX-License-Identifier: MIT
@@ -62,7 +66,8 @@ struct rule {
     char *desc;
     double score;
     enum rule_type type;
-    GRegex *re;
+    GRegex *re;      /* JIT-compiled */
+    GRegex *re_slow; /* the same without the JIT, for what re cannot do */
     enum header_op op;
     char *field;
     enum field_mod mod;
@@ -88,6 +93,8 @@ rule_free(gpointer p)
     g_free(r->desc);
     if (r->re != NULL)
         g_regex_unref(r->re);
+    if (r->re_slow != NULL)
+        g_regex_unref(r->re_slow);
     g_free(r->field);
     g_strfreev(r->args);
     g_free(r);
@@ -172,11 +179,11 @@ parse_score(const char *s, double *out)
 }
 
 /*
- * parse_regex - "/RE/FLAGS" at p (to the end of the line) into a GRegex;
- * NULL with *why set
+ * parse_regex - "/RE/FLAGS" at p (to the end of the line) into r->re and
+ * r->re_slow; FALSE with *why set
  */
-static GRegex *
-parse_regex(const char *p, char **why)
+static gboolean
+parse_regex(struct rule *r, const char *p, char **why)
 {
     const char *end, *last;
     GRegexCompileFlags cf = G_REGEX_RAW | G_REGEX_OPTIMIZE;
@@ -190,7 +197,7 @@ parse_regex(const char *p, char **why)
         end--;
     if (*p != '/') {
         *why = g_strdup("expected /regular expression/");
-        return NULL;
+        return FALSE;
     }
     /* the closing slash is the last one; flags follow it */
     last = end - 1;
@@ -198,7 +205,7 @@ parse_regex(const char *p, char **why)
         last--;
     if (last == p) {
         *why = g_strdup("unterminated /regular expression/");
-        return NULL;
+        return FALSE;
     }
     for (const char *f = last + 1; f < end; f++) {
         switch (*f) {
@@ -208,22 +215,28 @@ parse_regex(const char *p, char **why)
         case 'x': cf |= G_REGEX_EXTENDED; break;
         default:
             *why = g_strdup_printf("unknown flag '%c' (flags are i, m, s, x)", *f);
-            return NULL;
+            return FALSE;
         }
     }
     pat = g_strndup(p + 1, (gsize) (last - p - 1));
     if (*pat == '\0') {
         g_free(pat);
         *why = g_strdup("empty regular expression");
-        return NULL;
+        return FALSE;
     }
     re = g_regex_new(pat, cf, 0, &e);
-    g_free(pat);
     if (re == NULL) {
         *why = g_strdup_printf("bad regular expression: %s", e->message);
         g_error_free(e);
+        g_free(pat);
+        return FALSE;
     }
-    return re;
+    r->re = re;
+    r->re_slow = g_regex_new(pat, cf & ~G_REGEX_OPTIMIZE, 0, NULL);
+    g_free(pat);
+    if (r->re_slow == NULL)
+        r->re_slow = g_regex_ref(re); /* (it compiled once) */
+    return TRUE;
 }
 
 /* parse_test - "FUNCTION [ARG...]" into r; FALSE with *why */
@@ -326,8 +339,7 @@ parse_header(struct rule *r, const char *p, char **why)
             *colon = '\0';
         }
     }
-    r->re = parse_regex(p, why);
-    return r->re != NULL;
+    return parse_regex(r, p, why);
 }
 
 /* add_rule - add r, replacing a rule of the same name in place */
@@ -433,8 +445,7 @@ parse_line(struct smg_rules *rules, const char *line, unsigned lineno,
     } else if (strcmp(kind, "body") == 0 || strcmp(kind, "uri") == 0
                || strcmp(kind, "raw") == 0 || strcmp(kind, "html") == 0) {
         r->type = kind[0] == 'b' ? R_BODY : kind[0] == 'u' ? R_URI : kind[0] == 'h' ? R_HTML : R_RAW;
-        r->re = parse_regex(p, why);
-        ok = r->re != NULL;
+        ok = parse_regex(r, p, why);
     } else if (strcmp(kind, "test") == 0) {
         r->type = R_TEST;
         ok = parse_test(r, p, why);
@@ -470,6 +481,7 @@ smg_rules_parse(struct smg_rules *rules, const char *text, const char *name,
         c->name = g_strdup(o->name);
         c->desc = g_strdup(o->desc);
         c->re = o->re != NULL ? g_regex_ref(o->re) : NULL;
+        c->re_slow = o->re_slow != NULL ? g_regex_ref(o->re_slow) : NULL;
         c->field = g_strdup(o->field);
         c->args = g_strdupv(o->args);
         add_rule(tmp, c);
@@ -581,12 +593,32 @@ snippet(const char *s, gsize len)
     return g_string_free(out, FALSE);
 }
 
-/* re_match - whether re matches s[0..len); *detail gets the match */
+/*
+ * re_match - whether r's pattern matches s[0..len); *detail gets the
+ * match.  An error of the JIT (its stack) is retried by the interpreter;
+ * one of the interpreter too (PCRE2's match limit: a pattern that
+ * backtracks without end) is no match, and *failed is set if given.
+ */
 static gboolean
-re_match(const GRegex *re, const char *s, gsize len, char **detail)
+re_match(const struct rule *r, const char *s, gsize len, char **detail,
+         gboolean *failed)
 {
     GMatchInfo *mi = NULL;
-    gboolean m = g_regex_match_full(re, s, (gssize) len, 0, 0, &mi, NULL);
+    GError *e = NULL;
+    gboolean m = g_regex_match_full(r->re, s, (gssize) len, 0, 0, &mi, &e);
+
+    if (e != NULL) {
+        g_clear_error(&e);
+        g_match_info_free(mi);
+        mi = NULL;
+        m = g_regex_match_full(r->re_slow, s, (gssize) len, 0, 0, &mi, &e);
+        if (e != NULL) {
+            if (failed != NULL)
+                *failed = TRUE;
+            g_error_free(e);
+            m = FALSE;
+        }
+    }
 
     if (m && detail != NULL) {
         int a, b;
@@ -916,34 +948,36 @@ run_rule(const struct rule *r, const struct smg_rules_input *in, char **detail,
     switch (r->type) {
     case R_HEADER: {
         char *v;
-        gboolean m;
+        gboolean m, failed = FALSE;
         if (r->op == H_EXISTS || r->op == H_NEXISTS) {
             gboolean present = smg_mimetext_header(mt, r->field) != NULL;
             return r->op == H_EXISTS ? present : !present;
         }
         v = header_values(mt, r);
-        m = re_match(r->re, v != NULL ? v : "", v != NULL ? strlen(v) : 0,
-                     r->op == H_MATCH ? detail : NULL);
+        m = re_match(r, v != NULL ? v : "", v != NULL ? strlen(v) : 0,
+                     r->op == H_MATCH ? detail : NULL, &failed);
         g_free(v);
-        return r->op == H_MATCH ? m : !m;
+        /* a match that could not be run tells nothing: neither fires */
+        return r->op == H_MATCH ? m : !m && !failed;
     }
     case R_BODY:
-        if (re_match(r->re, mt->subject, strlen(mt->subject), detail))
+        if (re_match(r, mt->subject, strlen(mt->subject), detail, NULL))
             return TRUE;
-        return re_match(r->re, mt->text->str, mt->text->len, detail);
+        return re_match(r, mt->text->str, mt->text->len, detail, NULL);
     case R_URI:
         for (guint i = 0; i < mt->uris->len; i++) {
             const char *u = mt->uris->pdata[i];
-            if (re_match(r->re, u, strlen(u), NULL)) {
+            if (re_match(r, u, strlen(u), NULL, NULL)) {
                 *detail = snippet(u, strlen(u));
                 return TRUE;
             }
         }
         return FALSE;
     case R_RAW:
-        return re_match(r->re, mt->raw, mt->raw_len, detail);
+        return re_match(r, mt->raw, mt->raw_len, detail, NULL);
     case R_HTML:
-        return mt->html->len > 0 && re_match(r->re, mt->html->str, mt->html->len, detail);
+        return mt->html->len > 0
+               && re_match(r, mt->html->str, mt->html->len, detail, NULL);
     case R_TEST:
         return run_test(r, in, detail, notes);
     }
