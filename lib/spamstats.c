@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/ratelimit.h"
 #include "lib/spamstats.h"
 
 struct bucket {
@@ -31,37 +32,17 @@ smg_spamstats_dir(const struct smg_conf *conf)
     return g_build_filename(smg_conf_str(conf, "spool", "state_dir"), "spamstats", NULL);
 }
 
-/* longest escaped name kept as it is: room for ".tmp.PID" within the
- * 255 bytes of a file name (lib/ratelimit's limit too) */
-#define MAX_NAME 200
-
 char *
 smg_spamstats_file(const char *dir, const char *customer)
 {
-    GString *name = g_string_new(NULL);
+    /* the name lib/ratelimit gives a customer's file (escaped, and past
+     * 200 bytes "sha256-<hex>", so that ".tmp.PID" still fits NAME_MAX);
+     * an empty name, which it hashes, is "%00" here */
+    char *name = *customer != '\0' ? smg_ratelimit_file_name(customer) : g_strdup("%00");
+    char *path = g_build_filename(dir, name, NULL);
 
-    for (const char *p = customer; *p != '\0'; p++) {
-        unsigned char c = (unsigned char) *p;
-        if ((g_ascii_isalnum(c) || c == '_' || c == '-' || c == '.') && !(c == '.' && p == customer))
-            g_string_append_c(name, (char) c);
-        else
-            g_string_append_printf(name, "%%%02X", c);
-    }
-    if (name->len == 0)
-        g_string_append(name, "%00");
-    if (name->len > MAX_NAME) {
-        /* past NAME_MAX (with ".tmp.PID") the file could not be made:
-         * the customer had no counters at all */
-        char *hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, customer, -1);
-        g_string_assign(name, "sha256-");
-        g_string_append(name, hex);
-        g_free(hex);
-    }
-    {
-        char *path = g_build_filename(dir, name->str, NULL);
-        g_string_free(name, TRUE);
-        return path;
-    }
+    g_free(name);
+    return path;
 }
 
 /* bounds of a line that can be right: no sum or hour-end can overflow */
