@@ -13,8 +13,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/types.h>
@@ -25,6 +23,7 @@
 
 #include "lib/addr.h"
 #include "lib/envelope.h"
+#include "lib/netio.h"
 #include "lib/notify.h"
 
 /* longest body line written (RFC 5322 allows 998 octets) */
@@ -241,36 +240,6 @@ own_group(gpointer data)
     (void) setpgid(0, 0);
 }
 
-/* write_until - write len bytes to the non-blocking fd before deadline
-   (monotonic time); 0, or the errno of the failure (ETIMEDOUT) */
-static int
-write_until(int fd, const char *p, gsize len, gint64 deadline)
-{
-    gsize done = 0;
-
-    while (done < len) {
-        ssize_t w = write(fd, p + done, len - done);
-        struct pollfd pfd = {fd, POLLOUT, 0};
-        gint64 left;
-
-        if (w >= 0) {
-            done += (gsize) w;
-            continue;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return errno;
-        left = deadline - g_get_monotonic_time();
-        if (left <= 0)
-            return ETIMEDOUT;
-        if (poll(&pfd, 1, (int) MIN((left + 999) / 1000, G_MAXINT)) < 0
-            && errno != EINTR)
-            return errno;
-    }
-    return 0;
-}
-
 /* wait_until - reap pid into *status before deadline; FALSE if it has not
    exited by then (*status -1 if waitpid fails) */
 static gboolean
@@ -330,10 +299,20 @@ smg_notify_sendmail(const struct smg_notify *n, const char *path, GError **err)
     g_ptr_array_unref(argv);
     deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
     msg = smg_notify_message(n);
-    if (fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK) < 0)
-        werr = errno;
-    else
-        werr = write_until(in_fd, msg->str, msg->len, deadline);
+    {
+        /* netio (which makes the pipe non-blocking) with a whole-flush
+         * deadline: the message must be taken within the time-out, however
+         * slowly sendmail reads it */
+        struct smg_netio *io = smg_netio_new(-1, in_fd, timeout_ms);
+        enum smg_netio_rc rc;
+
+        smg_netio_set_flush_deadline(io, TRUE);
+        smg_netio_write(io, msg->str, msg->len);
+        rc = smg_netio_flush(io);
+        werr = rc == SMG_NETIO_OK ? 0 : rc == SMG_NETIO_TIMEOUT ? ETIMEDOUT
+                                     : rc == SMG_NETIO_EOF ? EPIPE : errno;
+        smg_netio_free(io);
+    }
     close(in_fd);
     g_string_free(msg, TRUE);
     if (werr == ETIMEDOUT || !wait_until(pid, &status, deadline)) {
