@@ -174,7 +174,6 @@ check_notify_addrs(const struct smg_conf *conf, GError **err)
     enum smg_status st = SMG_OK;
     struct smg_addr a = SMG_ADDR_ZERO;
     GError *e = NULL;
-
     char *why;
 
     for (unsigned i = 0; st == SMG_OK && rcpts[i] != NULL; i++) {

@@ -152,6 +152,18 @@ plain_name(const char *s)
     return TRUE;
 }
 
+/* state_name_ok - plain_name, for a state file to write or remove: FALSE
+ * with err (SMG_PERMFAIL) if not */
+static gboolean
+state_name_ok(const char *gateway, GError **err)
+{
+    if (plain_name(gateway))
+        return TRUE;
+    smg_set_error(err, SMG_PERMFAIL, NULL, "bad gateway name '%s' for a state file",
+                  gateway);
+    return FALSE;
+}
+
 enum smg_status
 smg_route_blacklist_read(const char *state_dir, const char *gateway,
                          struct smg_route_blacklist *bl, GError **err)
@@ -235,11 +247,8 @@ write_state(const char *state_dir, const char *gateway, const char *status,
 
     if (written != NULL)
         *written = FALSE;
-    if (!plain_name(gateway)) {
-        smg_set_error(err, SMG_PERMFAIL, NULL,
-                      "bad gateway name '%s' for a state file", gateway);
+    if (!state_name_ok(gateway, err))
         return SMG_PERMFAIL;
-    }
     dir = g_build_filename(state_dir, "blacklist", NULL);
     if (g_mkdir_with_parents(dir, 0755) < 0) {
         smg_set_error(err, SMG_TEMPFAIL, NULL, "cannot make %s: %s", dir,
@@ -325,11 +334,8 @@ smg_route_blacklist_forget(const char *state_dir, const char *gateway,
 
     if (removed != NULL)
         *removed = FALSE;
-    if (!plain_name(gateway)) {
-        smg_set_error(err, SMG_PERMFAIL, NULL,
-                      "bad gateway name '%s' for a state file", gateway);
+    if (!state_name_ok(gateway, err))
         return SMG_PERMFAIL;
-    }
     path = g_build_filename(state_dir, "blacklist", gateway, NULL);
     if (unlink(path) == 0) {
         if (removed != NULL)
