@@ -695,9 +695,9 @@ query_flags(struct smg_dns *dns, const char *name, ldns_rr_type type,
             free(wire);
             if (ex == EXCHANGE_REPLY) {
                 ldns_pkt_rcode rc = ldns_pkt_get_rcode(reply);
+                gboolean is_answer = rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN;
 
-                if ((rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN)
-                    && !no_recursion(reply)) {
+                if (is_answer && !no_recursion(reply)) {
                     smg_log_debug("dns: %s/%s from %s: %s", name,
                                   type_name(type), srv->text,
                                   smg_dns_rcode_name(rc));
@@ -706,7 +706,7 @@ query_flags(struct smg_dns *dns, const char *name, ldns_rr_type type,
                     *answer = reply;
                     return SMG_OK;
                 }
-                if (rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN)
+                if (is_answer)
                     /* a referral, or a server that does not resolve for
                      * us: its empty answer says nothing of the name, and
                      * must not become a "no such domain" (a 5xx) */

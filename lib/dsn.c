@@ -418,7 +418,7 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     time_t now;
     char *id, *ret, *envid, *boundary;
     const char *v;
-    gboolean full, eight = FALSE, global;
+    gboolean full, eight = FALSE, global, ds_eight;
     GString *orig, *txt, *ds, *msg, *ret_part;
 
     *out = NULL;
@@ -525,8 +525,8 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     for (gsize i = 0; i < n; i++)
         if (use[i])
             append_rcpt_fields(ds, &rcpts[i], now, global);
-    if (is_8bit(ds->str, ds->len))
-        eight = TRUE;
+    ds_eight = is_8bit(ds->str, ds->len);
+    eight = eight || ds_eight;
 
     /* the spool file: envelope, header, the three parts */
     boundary = pick_boundary(id, txt, ds, ret_part);
@@ -586,7 +586,7 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
                                 "Content-Type: %s\n%s\n",
                            global ? "message/global-delivery-status"
                                   : "message/delivery-status",
-                           is_8bit(ds->str, ds->len) ? "Content-Transfer-Encoding: 8bit\n" : "");
+                           ds_eight ? "Content-Transfer-Encoding: 8bit\n" : "");
     g_string_append_len(msg, ds->str, (gssize) ds->len);
     g_string_append_printf(msg, "\n--%s\n", boundary);
     g_string_append_len(msg, ret_part->str, (gssize) ret_part->len);
