@@ -588,6 +588,10 @@ smg_conf_load_data(const char *data, const char *path, struct smg_conf **out,
     conf->kf = g_key_file_new();
     conf->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     conf->cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    /* a UTF-8 byte order mark, as some Windows editors write one, is not
+       part of line 1 */
+    if (g_str_has_prefix(data, "\xEF\xBB\xBF"))
+        data += 3;
     text = clean_text(conf, data, err);
     if (text == NULL)
         goto fail;

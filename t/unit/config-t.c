@@ -278,6 +278,10 @@ test_comments(void)
               "inline comment cut from a CHOICE");
     is_int(2526, smg_conf_int(conf, "send", "port"), "CRLF line ends");
     smg_conf_free(conf);
+    conf = load("\xEF\xBB\xBF[send]\r\nport = 2527\r\n");
+    ok(conf != NULL && smg_conf_int(conf, "send", "port") == 2527,
+       "a UTF-8 byte order mark before line 1 is skipped");
+    smg_conf_free(conf);
 }
 
 /* test_errors - every load error names FILE:LINE and the key */
@@ -297,6 +301,9 @@ test_errors(void)
                "[recv]\nhostname = b\n",
                "4.3.5 /etc/smg/t.conf:7: [recv] hostname: set twice",
                "duplicate key (group opened again)");
+    load_error("\xEF\xBB\xBF[send]\nport = 25\nbogus = 1\n",
+               "4.3.5 /etc/smg/t.conf:3: [send] bogus: unknown key",
+               "BOM: lines still counted from 1");
     load_error("[send]\nport = 25\nport = 26\n",
                "4.3.5 /etc/smg/t.conf:3: [send] port: set twice",
                "duplicate key");
@@ -693,7 +700,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(213);
+    plan(216);
     test_defaults();
     test_parsers();
     test_types();
