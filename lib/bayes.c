@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "lib/bayes.h"
+#include "lib/log.h"
 
 #define DB_MAGIC "SMGBAYS1"
 #define DB_VERSION 1u
@@ -589,7 +590,10 @@ smg_bayes_open(const char *path, struct smg_bayes **out, GError **err)
 
     *out = NULL;
     db->path = g_strdup(path);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put at the path would block the open until a
+       writer came; it is refused below as no regular file.  A regular
+       file reads the same either way. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) {
             *out = db;
@@ -612,7 +616,14 @@ smg_bayes_open(const char *path, struct smg_bayes **out, GError **err)
     db->ino = st.st_ino;
     db->size = st.st_size;
     db->mtime = st.st_mtim;
-    if (!S_ISREG(st.st_mode) || st.st_size < DB_HEADER) {
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        smg_set_error(err, SMG_CONFIG, "4.3.5",
+                      "Bayes database %s is not a regular file", path);
+        smg_bayes_close(db);
+        return SMG_CONFIG;
+    }
+    if (st.st_size < DB_HEADER) {
         close(fd);
         (void) verify(path, "", 0, err);
         smg_bayes_close(db);
@@ -849,6 +860,43 @@ struct smg_bayes_learner {
     guint64 nspam, nham;
 };
 
+/*
+ * remove_dead_tmp - remove PATH.tmp.PID files of learners that died
+ * between writing and renaming (commit writes nothing else).  Called
+ * under the lock, which every learner holds while it writes: any such
+ * file now is a dead one's, however large, and would stay for ever.
+ */
+static void
+remove_dead_tmp(const char *path)
+{
+    char *dir = g_path_get_dirname(path);
+    char *prefix = g_strconcat(strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path,
+                               ".tmp.", NULL);
+    gsize plen = strlen(prefix);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+        const char *pid = name + plen;
+
+        if (strncmp(name, prefix, plen) != 0 || *pid == '\0'
+            || strspn(pid, "0123456789") != strlen(pid))
+            continue;
+        {
+            char *f = g_build_filename(dir, name, NULL);
+
+            if (unlink(f) == 0)
+                smg_log_info("bayes=%s, removed=%s (left by a learner that "
+                             "died)", path, f);
+            g_free(f);
+        }
+    }
+    if (d != NULL)
+        g_dir_close(d);
+    g_free(prefix);
+    g_free(dir);
+}
+
 enum smg_status
 smg_bayes_learner_open(const char *path, struct smg_bayes_learner **out,
                        GError **err)
@@ -876,6 +924,7 @@ smg_bayes_learner_open(const char *path, struct smg_bayes_learner **out,
             return SMG_TEMPFAIL;
         }
     }
+    remove_dead_tmp(path);
     st = smg_bayes_open(path, &db, err);
     smg_bayes_close(db);
     if (st != SMG_OK) {

@@ -544,9 +544,43 @@ test_corrupt(void)
         g_clear_error(&err);
         g_free(under);
     }
+    if (mkfifo(bad, 0644) != 0)
+        bail("mkfifo %s", bad);
+    alarm(20); /* the old code blocked in open() for ever */
+    expect_corrupt(bad, "a FIFO");
+    alarm(0);
+    (void) unlink(bad);
     g_free(data);
     g_free(good);
     g_free(bad);
+}
+
+/* test_dead_tmp - a learner removes what a killed one left behind */
+static void
+test_dead_tmp(void)
+{
+    char *db = g_build_filename(top, "tmp.db", NULL);
+    char *dead = g_strconcat(db, ".tmp.4242", NULL);
+    char *other = g_strconcat(db, ".tmp.notapid", NULL);
+    char *near = g_build_filename(top, "tmp.dbx.tmp.4242", NULL);
+    GError *err = NULL;
+
+    is_int(SMG_OK, learn_set(db, 5, 5, &err), "a database");
+    write_bytes(dead, "half a database", 15);
+    write_bytes(other, "x", 1);
+    write_bytes(near, "x", 1);
+    is_int(SMG_OK, learn_set(db, 6, 5, &err), "learning again");
+    ok(!g_file_test(dead, G_FILE_TEST_EXISTS),
+       "PATH.tmp.PID of a learner that died is removed");
+    ok(g_file_test(other, G_FILE_TEST_EXISTS)
+           && g_file_test(near, G_FILE_TEST_EXISTS),
+       "files that merely look alike stay");
+    (void) unlink(other);
+    (void) unlink(near);
+    g_free(near);
+    g_free(other);
+    g_free(dead);
+    g_free(db);
 }
 
 int
@@ -561,6 +595,7 @@ main(void)
     test_concurrency();
     test_rewritten_in_place();
     test_corrupt();
+    test_dead_tmp();
     test_tmpdir_free(top);
     return 0;
 }
