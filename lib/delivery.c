@@ -1050,11 +1050,18 @@ destination(struct smg_delivery *d, const char *domain, gboolean dane,
         g_ptr_array_unref(mx);
         return SESS_PERM;
     }
-    if (mx->len > 0 && strcmp(((struct smg_dns_mx *) mx->pdata[0])->host, ".") == 0) {
-        *why = g_strdup_printf("Domain %s does not accept mail (null MX)", domain);
-        g_strlcpy(dsn, "5.1.10", 16);
-        g_ptr_array_unref(mx);
-        return SESS_PERM;
+    /* A null MX anywhere in the set, as Postfix reads it (dns_get_rr:
+     * DNS_NULLMX for any MX whose exchange is the root, whatever its
+     * preference and whatever else is there): RFC 7505 3 forbids other MX
+     * records beside it, so such a domain is broken, and the answer must
+     * not depend on where the shuffle of equal preferences put the "." */
+    for (guint i = 0; i < mx->len; i++) {
+        if (strcmp(((struct smg_dns_mx *) mx->pdata[i])->host, ".") == 0) {
+            *why = g_strdup_printf("Domain %s does not accept mail (null MX)", domain);
+            g_strlcpy(dsn, "5.1.10", 16);
+            g_ptr_array_unref(mx);
+            return SESS_PERM;
+        }
     }
     if (dane && mx->len > 0) {
         ldns_pkt *pkt = NULL;
@@ -1072,8 +1079,6 @@ destination(struct smg_delivery *d, const char *domain, gboolean dane,
     for (guint i = 0; i < mx->len; i++) {
         const struct smg_dns_mx *m = mx->pdata[i];
 
-        if (strcmp(m->host, ".") == 0)
-            continue;
         h = g_new0(struct host, 1);
         h->name = g_strdup(m->host);
         g_ptr_array_add(*hosts, h);

@@ -3,7 +3,8 @@
 # through MX records: good mail leaves from the good gateway's address,
 # spam from the bad one's (the receivers' view of the client address is
 # asserted); MX preference with a dead first MX; A fallback without MX;
-# null MX and a non-existent domain bounce at once; one connection carries
+# null MX (alone, or among other MX records) and a non-existent domain
+# bounce at once; one connection carries
 # several messages; dot-stuffing, no SMG-* field on the wire, DSN
 # parameters passed on (SIZE: 6010); one log line per recipient; watch
 # mode with two worker processes, a killed worker started again and the
@@ -32,6 +33,12 @@ dead.backup.test. A 127.0.0.19
 # no MX: the domain's own address
 amx.test. A 127.0.0.10
 nullmx.test. MX 0 .
+# a null MX among other MX records (RFC 7505 3: a broken domain), at the
+# same preference as another and at a worse one
+mixnull.test. MX 0 .
+mixnull.test. MX 0 mx-good.test.
+latenull.test. MX 10 .
+latenull.test. MX 0 mx-good.test.
 EOF
 start_dns "$T/zone"
 gw_conf <<'EOF'
@@ -100,6 +107,24 @@ mv "$ndr" "$SPOOL/route/new/SPAMNDRN1"
 ok "smg-route sends it to the bad gateway" test -f "$SPOOL/send.mta03/new/SPAMNDRN1"
 like "route log: bad-origin" 'SPAMNDRN1: pool=bad, gateway=mta03, reason=bad-origin' "$(cat "$T/route.log")"
 rm -f "$SPOOL/send.mta03/new/SPAMNDRN1"
+
+# --- a null MX among other MX records: bounced, wherever the "." is ------
+# (Postfix: any MX whose host is the root makes the domain a null MX; the
+# shuffle of equal preferences used to decide, and "10 ." was skipped)
+before=$(received mta)
+for i in 1 2 3 4 5 6; do
+    spool_msg send.mta01 "MIXNULL$i" a@cust.test "m$i@mixnull.test"
+done
+spool_msg send.mta01 LATENULL a@cust.test l@latenull.test
+"$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr 2>"$T/sendnull.log"
+log=$(cat "$T/sendnull.log")
+is "null MX beside another MX at its preference: all six bounced" 6 \
+    "$(grep -c 'MIXNULL[1-6]: to=<m[1-6]@mixnull.test>, relay=none, .*dsn=5.1.10, status=bounced (Domain mixnull.test does not accept mail (null MX))' "$T/sendnull.log")"
+like "null MX at a worse preference than another MX: bounced" \
+    'LATENULL: to=<l@latenull.test>, relay=none, .*dsn=5.1.10, status=bounced \(Domain latenull.test does not accept mail \(null MX\)\)' "$log"
+is "none of them went to the other MX" "$before" "$(received mta)"
+is "nothing of them left to send" 0 "$(in_queue send.mta01)"
+rm -f "$SPOOL"/sign/new/MIXNULL* "$SPOOL"/sign/new/LATENULL*
 
 # --- one connection for several messages, DSN and SIZE passed on --------
 before=$(grep -c . "$PEERS_DIR/mta/sessions.log")
