@@ -492,6 +492,10 @@ do_sender(const struct smg_conf *conf, const char *addr)
     } else if (st == SMG_PERMFAIL) {
         printf("%s: %s: refused\n", shown, err->message);
         rc = 1;
+    } else if (st == SMG_CONFIG) {
+        /* ours, not the domain's: smg-recv would not start at all */
+        fprintf(stderr, "smg-check: %s\n", err->message);
+        rc = smg_status_exit(st);
     } else {
         printf("%s: %s: answered with 451 4.4.3, the client retries\n", shown, err->message);
         rc = smg_status_exit(st);

@@ -97,4 +97,11 @@ like "--sender UTF-8 domain: its A-labels looked up, both shown" \
     '^0 bücher\.test \(xn--bcher-kva\.test\): ok \(mx\)' "$(sender u@bücher.test)"
 like "--sender a name IDNA 2008 refuses: 501 5.1.7, as smg-recv" \
     '^1 a☃b\.test: not a valid domain name .*: refused with 501 5\.1\.7$' "$(sender u@a☃b.test)"
+sed 's/^nameservers = .*/nameservers = 127.0.0.1:notaport/' "$T/smg.conf" >"$T/bad.conf"
+RC=0
+"$CHECK" -c "$T/bad.conf" --sender u@mx.test >"$T/out" 2>"$T/err" || RC=$?
+is "--sender with a bad [dns] nameservers: exit 78 (config), not 75" 78 "$RC"
+like "--sender with a bad [dns] nameservers: the error names the key" \
+    'smg-check: .*bad\.conf: \[dns\] nameservers: bad DNS server address' "$(cat "$T/err")"
+is "--sender with a bad [dns] nameservers: no '451' claimed" "" "$(grep -c 451 "$T/out" "$T/err" | grep -v ':0$')"
 done_testing
