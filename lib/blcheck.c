@@ -200,6 +200,20 @@ check_notify_addrs(const struct smg_conf *conf, GError **err)
     return st;
 }
 
+/* listed_twice - whether words[i] came earlier in words (then it is
+   looked up once, and the log says so) */
+static gboolean
+listed_twice(char **words, unsigned i, const char *what)
+{
+    for (unsigned j = 0; j < i; j++)
+        if (g_ascii_strcasecmp(words[j], words[i]) == 0) {
+            smg_log_warn("%s: %s is listed twice; checked once", what,
+                         words[i]);
+            return TRUE;
+        }
+    return FALSE;
+}
+
 /* load_setup - zones and gateways from conf */
 static enum smg_status
 load_setup(struct smg_blcheck *r, GError **err)
@@ -214,10 +228,12 @@ load_setup(struct smg_blcheck *r, GError **err)
     r->zones = g_ptr_array_new_with_free_func(zone_free);
     r->gateways = g_ptr_array_new_with_free_func(gateway_free);
     for (unsigned i = 0; st == SMG_OK && zones[i] != NULL; i++)
-        if ((st = zone_new(conf, zones[i], FALSE, &z, err)) == SMG_OK)
+        if (!listed_twice(zones, i, "[blcheck] zones")
+            && (st = zone_new(conf, zones[i], FALSE, &z, err)) == SMG_OK)
             g_ptr_array_add(r->zones, z);
     for (unsigned i = 0; st == SMG_OK && dzones[i] != NULL; i++)
-        if ((st = zone_new(conf, dzones[i], TRUE, &z, err)) == SMG_OK)
+        if (!listed_twice(dzones, i, "[blcheck] domain_zones")
+            && (st = zone_new(conf, dzones[i], TRUE, &z, err)) == SMG_OK)
             g_ptr_array_add(r->zones, z);
     if (st == SMG_OK && r->zones->len == 0)
         st = config_error(err, conf, "[blcheck] zones", "no lists to check");
@@ -247,7 +263,8 @@ load_setup(struct smg_blcheck *r, GError **err)
                 g_free(why);
             }
             g_free(rev);
-            g_ptr_array_add(addrs, g_strdup(a));
+            if (!g_ptr_array_find_with_equal_func(addrs, a, g_str_equal, NULL))
+                g_ptr_array_add(addrs, g_strdup(a));
         }
         g_ptr_array_add(addrs, NULL);
         g_ptr_array_set_free_func(addrs, NULL);
@@ -518,22 +535,64 @@ request_removal(struct smg_blcheck *r, const struct zone *z,
     g_free(url);
 }
 
+/*
+ * same_listing - an entry of another gateway for the same address (or
+ * name) on the same list whose request stands: made on an earlier run
+ * and not failed, or made on this one (in tried).  A list delists an
+ * address, not a gateway: two gateways that share one must not file
+ * two requests for it.
+ */
+static const struct smg_dnsbl_entry *
+same_listing(GPtrArray *all, const struct smg_dnsbl_entry *e, GHashTable *tried)
+{
+    for (guint i = 0; i < all->len; i++) {
+        const struct smg_dnsbl_entry *x = all->pdata[i];
+
+        if (x != e && x->state == SMG_DNSBL_ENTRY_LISTED
+            && x->by_name == e->by_name && x->removal != NULL
+            && strcmp(x->subject, e->subject) == 0
+            && strcmp(x->zone, e->zone) == 0
+            && (strcmp(x->removal, "failed") != 0
+                || g_hash_table_contains(tried, x)))
+            return x;
+    }
+    return NULL;
+}
+
 void
 smg_blcheck_removals(struct smg_blcheck *r)
 {
     GPtrArray *all = smg_dnsbl_state_entries(r->state);
     gboolean enabled = smg_conf_bool(r->conf, "blcheck", "removal_requests");
+    GHashTable *tried = g_hash_table_new(NULL, NULL);
 
     for (guint i = 0; i < all->len; i++) {
         struct smg_dnsbl_entry *e = all->pdata[i];
         const struct zone *z = find_zone(r, e);
+        const struct smg_dnsbl_entry *x;
 
         if (e->state != SMG_DNSBL_ENTRY_LISTED || z == NULL
             || (e->removal != NULL && strcmp(e->removal, "failed") != 0))
             continue;
+        if (z->url != NULL && enabled
+            && (x = same_listing(all, e, tried)) != NULL) {
+            g_free(e->removal);
+            g_free(e->removal_detail);
+            e->removal = g_strdup(x->removal);
+            e->removal_detail = g_strdup(x->removal_detail);
+            e->removal_attempts = x->removal_attempts;
+            e->removal_time = x->removal_time;
+            smg_log_info("gateway=%s, address=%s, zone=%s, removal=%s, "
+                         "shared=%s (the same address)",
+                         e->gateway, e->subject, e->zone, e->removal,
+                         x->gateway);
+            continue;
+        }
         if (z->url != NULL) {
-            if (enabled)
+            if (enabled) {
+                g_hash_table_add(tried, e);
                 request_removal(r, z, e);
+            }
         } else if (z->form != NULL) {
             g_free(e->removal); /* "failed" from an earlier run */
             g_free(e->removal_detail);
@@ -543,6 +602,7 @@ smg_blcheck_removals(struct smg_blcheck *r)
             e->removal = g_strdup("none");
         }
     }
+    g_hash_table_destroy(tried);
     g_ptr_array_unref(all);
 }
 

@@ -219,4 +219,32 @@ rm -f "$T/ok.msg"
 blcheck
 ok "then: told once" test ! -e "$T/ok.msg"
 
+# --- two gateways on one address, a list named twice: one request -----------
+# a list delists an address: mta04 shares mta01's 192.0.2.1, so the one
+# request made for it stands for both gateways, on this run and the next
+: >"$HTTP_LOG"
+blcheck_conf "$DNS_PORT" <<EOF
+[blcheck]
+zones = bl.test BL.test
+notify = ops@example.net
+state_file = $T/state/eight.state
+[dnsbl bl.test]
+removal_url = http://127.0.0.1:$HTTP_PORT/remove?ip={ip}&gw={gateway}
+[gateway mta04]
+bind = 192.0.2.1 192.0.2.1
+helo = mta04.example.net
+EOF
+blcheck
+is "shared address: exit 1 (listed)" 1 "$RC"
+is "shared address: one request for 192.0.2.1, one for mta02's" 2 "$(nreq)"
+is "shared address: 192.0.2.1 asked for once" 1 "$(grep -c 'ip=192\.0\.2\.1&' "$HTTP_LOG")"
+like "shared address: the other gateway's entry has the request's result" '^removal=sent$' \
+    "$(sed -n '/^\[mta04 192.0.2.1 bl.test\]/,/^$/p' "$T/state/eight.state")"
+like "shared address: logged as shared" 'zone=bl\.test, removal=sent, shared=' "$LOG"
+like "a list named twice: checked once, and said" 'BL\.test is listed twice; checked once' "$LOG"
+like "a list named twice, an address bound twice: four lookups, three listings" \
+    'checked=4, listed=3,' "$LOG"
+blcheck
+is "shared address: next run makes none again" 2 "$(nreq)"
+
 done_testing
