@@ -115,7 +115,7 @@ struct rstate {
 enum sess {
     SESS_OK = 0,
     SESS_TEMP,    /* connection, greeting, EHLO or DNS trouble */
-    SESS_PERM,    /* a 5xx greeting or HELO */
+    SESS_PERM,    /* a 5xx to HELO (a 5xx greeting is SESS_TEMP) */
     SESS_TLS,     /* required TLS could not be had */
 };
 
@@ -655,8 +655,19 @@ open_session(struct smg_delivery *d, enum smg_policy_level level,
     *out = NULL;
     *code = 0;
     st = smg_smtpc_connect(&d->opts, host, addr, port, &c, &err);
-    if (st == SMG_OK)
-        st = smg_smtpc_ehlo(c, &err);
+    if (st != SMG_OK) {
+        /* A 5xx greeting is skipped like a 4xx one, and defers when every
+         * host gives it, as Postfix does (smtp_skip_5xx_greeting = yes):
+         * it is mostly a server refusing the client's address (a DNSBL
+         * listing of this gateway, a misconfiguration), which says
+         * nothing about the recipients and may pass; the queue lifetime
+         * still ends it */
+        session_error(err, why, dsn);
+        dsn[0] = '4';
+        g_clear_error(&err);
+        return SESS_TEMP;
+    }
+    st = smg_smtpc_ehlo(c, &err);
     if (st != SMG_OK) {
         session_error(err, why, dsn);
         g_clear_error(&err);
@@ -1288,7 +1299,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             break;
         }
     } else if (perm_fails > 0 && temp_fails == 0 && tls_fails == 0 && d->relay_host == NULL) {
-        /* (a relay's 5xx greeting defers, as the relay's lookup does) */
+        /* (a relay's 5xx to HELO defers, as the relay's lookup does) */
         if (dsn[0] != '5')
             dsn[0] = '5';
         settle_all(group, FATE_BOUNCED, dsn, why, last_relay, last_mta, FALSE);

@@ -12,7 +12,8 @@
 # looked up per attempt; a UTF-8
 # domain is looked up as its xn-- form; a killed
 # worker's claimed message is recovered by its successor; a 554
-# greeting bounces; a message larger than the server's SIZE bounces.
+# greeting skips the host and defers when every host gives it; a message
+# larger than the server's SIZE bounces.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -45,6 +46,12 @@ drop.test. MX 10 mx.drop.test.
 mx.drop.test. A 127.0.0.22
 greet.test. MX 10 mx.greet.test.
 mx.greet.test. A 127.0.0.23
+# two MX hosts that both greet with 554; a 554 primary with a working backup
+greet2.test. MX 10 mx.greet.test.
+greet2.test. MX 20 mx2.greet.test.
+mx2.greet.test. A 127.0.0.23
+greetfb.test. MX 10 mx.greet.test.
+greetfb.test. MX 20 mx.fault.test.
 small.test. MX 10 mx.small.test.
 mx.small.test. A 127.0.0.24
 broken.test. MX 10 mx.broken.test.
@@ -187,15 +194,22 @@ unset ARRIVAL
 spool_msg send.mta01 H1 a@cust.test x@hang.test
 spool_msg send.mta01 R1 a@cust.test x@drop.test
 spool_msg send.mta01 G1 a@cust.test x@greet.test
+spool_msg send.mta01 G3 a@cust.test x@greet2.test
+spool_msg send.mta01 G4 a@cust.test x@greetfb.test
 spool_msg send.mta01 S1 a@cust.test x@small.test
 send "$(date +%s)"
 log=$(cat "$T/send.log")
 like "a hang after the data times out and defers" 'H1: to=<x@hang.test>, .*dsn=4.4.2, status=deferred \(conversation with mx.hang.test\[127.0.0.21\]:[0-9]+ timed out while waiting for the reply to the end of data\)' "$log"
 like "a drop mid-DATA defers" 'R1: to=<x@drop.test>, .*dsn=4.4.2, status=deferred \(lost connection with mx.drop.test\[127.0.0.22\]:[0-9]+ while' "$log"
-like "a 554 greeting bounces" 'G1: to=<x@greet.test>, .*dsn=5.7.1, status=bounced \(mx.greet.test\[127.0.0.23\]:[0-9]+ refused to talk to me: 554 5.7.1 no service for you\)' "$log"
+# a 554 greeting is skipped and defers, as in Postfix (smtp_skip_5xx_greeting)
+like "a 554 greeting defers" 'G1: to=<x@greet.test>, .*dsn=4.7.1, status=deferred \(mx.greet.test\[127.0.0.23\]:[0-9]+ refused to talk to me: 554 5.7.1 no service for you\)' "$log"
+like "a 554 greeting from every MX host defers" 'G3: to=<x@greet2.test>, .*dsn=4.7.1, status=deferred \(mx2.greet.test\[127.0.0.23\]:[0-9]+ refused to talk to me: 554' "$log"
+like "a 554 primary: the backup takes it" 'G4: to=<x@greetfb.test>, relay=mx.fault.test\[127.0.0.20\].*status=sent' "$log"
 ok "hang: deferred" test -f "$SPOOL/deferred.mta01/new/H1"
 ok "drop: deferred" test -f "$SPOOL/deferred.mta01/new/R1"
-ok "554: NDR" test -f "$SPOOL/sign/new/G1N1"
+ok "554: deferred" test -f "$SPOOL/deferred.mta01/new/G1"
+ok "554: no NDR" test ! -e "$SPOOL/sign/new/G1N1"
+ok "554 from every host: deferred, no NDR" test -f "$SPOOL/deferred.mta01/new/G3" -a ! -e "$SPOOL/sign/new/G3N1"
 # the same 554 from a relay gateway's relay defers: it is the gateway's own
 # setting, not the recipients' fault
 cat >>"$T/smg.conf" <<EOF
