@@ -9,6 +9,23 @@
 
 #include "lib/tls.h"
 
+/*
+ * no_passphrase - pem_password_cb that gives no pass phrase.  Without it
+ * OpenSSL asks for one on /dev/tty or, where there is none (inetd,
+ * systemd Accept=yes), reads it from stdin: the SMTP client's connection,
+ * which could then guess the pass phrase a connection at a time, or hold
+ * the process, before any time-out, by sending no line at all.
+ */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void) buf;
+    (void) size;
+    (void) rwflag;
+    (void) u;
+    return 0;
+}
+
 /* ssl_reason - the last OpenSSL error as text (static buffer) */
 static const char *
 ssl_reason(void)
@@ -37,6 +54,7 @@ smg_tls_server_ctx(const char *cert, const char *key, SSL_CTX **out,
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE
                                  | SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         smg_set_error(err, SMG_CONFIG, NULL, "cannot load certificate %s: %s",
                       cert, ssl_reason());
@@ -44,7 +62,8 @@ smg_tls_server_ctx(const char *cert, const char *key, SSL_CTX **out,
         return SMG_CONFIG;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        smg_set_error(err, SMG_CONFIG, NULL, "cannot load key %s: %s", key,
+        smg_set_error(err, SMG_CONFIG, NULL,
+                      "cannot load key %s (it must not be encrypted): %s", key,
                       ssl_reason());
         SSL_CTX_free(ctx);
         return SMG_CONFIG;

@@ -20,7 +20,9 @@
 /*
  * smg_tls_server_ctx - a server context with cert (PEM chain) and key.
  * SMG_CONFIG with err when a file is missing, unreadable or the key does
- * not match the certificate.
+ * not match the certificate, or the key is encrypted: no pass phrase is
+ * ever asked for (OpenSSL would read it from stdin, the SMTP client, where
+ * there is no terminal).
  */
 enum smg_status smg_tls_server_ctx(const char *cert, const char *key,
                                    SSL_CTX **out,

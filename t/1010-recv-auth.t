@@ -139,4 +139,24 @@ start_recv
 out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read 'send:QUIT\r\n' read)
 like "no TLS configured: 454 4.7.0 TLS not available" '^S: 454 4.7.0 TLS not available' "$out"
 unlike "STARTTLS not offered" 'STARTTLS$' "$(printf '%s\n' "$out" | grep '^S: 250')"
+
+# an encrypted key: no pass phrase is asked for; OpenSSL would read it from
+# stdin, the client's connection in inetd mode (setsid: no /dev/tty)
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -aes256 \
+    -pass pass:hunter2 -out "$T/tls/enckey.pem" >/dev/null 2>&1 \
+    && openssl req -x509 -key "$T/tls/enckey.pem" -passin pass:hunter2 \
+        -subj "/CN=out.test" -days 2 -out "$T/tls/enccert.pem" >/dev/null 2>&1 \
+    || bail "openssl cannot make an encrypted test key"
+write_conf <<EOF2
+recv.auth = off
+recv.tls_cert = $T/tls/enccert.pem
+recv.tls_key = $T/tls/enckey.pem
+EOF2
+out=$(printf 'hunter2\nEHLO c.test\r\nQUIT\r\n' \
+    | timeout 20 setsid -w "$SMG_RECV" -c "$T/smg.conf" --log stderr 2>"$T/enc.err")
+is "encrypted key, its pass phrase sent by the client: exit 78" 78 $?
+is "  ... and no greeting" "" "$out"
+unlike "  ... no pass phrase prompt" 'pass phrase' "$(cat "$T/enc.err")"
+like "  ... the key named, and why" 'cannot load key .*enckey.pem \(it must not be encrypted\)' \
+    "$(cat "$T/enc.err")"
 done_testing
