@@ -2,7 +2,9 @@
 # 9030-install.t - make install and make uninstall, with Debian's layout
 # (README.md: --prefix=/usr --sysconfdir=/etc --localstatedir=/var) moved
 # under a temporary root: the eight programs, the man pages, the rules, the
-# example smg.conf, the systemd units, the cron file and the inetd line;
+# example smg.conf, the systemd units, the cron file and the inetd line,
+# the sysusers.d and tmpfiles.d files (which make the smg user and the
+# folders of the units' ReadWritePaths=, checked in a root of their own);
 # every path a unit, the cron file and the inetd line run is the installed
 # program (no @sbindir@ left, no path rewritten twice), systemd-analyze
 # verify accepts every unit, the installed smg-recv accepts the installed
@@ -87,6 +89,27 @@ for u in $UNITS; do
     is "systemd-analyze verify $v exits 0" 0 $rc
     is "systemd-analyze verify $v finds nothing" "" "$out"
     [ "$v" = "$u" ] || rm -f "$UNITDIR/$v"
+done
+
+# the smg user and the folders the units need, as systemd makes them at
+# boot (and README step 2 now): in a root of their own, so that uninstall
+# below finds only what make install wrote
+ok "sysusers.d/smg.conf installed, mode 644" test "$(stat -c %a "$R/usr/lib/sysusers.d/smg.conf")" = 644
+ok "tmpfiles.d/smg.conf installed, mode 644" test "$(stat -c %a "$R/usr/lib/tmpfiles.d/smg.conf")" = 644
+B="$T/boot"
+mkdir -p "$B/etc" "$B/usr/lib"
+cp -r "$R/usr/lib/sysusers.d" "$R/usr/lib/tmpfiles.d" "$B/usr/lib/"
+systemd-sysusers --root="$B" smg.conf >"$T/sysusers.out" 2>&1
+is "systemd-sysusers smg.conf exits 0" 0 "$?"
+smg_uid=$(awk -F: '$1 == "smg" { print $3 }' "$B/etc/passwd")
+like "  and makes the system user smg" '^[0-9]+$' "$smg_uid"
+systemd-tmpfiles --create --root="$B" smg.conf >"$T/tmpfiles.out" 2>&1
+is "systemd-tmpfiles --create smg.conf exits 0" "0 " "$? $(cat "$T/tmpfiles.out")"
+rwp=$(cd "$UNITDIR" && sed -n 's/^ReadWritePaths=//p' $UNITS | tr ' ' '\n' | sort -u)
+is "the units' ReadWritePaths= are the two folders tmpfiles makes" \
+    "$(printf '/var/lib/smg\n/var/spool/smg')" "$rwp"
+for d in $rwp; do
+    is "  $d made, smg's, mode 750" "$smg_uid 750" "$(stat -c '%u %a' "$B$d" 2>&1)"
 done
 
 out=$("$R/usr/sbin/smg-recv" -n -c "$R/etc/smg/smg.conf.example" 2>&1 >/dev/null)
