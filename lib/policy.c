@@ -204,6 +204,9 @@ smg_policy_load_data(const char *text, const char *name, struct smg_policy **out
 {
     struct smg_policy *p = smg_policy_empty();
     char **lines = g_strsplit(text, "\n", -1);
+    /* "sender rcpt" -> line: a pair given twice is found in O(1), so a
+     * table of many thousand lines loads in linear time */
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     unsigned lineno = 0;
 
     *out = NULL;
@@ -212,6 +215,8 @@ smg_policy_load_data(const char *text, const char *name, struct smg_policy **out
         char *hash = strchr(line, '#');
         const char *why = NULL;
         struct rule r;
+        char *pair;
+        guint first;
 
         lineno++;
         if (hash != NULL)
@@ -222,24 +227,25 @@ smg_policy_load_data(const char *text, const char *name, struct smg_policy **out
             smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: %s", name, lineno, why);
             goto fail;
         }
-        for (guint i = 0; i < p->rules->len; i++) {
-            const struct rule *o = &g_array_index(p->rules, struct rule, i);
-
-            if (strcmp(o->sender, r.sender) == 0 && strcmp(o->rcpt, r.rcpt) == 0) {
-                smg_set_error(err, SMG_CONFIG, NULL,
-                              "%s:%u: %s %s given twice (first on line %u)",
-                              name, lineno, r.sender, r.rcpt, o->r.line);
-                rule_clear(&r);
-                goto fail;
-            }
+        pair = g_strconcat(r.sender, " ", r.rcpt, NULL);
+        first = GPOINTER_TO_UINT(g_hash_table_lookup(seen, pair));
+        if (first != 0) {
+            smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: %s given twice (first on line %u)",
+                          name, lineno, pair, first);
+            g_free(pair);
+            rule_clear(&r);
+            goto fail;
         }
+        g_hash_table_insert(seen, pair, GUINT_TO_POINTER(lineno));
         g_array_append_val(p->rules, r);
     }
     g_strfreev(lines);
+    g_hash_table_destroy(seen);
     *out = p;
     return SMG_OK;
 fail:
     g_strfreev(lines);
+    g_hash_table_destroy(seen);
     smg_policy_free(p);
     return SMG_CONFIG;
 }
