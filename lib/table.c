@@ -25,15 +25,27 @@ enum smg_status
 smg_table_read(const char *path, const char *what, smg_table_fn fn, void *ctx,
                GError **err)
 {
-    char *text = NULL;
+    char *text = NULL, *nul;
     char **lines;
+    gsize len = 0;
     GError *gerr = NULL;
     enum smg_status st = SMG_OK;
 
-    if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+    if (!g_file_get_contents(path, &text, &len, &gerr)) {
         smg_set_error(err, SMG_CONFIG, NULL, "cannot read %s %s: %s", what, path,
                       gerr->message);
         g_error_free(gerr);
+        return SMG_CONFIG;
+    }
+    /* the lines would end at a NUL byte (a file cut by a crash, an
+     * editor's UTF-16) and every line after it would be lost unsaid */
+    if ((nul = memchr(text, '\0', len)) != NULL) {
+        unsigned lineno = 1;
+
+        for (const char *c = text; c < nul; c++)
+            lineno += *c == '\n';
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: NUL byte in the %s", path, lineno, what);
+        g_free(text);
         return SMG_CONFIG;
     }
     lines = g_strsplit(text, "\n", -1);

@@ -27,7 +27,8 @@ typedef enum smg_status (*smg_table_fn)(void *ctx, const char *path, unsigned li
 
 /*
  * smg_table_read - call fn for each line of the table file at path.  A
- * file that cannot be read is SMG_CONFIG, "cannot read WHAT PATH: why".
+ * file that cannot be read is SMG_CONFIG, "cannot read WHAT PATH: why";
+ * one with a NUL byte is SMG_CONFIG, "PATH:LINE: NUL byte in the WHAT".
  */
 enum smg_status smg_table_read(const char *path, const char *what, smg_table_fn fn,
                                void *ctx, GError **err);

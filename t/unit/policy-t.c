@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "lib/policy.h"
 #include "t/tap/basic.h"
 
@@ -211,6 +213,27 @@ main(void)
        "duplicate among others, its first line named: %s", e);
     g_free(e);
     ok(load_linear(), "32000 rules load in time linear in their number");
+    {
+        /* a NUL byte ended the text: the rules after it were lost, and
+         * bank.test went from verify/reject to may/defer unsaid */
+        char *dir = g_dir_make_tmp("smg-policy-XXXXXX", NULL);
+        char *path = g_build_filename(dir, "tls_policy", NULL);
+        static const char nul[] = "*  a.test  encrypt\n*  b.test  may # \0\n"
+                                  "*  bank.test  verify  reject\n";
+
+        if (dir == NULL || !g_file_set_contents(path, nul, sizeof nul - 1, NULL))
+            bail("cannot write the policy file");
+        p = NULL;
+        is_int(SMG_CONFIG, smg_policy_load(path, &p, &err), "a NUL byte is a config error");
+        ok(p == NULL && err != NULL && strstr(err->message, "tls_policy:2: NUL byte") != NULL,
+           "naming the file and line: %s", err != NULL ? err->message : "none");
+        smg_policy_free(p);
+        g_clear_error(&err);
+        g_unlink(path);
+        g_rmdir(dir);
+        g_free(path);
+        g_free(dir);
+    }
     ok(smg_policy_load("/nonexistent/policy", &p, &err) == SMG_CONFIG
            && strstr(err->message, "cannot read TLS policy") != NULL,
        "missing file: config error");

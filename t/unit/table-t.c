@@ -35,7 +35,7 @@ main(void)
     GError *err = NULL;
     char **w;
 
-    plan(12);
+    plan(16);
     test_write_file(path, "# a comment line\n"
                           "\n"
                           "  key1   value one  \n"
@@ -53,6 +53,22 @@ main(void)
            "the line function's error stops the reading");
     ok(err != NULL && strstr(err->message, "t:2: stop here") != NULL, "and is returned");
     is_string("1:a=1|", seen->str, "no line after it is read");
+    g_clear_error(&err);
+
+    /* a NUL byte would end the text there: the lines after it were lost */
+    g_string_truncate(seen, 0);
+    if (!g_file_set_contents(path, "a 1\nb 2\0garbage\nc 3\n", 21, NULL))
+        bail("cannot write %s", path);
+    is_int(SMG_CONFIG, smg_table_read(path, "test table", collect, seen, &err),
+           "a NUL byte is a configuration error");
+    ok(err != NULL && strstr(err->message, "t:2: NUL byte in the test table") != NULL,
+       "that names the file and the line (%s)", err != NULL ? err->message : "none");
+    is_string("", seen->str, "and no line is taken");
+    g_clear_error(&err);
+    if (!g_file_set_contents(path, "\0", 1, NULL))
+        bail("cannot write %s", path);
+    is_int(SMG_CONFIG, smg_table_read(path, "test table", collect, seen, &err),
+           "a NUL byte first, too");
     g_clear_error(&err);
 
     is_int(SMG_CONFIG, smg_table_read("/nonexistent/table", "test table", collect, seen, &err),
