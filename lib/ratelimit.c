@@ -458,6 +458,20 @@ smg_ratelimit_take(struct smg_ratelimit *rl, const char *customer,
     name = smg_ratelimit_file_name(customer);
     fd = openat(rl->dirfd, name,
                 O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        /* the folder was removed since it was opened (an operator
+         * resetting every customer): a worker of the pool, which keeps
+         * rl for many sessions, would refuse all mail until it ends */
+        close(rl->dirfd);
+        rl->dirfd = -1;
+        st = open_dir(rl, err);
+        if (st != SMG_OK) {
+            g_free(name);
+            return st;
+        }
+        fd = openat(rl->dirfd, name,
+                    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    }
     if (fd < 0) {
         smg_set_error(err, SMG_TEMPFAIL, NULL, "%s/%s: cannot open: %s",
                       rl->dir, name, g_strerror(errno));

@@ -536,6 +536,29 @@ test_unusable(void)
     g_free(state);
 }
 
+/* test_removed - the state folder removed under an open rl is made anew */
+static void
+test_removed(void)
+{
+    char *state = new_state("removed");
+    char *dir = g_build_filename(state, "ratelimit", NULL);
+    char *file = state_path(state, "c");
+    struct smg_ratelimit *rl = must_open("rate_limit = 3/min", state);
+
+    is_int(3, takes(rl, "c", T0, 5), "3 of 5 admitted");
+    /* what an operator does to reset every customer, while a worker of
+     * smg-recv's pool keeps rl (and its folder) open for its sessions */
+    if (g_unlink(file) < 0 || g_rmdir(dir) < 0)
+        bail("cannot remove %s", dir);
+    is_int(3, takes(rl, "c", T0 + SEC, 5),
+           "folder removed: made anew, the customer starts afresh");
+    ok(g_file_test(file, G_FILE_TEST_IS_REGULAR), "its state is in the new folder");
+    smg_ratelimit_free(rl);
+    g_free(file);
+    g_free(dir);
+    g_free(state);
+}
+
 /* test_names - customer names become safe file names */
 static void
 test_names(void)
@@ -594,6 +617,7 @@ main(void)
     test_corrupt();
     test_unusable();
     test_names();
+    test_removed();
     test_tmpdir_free(tmp);
     return 0;
 }
