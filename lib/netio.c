@@ -350,7 +350,11 @@ handshake(struct smg_netio *io, gboolean server, GError **err)
             char buf[256] = "";
             if (e != 0)
                 ERR_error_string_n(e, buf, sizeof buf);
-            smg_set_error(err, SMG_TEMPFAIL, "4.7.5", "TLS handshake failed: %s%s%s",
+            /* a time-out is the connection's, as any other (4.4.2):
+               smg-recv ends such a session with 75 */
+            smg_set_error(err, SMG_TEMPFAIL,
+                          rc == SMG_NETIO_TIMEOUT ? "4.4.2" : "4.7.5",
+                          "TLS handshake failed: %s%s%s",
                           smg_netio_rc_name(rc), *buf ? ": " : "", buf);
             SSL_free(io->ssl);
             io->ssl = NULL;

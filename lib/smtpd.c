@@ -329,6 +329,10 @@ do_starttls(struct session *s, const struct smg_smtp_cmd *cmd)
     reply(s, 220, "2.0.0", "Ready to start TLS");
     if (smg_netio_tls_accept(s->io, s->env->tls, &err) != SMG_OK) {
         smg_log_info("client=%s, tls=failed, reason=%s", s->client, err->message);
+        /* a time-out ends the session with 75, wherever it happens (no
+           421: the connection is neither clear text nor TLS now) */
+        if (g_str_has_prefix(err->message, "4.4.2 "))
+            s->result = SMG_TEMPFAIL;
         g_error_free(err);
         s->quit = TRUE;
         return;

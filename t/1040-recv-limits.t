@@ -1,8 +1,8 @@
 #!/bin/bash
 # 1040-recv-limits.t - every limit of smg-recv with its reply: message size
 # (declared and real), recipients, command and data line length, header
-# size, command and DATA time-outs (also of a line sent a byte at a time,
-# or replies read slowly), error and junk-command counters, messages per
+# size, command, DATA and TLS handshake time-outs (also of a line sent a
+# byte at a time, or replies read slowly), error and junk-command counters, messages per
 # session, and a 20 MB message that fits.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
@@ -145,6 +145,15 @@ is "no temporary file" 0 "$(count_files "$SPOOL/check/tmp")"
     "$SMG_RECV" -c "$T/smg.conf" --log stderr --client 192.0.2.9 >"$T/stalled.out" 2>/dev/null
 is "time-out in DATA, standard input: exit 75" 75 "$?"
 like "  ... after 421 4.4.2" '^421 4.4.2' "$(cat "$T/stalled.out")"
+
+# and so does one in the TLS handshake: STARTTLS, then half a ClientHello
+# (a record header promising 512 bytes, 5 of them sent) and silence
+( printf 'EHLO c.test\r\n'; sleep 0.3; printf 'STARTTLS\r\n'; sleep 0.3
+  printf '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03'; sleep 3 ) |
+    "$SMG_RECV" -c "$T/smg.conf" --log stderr --client 192.0.2.9 >"$T/stalled.out" 2>"$T/stalled.err"
+is "time-out in the TLS handshake, standard input: exit 75" 75 "$?"
+like "  ... logged as a time-out" 'tls=failed, reason=4\.4\.2 TLS handshake failed: timeout' \
+    "$(cat "$T/stalled.err")"
 
 # too many errors
 out=$(raw $hello 'send:FOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\n' readall)
