@@ -120,15 +120,19 @@ valid_domain(const char *d)
 static int
 match_score(const char *pattern, const char *domain)
 {
-    size_t pl, dl;
+    size_t pl, dl = strlen(domain);
 
+    /* "bank.test." is the name "bank.test" (its root label written out),
+     * which DNS, and so the MX lookup, takes for the same: it must not
+     * escape that name's rule into the default */
+    if (dl > 1 && domain[dl - 1] == '.')
+        dl--;
     if (strcmp(pattern, "*") == 0)
         return 0;
-    if (pattern[0] != '.')
-        return g_ascii_strcasecmp(pattern, domain) == 0 ? SCORE_EXACT : -1;
     pl = strlen(pattern);
-    dl = strlen(domain);
-    if (dl > pl && g_ascii_strcasecmp(domain + dl - pl, pattern) == 0)
+    if (pattern[0] != '.')
+        return dl == pl && g_ascii_strncasecmp(pattern, domain, dl) == 0 ? SCORE_EXACT : -1;
+    if (dl > pl && g_ascii_strncasecmp(domain + dl - pl, pattern, pl) == 0)
         return (int) pl;
     return -1;
 }

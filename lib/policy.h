@@ -77,8 +77,8 @@ void smg_policy_free(struct smg_policy *p);
 
 /*
  * smg_policy_lookup - the rule for sender_domain ("" for the null sender)
- * and rcpt_domain, compared case-insensitively.  Never fails; the default
- * rule has line 0.
+ * and rcpt_domain, compared case-insensitively and without a trailing dot
+ * ("bank.test." is "bank.test").  Never fails; the default rule has line 0.
  */
 struct smg_policy_rule smg_policy_lookup(const struct smg_policy *p,
                                          const char *sender_domain,

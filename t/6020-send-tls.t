@@ -5,7 +5,8 @@
 # acts as the rule says (reject: an NDR saying TLS could not be
 # established; hold: hold/ and a delay notice, released by an operator
 # or expired into an NDR; defer: retried); verify checks the chain and
-# the MX host name (a wrong name fails); a 421 to the EHLO after a
+# the MX host name (a wrong name fails, also written with a trailing
+# dot); a 421 to the EHLO after a
 # handshake that worked is no TLS failure (deferred, not rejected); a
 # relay given as an address literal is verified by the certificate's IP
 # addresses.
@@ -98,6 +99,18 @@ is "wrong name: nothing delivered" "$n" "$(received tlsmta)"
 like "wrong name: bounced (reject)" 'WRONG1: to=<x@wrong.test>, .*dsn=5.7.10, status=bounced \(TLS could not be established with mx-wrong.test\[127.0.0.30\]:[0-9]+: certificate of mx-wrong.test not verified: [Hh]ostname mismatch\)' "$log"
 ok "wrong name: NDR" test -f "$SPOOL/sign/new/WRONG1N1"
 like "wrong name: NDR says TLS could not be established" 'TLS could not be established' "$(cat "$SPOOL/sign/new/WRONG1N1")"
+
+# the same domain with its root label written out is the same name to DNS
+# (the MX lookup finds it), so to the policy too: it was may, and the
+# envelope went to the server whose certificate does not carry the name
+# (this one refuses the address; one that strips the dot, as Postfix
+# does, takes the message)
+: >"$T/send.log"
+spool_msg send.mta01 WRONG2 a@cust.test x@wrong.test.
+send
+log=$(cat "$T/send.log")
+is "trailing dot: nothing delivered" "$n" "$(received tlsmta)"
+like "trailing dot: the rule of wrong.test applies (reject)" 'WRONG2: to=<x@wrong.test.>, .*dsn=5.7.10, status=bounced \(TLS could not be established with mx-wrong.test\[127.0.0.30\]:[0-9]+: certificate of mx-wrong.test not verified: [Hh]ostname mismatch\)' "$log"
 
 # --- encrypt to a clear-text receiver --------------------------------------
 : >"$T/send.log"

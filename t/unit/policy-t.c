@@ -178,6 +178,17 @@ main(void)
     is_string("encrypt/hold", rule(p, "cust.test", "mx.bank.test"),
               "recipient specificity beats sender specificity");
     is_string("none/defer", rule(p, "cust.test", "plain.test"), "none level");
+    /* the root label written out names the same domain (DNS takes it so) */
+    is_string("verify/reject", rule(p, "other.test", "bank.test."), "trailing dot: exact");
+    is_string("verify/reject", rule(p, "other.test", "Bank.Test."), "trailing dot, any case");
+    is_string("encrypt/hold", rule(p, "other.test", "mx.bank.test."), "trailing dot: .parent");
+    is_string("dane/hold", rule(p, "cust.test.", "bank.test."), "trailing dot: sender too");
+    is_string("encrypt/defer", rule(p, "sub.cust.test.", "bank.test"),
+              "trailing dot: sender .parent");
+    is_string("may/defer", rule(p, "other.test", "bank.test.."), "two dots: no such name");
+    is_string("may/defer", rule(p, "other.test", "."), "the root alone: *");
+    is_string("encrypt/hold", rule(p, "other.test", "eu.bank.test."),
+              ".eu.bank.test does not match itself with a dot either");
     smg_policy_free(p);
 
     p = smg_policy_empty();
