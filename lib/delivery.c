@@ -54,6 +54,7 @@
 #define MAX_RCPTS 100       /* recipients per transaction (RFC 5321 4.5.3.1.8) */
 #define RECORD_PATIENCE 600 /* s a run that ends tries to write an outcome */
 #define MAX_CACHED 32       /* idle connections kept */
+#define MAX_DOWN 1000       /* destinations remembered as unreachable */
 #define IDLE_POLL_MS 1000
 #define HOLD_SCAN_S 60
 
@@ -82,6 +83,7 @@ struct smg_delivery {
     struct smg_policy *policy;
     SSL_CTX *ssl_ctx;
     GPtrArray *cache; /* of struct conn * */
+    GHashTable *down; /* connection key -> struct down: no server reachable */
     gint64 lifetime, backoff_min, backoff_max, delay_warning, hold_expiry;
     gint64 reuse_time, reuse_limit;
     double factor;
@@ -110,6 +112,33 @@ struct rstate {
     char *note;       /* why a server's reply bounced later (expiry), or NULL */
     gboolean relayed; /* sent to a server without DSN, with NOTIFY=SUCCESS */
 };
+
+/*
+ * A destination (a connection key) where no server could be reached (no
+ * connection, no greeting, a DNS failure): until `until`, its other
+ * messages are deferred without trying, as Postfix's queue manager
+ * suspends a dead destination.  Otherwise every message to a domain whose
+ * hosts drop SYNs costs MAX_CONNECT_TRIES connect time-outs, and a batch
+ * of them holds the worker and all the mail behind it for hours.
+ */
+struct down {
+    char *why;
+    char dsn[16];
+    char *relay, *mta;
+    time_t until;
+};
+
+/* down_free - free a struct down */
+static void
+down_free(gpointer p)
+{
+    struct down *w = p;
+
+    g_free(w->why);
+    g_free(w->relay);
+    g_free(w->mta);
+    g_free(w);
+}
 
 /* Why a connection to one address could not be used. */
 enum sess {
@@ -383,6 +412,7 @@ smg_delivery_new(const struct smg_conf *conf, const char *name,
     d->bounce_queue = g_strdup(smg_conf_str(conf, "send", "bounce_queue"));
     d->bounce_size_limit = (gsize) smg_conf_int(conf, "send", "bounce_size_limit");
     d->cache = g_ptr_array_new();
+    d->down = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, down_free);
     if (d->backoff_max < d->backoff_min) {
         smg_set_error(err, SMG_CONFIG, NULL,
                       "%s: [send] backoff_max is less than backoff_min",
@@ -446,6 +476,8 @@ smg_delivery_free(struct smg_delivery *d)
         smg_delivery_close_all(d);
         g_ptr_array_free(d->cache, TRUE);
     }
+    if (d->down != NULL)
+        g_hash_table_destroy(d->down);
     g_free(d->name);
     g_free(d->q_send);
     g_free(d->q_deferred);
@@ -1131,6 +1163,65 @@ host_tlsa(struct smg_delivery *d, const char *host, unsigned port,
     return SESS_OK;
 }
 
+/* down_expired - GHRFunc: whether a struct down has run out at *now */
+static gboolean
+down_expired(gpointer key, gpointer value, gpointer now)
+{
+    (void) key;
+    return ((struct down *) value)->until <= *(time_t *) now;
+}
+
+/*
+ * down_note - remember that no server of destination key could be
+ * reached, for backoff_min (the wait before a deferred message's next
+ * attempt)
+ */
+static void
+down_note(struct smg_delivery *d, const char *key, const char *why, const char *dsn,
+          const char *relay, const char *mta)
+{
+    time_t now = smg_delivery_now(d);
+    struct down *w;
+
+    if (d->backoff_min <= 0)
+        return;
+    if (g_hash_table_size(d->down) >= MAX_DOWN) {
+        g_hash_table_foreach_remove(d->down, down_expired, &now);
+        if (g_hash_table_size(d->down) >= MAX_DOWN)
+            g_hash_table_remove_all(d->down);
+    }
+    w = g_new0(struct down, 1);
+    w->why = g_strdup(why);
+    g_strlcpy(w->dsn, dsn, sizeof w->dsn);
+    w->dsn[0] = '4';
+    w->relay = g_strdup(relay);
+    w->mta = g_strdup(mta);
+    w->until = now + (time_t) d->backoff_min;
+    g_hash_table_replace(d->down, g_strdup(key), w);
+}
+
+/*
+ * down_check - when destination key is remembered as unreachable, defer
+ * group's pending recipients with that reason and return TRUE
+ */
+static gboolean
+down_check(struct smg_delivery *d, const char *key, GPtrArray *group)
+{
+    struct down *w = g_hash_table_lookup(d->down, key);
+    char *why;
+
+    if (w == NULL)
+        return FALSE;
+    if (w->until <= smg_delivery_now(d)) {
+        g_hash_table_remove(d->down, key);
+        return FALSE;
+    }
+    why = g_strdup_printf("delivery temporarily suspended: %s", w->why);
+    settle_all(group, FATE_DEFERRED, w->dsn, why, w->relay, w->mta, FALSE);
+    g_free(why);
+    return TRUE;
+}
+
 /* deliver_domain - settle the fate of every recipient in group */
 static void
 deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
@@ -1148,6 +1239,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     char *skip = NULL; /* "host[addr]:port" just tried on a cached connection */
     char dsn[16] = "4.4.1";
     unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0;
+    gboolean spoke = FALSE; /* a server took a session (this attempt) */
     enum sess s;
 
     /* a cached connection first */
@@ -1165,10 +1257,14 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
         }
         conn_free(k, FALSE);
     }
+    if (skip == NULL && down_check(d, key, group))
+        goto done;
     s = destination(d, domain, level == SMG_POLICY_DANE, &hosts, &mx_secure, &why, dsn);
     if (s != SESS_OK) {
         settle_all(group, s == SESS_PERM ? FATE_BOUNCED : FATE_DEFERRED, dsn, why,
                    NULL, NULL, FALSE);
+        if (s == SESS_TEMP && skip == NULL)
+            down_note(d, key, why, dsn, NULL, NULL);
         goto done;
     }
     for (guint h = 0; h < hosts->len && h < MAX_MX_HOSTS && tries < MAX_CONNECT_TRIES; h++) {
@@ -1257,6 +1353,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             g_free(last_mta);
             last_mta = g_strdup(host->name);
             if (s == SESS_OK) {
+                spoke = TRUE;
                 k->key = g_strdup(key);
                 if (!precheck(k, group, env, wire->len))
                     (void) transact(d, k, group, env, wire);
@@ -1307,6 +1404,8 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
         if (dsn[0] != '4')
             dsn[0] = '4';
         settle_all(group, FATE_DEFERRED, dsn, why, last_relay, last_mta, FALSE);
+        if (!spoke && skip == NULL && tls_fails == 0 && perm_fails == 0)
+            down_note(d, key, why, dsn, last_relay, last_mta);
     }
 done:
     if (hosts != NULL)

@@ -4,9 +4,10 @@
 # spam from the bad one's (the receivers' view of the client address is
 # asserted); MX preference with a dead first MX; A fallback without MX;
 # null MX (alone, or among other MX records) and a non-existent domain
-# bounce at once; one connection carries
-# several messages; dot-stuffing, no SMG-* field on the wire, DSN
-# parameters passed on (SIZE: 6010); one log line per recipient; watch
+# bounce at once; a domain with no reachable host is tried once, its other
+# messages deferred as suspended; one connection carries several
+# messages; dot-stuffing, no SMG-* field on the wire, DSN parameters
+# passed on (SIZE: 6010); one log line per recipient; watch
 # mode with two worker processes, a killed worker started again and the
 # workers ending with a killed parent; a relay gateway; BODY=8BITMIME.
 # SPDX-License-Identifier: MIT
@@ -39,6 +40,10 @@ mixnull.test. MX 0 .
 mixnull.test. MX 0 mx-good.test.
 latenull.test. MX 10 .
 latenull.test. MX 0 mx-good.test.
+# every MX host dead
+dead.test. MX 10 dead.backup.test.
+dead.test. MX 20 dead2.backup.test.
+dead2.backup.test. A 127.0.0.19
 EOF
 start_dns "$T/zone"
 gw_conf <<'EOF'
@@ -275,6 +280,23 @@ signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 os.execv(sys.argv[1], sys.argv[1:])' "$SEND" -c "$T/smg.conf" --gateway mta01 --spool -P 3 \
     2>/dev/null || RC=$?
 is "SIGCHLD ignored by the caller: --spool -P 3 ends with 0" 0 "$RC"
+
+# --- no host of a domain reachable: its other messages wait, untried ------
+# (as Postfix suspends a dead destination; else each message to a domain
+# whose hosts drop SYNs would cost five connect time-outs)
+for i in 1 2 3; do
+    spool_msg send.mta01 "DEAD$i" a@cust.test "d$i@dead.test"
+done
+spool_msg send.mta01 DEADOK a@cust.test ok@good.test
+"$SEND" -c "$T/smg.conf" --gateway mta01 --spool --log stderr 2>"$T/senddead.log"
+log=$(cat "$T/senddead.log")
+is "both dead hosts tried once in the run, not once per message" 2 \
+    "$(grep -c 'dead2\{0,1\}.backup.test\[127.0.0.19\]:[0-9]*: connect to' "$T/senddead.log")"
+is "the first message deferred with the hosts' reason, the others as suspended" \
+    "1 2" "$(grep -c 'DEAD[1-3]: to=<d[1-3]@dead.test>, relay=dead2.backup.test\[127.0.0.19\]:[0-9]*, .*dsn=4.4.1, status=deferred (connect to' "$T/senddead.log") $(grep -c 'DEAD[1-3]: to=<d[1-3]@dead.test>, relay=dead2.backup.test\[127.0.0.19\]:[0-9]*, .*dsn=4.4.1, status=deferred (delivery temporarily suspended: connect to' "$T/senddead.log")"
+like "another domain is delivered in the same run" 'DEADOK: to=<ok@good.test>, .*status=sent' "$log"
+is "all three wait in deferred/" 3 "$(in_queue deferred.mta01)"
+rm -f "$SPOOL"/deferred.mta01/new/DEAD*
 
 # --- config errors --------------------------------------------------------
 "$SEND" -c "$T/smg.conf" --gateway nosuch --spool 2>"$T/err.log"
