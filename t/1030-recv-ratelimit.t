@@ -1,7 +1,8 @@
 #!/bin/bash
 # 1030-recv-ratelimit.t - the per-customer rate limit: off by default,
 # 100 mails/min when on, per-customer overrides, exact under several
-# concurrent clients of the same customer (one smg-recv process each).
+# concurrent clients of the same customer (one smg-recv process each);
+# a state folder that cannot be made answers 451 4.3.0.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/recv.sh"
@@ -61,4 +62,16 @@ like "refusals logged with the customer" 'customer=customer1, reject=451 4.7.1 R
 out=$(client customer2 secret2 8)
 is "table override 5/min for customer2" 5 "$(printf '%s\n' "$out" | grep -c '^250$')"
 like "then 451 4.7.1" '451 4.7.1 Ratelimit reached' "$out"
+
+# state that cannot be kept refuses for now (no mail goes uncounted), and
+# an operator who removes the folder to start afresh needs no restart,
+# even of the workers that had it open
+rm -rf "$T/state/ratelimit"
+echo "not a folder" >"$T/state/ratelimit"
+out=$(client customer2 secret2 1)
+is "state unusable: 451 4.3.0" "451 4.3.0 Error: temporary failure, try again later" "$out"
+like "and the reason logged" 'ratelimit error: 4.3.0 .*/ratelimit: cannot create' "$(grep 'ratelimit error' "$T/recv.log")"
+rm -f "$T/state/ratelimit"
+out=$(client customer2 secret2 1)
+is "folder gone: made anew, customer2 (at its limit before) accepted" "250" "$out"
 done_testing
