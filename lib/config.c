@@ -47,7 +47,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"recv", "auth", SMG_CONF_CHOICE, "required", 0, 0, "required|optional|off"},
     {"recv", "credentials", SMG_CONF_PATH, SMG_SYSCONFDIR "/credentials", 0, 0, NULL},
     {"recv", "sender_domain_check", SMG_CONF_BOOL, "yes", 0, 0, NULL},
-    {"recv", "rate_limit", SMG_CONF_RATE, "off", 0, 0, NULL},
+    {"recv", "rate_limit", SMG_CONF_RATE, "off", 0, 1000000, NULL},
     {"recv", "rate_limit_table", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"recv", "max_message_size", SMG_CONF_SIZE, "52428800", 1024, 0, NULL},
     {"recv", "max_recipients", SMG_CONF_INT, "1000", 1, 100000, NULL},
@@ -398,6 +398,11 @@ check_value(const struct smg_conf_key *k, const char *text, char **why)
         gint64 n, per;
         if (!smg_conf_parse_rate(text, &n, &per)) {
             *why = g_strdup_printf("\"%s\" is not off or a rate (e.g. 100/min)", text);
+            return FALSE;
+        }
+        if (k->max != 0 && (double) n > k->max) {
+            *why = g_strdup_printf("%s: at most %.0f messages per period",
+                                   text, k->max);
             return FALSE;
         }
         return TRUE;

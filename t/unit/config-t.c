@@ -304,6 +304,10 @@ test_errors(void)
     load_error("\xEF\xBB\xBF[send]\nport = 25\nbogus = 1\n",
                "4.3.5 /etc/smg/t.conf:3: [send] bogus: unknown key",
                "BOM: lines still counted from 1");
+    load_error("[recv]\nrate_limit = 1000001/min\n",
+               "4.3.5 /etc/smg/t.conf:2: [recv] rate_limit: 1000001/min: "
+               "at most 1000000 messages per period",
+               "rate above smg-recv's maximum: refused with its line");
     load_error("[send]\nport = 25\nport = 26\n",
                "4.3.5 /etc/smg/t.conf:3: [send] port: set twice",
                "duplicate key");
@@ -700,7 +704,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(216);
+    plan(218);
     test_defaults();
     test_parsers();
     test_types();
