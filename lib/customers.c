@@ -22,6 +22,15 @@ domains_free(gpointer p)
     g_ptr_array_free(p, TRUE);
 }
 
+/* domain_ok - whether d is a domain name (not an address literal), in
+   A-labels or UTF-8 */
+static gboolean
+domain_ok(const char *d)
+{
+    return *d != '\0' && smg_addr_check_domain(d, strlen(d), SMG_ADDR_UTF8)
+           && !smg_addr_is_domain_literal(d);
+}
+
 /* table_line - one line "customer domain [domain ...]" of the table */
 static enum smg_status
 table_line(void *ctx, const char *path, unsigned lineno, char *customer, char *value,
@@ -56,8 +65,25 @@ table_line(void *ctx, const char *path, unsigned lineno, char *customer, char *v
     }
     /* keep the NULL last: each domain goes in before it (".example.com",
      * the domain and its subdomains, keeps its dot) */
-    for (guint i = 0; domains[i] != NULL; i++)
-        g_ptr_array_insert(doms, (gint) doms->len - 1, smg_addr_domain_key(domains[i]));
+    for (guint i = 0; domains[i] != NULL; i++) {
+        char *d = domains[i];
+        gsize n = strlen(d);
+
+        if (n > 1 && d[n - 1] == '.')
+            d[--n] = '\0'; /* "example.com." is example.com */
+        if (!domain_ok(d[0] == '.' ? d + 1 : d)) {
+            /* a typo ("a.test;b.test", "*") would match nothing, and
+             * every message of the customer be refused (553) */
+            smg_set_error(err, SMG_CONFIG, "4.3.5",
+                          "%s:%u: customer %s: \"%s\" is not a domain name "
+                          "(.%s for a domain and its subdomains)",
+                          path, lineno, customer, d,
+                          d[0] == '*' && d[1] == '.' ? d + 2 : "example.com");
+            g_strfreev(domains);
+            return SMG_CONFIG;
+        }
+        g_ptr_array_insert(doms, (gint) doms->len - 1, smg_addr_domain_key(d));
+    }
     g_strfreev(domains);
     return SMG_OK;
 }

@@ -738,6 +738,32 @@ test_domains(void)
     g_clear_error(&err);
     is_int(SMG_CONFIG, smg_customers_load("/nonexistent/x", &tbl, &err), "missing table");
     g_clear_error(&err);
+    {
+        static const char *const typos[][2] = {
+            {"c1 ok.test a.test;b.test\n", "\"a.test;b.test\" is not a domain name"},
+            {"c1 *\n", "\"*\" is not a domain name"},
+            {"c1 *.star.test\n", "(.star.test for a domain and its subdomains)"},
+            {"c1 [192.0.2.1]\n", "\"[192.0.2.1]\" is not a domain name"},
+            {"c1 ..test\n", "\"..test\" is not a domain name"},
+            {"c1 .\n", "\".\" is not a domain name"},
+        };
+        for (guint i = 0; i < G_N_ELEMENTS(typos); i++) {
+            test_write_file(bad, typos[i][0]);
+            is_int(SMG_CONFIG, smg_customers_load(bad, &tbl, &err), "a typo is refused: %s",
+                   typos[i][0]);
+            ok(err != NULL && strstr(err->message, "bad:1: customer c1: ") != NULL
+                   && strstr(err->message, typos[i][1]) != NULL,
+               "  ... naming line, customer and word (%s)", err != NULL ? err->message : "none");
+            g_clear_error(&err);
+        }
+        test_write_file(bad, "c1 dot.test. .sub.test.\n");
+        is_int(SMG_OK, smg_customers_load(bad, &tbl, &err), "a trailing dot is allowed");
+        ok(tbl != NULL && smg_customers_covers(smg_customers_domains(tbl, "c1"), "dot.test")
+               && smg_customers_covers(smg_customers_domains(tbl, "c1"), "a.sub.test"),
+           "  ... and ignored");
+        smg_customers_free(tbl);
+        tbl = NULL;
+    }
     ok(tbl_path != NULL, "t/data/scan-customer-domains exists");
     if (tbl_path != NULL) {
         is_int(SMG_OK, smg_customers_load(tbl_path, &tbl, &err), "example table loads");
