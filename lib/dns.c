@@ -892,7 +892,9 @@ smg_dns_domain_check(struct smg_dns *dns, const char *domain,
     ldns_rr_list_deep_free(rrs);
     if (rcode == LDNS_RCODE_NXDOMAIN)
         return domain_done(result, detail, SMG_DNS_DOMAIN_NONE, "nxdomain");
-    if (n > 0 && nulls == n)
+    /* any null MX, even beside others (which RFC 7505 3 forbids), as
+       smg-send and Postfix take it: mail to the domain bounces */
+    if (nulls > 0)
         return domain_done(result, detail, SMG_DNS_DOMAIN_NULLMX, "null mx");
     if (n > 0)
         return domain_done(result, detail, SMG_DNS_DOMAIN_OK, "mx");

@@ -88,6 +88,8 @@ like "--sender A-only domain" '^0 a-only\.test: ok \(a\)' "$(sender u@a-only.tes
 like "--sender NXDOMAIN" '^1 nxdomain\.test: none \(nxdomain\).*550 5\.1\.8 Sender Domain must resolve$' \
     "$(sender u@nxdomain.test)"
 like "--sender null MX" '^1 nullmx\.test: nullmx \(null mx\)' "$(sender u@nullmx.test)"
+like "--sender null MX beside another MX: a null MX, as smg-send takes it" \
+    '^1 mixednull\.test: nullmx \(null mx\)' "$(sender u@mixednull.test)"
 like "--sender no MX, A or AAAA" '^1 txt-only\.test: none' "$(sender u@txt-only.test)"
 like "--sender time-out: 451, exit 75" '^75 x\.timeout\.test: 4\.4\.3 .*451 4\.4\.3' "$(sender u@x.timeout.test)"
 like "--sender null sender" '^0 <>: null sender' "$(sender '<>')"
