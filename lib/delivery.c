@@ -768,7 +768,7 @@ open_session(struct smg_delivery *d, enum smg_policy_level level,
 
         g_free(*why);
         *why = w;
-        g_strlcpy(dsn, level == SMG_POLICY_DANE ? "4.7.5" : "4.7.5", 16);
+        g_strlcpy(dsn, "4.7.5", 16);
         g_free(desc);
         smg_smtpc_quit(c);
         return SESS_TLS;
