@@ -26,6 +26,7 @@
 #include "lib/keytable.h"
 #include "lib/log.h"
 #include "lib/table.h"
+#include "lib/tls.h"
 
 struct smg_keytable {
     char *path;
@@ -117,7 +118,8 @@ decode_pkey(const char *data, gsize len)
 
         if (bio != NULL) {
             /* the _ex form: not the one dkim.c answers from its cache */
-            pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, NULL, NULL, NULL, NULL);
+            pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, smg_tls_no_passphrase,
+                                              NULL, NULL, NULL);
             BIO_free(bio);
         }
         return pkey;
@@ -172,7 +174,8 @@ smg_keytable_key_parse(const char *data, gsize len, struct smg_dkim_key *key,
     BUF_MEM *mem = NULL;
 
     if (pkey == NULL) {
-        smg_set_error(err, SMG_CONFIG, NULL, "not a private key (PEM or DER)");
+        smg_set_error(err, SMG_CONFIG, NULL,
+                      "not a private key (PEM or DER, not encrypted)");
         return SMG_CONFIG;
     }
     switch (EVP_PKEY_get_base_id(pkey)) {

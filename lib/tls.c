@@ -10,14 +10,14 @@
 #include "lib/tls.h"
 
 /*
- * no_passphrase - pem_password_cb that gives no pass phrase.  Without it
- * OpenSSL asks for one on /dev/tty or, where there is none (inetd,
- * systemd Accept=yes), reads it from stdin: the SMTP client's connection,
- * which could then guess the pass phrase a connection at a time, or hold
- * the process, before any time-out, by sending no line at all.
+ * Without a callback OpenSSL asks for a pass phrase on /dev/tty or, where
+ * there is none (inetd, systemd Accept=yes), reads it from stdin: the SMTP
+ * client's connection (or smg-sign's message), which could then guess the
+ * pass phrase a connection at a time, or hold the process, before any
+ * time-out, by sending no line at all.
  */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
+int
+smg_tls_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
     (void) buf;
     (void) size;
@@ -54,7 +54,7 @@ smg_tls_server_ctx(const char *cert, const char *key, SSL_CTX **out,
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE
                                  | SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    SSL_CTX_set_default_passwd_cb(ctx, smg_tls_no_passphrase);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         smg_set_error(err, SMG_CONFIG, NULL, "cannot load certificate %s: %s",
                       cert, ssl_reason());

@@ -29,6 +29,13 @@ enum smg_status smg_tls_server_ctx(const char *cert, const char *key,
                                    GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
+ * smg_tls_no_passphrase - a pem_password_cb that gives none: for every key
+ * smg loads, so that an encrypted one fails to load instead of OpenSSL
+ * asking for its pass phrase on a terminal or, without one, on stdin.
+ */
+int smg_tls_no_passphrase(char *buf, int size, int rwflag, void *u);
+
+/*
  * smg_tls_client_ctx - a client context, TLS 1.2 and up; with verify, the
  * system trust store (or cafile if not NULL) and peer verification on.
  */

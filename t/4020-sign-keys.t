@@ -3,7 +3,8 @@
 # over an existing file) and prints a DNS record that a zone file takes;
 # --testkey looks the records up in a real DNS server (unbound) and
 # compares them with the KeyTable's keys; mail signed with the new keys
-# verifies with dkimpy.
+# verifies with dkimpy; an encrypted key is refused without a pass phrase
+# being asked for (or read from stdin).
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/dns.sh"
@@ -150,4 +151,22 @@ printf 'From: a@new.test\nTo: b@example.net\nSubject: new keys\n\nhello\n' |
     "$SMG_SIGN" -c "$T/smg.conf" >"$T/new.out" 2>/dev/null
 is "signed with the new keys: dkimpy" "pass a=rsa-sha256 d=new.test s=rsa1
 pass a=ed25519-sha256 d=new.test s=ed1" "$(verify_py "$T/new.out")"
+
+# an encrypted key: no pass phrase is asked for.  OpenSSL would read one
+# from stdin without a terminal (setsid), which in filter mode is the
+# message: its first line would unlock the key, or be swallowed
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -aes256 \
+    -pass pass:secret -out "$T/enc.key" 2>/dev/null
+chmod 600 "$T/enc.key"
+echo "enc._domainkey.enc.test enc.test:enc:$T/enc.key" >"$T/KeyTable.enc"
+echo "*@enc.test enc._domainkey.enc.test" >"$T/SigningTable.enc"
+sed -e "s|^keytable = .*|keytable = $T/KeyTable.enc|" \
+    -e "s|^signingtable = .*|signingtable = refile:$T/SigningTable.enc|" "$T/smg.conf" >"$T/enc.conf"
+printf 'secret\nFrom: a@enc.test\nTo: b@example.net\nSubject: x\n\nhello\n' |
+    setsid -w "$SMG_SIGN" -c "$T/enc.conf" >"$T/enc.out" 2>"$T/enc.err"
+is "encrypted key: exit 78, even with its pass phrase as stdin's first line" 78 $?
+unlike "encrypted key: no pass phrase asked for" 'pass phrase' "$(cat "$T/enc.err")"
+like "encrypted key: the error says why" 'enc\.key\): .*not a private key \(PEM or DER, not encrypted\)' \
+    "$(cat "$T/enc.err")"
+is "encrypted key: no output" "" "$(cat "$T/enc.out")"
 done_testing
