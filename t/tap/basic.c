@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -251,4 +252,14 @@ test_write_file(const char *path, const char *content)
 
     if (!g_file_set_contents(path, content, -1, &err))
         bail("cannot write %s: %s", path, err->message);
+}
+
+double
+test_cpu_ms(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
+           + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }

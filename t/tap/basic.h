@@ -41,6 +41,28 @@ char *test_file_path(const char *file);
 void test_write_file(const char *path, const char *content);
 
 /*
+ * TEST_TIME_JUDGED - whether this build's CPU time measures the code under
+ * test: not under AddressSanitizer, whose bookkeeping (its strstr, its
+ * large allocations) can grow faster than the input does.  Tests that
+ * compare CPU times (a linear-time check) still run both inputs there and
+ * check the results; the plain build, which scripts/test runs too, judges
+ * the time.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_TIME_JUDGED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_TIME_JUDGED 0
+#endif
+#endif
+#ifndef TEST_TIME_JUDGED
+#define TEST_TIME_JUDGED 1
+#endif
+
+/* test_cpu_ms - the CPU time (user and system) of this process so far, ms */
+double test_cpu_ms(void);
+
+/*
  * test_replay_fuzz - feed every file of t/fuzz/SUB/TARGET (a fuzzer's
  * corpus or regression inputs) to check, which returns how many of its
  * results were inconsistent; three tests: the folder opens, it held

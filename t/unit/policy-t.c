@@ -9,7 +9,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,36 +46,6 @@ load_err(const char *text)
     return msg;
 }
 
-/*
- * TIME_JUDGED - whether this build's CPU time tells the loading's: under
- * AddressSanitizer, g_strsplit's strstr is intercepted by one that takes
- * strlen of the rest of the text at every line, quadratic whatever the
- * table code does.  There load_linear still loads both and checks the
- * result, and the plain build, which scripts/test runs too, judges the
- * time (as rules-t does).
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define TIME_JUDGED 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TIME_JUDGED 0
-#endif
-#endif
-#ifndef TIME_JUDGED
-#define TIME_JUDGED 1
-#endif
-
-/* cpu_ms - the CPU time of this process so far, in milliseconds */
-static double
-cpu_ms(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
-           + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
 /* big_table - n distinct rules, the last one for last.test */
 static char *
 big_table(unsigned n)
@@ -97,8 +66,10 @@ big_table(unsigned n)
  * one: eight times the rules took 64 times as long (a table of 50000
  * lines some 15 s at every start of smg-send), eight times as long as
  * the eight small loads.  Held at under 3 times, with a 20 ms allowance
- * (not judged in a sanitizer build, TIME_JUDGED); an alarm of 300 s ends
- * a child that never finishes.
+ * (not judged in a sanitizer build, TEST_TIME_JUDGED: ASan's strstr under
+ * g_strsplit takes strlen of the rest of the text at every line, quadratic
+ * whatever the table code does); an alarm of 300 s ends a child that never
+ * finishes.
  */
 static gboolean
 load_linear(void)
@@ -109,7 +80,7 @@ load_linear(void)
     if (pid == 0) {
         /* smaller where the time is not judged: 32000 rules would take
          * ASan's strstr some 12 s */
-        unsigned n = TIME_JUDGED ? 4000 : 500;
+        unsigned n = TEST_TIME_JUDGED ? 4000 : 500;
         char *small = big_table(n), *big = big_table(8 * n);
         struct smg_policy *p = NULL;
         GError *err = NULL;
@@ -117,23 +88,23 @@ load_linear(void)
         gboolean good;
 
         alarm(300);
-        t0 = cpu_ms();
+        t0 = test_cpu_ms();
         for (int i = 0; i < 8; i++) {
             if (smg_policy_load_data(small, "small", &p, &err) != SMG_OK)
                 _exit(3);
             smg_policy_free(p);
         }
-        t1 = cpu_ms();
+        t1 = test_cpu_ms();
         if (smg_policy_load_data(big, "big", &p, &err) != SMG_OK)
             _exit(3);
-        t2 = cpu_ms();
+        t2 = test_cpu_ms();
         good = strcmp(rule(p, "a.test", "last.test"), "encrypt/hold") == 0
                && strcmp(rule(p, "a.test", "d1.example.test"), "verify/reject") == 0;
         smg_policy_free(p);
         if (t2 - t1 >= 3 * (t1 - t0) + 20) {
             fprintf(stderr, "# big %.0f ms, eight small %.0f ms%s\n", t2 - t1, t1 - t0,
-                    TIME_JUDGED ? "" : " (sanitizer build: not judged)");
-            if (TIME_JUDGED)
+                    TEST_TIME_JUDGED ? "" : " (sanitizer build: not judged)");
+            if (TEST_TIME_JUDGED)
                 _exit(2);
         }
         _exit(good ? 0 : 1);

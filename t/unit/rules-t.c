@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -386,43 +385,15 @@ shipped_fired(const char *msg)
 }
 
 /*
- * TIME_JUDGED - whether this build's CPU time tells the matching's: under
- * AddressSanitizer most of it is ASan's bookkeeping for PCRE2's large
- * allocations (the 1 MB Date: 9 s of system time against 0.05 s in a plain
- * build), which grows faster than the input does.  There linear_child
- * still runs both and checks what fires, and the plain build, which
- * scripts/test runs too, judges the time.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define TIME_JUDGED 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TIME_JUDGED 0
-#endif
-#endif
-#ifndef TIME_JUDGED
-#define TIME_JUDGED 1
-#endif
-
-/* cpu_ms - the CPU time of this process so far, in milliseconds */
-static double
-cpu_ms(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
-           + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
-/*
  * linear_child - whether the shipped rules read big (eight times small in
  * the dimension that matters) in time linear in its size: in a child, the
  * CPU time of one run on big against that of eight runs on small.  Linear
  * work makes them about equal whatever the build (sanitizers) or the
  * machine's load; work quadratic in the size makes big take eight times
  * as long.  Held at under 3 times (and a 20 ms allowance for small
- * figures; not judged in a sanitizer build, TIME_JUDGED).  The child also
+ * figures; not judged in a sanitizer build, TEST_TIME_JUDGED: there most
+ * of it is ASan's bookkeeping of PCRE2's large allocations, 9 s of system
+ * time for the 1 MB Date against 0.05 s in a plain build).  The child also
  * checks that want (a name, or "" for none) fires on big and want_not (or
  * NULL) does not.  An alarm of 300 s ends a
  * child that never finishes.
@@ -439,16 +410,16 @@ linear_child(const char *small, const char *big, const char *want, const char *w
 
         alarm(300);
         g_free(shipped_fired(small)); /* warm: page faults, the first compile */
-        t0 = cpu_ms();
+        t0 = test_cpu_ms();
         for (int i = 0; i < 8; i++)
             g_free(shipped_fired(small));
-        t1 = cpu_ms();
+        t1 = test_cpu_ms();
         f = shipped_fired(big);
-        t2 = cpu_ms();
+        t2 = test_cpu_ms();
         if (t2 - t1 >= 3 * (t1 - t0) + 20) {
             fprintf(stderr, "# big %.0f ms, eight small %.0f ms%s\n", t2 - t1, t1 - t0,
-                    TIME_JUDGED ? "" : " (sanitizer build: not judged)");
-            if (TIME_JUDGED)
+                    TEST_TIME_JUDGED ? "" : " (sanitizer build: not judged)");
+            if (TEST_TIME_JUDGED)
                 _exit(2);
         }
         _exit((*want == '\0' || strstr(f, want) != NULL)
