@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -262,4 +263,17 @@ test_cpu_ms(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
            + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+int
+test_child_ok(int pid)
+{
+    int status = 0;
+
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        diag("child: %s %d", WIFSIGNALED(status) ? "signal" : "exit",
+             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -63,6 +63,12 @@ void test_write_file(const char *path, const char *content);
 double test_cpu_ms(void);
 
 /*
+ * test_child_ok - wait for child pid (-1: fork failed); whether it exited
+ * 0, with a diag line of its exit status or signal otherwise
+ */
+int test_child_ok(int pid);
+
+/*
  * test_replay_fuzz - feed every file of t/fuzz/SUB/TARGET (a fuzzer's
  * corpus or regression inputs) to check, which returns how many of its
  * results were inconsistent; three tests: the folder opens, it held

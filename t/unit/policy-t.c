@@ -75,7 +75,6 @@ static gboolean
 load_linear(void)
 {
     pid_t pid = fork();
-    int status = 0;
 
     if (pid == 0) {
         /* smaller where the time is not judged: 32000 rules would take
@@ -109,12 +108,7 @@ load_linear(void)
         }
         _exit(good ? 0 : 1);
     }
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
-        return FALSE;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        diag("child: %s %d", WIFSIGNALED(status) ? "signal" : "exit",
-             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return test_child_ok(pid);
 }
 
 int
