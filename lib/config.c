@@ -20,6 +20,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/spool.h"
+#include "lib/table.h"
 
 /* where make install puts the shipped rules file ($(pkgdatadir)) */
 #ifndef SMG_PKGDATADIR
@@ -621,31 +622,12 @@ enum smg_status
 smg_conf_load(const char *path, struct smg_conf **out, GError **err)
 {
     char *data = NULL;
-    gsize len = 0;
-    GError *ferr = NULL;
     enum smg_status st;
-    const char *nul;
 
     if (path == NULL)
         path = SMG_CONF_DEFAULT_PATH;
-    if (!g_file_get_contents(path, &data, &len, &ferr)) {
-        smg_set_error(err, SMG_CONFIG, NULL, "%s", ferr->message);
-        g_error_free(ferr);
-        return SMG_CONFIG;
-    }
-    /* the text ends at a NUL for everything below: the rest would be
-     * skipped unchecked */
-    nul = memchr(data, '\0', len);
-    if (nul != NULL) {
-        unsigned lineno = 1;
-
-        for (const char *p = data; p < nul; p++)
-            lineno += *p == '\n';
-        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: NUL byte (not a text file)",
-                      path, lineno);
-        g_free(data);
-        return SMG_CONFIG;
-    }
+    if ((st = smg_table_text(path, "config file", &data, err)) != SMG_OK)
+        return st;
     st = smg_conf_load_data(data, path, out, err);
     g_free(data);
     return st;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lib/policy.h"
+#include "lib/table.h"
 
 #define SCORE_EXACT 100000
 
@@ -257,30 +258,12 @@ fail:
 enum smg_status
 smg_policy_load(const char *path, struct smg_policy **out, GError **err)
 {
-    char *text = NULL, *nul;
-    gsize len = 0;
-    GError *ferr = NULL;
+    char *text = NULL;
     enum smg_status st;
 
     *out = NULL;
-    if (!g_file_get_contents(path, &text, &len, &ferr)) {
-        smg_set_error(err, SMG_CONFIG, NULL, "cannot read TLS policy %s: %s",
-                      path, ferr->message);
-        g_clear_error(&ferr);
-        return SMG_CONFIG;
-    }
-    /* the lines would end at a NUL byte (a file cut by a crash, an
-     * editor's UTF-16) and every rule after it would be lost unsaid */
-    if ((nul = memchr(text, '\0', len)) != NULL) {
-        unsigned lineno = 1;
-
-        for (const char *c = text; c < nul; c++)
-            lineno += *c == '\n';
-        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: NUL byte in the TLS policy", path,
-                      lineno);
-        g_free(text);
-        return SMG_CONFIG;
-    }
+    if ((st = smg_table_text(path, "TLS policy", &text, err)) != SMG_OK)
+        return st;
     st = smg_policy_load_data(text, path, out, err);
     g_free(text);
     return st;

@@ -27,6 +27,7 @@
 #include "lib/customers.h"
 #include "lib/dnsbl.h"
 #include "lib/rules.h"
+#include "lib/table.h"
 
 enum rule_type { R_HEADER, R_BODY, R_URI, R_RAW, R_HTML, R_TEST };
 enum header_op { H_MATCH, H_NOMATCH, H_EXISTS, H_NEXISTS };
@@ -534,27 +535,10 @@ enum smg_status
 smg_rules_load(struct smg_rules *rules, const char *path, GError **err)
 {
     char *text = NULL;
-    gsize len = 0;
-    GError *e = NULL;
     enum smg_status st;
-    const char *nul;
 
-    if (!g_file_get_contents(path, &text, &len, &e)) {
-        smg_set_error(err, SMG_CONFIG, NULL, "rules file %s: %s", path, e->message);
-        g_error_free(e);
-        return SMG_CONFIG;
-    }
-    /* the parser reads a C string: what follows a NUL byte (a damaged
-     * file) would be dropped without a word */
-    nul = memchr(text, '\0', len);
-    if (nul != NULL) {
-        unsigned line = 1;
-        for (const char *p = text; p < nul; p++)
-            line += *p == '\n';
-        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: NUL byte", path, line);
-        g_free(text);
-        return SMG_CONFIG;
-    }
+    if ((st = smg_table_text(path, "rules file", &text, err)) != SMG_OK)
+        return st;
     st = smg_rules_parse(rules, text, path, err);
     g_free(text);
     return st;

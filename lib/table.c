@@ -22,22 +22,20 @@ strip_comment(char *s)
 }
 
 enum smg_status
-smg_table_read(const char *path, const char *what, smg_table_fn fn, void *ctx,
-               GError **err)
+smg_table_text(const char *path, const char *what, char **out, GError **err)
 {
     char *text = NULL, *nul;
-    char **lines;
     gsize len = 0;
     GError *gerr = NULL;
-    enum smg_status st = SMG_OK;
 
+    *out = NULL;
     if (!g_file_get_contents(path, &text, &len, &gerr)) {
         smg_set_error(err, SMG_CONFIG, NULL, "cannot read %s %s: %s", what, path,
                       gerr->message);
         g_error_free(gerr);
         return SMG_CONFIG;
     }
-    /* the lines would end at a NUL byte (a file cut by a crash, an
+    /* the text would end at a NUL byte (a file cut by a crash, an
      * editor's UTF-16) and every line after it would be lost unsaid */
     if ((nul = memchr(text, '\0', len)) != NULL) {
         unsigned lineno = 1;
@@ -48,6 +46,20 @@ smg_table_read(const char *path, const char *what, smg_table_fn fn, void *ctx,
         g_free(text);
         return SMG_CONFIG;
     }
+    *out = text;
+    return SMG_OK;
+}
+
+enum smg_status
+smg_table_read(const char *path, const char *what, smg_table_fn fn, void *ctx,
+               GError **err)
+{
+    char *text = NULL;
+    char **lines;
+    enum smg_status st;
+
+    if ((st = smg_table_text(path, what, &text, err)) != SMG_OK)
+        return st;
     lines = g_strsplit(text, "\n", -1);
     for (unsigned i = 0; lines[i] != NULL && st == SMG_OK; i++) {
         char *l = lines[i], *sep;

@@ -26,9 +26,18 @@ typedef enum smg_status (*smg_table_fn)(void *ctx, const char *path, unsigned li
                                         char *key, char *value, GError **err);
 
 /*
- * smg_table_read - call fn for each line of the table file at path.  A
- * file that cannot be read is SMG_CONFIG, "cannot read WHAT PATH: why";
- * one with a NUL byte is SMG_CONFIG, "PATH:LINE: NUL byte in the WHAT".
+ * smg_table_text - the whole text file at path, for *out (g_free).  A file
+ * that cannot be read is SMG_CONFIG, "cannot read WHAT PATH: why"; one with
+ * a NUL byte, which would end the text there and lose every line after it
+ * unsaid, is SMG_CONFIG, "PATH:LINE: NUL byte in the WHAT".  For every
+ * file an operator writes (smg.conf, the rules, the TLS policy, tables).
+ */
+enum smg_status smg_table_text(const char *path, const char *what, char **out,
+                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * smg_table_read - call fn for each line of the table file at path, read
+ * by smg_table_text (and failing as it does).
  */
 enum smg_status smg_table_read(const char *path, const char *what, smg_table_fn fn,
                                void *ctx, GError **err);

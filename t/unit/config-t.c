@@ -614,7 +614,7 @@ test_files(void)
         /* a NUL ended the text that was checked: whatever followed it (here
          * a bad value) was never read, and the file loaded */
         static const char nul[] = "[recv]\nhostname = x\0y\nmax_recipients = lots\n";
-        char *w = g_strdup_printf("4.3.5 %s:2: NUL byte (not a text file)", path);
+        char *w = g_strdup_printf("4.3.5 %s:2: NUL byte in the config file", path);
 
         if (!g_file_set_contents(path, nul, sizeof nul - 1, NULL))
             bail("cannot write %s", path);
