@@ -9,9 +9,11 @@
  * --watch to keep waiting): messages from queue "check" get their SMG-Spam
  * field and go to queue "scan"; the customer's counters in STATE_DIR/
  * spamstats are updated.  Tools: --learn-spam/--learn-ham PATH|- add to
- * the Bayes database; --explain prints what moved the score of the message
- * on stdin; --score PATH... prints one verdict per file; --sender ADDR
- * runs smg-recv's sender-domain check.  Exit status: 0 ham / done, 1 spam
+ * the Bayes database (a message learned before is not counted again, or
+ * moves when learned as the other class); --explain prints what moved the
+ * score of the message on stdin; --score PATH... prints one verdict per
+ * file; --sender ADDR runs smg-recv's sender-domain check.  Exit status:
+ * 0 ham / done, 1 spam
  * (filter, --explain) or refused domain (--sender), 64 usage, 65 bad
  * message, 74 I/O, 75 temporary failure, 78 config.  See smg-check(8).
  *
@@ -234,6 +236,25 @@ message_files(const char *path)
     return out;
 }
 
+/* tally - count what smg_bayes_learner_add did with a message */
+static void
+tally(const struct smg_bayes_learner *l, gboolean spam, unsigned *ns, unsigned *nh,
+      unsigned *moved, unsigned *already)
+{
+    enum smg_bayes_learned what = smg_bayes_learner_last(l);
+
+    if (what == SMG_BAYES_LEARNED_ALREADY) {
+        (*already)++;
+        return;
+    }
+    if (what == SMG_BAYES_LEARNED_MOVED)
+        (*moved)++;
+    if (spam)
+        (*ns)++;
+    else
+        (*nh)++;
+}
+
 /* do_learn - the --learn-spam / --learn-ham tool */
 static int
 do_learn(const struct smg_conf *conf, struct options *o)
@@ -246,7 +267,7 @@ do_learn(const struct smg_conf *conf, struct options *o)
     struct smg_bayes_learner *l = NULL;
     struct smg_bayes *after = NULL;
     GError *err = NULL;
-    unsigned ns = 0, nh = 0, bad = 0;
+    unsigned ns = 0, nh = 0, bad = 0, moved = 0, already = 0;
     enum smg_status st = smg_bayes_learner_open(path, &l, &err);
     int rc = 0;
 
@@ -266,10 +287,8 @@ do_learn(const struct smg_conf *conf, struct options *o)
                 fprintf(stderr, "smg-check: -: %s\n", err->message);
                 g_clear_error(&err);
                 bad++;
-            } else if (spam) {
-                ns++;
             } else {
-                nh++;
+                tally(l, spam, &ns, &nh, &moved, &already);
             }
             g_string_free(m, TRUE);
             continue;
@@ -291,10 +310,8 @@ do_learn(const struct smg_conf *conf, struct options *o)
                             e != NULL ? e->message : "unreadable");
                     g_clear_error(&e);
                     bad++;
-                } else if (spam) {
-                    ns++;
                 } else {
-                    nh++;
+                    tally(l, spam, &ns, &nh, &moved, &already);
                 }
                 g_free(text);
             }
@@ -309,11 +326,13 @@ do_learn(const struct smg_conf *conf, struct options *o)
         smg_log_error("learn: %s", err->message);
         rc = smg_status_exit(st);
     } else if (rc == 0 && smg_bayes_open(path, &after, &err) == SMG_OK) {
-        printf("learned %u spam and %u ham (%u unreadable); %s: %" G_GUINT64_FORMAT
-               " spam, %" G_GUINT64_FORMAT " ham, %" G_GUINT64_FORMAT " tokens\n",
-               ns, nh, bad, path, smg_bayes_nspam(after), smg_bayes_nham(after),
-               smg_bayes_ntokens(after));
-        smg_log_info("learn: spam=%u, ham=%u, unreadable=%u, database=%s", ns, nh, bad, path);
+        printf("learned %u spam and %u ham (%u moved from the other class, %u already "
+               "learned, %u unreadable); %s: %" G_GUINT64_FORMAT " spam, %" G_GUINT64_FORMAT
+               " ham, %" G_GUINT64_FORMAT " tokens\n",
+               ns, nh, moved, already, bad, path, smg_bayes_nspam(after),
+               smg_bayes_nham(after), smg_bayes_ntokens(after));
+        smg_log_info("learn: spam=%u, ham=%u, moved=%u, already=%u, unreadable=%u, "
+                     "database=%s", ns, nh, moved, already, bad, path);
         smg_bayes_close(after);
         if (bad > 0)
             rc = EX_DATAERR;

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,8 @@
 #include "lib/log.h"
 
 #define DB_MAGIC "SMGBAYS1"
-#define DB_VERSION 1u
+#define DB_VERSION 2u    /* written; 1 (no digests) is read too */
+#define DB_VERSION_OLD 1u
 #define DB_BOM 0x01020304u
 #define DB_HEADER 64
 #define TAG_ATTR_MAX 500 /* bytes of a tag's attributes tokenized */
@@ -46,7 +48,8 @@ struct db_header {
     guint64 nham;
     guint64 ntokens;
     guint64 checksum;
-    guint8 reserved[16];
+    guint64 nseen;         /* digests after the records (0 in version 1, */
+    guint64 seen_checksum; /* whose 16 bytes here were reserved, zero) */
 };
 
 struct db_record {
@@ -55,15 +58,33 @@ struct db_record {
     guint32 ham;
 };
 
+/* A learned message: 128 bits of its digest, the lowest bit of lo
+ * replaced by its class (1 spam, 0 ham); ordered by (hi, lo | 1). */
+struct db_seen {
+    guint64 hi;
+    guint64 lo;
+};
+
+/* A learner's change to a token's counts (a move subtracts). */
+struct db_delta {
+    guint64 hash;
+    gint32 spam;
+    gint32 ham;
+};
+
 G_STATIC_ASSERT(sizeof(struct db_header) == DB_HEADER);
 G_STATIC_ASSERT(sizeof(struct db_record) == 16);
+G_STATIC_ASSERT(sizeof(struct db_seen) == 16);
+G_STATIC_ASSERT(sizeof(struct db_delta) == 16);
 
 struct smg_bayes {
     char *path;
-    void *data; /* the file as read (g_malloc: 16-byte aligned) */
+    void *data; /* header and records as read (g_malloc: 16-byte aligned),
+                   and the digests when a learner read them */
     gsize len;
     const struct db_record *rec;
-    guint64 n, nspam, nham;
+    struct db_seen *seen; /* NULL for readers */
+    guint64 n, nspam, nham, nseen;
     gboolean exists;
     dev_t dev;
     ino_t ino;
@@ -112,6 +133,7 @@ smg_bayes_tokens_free(struct smg_bayes_tokens *tok)
     g_array_free(tok->hashes, TRUE);
     if (tok->names != NULL)
         g_hash_table_destroy(tok->names);
+    g_free(tok->ident);
     g_free(tok);
 }
 
@@ -488,14 +510,59 @@ html_tags(struct smg_bayes_tokens *tok, const GString *html)
     }
 }
 
+/*
+ * body_hash - a 64-bit hash of p[0..len), eight bytes a step (a few GB/s):
+ * it only tells apart messages of equal tokens, Message-ID and Date, so
+ * it need not resist a forger (one who made two such collide would only
+ * have his second message not counted)
+ */
+static guint64
+body_hash(const char *p, gsize len)
+{
+    guint64 h = 0x9e3779b97f4a7c15ULL ^ (guint64) len;
+
+    for (; len >= 8; p += 8, len -= 8) {
+        guint64 w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    h = fnv(h, p, len);
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
 void
 smg_bayes_tokenize(const struct smg_mimetext *mt, struct smg_bayes_tokens *tok)
 {
+    const char *msgid = NULL, *date = NULL;
+
     tok->in_header = TRUE;
     for (guint i = 0; i < mt->headers->len; i++) {
         const struct smg_mimetext_header *h =
             &g_array_index(mt->headers, struct smg_mimetext_header, i);
         header(tok, h->name, h->value);
+        if (msgid == NULL && g_ascii_strcasecmp(h->name, "message-id") == 0)
+            msgid = h->value;
+        else if (date == NULL && g_ascii_strcasecmp(h->name, "date") == 0)
+            date = h->value;
+    }
+    /* with the tokens, what tells one message from another of the same
+     * tokens (the learner's digest): its Message-ID, Date and body as
+     * they are in the file, so the same file learned again is the same
+     * message and a resend of the same words is not.  Every message
+     * scored comes here too: the body gets a fast hash, not SHA-256
+     * (which took as long as parsing a message of large attachments) */
+    {
+        gsize hl = MIN(mt->header_len, mt->raw_len);
+
+        g_free(tok->ident);
+        tok->ident = g_strdup_printf("message-id:%s\ndate:%s\nbody:%016" G_GINT64_MODIFIER "x",
+                                     msgid != NULL ? msgid : "", date != NULL ? date : "",
+                                     mt->raw != NULL ? body_hash(mt->raw + hl, mt->raw_len - hl)
+                                                     : (guint64) 0);
     }
     tok->in_header = FALSE;
     words(tok, "", mt->text->str, mt->text->len, 3, 12);
@@ -526,66 +593,123 @@ smg_bayes_tokenize(const struct smg_mimetext *mt, struct smg_bayes_tokens *tok)
 
 /* ---- the database ---- */
 
-/* checksum - FNV-1a over the records */
+/* checksum - FNV-1a over n records of size bytes */
 static guint64
-records_checksum(const struct db_record *r, guint64 n)
+records_checksum(const void *r, guint64 n, gsize size)
 {
-    return fnv(FNV_OFFSET, (const char *) r, (gsize) n * sizeof *r);
+    return fnv(FNV_OFFSET, r, (gsize) n * size);
+}
+
+/* corrupt - the error of a file that is not a whole database */
+static enum smg_status G_GNUC_PRINTF(3, 4)
+corrupt(GError **err, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    char *why;
+
+    va_start(ap, fmt);
+    why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    smg_set_error(err, SMG_CONFIG, "4.3.5",
+                  "Bayes database %s is corrupt: %s; remove it and learn again", path, why);
+    g_free(why);
+    return SMG_CONFIG;
 }
 
 /*
- * verify - check a file read into map[0..len); SMG_OK or SMG_CONFIG with
- * the reason
+ * check_header - the header of a file of size bytes: its magic, version
+ * and byte order, and a size that is exactly the header, the records and
+ * the digests it counts.  *nseen is the digests' count (0 in version 1).
  */
 static enum smg_status
-verify(const char *path, const void *map, gsize len, GError **err)
+check_header(const char *path, const struct db_header *h, guint64 size, guint64 *nseen,
+             GError **err)
 {
-    const struct db_header *h = map;
-    const struct db_record *r;
-    guint64 n;
+    guint64 n, s, room;
 
-    if (len < DB_HEADER || memcmp(h->magic, DB_MAGIC, 8) != 0) {
-        smg_set_error(err, SMG_CONFIG, "4.3.5",
-                      "Bayes database %s is corrupt: not an smg Bayes database; "
-                      "remove it and learn again", path);
-        return SMG_CONFIG;
-    }
-    if (h->bom != DB_BOM || h->version != DB_VERSION) {
+    if (size < DB_HEADER || memcmp(h->magic, DB_MAGIC, 8) != 0)
+        return corrupt(err, path, "not an smg Bayes database");
+    if (h->bom != DB_BOM || (h->version != DB_VERSION && h->version != DB_VERSION_OLD)) {
         smg_set_error(err, SMG_CONFIG, "4.3.5",
                       "Bayes database %s has version %u or another byte order; "
                       "remove it and learn again", path, h->version);
         return SMG_CONFIG;
     }
     n = h->ntokens;
-    if (n > (len - DB_HEADER) / sizeof *r || len != DB_HEADER + n * sizeof *r) {
-        smg_set_error(err, SMG_CONFIG, "4.3.5",
-                      "Bayes database %s is corrupt: %" G_GSIZE_FORMAT
-                      " bytes for %" G_GUINT64_FORMAT " tokens; remove it and learn again",
-                      path, len, n);
-        return SMG_CONFIG;
-    }
-    r = (const struct db_record *) (const void *) ((const char *) map + DB_HEADER);
-    for (guint64 i = 1; i < n; i++)
-        if (r[i - 1].hash >= r[i].hash) {
-            smg_set_error(err, SMG_CONFIG, "4.3.5",
-                          "Bayes database %s is corrupt: records out of order at %"
-                          G_GUINT64_FORMAT "; remove it and learn again", path, i);
-            return SMG_CONFIG;
-        }
-    if (records_checksum(r, n) != h->checksum) {
-        smg_set_error(err, SMG_CONFIG, "4.3.5",
-                      "Bayes database %s is corrupt: checksum mismatch; "
-                      "remove it and learn again", path);
-        return SMG_CONFIG;
-    }
+    s = h->version == DB_VERSION_OLD ? 0 : h->nseen;
+    room = (size - DB_HEADER) / sizeof(struct db_record);
+    if (n > room || s > room - n
+        || size != DB_HEADER + (n + s) * sizeof(struct db_record))
+        return corrupt(err, path, "%" G_GUINT64_FORMAT " bytes for %" G_GUINT64_FORMAT
+                       " tokens and %" G_GUINT64_FORMAT " messages", size, n, s);
+    *nseen = s;
     return SMG_OK;
 }
 
-enum smg_status
-smg_bayes_open(const char *path, struct smg_bayes **out, GError **err)
+/* seen_cmp - order of digests, their class bits aside */
+static int
+seen_cmp(const void *a, const void *b)
+{
+    const struct db_seen *x = a, *y = b;
+
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    return (x->lo | 1) < (y->lo | 1) ? -1 : (x->lo | 1) > (y->lo | 1);
+}
+
+/* check_body - records (and digests, when read) in order, checksums right */
+static enum smg_status
+check_body(const char *path, const struct smg_bayes *db, GError **err)
+{
+    const struct db_header *h = db->data;
+
+    for (guint64 i = 1; i < db->n; i++)
+        if (db->rec[i - 1].hash >= db->rec[i].hash)
+            return corrupt(err, path, "records out of order at %" G_GUINT64_FORMAT, i);
+    if (records_checksum(db->rec, db->n, sizeof *db->rec) != h->checksum)
+        return corrupt(err, path, "checksum mismatch");
+    if (db->seen == NULL || h->version == DB_VERSION_OLD)
+        return SMG_OK; /* a reader's, or no digests yet */
+    for (guint64 i = 1; i < db->nseen; i++)
+        if (seen_cmp(&db->seen[i - 1], &db->seen[i]) >= 0)
+            return corrupt(err, path, "learned messages out of order at %" G_GUINT64_FORMAT, i);
+    if (records_checksum(db->seen, db->nseen, sizeof *db->seen) != h->seen_checksum)
+        return corrupt(err, path, "checksum mismatch of the learned messages");
+    return SMG_OK;
+}
+
+/* read_full - read len bytes into buf; the count read (short at the end) or -1 */
+static gssize
+read_full(int fd, void *buf, gsize len)
+{
+    gsize got = 0;
+
+    while (got < len) {
+        ssize_t n = read(fd, (char *) buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (gsize) n;
+    }
+    return (gssize) got;
+}
+
+/*
+ * db_load - smg_bayes_open, and with with_seen the digests of the learned
+ * messages too (a learner's; readers never need them, so they neither read
+ * nor keep them: a reader's open time and memory are the records')
+ */
+static enum smg_status
+db_load(const char *path, gboolean with_seen, struct smg_bayes **out, GError **err)
 {
     struct smg_bayes *db = g_new0(struct smg_bayes, 1);
+    struct db_header h;
     struct stat st;
+    guint64 nseen = 0;
+    gssize got;
     int fd;
 
     *out = NULL;
@@ -623,18 +747,29 @@ smg_bayes_open(const char *path, struct smg_bayes **out, GError **err)
         smg_bayes_close(db);
         return SMG_CONFIG;
     }
-    if (st.st_size < DB_HEADER) {
-        close(fd);
-        (void) verify(path, "", 0, err);
-        smg_bayes_close(db);
-        return SMG_CONFIG;
-    }
     /* read, not mapped: a file rewritten in place (cp over it) would
      * take the pages of a mapping away, and the reader's next lookup
      * past the new end is SIGBUS.  A copy is the reader's own; a file
-     * that changed while it was read is cut short or torn, which verify
-     * reports. */
-    db->len = (gsize) st.st_size;
+     * that changed while it was read is cut short or torn, which the
+     * checks report. */
+    got = read_full(fd, &h, sizeof h);
+    if (got < 0)
+        goto read_error;
+    if ((gsize) got < sizeof h)
+        memset((char *) &h + got, 0, sizeof h - (gsize) got);
+    if (check_header(path, &h, (guint64) st.st_size, &nseen, err) != SMG_OK) {
+        close(fd);
+        smg_bayes_close(db);
+        return SMG_CONFIG;
+    }
+    db->n = h.ntokens;
+    db->nspam = h.nspam;
+    db->nham = h.nham;
+    db->len = DB_HEADER + (gsize) db->n * sizeof(struct db_record);
+    if (with_seen) {
+        db->nseen = nseen;
+        db->len += (gsize) nseen * sizeof(struct db_seen);
+    }
     db->data = g_try_malloc(db->len);
     if (db->data == NULL) {
         close(fd);
@@ -643,39 +778,42 @@ smg_bayes_open(const char *path, struct smg_bayes **out, GError **err)
         smg_bayes_close(db);
         return SMG_TEMPFAIL;
     }
-    {
-        gsize got = 0;
-        while (got < db->len) {
-            ssize_t n = read(fd, (char *) db->data + got, db->len - got);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes database %s: read: %s",
-                              path, g_strerror(errno));
-                close(fd);
-                smg_bayes_close(db);
-                return SMG_TEMPFAIL;
-            }
-            if (n == 0)
-                break; /* cut while read: verify says so */
-            got += (gsize) n;
-        }
-        db->len = got;
-    }
+    memcpy(db->data, &h, sizeof h);
+    got = read_full(fd, (char *) db->data + DB_HEADER, db->len - DB_HEADER);
+    if (got < 0)
+        goto read_error;
     close(fd);
-    if (verify(path, db->data, db->len, err) != SMG_OK) {
+    if ((gsize) got < db->len - DB_HEADER) {
+        /* cut while read */
+        (void) corrupt(err, path, "%" G_GSIZE_FORMAT " bytes for %" G_GUINT64_FORMAT
+                       " tokens and %" G_GUINT64_FORMAT " messages", DB_HEADER + (gsize) got,
+                       db->n, nseen);
         smg_bayes_close(db);
         return SMG_CONFIG;
     }
-    {
-        const struct db_header *h = db->data;
-        db->nspam = h->nspam;
-        db->nham = h->nham;
-        db->n = h->ntokens;
-        db->rec = (const struct db_record *) (const void *) ((const char *) db->data + DB_HEADER);
+    db->rec = (const struct db_record *) (const void *) ((const char *) db->data + DB_HEADER);
+    if (with_seen)
+        db->seen = (struct db_seen *) (void *) ((char *) db->data + DB_HEADER
+                                                + (gsize) db->n * sizeof(struct db_record));
+    if (check_body(path, db, err) != SMG_OK) {
+        smg_bayes_close(db);
+        return SMG_CONFIG;
     }
     *out = db;
     return SMG_OK;
+
+read_error:
+    smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes database %s: read: %s", path,
+                  g_strerror(errno));
+    close(fd);
+    smg_bayes_close(db);
+    return SMG_TEMPFAIL;
+}
+
+enum smg_status
+smg_bayes_open(const char *path, struct smg_bayes **out, GError **err)
+{
+    return db_load(path, FALSE, out, err);
 }
 
 void
@@ -856,8 +994,13 @@ struct smg_bayes_learner {
     char *path;
     char *lock_path;
     int lock_fd;
-    GArray *add;      /* of struct db_record: increments, unsorted */
-    guint64 nspam, nham;
+    struct smg_bayes *db; /* the file as read under the lock, with its
+                             digests; a move flips a digest's class here */
+    GArray *add;          /* of struct db_delta: changes, unsorted */
+    gint64 nspam, nham;   /* changes of the message counts */
+    GHashTable *fresh;    /* struct db_seen * -> itself (owned): messages
+                             added here that the file does not have */
+    enum smg_bayes_learned last;
 };
 
 /*
@@ -897,18 +1040,34 @@ remove_dead_tmp(const char *path)
     g_free(dir);
 }
 
+/* seen_hash - GHashTable hash of a digest (its class bit aside) */
+static guint
+seen_hash(gconstpointer p)
+{
+    const struct db_seen *d = p;
+
+    return (guint) (d->hi ^ (d->hi >> 32));
+}
+
+/* seen_equal - GHashTable equality of digests (their class bits aside) */
+static gboolean
+seen_equal(gconstpointer a, gconstpointer b)
+{
+    return seen_cmp(a, b) == 0;
+}
+
 enum smg_status
 smg_bayes_learner_open(const char *path, struct smg_bayes_learner **out,
                        GError **err)
 {
     struct smg_bayes_learner *l = g_new0(struct smg_bayes_learner, 1);
-    struct smg_bayes *db = NULL;
     enum smg_status st;
 
     *out = NULL;
     l->path = g_strdup(path);
     l->lock_path = g_strconcat(path, ".lock", NULL);
-    l->add = g_array_new(FALSE, FALSE, sizeof(struct db_record));
+    l->add = g_array_new(FALSE, FALSE, sizeof(struct db_delta));
+    l->fresh = g_hash_table_new_full(seen_hash, seen_equal, g_free, NULL);
     l->lock_fd = open(l->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (l->lock_fd < 0) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes lock %s: %s", l->lock_path,
@@ -925,8 +1084,7 @@ smg_bayes_learner_open(const char *path, struct smg_bayes_learner **out,
         }
     }
     remove_dead_tmp(path);
-    st = smg_bayes_open(path, &db, err);
-    smg_bayes_close(db);
+    st = db_load(path, TRUE, &l->db, err);
     if (st != SMG_OK) {
         smg_bayes_learner_free(l);
         return st;
@@ -935,36 +1093,47 @@ smg_bayes_learner_open(const char *path, struct smg_bayes_learner **out,
     return SMG_OK;
 }
 
-/* cmp_record - order of records by hash */
+/* cmp_delta - order of changes by hash */
 static int
-cmp_record(const void *a, const void *b)
+cmp_delta(const void *a, const void *b)
 {
-    const struct db_record *x = a, *y = b;
+    const struct db_delta *x = a, *y = b;
 
     return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
-/* saturating - a + b within guint32 */
-static guint32
-saturating(guint32 a, guint32 b)
+/* sat32 - a + b within gint32 */
+static gint32
+sat32(gint32 a, gint32 b)
 {
-    return a > G_MAXUINT32 - b ? G_MAXUINT32 : a + b;
+    gint64 s = (gint64) a + b;
+
+    return (gint32) CLAMP(s, (gint64) G_MININT32, (gint64) G_MAXINT32);
 }
 
-/* compact - sort the increments and merge equal hashes */
+/* count - an old count changed by d, within 0 .. G_MAXUINT32 */
+static guint32
+count(guint32 old, gint32 d)
+{
+    gint64 s = (gint64) old + d;
+
+    return (guint32) CLAMP(s, 0, (gint64) G_MAXUINT32);
+}
+
+/* compact - sort the changes and merge equal hashes */
 static void
 compact(GArray *add)
 {
-    struct db_record *r = (struct db_record *) (void *) add->data;
+    struct db_delta *r = (struct db_delta *) (void *) add->data;
     guint j = 0;
 
     if (add->len == 0)
         return; /* (data is NULL then, which qsort must not get) */
-    qsort(r, add->len, sizeof *r, cmp_record);
+    qsort(r, add->len, sizeof *r, cmp_delta);
     for (guint i = 0; i < add->len; i++) {
         if (j > 0 && r[j - 1].hash == r[i].hash) {
-            r[j - 1].spam = saturating(r[j - 1].spam, r[i].spam);
-            r[j - 1].ham = saturating(r[j - 1].ham, r[i].ham);
+            r[j - 1].spam = sat32(r[j - 1].spam, r[i].spam);
+            r[j - 1].ham = sat32(r[j - 1].ham, r[i].ham);
         } else {
             r[j++] = r[i];
         }
@@ -972,22 +1141,94 @@ compact(GArray *add)
     g_array_set_size(add, j);
 }
 
-void
-smg_bayes_learner_add(struct smg_bayes_learner *l, struct smg_bayes_tokens *tok,
-                      gboolean spam)
+/*
+ * digest - what identifies a learned message: SHA-256 over its ident (the
+ * Message-ID and Date fields and a hash of the raw body) and its sorted
+ * token hashes, 128 bits of it.  The same file learned again gives the same
+ * digest; another body, Message-ID or Date gives another.  The tokens are
+ * in it so that a digest found means exactly these tokens were added (a
+ * move takes off what was put on); the cost: a message whose tokens
+ * change (another max_text, another tokenizer) is a new message.
+ */
+static void
+digest(const struct smg_bayes_tokens *tok, struct db_seen *d)
 {
-    smg_bayes_tokens_finish(tok);
+    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+    guint8 buf[32];
+    gsize len = sizeof buf;
+    const char *id = tok->ident != NULL ? tok->ident : "";
+
+    g_checksum_update(c, (const guchar *) id, (gssize) strlen(id) + 1);
+    if (tok->hashes->len > 0)
+        g_checksum_update(c, (const guchar *) tok->hashes->data,
+                          (gssize) (tok->hashes->len * sizeof(guint64)));
+    g_checksum_get_digest(c, buf, &len);
+    g_checksum_free(c);
+    memcpy(&d->hi, buf, 8);
+    memcpy(&d->lo, buf + 8, 8);
+}
+
+/* find_seen - the digest d as the file or this learner has it, or NULL */
+static struct db_seen *
+find_seen(struct smg_bayes_learner *l, const struct db_seen *d)
+{
+    struct db_seen *s = NULL;
+
+    if (l->db->nseen > 0)
+        s = bsearch(d, l->db->seen, (size_t) l->db->nseen, sizeof *d, seen_cmp);
+    return s != NULL ? s : g_hash_table_lookup(l->fresh, d);
+}
+
+/* add_tokens - change tok's counts of one class by by */
+static void
+add_tokens(struct smg_bayes_learner *l, const struct smg_bayes_tokens *tok, gboolean spam,
+           gint32 by)
+{
     for (guint i = 0; i < tok->hashes->len; i++) {
-        struct db_record r = {g_array_index(tok->hashes, guint64, i), spam ? 1 : 0,
-                              spam ? 0 : 1};
+        struct db_delta r = {g_array_index(tok->hashes, guint64, i), spam ? by : 0,
+                             spam ? 0 : by};
         g_array_append_val(l->add, r);
     }
     if (spam)
-        l->nspam++;
+        l->nspam += by;
     else
-        l->nham++;
+        l->nham += by;
+}
+
+enum smg_bayes_learned
+smg_bayes_learner_add(struct smg_bayes_learner *l, struct smg_bayes_tokens *tok,
+                      gboolean spam)
+{
+    struct db_seen d, *old;
+
+    smg_bayes_tokens_finish(tok);
+    digest(tok, &d);
+    d.lo = spam ? (d.lo | 1) : (d.lo & ~(guint64) 1);
+    old = find_seen(l, &d);
+    if (old != NULL && ((old->lo & 1) != 0) == spam) {
+        l->last = SMG_BAYES_LEARNED_ALREADY;
+        return l->last;
+    }
+    if (old != NULL) {
+        /* learned as the other class (the operator corrects a mistake):
+         * take it off that one, as SpamAssassin's sa-learn does */
+        add_tokens(l, tok, !spam, -1);
+        old->lo = d.lo;
+        l->last = SMG_BAYES_LEARNED_MOVED;
+    } else {
+        g_hash_table_add(l->fresh, g_memdup2(&d, sizeof d));
+        l->last = SMG_BAYES_LEARNED_NEW;
+    }
+    add_tokens(l, tok, spam, 1);
     if (l->add->len > 8u * 1024 * 1024)
         compact(l->add);
+    return l->last;
+}
+
+enum smg_bayes_learned
+smg_bayes_learner_last(const struct smg_bayes_learner *l)
+{
+    return l->last;
 }
 
 /* write_all - write buf[0..len) to fd */
@@ -1023,56 +1264,121 @@ dir_sync(const char *path)
     g_free(dir);
 }
 
+/* class_count - a message count changed by d, not below 0 */
+static guint64
+class_count(guint64 old, gint64 d)
+{
+    return d < 0 && (guint64) -d > old ? 0 : old + (guint64) d;
+}
+
+/*
+ * merge - the new file in one buffer: the file's records changed by the
+ * learner's (a token counted nowhere any more is dropped), the file's
+ * digests and the learner's new ones; *len its size
+ */
+static void *
+merge(struct smg_bayes_learner *l, gsize *len)
+{
+    const struct smg_bayes *db = l->db;
+    const struct db_delta *add;
+    guint64 nadd, i = 0, j = 0, n = 0, s = 0, nfresh;
+    struct db_record *rec;
+    struct db_seen *seen, *fresh;
+    struct db_header *h;
+    char *data;
+    GHashTableIter it;
+    gpointer key;
+
+    compact(l->add);
+    add = (const struct db_delta *) (const void *) l->add->data;
+    nadd = l->add->len;
+    nfresh = g_hash_table_size(l->fresh);
+    data = g_try_malloc(DB_HEADER + (gsize) (db->n + nadd + db->nseen + nfresh) * 16);
+    if (data == NULL)
+        return NULL;
+    rec = (struct db_record *) (void *) (data + DB_HEADER);
+    while (i < db->n || j < nadd) {
+        struct db_record r;
+        if (j >= nadd || (i < db->n && db->rec[i].hash < add[j].hash)) {
+            r = db->rec[i++];
+        } else {
+            r.hash = add[j].hash;
+            r.spam = r.ham = 0;
+            if (i < db->n && db->rec[i].hash == add[j].hash)
+                r = db->rec[i++];
+            r.spam = count(r.spam, add[j].spam);
+            r.ham = count(r.ham, add[j].ham);
+            j++;
+            if (r.spam == 0 && r.ham == 0)
+                continue;
+        }
+        rec[n++] = r;
+    }
+    /* the learner's new digests, sorted, merged with the file's (none
+     * is in both: find_seen looked in the file first) */
+    fresh = g_new(struct db_seen, nfresh + 1);
+    g_hash_table_iter_init(&it, l->fresh);
+    for (guint64 k = 0; g_hash_table_iter_next(&it, &key, NULL); k++)
+        fresh[k] = *(const struct db_seen *) key;
+    if (nfresh > 0)
+        qsort(fresh, (size_t) nfresh, sizeof *fresh, seen_cmp);
+    seen = (struct db_seen *) (void *) (data + DB_HEADER + (gsize) n * sizeof *rec);
+    i = j = 0;
+    while (i < db->nseen || j < nfresh) {
+        if (j >= nfresh || (i < db->nseen && seen_cmp(&db->seen[i], &fresh[j]) < 0))
+            seen[s++] = db->seen[i++];
+        else
+            seen[s++] = fresh[j++];
+    }
+    g_free(fresh);
+    h = (struct db_header *) (void *) data;
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, DB_MAGIC, 8);
+    h->version = DB_VERSION;
+    h->bom = DB_BOM;
+    h->nspam = class_count(db->nspam, l->nspam);
+    h->nham = class_count(db->nham, l->nham);
+    h->ntokens = n;
+    h->checksum = records_checksum(rec, n, sizeof *rec);
+    h->nseen = s;
+    h->seen_checksum = records_checksum(seen, s, sizeof *seen);
+    *len = DB_HEADER + (gsize) (n + s) * 16;
+    return data;
+}
+
 enum smg_status
 smg_bayes_learner_commit(struct smg_bayes_learner *l, GError **err)
 {
-    struct smg_bayes *db = NULL;
-    enum smg_status st;
-    GArray *merged;
-    const struct db_record *old, *add;
-    guint64 nold, i = 0, j = 0;
-    struct db_header h;
-    char *tmp;
+    struct smg_bayes *db = l->db;
+    struct stat st;
+    char *tmp, *data;
+    gsize len = 0;
     int fd;
     gboolean ok;
 
-    st = smg_bayes_open(l->path, &db, err);
-    if (st != SMG_OK)
-        return st;
-    compact(l->add);
-    old = db->rec;
-    nold = db->n;
-    add = (const struct db_record *) (const void *) l->add->data;
-    merged = g_array_sized_new(FALSE, FALSE, sizeof(struct db_record), (guint) (nold + l->add->len));
-    while (i < nold || j < l->add->len) {
-        struct db_record r;
-        if (j >= l->add->len || (i < nold && old[i].hash < add[j].hash)) {
-            r = old[i++];
-        } else if (i >= nold || add[j].hash < old[i].hash) {
-            r = add[j++];
-        } else {
-            r = old[i++];
-            r.spam = saturating(r.spam, add[j].spam);
-            r.ham = saturating(r.ham, add[j].ham);
-            j++;
-        }
-        g_array_append_val(merged, r);
+    if (smg_bayes_changed(db)) {
+        /* not by a learner: they hold the lock.  What was decided
+         * against the old digests (new, already learned, moved) would
+         * be wrong against the file there now. */
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0",
+                      "Bayes database %s was replaced or removed while this learner "
+                      "held the lock; nothing written, learn again", l->path);
+        return SMG_TEMPFAIL;
     }
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, DB_MAGIC, 8);
-    h.version = DB_VERSION;
-    h.bom = DB_BOM;
-    h.nspam = db->nspam + l->nspam;
-    h.nham = db->nham + l->nham;
-    h.ntokens = merged->len;
-    h.checksum = records_checksum((const struct db_record *) (const void *) merged->data, merged->len);
-    smg_bayes_close(db);
-
+    if (l->add->len == 0 && g_hash_table_size(l->fresh) == 0 && l->nspam == 0
+        && l->nham == 0 && db->exists
+        && ((const struct db_header *) db->data)->version == DB_VERSION)
+        return SMG_OK; /* all learned before: readers need not reload */
+    data = merge(l, &len);
+    if (data == NULL) {
+        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes database %s: out of memory",
+                      l->path);
+        return SMG_TEMPFAIL;
+    }
     tmp = g_strdup_printf("%s.tmp.%ld", l->path, (long) getpid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ok = fd >= 0 && write_all(fd, &h, sizeof h)
-         && write_all(fd, merged->data, (gsize) merged->len * sizeof(struct db_record))
-         && fsync(fd) == 0;
+    /* counts and digests are in this one file: one rename changes both */
+    ok = fd >= 0 && write_all(fd, data, len) && fsync(fd) == 0 && fstat(fd, &st) == 0;
     if (fd >= 0 && close(fd) != 0)
         ok = FALSE;
     if (ok && rename(tmp, l->path) != 0)
@@ -1081,16 +1387,36 @@ smg_bayes_learner_commit(struct smg_bayes_learner *l, GError **err)
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes database %s: write: %s",
                       l->path, g_strerror(errno));
         (void) unlink(tmp);
-        st = SMG_TEMPFAIL;
-    } else {
-        dir_sync(l->path);
-        g_array_set_size(l->add, 0);
-        l->nspam = l->nham = 0;
-        st = SMG_OK;
+        g_free(tmp);
+        g_free(data);
+        return SMG_TEMPFAIL;
     }
+    dir_sync(l->path);
     g_free(tmp);
-    g_array_unref(merged);
-    return st;
+    /* what was written is the learner's file now */
+    {
+        const struct db_header *h = (const struct db_header *) (const void *) data;
+
+        g_free(db->data);
+        db->data = data;
+        db->len = len;
+        db->n = h->ntokens;
+        db->nseen = h->nseen;
+        db->nspam = h->nspam;
+        db->nham = h->nham;
+        db->rec = (const struct db_record *) (const void *) (data + DB_HEADER);
+        db->seen = (struct db_seen *) (void *) (data + DB_HEADER
+                                                + (gsize) db->n * sizeof(struct db_record));
+        db->exists = TRUE;
+        db->dev = st.st_dev;
+        db->ino = st.st_ino;
+        db->size = st.st_size;
+        db->mtime = st.st_mtim;
+    }
+    g_array_set_size(l->add, 0);
+    g_hash_table_remove_all(l->fresh);
+    l->nspam = l->nham = 0;
+    return SMG_OK;
 }
 
 void
@@ -1100,7 +1426,9 @@ smg_bayes_learner_free(struct smg_bayes_learner *l)
         return;
     if (l->lock_fd >= 0)
         close(l->lock_fd); /* releases the flock */
+    smg_bayes_close(l->db);
     g_array_unref(l->add);
+    g_hash_table_destroy(l->fresh);
     g_free(l->path);
     g_free(l->lock_path);
     g_free(l);

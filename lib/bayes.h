@@ -11,18 +11,32 @@
  * hash of its text whose lowest bit says whether it came from the header
  * (1) or the body (0).
  *
- * The database is one file: a 64-byte header (magic "SMGBAYS1", version,
+ * The database is one file: a 64-byte header (magic "SMGBAYS1", version 2,
  * byte-order mark, messages learned as spam and as ham, token count,
- * checksum of the records) followed by the records, 16 bytes each
- * (hash, spam count, ham count, native byte order), sorted by hash.
- * Readers read it into memory and look tokens up by binary search:
- * opening costs one read and one pass to verify it; it is not mapped, so
- * a file rewritten in place (cp over it) cannot pull pages from under a
- * reader (SIGBUS).  A learner holds an exclusive flock on "PATH.lock"
- * (learners take turns), merges its counts with the current file into
+ * checksum of the records, count and checksum of the digests) followed by
+ * the token records, 16 bytes each (hash, spam count, ham count, native
+ * byte order), sorted by hash, and then the digests of the messages
+ * learned, 16 bytes each, sorted.  Readers read the header and the
+ * records into memory and look tokens up by binary search; they never
+ * read the digests (only the file's size must account for them): opening
+ * costs one read and one pass to verify it; it is not mapped, so a file
+ * rewritten in place (cp over it) cannot pull pages from under a reader
+ * (SIGBUS).  A learner holds an exclusive flock on "PATH.lock" (learners
+ * take turns), merges its counts and digests with the current file into
  * "PATH.tmp.PID", fsyncs it and renames it over PATH: a reader keeps the
  * copy it read and sees the new file on its next open, so readers never
- * lock and never see a half-written file.
+ * lock and never see a half-written file, and counts and digests change
+ * in one rename.  A version 1 file (no digests) is read as it is and
+ * written as version 2 by the next learner.
+ *
+ * A learned message is remembered by the first 128 bits of SHA-256 over
+ * its ident (its Message-ID and Date fields, a hash of its raw body) and
+ * its sorted token hashes; the lowest bit is replaced by its class (1
+ * spam, 0 ham).  A message learned again as the same class is not
+ * counted again; learned as the other class its tokens and its message
+ * count move from the old class to the new one (never below 0).  The
+ * digest covers exactly the tokens that were added, so what a move
+ * subtracts is what was added.
  *
  * For each token of a message f(w) = (s*x + n*p(w)) / (s + n) with
  * p(w) = (spam/nspam) / (spam/nspam + ham/nham), n = spam + ham; the
@@ -49,6 +63,9 @@ struct smg_bayes_tokens {
     GHashTable *names; /* guint64 * -> char *, only when asked for */
     gboolean sorted;
     gboolean in_header; /* tokens being added come from the header */
+    char *ident;       /* the Message-ID and Date fields and a 64-bit
+                          hash of the raw body (tokenize sets it; NULL:
+                          the digest is of the tokens alone) */
 };
 
 /* smg_bayes_tokens_new - an empty set; keep_names for --explain */
@@ -149,8 +166,9 @@ struct smg_bayes_learner;
 
 /*
  * smg_bayes_learner_open - start learning into path: waits for the
- * exclusive lock PATH.lock (created if needed) and checks the current file
- * (same statuses as smg_bayes_open; a corrupt file is never overwritten).
+ * exclusive lock PATH.lock (created if needed) and reads the current file
+ * with its digests (same statuses as smg_bayes_open, and corrupt digests
+ * are SMG_CONFIG too; a corrupt file is never overwritten).
  * *out is owned by the caller (smg_bayes_learner_free, which releases the
  * lock and forgets what was not committed).
  */
@@ -158,15 +176,34 @@ enum smg_status smg_bayes_learner_open(const char *path,
                                        struct smg_bayes_learner **out,
                                        GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
-/* smg_bayes_learner_add - count tok (finished here) as one spam or ham */
-void smg_bayes_learner_add(struct smg_bayes_learner *l,
-                           struct smg_bayes_tokens *tok, gboolean spam);
+/* What smg_bayes_learner_add did with a message. */
+enum smg_bayes_learned {
+    SMG_BAYES_LEARNED_NEW = 0, /* counted */
+    SMG_BAYES_LEARNED_ALREADY, /* learned before as this class: not again */
+    SMG_BAYES_LEARNED_MOVED,   /* learned before as the other class: its
+                                  tokens and count moved to this one */
+};
+
+/*
+ * smg_bayes_learner_add - count tok (finished here) as one spam or ham,
+ * unless the database or this learner already has the message (by its
+ * digest, see above) as that class; one learned as the other class is
+ * moved.  Returns which; smg_bayes_learner_last tells it again (for
+ * callers that add through smg_spam_learn).
+ */
+enum smg_bayes_learned smg_bayes_learner_add(struct smg_bayes_learner *l,
+                                             struct smg_bayes_tokens *tok,
+                                             gboolean spam);
+enum smg_bayes_learned smg_bayes_learner_last(const struct smg_bayes_learner *l);
 
 /*
  * smg_bayes_learner_commit - merge what was added with the file and
  * replace it atomically (temp file, fsync, rename, fsync of the folder).
- * SMG_TEMPFAIL (4.3.0) on I/O errors, the old file then stays.  The
- * learner may go on adding and commit again.
+ * SMG_TEMPFAIL (4.3.0) on I/O errors, the old file then stays, and when
+ * the file was replaced since the learner read it other than by a learner
+ * (removed, put back from a backup): what was decided against the old
+ * digests would be wrong for it.  The learner may go on adding and commit
+ * again (also after a failed commit: nothing added is lost).
  */
 enum smg_status smg_bayes_learner_commit(struct smg_bayes_learner *l,
                                          GError **err) G_GNUC_WARN_UNUSED_RESULT;

@@ -10,6 +10,9 @@
  * and every message must be counted.  Corrupt files are written by hand:
  * garbage, cut short, a flipped bit, records out of order, another version.
  * Children report through their exit status; only the parent writes TAP.
+ * Learned messages are remembered: a set learned twice counts once, one
+ * learned as the other class moves, a version 1 file (written here byte by
+ * byte, as the old code wrote it) is read and upgraded.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -502,9 +505,29 @@ test_corrupt(void)
     expect_corrupt(bad, "cut short");
     {
         char *copy = g_memdup2(data, len);
-        copy[len - 3] ^= 0x10; /* a count in the last record */
+        guint64 n;
+        memcpy(&n, data + 32, 8); /* ntokens */
+        copy[64 + n * 16 - 3] ^= 0x10; /* a count in the last record */
         write_bytes(bad, copy, len);
         expect_corrupt(bad, "flipped bit");
+        g_free(copy);
+    }
+    {
+        /* the digests are the learners' alone: readers skip them */
+        char *copy = g_memdup2(data, len);
+        struct smg_bayes *db = NULL;
+        struct smg_bayes_learner *l = NULL;
+        copy[len - 3] ^= 0x10; /* in the last digest */
+        write_bytes(bad, copy, len);
+        is_int(SMG_OK, smg_bayes_open(bad, &db, &err), "flipped bit in a digest: readers read on");
+        smg_bayes_close(db);
+        g_clear_error(&err);
+        is_int(SMG_CONFIG, smg_bayes_learner_open(bad, &l, &err),
+               "flipped bit in a digest: a learner refuses it");
+        ok(err != NULL && strstr(err->message, "checksum mismatch of the learned messages"),
+           "and says why (%s)", err != NULL ? err->message : "none");
+        g_clear_error(&err);
+        smg_bayes_learner_free(l);
         g_free(copy);
     }
     {
@@ -583,6 +606,362 @@ test_dead_tmp(void)
     g_free(db);
 }
 
+/* fnv64 - the database's checksum: FNV-1a over p[0..len) */
+static guint64
+fnv64(const void *p, gsize len)
+{
+    guint64 h = 0xcbf29ce484222325ULL;
+
+    for (gsize i = 0; i < len; i++) {
+        h ^= ((const unsigned char *) p)[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* A token record as the file holds it. */
+struct rec {
+    guint64 hash;
+    guint32 spam;
+    guint32 ham;
+};
+
+/* cmp_rec - order of records by hash */
+static int
+cmp_rec(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+/*
+ * write_v1 - a version 1 database, byte for byte as the code before the
+ * digests wrote it: magic, version 1, byte-order mark, nspam, nham,
+ * ntokens, checksum of the records, 16 reserved zero bytes, then the
+ * records (sorted by hash)
+ */
+static void
+write_v1(const char *path, guint64 nspam, guint64 nham, const struct rec *r, guint64 n)
+{
+    GString *f = g_string_new(NULL);
+    guint32 version = 1, bom = 0x01020304u;
+    guint64 sum = fnv64(r, (gsize) n * sizeof *r);
+    static const char zero[16];
+
+    g_string_append_len(f, "SMGBAYS1", 8);
+    g_string_append_len(f, (const char *) &version, 4);
+    g_string_append_len(f, (const char *) &bom, 4);
+    g_string_append_len(f, (const char *) &nspam, 8);
+    g_string_append_len(f, (const char *) &nham, 8);
+    g_string_append_len(f, (const char *) &n, 8);
+    g_string_append_len(f, (const char *) &sum, 8);
+    g_string_append_len(f, zero, 16);
+    g_string_append_len(f, (const char *) r, (gssize) (n * sizeof *r));
+    write_bytes(path, f->str, f->len);
+    g_string_free(f, TRUE);
+}
+
+/* learn_msgs - add msgs[0..n) (odd ones spam, or all as spam/ham when
+ * as >= 0) to path; how many adds returned what; commit status */
+static enum smg_status
+learn_msgs(const char *path, char **msgs, int n, int as, unsigned what[3], GError **err)
+{
+    struct smg_bayes_learner *l = NULL;
+    enum smg_status st = smg_bayes_learner_open(path, &l, err);
+
+    what[0] = what[1] = what[2] = 0;
+    for (int i = 0; st == SMG_OK && i < n; i++) {
+        struct smg_bayes_tokens *tok = tokens_of(msgs[i], FALSE);
+        enum smg_bayes_learned w = smg_bayes_learner_add(l, tok, as < 0 ? i % 2 == 1 : as == 1);
+        if (w == smg_bayes_learner_last(l))
+            what[w]++;
+        smg_bayes_tokens_free(tok);
+    }
+    if (st == SMG_OK)
+        st = smg_bayes_learner_commit(l, err);
+    smg_bayes_learner_free(l);
+    return st;
+}
+
+/* counts_of - nspam, nham, ntokens and a word's counts in path */
+static void
+counts_of(const char *path, const char *word, guint64 c[5])
+{
+    struct smg_bayes *db = NULL;
+    GError *err = NULL;
+    guint32 s = 0, h = 0;
+
+    memset(c, 0, 5 * sizeof *c);
+    if (smg_bayes_open(path, &db, &err) != SMG_OK) {
+        diag("open %s: %s", path, err->message);
+        g_clear_error(&err);
+        return;
+    }
+    c[0] = smg_bayes_nspam(db);
+    c[1] = smg_bayes_nham(db);
+    c[2] = smg_bayes_ntokens(db);
+    if (smg_bayes_lookup(db, smg_bayes_hash("", word, strlen(word)) & ~(guint64) 1, &s, &h)) {
+        c[3] = s;
+        c[4] = h;
+    }
+    smg_bayes_close(db);
+}
+
+/*
+ * test_learned_once - a set learned again (the cron job over a growing
+ * folder) is not counted again: counts, tokens and the file stay; one
+ * message twice in one run counts once.  The digests cost 16 bytes a
+ * message.
+ */
+static void
+test_learned_once(void)
+{
+    char *path = g_build_filename(top, "once.db", NULL);
+    char *path2 = g_build_filename(top, "once2.db", NULL);
+    GRand *r = g_rand_new_with_seed(11);
+    char *msgs[20];
+    unsigned what[3];
+    guint64 before[5], after[5];
+    char *a = NULL, *b = NULL;
+    gsize alen = 0, blen = 0;
+    GError *err = NULL;
+
+    for (int i = 0; i < 20; i++)
+        msgs[i] = make_message(r, i % 2 == 1, i);
+    is_int(SMG_OK, learn_msgs(path, msgs, 20, -1, what, &err), "learn 10 spam and 10 ham");
+    is_int(20, what[SMG_BAYES_LEARNED_NEW], "all 20 are new");
+    counts_of(path, "viagra", before);
+    ok(before[0] == 10 && before[1] == 10 && before[3] > 0, "10 spam, 10 ham, viagra %lu",
+       (unsigned long) before[3]);
+    if (!g_file_get_contents(path, &a, &alen, NULL))
+        bail("read %s", path);
+    is_int(64 + 16 * (long) before[2] + 16 * 20, (long) alen,
+           "the file: header, 16 bytes a token, 16 bytes a message learned");
+
+    is_int(SMG_OK, learn_msgs(path, msgs, 20, -1, what, &err), "learn the same 20 again");
+    is_int(20, what[SMG_BAYES_LEARNED_ALREADY], "all 20 already learned");
+    counts_of(path, "viagra", after);
+    ok(memcmp(before, after, sizeof before) == 0,
+       "message and token counts unchanged (%lu spam, %lu ham, %lu tokens, viagra %lu)",
+       (unsigned long) after[0], (unsigned long) after[1], (unsigned long) after[2],
+       (unsigned long) after[3]);
+    if (!g_file_get_contents(path, &b, &blen, NULL))
+        bail("read %s", path);
+    ok(alen == blen && memcmp(a, b, alen) == 0, "the file is the same");
+
+    /* the same message twice in one run */
+    {
+        char *twice[3] = {msgs[1], msgs[1], msgs[3]};
+        is_int(SMG_OK, learn_msgs(path2, twice, 3, 1, what, &err), "one message twice in a run");
+        ok(what[SMG_BAYES_LEARNED_NEW] == 2 && what[SMG_BAYES_LEARNED_ALREADY] == 1,
+           "counted once (new %u, already %u)", what[0], what[1]);
+        counts_of(path2, "viagra", after);
+        is_int(2, (long) after[0], "2 spam");
+    }
+    /* a copy of a message with another body is another message */
+    {
+        char *other = g_strconcat(msgs[1], "x\n", NULL);
+        char *one[1] = {other};
+        is_int(SMG_OK, learn_msgs(path2, one, 1, 1, what, &err), "a message with one more line");
+        is_int(1, what[SMG_BAYES_LEARNED_NEW], "is a new message");
+        g_free(other);
+    }
+    g_free(a);
+    g_free(b);
+    for (int i = 0; i < 20; i++)
+        g_free(msgs[i]);
+    g_rand_free(r);
+    g_free(path2);
+    g_free(path);
+}
+
+/*
+ * test_moved - a message learned as spam and then as ham (the operator
+ * corrects a mistake) moves: its count and its tokens' counts leave spam
+ * for ham, never below 0
+ */
+static void
+test_moved(void)
+{
+    char *path = g_build_filename(top, "moved.db", NULL);
+    GRand *r = g_rand_new_with_seed(12);
+    char *msgs[20];
+    char *odd = g_strdup("From: odd@deals.test\nSubject: odd one\nMessage-ID: <odd@deals.test>\n\n"
+                         "zzunique viagra casino\n");
+    char *one[1] = {odd};
+    unsigned what[3];
+    guint64 c0[5], c1[5], c[5];
+    GError *err = NULL;
+
+    for (int i = 0; i < 20; i++)
+        msgs[i] = make_message(r, i % 2 == 1, i);
+    is_int(SMG_OK, learn_msgs(path, msgs, 20, -1, what, &err), "learn 10 spam and 10 ham");
+    counts_of(path, "viagra", c0);
+    is_int(SMG_OK, learn_msgs(path, one, 1, 1, what, &err), "learn one more as spam");
+    counts_of(path, "zzunique", c);
+    ok(c[0] == 11 && c[1] == 10 && c[3] == 1 && c[4] == 0, "11 spam, its word 1 spam 0 ham");
+    counts_of(path, "viagra", c1);
+    is_int((long) c0[3] + 1, (long) c1[3], "viagra one more spam");
+
+    is_int(SMG_OK, learn_msgs(path, one, 1, 0, what, &err), "learn it as ham");
+    is_int(1, what[SMG_BAYES_LEARNED_MOVED], "it moved");
+    counts_of(path, "zzunique", c);
+    ok(c[0] == 10 && c[1] == 11 && c[3] == 0 && c[4] == 1,
+       "10 spam, 11 ham, its word 0 spam 1 ham (%lu %lu %lu %lu)", (unsigned long) c[0],
+       (unsigned long) c[1], (unsigned long) c[3], (unsigned long) c[4]);
+    counts_of(path, "viagra", c);
+    ok(c[3] == c0[3] && c[4] == c0[4] + 1, "viagra's spam count back, one more ham");
+    is_int(SMG_OK, learn_msgs(path, one, 1, 0, what, &err), "learn it as ham again");
+    is_int(1, what[SMG_BAYES_LEARNED_ALREADY], "already learned as ham");
+    {
+        char *both[2] = {odd, odd};
+        struct smg_bayes_learner *l = NULL;
+        struct smg_bayes_tokens *tok;
+        guint64 d[5];
+        counts_of(path, "zzunique", d);
+        is_int(SMG_OK, smg_bayes_learner_open(path, &l, &err), "a learner");
+        tok = tokens_of(both[0], FALSE);
+        is_int(SMG_BAYES_LEARNED_MOVED, smg_bayes_learner_add(l, tok, TRUE), "to spam");
+        is_int(SMG_BAYES_LEARNED_MOVED, smg_bayes_learner_add(l, tok, FALSE),
+               "and back to ham in one run");
+        is_int(SMG_OK, smg_bayes_learner_commit(l, &err), "commit");
+        smg_bayes_learner_free(l);
+        smg_bayes_tokens_free(tok);
+        counts_of(path, "zzunique", c);
+        ok(memcmp(c, d, sizeof c) == 0, "nothing changed");
+    }
+    /* counts that are lower than a move takes off (a file put together
+     * by hand, or counts saturated) stay at 0 */
+    {
+        char *data = NULL;
+        gsize len = 0;
+        guint64 n, zero = 0, sum;
+        guint64 want = smg_bayes_hash("", "zzunique", 8) & ~(guint64) 1;
+        struct rec *rec;
+        if (!g_file_get_contents(path, &data, &len, NULL))
+            bail("read %s", path);
+        memcpy(&n, data + 32, 8);
+        memcpy(data + 24, &zero, 8); /* nham */
+        rec = (struct rec *) (void *) (data + 64);
+        for (guint64 i = 0; i < n; i++)
+            if (rec[i].hash == want)
+                rec[i].ham = 0;
+        sum = fnv64(rec, (gsize) n * sizeof *rec);
+        memcpy(data + 40, &sum, 8);
+        write_bytes(path, data, len);
+        g_free(data);
+        is_int(SMG_OK, learn_msgs(path, one, 1, 1, what, &err), "move it to spam");
+        counts_of(path, "zzunique", c);
+        ok(c[0] == 11 && c[1] == 0 && c[3] == 1 && c[4] == 0,
+           "ham counts stay at 0 (%lu spam, %lu ham, word %lu %lu)", (unsigned long) c[0],
+           (unsigned long) c[1], (unsigned long) c[3], (unsigned long) c[4]);
+    }
+    for (int i = 0; i < 20; i++)
+        g_free(msgs[i]);
+    g_free(odd);
+    g_rand_free(r);
+    g_free(path);
+}
+
+/*
+ * test_old_format - a version 1 database (no digests) is read as it is,
+ * and the next learner writes version 2 with its counts kept
+ */
+static void
+test_old_format(void)
+{
+    char *path = g_build_filename(top, "v1.db", NULL);
+    char *fresh = g_build_filename(top, "v1-fresh.db", NULL);
+    GRand *r = g_rand_new_with_seed(13);
+    char *msgs[20];
+    struct rec recs[3];
+    unsigned what[3];
+    guint64 c[5], f[5];
+    GError *err = NULL;
+    struct smg_bayes *db = NULL;
+    char *data = NULL;
+    gsize len = 0;
+
+    recs[0] = (struct rec){smg_bayes_hash("", "viagra", 6) & ~(guint64) 1, 7, 0};
+    recs[1] = (struct rec){smg_bayes_hash("", "meeting", 7) & ~(guint64) 1, 0, 6};
+    recs[2] = (struct rec){smg_bayes_hash("", "zzoldword", 9) & ~(guint64) 1, 3, 2};
+    qsort(recs, 3, sizeof recs[0], cmp_rec);
+    write_v1(path, 7, 6, recs, 3);
+    is_int(SMG_OK, smg_bayes_open(path, &db, &err), "a version 1 file opens");
+    ok(db != NULL && smg_bayes_nspam(db) == 7 && smg_bayes_nham(db) == 6
+           && smg_bayes_ntokens(db) == 3,
+       "with its counts");
+    smg_bayes_close(db);
+    counts_of(path, "zzoldword", c);
+    ok(c[3] == 3 && c[4] == 2, "and its tokens");
+
+    for (int i = 0; i < 20; i++)
+        msgs[i] = make_message(r, i % 2 == 1, i);
+    is_int(SMG_OK, learn_msgs(fresh, msgs, 20, -1, what, &err), "the set into a fresh file");
+    counts_of(fresh, "viagra", f);
+    is_int(SMG_OK, learn_msgs(path, msgs, 20, -1, what, &err), "learned into the old file");
+    is_int(20, what[SMG_BAYES_LEARNED_NEW], "all new");
+    if (!g_file_get_contents(path, &data, &len, NULL) || len < 64)
+        bail("read %s", path);
+    is_int(2, data[8], "now version 2");
+    g_free(data);
+    counts_of(path, "viagra", c);
+    ok(c[0] == 17 && c[1] == 16 && c[3] == 7 + f[3], "old and new counts add up (viagra %lu)",
+       (unsigned long) c[3]);
+    counts_of(path, "zzoldword", c);
+    ok(c[3] == 3 && c[4] == 2, "old tokens kept");
+    is_int(SMG_OK, learn_msgs(path, msgs, 20, -1, what, &err), "learned again");
+    is_int(20, what[SMG_BAYES_LEARNED_ALREADY], "remembered since the upgrade");
+    counts_of(path, "viagra", c);
+    ok(c[0] == 17 && c[1] == 16, "counts unchanged");
+    for (int i = 0; i < 20; i++)
+        g_free(msgs[i]);
+    g_rand_free(r);
+    g_free(fresh);
+    g_free(path);
+}
+
+/* test_replaced - a file replaced behind the lock (a backup put back)
+ * while a learner runs: the learner writes nothing */
+static void
+test_replaced(void)
+{
+    char *path = g_build_filename(top, "replaced.db", NULL);
+    struct smg_bayes_learner *l = NULL;
+    struct smg_bayes_tokens *tok = tokens_of("Subject: x\n\nviagra casino\n", FALSE);
+    struct rec rec = {smg_bayes_hash("", "meeting", 7) & ~(guint64) 1, 0, 1};
+    GError *err = NULL;
+    guint64 c[5];
+
+    is_int(SMG_OK, learn_set(path, 14, 3, &err), "a database");
+    is_int(SMG_OK, smg_bayes_learner_open(path, &l, &err), "a learner");
+    /* its own commits are no replacement: it goes on after them */
+    smg_bayes_learner_add(l, tok, TRUE);
+    is_int(SMG_OK, smg_bayes_learner_commit(l, &err), "a first commit");
+    is_int(SMG_BAYES_LEARNED_ALREADY, smg_bayes_learner_add(l, tok, TRUE),
+           "what it committed, it remembers");
+    {
+        struct smg_bayes_tokens *t2 = tokens_of("Subject: y\n\nviagra lottery\n", FALSE);
+        is_int(SMG_BAYES_LEARNED_NEW, smg_bayes_learner_add(l, t2, TRUE), "a new one");
+        smg_bayes_tokens_free(t2);
+    }
+    is_int(SMG_OK, smg_bayes_learner_commit(l, &err), "a second commit");
+    counts_of(path, "viagra", c);
+    is_int(5, (long) c[0], "3 + 2 spam");
+    smg_bayes_learner_add(l, tok, FALSE);
+    write_v1(path, 0, 1, &rec, 1);
+    is_int(SMG_TEMPFAIL, smg_bayes_learner_commit(l, &err), "its commit fails");
+    ok(err != NULL && strstr(err->message, "replaced or removed") != NULL, "saying why (%s)",
+       err != NULL ? err->message : "none");
+    g_clear_error(&err);
+    smg_bayes_learner_free(l);
+    smg_bayes_tokens_free(tok);
+    counts_of(path, "meeting", c);
+    ok(c[0] == 0 && c[1] == 1 && c[2] == 1, "the file put there stays");
+    g_free(path);
+}
+
 int
 main(void)
 {
@@ -596,6 +975,10 @@ main(void)
     test_rewritten_in_place();
     test_corrupt();
     test_dead_tmp();
+    test_learned_once();
+    test_moved();
+    test_old_format();
+    test_replaced();
     test_tmpdir_free(top);
     return 0;
 }
