@@ -339,12 +339,20 @@ test_bad_config(void)
         g_free(l);
     }
     g_free(lines);
-    is_int(SMG_CONFIG, open_rl("rate_limit = 2000000/min", tmp, &rl, &err),
-           "default above the maximum");
-    ok(err != NULL && strstr(err->message, "rate_limit") != NULL,
-       "default above the maximum: names the key (%s)",
-       err ? err->message : "none");
-    g_clear_error(&err);
+    {
+        /* the default's maximum is the config's check, with its line */
+        struct smg_conf *conf = NULL;
+
+        is_int(SMG_CONFIG,
+               smg_conf_load_data("[recv]\nrate_limit = 2000000/min\n", "/x/smg.conf",
+                                  &conf, &err),
+               "default above the maximum");
+        ok(err != NULL && strstr(err->message, "smg.conf:2: [recv] rate_limit") != NULL,
+           "default above the maximum: names file, line and key (%s)",
+           err ? err->message : "none");
+        g_clear_error(&err);
+        smg_conf_free(conf);
+    }
 }
 
 /* test_concurrency - 8 processes x 50 takes at one instant, limit 100 */
