@@ -535,15 +535,14 @@ body_hash(const char *p, gsize len)
 }
 
 void
-smg_bayes_tokenize(const struct smg_mimetext *mt, struct smg_bayes_tokens *tok)
+smg_bayes_tokens_identify(struct smg_bayes_tokens *tok, const struct smg_mimetext *mt)
 {
     const char *msgid = NULL, *date = NULL;
+    gsize hl = MIN(mt->header_len, mt->raw_len);
 
-    tok->in_header = TRUE;
     for (guint i = 0; i < mt->headers->len; i++) {
         const struct smg_mimetext_header *h =
             &g_array_index(mt->headers, struct smg_mimetext_header, i);
-        header(tok, h->name, h->value);
         if (msgid == NULL && g_ascii_strcasecmp(h->name, "message-id") == 0)
             msgid = h->value;
         else if (date == NULL && g_ascii_strcasecmp(h->name, "date") == 0)
@@ -552,17 +551,24 @@ smg_bayes_tokenize(const struct smg_mimetext *mt, struct smg_bayes_tokens *tok)
     /* with the tokens, what tells one message from another of the same
      * tokens (the learner's digest): its Message-ID, Date and body as
      * they are in the file, so the same file learned again is the same
-     * message and a resend of the same words is not.  Every message
-     * scored comes here too: the body gets a fast hash, not SHA-256
-     * (which took as long as parsing a message of large attachments) */
-    {
-        gsize hl = MIN(mt->header_len, mt->raw_len);
+     * message and a resend of the same words is not.  The body gets a
+     * fast hash, not SHA-256 (which took as long as parsing a message of
+     * large attachments) */
+    g_free(tok->ident);
+    tok->ident = g_strdup_printf("message-id:%s\ndate:%s\nbody:%016" G_GINT64_MODIFIER "x",
+                                 msgid != NULL ? msgid : "", date != NULL ? date : "",
+                                 mt->raw != NULL ? body_hash(mt->raw + hl, mt->raw_len - hl)
+                                                 : (guint64) 0);
+}
 
-        g_free(tok->ident);
-        tok->ident = g_strdup_printf("message-id:%s\ndate:%s\nbody:%016" G_GINT64_MODIFIER "x",
-                                     msgid != NULL ? msgid : "", date != NULL ? date : "",
-                                     mt->raw != NULL ? body_hash(mt->raw + hl, mt->raw_len - hl)
-                                                     : (guint64) 0);
+void
+smg_bayes_tokenize(const struct smg_mimetext *mt, struct smg_bayes_tokens *tok)
+{
+    tok->in_header = TRUE;
+    for (guint i = 0; i < mt->headers->len; i++) {
+        const struct smg_mimetext_header *h =
+            &g_array_index(mt->headers, struct smg_mimetext_header, i);
+        header(tok, h->name, h->value);
     }
     tok->in_header = FALSE;
     words(tok, "", mt->text->str, mt->text->len, 3, 12);

@@ -64,8 +64,8 @@ struct smg_bayes_tokens {
     gboolean sorted;
     gboolean in_header; /* tokens being added come from the header */
     char *ident;       /* the Message-ID and Date fields and a 64-bit
-                          hash of the raw body (tokenize sets it; NULL:
-                          the digest is of the tokens alone) */
+                          hash of the raw body (tokens_identify sets it;
+                          NULL: the digest is of the tokens alone) */
 };
 
 /* smg_bayes_tokens_new - an empty set; keep_names for --explain */
@@ -86,6 +86,14 @@ const char *smg_bayes_tokens_name(const struct smg_bayes_tokens *tok,
 /* smg_bayes_tokenize - add the tokens of a decoded message to tok */
 void smg_bayes_tokenize(const struct smg_mimetext *mt,
                         struct smg_bayes_tokens *tok);
+
+/*
+ * smg_bayes_tokens_identify - set tok's ident from mt (Message-ID, Date, a
+ * hash of the raw body), for the learner's digest; only learning needs it,
+ * so scoring does not pay for a pass over the body
+ */
+void smg_bayes_tokens_identify(struct smg_bayes_tokens *tok,
+                               const struct smg_mimetext *mt);
 
 /* smg_bayes_hash - the 64-bit hash of prefix+word[0..len) */
 guint64 smg_bayes_hash(const char *prefix, const char *word, gsize len);

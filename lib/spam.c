@@ -433,6 +433,7 @@ smg_spam_learn(struct smg_bayes_learner *learner, const char *buf, gsize len,
     mt = smg_mimetext_parse(buf + off, len - off, max_text);
     tok = smg_bayes_tokens_new(FALSE);
     smg_bayes_tokenize(mt, tok);
+    smg_bayes_tokens_identify(tok, mt);
     smg_bayes_learner_add(learner, tok, spam);
     smg_bayes_tokens_free(tok);
     smg_mimetext_free(mt);

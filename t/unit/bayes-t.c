@@ -69,7 +69,8 @@ make_message(GRand *r, gboolean spam, int n)
     return g_string_free(m, FALSE);
 }
 
-/* tokens_of - the finished tokens of a message text */
+/* tokens_of - the finished tokens of a message text, identified as the
+   learner's (smg_spam_learn's) are */
 static struct smg_bayes_tokens *
 tokens_of(const char *msg, gboolean names)
 {
@@ -77,6 +78,7 @@ tokens_of(const char *msg, gboolean names)
     struct smg_bayes_tokens *tok = smg_bayes_tokens_new(names);
 
     smg_bayes_tokenize(mt, tok);
+    smg_bayes_tokens_identify(tok, mt);
     smg_mimetext_free(mt);
     return tok;
 }
