@@ -236,13 +236,11 @@ message_files(const char *path)
     return out;
 }
 
-/* tally - count what smg_bayes_learner_add did with a message */
+/* tally - count what smg_spam_learn did with a message */
 static void
-tally(const struct smg_bayes_learner *l, gboolean spam, unsigned *ns, unsigned *nh,
+tally(enum smg_bayes_learned what, gboolean spam, unsigned *ns, unsigned *nh,
       unsigned *moved, unsigned *already)
 {
-    enum smg_bayes_learned what = smg_bayes_learner_last(l);
-
     if (what == SMG_BAYES_LEARNED_ALREADY) {
         (*already)++;
         return;
@@ -268,6 +266,7 @@ do_learn(const struct smg_conf *conf, struct options *o)
     struct smg_bayes *after = NULL;
     GError *err = NULL;
     unsigned ns = 0, nh = 0, bad = 0, moved = 0, already = 0;
+    enum smg_bayes_learned did = SMG_BAYES_LEARNED_NEW;
     enum smg_status st = smg_bayes_learner_open(path, &l, &err);
     int rc = 0;
 
@@ -283,12 +282,12 @@ do_learn(const struct smg_conf *conf, struct options *o)
                 rc = EX_IOERR;
                 break;
             }
-            if (smg_spam_learn(l, m->str, m->len, spam, max_text, &err) != SMG_OK) {
+            if (smg_spam_learn(l, m->str, m->len, spam, max_text, &did, &err) != SMG_OK) {
                 fprintf(stderr, "smg-check: -: %s\n", err->message);
                 g_clear_error(&err);
                 bad++;
             } else {
-                tally(l, spam, &ns, &nh, &moved, &already);
+                tally(did, spam, &ns, &nh, &moved, &already);
             }
             g_string_free(m, TRUE);
             continue;
@@ -305,13 +304,13 @@ do_learn(const struct smg_conf *conf, struct options *o)
                 gsize len = 0;
                 GError *e = NULL;
                 if (!g_file_get_contents(files->pdata[j], &text, &len, &e)
-                    || smg_spam_learn(l, text, len, spam, max_text, &e) != SMG_OK) {
+                    || smg_spam_learn(l, text, len, spam, max_text, &did, &e) != SMG_OK) {
                     fprintf(stderr, "smg-check: %s: %s\n", (char *) files->pdata[j],
                             e != NULL ? e->message : "unreadable");
                     g_clear_error(&e);
                     bad++;
                 } else {
-                    tally(l, spam, &ns, &nh, &moved, &already);
+                    tally(did, spam, &ns, &nh, &moved, &already);
                 }
                 g_free(text);
             }

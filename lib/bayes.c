@@ -1006,7 +1006,6 @@ struct smg_bayes_learner {
     gint64 nspam, nham;   /* changes of the message counts */
     GHashTable *fresh;    /* struct db_seen * -> itself (owned): messages
                              added here that the file does not have */
-    enum smg_bayes_learned last;
 };
 
 /*
@@ -1206,35 +1205,27 @@ smg_bayes_learner_add(struct smg_bayes_learner *l, struct smg_bayes_tokens *tok,
                       gboolean spam)
 {
     struct db_seen d, *old;
+    enum smg_bayes_learned what = SMG_BAYES_LEARNED_NEW;
 
     smg_bayes_tokens_finish(tok);
     digest(tok, &d);
     d.lo = spam ? (d.lo | 1) : (d.lo & ~(guint64) 1);
     old = find_seen(l, &d);
-    if (old != NULL && ((old->lo & 1) != 0) == spam) {
-        l->last = SMG_BAYES_LEARNED_ALREADY;
-        return l->last;
-    }
+    if (old != NULL && ((old->lo & 1) != 0) == spam)
+        return SMG_BAYES_LEARNED_ALREADY;
     if (old != NULL) {
         /* learned as the other class (the operator corrects a mistake):
          * take it off that one, as SpamAssassin's sa-learn does */
         add_tokens(l, tok, !spam, -1);
         old->lo = d.lo;
-        l->last = SMG_BAYES_LEARNED_MOVED;
+        what = SMG_BAYES_LEARNED_MOVED;
     } else {
         g_hash_table_add(l->fresh, g_memdup2(&d, sizeof d));
-        l->last = SMG_BAYES_LEARNED_NEW;
     }
     add_tokens(l, tok, spam, 1);
     if (l->add->len > 8u * 1024 * 1024)
         compact(l->add);
-    return l->last;
-}
-
-enum smg_bayes_learned
-smg_bayes_learner_last(const struct smg_bayes_learner *l)
-{
-    return l->last;
+    return what;
 }
 
 /* write_all - write buf[0..len) to fd */

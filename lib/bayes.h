@@ -196,13 +196,11 @@ enum smg_bayes_learned {
  * smg_bayes_learner_add - count tok (finished here) as one spam or ham,
  * unless the database or this learner already has the message (by its
  * digest, see above) as that class; one learned as the other class is
- * moved.  Returns which; smg_bayes_learner_last tells it again (for
- * callers that add through smg_spam_learn).
+ * moved.  Returns which.
  */
 enum smg_bayes_learned smg_bayes_learner_add(struct smg_bayes_learner *l,
                                              struct smg_bayes_tokens *tok,
                                              gboolean spam);
-enum smg_bayes_learned smg_bayes_learner_last(const struct smg_bayes_learner *l);
 
 /*
  * smg_bayes_learner_commit - merge what was added with the file and

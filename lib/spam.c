@@ -408,13 +408,14 @@ smg_spam_verdict_field(const struct smg_spam_verdict *v)
 
 enum smg_status
 smg_spam_learn(struct smg_bayes_learner *learner, const char *buf, gsize len,
-               gboolean spam, gsize max_text, GError **err)
+               gboolean spam, gsize max_text, enum smg_bayes_learned *what, GError **err)
 {
     struct smg_envelope *env = NULL;
     gsize off = 0;
     enum smg_status st = smg_envelope_parse(buf, len, &env, &off, err);
     struct smg_mimetext *mt;
     struct smg_bayes_tokens *tok;
+    enum smg_bayes_learned w;
 
     if (st != SMG_OK)
         return st;
@@ -434,7 +435,9 @@ smg_spam_learn(struct smg_bayes_learner *learner, const char *buf, gsize len,
     tok = smg_bayes_tokens_new(FALSE);
     smg_bayes_tokenize(mt, tok);
     smg_bayes_tokens_identify(tok, mt);
-    smg_bayes_learner_add(learner, tok, spam);
+    w = smg_bayes_learner_add(learner, tok, spam);
+    if (what != NULL)
+        *what = w;
     smg_bayes_tokens_free(tok);
     smg_mimetext_free(mt);
     return SMG_OK;

@@ -98,12 +98,13 @@ const char *smg_spam_bayes_test(double p);
 /*
  * smg_spam_learn - add the message buf[0..len) (a spool file with SMG-*
  * fields, or a bare message) to learner as spam or ham; max_text as in
- * smg_mimetext_parse.  SMG_PERMFAIL (5.6.0) for a malformed envelope, or
- * a message that is empty (nothing but white space after the envelope).
+ * smg_mimetext_parse; *what (when not NULL) what smg_bayes_learner_add did
+ * with it.  SMG_PERMFAIL (5.6.0) for a malformed envelope, or a message
+ * that is empty (nothing but white space after the envelope).
  */
 enum smg_status smg_spam_learn(struct smg_bayes_learner *learner,
                                const char *buf, gsize len, gboolean spam,
-                               gsize max_text,
+                               gsize max_text, enum smg_bayes_learned *what,
                                GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
 /* smg_spam_gtube - whether buf[0..len) holds the GTUBE test string */

@@ -675,9 +675,7 @@ learn_msgs(const char *path, char **msgs, int n, int as, unsigned what[3], GErro
     what[0] = what[1] = what[2] = 0;
     for (int i = 0; st == SMG_OK && i < n; i++) {
         struct smg_bayes_tokens *tok = tokens_of(msgs[i], FALSE);
-        enum smg_bayes_learned w = smg_bayes_learner_add(l, tok, as < 0 ? i % 2 == 1 : as == 1);
-        if (w == smg_bayes_learner_last(l))
-            what[w]++;
+        what[smg_bayes_learner_add(l, tok, as < 0 ? i % 2 == 1 : as == 1)]++;
         smg_bayes_tokens_free(tok);
     }
     if (st == SMG_OK)

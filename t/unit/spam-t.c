@@ -131,13 +131,13 @@ test_learned(void)
         char *h = g_strdup_printf("%sproject %d\n", HAM_MSG, i);
         char *s = g_strdup_printf("SMG-Queue-ID: Q%d\nSMG-Sender: <x@y.test>\n"
                                   "SMG-Recipient: <r@z.test>\n%scasino %d\n", i, SPAM_MSG, i);
-        ok(smg_spam_learn(l, h, strlen(h), FALSE, 0, &err) == SMG_OK
-               && smg_spam_learn(l, s, strlen(s), TRUE, 0, &err) == SMG_OK,
+        ok(smg_spam_learn(l, h, strlen(h), FALSE, 0, NULL, &err) == SMG_OK
+               && smg_spam_learn(l, s, strlen(s), TRUE, 0, NULL, &err) == SMG_OK,
            "learn pair %d (spool file with envelope, bare message)", i);
         g_free(h);
         g_free(s);
     }
-    ok(smg_spam_learn(l, "SMG-Bogus: x\n\nbody\n", 19, TRUE, 0, &err) == SMG_PERMFAIL,
+    ok(smg_spam_learn(l, "SMG-Bogus: x\n\nbody\n", 19, TRUE, 0, NULL, &err) == SMG_PERMFAIL,
        "a malformed envelope is not learned");
     g_clear_error(&err);
     is_int(SMG_OK, smg_bayes_learner_commit(l, &err), "commit");
@@ -168,7 +168,7 @@ test_learned(void)
 
     /* a learner replaces the file: reload picks it up */
     is_int(SMG_OK, smg_bayes_learner_open(path, &l, &err), "learner again");
-    ok(smg_spam_learn(l, HAM_MSG, strlen(HAM_MSG), FALSE, 0, &err) == SMG_OK, "one more ham");
+    ok(smg_spam_learn(l, HAM_MSG, strlen(HAM_MSG), FALSE, 0, NULL, &err) == SMG_OK, "one more ham");
     is_int(SMG_OK, smg_bayes_learner_commit(l, &err), "commit");
     smg_bayes_learner_free(l);
     is_int(SMG_OK, smg_spam_reload(sp, &err), "reload");
