@@ -21,10 +21,22 @@
  * on the empty state.  When N changes the ring is rebuilt with the newest
  * min(count, N) times.  Nothing is fsync'ed: this is soft state.
  *
+ * A file not written for RL_IDLE seconds (longer than the longest period,
+ * an hour) holds only expired times, the same as no file; such files are
+ * removed by a sweep that the take creating a new file starts, at most
+ * once per RL_SWEEP_EVERY across all processes (the mtime of the folder's
+ * ".swept" marker says when the last one ran).  Without it the folder
+ * grew by a file for every customer and every client address that ever
+ * sent (addr:IP with auth optional: any number, from an IPv6 network).
+ * The sweep removes a file only under its lock and after checking its
+ * time again; a take that locked a file the sweep removed meanwhile
+ * (st_nlink 0) opens it anew, so no admission is counted in a lost file.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -41,6 +53,9 @@
 #define RL_MAGIC "SMGRL\0\0\1"
 #define RL_CHECK_SALT 0x5a17c0deU
 #define RL_MAX_NAME 200
+#define RL_IDLE (2 * 3600)       /* s; the longest period is an hour */
+#define RL_SWEEP_EVERY 3600      /* s */
+#define RL_SWEEP_MARK ".swept"   /* no state file name starts with '.' */
 
 struct rl_header {
     char magic[8];
@@ -428,6 +443,123 @@ take_locked(int fd, const struct rl_limit *l, gint64 now, gboolean *allowed)
     return RL_READ_OK;
 }
 
+/* idle - whether st is a state file not written for RL_IDLE seconds */
+static gboolean
+idle(const struct stat *st, time_t now)
+{
+    return S_ISREG(st->st_mode) && st->st_nlink > 0 && st->st_mtime < now - RL_IDLE;
+}
+
+/*
+ * sweep - remove the idle state files, unless another process swept less
+ * than RL_SWEEP_EVERY ago or is sweeping now; errors only skip a file
+ */
+static void
+sweep(struct smg_ratelimit *rl)
+{
+    time_t now = time(NULL);
+    struct stat st;
+    struct dirent *de;
+    DIR *d;
+    int mark, dfd;
+    guint removed = 0;
+
+    mark = openat(rl->dirfd, RL_SWEEP_MARK,
+                  O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (mark < 0)
+        return;
+    /* a marker from the future (the clock went back) does not stop it */
+    if (flock(mark, LOCK_EX | LOCK_NB) < 0 || fstat(mark, &st) < 0
+        || (st.st_mtime > now - RL_SWEEP_EVERY && st.st_mtime <= now + RL_SWEEP_EVERY)
+        || futimens(mark, NULL) < 0) {
+        close(mark);
+        return;
+    }
+    dfd = openat(rl->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (d == NULL) {
+        if (dfd >= 0)
+            close(dfd);
+        close(mark);
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        int fd;
+
+        if (de->d_name[0] == '.'
+            || fstatat(rl->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+            || !idle(&st, now))
+            continue;
+        fd = openat(rl->dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            continue;
+        /* busy: a take is at it, so it is not idle any more */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && idle(&st, now)
+            && unlinkat(rl->dirfd, de->d_name, 0) == 0)
+            removed++;
+        close(fd);
+    }
+    closedir(d);
+    close(mark);
+    if (removed > 0)
+        smg_log_info("rate limit: removed %u state file%s idle for %d s from %s", removed,
+                     removed == 1 ? "" : "s", RL_IDLE, rl->dir);
+}
+
+/*
+ * open_locked - open and lock the state file name, made if missing;
+ * *fresh says it was empty (new).  -1 with err on failure.
+ */
+static int
+open_locked(struct smg_ratelimit *rl, const char *name, gboolean *fresh, GError **err)
+{
+    struct stat st;
+
+    for (;;) {
+        int fd = openat(rl->dirfd, name,
+                        O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+
+        if (fd < 0 && errno == ENOENT) {
+            /* the folder was removed since it was opened (an operator
+             * resetting every customer): a worker of the pool, which keeps
+             * rl for many sessions, would refuse all mail until it ends */
+            enum smg_status st2;
+
+            close(rl->dirfd);
+            rl->dirfd = -1;
+            st2 = open_dir(rl, err);
+            if (st2 != SMG_OK)
+                return -1;
+            fd = openat(rl->dirfd, name,
+                        O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        }
+        if (fd < 0) {
+            smg_set_error(err, SMG_TEMPFAIL, NULL, "%s/%s: cannot open: %s", rl->dir, name,
+                          g_strerror(errno));
+            return -1;
+        }
+        while (flock(fd, LOCK_EX) < 0) {
+            if (errno == EINTR)
+                continue;
+            smg_set_error(err, SMG_TEMPFAIL, NULL, "%s/%s: flock: %s", rl->dir, name,
+                          g_strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (fstat(fd, &st) < 0) {
+            smg_set_error(err, SMG_TEMPFAIL, NULL, "%s/%s: fstat: %s", rl->dir, name,
+                          g_strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (st.st_nlink > 0) {
+            *fresh = st.st_size == 0;
+            return fd;
+        }
+        close(fd); /* swept while this waited for the lock: open it anew */
+    }
+}
+
 enum smg_status
 smg_ratelimit_take(struct smg_ratelimit *rl, const char *customer,
                    gint64 now_us, gboolean *allowed, GError **err)
@@ -438,6 +570,7 @@ smg_ratelimit_take(struct smg_ratelimit *rl, const char *customer,
     enum rl_read r;
     struct rl_header h;
     enum smg_status st;
+    gboolean fresh = FALSE;
     int e = 0;
 
     *allowed = FALSE;
@@ -456,35 +589,9 @@ smg_ratelimit_take(struct smg_ratelimit *rl, const char *customer,
     if (st != SMG_OK)
         return st;
     name = smg_ratelimit_file_name(customer);
-    fd = openat(rl->dirfd, name,
-                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0 && errno == ENOENT) {
-        /* the folder was removed since it was opened (an operator
-         * resetting every customer): a worker of the pool, which keeps
-         * rl for many sessions, would refuse all mail until it ends */
-        close(rl->dirfd);
-        rl->dirfd = -1;
-        st = open_dir(rl, err);
-        if (st != SMG_OK) {
-            g_free(name);
-            return st;
-        }
-        fd = openat(rl->dirfd, name,
-                    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-    }
+    fd = open_locked(rl, name, &fresh, err);
     if (fd < 0) {
-        smg_set_error(err, SMG_TEMPFAIL, NULL, "%s/%s: cannot open: %s",
-                      rl->dir, name, g_strerror(errno));
         g_free(name);
-        return SMG_TEMPFAIL;
-    }
-    while (flock(fd, LOCK_EX) < 0) {
-        if (errno == EINTR)
-            continue;
-        smg_set_error(err, SMG_TEMPFAIL, NULL, "%s/%s: flock: %s", rl->dir,
-                      name, g_strerror(errno));
-        g_free(name);
-        close(fd);
         return SMG_TEMPFAIL;
     }
     r = take_locked(fd, l, now_us, allowed);
@@ -512,5 +619,7 @@ smg_ratelimit_take(struct smg_ratelimit *rl, const char *customer,
     }
     g_free(name);
     close(fd);
+    if (fresh)
+        sweep(rl);
     return SMG_OK;
 }

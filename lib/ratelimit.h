@@ -10,7 +10,9 @@
  * small file per limited customer holding the times of its last N admitted
  * messages, read and updated under flock(LOCK_EX), so any number of
  * processes (smg-recv runs one per connection) share it correctly.
- * Nothing is written for a customer whose limit is off.
+ * Nothing is written for a customer whose limit is off.  A state file not
+ * written for two hours (all its times expired) is removed by a sweep that
+ * runs at most hourly, started by a take that makes a new file.
  *
  * SPDX-License-Identifier: MIT
  */

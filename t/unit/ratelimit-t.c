@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -556,14 +557,155 @@ test_removed(void)
     is_int(3, takes(rl, "c", T0, 5), "3 of 5 admitted");
     /* what an operator does to reset every customer, while a worker of
      * smg-recv's pool keeps rl (and its folder) open for its sessions */
-    if (g_unlink(file) < 0 || g_rmdir(dir) < 0)
-        bail("cannot remove %s", dir);
+    {
+        char *mark = g_build_filename(dir, ".swept", NULL);
+
+        if (g_unlink(file) < 0 || g_unlink(mark) < 0 || g_rmdir(dir) < 0)
+            bail("cannot remove %s", dir);
+        g_free(mark);
+    }
     is_int(3, takes(rl, "c", T0 + SEC, 5),
            "folder removed: made anew, the customer starts afresh");
     ok(g_file_test(file, G_FILE_TEST_IS_REGULAR), "its state is in the new folder");
     smg_ratelimit_free(rl);
     g_free(file);
     g_free(dir);
+    g_free(state);
+}
+
+/* age - set the times of path to now - seconds */
+static void
+age(const char *path, gint64 seconds)
+{
+    struct timespec ts[2];
+
+    ts[0].tv_sec = ts[1].tv_sec = time(NULL) - (time_t) seconds;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+        bail("utimensat %s", path);
+}
+
+/* test_sweep - state files idle for two hours are removed, at most hourly */
+static void
+test_sweep(void)
+{
+    char *state = new_state("sweep");
+    char *mark = g_build_filename(state, "ratelimit", ".swept", NULL);
+    const char *names[] = {"addr:192.0.2.1", "addr:192.0.2.2", "recent", "busy"};
+    char *files[G_N_ELEMENTS(names)];
+    struct smg_ratelimit *rl = must_open("rate_limit = 3/min", state);
+    int busy;
+
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        is_int(1, takes(rl, names[i], 0, 1), "%s: admitted", names[i]);
+        files[i] = state_path(state, names[i]);
+    }
+    ok(g_file_test(mark, G_FILE_TEST_IS_REGULAR), "the first new file made the marker");
+    age(files[0], 3 * 3600);
+    age(files[1], 2 * 3600 + 60);
+    age(files[2], 3600 + 60); /* its times expired, not yet two hours */
+    age(files[3], 3 * 3600);
+    is_int(1, takes(rl, "new1", 0, 1), "new1 admitted");
+    ok(g_file_test(files[0], G_FILE_TEST_EXISTS),
+       "swept less than an hour ago: idle files kept");
+
+    age(mark, 3600 + 60);
+    busy = open(files[3], O_RDONLY);
+    if (busy < 0 || flock(busy, LOCK_EX) < 0)
+        bail("lock %s", files[3]);
+    is_int(1, takes(rl, "new2", 0, 1), "new2 admitted");
+    ok(!g_file_test(files[0], G_FILE_TEST_EXISTS), "idle three hours: removed");
+    ok(!g_file_test(files[1], G_FILE_TEST_EXISTS), "idle two hours: removed");
+    ok(g_file_test(files[2], G_FILE_TEST_EXISTS), "idle one hour: kept");
+    ok(g_file_test(files[3], G_FILE_TEST_EXISTS), "idle but locked by a take: kept");
+    close(busy);
+    {
+        GStatBuf sb;
+
+        ok(g_stat(mark, &sb) == 0 && sb.st_mtime >= time(NULL) - 60,
+           "the marker says when the sweep ran");
+    }
+    is_int(3, takes(rl, names[0], 0, 5), "a removed customer starts afresh");
+
+    /* a clock gone back leaves a marker in the future: it must not stop
+     * every later sweep */
+    age(mark, -3 * 3600);
+    age(files[3], 3 * 3600);
+    is_int(1, takes(rl, "new3", 0, 1), "new3 admitted");
+    ok(!g_file_test(files[3], G_FILE_TEST_EXISTS), "marker in the future: swept");
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+        g_free(files[i]);
+    smg_ratelimit_free(rl);
+    g_free(mark);
+    g_free(state);
+}
+
+struct taker {
+    struct smg_ratelimit *rl;
+    int admitted;
+};
+
+/* taker_run - one take of "c" in a thread */
+static gpointer
+taker_run(gpointer data)
+{
+    struct taker *t = data;
+
+    t->admitted = takes(t->rl, "c", 0, 1);
+    return NULL;
+}
+
+/* waiting - whether /proc/locks shows a process waiting for inode ino */
+static gboolean
+waiting(ino_t ino)
+{
+    char *text = NULL;
+    char *needle = g_strdup_printf(":%lu ", (unsigned long) ino);
+    gboolean found = FALSE;
+
+    if (g_file_get_contents("/proc/locks", &text, NULL, NULL)) {
+        char **lines = g_strsplit(text, "\n", -1);
+
+        for (char **l = lines; *l != NULL && !found; l++)
+            found = strstr(*l, "->") != NULL && strstr(*l, needle) != NULL;
+        g_strfreev(lines);
+    }
+    g_free(text);
+    g_free(needle);
+    return found;
+}
+
+/* test_swept_while_waiting - a take waiting for a file the sweep removes */
+static void
+test_swept_while_waiting(void)
+{
+    char *state = new_state("swept-waiting");
+    char *file = state_path(state, "c");
+    struct smg_ratelimit *rl = must_open("rate_limit = 3/min", state);
+    struct taker t = {rl, -1};
+    GThread *th;
+    GStatBuf sb;
+    int fd;
+
+    is_int(1, takes(rl, "c", 0, 1), "c: admitted");
+    /* what the sweep does: lock the file, then remove it */
+    fd = open(file, O_RDONLY);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0 || g_stat(file, &sb) < 0)
+        bail("lock %s", file);
+    th = g_thread_new("taker", taker_run, &t);
+    for (int i = 0; i < 3000 && !waiting(sb.st_ino); i++)
+        g_usleep(10000);
+    ok(waiting(sb.st_ino), "the take waits for the lock");
+    if (g_unlink(file) < 0)
+        bail("unlink %s", file);
+    close(fd);
+    g_thread_join(th);
+    is_int(1, t.admitted, "then it is admitted");
+    ok(g_file_test(file, G_FILE_TEST_IS_REGULAR), "in a new file");
+    is_int(2, takes(rl, "c", 0, 5),
+           "counted there, not in the removed one: 2 more of 3 admitted");
+    smg_ratelimit_free(rl);
+    g_free(file);
     g_free(state);
 }
 
@@ -626,6 +768,8 @@ main(void)
     test_unusable();
     test_names();
     test_removed();
+    test_sweep();
+    test_swept_while_waiting();
     test_tmpdir_free(tmp);
     return 0;
 }
