@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/policy.h"
 #include "lib/table.h"
 
@@ -183,23 +184,28 @@ parse_line(char *line, unsigned lineno, struct rule *out, const char **why)
                        "level [action])";
         return FALSE;
     }
-    if (!valid_domain(words[0]) || !valid_domain(words[1])) {
+    memset(out, 0, sizeof *out);
+    /* a U-label domain is taken in A-labels, the form smg-send looks it
+     * up in (as the KeyTable and SigningTable do) */
+    out->sender = smg_addr_domain_key(words[0]);
+    out->rcpt = smg_addr_domain_key(words[1]);
+    if (!valid_domain(out->sender) || !valid_domain(out->rcpt)) {
         *why = "bad domain (want example.com, .example.com or *)";
+        rule_clear(out);
         return FALSE;
     }
-    memset(out, 0, sizeof *out);
     if (!smg_policy_parse_level(words[2], &out->r.level)) {
         *why = "unknown level (want none, may, encrypt, verify or dane)";
+        rule_clear(out);
         return FALSE;
     }
     out->r.action = SMG_POLICY_DEFER;
     if (n == 4 && !smg_policy_parse_action(words[3], &out->r.action)) {
         *why = "unknown action (want defer, reject or hold)";
+        rule_clear(out);
         return FALSE;
     }
     out->r.line = lineno;
-    out->sender = g_ascii_strdown(words[0], -1);
-    out->rcpt = g_ascii_strdown(words[1], -1);
     return TRUE;
 }
 

@@ -183,6 +183,26 @@ main(void)
     e = load_err("* a/b may\n");
     ok(strstr(e, "bad domain") != NULL, "slash in a domain: %s", e);
     g_free(e);
+    {
+        /* U-labels, as the KeyTable takes them: smg-send looks the
+         * recipient's domain up in A-labels */
+        GError *uerr = NULL;
+        const char *tab = "* b\xc3\xbc" "cher.test verify reject\n"
+                          "stra\xc3\x9f" "e.test .\xc3\xa9t\xc3\xa9.test encrypt hold\n";
+
+        ok(smg_policy_load_data(tab, "pol", &p, &uerr) == SMG_OK, "U-labels load: %s",
+           uerr != NULL ? uerr->message : "ok");
+        g_clear_error(&uerr);
+        is_string("verify/reject", rule(p, "a.test", "xn--bcher-kva.test"),
+                  "a U-label rule matches the A-label recipient domain");
+        is_string("encrypt/hold", rule(p, "xn--strae-oqa.test", "mx.xn--t-9fab.test"),
+                  "U-label sender and parent domains match in A-labels");
+        is_string("may/defer", rule(p, "a.test", "bucher.test"), "and nothing else");
+        smg_policy_free(p);
+        e = load_err("* \xe2\x98\x83.test may\n");
+        ok(strstr(e, "pol:1: bad domain") != NULL, "a name IDNA refuses: %s", e);
+        g_free(e);
+    }
     e = load_err("* a.test may\n* A.TEST encrypt\n");
     ok(strstr(e, "pol:2: * a.test given twice (first on line 1)") != NULL, "duplicate: %s", e);
     g_free(e);
