@@ -1053,17 +1053,14 @@ destination(struct smg_delivery *d, const char *domain, gboolean dane,
         return SESS_OK;
     }
     if (domain[0] == '[') {
-        size_t n = strlen(domain);
-        char *lit = n > 2 && domain[n - 1] == ']' ? g_strndup(domain + 1, n - 2) : NULL;
-        unsigned char buf[16];
+        /* the domain is lower-cased by now ("[ipv6:...]"), and RFC 5321's
+         * "IPv6:" tag is case-insensitive anyway (RFC 5234 2.3): read
+         * it as smg-recv's parser did */
+        char *lit = smg_addr_literal_ip(domain, NULL);
 
-        if (lit != NULL && g_str_has_prefix(lit, "IPv6:"))
-            memmove(lit, lit + 5, strlen(lit + 5) + 1);
-        if (lit == NULL || (inet_pton(AF_INET, lit, buf) != 1
-                            && inet_pton(AF_INET6, lit, buf) != 1)) {
+        if (lit == NULL) {
             *why = g_strdup_printf("bad address literal %s", domain);
             g_strlcpy(dsn, "5.1.2", 16);
-            g_free(lit);
             return SESS_PERM;
         }
         h = g_new0(struct host, 1);

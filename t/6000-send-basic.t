@@ -197,6 +197,23 @@ like "relay host without an address: deferred (4.4.4)" \
     'FARNX1: to=<x@nowhere.test>, .*dsn=4\.4\.4, status=deferred \(Host or domain name not found' "$(cat "$T/farnx.log")"
 unlike "relay host without an address: no bounce" 'status=bounced' "$(cat "$T/farnx.log")"
 
+# --- an IPv6 address literal (RFC 5321 4.1.3), its tag in either case -----
+# (the domain is lower-cased before delivery; the tag was matched as
+# "IPv6:" only, so every IPv6 literal smg-recv took bounced with 5.1.2)
+start_mta mta6 ::1
+cat >>"$T/smg.conf" <<EOF
+[gateway v6]
+bind = ::1
+helo = v6.test
+EOF
+spool_msg send.v6 LIT6 a@cust.test "x@[IPv6:::1] y@[ipv6:0:0::1]"
+"$SEND" -c "$T/smg.conf" --gateway v6 --spool --log stderr 2>"$T/lit6.log"
+log=$(cat "$T/lit6.log")
+like "IPv6 literal: sent to that address" 'LIT6: to=<x@\[IPv6:::1\]>, relay=::1\[::1\]:[0-9]+, .*status=sent' "$log"
+like "IPv6 literal with its tag in lower case: sent" 'LIT6: to=<y@\[ipv6:0:0::1\]>, relay=0:0::1\[0:0::1\]:[0-9]+, .*status=sent' "$log"
+unlike "IPv6 literal: no bounce" 'status=bounced' "$log"
+is "IPv6 literals: both received" 2 "$(received mta6)"
+
 # --- watch mode with two worker processes --------------------------------
 before=$(received mta)
 "$SEND" -c "$T/smg.conf" --gateway mta01 --watch -P 2 --log stderr 2>"$T/watch.log" &
