@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "lib/auth.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 
 /* Largest credentials file we read: far beyond any real one. */
@@ -118,7 +119,7 @@ read_file(const char *path, char **text, gsize *len, GError **err)
 {
     struct stat st;
     char *buf;
-    gsize got = 0;
+    gssize got;
     int fd;
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -151,26 +152,19 @@ read_file(const char *path, char **text, gsize *len, GError **err)
                      "(mode %04o); chmod o-rw it",
                      path, (unsigned) (st.st_mode & 07777));
     buf = g_malloc((gsize) st.st_size + 1);
-    while (got < (gsize) st.st_size) {
-        ssize_t r = read(fd, buf + got, (gsize) st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            smg_set_error(err, SMG_TEMPFAIL, NULL, "%s: read: %s", path,
-                          g_strerror(errno));
-            explicit_bzero(buf, got);
-            g_free(buf);
-            close(fd);
-            return SMG_TEMPFAIL;
-        }
-        if (r == 0)
-            break; /* truncated meanwhile: take what is there */
-        got += (gsize) r;
+    /* a file cut meanwhile gives less: take what is there */
+    got = smg_read_at(fd, buf, (gsize) st.st_size, 0);
+    if (got < 0) {
+        smg_set_error(err, SMG_TEMPFAIL, NULL, "%s: read: %s", path, g_strerror(errno));
+        explicit_bzero(buf, (gsize) st.st_size);
+        g_free(buf);
+        close(fd);
+        return SMG_TEMPFAIL;
     }
     close(fd);
     buf[got] = '\0';
     *text = buf;
-    *len = got;
+    *len = (gsize) got;
     return SMG_OK;
 }
 

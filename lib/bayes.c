@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "lib/bayes.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 
 #define DB_MAGIC "SMGBAYS1"
@@ -684,25 +685,6 @@ check_body(const char *path, const struct smg_bayes *db, GError **err)
     return SMG_OK;
 }
 
-/* read_full - read len bytes into buf; the count read (short at the end) or -1 */
-static gssize
-read_full(int fd, void *buf, gsize len)
-{
-    gsize got = 0;
-
-    while (got < len) {
-        ssize_t n = read(fd, (char *) buf + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        got += (gsize) n;
-    }
-    return (gssize) got;
-}
-
 /*
  * db_load - smg_bayes_open, and with with_seen the digests of the learned
  * messages too (a learner's; readers never need them, so they neither read
@@ -758,7 +740,7 @@ db_load(const char *path, gboolean with_seen, struct smg_bayes **out, GError **e
      * past the new end is SIGBUS.  A copy is the reader's own; a file
      * that changed while it was read is cut short or torn, which the
      * checks report. */
-    got = read_full(fd, &h, sizeof h);
+    got = smg_read_at(fd, &h, sizeof h, 0);
     if (got < 0)
         goto read_error;
     if ((gsize) got < sizeof h)
@@ -785,7 +767,7 @@ db_load(const char *path, gboolean with_seen, struct smg_bayes **out, GError **e
         return SMG_TEMPFAIL;
     }
     memcpy(db->data, &h, sizeof h);
-    got = read_full(fd, (char *) db->data + DB_HEADER, db->len - DB_HEADER);
+    got = smg_read_at(fd, (char *) db->data + DB_HEADER, db->len - DB_HEADER, DB_HEADER);
     if (got < 0)
         goto read_error;
     close(fd);
@@ -1228,39 +1210,6 @@ smg_bayes_learner_add(struct smg_bayes_learner *l, struct smg_bayes_tokens *tok,
     return what;
 }
 
-/* write_all - write buf[0..len) to fd */
-static gboolean
-write_all(int fd, const void *buf, gsize len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return FALSE;
-        }
-        p += n;
-        len -= (gsize) n;
-    }
-    return TRUE;
-}
-
-/* dir_sync - fsync the folder holding path */
-static void
-dir_sync(const char *path)
-{
-    char *dir = g_path_get_dirname(path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        (void) fsync(fd);
-        close(fd);
-    }
-    g_free(dir);
-}
-
 /* class_count - a message count changed by d, not below 0 */
 static guint64
 class_count(guint64 old, gint64 d)
@@ -1350,8 +1299,6 @@ smg_bayes_learner_commit(struct smg_bayes_learner *l, GError **err)
     struct stat st;
     char *tmp, *data;
     gsize len = 0;
-    int fd;
-    gboolean ok;
 
     if (smg_bayes_changed(db)) {
         /* not by a learner: they hold the lock.  What was decided
@@ -1373,22 +1320,13 @@ smg_bayes_learner_commit(struct smg_bayes_learner *l, GError **err)
         return SMG_TEMPFAIL;
     }
     tmp = g_strdup_printf("%s.tmp.%ld", l->path, (long) getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     /* counts and digests are in this one file: one rename changes both */
-    ok = fd >= 0 && write_all(fd, data, len) && fsync(fd) == 0 && fstat(fd, &st) == 0;
-    if (fd >= 0 && close(fd) != 0)
-        ok = FALSE;
-    if (ok && rename(tmp, l->path) != 0)
-        ok = FALSE;
-    if (!ok) {
-        smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "Bayes database %s: write: %s",
-                      l->path, g_strerror(errno));
-        (void) unlink(tmp);
+    if (smg_file_replace(l->path, tmp, data, len, 0644, &st, err) != SMG_OK) {
+        g_prefix_error(err, "Bayes database: ");
         g_free(tmp);
         g_free(data);
         return SMG_TEMPFAIL;
     }
-    dir_sync(l->path);
     g_free(tmp);
     /* what was written is the learner's file now */
     {

@@ -24,6 +24,7 @@
 #include <ldns/ldns.h>
 
 #include "lib/dnsbl.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 
 /* DSN of an unusable DNSBL answer: a DNS failure, so never a 5xx */
@@ -709,65 +710,6 @@ kf_set_opt(GKeyFile *kf, const char *group, const char *key, const char *s)
         g_key_file_set_string(kf, group, key, s);
 }
 
-/* sync_dir - fsync the folder that holds path */
-static gboolean
-sync_dir(const char *path)
-{
-    char *dir = g_path_get_dirname(path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    gboolean good = fd >= 0 && fsync(fd) == 0;
-
-    if (fd >= 0)
-        close(fd);
-    g_free(dir);
-    return good;
-}
-
-/* write_atomic - replace path with data: path.tmp, fsync, rename, fsync dir */
-static enum smg_status
-write_atomic(const char *path, const char *data, gsize len, int mode,
-             GError **err)
-{
-    char *tmp = g_strconcat(path, ".tmp", NULL);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    gsize done = 0;
-    int e = 0;
-
-    if (fd < 0) {
-        e = errno;
-        goto fail;
-    }
-    while (done < len) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            e = errno;
-            break;
-        }
-        done += (gsize) n;
-    }
-    if (e == 0 && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && rename(tmp, path) != 0)
-        e = errno;
-    if (e == 0 && !sync_dir(path))
-        e = errno;
-    if (e == 0) {
-        g_free(tmp);
-        return SMG_OK;
-    }
-    unlink(tmp);
-fail:
-    smg_set_error(err, SMG_TEMPFAIL,
-                  e == ENOSPC || e == EDQUOT ? "4.3.1" : "4.3.0",
-                  "cannot write %s: %s", path, g_strerror(e));
-    g_free(tmp);
-    return SMG_TEMPFAIL;
-}
-
 /* told_clearance - whether an entry is a clearance already told */
 static gboolean
 told_clearance(gpointer key, gpointer value, gpointer data)
@@ -785,7 +727,7 @@ smg_dnsbl_state_save(struct smg_dnsbl_state *st, const char *path,
 {
     GKeyFile *kf = g_key_file_new();
     GPtrArray *all;
-    char *data;
+    char *data, *tmp;
     gsize len;
     enum smg_status rc;
 
@@ -826,7 +768,9 @@ smg_dnsbl_state_save(struct smg_dnsbl_state *st, const char *path,
     g_ptr_array_unref(all);
     data = g_key_file_to_data(kf, &len, NULL);
     g_key_file_free(kf);
-    rc = write_atomic(path, data, len, 0640, err);
+    tmp = g_strconcat(path, ".tmp", NULL);
+    rc = smg_file_replace(path, tmp, data, len, 0640, NULL, err);
+    g_free(tmp);
     g_free(data);
     return rc;
 }

@@ -46,6 +46,7 @@
 
 #include <glib.h>
 
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/ratelimit.h"
 #include "lib/table.h"
@@ -280,38 +281,9 @@ open_dir(struct smg_ratelimit *rl, GError **err)
 static enum rl_read
 xpread(int fd, void *buf, size_t len, off_t off)
 {
-    size_t got = 0;
+    gssize got = smg_read_at(fd, buf, len, off);
 
-    while (got < len) {
-        ssize_t r = pread(fd, (char *) buf + got, len - got,
-                          off + (off_t) got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return RL_READ_ERROR;
-        if (r == 0)
-            return RL_READ_CORRUPT;
-        got += (size_t) r;
-    }
-    return RL_READ_OK;
-}
-
-/* xpwrite - write exactly len bytes at off; FALSE with errno on error */
-static gboolean
-xpwrite(int fd, const void *buf, size_t len, off_t off)
-{
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t r = pwrite(fd, (const char *) buf + done, len - done,
-                           off + (off_t) done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return FALSE;
-        done += (size_t) r;
-    }
-    return TRUE;
+    return got < 0 ? RL_READ_ERROR : (gsize) got < len ? RL_READ_CORRUPT : RL_READ_OK;
 }
 
 /* slot_off - file offset of ring slot i */
@@ -353,7 +325,7 @@ static gboolean
 reset(int fd, struct rl_header *h, guint32 n)
 {
     header_init(h, n);
-    return ftruncate(fd, RL_HDR) == 0 && xpwrite(fd, h, sizeof *h, 0);
+    return ftruncate(fd, RL_HDR) == 0 && smg_write_at(fd, h, sizeof *h, 0);
 }
 
 /*
@@ -378,8 +350,8 @@ resize(int fd, struct rl_header *h, guint32 n)
         h->count = keep;
         h->check = header_check(h);
         if (ftruncate(fd, slot_off(keep)) < 0
-            || !xpwrite(fd, ordered, (size_t) keep * sizeof *ordered, RL_HDR)
-            || !xpwrite(fd, h, sizeof *h, 0))
+            || !smg_write_at(fd, ordered, (size_t) keep * sizeof *ordered, RL_HDR)
+            || !smg_write_at(fd, h, sizeof *h, 0))
             r = RL_READ_ERROR;
     }
     g_free(t);
@@ -436,8 +408,8 @@ take_locked(int fd, const struct rl_limit *l, gint64 now, gboolean *allowed)
     }
     h.check = header_check(&h);
     /* Slot first: a crash in between loses one count, never corrupts. */
-    if (!xpwrite(fd, &now, sizeof now, slot_off(slot))
-        || !xpwrite(fd, &h, sizeof h, 0))
+    if (!smg_write_at(fd, &now, sizeof now, slot_off(slot))
+        || !smg_write_at(fd, &h, sizeof h, 0))
         return RL_READ_ERROR;
     *allowed = TRUE;
     return RL_READ_OK;
