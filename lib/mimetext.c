@@ -27,6 +27,9 @@
  * for every part it reads (more than a kilobyte each: a 50 MB message of
  * empty parts took 10 GB), while the walk looks at MAX_PARTS only */
 #define MAX_DELIMITERS 4096
+/* GMime is given at most MAX_FIELD_COLONS ':' in one header field (see
+ * tame_fields) */
+#define MAX_FIELD_COLONS 1000
 
 struct walk {
     struct smg_mimetext *mt;
@@ -231,6 +234,80 @@ parse_len(const char *msg, gsize len)
     return len;
 }
 
+/*
+ * field_start - whether line[0..len) begins a header field ("Name:" or
+ * "Name :"); *colon is the offset of its colon.  The name may hold any
+ * printable or 8-bit byte, more than RFC 5322 allows, so that no field
+ * GMime would read is missed.
+ */
+static gboolean
+field_start(const char *line, gsize len, gsize *colon)
+{
+    gsize i = 0;
+
+    while (i < len && (unsigned char) line[i] > ' ' && line[i] != ':' && line[i] != 0x7f)
+        i++;
+    if (i == 0)
+        return FALSE;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i >= len || line[i] != ':')
+        return FALSE;
+    *colon = i;
+    return TRUE;
+}
+
+/*
+ * tame_fields - msg[0..len) with every ':' of a header field past its
+ * MAX_FIELD_COLONS-th made a space (a new buffer), or NULL when no field
+ * has that many.  GMime parses the address fields (From, To, Cc, ...) of
+ * the message and of every message/rfc822 part in it as it reads them, and
+ * it enters each group ("g:") nested in a group by recursion: a To: field
+ * of 50000 "g:" (a 100 KB header that smg-recv accepts) overflowed the
+ * stack, and smg-check crashed on the message every time it was tried.
+ * Every ':' of the field counts, quoted or not, and every line that looks
+ * like a field, in a header or not (the headers of the parts inside are
+ * in the body), so that GMime's reading of quotes, comments and broken
+ * syntax need not be guessed: at most that many groups can nest.  A real
+ * field has a few colons; one with a thousand is garbage, and a scorer
+ * loses nothing when its colons read as spaces.
+ */
+static char *
+tame_fields(const char *msg, gsize len)
+{
+    const char *p = msg, *end = msg + len;
+    gboolean in_field = FALSE;
+    unsigned colons = 0;
+    char *copy = NULL;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (gsize) (end - p));
+        const char *eol = nl != NULL ? nl : end;
+        const char *v = NULL;
+        gsize colon;
+
+        if (p < eol && (*p == ' ' || *p == '\t')) {
+            if (in_field)
+                v = p;
+        } else if (field_start(p, (gsize) (eol - p), &colon)) {
+            in_field = TRUE;
+            colons = 0;
+            v = p + colon + 1;
+        } else {
+            in_field = FALSE;
+        }
+        for (; v != NULL && (v = memchr(v, ':', (gsize) (eol - v))) != NULL; v++) {
+            if (++colons <= MAX_FIELD_COLONS)
+                continue;
+            if (copy == NULL)
+                copy = g_memdup2(msg, len);
+            copy[v - msg] = ' ';
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+    return copy;
+}
+
 /* msgid_ok - whether v looks like "<left@right>" */
 static gboolean
 msgid_ok(const char *v)
@@ -333,6 +410,7 @@ smg_mimetext_parse(const char *msg, gsize len, gsize max_text)
     GMimeStream *stream;
     GMimeParser *parser;
     GMimeMessage *m;
+    char *tamed;
     gsize n;
 
     mime_init();
@@ -356,7 +434,9 @@ smg_mimetext_parse(const char *msg, gsize len, gsize max_text)
     n = parse_len(msg, len);
     if (n < len)
         mt->parts_cut = TRUE;
-    stream = g_mime_stream_mem_new_with_buffer(msg, n);
+    tamed = tame_fields(msg, n);
+    stream = g_mime_stream_mem_new_with_buffer(tamed != NULL ? tamed : msg, n);
+    g_free(tamed); /* the stream has its own copy */
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     m = g_mime_parser_construct_message(parser, NULL);

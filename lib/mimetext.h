@@ -12,8 +12,10 @@
  * nothing.  Message/rfc822 parts are entered (depth at most 8), at most
  * 256 leaf parts are looked at, and GMime reads the message only up to
  * its 4096th line beginning with "--" (every part needs one such line;
- * GMime's objects for a million empty parts took gigabytes).  The text
- * kept is capped (max_text bytes); the caps are noted, never an error.
+ * GMime's objects for a million empty parts took gigabytes).  A header
+ * field's colons past its 1000th reach GMime as spaces (it parses groups
+ * nested in address fields by recursion).  The text kept is capped
+ * (max_text bytes); the caps are noted, never an error.
  *
  * Header values are unfolded and RFC 2047-decoded to UTF-8 by GMime.
  * Nothing here fails on content: any byte string gives a result.

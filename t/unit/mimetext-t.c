@@ -325,6 +325,65 @@ test_parts_cut(void)
     }
 }
 
+/*
+ * test_nested_groups - GMime enters a group nested in an address field's
+ * group by recursion: a To: of 100000 "g:" (in the header, or in a
+ * message/rfc822 part or a digest's part) overflowed the stack.  A child
+ * parses each; a field keeps its first 1000 colons, and its later ones
+ * reach GMime as spaces.
+ */
+static void
+test_nested_groups(void)
+{
+    static const struct {
+        const char *before, *after, *what;
+    } where[] = {
+        {"", "\nSubject: top\n\nbody\n", "the header"},
+        {"Subject: top\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=X\n\n"
+         "--X\nContent-Type: message/rfc822\n\nFrom: c@d.test\n",
+         "\nSubject: in\n\nbody\n--X--\n", "a message/rfc822 part"},
+        {"Subject: top\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary=X\n\n"
+         "--X\n\nFrom: c@d.test\n", "\nSubject: in\n\nbody\n--X--\n", "a digest"},
+    };
+    GString *to = g_string_new("To:");
+    struct smg_mimetext *mt;
+    GString *m;
+    const char *v;
+    long n;
+
+    /* folded, as smg-recv takes it: 100000 groups in 5000 lines */
+    for (int i = 0; i < 5000; i++)
+        g_string_append(to, " g:g:g:g:g:g:g:g:g:g:g:g:g:g:g:g:g:g:g:g:\n");
+    g_string_append(to, " x@y.test");
+    for (unsigned i = 0; i < G_N_ELEMENTS(where); i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            char *msg = g_strconcat(where[i].before, to->str, where[i].after, NULL);
+            mt = parse(msg);
+            _exit(strcmp(mt->subject, "top") == 0 && mt->n_parts >= 1 ? 0 : 1);
+        }
+        ok(test_child_ok(pid), "100000 nested groups in %s: parsed", where[i].what);
+    }
+    g_string_free(to, TRUE);
+
+    /* a field's 1000th colon is kept, the 1001st is not */
+    m = g_string_new("From: a@b.test\nX-Colons: ");
+    for (int i = 0; i < 999; i++)
+        g_string_append(m, "a:");
+    g_string_append(m, "\n :1:2\nTo: undisclosed-recipients:;, x@[IPv6:2001:db8::1]\n\nbody\n");
+    mt = parse(m->str);
+    v = smg_mimetext_header(mt, "X-Colons");
+    ok(v != NULL && g_str_has_suffix(v, "a: :1 2"), "the colons of a field past its 1000th are spaces");
+    n = 0;
+    for (const char *c = v; c != NULL && *c != '\0'; c++)
+        n += *c == ':';
+    is_int(1000, n, "the first 1000 are kept");
+    is_string("undisclosed-recipients:;, x@[IPv6:2001:db8::1]", smg_mimetext_header(mt, "To"),
+              "a field of a few colons is left alone");
+    smg_mimetext_free(mt);
+    g_string_free(m, TRUE);
+}
+
 static void
 test_hosts(void)
 {
@@ -379,6 +438,7 @@ main(void)
     test_checks();
     test_many_parts();
     test_parts_cut();
+    test_nested_groups();
     test_hosts();
     return 0;
 }
