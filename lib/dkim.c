@@ -470,18 +470,37 @@ mailbox_addr(InternetAddressList *list)
     return NULL;
 }
 
-/* from_address - the address of the From: field, or NULL */
+/*
+ * The most ':' a From: field may hold to be parsed.  GMime's address parser
+ * recurses once for each group nested in a group ("g: g: g: ... a@b"), so
+ * a field of some 40000 of them overflowed the stack and killed smg-sign
+ * at every try of the message.  Every nested group takes a ':', and a real
+ * From: field has a handful (an IPv6 literal has seven).
+ */
+#define FROM_MAX_COLONS 1000
+
+/*
+ * from_address - the address of the From: field, or NULL; *why is set
+ * when the field is not parsed at all
+ */
 static char *
-from_address(const char *msg, const struct parsed *p)
+from_address(const char *msg, const struct parsed *p, const char **why)
 {
+    *why = NULL;
     for (guint i = 0; i < p->fields->len; i++) {
         const struct field *f = &g_array_index(p->fields, struct field, i);
         char *value, *addr;
         InternetAddressList *list;
-        gsize j = 0;
+        gsize j = 0, colons = 0;
 
         if (!field_is(msg, f, "From"))
             continue;
+        for (gsize k = f->namelen; k < f->len; k++)
+            colons += msg[f->start + k] == ':';
+        if (colons > FROM_MAX_COLONS + 1) { /* + the one after the name */
+            *why = "the From: field has too many ':' (groups nested too deep)";
+            return NULL;
+        }
         value = g_strndup(msg + f->start, f->len);
         for (char *c = value; *c != '\0'; c++) /* unfold */
             if (*c != '\r' && *c != '\n')
@@ -725,7 +744,11 @@ smg_dkim_sign(struct smg_dkim *d, const char *id, const char *msg, gsize len,
         *log = g_strdup_printf("dkim=error, reason=%u From: fields", nfrom);
         goto done;
     }
-    from = from_address(msg, &p);
+    from = from_address(msg, &p, &p.why);
+    if (p.why != NULL) {
+        *log = g_strdup_printf("dkim=error, reason=%s", p.why);
+        goto done;
+    }
     /* an internationalised domain is looked up, and signed as d=, in its
      * A-labels: the tables and the key's DNS record name it so */
     if (from != NULL) {

@@ -58,8 +58,8 @@ const struct smg_keytable *smg_dkim_keytable(const struct smg_dkim *d);
  * or NULL when it is unchanged (no key for its domain: it passes unsigned),
  * and *log a "dkim=signed, d=..., s=..." fragment for the log line (both
  * the caller's).  A message that cannot be signed (a malformed header, no
- * From:, more than one From: field) passes unsigned with
- * "dkim=error, reason=...".  SMG_TEMPFAIL
+ * From:, more than one From: field, a From: field of more than 1000 ':')
+ * passes unsigned with "dkim=error, reason=...".  SMG_TEMPFAIL
  * (4.3.0) when libopendkim runs out of memory.
  */
 enum smg_status smg_dkim_sign(struct smg_dkim *d, const char *id,

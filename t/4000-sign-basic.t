@@ -49,6 +49,25 @@ cat "$T/twofrom.eml" >>"$T/twofrom.env"
 "$SMG_SIGN" -c "$T/smg.conf" --log stderr <"$T/twofrom.env" >"$T/twofrom.out" 2>"$T/err"
 ok "two From: fields: no signature by the envelope sender either" cmp -s "$T/twofrom.env" "$T/twofrom.out"
 
+# a From: field of groups nested in groups ("g: g: ... a@rsa.test"): GMime's
+# address parser recurses once a group, and 40000 of them overflowed the
+# stack, so smg-sign crashed on the message at every try; such a field is
+# not parsed, and the message passes unsigned
+{
+    printf 'From: '
+    head -c 120000 /dev/zero | tr '\0' '\n' | sed 's/^/g:/' | tr -d '\n'
+    printf ' a@rsa.test\nTo: bob@example.net\nSubject: nested\n\nHi.\n'
+} >"$T/nested.eml"
+"$SMG_SIGN" -c "$T/smg.conf" --log stderr <"$T/nested.eml" >"$T/nested.out" 2>"$T/err"
+is "From: of nested groups: exit 0 (no crash)" 0 $?
+ok "From: of nested groups: output identical to input (unsigned)" cmp -s "$T/nested.eml" "$T/nested.out"
+like "From: of nested groups: logged as an error" "dkim=error, reason=the From: field has too many ':'" \
+    "$(cat "$T/err")"
+out=$(printf 'From: "%s" <alice@rsa.test>\nTo: bob@example.net\n\nHi.\n' \
+    "$(head -c 500 /dev/zero | tr '\0' '\n' | sed 's/^/a:/' | tr -d '\n')" |
+    "$SMG_SIGN" -c "$T/smg.conf" --log stderr 2>"$T/err")
+like "500 ':' in a display name: still signed" 'dkim=signed, d=rsa.test' "$(cat "$T/err")"
+
 # filter mode with an envelope: fields first, then the signature
 out=$(envmsg FILT1 bounce@rsa.test carol@nokey.test | "$SMG_SIGN" -c "$T/smg.conf" --log stderr 2>"$T/err")
 is "envelope: first line is SMG-Queue-ID" "SMG-Queue-ID: FILT1" "$(printf '%s\n' "$out" | head -1)"
