@@ -222,12 +222,12 @@ smg_envelope_parse(const char *buf, gsize len, struct smg_envelope **out,
 
         if (textlen > 0 && line[textlen - 1] == '\r')
             textlen--;
-        if (memchr(line, '\0', linelen) != NULL) {
-            st = bad(err, "NUL byte", NULL);
-            goto fail;
-        }
         if (name != NULL && textlen > 0 && (line[0] == ' ' || line[0] == '\t')) {
             /* continuation of the previous SMG field */
+            if (memchr(line, '\0', linelen) != NULL) {
+                st = bad(err, "NUL byte", NULL);
+                goto fail;
+            }
             if (has_control(line, line + textlen)) {
                 st = bad(err, "control character in SMG field", NULL);
                 goto fail;
@@ -246,7 +246,11 @@ smg_envelope_parse(const char *buf, gsize len, struct smg_envelope **out,
                 goto fail;
         }
         if (textlen < 4 || g_ascii_strncasecmp(line, "SMG-", 4) != 0)
-            break;
+            break; /* the message proper: its bytes are not the envelope's */
+        if (memchr(line, '\0', linelen) != NULL) {
+            st = bad(err, "NUL byte", NULL);
+            goto fail;
+        }
         const char *colon = memchr(line, ':', textlen);
         if (colon == NULL) {
             st = bad(err, "SMG field without a colon", NULL);

@@ -206,6 +206,27 @@ test_bare(void)
     ok(env != NULL && env->rcpts->len == 1, "last line read");
     is_int(43, (long) off, "offset at the end");
     smg_envelope_free(env);
+
+    /* a NUL byte in the message is the message's business, in its first
+     * line as in the others (a bare message in filter mode was refused as
+     * "malformed envelope: NUL byte" when its first line held one) */
+    {
+        static const char bare[] = "Subject: a\0b\nFrom: c@d.example\n\nbody\n";
+        static const char after[] = "SMG-Sender: <>\nSMG-Recipient: <a@b.example>\n"
+                                    "Subject: a\0b\n\nbody\n";
+
+        env = NULL;
+        off = 99;
+        is_int(SMG_OK, smg_envelope_parse(bare, sizeof bare - 1, &env, &off, &err),
+               "a bare message with a NUL byte in its first line");
+        is_int(0, (long) off, "its offset is 0");
+        smg_envelope_free(env);
+        env = NULL;
+        is_int(SMG_OK, smg_envelope_parse(after, sizeof after - 1, &env, &off, &err),
+               "a NUL byte in the line after the envelope");
+        is_int(44, (long) off, "the message begins there");
+        smg_envelope_free(env);
+    }
 }
 
 /* test_forms - CRLF, folding, null sender, case */
@@ -668,7 +689,7 @@ replay_check(const char *buf, size_t len)
 int
 main(void)
 {
-    plan(206);
+    plan(210);
     test_check_spool();
     test_example();
     test_quoted();
