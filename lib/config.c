@@ -55,6 +55,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"recv", "max_line_length", SMG_CONF_INT, "2048", 512, 1048576, NULL},
     {"recv", "max_data_line_length", SMG_CONF_INT, "65536", 1000, 16777216, NULL},
     {"recv", "max_header_size", SMG_CONF_SIZE, "102400", 1024, 0, NULL},
+    {"recv", "max_hops", SMG_CONF_INT, "50", 1, 1000, NULL},
     {"recv", "command_timeout", SMG_CONF_TIME, "300", 1, 3600, NULL},
     {"recv", "data_timeout", SMG_CONF_TIME, "600", 1, 3600, NULL},
     {"recv", "max_errors", SMG_CONF_INT, "20", 1, 1000, NULL},

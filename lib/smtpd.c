@@ -61,6 +61,7 @@ struct smg_smtpd_env {
     char *postmaster; /* where RCPT TO:<Postmaster> goes */
     gint64 min_free;
     gint64 max_size, max_header;
+    gint64 max_hops;            /* Received: fields, ours included */
     gint64 max_rcpts, max_line, max_data_line;
     gint64 cmd_timeout, data_timeout;
     gint64 max_errors, max_junk, max_auth_failures, auth_delay, max_messages;
@@ -112,6 +113,7 @@ smg_smtpd_setup(const struct smg_conf *conf, struct smg_smtpd_env **out,
     env->min_free = smg_conf_int(conf, "spool", "min_free");
     env->max_size = smg_conf_int(conf, "recv", "max_message_size");
     env->max_header = smg_conf_int(conf, "recv", "max_header_size");
+    env->max_hops = smg_conf_int(conf, "recv", "max_hops");
     env->max_rcpts = smg_conf_int(conf, "recv", "max_recipients");
     env->max_line = smg_conf_int(conf, "recv", "max_line_length");
     env->max_data_line = smg_conf_int(conf, "recv", "max_data_line_length");
@@ -746,7 +748,21 @@ enum data_problem {
     DATA_HEADER,
     DATA_LINE,
     DATA_NUL,
+    DATA_HOPS,      /* more Received: fields than max_hops: a mail loop */
 };
+
+/* received_field - whether a header line starts a Received: field */
+static gboolean
+received_field(const char *text, gsize len)
+{
+    gsize n = sizeof "Received" - 1;
+
+    if (len <= n || g_ascii_strncasecmp(text, "Received", n) != 0)
+        return FALSE;
+    while (n < len && (text[n] == ' ' || text[n] == '\t'))
+        n++;
+    return n < len && text[n] == ':';
+}
 
 /* read_data - read the message to CRLF.CRLF into the spool file */
 static enum smg_netio_rc
@@ -758,6 +774,7 @@ read_data(struct session *s, FILE *fp, gint64 *size, enum data_problem *problem)
     gboolean in_header = TRUE, skipping_smg = FALSE;
     gboolean after_crlf = TRUE; /* "." ends the data only after a CRLF */
     gint64 header_size = 0;
+    gint64 hops = 1; /* our own Received: field */
 
     *size = 0;
     *problem = DATA_OK;
@@ -825,6 +842,10 @@ read_data(struct session *s, FILE *fp, gint64 *size, enum data_problem *problem)
                 skipping_smg = len >= 4 && g_ascii_strncasecmp(text, "SMG-", 4) == 0;
                 if (skipping_smg)
                     continue;
+                if (received_field(text, len) && ++hops > s->env->max_hops) {
+                    *problem = DATA_HOPS;
+                    continue;
+                }
                 if (memchr(text, ':', len) == NULL) {
                     /* not a header field: the body starts here */
                     in_header = FALSE;
@@ -909,6 +930,13 @@ do_data(struct session *s, const struct smg_smtp_cmd *cmd)
         case DATA_LINE:
             reply(s, 552, "5.3.4", "Message line too long");
             break;
+        case DATA_HOPS:
+            /* a loop between this gateway and a server that sends the
+             * mail back (RFC 5321 6.3): refused, not queued again and
+             * again (Postfix's hopcount_limit, 5.4.6) */
+            reply(s, 554, "5.4.6", "Too many hops (over %" G_GINT64_FORMAT
+                  " Received: fields): mail loop?", s->env->max_hops);
+            break;
         default:
             reply(s, 554, "5.6.0", "Message contains NUL characters");
             break;
@@ -917,7 +945,8 @@ do_data(struct session *s, const struct smg_smtp_cmd *cmd)
                      problem == DATA_BARE ? "bare CR or LF"
                      : problem == DATA_TOOBIG ? "message too big"
                      : problem == DATA_HEADER ? "header too big"
-                     : problem == DATA_LINE ? "line too long" : "NUL");
+                     : problem == DATA_LINE ? "line too long"
+                     : problem == DATA_HOPS ? "too many hops" : "NUL");
         tx_reset(s);
         g_free(id);
         return;

@@ -14,6 +14,7 @@ recv.auth = off
 recv.max_message_size = 21M
 recv.max_recipients = 3
 recv.max_header_size = 2k
+recv.max_hops = 5
 recv.max_line_length = 512
 recv.max_data_line_length = 1000
 recv.command_timeout = 2
@@ -81,6 +82,21 @@ print()
 print("body")' >"$T/bighead.txt"
 out=$(swaks_to --from a@sender.test --to b@rcpt.test --data "$T/bighead.txt")
 like "header too big: 552 5.3.4" '552 5.3.4 Message header size exceeds limit' "$out"
+
+# a mail loop: four Received: fields and ours are max_hops (5), five are
+# one too many, however the field name is written
+hops() { for i in $(seq "$1"); do printf 'Received: from hop%d.test by x.test; Mon, 23 Nov 2026 05:00:00 +0000\n' "$i"; done; printf 'RECEIVED : from last.test\nSubject: loop\n\nbody\n'; }
+hops 3 >"$T/hops4.txt"
+out=$(swaks_to --from a@sender.test --to b@rcpt.test --data "$T/hops4.txt")
+like "four Received: fields and ours: queued" '250 2.0.0 Ok: queued' "$out"
+hops 4 >"$T/hops5.txt"
+before=$(queued)
+out=$(swaks_to --from a@sender.test --to b@rcpt.test --data "$T/hops5.txt")
+like "five Received: fields: 554 5.4.6" '554 5.4.6 Too many hops' "$out"
+is "the looping message is not queued" "$before" "$(queued)"
+printf 'Subject: x\nX-Received: a\nX-Received: b\nX-Received: c\nX-Received: d\nX-Received: e\n\nReceived: in the body\nReceived: x\nReceived: x\nReceived: x\nReceived: x\n' >"$T/xhops.txt"
+out=$(swaks_to --from a@sender.test --to b@rcpt.test --data "$T/xhops.txt")
+like "X-Received: and the body's lines are no hops" '250 2.0.0 Ok: queued' "$out"
 
 # command time-out
 out=$(raw $hello sleep:3 readall)
