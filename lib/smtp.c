@@ -203,7 +203,10 @@ smg_smtp_xtext_encode(GString *out, const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) s[i];
 
-        if (c < '!' || c > '~' || c == '+' || c == '=')
+        /* '"' is an xchar, but the envelope reads a value that starts
+         * with it as a quoted string (SMG-Delivery's last="..."): an
+         * ENVID of '"abc' would swallow the parameters after it */
+        if (c < '!' || c > '~' || c == '+' || c == '=' || c == '"')
             g_string_append_printf(out, "+%02X", c);
         else
             g_string_append_c(out, (char) c);

@@ -206,7 +206,9 @@ char *smg_smtp_xtext_decode(const char *s,
 
 /*
  * smg_smtp_xtext_encode - append the xtext encoding of s[0..len) to out:
- * "+", "=", and octets outside "!".."~" become "+XX" (upper-case hex).
+ * "+", "=", '"' (which an envelope value must not hold: it would be read
+ * as a quoted string) and octets outside "!".."~" become "+XX"
+ * (upper-case hex).
  */
 void smg_smtp_xtext_encode(GString *out, const char *s, size_t len);
 

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "lib/envelope.h"
 #include "lib/smtp.h"
 #include "t/tap/basic.h"
 
@@ -580,6 +581,60 @@ test_xtext(void)
     g_string_free(out, TRUE);
 }
 
+/*
+ * test_envelope_quotes - a '"' in an xtext value (ENVID, AUTH, ORCPT) is
+ * an xchar a client may send as it is; the envelope reads a value that
+ * starts with '"' as a quoted string, so the parameters that
+ * smg_smtp_format_params writes must hold none: ENVID="abc and
+ * AUTH=def" came back as the ENVID 'abc AUTH=def' (an AUTH parameter of
+ * the client's slipped into smg-send's MAIL command, and no ENVID in the
+ * DSN)
+ */
+static void
+test_envelope_quotes(void)
+{
+    static const char line[] = "MAIL FROM:<a@b.test> RET=HDRS ENVID=\"abc AUTH=def\"";
+    static const char rline[] = "RCPT TO:<c@d.test> NOTIFY=FAILURE ORCPT=rfc822;\"x\"@d.test";
+    struct smg_smtp_cmd c = SMG_SMTP_CMD_ZERO;
+    GString *out = g_string_new(NULL);
+    GError *err = NULL;
+    char *v, *d;
+
+    ok(smg_smtp_parse_command(line, strlen(line), 0, &c, &err) == SMG_OK,
+       "MAIL with '\"' in ENVID and AUTH");
+    g_clear_error(&err);
+    smg_smtp_format_params(&c, out);
+    ok(strchr(out->str, '"') == NULL, "no '\"' in the envelope's parameters: %s", out->str);
+    v = smg_envelope_param(out->str, "ENVID");
+    d = v != NULL ? smg_smtp_xtext_decode(v, strlen(v)) : NULL;
+    is_string("\"abc", d, "ENVID read back from the envelope as the client gave it");
+    g_free(v);
+    g_free(d);
+    v = smg_envelope_param(out->str, "AUTH");
+    d = v != NULL ? smg_smtp_xtext_decode(v, strlen(v)) : NULL;
+    is_string("def\"", d, "AUTH read back as given");
+    g_free(v);
+    g_free(d);
+    v = smg_envelope_param(out->str, "RET");
+    is_string("HDRS", v, "RET read back");
+    g_free(v);
+
+    g_string_truncate(out, 0);
+    ok(smg_smtp_parse_command(rline, strlen(rline), 0, &c, &err) == SMG_OK,
+       "RCPT with '\"' in ORCPT");
+    g_clear_error(&err);
+    smg_smtp_format_params(&c, out);
+    v = smg_envelope_param(out->str, "ORCPT");
+    d = v != NULL && g_str_has_prefix(v, "rfc822;")
+            ? smg_smtp_xtext_decode(v + 7, strlen(v + 7))
+            : NULL;
+    is_string("\"x\"@d.test", d, "ORCPT read back as given");
+    g_free(v);
+    g_free(d);
+    smg_smtp_cmd_clear(&c);
+    g_string_free(out, TRUE);
+}
+
 /* test_replies - reply formatting */
 static void
 test_replies(void)
@@ -708,6 +763,7 @@ main(void)
     test_rcpt_params();
     test_parse_params();
     test_xtext();
+    test_envelope_quotes();
     test_replies();
     test_replay_fuzz("corpus", "smtp", replay_check);
     test_replay_fuzz("regress", "smtp", replay_check);
