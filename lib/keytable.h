@@ -128,7 +128,9 @@ void smg_keytable_signing_free(struct smg_signingtable *st);
  * smg_keytable_signing_lookup - the entries for addr ("user@domain"; a
  * bare domain is looked up as "@domain" would be), in the order described
  * above: the first only, or with all every match.  Returns a new array of
- * pointers into st (g_ptr_array_unref), empty when nothing matches.
+ * pointers into st (g_ptr_array_unref), empty when nothing matches.  An
+ * address longer than 320 octets (a local part of 64 and a domain of 255,
+ * RFC 5321's limits) matches nothing.
  */
 GPtrArray *smg_keytable_signing_lookup(const struct smg_signingtable *st,
                                        const char *addr, gboolean all);
@@ -147,7 +149,8 @@ void smg_keytable_replyto_free(struct smg_replyto *rt);
 /*
  * smg_keytable_replyto_lookup - the Reply-To value for domain: the exact
  * domain first, then "*.parent" for each parent domain (nearest first),
- * then "*".  Owned by rt; NULL if none.
+ * then "*".  Owned by rt; NULL if none, and for a domain longer than 255
+ * octets.
  */
 const char *smg_keytable_replyto_lookup(const struct smg_replyto *rt,
                                         const char *domain);

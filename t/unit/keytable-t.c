@@ -292,6 +292,25 @@ test_signingtable(void)
     is_string("k2", first_key(st, "user@example.org"), "user@*");
     is_string("k3", first_key(st, "bob@example.org"), "*");
     is_string("k3", first_key(st, "example.org"), "a bare domain");
+    /* an address longer than RFC 5321's 64 + 1 + 255 octets matches
+     * nothing: a lookup of a From: of 40000 labels made a key per parent
+     * domain, each as long as the address (3 GB, 16 s) */
+    {
+        GString *a = g_string_new("user@");
+
+        while (a->len < 320 - strlen(".example.com"))
+            g_string_append(a, "a.");
+        g_string_truncate(a, 320 - strlen("a.example.com"));
+        g_string_append(a, "a.example.com");
+        is_string("k1", first_key(st, a->str), "an address of 320 octets is looked up");
+        g_string_prepend_c(a, 'x');
+        is_string("-", first_key(st, a->str), "one of 321 octets matches nothing, not even *");
+        while (a->len < 80000)
+            g_string_prepend(a, "a.");
+        g_string_prepend(a, "user@");
+        is_string("-", first_key(st, a->str), "... nor one of 40000 labels");
+        g_string_free(a, TRUE);
+    }
     smg_keytable_signing_free(st);
     st = NULL;
     g_free(p);
@@ -349,6 +368,21 @@ test_replyto(void)
               "*.parent");
     is_string("postmaster@gateway.test", smg_keytable_replyto_lookup(rt, "apps.test"),
               "*.apps.test is not apps.test: *");
+    {
+        /* no domain is longer than 255 octets: a longer one (a From: of
+         * megabytes) was looked up once per label */
+        GString *d = g_string_new("apps.test");
+
+        while (d->len < 255)
+            g_string_prepend(d, "a.");
+        g_string_erase(d, 0, d->len - 255);
+        is_string("noreply-owner@apps.test", smg_keytable_replyto_lookup(rt, d->str),
+                  "a domain of 255 octets is looked up");
+        g_string_prepend(d, "b.");
+        ok(smg_keytable_replyto_lookup(rt, d->str) == NULL,
+           "one of 257 octets has no Reply-To, not even *");
+        g_string_free(d, TRUE);
+    }
     smg_keytable_replyto_free(rt);
     rt = NULL;
     g_free(p);
