@@ -1235,7 +1235,8 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     char *why = NULL, *last_relay = NULL, *last_mta = NULL;
     char *skip = NULL; /* "host[addr]:port" just tried on a cached connection */
     char dsn[16] = "4.4.1";
-    unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0;
+    unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0, no_addr = 0;
+    guint h = 0;
     gboolean spoke = FALSE; /* a server took a session (this attempt) */
     enum sess s;
 
@@ -1264,7 +1265,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             down_note(d, key, why, dsn, NULL, NULL);
         goto done;
     }
-    for (guint h = 0; h < hosts->len && h < MAX_MX_HOSTS && tries < MAX_CONNECT_TRIES; h++) {
+    for (h = 0; h < hosts->len && h < MAX_MX_HOSTS && tries < MAX_CONNECT_TRIES; h++) {
         const struct host *host = hosts->pdata[h];
         unsigned port = d->relay_host != NULL ? d->relay_port : d->port;
         GPtrArray *addrs = NULL, *tlsa = NULL;
@@ -1300,19 +1301,13 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
                 continue;
             }
         } else if (addrs->len == 0) {
-            /* the one host of a domain: no such domain to deliver to; a
-             * relay host is this gateway's own setting (a typo, a DNS
-             * glitch), never a reason to bounce everything sent through it */
-            gboolean single = hosts->len == 1 && d->relay_host == NULL;
-
+            /* DNS says the host has no address: a verdict once every
+             * host is found so (below) */
             g_free(why);
             why = g_strdup_printf("Host or domain name not found: no address "
                                   "for %s", host->name);
-            g_strlcpy(dsn, single ? "5.1.2" : "4.4.4", sizeof dsn);
-            if (single)
-                perm_fails++;
-            else
-                temp_fails++;
+            g_strlcpy(dsn, "5.1.2", sizeof dsn);
+            no_addr++;
             g_ptr_array_unref(addrs);
             continue;
         }
@@ -1375,6 +1370,20 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
         if (tlsa != NULL)
             g_ptr_array_unref(tlsa);
         g_ptr_array_unref(addrs);
+    }
+    if (no_addr > 0) {
+        /* Every host without an address: nothing to deliver to, as for a
+         * domain without one (Postfix bounces it too).  Hosts left
+         * unasked (the limits) might have one; and a relay host is this
+         * gateway's own setting (a typo, a DNS glitch), never a reason to
+         * bounce everything sent through it. */
+        if (h == hosts->len && d->relay_host == NULL) {
+            perm_fails += no_addr;
+        } else {
+            temp_fails += no_addr;
+            if (strcmp(dsn, "5.1.2") == 0)
+                g_strlcpy(dsn, "4.4.4", sizeof dsn);
+        }
     }
     if (why == NULL) {
         why = g_strdup_printf("no host to deliver to for %s", domain);

@@ -81,6 +81,12 @@ slow.test. MX 10 mx.slow.test.
 mx.slow.test. A 127.0.0.28
 # the greylisting primary alone
 greyonly.test. MX 10 mx.grey.test.
+# two MX hosts, neither with an address; one without beside one that
+# greylists
+twonx.test. MX 10 nx1.twonx.test.
+twonx.test. MX 20 nx2.twonx.test.
+halfnx.test. MX 10 nx1.halfnx.test.
+halfnx.test. MX 20 mx.grey.test.
 # bücher.test, as DNS holds it
 xn--bcher-kva.test. MX 10 mx.fault.test.
 EOF
@@ -262,6 +268,13 @@ attempt MX1 m1@many.test
 like "ten MX hosts without an address: deferred after the tenth" \
     'MX1: to=<m1@many.test>, .*dsn=4.4.4, status=deferred \(Host or domain name not found: no address for nx10.many.test\)' "$log"
 is "the eleventh host was not tried" "$n" "$(grep -c '^RCPT TO:<m1@many.test>' "$PEERS_DIR/fault/commands.log")"
+
+# --- every MX host without an address: nothing to deliver to --------------
+attempt NA1 x@twonx.test NA2 y@halfnx.test
+like "two MX hosts, neither with an address: bounced (5.1.2), as one alone" \
+    'NA1: to=<x@twonx.test>, .*dsn=5.1.2, status=bounced \(Host or domain name not found: no address for nx2.twonx.test\)' "$log"
+like "one without an address beside one that defers: deferred" \
+    'NA2: to=<y@halfnx.test>, .*dsn=4.7.1, status=deferred' "$log"
 
 # --- a lost connection: the next MX, unless the message may have arrived -
 attempt DF1 ok6@dropfb.test HF1 ok7@hangfb.test
