@@ -99,6 +99,52 @@ to_utf8(char *text)
     return out != NULL ? out : g_strdup("");
 }
 
+/*
+ * part_text - the decoded content of a text part, converted from its
+ * charset to UTF-8 as g_mime_text_part_get_text does, but without its NUL
+ * bytes: that function's C string ended at the first one, so a text part
+ * that began with "=00" (or a NUL in base64) showed the scorers no word
+ * and no URI of it, while a browser drops the NUL (HTML5) and shows the
+ * rest.  NULL when the part has no content.
+ */
+static char *
+part_text(GMimeObject *obj)
+{
+    GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(obj));
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    const char *charset = ct != NULL ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
+    GMimeFilter *conv = charset != NULL ? g_mime_filter_charset_new(charset, "utf-8") : NULL;
+    GMimeStream *mem, *out;
+    GByteArray *buf;
+    char *text;
+    gsize n = 0;
+
+    if (content == NULL) {
+        if (conv != NULL)
+            g_object_unref(conv);
+        return NULL;
+    }
+    mem = g_mime_stream_mem_new();
+    out = mem;
+    if (conv != NULL) {
+        out = g_mime_stream_filter_new(mem);
+        g_mime_stream_filter_add(GMIME_STREAM_FILTER(out), conv);
+        g_object_unref(conv);
+    }
+    (void) g_mime_data_wrapper_write_to_stream(content, out);
+    (void) g_mime_stream_flush(out);
+    if (out != mem)
+        g_object_unref(out);
+    buf = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    text = g_malloc(buf->len + 1);
+    for (guint i = 0; i < buf->len; i++)
+        if (buf->data[i] != '\0')
+            text[n++] = (char) buf->data[i];
+    text[n] = '\0';
+    g_object_unref(mem);
+    return text;
+}
+
 /* leaf - look at one leaf part */
 static void
 leaf(struct walk *w, GMimeObject *obj)
@@ -134,7 +180,7 @@ leaf(struct walk *w, GMimeObject *obj)
         mt->truncated = TRUE;
         return;
     }
-    t = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+    t = part_text(obj);
     if (t == NULL)
         return;
     t = to_utf8(t);

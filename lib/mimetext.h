@@ -5,7 +5,8 @@
  * GMime parses the message (RFC 5322 and MIME, tolerant of broken mail);
  * every leaf part is looked at: text/plain and text/html parts are decoded
  * (quoted-printable, base64) and converted from their charset to UTF-8
- * (GMime's iconv cache; invalid bytes are replaced), HTML is turned into
+ * (GMime's iconv cache; invalid bytes are replaced, NUL bytes dropped as
+ * a browser drops them), HTML is turned into
  * text by a small tag stripper that keeps the href/src URIs and notices
  * links whose visible text names another host.  Other parts contribute
  * their content type and file name only, so a large attachment costs

@@ -326,6 +326,35 @@ test_parts_cut(void)
 }
 
 /*
+ * test_nul - a NUL byte in a decoded text part (QP "=00", base64) is
+ * dropped, as a browser drops it: the part's text ended there, so one at
+ * its start hid all its words and URIs from the scorers
+ */
+static void
+test_nul(void)
+{
+    struct smg_mimetext *mt = parse(
+        "From: a@b.test\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=B\n\n"
+        "--B\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+        /* "\0cheap pills http://plain.test/\n" */
+        "AGNoZWFwIHBpbGxzIGh0dHA6Ly9wbGFpbi50ZXN0Lwo=\n"
+        "--B\nContent-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n"
+        "=00<p>casino bo=00nus</p><a href=3D\"http://html.test/\">x</a>\n"
+        "--B\nContent-Type: text/plain; charset=utf-16le\nContent-Transfer-Encoding: base64\n\n"
+        /* "utf16" in UTF-16LE: its zero bytes are no NULs */
+        "dQB0AGYAMQA2AA==\n"
+        "--B--\n");
+
+    ok(contains(mt->text, "cheap pills"), "text after a NUL in base64 kept");
+    ok(has_uri(mt, "http://plain.test/"), "URI after a NUL in base64 kept");
+    ok(contains(mt->text, "casino bonus"), "text after a NUL in QP HTML kept, the NUL dropped");
+    ok(has_uri(mt, "http://html.test/"), "URI after a NUL in QP HTML kept");
+    ok(contains(mt->text, "utf16"), "UTF-16 text still converted");
+    ok(memchr(mt->text->str, '\0', mt->text->len) == NULL, "no NUL in the text");
+    smg_mimetext_free(mt);
+}
+
+/*
  * test_nested_groups - GMime enters a group nested in an address field's
  * group by recursion: a To: of 100000 "g:" (in the header, or in a
  * message/rfc822 part or a digest's part) overflowed the stack.  A child
@@ -439,6 +468,7 @@ main(void)
     test_many_parts();
     test_parts_cut();
     test_nested_groups();
+    test_nul();
     test_hosts();
     return 0;
 }
