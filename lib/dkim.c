@@ -575,22 +575,33 @@ plan_jobs(const struct smg_dkim *d, GPtrArray *entries, const char *domain,
           GString *notes)
 {
     GArray *jobs = g_array_new(FALSE, TRUE, sizeof(struct job));
+    char *lower = g_ascii_strdown(domain, -1);
 
     for (guint i = 0; i < entries->len; i++) {
         const struct smg_signing_entry *e = entries->pdata[i];
-        char *name = expand(e->keyname, domain);
+        /* the SigningTable matched the address in any case: a KEYNAME of
+         * "%" names the key by the domain in lower case, as d= is written
+         * (the domain as written is tried too, for a KeyTable of such
+         * names) */
+        char *name = expand(e->keyname, lower);
         const struct smg_dkim_key *key = smg_keytable_find(d->keys, name);
-        struct job j = {key, NULL, NULL};
+        struct job j = {NULL, NULL, NULL};
         gboolean dup = FALSE;
 
+        if (key == NULL && strcmp(lower, domain) != 0) {
+            char *as_written = expand(e->keyname, domain);
+
+            key = smg_keytable_find(d->keys, as_written);
+            g_free(as_written);
+        }
         if (key == NULL) {
             g_string_append_printf(notes, ", nokey=%s", name);
             g_free(name);
             continue;
         }
         g_free(name);
-        j.domain = strcmp(key->domain, "%") == 0 ? g_ascii_strdown(domain, -1)
-                                                 : g_strdup(key->domain);
+        j.key = key;
+        j.domain = strcmp(key->domain, "%") == 0 ? g_strdup(lower) : g_strdup(key->domain);
         for (guint k = 0; k < jobs->len; k++) {
             const struct job *o = &g_array_index(jobs, struct job, k);
             dup = dup || (o->key == key && strcmp(o->domain, j.domain) == 0);
@@ -608,6 +619,7 @@ plan_jobs(const struct smg_dkim *d, GPtrArray *entries, const char *domain,
         }
         g_array_append_val(jobs, j);
     }
+    g_free(lower);
     return jobs;
 }
 

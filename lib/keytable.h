@@ -20,7 +20,8 @@
  * plain file is looked up as OpenDKIM does: "user@host", "host", then
  * "user@.domain" and ".domain" for each parent domain, "user@*", "*".
  * Matching ignores ASCII case.  KEYNAME "%" (or containing "%") names the
- * key by the sender's domain; SIGNER (the i= identity) may contain "%" too.
+ * key by the sender's domain (smg-sign puts it in lower case); SIGNER
+ * (the i= identity) may contain "%" too.
  *
  * Reply-To table ("PATH"): "DOMAIN VALUE..." where DOMAIN is a domain, a
  * "*.domain" wildcard (its subdomains) or "*"; VALUE (the rest of the line)

@@ -166,7 +166,9 @@ setup(void)
         "rsa example.com:rsa:%s\n"
         "ed example.com:ed:%s\n"
         "pct %%:pct:%s\n"
-        "sub sub.example.com:sub:%s\n", rsa, ed, ed, rsa);
+        "sub sub.example.com:sub:%s\n"
+        "named.test named.test:named:%s\n"
+        "Mixed.test mixed.test:mixed:%s\n", rsa, ed, ed, rsa, rsa, ed);
     struct smg_keytable *kt = NULL;
     GString *db = g_string_new(NULL);
 
@@ -178,7 +180,9 @@ setup(void)
                               "*@shop.test pct\n"
                               "*@xn--bcher-kva.test pct\n"
                               "*@stra\xc3\x9f" "e.test pct\n"
-                              "*@sub.example.com sub @other.test\n");
+                              "*@sub.example.com sub @other.test\n"
+                              "*@named.test %\n"
+                              "*@mixed.test %\n");
     write_tmp("replyto", "shop.test Shop <support@helpdesk.test>\n");
     text = tmp_path("KeyTable");
     if (smg_keytable_load(text, &kt, NULL) != SMG_OK)
@@ -397,6 +401,17 @@ test_choice(struct smg_dkim *d)
     /* ... and a SigningTable entry written in UTF-8 is read in A-labels */
     signed_with(d, "a@stra\xc3\x9f" "e.test", "d=xn--strae-oqa.test; s=pct;",
                 "UTF-8 SigningTable entry: found, A-labels");
+
+    /* a KEYNAME of % names the key by the From: domain, which the
+     * SigningTable matched in any case: in lower case, as d= is written
+     * (the key was not found for A@Named.TEST) */
+    signed_with(d, "A@Named.TEST", "d=named.test; s=named;",
+                "KEYNAME %, a From: domain in upper case: its key");
+    signed_with(d, "a@named.test", "d=named.test; s=named;", "... and in lower case");
+    /* ... and a KeyTable name in mixed case still names the key of a
+     * From: domain written the same way */
+    signed_with(d, "x@Mixed.test", "d=mixed.test;",
+                "KEYNAME %, a KeyTable name in mixed case: found as written");
 
     /* an ASCII address is logged as written */
     out = sign(d, "From: x@NoKey.TEST\nSubject: s\n\nb\n", NULL, &log, &changed);
