@@ -1235,7 +1235,8 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     char *why = NULL, *last_relay = NULL, *last_mta = NULL;
     char *skip = NULL; /* "host[addr]:port" just tried on a cached connection */
     char dsn[16] = "4.4.1";
-    unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0, no_addr = 0;
+    unsigned tries = 0, tls_fails = 0, temp_fails = 0, perm_fails = 0;
+    unsigned no_addr = 0, other_family = 0;
     guint h = 0;
     gboolean spoke = FALSE; /* a server took a session (this attempt) */
     enum sess s;
@@ -1297,6 +1298,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
                 g_free(why);
                 why = g_strdup_printf("no IPv%c address for %s", v6 ? '6' : '4', host->name);
                 g_strlcpy(dsn, "4.4.4", sizeof dsn);
+                other_family++;
                 g_ptr_array_unref(addrs);
                 continue;
             }
@@ -1374,10 +1376,11 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
     if (no_addr > 0) {
         /* Every host without an address: nothing to deliver to, as for a
          * domain without one (Postfix bounces it too).  Hosts left
-         * unasked (the limits) might have one; and a relay host is this
+         * unasked (the limits) might have one, one of the other family
+         * only is no verdict (see above); and a relay host is this
          * gateway's own setting (a typo, a DNS glitch), never a reason to
          * bounce everything sent through it. */
-        if (h == hosts->len && d->relay_host == NULL) {
+        if (h == hosts->len && other_family == 0 && d->relay_host == NULL) {
             perm_fails += no_addr;
         } else {
             temp_fails += no_addr;

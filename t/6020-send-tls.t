@@ -48,6 +48,8 @@ tls421.test. MX 10 mx-tls421.test.
 mx-tls421.test. A 127.0.0.32
 # an MX with an IPv6 address only
 v6only.test. MX 10 mx-v6.test.
+v6nx.test. MX 10 mx-v6.test.
+v6nx.test. MX 20 nx.v6nx.test.
 mx-v6.test. AAAA ::1
 EOF
 start_dns "$T/zone"
@@ -120,6 +122,7 @@ spool_msg send.mta01 ENC1 a@cust.test x@plain.test
 spool_msg send.mta01 HOLD1 a@cust.test "x@plainhold.test y@plainhold.test"
 spool_msg send.mta01 HOLD2 a@cust.test x@dualhold.test
 spool_msg send.mta01 V6ONLY a@cust.test x@v6only.test
+spool_msg send.mta01 V6NX a@cust.test x@v6nx.test
 spool_msg send.mta01 DEF1 a@cust.test x@plaindefer.test
 send
 log=$(cat "$T/send.log")
@@ -135,6 +138,7 @@ ok "hold: the message is in hold/" test -f "$SPOOL/hold/new/HOLD1"
 like "hold with a dual-stack MX: the IPv6 address is not tried from IPv4" 'HOLD2: to=<x@dualhold.test>, .*dsn=4.7.10, status=held \(TLS is required' "$log"
 ok "hold with a dual-stack MX: in hold/" test -f "$SPOOL/hold/new/HOLD2"
 like "an IPv6-only MX is out of an IPv4 gateway's reach: deferred, not bounced" 'V6ONLY: to=<x@v6only.test>, .*dsn=4.4.4, status=deferred \(no IPv4 address for mx-v6.test\)' "$log"
+like "an IPv6-only MX beside one without an address: deferred, not bounced" 'V6NX: to=<x@v6nx.test>, .*dsn=4.4.4, status=deferred' "$log"
 is "hold: both recipients kept" 2 "$(grep -c '^SMG-Recipient:' "$SPOOL/hold/new/HOLD1")"
 like "hold: SMG-Delivery has held=" 'held=[0-9TZ:-]+' "$(field SMG-Delivery "$SPOOL/hold/new/HOLD1")"
 ok "hold: a delay notice to the sender" test -f "$SPOOL/sign/new/HOLD1H1"
