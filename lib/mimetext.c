@@ -680,6 +680,31 @@ attr_value(const char *p, const char *end, const char *name)
     return NULL;
 }
 
+/*
+ * comment_end - where the text goes on after an HTML comment whose body
+ * begins at p (just after "<!--"): as HTML5 reads it, "-->" and "--!>"
+ * close it, and "<!-->" and "<!--->" are whole empty comments, so that
+ * they cannot hide the text after them from the scorers while a browser
+ * shows it; end when it is not closed
+ */
+static const char *
+comment_end(const char *p, const char *end)
+{
+    if (p < end && *p == '>')
+        return p + 1;
+    if (end - p >= 2 && p[0] == '-' && p[1] == '>')
+        return p + 2;
+    for (; end - p >= 3; p++) {
+        if (p[0] != '-' || p[1] != '-')
+            continue;
+        if (p[2] == '>')
+            return p + 3;
+        if (end - p >= 4 && p[2] == '!' && p[3] == '>')
+            return p + 4;
+    }
+    return end;
+}
+
 /* is_block - whether a tag name breaks the text flow */
 static gboolean
 is_block(const char *name)
@@ -746,13 +771,12 @@ smg_mimetext_html(const char *html, gsize len, GString *text, GPtrArray *uris)
             continue;
         }
         if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
-            const char *q = find_ci(p + 4, end, "-->");
-            p = q != NULL ? q + 3 : end;
+            p = comment_end(p + 4, end);
             continue;
         }
         {
             const char *q = p + 1, *t;
-            gboolean closing = FALSE;
+            gboolean closing = FALSE, after_eq = FALSE;
             char name[16];
             gsize n = 0;
             char quote = 0;
@@ -781,12 +805,17 @@ smg_mimetext_html(const char *html, gsize len, GString *text, GPtrArray *uris)
                 if (quote != 0) {
                     if (*t == quote)
                         quote = 0;
-                } else if (*t == '"' || *t == '\'') {
-                    /* quotes count only at the start of a value */
-                    if (t > q && (t[-1] == '=' || g_ascii_isspace(t[-1])))
-                        quote = *t;
                 } else if (*t == '>') {
                     break;
+                } else if (*t == '=') {
+                    after_eq = TRUE;
+                } else if (!g_ascii_isspace(*t)) {
+                    /* a quote opens a value only after its "=" (HTML5):
+                     * elsewhere it is a character of a name, and <p "> is
+                     * a whole tag, not one that hides the text after it */
+                    if (after_eq && (*t == '"' || *t == '\''))
+                        quote = *t;
+                    after_eq = FALSE;
                 }
             }
             if (!closing && (strcmp(name, "script") == 0 || strcmp(name, "style") == 0)) {

@@ -154,6 +154,32 @@ test_html(void)
     smg_mimetext_html("&#99999999999;&#;&", 18, t, NULL);
     ok(1, "unterminated tag, comment, script and entities survive");
     g_string_free(t, TRUE);
+
+    /* what a browser shows, the scorers read: HTML5 closes "<!-->",
+     * "<!--->" and "--!>" comments, and a quote opens a value only after
+     * "="; each hid all the text after it */
+    {
+        static const struct {
+            const char *html, *text, *what;
+        } c[] = {
+            {"<!-->cheap pills", "cheap pills", "<!--> is a whole comment"},
+            {"<!--->cheap pills", "cheap pills", "<!---> is a whole comment"},
+            {"<!-- x --!>cheap pills", "cheap pills", "--!> closes a comment"},
+            {"<!-- a -- b ---->cheap pills", "cheap pills", "--> after dashes closes"},
+            {"<p \">cheap pills", "cheap pills", "a quote in a name: the tag ends at >"},
+            {"<b '>cheap pills", "cheap pills", "an apostrophe in a name: the tag ends at >"},
+            {"<p x = \">\">cheap pills", "cheap pills", "a quoted value after = and spaces"},
+            {"<!-- open <p>hidden", "", "an open comment still hides the rest"},
+        };
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(c); i++) {
+            t = g_string_new(NULL);
+            smg_mimetext_html(c[i].html, strlen(c[i].html), t, NULL);
+            g_strstrip(t->str);
+            is_string(c[i].text, t->str, "%s", c[i].what);
+            g_string_free(t, TRUE);
+        }
+    }
 }
 
 static void
