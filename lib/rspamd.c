@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 
+#include "lib/http.h"
 #include "lib/rspamd.h"
 
 #define REPLY_MAX (1024 * 1024)
@@ -383,6 +384,9 @@ smg_rspamd_check(const struct smg_rspamd_request *req,
     GString *body = g_string_new(NULL);
     long timeout = req->timeout_ms > 0 ? req->timeout_ms : 5000, status = 0;
     enum smg_status st = SMG_OK;
+    /* the URL as errors (logged for every message) show it: without a
+     * user, password or query, which may hold secrets */
+    char *where = req->url != NULL ? smg_http_url_redacted(req->url) : g_strdup("(unset)");
     CURLcode rc;
     CURL *h;
 
@@ -391,13 +395,15 @@ smg_rspamd_check(const struct smg_rspamd_request *req,
         || (g_ascii_strncasecmp(req->url, "http://", 7) != 0
             && g_ascii_strncasecmp(req->url, "https://", 8) != 0)) {
         smg_set_error(err, SMG_CONFIG, "4.3.5", "rspamd_url %s: not an http or https URL",
-                      req->url != NULL ? req->url : "(unset)");
+                      where);
         g_string_free(body, TRUE);
+        g_free(where);
         return SMG_CONFIG;
     }
     if (!GPOINTER_TO_INT(g_once(&once, curl_init, NULL)) || (h = curl_easy_init()) == NULL) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "rspamd: cannot initialise libcurl");
         g_string_free(body, TRUE);
+        g_free(where);
         return SMG_TEMPFAIL;
     }
 #define ADD_HEADER(name, value)                                    \
@@ -437,21 +443,21 @@ smg_rspamd_check(const struct smg_rspamd_request *req,
     rc = curl_easy_perform(h);
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         smg_set_error(err, SMG_TEMPFAIL, "4.4.2", "rspamd %s timed out after %ld ms",
-                      req->url, timeout);
+                      where, timeout);
         st = SMG_TEMPFAIL;
     } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
         smg_set_error(err, SMG_TEMPFAIL, "4.4.1", "rspamd %s: could not connect: %s",
-                      req->url, *errbuf != '\0' ? errbuf : curl_easy_strerror(rc));
+                      where, *errbuf != '\0' ? errbuf : curl_easy_strerror(rc));
         st = SMG_TEMPFAIL;
     } else if (rc != CURLE_OK) {
-        smg_set_error(err, SMG_TEMPFAIL, "4.4.2", "rspamd %s: %s", req->url,
+        smg_set_error(err, SMG_TEMPFAIL, "4.4.2", "rspamd %s: %s", where,
                       *errbuf != '\0' ? errbuf : curl_easy_strerror(rc));
         st = SMG_TEMPFAIL;
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         if (status != 200) {
             smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "rspamd %s: HTTP status %ld",
-                          req->url, status);
+                          where, status);
             st = SMG_TEMPFAIL;
         } else {
             st = smg_rspamd_parse(body->str, body->len, res, err);
@@ -460,5 +466,6 @@ smg_rspamd_check(const struct smg_rspamd_request *req,
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     g_string_free(body, TRUE);
+    g_free(where);
     return st;
 }

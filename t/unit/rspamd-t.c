@@ -175,14 +175,24 @@ test_http(void)
     is_int(SMG_CONFIG, smg_rspamd_check(&req, &r, &err), "an ftp URL is a config error");
     g_clear_error(&err);
 
-    /* a port nobody listens on */
+    req.url = "ftp://user:s3cret@127.0.0.1/";
+    is_int(SMG_CONFIG, smg_rspamd_check(&req, &r, &err), "an ftp URL with a password");
+    ok(err != NULL && strstr(err->message, "s3cret") == NULL && strstr(err->message, "127.0.0.1"),
+       "its error names the host, not the password (%s)", err != NULL ? err->message : "");
+    g_clear_error(&err);
+
+    /* a port nobody listens on; the errors, logged for every message,
+     * show no password or query of the URL */
     lfd = listener(&port);
     close(lfd);
-    url = g_strdup_printf("http://127.0.0.1:%d/checkv2", port);
+    url = g_strdup_printf("http://user:s3cret@127.0.0.1:%d/checkv2?key=k3y", port);
     req.url = url;
     is_int(SMG_TEMPFAIL, smg_rspamd_check(&req, &r, &err), "refused connection: tempfail");
     ok(err != NULL && g_str_has_prefix(err->message, "4.4.1 "), "4.4.1 could not connect (%s)",
        err != NULL ? err->message : "");
+    ok(err != NULL && strstr(err->message, "s3cret") == NULL && strstr(err->message, "k3y") == NULL
+           && strstr(err->message, "/checkv2") != NULL,
+       "no password or query in the error");
     g_clear_error(&err);
     g_free(url);
 
@@ -215,8 +225,12 @@ test_http(void)
        "the request carried the message and the envelope headers");
 
     pid = serve_once(lfd, 500, "{}");
+    g_free(url);
+    url = g_strdup_printf("http://user:s3cret@127.0.0.1:%d/checkv2", port);
+    req.url = url;
     ok(smg_rspamd_check(&req, &r, &err) == SMG_TEMPFAIL && strstr(err->message, "HTTP status 500"),
        "HTTP 500: tempfail (%s)", err != NULL ? err->message : "");
+    ok(err != NULL && strstr(err->message, "s3cret") == NULL, "no password in that error");
     g_clear_error(&err);
     waitpid(pid, &status, 0);
 
