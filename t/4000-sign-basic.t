@@ -190,6 +190,14 @@ custmsg cust1 a@rsa.test a@rsa.test | "$SMG_SIGN" -c "$T/own.conf" >/dev/null 2>
 is "a table line without a domain: exit 78" 78 $?
 like "  ... with file and line" 'customers:1' "$(cat "$T/err")"
 
+# filter mode's other exit statuses, as smg-sign(8) gives them
+printf 'SMG-Queue-ID: E1\nSMG-Bogus: x\n\nFrom: a@rsa.test\n\nHi.\n' |
+    "$SMG_SIGN" -c "$T/smg.conf" >/dev/null 2>&1
+is "filter: a malformed envelope: 65" 65 $?
+msg alice@rsa.test | "$SMG_SIGN" -c "$T/smg.conf" >/dev/full 2>"$T/err"
+is "filter: standard output cannot be written (/dev/full): 74" 74 $?
+like "  ... and says so" 'cannot write standard output' "$(cat "$T/err")"
+
 # usage
 "$SMG_SIGN" --bogus </dev/null >/dev/null 2>&1
 is "bad option: 64" 64 $?
