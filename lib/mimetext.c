@@ -628,8 +628,48 @@ find_ci(const char *p, const char *end, const char *needle)
 }
 
 /*
- * attr_value - the value of attribute name in the attribute text
- * [p, end) of a tag (entities decoded, new string), or NULL
+ * browser_url - the URL in the value v of a link attribute as a browser
+ * reads it (WHATWG URL parsing; new string): C0 controls and spaces cut at
+ * both ends, ASCII tab, LF and CR removed anywhere, and for http, https
+ * and ftp any run of '/' and '\' (or none) after the scheme read as "//".
+ * Without this <a href="http://ev&#9;il.test/">, "http:\\evil.test/" or
+ * "http:///evil.test/" led a reader to evil.test while the URI rules and
+ * lists found no host in them.
+ */
+static char *
+browser_url(const char *v)
+{
+    static const char *const special[] = {"http:", "https:", "ftp:"};
+    gsize len = strlen(v);
+    GString *u = g_string_sized_new(len + 2);
+
+    while (len > 0 && (unsigned char) *v <= ' ') {
+        v++;
+        len--;
+    }
+    while (len > 0 && (unsigned char) v[len - 1] <= ' ')
+        len--;
+    for (gsize i = 0; i < len; i++)
+        if (v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
+            g_string_append_c(u, v[i]);
+    for (unsigned i = 0; i < G_N_ELEMENTS(special); i++) {
+        gsize n = strlen(special[i]), e = n;
+
+        if (u->len < n || g_ascii_strncasecmp(u->str, special[i], n) != 0)
+            continue;
+        while (e < u->len && (u->str[e] == '/' || u->str[e] == '\\'))
+            e++;
+        g_string_erase(u, (gssize) n, (gssize) (e - n));
+        g_string_insert(u, (gssize) n, "//");
+        break;
+    }
+    return g_string_free(u, FALSE);
+}
+
+/*
+ * attr_value - the value of the link attribute name in the attribute
+ * text [p, end) of a tag (entities decoded, read as browser_url does; new
+ * string), or NULL
  */
 static char *
 attr_value(const char *p, const char *end, const char *name)
@@ -667,8 +707,7 @@ attr_value(const char *p, const char *end, const char *name)
         }
         {
             char *raw = decode_entities(v, (gsize) (q - v));
-            char *s = g_strstrip(raw);
-            char *out = g_strdup(s);
+            char *out = browser_url(raw);
             g_free(raw);
             if (*out == '\0') {
                 g_free(out);

@@ -180,6 +180,44 @@ test_html(void)
             g_string_free(t, TRUE);
         }
     }
+
+    /* a link's URL as a browser reads it (WHATWG): the host of each of
+     * these is evil.test for the reader, and was none for the URI rules
+     * and lists */
+    {
+        static const char *const hrefs[] = {
+            "http://ev&#9;il.test/",  "http://ev\nil.test/", "h&#10;ttp://evil.test/",
+            "&#1; http://evil.test/", "http:\\\\evil.test/", "http:/\\evil.test/",
+            "http:///evil.test/",     "HTTPS:evil.test",
+        };
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(hrefs); i++) {
+            char *link = g_strdup_printf("<a href=\"%s\">x</a>", hrefs[i]);
+            char *host = NULL;
+
+            t = g_string_new(NULL);
+            u = g_ptr_array_new_with_free_func(g_free);
+            smg_mimetext_html(link, strlen(link), t, u);
+            if (u->len == 1)
+                host = smg_mimetext_uri_host(u->pdata[0]);
+            {
+                char *shown = g_strescape(hrefs[i], NULL);
+                is_string("evil.test", host, "the host of href=\"%s\"", shown);
+                g_free(shown);
+            }
+            g_free(host);
+            g_free(link);
+            g_string_free(t, TRUE);
+            g_ptr_array_free(u, TRUE);
+        }
+        t = g_string_new(NULL);
+        u = g_ptr_array_new_with_free_func(g_free);
+        smg_mimetext_html("<a href=\" &#9;mailto:x@y.test\">m</a><a href=\"/rel\">r</a>", 56, t, u);
+        ok(u->len == 1 && strcmp(u->pdata[0], "/rel") == 0,
+           "mailto: after blanks still left out, a relative link kept as it is");
+        g_string_free(t, TRUE);
+        g_ptr_array_free(u, TRUE);
+    }
 }
 
 static void
