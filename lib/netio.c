@@ -8,6 +8,13 @@
  * smtpd_per_record_deadline), a flush must make progress within it, or,
  * for a server (smg_netio_set_flush_deadline), be complete within it.
  *
+ * SSL_get_error() takes any error in the thread's queue for the outcome of
+ * the call just made (SSL_ERROR_SSL), so the queue is emptied before every
+ * SSL_read, SSL_write, handshake step and SSL_shutdown, as OpenSSL asks:
+ * an error left by an earlier call (SSL_dane_tlsa_add refusing an unusable
+ * TLSA record, a connection that died before) must not turn a read or
+ * write that has only to wait into a lost connection.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <config.h>
@@ -67,7 +74,10 @@ smg_netio_free(struct smg_netio *io)
     if (io == NULL)
         return;
     if (io->ssl != NULL) {
+        ERR_clear_error();
         (void) SSL_shutdown(io->ssl);
+        /* a connection that died leaves nothing for the next one */
+        ERR_clear_error();
         SSL_free(io->ssl);
     }
     g_free(io->buf);
@@ -161,8 +171,10 @@ rd(struct smg_netio *io, gint64 deadline)
     }
     for (;;) {
         if (io->ssl != NULL) {
-            int r = SSL_read(io->ssl, io->buf + io->end,
-                             (int) (NETIO_BUFSIZE - io->end));
+            int r;
+
+            ERR_clear_error();
+            r = SSL_read(io->ssl, io->buf + io->end, (int) (NETIO_BUFSIZE - io->end));
             if (r > 0) {
                 io->end += (gsize) r;
                 return SMG_NETIO_OK;
@@ -297,8 +309,11 @@ smg_netio_flush(struct smg_netio *io)
 
     while (done < io->out->len) {
         if (io->ssl != NULL) {
-            int r = SSL_write(io->ssl, io->out->str + done,
-                              (int) MIN(io->out->len - done, (gsize) G_MAXINT));
+            int r;
+
+            ERR_clear_error();
+            r = SSL_write(io->ssl, io->out->str + done,
+                          (int) MIN(io->out->len - done, (gsize) G_MAXINT));
             if (r > 0) {
                 done += (gsize) r;
                 if (!io->flush_whole)
@@ -338,10 +353,12 @@ handshake(struct smg_netio *io, gboolean server, GError **err)
     gint64 deadline = g_get_monotonic_time() + (gint64) io->timeout_ms * 1000;
 
     for (;;) {
-        int r = server ? SSL_accept(io->ssl) : SSL_connect(io->ssl);
         enum smg_netio_rc rc;
         unsigned long e;
+        int r;
 
+        ERR_clear_error();
+        r = server ? SSL_accept(io->ssl) : SSL_connect(io->ssl);
         if (r == 1)
             return SMG_OK;
         e = ERR_peek_error();
