@@ -128,6 +128,12 @@ const struct smg_conf_key smg_conf_keys[] = {
     /* @send-keys@ */
     {"send", "tls_policy", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"send", "port", SMG_CONF_INT, "25", 1, 65535, NULL},
+    /* the gateway's own host, and networks that are no one's on the
+     * Internet (RFC 6890): a customer's MX or address literal there
+     * would reach the operator's or another customer's private hosts */
+    {"send", "ignore_target_hosts", SMG_CONF_LIST,
+     "0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 172.16.0.0/12 "
+     "192.168.0.0/16 ::/128 ::1/128 fc00::/7 fe80::/10", 0, 0, NULL},
     {"send", "queue_lifetime", SMG_CONF_TIME, "5d", 60, 0, NULL},
     {"send", "tls_ca_file", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"send", "connect_timeout", SMG_CONF_TIME, "30", 1, 600, NULL},

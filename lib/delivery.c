@@ -32,6 +32,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -75,6 +76,7 @@ struct smg_delivery {
     char *bind, *helo;
     int family;       /* of bind: AF_INET, AF_INET6, AF_UNSPEC without one */
     char *relay_host; /* NULL: MX routing */
+    GPtrArray *ignore; /* of GInetAddressMask: [send] ignore_target_hosts */
     gboolean relay_literal;
     gboolean watching; /* smg_delivery_serve in --watch: no end to wait for */
     unsigned relay_port, port;
@@ -413,6 +415,29 @@ smg_delivery_new(const struct smg_conf *conf, const char *name,
     d->bounce_size_limit = (gsize) smg_conf_int(conf, "send", "bounce_size_limit");
     d->cache = g_ptr_array_new();
     d->down = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, down_free);
+    d->ignore = g_ptr_array_new_with_free_func(g_object_unref);
+    {
+        char **nets = smg_conf_list(conf, "send", "ignore_target_hosts");
+        gboolean none = nets[0] != NULL && g_ascii_strcasecmp(nets[0], "none") == 0;
+
+        for (char **n = nets; *n != NULL; n++) {
+            GInetAddressMask *m = NULL;
+
+            if (none && n == nets)
+                continue;
+            if (!none)
+                m = g_inet_address_mask_new_from_string(*n, NULL);
+            if (m == NULL) {
+                smg_set_error(err, SMG_CONFIG, NULL,
+                              "%s: [send] ignore_target_hosts: '%s' is not a network "
+                              "(address/length) or a lone none", smg_conf_path(conf), *n);
+                g_strfreev(nets);
+                goto fail;
+            }
+            g_ptr_array_add(d->ignore, m);
+        }
+        g_strfreev(nets);
+    }
     if (d->backoff_max < d->backoff_min) {
         smg_set_error(err, SMG_CONFIG, NULL,
                       "%s: [send] backoff_max is less than backoff_min",
@@ -484,6 +509,8 @@ smg_delivery_free(struct smg_delivery *d)
     g_free(d->bind);
     g_free(d->helo);
     g_free(d->relay_host);
+    if (d->ignore != NULL)
+        g_ptr_array_unref(d->ignore);
     g_free(d->bounce_queue);
     smg_dns_free(d->dns);
     smg_policy_free(d->policy);
@@ -836,6 +863,55 @@ keep_family(gboolean v6, GPtrArray *addrs)
     for (guint i = addrs->len; i-- > 0;)
         if ((strchr(addrs->pdata[i], ':') != NULL) != v6)
             g_ptr_array_remove_index(addrs, i);
+}
+
+/*
+ * ignored - whether the address text a is in [send] ignore_target_hosts;
+ * an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is taken as its IPv4 one,
+ * which is where a connection to it goes
+ */
+static gboolean
+ignored(const struct smg_delivery *d, const char *a)
+{
+    GInetAddress *ia = g_inet_address_new_from_string(a);
+    gboolean hit = FALSE;
+
+    if (ia == NULL)
+        return FALSE;
+    if (g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6) {
+        static const guint8 mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        const guint8 *b = g_inet_address_to_bytes(ia);
+
+        if (memcmp(b, mapped, sizeof mapped) == 0) {
+            GInetAddress *v4 = g_inet_address_new_from_bytes(b + 12, G_SOCKET_FAMILY_IPV4);
+
+            g_object_unref(ia);
+            ia = v4;
+        }
+    }
+    for (guint i = 0; i < d->ignore->len && !hit; i++)
+        hit = g_inet_address_mask_matches(d->ignore->pdata[i], ia);
+    g_object_unref(ia);
+    return hit;
+}
+
+/*
+ * drop_ignored - take the ignored addresses out of addrs; the first of
+ * them (a new string) or NULL if none was
+ */
+static char *
+drop_ignored(const struct smg_delivery *d, GPtrArray *addrs)
+{
+    char *first = NULL;
+
+    for (guint i = addrs->len; i-- > 0;) {
+        if (!ignored(d, addrs->pdata[i]))
+            continue;
+        g_free(first);
+        first = g_strdup(addrs->pdata[i]);
+        g_ptr_array_remove_index(addrs, i);
+    }
+    return first;
 }
 
 /* fate_of - the fate a server reply code means */
@@ -1288,6 +1364,23 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             temp_fails++;
             continue;
         }
+        if (d->relay_host == NULL && d->ignore->len > 0) {
+            /* (a relay host is the operator's own choice, often inside) */
+            char *first = drop_ignored(d, addrs);
+
+            if (first != NULL && addrs->len == 0) {
+                g_free(why);
+                why = g_strdup_printf("%s has no address outside [send] "
+                                      "ignore_target_hosts (%s)", host->name, first);
+                g_strlcpy(dsn, "5.4.4", sizeof dsn);
+                no_addr++;
+                smg_log_info("%s: %s", domain, why);
+                g_free(first);
+                g_ptr_array_unref(addrs);
+                continue;
+            }
+            g_free(first);
+        }
         if (addrs->len > 0 && d->family != AF_UNSPEC) {
             gboolean v6 = d->family == AF_INET6;
 
@@ -1384,7 +1477,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             perm_fails += no_addr;
         } else {
             temp_fails += no_addr;
-            if (strcmp(dsn, "5.1.2") == 0)
+            if (strcmp(dsn, "5.1.2") == 0 || strcmp(dsn, "5.4.4") == 0)
                 g_strlcpy(dsn, "4.4.4", sizeof dsn);
         }
     }

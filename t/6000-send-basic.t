@@ -44,6 +44,11 @@ latenull.test. MX 0 mx-good.test.
 dead.test. MX 10 dead.backup.test.
 dead.test. MX 20 dead2.backup.test.
 dead2.backup.test. A 127.0.0.19
+# [send] ignore_target_hosts: an MX on loopback, one by an IPv4-mapped
+# IPv6 address, and a dead first MX before a good one
+inside.test. MX 10 mx-good.test.
+mapped.test. MX 10 mx-mapped.test.
+mx-mapped.test. AAAA ::ffff:127.0.0.10
 EOF
 start_dns "$T/zone"
 gw_conf <<'EOF'
@@ -314,6 +319,37 @@ is "the first message deferred with the hosts' reason, the others as suspended" 
 like "another domain is delivered in the same run" 'DEADOK: to=<ok@good.test>, .*status=sent' "$log"
 is "all three wait in deferred/" 3 "$(in_queue deferred.mta01)"
 rm -f "$SPOOL"/deferred.mta01/new/DEAD*
+
+# --- [send] ignore_target_hosts -------------------------------------------
+# The default (loopback and private networks) holds every host of this
+# test: a customer's MX or address literal there must not be connected to.
+sed '/^ignore_target_hosts = /d' "$T/smg.conf" >"$T/ign.conf"
+spool_msg send.mta01 IGN1 a@cust.test x@inside.test
+spool_msg send.mta01 IGN2 a@cust.test "y@[127.0.0.10]"
+spool_msg send.mta01 IGN3 a@cust.test z@mapped.test
+before=$(find "$PEERS_DIR/mta" -type f | wc -l)
+"$SEND" -c "$T/ign.conf" --gateway mta01 --spool --log stderr 2>"$T/ign.log"
+log=$(cat "$T/ign.log")
+like "default: an MX on loopback is ignored, the recipient bounced (5.4.4)" \
+    'IGN1: to=<x@inside.test>, .*dsn=5.4.4, status=bounced \(mx-good.test has no address outside \[send\] ignore_target_hosts \(127.0.0.10\)\)' "$log"
+like "default: an address literal on loopback too" 'IGN2: to=<y@\[127.0.0.10\]>, .*dsn=5.4.4, status=bounced' "$log"
+like "default: an IPv4-mapped IPv6 address is taken as its IPv4 one" \
+    'IGN3: to=<z@mapped.test>, .*dsn=5.4.4, status=bounced .*::ffff:127.0.0.10' "$log"
+unlike "no connection to an ignored host" 'connect to|status=sent' "$log"
+is "nothing arrived" "$before" "$(find "$PEERS_DIR/mta" -type f | wc -l)"
+sed 's|^ignore_target_hosts = none|ignore_target_hosts = 127.0.0.19/32, 192.0.2.0/24|' "$T/smg.conf" >"$T/ign.conf"
+spool_msg send.mta01 IGN4 a@cust.test w@backup.test
+"$SEND" -c "$T/ign.conf" --gateway mta01 --spool --log stderr 2>"$T/ign.log"
+log=$(cat "$T/ign.log")
+like "an operator's list: the ignored MX is skipped, the next one takes it" \
+    'IGN4: to=<w@backup.test>, relay=mx-good.test\[127.0.0.10\]:[0-9]+, .*status=sent' "$log"
+unlike "the ignored host was not tried" '127.0.0.19\]:[0-9]*: connect to' "$log"
+for bad in '10.0.0.1/8' 'none 10.0.0.0/8' 'mx.example'; do
+    sed "s|^ignore_target_hosts = none|ignore_target_hosts = $bad|" "$T/smg.conf" >"$T/ign.conf"
+    "$SEND" -c "$T/ign.conf" --gateway mta01 --spool 2>"$T/err.log"
+    is "ignore_target_hosts = $bad: exit 78" 78 $?
+done
+like "says which" "ignore_target_hosts: 'mx.example' is not a network" "$(cat "$T/err.log")"
 
 # --- config errors --------------------------------------------------------
 "$SEND" -c "$T/smg.conf" --gateway nosuch --spool 2>"$T/err.log"

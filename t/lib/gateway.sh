@@ -60,7 +60,8 @@ conf = {
     "gateway mta01": {"bind": "127.0.0.2", "helo": "mta01.test"},
     "gateway mta02": {"bind": "127.0.0.3", "helo": "mta02.test"},
     "gateway mta03": {"bind": "127.0.0.4", "helo": "mta03.test"},
-    "send": {"port": peer_port, "connect_timeout": "5", "command_timeout": "10"},
+    "send": {"port": peer_port, "connect_timeout": "5", "command_timeout": "10",
+             "ignore_target_hosts": "none"},
 }
 if not dns_port:
     del conf["dns"]
