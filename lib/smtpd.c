@@ -315,6 +315,7 @@ static void
 do_starttls(struct session *s, const struct smg_smtp_cmd *cmd)
 {
     GError *err = NULL;
+    enum smg_netio_rc rc;
 
     if (cmd->arg != NULL) {
         reply(s, 501, "5.5.4", "Syntax: STARTTLS");
@@ -329,6 +330,18 @@ do_starttls(struct session *s, const struct smg_smtp_cmd *cmd)
         return;
     }
     reply(s, 220, "2.0.0", "Ready to start TLS");
+    /* the 220 goes out here, not in smg_netio_tls_accept, which gives
+     * 4.4.2 for a client that is gone as for one that does not read: only
+     * the time-out is ours to retry (75), a client that left is an end
+     * like any other (0, smg-recv(8)) */
+    if ((rc = smg_netio_flush(s->io)) != SMG_NETIO_OK) {
+        smg_log_info("client=%s, tls=failed, reason=%s before TLS", s->client,
+                     smg_netio_rc_name(rc));
+        if (rc == SMG_NETIO_TIMEOUT)
+            s->result = SMG_TEMPFAIL;
+        s->quit = TRUE;
+        return;
+    }
     if (smg_netio_tls_accept(s->io, s->env->tls, &err) != SMG_OK) {
         smg_log_info("client=%s, tls=failed, reason=%s", s->client, err->message);
         /* a time-out ends the session with 75, wherever it happens (no

@@ -171,6 +171,31 @@ is "time-out in the TLS handshake, standard input: exit 75" 75 "$?"
 like "  ... logged as a time-out" 'tls=failed, reason=4\.4\.2 TLS handshake failed: timeout' \
     "$(cat "$T/stalled.err")"
 
+# but a client that sends STARTTLS and is gone before our 220 reaches it
+# is no time-out: the session ends with 0 (smg-recv(8) EXIT STATUS), as
+# for any client that leaves.  A socketpair whose client end reads no
+# more (SHUT_RD) makes the write of the 220 fail every time.
+out=$($PY3 - "$SMG_RECV" "$T/smg.conf" <<'PY'
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen([sys.argv[1], "-c", sys.argv[2], "--log", "stderr",
+                      "--client", "192.0.2.9"], stdin=b, stdout=b,
+                     stderr=subprocess.PIPE)
+b.close()
+greeting = b""
+while not greeting.endswith(b"\r\n"):
+    greeting += a.recv(1)
+a.shutdown(socket.SHUT_RD)
+a.sendall(b"STARTTLS\r\n")
+err = p.stderr.read().decode()
+print("exit %d" % p.wait())
+print(err)
+PY
+)
+like "client gone before the STARTTLS 220: exit 0" '^exit 0$' "$out"
+like "  ... logged as a lost connection" 'client=192\.0\.2\.9, tls=failed, reason=.*lost connection' "$out"
+unlike "  ... not as a time-out" 'reason=.*timeout' "$out"
+
 # too many errors
 out=$(raw $hello 'send:FOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\n' readall)
 like "unknown command: 502 5.5.2" '^S: 502 5.5.2' "$out"
