@@ -727,10 +727,16 @@ write_head(struct session *s, const char *id, FILE *fp)
         smg_envelope_set(s->tx, "Customer", s->auth_user);
     smg_envelope_set(s->tx, "Arrival", arrival);
     smg_envelope_write(s->tx, h);
-    /* RFC 3848 protocol names tell TLS and AUTH */
-    proto = s->esmtp ? (ssl != NULL ? (s->auth_user != NULL ? "ESMTPSA" : "ESMTPS")
-                                    : (s->auth_user != NULL ? "ESMTPA" : "ESMTP"))
-                     : "SMTP";
+    /* RFC 3848 protocol names tell TLS and AUTH; a message sent with
+     * SMTPUTF8 (which needs EHLO) has RFC 6531's (3.7.3) */
+    if (s->tx_smtputf8)
+        proto = ssl != NULL ? (s->auth_user != NULL ? "UTF8SMTPSA" : "UTF8SMTPS")
+                            : (s->auth_user != NULL ? "UTF8SMTPA" : "UTF8SMTP");
+    else if (s->esmtp)
+        proto = ssl != NULL ? (s->auth_user != NULL ? "ESMTPSA" : "ESMTPS")
+                            : (s->auth_user != NULL ? "ESMTPA" : "ESMTP");
+    else
+        proto = "SMTP";
     /* RFC 5321 4.4: TCP-info is an address literal, "[IPv6:...]" for IPv6 */
     g_string_append_printf(h, "Received: from %s ([%s%s])\n", s->helo,
                            strchr(s->client, ':') != NULL ? "IPv6:" : "", s->client);

@@ -139,8 +139,29 @@ like "the log counts distinct recipients" "$id: client=.*nrcpt=2, " "$(cat "$T/r
 rm -f "$SPOOL/check/new/$id"
 out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
     'send:MAIL FROM:<ü@sender.test> SMTPUTF8\r\n' read \
-    'send:RCPT TO:<ö@rcpt.test>\r\n' read 'send:QUIT\r\n' read)
+    'send:RCPT TO:<ö@rcpt.test>\r\n' read 'send:DATA\r\n' read \
+    'send:Subject: utf8\r\n\r\nx\r\n.\r\n' read \
+    'send:MAIL FROM:<a@sender.test>\r\n' read 'send:RCPT TO:<b@rcpt.test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: ascii\r\n\r\nx\r\n.\r\n' read 'send:QUIT\r\n' read)
 like "SMTPUTF8 addresses accepted with the parameter" '^S: 250 2.1.5' "$out"
+# RFC 6531 3.7.3: a message sent with SMTPUTF8 says UTF8SMTP in Received:
+# (UTF8SMTPS over TLS), the next one without it ESMTP again
+uid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p' | sed -n 1p)
+aid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p' | sed -n 2p)
+like "SMTPUTF8 message: Received: with UTF8SMTP" "by out\\.test \\(smg\\) with UTF8SMTP id $uid" \
+    "$(cat "$SPOOL/check/new/$uid")"
+like "  ... the next one without SMTPUTF8: with ESMTP" "by out\\.test \\(smg\\) with ESMTP id $aid" \
+    "$(cat "$SPOOL/check/new/$aid")"
+rm -f "$SPOOL/check/new/$uid" "$SPOOL/check/new/$aid"
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
+    'send:STARTTLS\r\n' read tls 'send:EHLO c.test\r\n' read \
+    'send:MAIL FROM:<ü@sender.test> SMTPUTF8\r\n' read \
+    'send:RCPT TO:<ö@rcpt.test>\r\n' read 'send:DATA\r\n' read \
+    'send:Subject: utf8\r\n\r\nx\r\n.\r\n' read 'send:QUIT\r\n' read)
+uid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+like "SMTPUTF8 message over TLS: Received: with UTF8SMTPS" "with UTF8SMTPS id $uid" \
+    "$(cat "$SPOOL/check/new/$uid")"
+rm -f "$SPOOL/check/new/$uid"
 out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
     'send:MAIL FROM:<ü@sender.test>\r\n' read 'send:QUIT\r\n' read)
 like "UTF-8 without SMTPUTF8 refused" '^S: 553 5.6.7' "$out"

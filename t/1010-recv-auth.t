@@ -31,6 +31,15 @@ like "SMG-Customer is the AUTH user" '^SMG-Customer: customer1$' "$(cat "$f")"
 like "Received: says ESMTPSA and the cipher" 'using TLSv1.[23] with cipher' "$(cat "$f")"
 like "Received: protocol ESMTPSA" 'with ESMTPSA id' "$(cat "$f")"
 
+# RFC 6531 3.7.3: with SMTPUTF8, TLS and AUTH the protocol is UTF8SMTPSA
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:EHLO c.test\r\n' read auth:customer1:secret1 \
+    'send:MAIL FROM:<ü@sender.test> SMTPUTF8\r\n' read 'send:RCPT TO:<b@rcpt.test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: utf8\r\n\r\nx\r\n.\r\n' read 'send:QUIT\r\n' read)
+uid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+like "SMTPUTF8 with TLS and AUTH: Received: protocol UTF8SMTPSA" "with UTF8SMTPSA id $uid" \
+    "$(cat "$SPOOL/check/new/$uid" 2>&1)"
+
 out=$(swaks_to -tls --auth LOGIN --auth-user customer2 --auth-password secret2 \
     --from a@sender.test --to b@rcpt.test)
 like "AUTH LOGIN with a yescrypt hash: 235" '235 2.7.0' "$out"
