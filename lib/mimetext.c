@@ -669,7 +669,10 @@ browser_url(const char *v)
 /*
  * attr_value - the value of the link attribute name in the attribute
  * text [p, end) of a tag (entities decoded, read as browser_url does; new
- * string), or NULL
+ * string), or NULL.  The attributes are read one after the other as HTML5
+ * reads them, and the first of that name counts: a name inside another's
+ * quoted value (title=" href=x") is text, not the attribute, which would
+ * otherwise hide the real href after it.
  */
 static char *
 attr_value(const char *p, const char *end, const char *name)
@@ -677,36 +680,44 @@ attr_value(const char *p, const char *end, const char *name)
     gsize n = strlen(name);
 
     while (p < end) {
-        const char *a = find_ci(p, end, name);
-        const char *q, *v;
+        const char *a, *v = NULL, *ve = NULL;
 
-        if (a == NULL)
-            return NULL;
-        p = a + n;
-        /* a whole attribute name: preceded by space (the tag name is
-         * before the attribute text, so a[-1] is always readable) */
-        if (!(g_ascii_isspace(a[-1]) || a[-1] == '/' || a[-1] == '"' || a[-1] == '\''))
-            continue;
-        q = a + n;
-        while (q < end && g_ascii_isspace(*q))
-            q++;
-        if (q >= end || *q != '=')
-            continue;
-        q++;
-        while (q < end && g_ascii_isspace(*q))
-            q++;
-        if (q < end && (*q == '"' || *q == '\'')) {
-            char quote = *q++;
-            v = q;
-            while (q < end && *q != quote)
-                q++;
-        } else {
-            v = q;
-            while (q < end && !g_ascii_isspace(*q) && *q != '>')
-                q++;
+        while (p < end && (g_ascii_isspace(*p) || *p == '/'))
+            p++;
+        if (p >= end)
+            break;
+        a = p++; /* a first "=" belongs to the name */
+        while (p < end && !g_ascii_isspace(*p) && *p != '/' && *p != '=' && *p != '>')
+            p++;
+        if ((gsize) (p - a) != n || g_ascii_strncasecmp(a, name, n) != 0)
+            a = NULL;
+        while (p < end && g_ascii_isspace(*p))
+            p++;
+        if (p < end && *p == '=') {
+            p++;
+            while (p < end && g_ascii_isspace(*p))
+                p++;
+            if (p < end && (*p == '"' || *p == '\'')) {
+                char quote = *p++;
+                v = p;
+                while (p < end && *p != quote)
+                    p++;
+                ve = p;
+                if (p < end)
+                    p++;
+            } else {
+                v = p;
+                while (p < end && !g_ascii_isspace(*p) && *p != '>')
+                    p++;
+                ve = p;
+            }
         }
+        if (a == NULL)
+            continue;
+        if (v == NULL)
+            return NULL; /* no value: no link */
         {
-            char *raw = decode_entities(v, (gsize) (q - v));
+            char *raw = decode_entities(v, (gsize) (ve - v));
             char *out = browser_url(raw);
             g_free(raw);
             if (*out == '\0') {

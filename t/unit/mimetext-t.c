@@ -218,6 +218,34 @@ test_html(void)
         g_string_free(t, TRUE);
         g_ptr_array_free(u, TRUE);
     }
+
+    /* the attributes are read in turn: an "href=" inside another one's
+     * quoted value is not the link, and hid the real one after it */
+    {
+        static const struct {
+            const char *html, *uri;
+        } c[] = {
+            {"<a title=\" href=http://benign.test/\" href=\"http://evil.test/\">x</a>",
+             "http://evil.test/"},
+            {"<a alt='x href=http://benign.test/' href=http://evil.test/>x</a>",
+             "http://evil.test/"},
+            {"<img alt=\"src=http://benign.test/\" src=\"http://evil.test/i.gif\">",
+             "http://evil.test/i.gif"},
+            {"<a data-href=\"http://no.test/\" x=\"y\"HREF = \"http://evil.test/\">x</a>",
+             "http://evil.test/"},
+            {"<a href=\"http://evil.test/\" href=\"http://second.test/\">x</a>",
+             "http://evil.test/"},
+        };
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(c); i++) {
+            t = g_string_new(NULL);
+            u = g_ptr_array_new_with_free_func(g_free);
+            smg_mimetext_html(c[i].html, strlen(c[i].html), t, u);
+            is_string(c[i].uri, u->len == 1 ? u->pdata[0] : NULL, "the link of %s", c[i].html);
+            g_string_free(t, TRUE);
+            g_ptr_array_free(u, TRUE);
+        }
+    }
 }
 
 static void
