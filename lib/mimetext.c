@@ -563,11 +563,14 @@ entity(const char *p, const char *end, GString *out)
             hex = TRUE;
             q++;
         }
-        for (; q < end && digits < 8; q++, digits++) {
+        /* as many digits as are written (HTML5): "&#x0000000067;" is a
+         * "g" to a browser, and stopping at the eighth digit broke the
+         * word for the scorers; the value stops growing past U+10FFFF */
+        for (; q < end; q++, digits++) {
             int d = hex ? g_ascii_xdigit_value(*q) : g_ascii_digit_value(*q);
             if (d < 0)
                 break;
-            v = v * (hex ? 16 : 10) + (guint64) d;
+            v = MIN(v * (hex ? 16 : 10) + (guint64) d, 0x110000);
         }
         if (digits == 0)
             return 0;

@@ -170,6 +170,9 @@ test_html(void)
             {"<b '>cheap pills", "cheap pills", "an apostrophe in a name: the tag ends at >"},
             {"<p x = \">\">cheap pills", "cheap pills", "a quoted value after = and spaces"},
             {"<!-- open <p>hidden", "", "an open comment still hides the rest"},
+            {"vi&#x000000000067;ra", "vigra", "a hex reference of many leading zeros"},
+            {"vi&#0000000000103;ra", "vigra", "a decimal reference of many leading zeros"},
+            {"a&#99999999999999999999;b", "a\xef\xbf\xbd" "b", "a huge reference is U+FFFD"},
         };
 
         for (unsigned i = 0; i < G_N_ELEMENTS(c); i++) {
