@@ -135,13 +135,16 @@ part_text(GMimeObject *obj)
     (void) g_mime_stream_flush(out);
     if (out != mem)
         g_object_unref(out);
+    /* the text is the stream's buffer, its NULs squeezed out in place */
     buf = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    text = g_malloc(buf->len + 1);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+    g_object_unref(mem);
     for (guint i = 0; i < buf->len; i++)
         if (buf->data[i] != '\0')
-            text[n++] = (char) buf->data[i];
-    text[n] = '\0';
-    g_object_unref(mem);
+            buf->data[n++] = buf->data[i];
+    g_byte_array_set_size(buf, (guint) n + 1);
+    buf->data[n] = '\0';
+    text = (char *) g_byte_array_free(buf, FALSE);
     return text;
 }
 
