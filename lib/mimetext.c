@@ -100,6 +100,45 @@ to_utf8(char *text)
 }
 
 /*
+ * invisible - whether c is a character a reader does not see and that
+ * only splits a word for the scorers: soft hyphen, zero-width space,
+ * (non-)joiners, word joiner and the invisible operators, byte order mark
+ */
+static gboolean
+invisible(gunichar c)
+{
+    return c == 0xAD || (c >= 0x200B && c <= 0x200D) || (c >= 0x2060 && c <= 0x2064)
+           || c == 0xFEFF;
+}
+
+/*
+ * drop_invisible - remove the invisible characters from the valid UTF-8
+ * string s, in place: "vi<U+200B>agra" shows as "viagra", and as such it
+ * is scored.  Returns s.
+ */
+static char *
+drop_invisible(char *s)
+{
+    char *out = s;
+
+    for (const char *p = s; *p != '\0';) {
+        const char *next;
+
+        if ((unsigned char) *p < 0x80) {
+            *out++ = *p++;
+            continue;
+        }
+        next = g_utf8_next_char(p);
+        if (!invisible(g_utf8_get_char(p)))
+            while (p < next)
+                *out++ = *p++;
+        p = next;
+    }
+    *out = '\0';
+    return s;
+}
+
+/*
  * part_text - the decoded content of a text part, converted from its
  * charset to UTF-8 as g_mime_text_part_get_text does, but without its NUL
  * bytes: that function's C string ended at the first one, so a text part
@@ -191,8 +230,10 @@ leaf(struct walk *w, GMimeObject *obj)
         GString *s = g_string_sized_new(strlen(t));
         gsize n = strlen(t);
 
+        /* the source as written for the html rules, the text as seen */
         if (mt->html->len < w->max_text)
             g_string_append_len(mt->html, t, (gssize) MIN(n, w->max_text - mt->html->len));
+        drop_invisible(t);
         GPtrArray *u = g_ptr_array_new();
 
         mt->link_mismatch += smg_mimetext_html(t, strlen(t), s, u);
@@ -204,7 +245,7 @@ leaf(struct walk *w, GMimeObject *obj)
         g_string_free(s, TRUE);
     } else {
         GPtrArray *u = g_ptr_array_new();
-        gsize n = strlen(t);
+        gsize n = strlen(drop_invisible(t));
 
         smg_mimetext_find_uris(t, n, u);
         for (guint i = 0; i < u->len; i++)
@@ -413,7 +454,7 @@ read_headers(struct smg_mimetext *mt, GMimeMessage *m)
     }
     v = g_mime_message_get_subject(m);
     g_free(mt->subject);
-    mt->subject = to_utf8(g_strdup(v != NULL ? v : ""));
+    mt->subject = drop_invisible(to_utf8(g_strdup(v != NULL ? v : "")));
     l = g_mime_message_get_from(m);
     if (l != NULL && internet_address_list_length(l) > 0) {
         InternetAddress *ia = internet_address_list_get_address(l, 0);
@@ -596,7 +637,7 @@ entity(const char *p, const char *end, GString *out)
         if (q < end && *q == ';')
             q++;
     }
-    if (c == 0xAD || c == 0x200C || c == 0x200D)
+    if (invisible(c))
         ; /* invisible characters hide words from filters: drop them */
     else
         g_string_append_unichar(out, c);

@@ -6,9 +6,10 @@
  * every leaf part is looked at: text/plain and text/html parts are decoded
  * (quoted-printable, base64) and converted from their charset to UTF-8
  * (GMime's iconv cache; invalid bytes are replaced, NUL bytes dropped as
- * a browser drops them), HTML is turned into
- * text by a small tag stripper that keeps the href/src URIs and notices
- * links whose visible text names another host.  Other parts contribute
+ * a browser drops them, and so are the invisible characters that only
+ * split words: soft hyphen, zero-width space and joiners), HTML is turned
+ * into text by a small tag stripper that keeps the href/src URIs and
+ * notices links whose visible text names another host.  Other parts contribute
  * their content type and file name only, so a large attachment costs
  * nothing.  Message/rfc822 parts are entered (depth at most 8), at most
  * 256 leaf parts are looked at, and GMime reads the message only up to

@@ -450,6 +450,33 @@ test_nul(void)
 }
 
 /*
+ * test_invisible - characters a reader does not see (soft hyphen,
+ * zero-width space and joiners, word joiner, BOM), raw in the text or
+ * as references, are dropped from the text the scorers read and from the
+ * subject; the HTML source keeps them
+ */
+static void
+test_invisible(void)
+{
+    struct smg_mimetext *mt = parse(
+        "From: a@b.test\nSubject: =?UTF-8?Q?ch=E2=80=8Beap?=\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/alternative; boundary=B\n\n"
+        "--B\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+        "vi\xc2\xad" "ag\xe2\x80\x8b" "ra ca\xe2\x81\xa0sino bo\xef\xbb\xbfnus "
+        "http://sp\xe2\x80\x8b" "am.test/\n"
+        "--B\nContent-Type: text/html; charset=utf-8\n\n"
+        "<p>lot\xe2\x80\x8dtery w&#8203;in&#x2060;ner</p>\n"
+        "--B--\n");
+
+    ok(contains(mt->text, "viagra casino bonus"), "invisible characters dropped from text/plain");
+    ok(has_uri(mt, "http://spam.test/"), "and from its URIs");
+    ok(contains(mt->text, "lottery winner"), "and from the text of HTML, raw or referenced");
+    ok(contains(mt->html, "lot\xe2\x80\x8dtery"), "the HTML source kept as written");
+    is_string("cheap", mt->subject, "and from the subject");
+    smg_mimetext_free(mt);
+}
+
+/*
  * test_nested_groups - GMime enters a group nested in an address field's
  * group by recursion: a To: of 100000 "g:" (in the header, or in a
  * message/rfc822 part or a digest's part) overflowed the stack.  A child
@@ -564,6 +591,7 @@ main(void)
     test_parts_cut();
     test_nested_groups();
     test_nul();
+    test_invisible();
     test_hosts();
     return 0;
 }
