@@ -218,10 +218,9 @@ leaf(struct walk *w, GMimeObject *obj)
         mt->n_html++;
     else
         mt->n_plain++;
-    if (mt->text->len >= w->max_text) {
-        mt->truncated = TRUE;
-        return;
-    }
+    /* a part past the text cap is still read for its URIs and links
+     * (append_capped keeps none of its text): a first part of innocuous
+     * words the size of the cap hid every link after it from the lists */
     t = part_text(obj);
     if (t == NULL)
         return;
@@ -268,8 +267,17 @@ walk(struct walk *w, GMimeObject *obj, int depth)
     }
     if (GMIME_IS_MULTIPART(obj)) {
         int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+        GMimeContentType *ct = g_mime_object_get_content_type(obj);
+        const char *sub = ct != NULL ? g_mime_content_type_get_media_subtype(ct) : NULL;
+        /* alternatives come in increasing order of preference (RFC 2046
+         * 5.1.4) and a reader sees the last: it is read first, so that
+         * a long plain alternative cannot spend the text cap before the
+         * HTML one the reader is shown */
+        gboolean last_first = sub != NULL && g_ascii_strcasecmp(sub, "alternative") == 0;
+
         for (int i = 0; i < n; i++)
-            walk(w, g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), depth + 1);
+            walk(w, g_mime_multipart_get_part(GMIME_MULTIPART(obj), last_first ? n - 1 - i : i),
+                 depth + 1);
     } else if (GMIME_IS_MESSAGE_PART(obj)) {
         GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
         w->mt->n_parts++;

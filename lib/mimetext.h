@@ -17,7 +17,9 @@
  * GMime's objects for a million empty parts took gigabytes).  A header
  * field's colons past its 1000th reach GMime as spaces (it parses groups
  * nested in address fields by recursion).  The text kept is capped
- * (max_text bytes); the caps are noted, never an error.
+ * (max_text bytes; a multipart/alternative's last alternative, the one a
+ * reader is shown, is read first, and a part past the cap still gives
+ * its URIs); the caps are noted, never an error.
  *
  * Header values are unfolded and RFC 2047-decoded to UTF-8 by GMime.
  * Nothing here fails on content: any byte string gives a result.
@@ -41,7 +43,8 @@ struct smg_mimetext {
     char *subject;        /* decoded; "" when absent */
     char *from_addr;      /* first From mailbox, domain lower-cased; NULL */
     char *from_name;      /* its display name; NULL when none */
-    GString *text;        /* UTF-8 text of the text parts, each ends in \n */
+    GString *text;        /* UTF-8 text of the text parts, each ends in \n;
+                             a multipart/alternative's last first */
     GString *html;        /* decoded UTF-8 source of the text/html parts */
     GPtrArray *uris;      /* char *: URIs as found (entities decoded), unique */
     GPtrArray *types;     /* char *: content type of each leaf part */

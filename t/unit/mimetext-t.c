@@ -477,6 +477,48 @@ test_invisible(void)
 }
 
 /*
+ * test_cap_order - the text cap spent on a long first part hid the parts
+ * after it: a multipart/alternative's HTML (the alternative a reader is
+ * shown) is read before its plain text, and a part past the cap still
+ * gives its URIs
+ */
+static void
+test_cap_order(void)
+{
+    GString *filler = g_string_new(NULL);
+    struct smg_mimetext *mt;
+    char *m;
+
+    while (filler->len < 300 * 1024)
+        g_string_append(filler, "the weekly project meeting notes and agenda\n");
+    m = g_strconcat("From: a@b.test\nMIME-Version: 1.0\n"
+                    "Content-Type: multipart/alternative; boundary=A\n\n"
+                    "--A\nContent-Type: text/plain\n\n", filler->str,
+                    "--A\nContent-Type: text/html\n\n"
+                    "<p>cheap pills <a href=\"http://alt.test/\">here</a></p>\n--A--\n", NULL);
+    mt = parse(m);
+    ok(contains(mt->text, "cheap pills"), "the HTML alternative's text is read");
+    ok(has_uri(mt, "http://alt.test/"), "and its link");
+    ok(contains(mt->text, "project meeting") && mt->truncated,
+       "the plain alternative fills the rest of the cap");
+    smg_mimetext_free(mt);
+    g_free(m);
+
+    m = g_strconcat("From: a@b.test\nMIME-Version: 1.0\n"
+                    "Content-Type: multipart/mixed; boundary=M\n\n"
+                    "--M\nContent-Type: text/plain\n\n", filler->str,
+                    "--M\nContent-Type: text/html\n\n"
+                    "<a href=\"http://late.test/\">x</a> www.later.test\n--M--\n", NULL);
+    mt = parse(m);
+    ok(has_uri(mt, "http://late.test/") && has_uri(mt, "www.later.test"),
+       "a part past the text cap still gives its URIs");
+    ok(mt->text->len <= SMG_MIMETEXT_MAX_TEXT + 1, "the text stays within the cap");
+    smg_mimetext_free(mt);
+    g_free(m);
+    g_string_free(filler, TRUE);
+}
+
+/*
  * test_nested_groups - GMime enters a group nested in an address field's
  * group by recursion: a To: of 100000 "g:" (in the header, or in a
  * message/rfc822 part or a digest's part) overflowed the stack.  A child
@@ -592,6 +634,7 @@ main(void)
     test_nested_groups();
     test_nul();
     test_invisible();
+    test_cap_order();
     test_hosts();
     return 0;
 }
