@@ -486,24 +486,22 @@ static int
 open_locked(struct smg_ratelimit *rl, const char *name, gboolean *fresh, GError **err)
 {
     struct stat st;
+    gboolean reopened = FALSE;
 
     for (;;) {
         int fd = openat(rl->dirfd, name,
                         O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 
-        if (fd < 0 && errno == ENOENT) {
+        if (fd < 0 && errno == ENOENT && !reopened) {
             /* the folder was removed since it was opened (an operator
              * resetting every customer): a worker of the pool, which keeps
              * rl for many sessions, would refuse all mail until it ends */
-            enum smg_status st2;
-
             close(rl->dirfd);
             rl->dirfd = -1;
-            st2 = open_dir(rl, err);
-            if (st2 != SMG_OK)
+            if (open_dir(rl, err) != SMG_OK)
                 return -1;
-            fd = openat(rl->dirfd, name,
-                        O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+            reopened = TRUE;
+            continue;
         }
         if (fd < 0) {
             smg_set_error(err, SMG_TEMPFAIL, NULL, "%s/%s: cannot open: %s", rl->dir, name,
