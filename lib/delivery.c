@@ -336,6 +336,37 @@ parse_relay(const char *spec, unsigned defport, char **host, unsigned *port,
 
 /* ---- set-up ----------------------------------------------------------- */
 
+/*
+ * ignore_networks - [send] ignore_target_hosts as GInetAddressMasks (an
+ * empty array for a lone "none"), or NULL with err for a word that is no
+ * network
+ */
+static GPtrArray *
+ignore_networks(const struct smg_conf *conf, GError **err)
+{
+    char **nets = smg_conf_list(conf, "send", "ignore_target_hosts");
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_object_unref);
+    char **n = nets;
+
+    if (n[0] != NULL && n[1] == NULL && g_ascii_strcasecmp(n[0], "none") == 0)
+        n++;
+    for (; *n != NULL; n++) {
+        GInetAddressMask *m = g_inet_address_mask_new_from_string(*n, NULL);
+
+        if (m == NULL) {
+            smg_set_error(err, SMG_CONFIG, NULL,
+                          "%s: [send] ignore_target_hosts: '%s' is not a network "
+                          "(address/length) or a lone none", smg_conf_path(conf), *n);
+            g_ptr_array_unref(out);
+            out = NULL;
+            break;
+        }
+        g_ptr_array_add(out, m);
+    }
+    g_strfreev(nets);
+    return out;
+}
+
 enum smg_status
 smg_delivery_new(const struct smg_conf *conf, const char *name,
                  struct smg_delivery **out, GError **err)
@@ -415,29 +446,9 @@ smg_delivery_new(const struct smg_conf *conf, const char *name,
     d->bounce_size_limit = (gsize) smg_conf_int(conf, "send", "bounce_size_limit");
     d->cache = g_ptr_array_new();
     d->down = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, down_free);
-    d->ignore = g_ptr_array_new_with_free_func(g_object_unref);
-    {
-        char **nets = smg_conf_list(conf, "send", "ignore_target_hosts");
-        gboolean none = nets[0] != NULL && g_ascii_strcasecmp(nets[0], "none") == 0;
-
-        for (char **n = nets; *n != NULL; n++) {
-            GInetAddressMask *m = NULL;
-
-            if (none && n == nets)
-                continue;
-            if (!none)
-                m = g_inet_address_mask_new_from_string(*n, NULL);
-            if (m == NULL) {
-                smg_set_error(err, SMG_CONFIG, NULL,
-                              "%s: [send] ignore_target_hosts: '%s' is not a network "
-                              "(address/length) or a lone none", smg_conf_path(conf), *n);
-                g_strfreev(nets);
-                goto fail;
-            }
-            g_ptr_array_add(d->ignore, m);
-        }
-        g_strfreev(nets);
-    }
+    d->ignore = ignore_networks(conf, err);
+    if (d->ignore == NULL)
+        goto fail;
     if (d->backoff_max < d->backoff_min) {
         smg_set_error(err, SMG_CONFIG, NULL,
                       "%s: [send] backoff_max is less than backoff_min",
