@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/route.h"
 #include "lib/spamstats.h"
@@ -270,10 +271,8 @@ write_state(const char *state_dir, const char *gateway, const char *status,
     if (fd < 0) {
         saved = errno;
     } else {
-        errno = 0;
-        if (write(fd, text->str, text->len) != (ssize_t) text->len
-            || fsync(fd) < 0)
-            saved = errno != 0 ? errno : EIO; /* a short write sets none */
+        if (!smg_write_at(fd, text->str, text->len, 0) || fsync(fd) < 0)
+            saved = errno;
         if (close(fd) < 0 && saved == 0)
             saved = errno;
     }

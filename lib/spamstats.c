@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/ratelimit.h"
 #include "lib/spamstats.h"
 
@@ -192,7 +193,7 @@ smg_spamstats_add_dir(const char *dir, const char *customer, gboolean spam,
                                    spam ? 0 : 1, spam ? 1 : 0);
         tmp = g_strdup_printf("%s.tmp.%ld", file, (long) getpid());
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0 && write(fd, out->str, out->len) == (ssize_t) out->len
+        if (fd >= 0 && smg_write_at(fd, out->str, out->len, 0)
             && close(fd) == 0 && rename(tmp, file) == 0) {
             st = SMG_OK;
         } else {
