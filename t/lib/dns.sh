@@ -42,19 +42,6 @@ DNS_DIR="$T/dns"
 DNSSPOOF="$srcdir/t/lib/dnsspoof.py"
 SMG_DNSQ="$builddir/t/helpers/smg-dnsq"
 
-# dns_free_port - a free port that no other peer of this test took yet
-dns_free_port() {
-    while :; do
-        p=$(free_port)
-        case " ${DNS_TAKEN_PORTS:-} " in
-            *" $p "*) continue ;;
-        esac
-        DNS_TAKEN_PORTS="${DNS_TAKEN_PORTS:-} $p"
-        echo "$p"
-        return 0
-    done
-}
-
 # dns_wait_file FILE PID - wait up to 10 s for FILE while PID lives
 dns_wait_file() {
     i=0
@@ -107,6 +94,9 @@ dns_server_common() {
     num-threads: 1
     so-reuseport: no
     outgoing-range: 64
+    # its random source ports stay out of the range free_port (t/tap/tap.sh)
+    # gives the listeners of this test and of the tests beside it
+    outgoing-port-avoid: 1-32767
     num-queries-per-thread: 32
     msg-cache-size: 1m
     rrset-cache-size: 1m
@@ -144,11 +134,11 @@ start_dns() {
     [ -x "$unbound_bin" ] || bail "start_dns: unbound is not installed"
     mkdir -p "$DNS_DIR" || bail "start_dns: cannot make $DNS_DIR"
 
-    DNS_PORT=$(dns_free_port)
-    DNS_SILENT_PORT=$(dns_free_port)
-    DNS_REFUSE_PORT=$(dns_free_port)
-    DNS_HALF_PORT=$(dns_free_port)
-    DNS_REFERRAL_PORT=$(dns_free_port)
+    DNS_PORT=$(free_port)
+    DNS_SILENT_PORT=$(free_port)
+    DNS_REFUSE_PORT=$(free_port)
+    DNS_HALF_PORT=$(free_port)
+    DNS_REFERRAL_PORT=$(free_port)
 
     # the upstreams of the timeout and servfail zones
     $PY3 "$DNSSPOOF" sink --silent "$DNS_SILENT_PORT" \
@@ -195,7 +185,7 @@ EOF
 
 start_dnsspoof() {
     [ -n "${DNS_PORT:-}" ] || bail "start_dnsspoof: start_dns first"
-    SPOOF_PORT=$(dns_free_port)
+    SPOOF_PORT=$(free_port)
     SPOOF_LOG="$DNS_DIR/spoof.log"
     : >"$SPOOF_LOG"
     $PY3 "$DNSSPOOF" proxy --port "$SPOOF_PORT" --upstream "$DNS_PORT" \

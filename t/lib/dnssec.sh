@@ -24,7 +24,7 @@ start_dns_signed() {
     command -v ldns-signzone >/dev/null && command -v ldns-keygen >/dev/null \
         || bail "start_dns_signed: ldnsutils (ldns-keygen, ldns-signzone) is not installed"
     mkdir -p "$DNS_DIR" || bail "start_dns_signed: cannot make $DNS_DIR"
-    DNS_PORT=$(dns_free_port)
+    DNS_PORT=$(free_port)
 
     local_lines=$(dns_zone_split "$zone" "$DNS_DIR/root.zone")
     (

@@ -114,22 +114,37 @@ skip() {
 
 done_testing() { echo "1..$TAP_N"; }
 
-# free_port - print a TCP/UDP port on 127.0.0.1 that is free now
+# free_port - print a port on 127.0.0.1 that is free for TCP and UDP now
+# and that this test was not given before.  The port comes from 20000-32767,
+# below the kernel's ephemeral range (32768-60999): the source ports of
+# outgoing connections and of the unbound servers of tests running beside
+# this one (t/lib/dns.sh keeps theirs out of this range) never take it
+# between the choice and the peer's bind.  The ports given are kept in
+# $T/.ports, since callers run this in a $(...) subshell.
 free_port() {
-    $PY3 - <<'PY'
-import socket
+    $PY3 - "$T/.ports" <<'PY'
+import random, socket, sys
+path = sys.argv[1]
+try:
+    with open(path) as f:
+        given = set(int(w) for w in f.read().split())
+except FileNotFoundError:
+    given = set()
+def bindable(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 while True:
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    print(port)
-    break
+    port = random.randint(20000, 32767)
+    if port not in given and bindable(port):
+        break
+with open(path, "a") as f:
+    f.write("%d\n" % port)
+print(port)
 PY
 }
 
