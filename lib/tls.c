@@ -53,7 +53,11 @@ smg_tls_server_ctx(const char *cert, const char *key, SSL_CTX **out,
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE
                                  | SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
+    /* no resumption: with the cache off and SSL_OP_NO_TICKET, TLS 1.3 would
+     * still send two stateful tickets per handshake that no later
+     * connection could use */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_default_passwd_cb(ctx, smg_tls_no_passphrase);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         smg_set_error(err, SMG_CONFIG, NULL, "cannot load certificate %s: %s",

@@ -31,6 +31,26 @@ like "SMG-Customer is the AUTH user" '^SMG-Customer: customer1$' "$(cat "$f")"
 like "Received: says ESMTPSA and the cipher" 'using TLSv1.[23] with cipher' "$(cat "$f")"
 like "Received: protocol ESMTPSA" 'with ESMTPSA id' "$(cat "$f")"
 
+# no session tickets: a session process could never resume from one
+tickets() {
+    $PY3 - "$RECV_PORT" "$1" <<'PY'
+import smtplib, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.maximum_version = getattr(ssl.TLSVersion, sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.ehlo("c.test")
+s.starttls(context=ctx)
+s.ehlo("c.test")  # the server's tickets, if any, come before this reply
+s.noop()
+print("%s ticket=%s" % (s.sock.version(), s.sock.session.has_ticket))
+s.quit()
+PY
+}
+is "TLS 1.3: no session ticket" "TLSv1.3 ticket=False" "$(tickets TLSv1_3)"
+is "TLS 1.2: no session ticket" "TLSv1.2 ticket=False" "$(tickets TLSv1_2)"
+
 # RFC 6531 3.7.3: with SMTPUTF8, TLS and AUTH the protocol is UTF8SMTPSA
 out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
     'send:EHLO c.test\r\n' read auth:customer1:secret1 \
