@@ -1038,12 +1038,13 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
 
 /*
  * precheck - reasons the server cannot take the message, whatever it
- * says: too big for its SIZE, or SMTPUTF8 needed and not offered.  TRUE
- * when the group's recipients were settled (bounced) here.
+ * says: too big for its SIZE (size as smg_smtpc_size counts it), or
+ * SMTPUTF8 needed and not offered.  TRUE when the group's recipients were
+ * settled (bounced) here.
  */
 static gboolean
 precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
-         gsize len)
+         gsize size)
 {
     const char *peer = smg_smtpc_peer(k->c);
     gboolean utf8 = smg_addr_has_8bit(env->sender);
@@ -1058,14 +1059,14 @@ precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
         dsn = "5.6.7";
     }
     if (why == NULL) {
-        const char *size = smg_smtpc_ext_value(k->c, "SIZE");
-        guint64 max = size != NULL ? g_ascii_strtoull(size, NULL, 10) : 0;
+        const char *limit = smg_smtpc_ext_value(k->c, "SIZE");
+        guint64 max = limit != NULL ? g_ascii_strtoull(limit, NULL, 10) : 0;
 
         /* SIZE 0 or without a number: no fixed limit (RFC 1870) */
-        if (max > 0 && len > max) {
+        if (max > 0 && size > max) {
             why = g_strdup_printf("message size %" G_GSIZE_FORMAT " exceeds the "
                                   "limit %" G_GUINT64_FORMAT " of %s",
-                                  len, max, peer);
+                                  size, max, peer);
             dsn = "5.3.4";
         }
     }
@@ -1330,7 +1331,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
 
     /* a cached connection first */
     while ((k = cache_take(d, key)) != NULL) {
-        if (precheck(k, group, env, wire->len) || transact(d, k, group, env, wire)) {
+        if (precheck(k, group, env, smg_smtpc_size(wire->str, wire->len)) || transact(d, k, group, env, wire)) {
             if (!soft_left(group)) {
                 cache_put(d, k);
                 goto done;
@@ -1453,7 +1454,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             if (s == SESS_OK) {
                 spoke = TRUE;
                 k->key = g_strdup(key);
-                if (!precheck(k, group, env, wire->len))
+                if (!precheck(k, group, env, smg_smtpc_size(wire->str, wire->len)))
                     (void) transact(d, k, group, env, wire);
                 cache_put(d, k);
                 if (soft_left(group)) {

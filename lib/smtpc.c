@@ -628,7 +628,7 @@ smg_smtpc_send(struct smg_smtpc *c, const char *sender, const char *sender_param
     }
     g_string_printf(cmd, "MAIL FROM:<%s>", sender);
     if (smg_smtpc_has(c, "SIZE"))
-        g_string_append_printf(cmd, " SIZE=%" G_GSIZE_FORMAT, len);
+        g_string_append_printf(cmd, " SIZE=%" G_GSIZE_FORMAT, smg_smtpc_size(data, len));
     if (smg_smtpc_has(c, "8BITMIME"))
         add_param(cmd, sender_params, "BODY");
     if (smg_smtpc_has(c, "SMTPUTF8") && smg_envelope_has_word(sender_params, "SMTPUTF8"))
@@ -850,4 +850,26 @@ smg_smtpc_wire(const char *msg, gsize len, GString *out)
     }
     g_string_append_len(out, ".\r\n", 3);
     return eight;
+}
+
+gsize
+smg_smtpc_size(const char *data, gsize len)
+{
+    gsize end, dots = 0;
+
+    if (len < 3)
+        return 0;
+    end = len - 3; /* the final ".\r\n" */
+    /* every line that starts with a dot got one more */
+    for (gsize i = 0; i < end; i++) {
+        const char *nl;
+
+        if (data[i] == '.')
+            dots++;
+        nl = memchr(data + i, '\n', end - i);
+        if (nl == NULL)
+            break;
+        i = (gsize) (nl - data);
+    }
+    return end - dots;
 }

@@ -127,7 +127,8 @@ gboolean smg_smtpc_usable(const struct smg_smtpc *c);
 
 /*
  * smg_smtpc_send - one mail transaction: MAIL FROM:<sender> with the
- * parameters of sender_params that the server supports plus SIZE, one
+ * parameters of sender_params that the server supports plus SIZE (see
+ * smg_smtpc_size), one
  * RCPT TO per recipient (likewise NOTIFY and ORCPT), DATA, then data
  * (already in wire form: see smg_smtpc_wire) and its final dot.  Fills
  * each rcpts[i].reply (free with smg_smtpc_rcpts_clear).  Returns SMG_OK
@@ -164,6 +165,14 @@ void smg_smtpc_free(struct smg_smtpc *c);
  * final ".\r\n" is added.  Returns whether the message has 8-bit bytes.
  */
 gboolean smg_smtpc_wire(const char *msg, gsize len, GString *out);
+
+/*
+ * smg_smtpc_size - the size of the message whose wire form (from
+ * smg_smtpc_wire) is data[0..len), as SIZE= counts it (RFC 1870 3):
+ * lines with their CRLF, without the dots added for transparency and
+ * without the final ".\r\n"
+ */
+gsize smg_smtpc_size(const char *data, gsize len);
 
 /*
  * smg_smtpc_parse_reply - parse the reply lines (without CRLF) into *r

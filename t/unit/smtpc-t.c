@@ -97,6 +97,14 @@ test_wire(void)
     g_string_truncate(w, 0);
     smg_smtpc_wire("", 0, w);
     is_string(".\r\n", w->str, "empty message");
+    is_int(0, (int) smg_smtpc_size(w->str, w->len), "empty message: size 0");
+    g_string_truncate(w, 0);
+    smg_smtpc_wire(".a\r\nb\r\n.\r\n..\r\n", 14, w);
+    is_int(14, (int) smg_smtpc_size(w->str, w->len),
+           "size: the stuffing dots and the final dot not counted");
+    g_string_truncate(w, 0);
+    smg_smtpc_wire("a\n.b", 4, w);
+    is_int(7, (int) smg_smtpc_size(w->str, w->len), "size: lines counted with CRLF");
     g_string_free(w, TRUE);
 }
 
@@ -204,7 +212,8 @@ test_pipelined(void)
         "C:EHLO client.test",
         "S:250-s.test", "S:250-PIPELINING", "S:250-SIZE 1000", "S:250-DSN", "S:250 8BITMIME",
         /* the whole batch arrives before any reply */
-        "C:MAIL FROM:<a@b.test> SIZE=", "C:RCPT TO:<ok@c.test> NOTIFY=FAILURE",
+        /* SIZE= counts the message, not its stuffing dot or final dot */
+        "C:MAIL FROM:<a@b.test> SIZE=20 RET=HDRS", "C:RCPT TO:<ok@c.test> NOTIFY=FAILURE",
         "C:RCPT TO:<no@c.test>", "C:DATA",
         "S:250 2.1.0 Ok", "S:250 2.1.5 Ok", "S:550 5.1.1 no such user", "S:354 go",
         "D", "S:250 2.0.0 queued as X",
