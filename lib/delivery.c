@@ -1038,14 +1038,15 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
 
 /*
  * precheck - reasons the server cannot take the message, whatever it
- * says: too big for its SIZE (size as smg_smtpc_size counts it), or
- * SMTPUTF8 needed and not offered.  TRUE when the group's recipients were
- * settled (bounced) here.
+ * says: too big for its SIZE (the size of wire as smg_smtpc_size counts
+ * it), or SMTPUTF8 needed and not offered.  TRUE when the group's
+ * recipients were settled (bounced) here.
  */
 static gboolean
 precheck(struct conn *k, GPtrArray *group, const struct smg_envelope *env,
-         gsize size)
+         const GString *wire)
 {
+    gsize size = smg_smtpc_size(wire->str, wire->len);
     const char *peer = smg_smtpc_peer(k->c);
     gboolean utf8 = smg_addr_has_8bit(env->sender);
     char *why = NULL;
@@ -1331,7 +1332,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
 
     /* a cached connection first */
     while ((k = cache_take(d, key)) != NULL) {
-        if (precheck(k, group, env, smg_smtpc_size(wire->str, wire->len)) || transact(d, k, group, env, wire)) {
+        if (precheck(k, group, env, wire) || transact(d, k, group, env, wire)) {
             if (!soft_left(group)) {
                 cache_put(d, k);
                 goto done;
@@ -1454,7 +1455,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             if (s == SESS_OK) {
                 spoke = TRUE;
                 k->key = g_strdup(key);
-                if (!precheck(k, group, env, smg_smtpc_size(wire->str, wire->len)))
+                if (!precheck(k, group, env, wire))
                     (void) transact(d, k, group, env, wire);
                 cache_put(d, k);
                 if (soft_left(group)) {
