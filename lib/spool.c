@@ -681,6 +681,10 @@ pool_take(struct smg_spool *spool, const char *path)
  * -1 if it is not one to reuse.  A pool file has one link and no content;
  * one with a second link is a message file that a power cut brought back
  * under its old pool name (nothing syncs pool/): only that name goes.
+ * Its mtime is that of its emptying, which may be days ago; a file in
+ * tmp/ that old is one recovery removes (smg_spool_recover), and this one
+ * is being written (smg-recv's sits in tmp/ all through DATA, unwritten
+ * when small), so it is made new as a created file would be.
  */
 static int
 open_pooled(const char *path)
@@ -691,7 +695,8 @@ open_pooled(const char *path)
     if (fd < 0)
         return -1;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
-        || (sb.st_size != 0 && ftruncate(fd, 0) < 0)) {
+        || (sb.st_size != 0 && ftruncate(fd, 0) < 0)
+        || (sb.st_mtime < time(NULL) - 3600 && futimens(fd, NULL) < 0)) {
         close(fd);
         (void) unlink(path);
         return -1;

@@ -1337,6 +1337,65 @@ test_pool_names(void)
 }
 
 /* test_batch - what a batch defers, and what its end or its loss leaves */
+/*
+ * test_pool_aged - a file taken from pool/ is one being written, however
+ * long it lay in the pool: recovery's removal of tmp/ files older than 36
+ * hours must not take it from its writer (smg-recv creates its file
+ * before the 354 and writes a small message only at its commit)
+ */
+static void
+test_pool_aged(void)
+{
+    struct smg_spool *sp = open_spool("aged", TRUE);
+    struct smg_spool *other = open_spool("aged", TRUE);
+    struct smg_spool_msg *m = NULL;
+    struct smg_spool_file *f = NULL;
+    GError *err = NULL;
+    char *id = put(sp, "scan", NULL, "to be pooled\n");
+    char *pd, *text;
+    GDir *dir;
+    const char *name;
+    unsigned moved = 9;
+
+    if (smg_spool_claim(sp, "scan", id, &m, &err) != SMG_OK || smg_spool_done(m, &err) != SMG_OK)
+        bail("claim/done");
+    smg_spool_msg_free(m);
+    /* the pooled file lay there for two days */
+    pd = g_build_filename(smg_spool_dir(sp), "pool", NULL);
+    dir = g_dir_open(pd, 0, NULL);
+    name = dir != NULL ? g_dir_read_name(dir) : NULL;
+    if (name == NULL)
+        bail("nothing in pool/");
+    {
+        char *pf = g_build_filename(pd, name, NULL);
+        struct timespec ts[2] = {{time(NULL) - 48 * 3600, 0}, {time(NULL) - 48 * 3600, 0}};
+
+        if (utimensat(AT_FDCWD, pf, ts, 0) < 0)
+            bail("utimensat %s: %s", pf, strerror(errno));
+        g_free(pf);
+    }
+    g_dir_close(dir);
+    is_int(1, pool_count(sp), "aged: one file in pool/");
+    if (smg_spool_create(sp, "check", "AGED1", &f, &err) != SMG_OK)
+        bail("create: %s", err->message);
+    is_int(0, pool_count(sp), "aged: create took it");
+    /* another worker of check/ starts meanwhile */
+    is_int(SMG_OK, smg_spool_recover(other, "check", &moved, &err), "aged: recovery meanwhile");
+    ok(exists(sp, "check", "tmp", "AGED1"), "aged: the file being written stays in tmp/");
+    fputs("written after the recovery\n", f->fp);
+    is_int(SMG_OK, smg_spool_commit(f, &err), "aged: its commit succeeds");
+    if (err != NULL)
+        diag("%s", err->message);
+    g_clear_error(&err);
+    text = slurp(sp, "check", "new", "AGED1");
+    is_string("written after the recovery\n", text, "aged: the message is in new/");
+    g_free(text);
+    g_free(pd);
+    g_free(id);
+    smg_spool_close(other);
+    smg_spool_close(sp);
+}
+
 static void
 test_batch(void)
 {
@@ -1406,7 +1465,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(194);
+    plan(200);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1420,6 +1479,7 @@ main(void)
     test_link_fallback();
     test_pool_spread();
     test_pool_names();
+    test_pool_aged();
     test_batch();
     test_full();
     test_tmpdir_free(top);
