@@ -28,6 +28,35 @@ global_init(gpointer data)
     return GINT_TO_POINTER(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
 }
 
+CURL *
+smg_http_easy(long timeout_ms)
+{
+    static GOnce once = G_ONCE_INIT;
+    CURL *h;
+
+    if (!GPOINTER_TO_INT(g_once(&once, global_init, NULL))
+        || (h = curl_easy_init()) == NULL)
+        return NULL;
+    /* CURLOPT_PROTOCOLS is deprecated from 7.85 on, and the _STR form
+     * does not exist before it */
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+                     (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS,
+                     (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    return h;
+}
+
 /* collect - libcurl write callback: keep the start of the body */
 static size_t
 collect(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -106,7 +135,6 @@ enum smg_status
 smg_http_send(const struct smg_http_request *req,
               struct smg_http_response *resp, GError **err)
 {
-    static GOnce once = G_ONCE_INIT;
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
     GString *body;
@@ -118,8 +146,7 @@ smg_http_send(const struct smg_http_request *req,
     long timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
 
     memset(resp, 0, sizeof(*resp));
-    if (!GPOINTER_TO_INT(g_once(&once, global_init, NULL))
-        || (h = curl_easy_init()) == NULL) {
+    if ((h = smg_http_easy(timeout)) == NULL) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "libcurl cannot start");
         return SMG_TEMPFAIL;
     }
@@ -132,21 +159,6 @@ smg_http_send(const struct smg_http_request *req,
         hdrs = curl_slist_append(hdrs, req->headers[i]);
 
     curl_easy_setopt(h, CURLOPT_URL, req->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS,
-                     (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS,
-                     (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, ua);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);

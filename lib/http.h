@@ -21,6 +21,7 @@
 #ifndef SMG_HTTP_H
 #define SMG_HTTP_H 1
 
+#include <curl/curl.h>
 #include <glib.h>
 
 #include "lib/status.h"
@@ -44,6 +45,15 @@ struct smg_http_response {
     char *body;  /* NUL-terminated, at most SMG_HTTP_BODY_MAX bytes kept */
     gsize body_len;
 };
+
+/*
+ * smg_http_easy - a new libcurl easy handle (curl_global_init done once
+ * per process) limited to http and https, redirects not followed, no
+ * signals, TLS peers verified, timeout_ms for the connection and for the
+ * whole exchange; NULL when libcurl cannot start.  Free with
+ * curl_easy_cleanup.
+ */
+CURL *smg_http_easy(long timeout_ms);
 
 /*
  * smg_http_send - send req and wait for the reply.  On SMG_OK resp holds

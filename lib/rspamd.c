@@ -339,14 +339,6 @@ smg_rspamd_parse(const char *text, gsize len, struct smg_rspamd_result *res,
 
 /* ---- HTTP ---- */
 
-/* curl_init - curl_global_init once per process */
-static gpointer
-curl_init(gpointer unused)
-{
-    (void) unused;
-    return GINT_TO_POINTER(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
-}
-
 /* collect - libcurl write callback: keep at most REPLY_MAX bytes */
 static size_t
 collect(char *data, size_t size, size_t n, void *user)
@@ -378,7 +370,6 @@ enum smg_status
 smg_rspamd_check(const struct smg_rspamd_request *req,
                  struct smg_rspamd_result *res, GError **err)
 {
-    static GOnce once = G_ONCE_INIT;
     struct curl_slist *hdrs = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
     GString *body = g_string_new(NULL);
@@ -400,7 +391,7 @@ smg_rspamd_check(const struct smg_rspamd_request *req,
         g_free(where);
         return SMG_CONFIG;
     }
-    if (!GPOINTER_TO_INT(g_once(&once, curl_init, NULL)) || (h = curl_easy_init()) == NULL) {
+    if ((h = smg_http_easy(timeout)) == NULL) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "rspamd: cannot initialise libcurl");
         g_string_free(body, TRUE);
         g_free(where);
@@ -427,11 +418,6 @@ smg_rspamd_check(const struct smg_rspamd_request *req,
 #undef ADD_HEADER
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "smg-check/" PACKAGE_VERSION);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
