@@ -205,6 +205,33 @@ find_key(const char *group, const char *key)
     return NULL;
 }
 
+/*
+ * group_name_ok - whether the group name [name, end) is one GKeyFile takes
+ * (no '[' and no control character), so that it is refused here, with
+ * its line, rather than by GKeyFile without one
+ */
+static gboolean
+group_name_ok(const char *name, const char *end)
+{
+    for (const char *p = name; p < end; p++)
+        if (*p == '[' || g_ascii_iscntrl(*p))
+            return FALSE;
+    return TRUE;
+}
+
+/*
+ * gateway_name_ok - whether a [gateway NAME] can name the queues
+ * send.NAME and deferred.NAME: smg-route and smg-send would otherwise
+ * start and then fail on every message (smg-queue takes queue names of
+ * at most 128 characters)
+ */
+#define GATEWAY_NAME_MAX 119
+static gboolean
+gateway_name_ok(const char *name)
+{
+    return smg_spool_valid_queue(name) && strlen(name) <= GATEWAY_NAME_MAX;
+}
+
 /* group_known - whether any row has this group */
 static gboolean
 group_known(const char *group)
@@ -478,7 +505,8 @@ clean_text(struct smg_conf *conf, const char *data, GError **err)
         }
         if (*line == '[') {
             char *close = strchr(line, ']');
-            if (close == NULL || close[1] != '\0' || close == line + 1) {
+            if (close == NULL || close[1] != '\0' || close == line + 1
+                || !group_name_ok(line + 1, close)) {
                 smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: bad group line",
                               conf->path, lineno);
                 goto fail;
@@ -488,6 +516,14 @@ clean_text(struct smg_conf *conf, const char *data, GError **err)
             if (!group_known(group)) {
                 smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s]: unknown group",
                               conf->path, lineno, group);
+                goto fail;
+            }
+            if (g_str_has_prefix(group, "gateway ") && !gateway_name_ok(group + 8)) {
+                smg_set_error(err, SMG_CONFIG, NULL,
+                              "%s:%u: [%s]: a gateway's name names its queues send.NAME "
+                              "and deferred.NAME: letters, digits, \".\", \"-\", \"_\", "
+                              "not starting with \".\", at most %d characters",
+                              conf->path, lineno, group, GATEWAY_NAME_MAX);
                 goto fail;
             }
             g_string_append_printf(out, "%s\n", line);
@@ -563,8 +599,12 @@ validate(struct smg_conf *conf, GError **err)
 
             g_free(lk);
             if (value == NULL || kerr != NULL) {
-                smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s] %s: bad escape",
-                              conf->path, lineno, groups[g], keys[i]);
+                gboolean utf8 = !g_error_matches(kerr, G_KEY_FILE_ERROR,
+                                                 G_KEY_FILE_ERROR_UNKNOWN_ENCODING);
+
+                smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s] %s: %s",
+                              conf->path, lineno, groups[g], keys[i],
+                              utf8 ? "bad escape" : "not UTF-8 text");
                 good = FALSE;
             } else if (!check_value(k, value, &why)) {
                 smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: [%s] %s: %s",

@@ -451,6 +451,49 @@ test_errors(void)
     load_error("[gateway a b]\n",
                "4.3.5 /etc/smg/t.conf:1: [gateway a b]: unknown group",
                "gateway name with a space");
+    /* GKeyFile refuses these group names; the error must name the line */
+    load_error("[recv]\nhostname = x\n[gateway a[b]\nbind = 192.0.2.1\n",
+               "4.3.5 /etc/smg/t.conf:3: bad group line", "'[' in a group name");
+    load_error("[recv]\n[gateway a\tb]\n",
+               "4.3.5 /etc/smg/t.conf:2: bad group line",
+               "control character in a group name");
+    /* a gateway's name is part of queue names: send.NAME, deferred.NAME */
+    load_error("[recv]\nhostname = x\n[gateway a/../b]\nbind = 192.0.2.1\n",
+               "4.3.5 /etc/smg/t.conf:3: [gateway a/../b]: a gateway's name names "
+               "its queues send.NAME and deferred.NAME: letters, digits, \".\", "
+               "\"-\", \"_\", not starting with \".\", at most 119 characters",
+               "gateway name that is no queue name");
+    load_error("[gateway .hidden]\n",
+               "4.3.5 /etc/smg/t.conf:1: [gateway .hidden]: a gateway's name names "
+               "its queues send.NAME and deferred.NAME: letters, digits, \".\", "
+               "\"-\", \"_\", not starting with \".\", at most 119 characters",
+               "gateway name starting with a dot");
+    {
+        char *name = g_strnfill(120, 'g');
+        char *text = g_strdup_printf("[gateway %s]\nbind = 192.0.2.1\n", name);
+        struct smg_conf *conf = NULL;
+        GError *err = NULL;
+
+        ok(smg_conf_load_data(text, "/etc/smg/t.conf", &conf, &err) == SMG_CONFIG
+               && strstr(err->message, "at most 119") != NULL,
+           "gateway name of 120 characters refused");
+        g_clear_error(&err);
+        smg_conf_free(conf);
+        conf = NULL;
+        name[119] = '\0';
+        g_free(text);
+        text = g_strdup_printf("[gateway mta-01_a.B]\nbind = 192.0.2.1\n"
+                               "[gateway %s]\nbind = 192.0.2.2\n", name);
+        ok(smg_conf_load_data(text, "/etc/smg/t.conf", &conf, &err) == SMG_OK,
+           "gateway names of queue characters, and of 119, load");
+        g_clear_error(&err);
+        smg_conf_free(conf);
+        g_free(text);
+        g_free(name);
+    }
+    load_error("[recv]\nhostname = out\xff\n",
+               "4.3.5 /etc/smg/t.conf:2: [recv] hostname: not UTF-8 text",
+               "a value that is not UTF-8 is not called a bad escape");
     load_error("[recv]\nHostname = x\n",
                "4.3.5 /etc/smg/t.conf:2: [recv] Hostname: unknown key",
                "keys are case-sensitive");
@@ -704,7 +747,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(218);
+    plan(230);
     test_defaults();
     test_parsers();
     test_types();
