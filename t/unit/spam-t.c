@@ -362,6 +362,66 @@ test_rspamd(void)
     close(lfd);
 }
 
+/* has_control - whether s holds ESC, another C0 control but LF, DEL or a
+ * C1 control (U+0080-U+009F: U+009B is CSI to many terminals) */
+static gboolean
+has_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++)
+        if ((*p < 0x20 && *p != '\n') || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0))
+            return TRUE;
+    return FALSE;
+}
+
+/* --explain shows a hostile message's bytes (a file name, a token) on the
+ * operator's terminal: never its control sequences */
+static void
+test_explain_controls(void)
+{
+    char *path = g_build_filename(top, "esc.db", NULL);
+    char *extra = g_strdup_printf("bayes_database = %s\n", path);
+    struct smg_bayes_learner *l = NULL;
+    struct smg_spam *sp = NULL;
+    struct smg_spam_verdict v;
+    GError *err = NULL;
+    char *f, *msg;
+
+    is_int(SMG_OK, smg_bayes_learner_open(path, &l, &err), "explain: learner");
+    for (int i = 0; i < 6; i++) {
+        char *h = g_strdup_printf("%sproject %d\n", HAM_MSG, i);
+        char *s = g_strdup_printf("%spi\x1b[2Jll\x07 \xc2\x9b" "2J%d\n",
+                                  SPAM_MSG, i);
+        if (smg_spam_learn(l, h, strlen(h), FALSE, 0, NULL, &err) != SMG_OK
+            || smg_spam_learn(l, s, strlen(s), TRUE, 0, NULL, &err) != SMG_OK)
+            bail("learn: %s", err->message);
+        g_free(h);
+        g_free(s);
+    }
+    is_int(SMG_OK, smg_bayes_learner_commit(l, &err), "explain: commit");
+    smg_bayes_learner_free(l);
+    is_int(SMG_OK, make_spam(extra, &sp, &err), "explain: context");
+    msg = g_strdup_printf("From: a@b.test\nSubject: x\nMIME-Version: 1.0\n"
+                          "Content-Type: multipart/mixed; boundary=XX\n\n--XX\n"
+                          "Content-Type: text/plain\n\npi\x1b[2Jll\x07 "
+                          "\xc2\x9b" "2J1\n--XX\n"
+                          "Content-Type: application/octet-stream\n"
+                          "Content-Disposition: attachment; filename=\"a\x1b[2J\xc2\x9b" "2Jb.exe\"\n"
+                          "\nAAAA\n--XX--\n");
+    f = verdict(sp, msg, TRUE, &v);
+    ok(fired(&v, "ATTACH_EXECUTABLE") && v.bayes_used, "explain: the rule and Bayes fire");
+    ok(strstr(v.explain->str, "a?[2J?2Jb.exe") != NULL, "explain: the file name, controls as ?");
+    ok(strstr(v.explain->str, "pi?[2jll?") != NULL,
+       "explain: the token, controls as ?");
+    ok(!has_control(v.explain->str), "explain: no control sequence reaches the terminal");
+    g_free(f);
+    smg_spam_verdict_clear(&v);
+    smg_spam_free(sp);
+    unlink(path);
+    g_free(msg);
+    g_free(extra);
+    g_free(path);
+}
+
 int
 main(void)
 {
@@ -372,6 +432,7 @@ main(void)
     test_learned();
     test_customers();
     test_rspamd();
+    test_explain_controls();
     test_tmpdir_free(top);
     g_free(HAM_MSG);
     g_free(SPAM_MSG);
