@@ -714,15 +714,19 @@ write_head(struct session *s, const char *id, FILE *fp)
     SSL *ssl = smg_netio_ssl(s->io);
     char *date = rfc2822_date();
     char *arrival = iso_now();
-    char *client;
+    char *client, *helo;
     const char *proto;
 
     s->tx->queue_id = g_strdup(id);
+    /* a '"' in the HELO name would open a quoted value that hides the
+     * keys after it from smg_envelope_param (smg-envelope(5)) */
+    helo = g_strdelimit(g_strdup(s->helo), "\"", '\'');
     client = g_strdup_printf("addr=%s helo=%s tls=%s auth=%s", s->client,
-                             s->helo, ssl != NULL ? smg_tls_version(ssl) : "none",
+                             helo, ssl != NULL ? smg_tls_version(ssl) : "none",
                              s->auth_user != NULL ? s->auth_user : "none");
     smg_envelope_set(s->tx, "Client", client);
     g_free(client);
+    g_free(helo);
     if (s->auth_user != NULL)
         smg_envelope_set(s->tx, "Customer", s->auth_user);
     smg_envelope_set(s->tx, "Arrival", arrival);

@@ -51,6 +51,16 @@ PY
 is "TLS 1.3: no session ticket" "TLSv1.3 ticket=False" "$(tickets TLSv1_3)"
 is "TLS 1.2: no session ticket" "TLSv1.2 ticket=False" "$(tickets TLSv1_2)"
 
+# a '"' in the HELO name must not hide tls= and auth= in SMG-Client
+out=$(raw read 'send:EHLO q"c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:EHLO q"c.test\r\n' read auth:customer1:secret1 \
+    'send:MAIL FROM:<a@sender.test>\r\n' read 'send:RCPT TO:<b@rcpt.test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: q\r\n\r\nx\r\n.\r\n' read 'send:QUIT\r\n' read)
+qid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+like "HELO with '\"': SMG-Client writes it with ' and keeps tls= and auth= readable" \
+    "^SMG-Client: addr=127.0.0.1 helo=q'c.test tls=TLSv1.[23] auth=customer1\$" \
+    "$(cat "$SPOOL/check/new/$qid" 2>&1)"
+
 # RFC 6531 3.7.3: with SMTPUTF8, TLS and AUTH the protocol is UTF8SMTPSA
 out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
     'send:EHLO c.test\r\n' read auth:customer1:secret1 \
