@@ -193,8 +193,13 @@ smg_spamstats_add_dir(const char *dir, const char *customer, gboolean spam,
                                    spam ? 0 : 1, spam ? 1 : 0);
         tmp = g_strdup_printf("%s.tmp.%ld", file, (long) getpid());
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0 && smg_write_at(fd, out->str, out->len, 0)
-            && close(fd) == 0 && rename(tmp, file) == 0) {
+        if (fd >= 0 && !smg_write_at(fd, out->str, out->len, 0)) {
+            int e = errno;
+            close(fd); /* a failed write must not leak it: workers live long */
+            fd = -1;
+            errno = e;
+        }
+        if (fd >= 0 && close(fd) == 0 && rename(tmp, file) == 0) {
             st = SMG_OK;
         } else {
             smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "spamstats %s: %s", file,

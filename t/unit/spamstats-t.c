@@ -244,6 +244,60 @@ test_ratio(void)
     g_free(conftext);
 }
 
+/* open_fds - how many file descriptors this process has open */
+static unsigned
+open_fds(void)
+{
+    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+    unsigned n = 0;
+
+    if (d == NULL)
+        bail("cannot list /proc/self/fd");
+    while (g_dir_read_name(d) != NULL)
+        n++;
+    g_dir_close(d);
+    return n;
+}
+
+/* a file that cannot be written (a full disk: its temporary file is made a
+ * link to /dev/full) fails the update, and leaves no descriptor open: a
+ * --watch worker counts every message, and would run out of them */
+static void
+test_write_error(void)
+{
+    char *dir = g_build_filename(top, "full", NULL);
+    char *file = smg_spamstats_file(dir, "c9");
+    char *tmp = g_strdup_printf("%s.tmp.%ld", file, (long) getpid());
+    GError *err = NULL;
+    unsigned before;
+    gboolean failed = TRUE;
+
+    if (g_mkdir_with_parents(dir, 0755) != 0)
+        bail("mkdir %s", dir);
+    ok(smg_spamstats_add_dir(dir, "c9", FALSE, 1795320000, 86400, &err) == SMG_OK,
+       "write error: a first count");
+    before = open_fds();
+    for (int i = 0; i < 5; i++) {
+        if (symlink("/dev/full", tmp) != 0)
+            bail("symlink %s", tmp);
+        failed = failed
+                 && smg_spamstats_add_dir(dir, "c9", TRUE, 1795320000, 86400, &err) == SMG_TEMPFAIL;
+        g_clear_error(&err);
+        (void) unlink(tmp);
+    }
+    ok(failed, "write error: each update fails (4.3.0)");
+    is_int(before, open_fds(), "write error: no descriptor left open");
+    {
+        guint64 ham = 0, spam = 0;
+        ok(smg_spamstats_read_dir(dir, "c9", 1795320000, 86400, &ham, &spam, &err) == SMG_OK
+               && ham == 1 && spam == 0,
+           "write error: the file as it was");
+    }
+    g_free(tmp);
+    g_free(file);
+    g_free(dir);
+}
+
 int
 main(void)
 {
@@ -253,6 +307,7 @@ main(void)
     test_long_names();
     test_counts();
     test_ratio();
+    test_write_error();
     test_tmpdir_free(top);
     return 0;
 }
