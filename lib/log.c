@@ -62,10 +62,23 @@ static void
 vlog(int prio, const char *label, const char *fmt, va_list ap)
 {
     char *text = g_strdup_vprintf(fmt, ap);
+    gsize len = strlen(text);
 
     for (char *p = text; *p != '\0'; p++)
         if ((unsigned char) *p < 0x20 || *p == 0x7f)
             *p = '?';
+    if (len > SMG_LOG_LINE_MAX) {
+        /* cut before a UTF-8 continuation byte, never inside a character */
+        gsize cut = SMG_LOG_LINE_MAX;
+        char *whole;
+
+        while (cut > 0 && ((unsigned char) text[cut] & 0xC0) == 0x80)
+            cut--;
+        text[cut] = '\0';
+        whole = g_strdup_printf("%s... (%" G_GSIZE_FORMAT " bytes cut)", text, len - cut);
+        g_free(text);
+        text = whole;
+    }
     if (log_dest == SMG_LOG_SYSLOG) {
         syslog(prio, "%s%s", label, text);
     } else {

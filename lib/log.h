@@ -12,6 +12,13 @@
 
 #include <glib.h>
 
+/*
+ * the longest text of a line: a longer one (a From: address of a megabyte,
+ * say) is cut there and ends "... (N bytes cut)", so that syslog takes it
+ * whole (rsyslog's default limit is 8 KB) rather than dropping it
+ */
+#define SMG_LOG_LINE_MAX 4000
+
 enum smg_log_dest {
     SMG_LOG_SYSLOG = 0,
     SMG_LOG_STDERR,
