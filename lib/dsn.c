@@ -418,7 +418,7 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     time_t now;
     char *id, *ret, *envid, *boundary;
     const char *v;
-    gboolean full, eight = FALSE, global, ds_eight;
+    gboolean full, failed = FALSE, eight = FALSE, global, ds_eight;
     GString *orig, *txt, *ds, *msg, *ret_part;
 
     *out = NULL;
@@ -441,6 +441,8 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
         use[i] = smg_dsn_wants(rcpts[i].params, rcpts[i].action);
         if (use[i] && nused++ == 0)
             first = rcpts[i].action;
+        if (use[i] && rcpts[i].action == SMG_DSN_FAILED)
+            failed = TRUE;
     }
     if (nused == 0) {
         g_free(use);
@@ -460,9 +462,11 @@ smg_dsn_build(const struct smg_dsn_report *rep, const struct smg_envelope *env,
     /* the returned original */
     orig = original_text(buf + body_offset, len - body_offset, &hdr_len);
     ret = smg_envelope_param(env->sender_params, "RET");
+    /* RET asks for the whole message in a report of failure only: one
+     * that reports no failure (delay, success) returns the header (RFC
+     * 3461 4.3) */
     full = ret != NULL && g_ascii_strcasecmp(ret, "FULL") == 0 && !rep->headers_only
-           && first != SMG_DSN_RELAYED /* success: the header only (RFC 3461 4.3) */
-           && (rep->max_full == 0 || orig->len <= rep->max_full);
+           && failed && (rep->max_full == 0 || orig->len <= rep->max_full);
     g_free(ret);
     ret_part = g_string_new(NULL);
     if (full) {

@@ -6,7 +6,9 @@
  * delivery-status message (RFC 6522) with a human-readable part, a
  * message/delivery-status part (RFC 3464) with one per-recipient block per
  * reported recipient, and the original as text/rfc822-headers (RET=HDRS or
- * no RET) or message/rfc822 (RET=FULL).  For an SMTPUTF8 message (its
+ * no RET) or message/rfc822 (RET=FULL, in a report with at least one
+ * failed recipient: a delay or success report returns the header only,
+ * RFC 3461 4.3).  For an SMTPUTF8 message (its
  * SMG-Sender has SMTPUTF8, or an address is UTF-8) the report is RFC
  * 6533's: message/global-delivery-status, with a UTF-8 address written as
  * it is ("utf-8; ..."), and message/global-headers or message/global; it

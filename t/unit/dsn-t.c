@@ -468,6 +468,31 @@ test_notify_and_null(void)
         g_string_free(out, TRUE);
         g_free(text);
     }
+
+    /* RET=FULL is for reports of failure (RFC 3461 4.3): a delay notice
+     * returns the header only, a report with a failure among delays the
+     * whole message */
+    {
+        char *text = g_strdup_printf(ORIGINAL, " RET=FULL");
+        rcpts_of(r, SMG_DSN_DELAYED);
+        rep.id = "Q1D1";
+        is_int(SMG_OK, build(text, &rep, r, 3, &out, &err), "RET=FULL delay report builds");
+        take_apart(out, &p);
+        is_string("text/rfc822-headers", p.ret_type, "RET=FULL delay report: the header only");
+        ok(strstr(out->str, "secret body text") == NULL, "  ... and not the body");
+        parsed_free(&p);
+        g_string_free(out, TRUE);
+
+        r[2].action = SMG_DSN_FAILED;
+        r[2].status = "5.1.1";
+        rep.id = "Q1N1";
+        is_int(SMG_OK, build(text, &rep, r, 3, &out, &err), "RET=FULL delay+failure builds");
+        take_apart(out, &p);
+        is_string("message/rfc822", p.ret_type, "RET=FULL with a failure: the whole message");
+        parsed_free(&p);
+        g_string_free(out, TRUE);
+        g_free(text);
+    }
 }
 
 static void
