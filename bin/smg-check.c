@@ -119,6 +119,29 @@ parse_options(int argc, char **argv, struct options *o)
         smg_prog_usage(&o->prog);
 }
 
+/*
+ * score - smg_spam_check of the message msg[off..len) as every mode sees
+ * it: SMG-* fields further down its header (a bare message's) are the
+ * sender's, not ours, and are not scored; *stripped (may be NULL) gets
+ * the message without them
+ */
+static enum smg_status
+score(struct smg_spam *sp, const char *msg, gsize len, gsize off,
+      const struct smg_envelope *env, gboolean explain, struct smg_spam_verdict *v,
+      GString **stripped, GError **err)
+{
+    GString *m = g_string_sized_new(len - off + 1);
+    enum smg_status st;
+
+    smg_envelope_strip(msg + off, len - off, m);
+    st = smg_spam_check(sp, m->str, m->len, env, explain, v, err);
+    if (stripped != NULL && st == SMG_OK)
+        *stripped = m;
+    else
+        g_string_free(m, TRUE);
+    return st;
+}
+
 /* check_message - the stage function: score, record, hand on */
 static enum smg_status
 check_message(void *ctxp, const char *id, const char *buf, gsize len,
@@ -129,7 +152,7 @@ check_message(void *ctxp, const char *id, const char *buf, gsize len,
     struct smg_spam_verdict v;
     enum smg_status st;
     const char *customer = smg_envelope_get(env, "Customer");
-    GString *msg;
+    GString *msg = NULL;
     char *field;
 
     /* a learner may have replaced the database since the last message */
@@ -139,13 +162,9 @@ check_message(void *ctxp, const char *id, const char *buf, gsize len,
     /* SMG-* fields further down the header (a bare message in filter
      * mode) are the sender's, not ours: they never go on, so the only
      * SMG-Spam field is the one set here */
-    msg = g_string_sized_new(len - body_offset + 1);
-    smg_envelope_strip(buf + body_offset, len - body_offset, msg);
-    st = smg_spam_check(ctx->sp, msg->str, msg->len, env, FALSE, &v, err);
-    if (st != SMG_OK) {
-        g_string_free(msg, TRUE);
+    st = score(ctx->sp, buf, len, body_offset, env, FALSE, &v, &msg, err);
+    if (st != SMG_OK)
         return st;
-    }
     field = smg_spam_verdict_field(&v);
     smg_envelope_set(env, "Spam", field);
     res->out = g_string_sized_new(msg->len + 1024);
@@ -374,7 +393,7 @@ do_explain(struct smg_spam *sp)
         g_string_free(m, TRUE);
         return EX_DATAERR;
     }
-    if (smg_spam_check(sp, m->str + off, m->len - (gsize) off, env, TRUE, &v, &err) != SMG_OK) {
+    if (score(sp, m->str, m->len, (gsize) off, env, TRUE, &v, NULL, &err) != SMG_OK) {
         fprintf(stderr, "smg-check: fatal: %s\n", err->message);
         rc = smg_status_exit(smg_error_status(err));
         g_error_free(err);
@@ -426,7 +445,7 @@ do_score(struct smg_spam *sp, int argc, char **argv)
                 rc = EX_DATAERR;
                 continue;
             }
-            if (smg_spam_check(sp, text + off, len - (gsize) off, env, FALSE, &v, &e) == SMG_OK) {
+            if (score(sp, text, len, (gsize) off, env, FALSE, &v, NULL, &e) == SMG_OK) {
                 char *field = smg_spam_verdict_field(&v);
                 printf("%s: %s\n", f, field);
                 g_free(field);

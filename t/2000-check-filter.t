@@ -70,6 +70,26 @@ is "only our verdict in the header, the sender's SMG-* fields gone" \
     "SMG-Spam: verdict=spam|From: a@b.test|Subject: claims" \
     "$(sed -n '1,/^$/p' "$T/out" | sed 's/ score=.*//; /^$/d' | tr '\n' '|' | sed 's/|$//')"
 is "the body is untouched" "SMG-Spam: body text stays" "$(tail -n 1 "$T/out")"
+# --explain and --score score what the stage scores: without those fields
+# (GTUBE in one of them made the tools say spam where the stage said ham)
+{
+    printf 'From: a@b.test\nSubject: tools\nDate: %s\nMessage-ID: <t1@b.test>\n' \
+        "$(date -u '+%a, %d %b %Y %H:%M:%S +0000')"
+    printf 'SMG-Note: %s\n\nhello\n' \
+        'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
+} >"$T/below.eml"
+RC=0
+"$CHECK" -c "$T/smg.conf" <"$T/below.eml" >"$T/out" 2>/dev/null || RC=$?
+is "GTUBE in a sender's SMG-* field: the stage says ham" "0 SMG-Spam: verdict=ham" \
+    "$RC $(head -n 1 "$T/out" | sed 's/ score=.*//')"
+RC=0
+"$CHECK" -c "$T/smg.conf" --explain <"$T/below.eml" >"$T/out" 2>/dev/null || RC=$?
+is "--explain says what the stage says" "0 SMG-Spam: verdict=ham" \
+    "$RC $(tail -n 1 "$T/out" | sed 's/ score=.*//')"
+RC=0
+"$CHECK" -c "$T/smg.conf" --score "$T/below.eml" >"$T/out" 2>/dev/null || RC=$?
+is "--score says what the stage says" "0 $T/below.eml: verdict=ham" \
+    "$RC $(sed 's/ score=.*//' "$T/out")"
 
 # rules fire on a crafted message (QP-encoded HTML with an obfuscated link)
 msg html >"$T/html.eml"
