@@ -148,6 +148,16 @@ smg_notify_message(const struct smg_notify *n)
     return m;
 }
 
+/* has_8bit - whether s holds an octet above 127 */
+static gboolean
+has_8bit(const GString *s)
+{
+    for (gsize i = 0; i < s->len; i++)
+        if ((unsigned char) s->str[i] > 127)
+            return TRUE;
+    return FALSE;
+}
+
 /* check_addrs - the sender (may be "") and every recipient parse */
 static enum smg_status
 check_addrs(const struct smg_notify *n, GError **err)
@@ -193,10 +203,13 @@ smg_notify_spool(const struct smg_notify *n, struct smg_spool *spool,
         return st;
     if ((st = smg_spool_create(spool, queue, NULL, &f, err)) != SMG_OK)
         return st;
+    msg = smg_notify_message(n);
     env = smg_envelope_new();
     env->queue_id = g_strdup(f->id);
     env->sender = g_strdup(n->sender != NULL ? n->sender : "");
-    env->sender_params = g_strdup("");
+    /* 8-bit text goes out only as declared (RFC 6152): smg-send passes
+     * BODY= on to a server that offers 8BITMIME */
+    env->sender_params = g_strdup(has_8bit(msg) ? "BODY=8BITMIME" : "");
     for (unsigned i = 0; n->rcpts[i] != NULL; i++)
         smg_envelope_add_rcpt(env, n->rcpts[i], "");
     dt = g_date_time_new_from_unix_utc(now);
@@ -212,7 +225,6 @@ smg_notify_spool(const struct smg_notify *n, struct smg_spool *spool,
     file = g_string_new(NULL);
     smg_envelope_write(env, file);
     smg_envelope_free(env);
-    msg = smg_notify_message(n);
     g_string_append_len(file, msg->str, (gssize) msg->len);
     g_string_free(msg, TRUE);
     if (id != NULL)

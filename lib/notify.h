@@ -8,8 +8,9 @@
  *
  *   - into the gateway's own spool, as a new message in a queue (normally
  *     "sign", so it is signed and routed like any other), with the
- *     envelope fields SMG-Queue-ID, SMG-Sender, one SMG-Recipient per
- *     address, SMG-Arrival and SMG-Notice; written with smg_spool_create
+ *     envelope fields SMG-Queue-ID, SMG-Sender (with BODY=8BITMIME when
+ *     the message holds 8-bit text), one SMG-Recipient per address,
+ *     SMG-Arrival and SMG-Notice; written with smg_spool_create
  *     and smg_spool_commit, so it is on disk when the call returns;
  *   - or handed to a sendmail(8) program ("sendmail -oi -f SENDER --
  *     RCPT...", message on standard input; exit 0 means accepted).

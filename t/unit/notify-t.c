@@ -155,6 +155,7 @@ test_spool(void)
         bail("no envelope: %s", err->message);
     is_string(id, env->queue_id, "SMG-Queue-ID is the file name");
     is_string("", env->sender, "SMG-Sender: <>");
+    is_string("", env->sender_params, "a 7-bit notice: no BODY=");
     is_int(2, env->rcpts->len, "two SMG-Recipient fields");
     is_string("noc@example.net",
               ((struct smg_rcpt *) env->rcpts->pdata[1])->addr, "second");
@@ -169,6 +170,25 @@ test_spool(void)
     g_free(path);
     g_free(id);
     id = NULL;
+
+    /* 8-bit text (a list's TXT reason, say) is declared as such */
+    n.body = "reason: gel\xc3\xb6scht\n";
+    is_int(SMG_OK, smg_notify_spool(&n, spool, "sign", &id, &err),
+           "an 8-bit notice is injected");
+    path = g_build_filename(sdir, "sign", "new", id, NULL);
+    ok(g_file_get_contents(path, &data, &len, NULL), "  ... into sign/new");
+    is_int(SMG_OK, smg_envelope_parse(data, len, &env, &body_off, &err),
+           "  ... its envelope parses");
+    if (env == NULL)
+        bail("no envelope: %s", err->message);
+    is_string("BODY=8BITMIME", env->sender_params,
+              "  ... and SMG-Sender says BODY=8BITMIME");
+    smg_envelope_free(env);
+    g_free(data);
+    g_free(path);
+    g_free(id);
+    id = NULL;
+    n.body = "hello\n";
 
     n.sender = "blcheck@out.test";
     is_int(SMG_OK, smg_notify_spool(&n, spool, "sign", NULL, &err),
@@ -196,7 +216,7 @@ test_spool(void)
         count++;
     if (d != NULL)
         g_dir_close(d);
-    is_int(2, count, "exactly the two good notices in sign/new");
+    is_int(3, count, "exactly the three good notices in sign/new");
     g_free(newdir);
     smg_spool_close(spool);
     g_free(sdir);
