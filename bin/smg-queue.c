@@ -8,13 +8,14 @@
  * and show print on stdout (text, or JSON with --json); the changes print
  * "ID: FROM -> TO" and log one line each.  The work is done in lib/queue
  * (read queue.h).  Exit status: 0 done, 1 no such message, 64 usage (or a
- * request that does not fit the message), 75 busy or temporary failure,
- * 78 config.  See smg-queue(8).
+ * request that does not fit the message), 74 standard output not written,
+ * 75 busy or temporary failure, 78 config.  See smg-queue(8).
  *
  * SPDX-License-Identifier: MIT
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,8 +223,17 @@ main(int argc, char **argv)
         rc = do_show(q, &o);
     else
         rc = do_change(q, &o);
-    if (fflush(stdout) != 0 && rc == 0)
+    /* what was done is done; the caller is told that its report is not
+     * whole (a listing cut short reads like a shorter queue) */
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+        const char *id = strcmp(o.command, "list") != 0 ? o.args[0] : NULL;
+
+        fprintf(stderr, "smg-queue: fatal: %s%scannot write standard output: %s\n",
+                id != NULL ? id : "", id != NULL ? ": " : "",
+                errno != 0 ? g_strerror(errno) : "write error");
         rc = EX_IOERR;
+    }
     smg_queue_close(q);
     smg_conf_free(conf);
     return rc;

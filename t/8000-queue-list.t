@@ -4,7 +4,8 @@
 # and a last error, hold, quarantine, corrupt, a claimed file in cur/):
 # the text listing, the JSON listing (parsed by Python's json), a listing
 # of chosen queues, show (the file as it is, and as JSON), and the exit
-# codes for an unknown ID, bad usage, a missing spool and a bad config.
+# codes for an unknown ID, bad usage, a missing spool, a bad config and
+# standard output that cannot be written.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/send.sh"
@@ -142,6 +143,14 @@ rm -f "$SPOOL/check/cur/EMPTY1" "$SPOOL/check/new/EMPTY2"
 out=$("$Q" -c "$T/smg.conf" show NOSUCH 2>&1)
 is "show of an unknown ID exits 1" 1 $?
 like "  and says so" '^smg-queue: fatal: NOSUCH: 5.1.0 no such message in the spool$' "$out"
+
+# standard output that cannot be written: 74, and a line that says so
+"$Q" -c "$T/smg.conf" --log stderr list >/dev/full 2>"$T/err"
+is "list to a full device: 74" 74 $?
+like "  says why" '^smg-queue: fatal: cannot write standard output: No space left on device$' "$(cat "$T/err")"
+"$Q" -c "$T/smg.conf" --log stderr show --json C1 >/dev/full 2>"$T/err"
+is "show to a full device: 74" 74 $?
+like "  says why" '^smg-queue: fatal: C1: cannot write standard output: No space left on device$' "$(cat "$T/err")"
 
 # usage and configuration errors
 "$Q" -c "$T/smg.conf" >/dev/null 2>&1
