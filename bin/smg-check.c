@@ -176,7 +176,10 @@ check_message(void *ctxp, const char *id, const char *buf, gsize len,
                                v.spam ? "spam" : "ham", v.score, v.threshold,
                                strstr(field, "tests=") + 6, v.notes->len > 0 ? ", " : "",
                                v.notes->str);
-    if (ctx->counters && customer != NULL && *customer != '\0') {
+    /* smg's own reports (NDRs, with [send] bounce_queue = check) name the
+     * customer they are about; their verdict is not one on its mail */
+    if (ctx->counters && customer != NULL && *customer != '\0'
+        && smg_envelope_is_customer_mail(env)) {
         GError *e = NULL;
         if (smg_spamstats_add(ctx->conf, customer, v.spam, (gint64) time(NULL), &e) != SMG_OK) {
             /* counters are advisory: never hold mail for them */

@@ -52,6 +52,20 @@ run_check --spool
 is "spamstats = no: exit 0" 0 "$RC"
 like "spamstats = no: not counted" '^[0-9]+ 2 1$' "$(tail -n 1 "$stats")"
 
+# smg's own reports ([send] bounce_queue = check) name the customer they
+# are about, but no verdict of theirs is one on the customer's mail
+write_conf </dev/null
+{
+    printf 'SMG-Queue-ID: N1\nSMG-Sender: <>\nSMG-Recipient: <bounce@work.test>\n'
+    printf 'SMG-Customer: cust1\nSMG-Arrival: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+    msg gtube
+} >"$SPOOL/check/tmp/N1"
+mv "$SPOOL/check/tmp/N1" "$SPOOL/check/new/N1"
+run_check --spool
+is "a report (no SMG-Client): exit 0, scored, to scan" "0 scan/new/N1" "$RC $(places N1)"
+like "  the report is spam" '^SMG-Spam: verdict=spam ' "$(grep '^SMG-Spam' "$SPOOL/scan/new/N1")"
+like "  not counted for the customer" '^[0-9]+ 2 1$' "$(tail -n 1 "$stats")"
+
 # a malformed envelope
 write_conf </dev/null
 mkdir -p "$SPOOL/check/new"
