@@ -423,6 +423,9 @@ main(int argc, char **argv)
     if (st != SMG_OK) {
         smg_log_error("%s", err->message);
         fprintf(stderr, "smg-recv: fatal: %s\n", err->message);
+        g_error_free(err);
+        smg_smtpd_free(env);
+        smg_conf_free(conf);
         return smg_status_exit(st);
     }
     signal(SIGPIPE, SIG_IGN);
