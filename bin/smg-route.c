@@ -8,7 +8,8 @@
  * --spf prints the SPF record of the gateways' addresses as quoted TXT
  * strings (a warning when it is too long for UDP).  The decision is
  * made in lib/route (read route.h).  Exit status: 0 routed, 64 usage,
- * 65 bad message, 75 temporary failure, 78 config.  See smg-route(8).
+ * 65 bad message, 74 standard output not written (--spf, --explain),
+ * 75 temporary failure, 78 config.  See smg-route(8).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -112,6 +113,18 @@ route_one(void *vctx, const char *id, const char *buf, gsize len,
     return SMG_OK;
 }
 
+/* flush_stdout - rc, or EX_IOERR with a message when what was printed on
+   standard output did not all get there (a full disk, a closed pipe) */
+static int
+flush_stdout(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "smg-route: fatal: cannot write to standard output\n");
+        return EX_IOERR;
+    }
+    return rc;
+}
+
 /* explain - print the decision for the message on stdin */
 static int
 explain(struct smg_route *route)
@@ -126,6 +139,11 @@ explain(struct smg_route *route)
 
     while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
         g_string_append_len(in, chunk, (gssize) n);
+    if (ferror(stdin)) {
+        fprintf(stderr, "smg-route: fatal: cannot read standard input\n");
+        g_string_free(in, TRUE);
+        return EX_IOERR;
+    }
     if (smg_envelope_parse(in->str, in->len, &env, &off, &err) != SMG_OK) {
         fprintf(stderr, "smg-route: fatal: %s\n", err->message);
         g_clear_error(&err);
@@ -146,7 +164,7 @@ explain(struct smg_route *route)
     smg_route_decision_clear(&d);
     smg_envelope_free(env);
     g_string_free(in, TRUE);
-    return 0;
+    return flush_stdout(0);
 }
 
 /* print_spf - the SPF record of the gateways */
@@ -175,7 +193,7 @@ print_spf(const struct smg_conf *conf)
     g_free(txt);
     g_free(rec);
     g_free(skipped);
-    return 0;
+    return flush_stdout(0);
 }
 
 int

@@ -106,6 +106,18 @@ out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
 is "--spf" '"v=spf1 ip4:127.0.0.2 ip4:127.0.0.4 ip4:127.0.0.3 -all"' "$out"
 is "--spf: short record, no warning" "" "$(cat "$T/spf.err")"
 
+# a record, or an explanation, that did not reach standard output (a full
+# disk, as /dev/full) is an I/O error, not a success with nothing written
+"$ROUTE" -c "$T/smg.conf" --spf >/dev/full 2>"$T/spf.err"
+is "--spf to a full disk: exit 74" 74 $?
+like "--spf to a full disk: says so" 'cannot write to standard output' "$(cat "$T/spf.err")"
+printf 'Subject: bare\n\nbody\n' | "$ROUTE" -c "$T/smg.conf" --explain >/dev/full 2>"$T/spf.err"
+is "--explain to a full disk: exit 74" 74 $?
+"$ROUTE" -c "$T/smg.conf" --explain <"$T" >/dev/null 2>"$T/spf.err"
+is "--explain from an unreadable stdin (a folder): exit 74" 74 $?
+printf 'Subject: bare\n\nbody\n' | "$ROUTE" -c "$T/smg.conf" --log stderr >/dev/full 2>/dev/null
+is "filter mode to a full disk: exit 74" 74 $?
+
 # --spf: a gateway that hands its mail to a relay on another node is not
 # listed by its bind address (receivers see the relay's), but named
 gw_conf <<'EOF'
