@@ -517,6 +517,28 @@ smg_av_scan(struct smg_av *av, const char *msg, gsize len, struct smg_av_result 
     }
 }
 
+/*
+ * db_changed - whether the database folder differs from what was loaded:
+ * cl_statchkdir sees a file that is new or changed, but not one that was
+ * removed (it looks up each file present among those loaded), so the
+ * number of database files is compared too
+ */
+static gboolean
+db_changed(struct smg_av *av)
+{
+    struct cl_stat now;
+    gboolean changed;
+
+    if (!av->have_stat || cl_statchkdir(&av->dbstat) != 0)
+        return TRUE;
+    memset(&now, 0, sizeof now);
+    if (cl_statinidir(av->database, &now) != CL_SUCCESS)
+        return TRUE;
+    changed = now.entries != av->dbstat.entries;
+    cl_statfree(&now);
+    return changed;
+}
+
 enum smg_status
 smg_av_reload_check(struct smg_av *av, gboolean *reloaded, GError **err)
 {
@@ -527,7 +549,7 @@ smg_av_reload_check(struct smg_av *av, gboolean *reloaded, GError **err)
 
     if (reloaded != NULL)
         *reloaded = FALSE;
-    if (av->have_stat && cl_statchkdir(&av->dbstat) == 0)
+    if (!db_changed(av))
         return SMG_OK;
     if (load_engine(&av->o, &e, &sigs, &st, &have, err) != SMG_OK)
         return SMG_TEMPFAIL;

@@ -18,7 +18,8 @@
  * content the engine refuses outright SMG_PERMFAIL.
  *
  * smg_av_reload_check compares the database folder with what was loaded
- * (cl_statchkdir) and loads a new engine when it changed; the old engine
+ * (cl_statchkdir, and the number of files, for one removed) and loads a
+ * new engine when it changed; the old engine
  * stays in use until the new one is ready, and stays if the new one
  * cannot be loaded (freshclam in the middle of an update), so a reload
  * never stops scanning.
@@ -106,7 +107,7 @@ void smg_av_result_clear(struct smg_av_result *res);
 
 /*
  * smg_av_reload_check - reload the engine if the database folder changed
- * since it was loaded.  SMG_OK with *reloaded TRUE/FALSE (may be NULL).
+ * since it was loaded (a database file added, changed or removed).  SMG_OK with *reloaded TRUE/FALSE (may be NULL).
  * If the new databases cannot be loaded, the old engine stays and
  * SMG_TEMPFAIL is returned with err (the caller logs it and goes on; the
  * next check tries again).

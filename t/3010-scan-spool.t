@@ -144,9 +144,20 @@ ok "watch: R2 scanned" wait_for "$T/watch.log" 'R2: verdict='
 like "watch: body signature found after the reload" 'R2: verdict=infected, virus=Smg-Test-Body' \
     "$(cat "$T/watch.log")"
 is "watch: R1 passed, R2 quarantined" "sign/new/R1 quarantine/new/R2" "$(places R1) $(places R2)"
+# a file taken away (a local signature that quarantines good mail) takes
+# its signatures with it at the next check, without a restart
+mv "$T/db2/body.ndb" "$T/body.ndb.saved"
+enqueue R4 clean
+ok "watch: database reloaded after a file was removed" \
+    wait_for "$T/watch.log" 'database reloaded: signatures=1'
+enqueue R3 body-sig
+ok "watch: R3 scanned" wait_for "$T/watch.log" 'R3: verdict='
+like "watch: the removed signature is gone" 'R3: verdict=clean' "$(cat "$T/watch.log")"
+is "watch: R3 passed" "sign/new/R3" "$(places R3)"
 kill -TERM $wpid
 wait $wpid
 is "watch: SIGTERM ends it with exit 0" 0 $?
+mv "$T/body.ndb.saved" "$T/db2/body.ndb"
 
 # a database that fails to load is tried again after reload_interval, not
 # at every wake-up (each try loads all of it: with the real databases many

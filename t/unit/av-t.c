@@ -11,7 +11,7 @@
  * signature of our own; the scan limits (scan size, files, recursion) are
  * reported and a virus still wins over a limit, and a message larger than
  * max_file_size or max_scan_size (which libclamav skips whole) is said to
- * be unscanned; reload_check notices new
+ * be unscanned; reload_check notices new, removed
  * and malformed database files and keeps the old engine on failure.
  *
  * SPDX-License-Identifier: MIT
@@ -344,6 +344,24 @@ test_reload(const char *top)
     unlink(broken);
     is_int(SMG_OK, smg_av_reload_check(av, &reloaded, &err), "check after repair");
     ok(!reloaded, "repaired: folder as loaded, no reload needed");
+
+    /* a file taken away (a local signature that gives false positives):
+     * its signatures must go with it */
+    {
+        char *body = g_build_filename(dir, "body.ndb", NULL);
+
+        unlink(body);
+        is_int(SMG_OK, smg_av_reload_check(av, &reloaded, &err),
+               "check after a file was removed");
+        ok(reloaded, "removed file: reloaded");
+        is_int(1, smg_av_signatures(av), "one signature left");
+        is_int(SMG_OK, scan_kind(av, "body-sig", NULL, &r), "body text after removal");
+        is_int(SMG_AV_CLEAN, r.verdict, "removed signature no longer found");
+        smg_av_result_clear(&r);
+        is_int(SMG_OK, smg_av_reload_check(av, &reloaded, &err), "check again");
+        ok(!reloaded, "nothing changed since: no reload");
+        g_free(body);
+    }
     smg_av_free(av);
     g_free(dir);
     g_free(extra);
