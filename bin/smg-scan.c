@@ -11,8 +11,9 @@
  * folder changes.  Quarantined files older than [scan]
  * quarantine_retention are removed by spool and watch mode (and by
  * --expire-quarantine).  Exit status: 0 clean (or spool run done),
- * 1 infected (filter mode), 64 usage, 65 bad message, 75 engine or
- * database unusable (nothing passes unscanned), 78 config.  See
+ * 1 infected (filter mode), 64 usage, 65 bad message, 74 standard input
+ * or output (filter mode), 75 engine or database unusable (nothing passes
+ * unscanned), 78 config.  See
  * smg-scan(8).
  *
  * SPDX-License-Identifier: MIT

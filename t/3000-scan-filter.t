@@ -184,6 +184,12 @@ EOF
     like "database ${db##*/}: fatal line" '^smg-scan: fatal: 4\.3\.0 antivirus database' "$(cat "$T/err")"
 done
 
+# standard output that cannot be written: 74, as smg-scan(8) says
+write_conf </dev/null
+mkmsg clean | "$SMG_SCAN" -c "$T/smg.conf" >/dev/full 2>"$T/err"
+is "filter: standard output cannot be written (/dev/full): 74" 74 $?
+like "  ... and says so" 'cannot write standard output' "$(cat "$T/err")"
+
 # usage and config errors
 "$SMG_SCAN" --bogus </dev/null >/dev/null 2>&1
 is "bad option: exit 64" 64 $?
