@@ -188,6 +188,7 @@ smg_route_blacklist_read(const char *state_dir, const char *gateway,
         return missing ? SMG_OK : SMG_TEMPFAIL;
     }
     g_free(path);
+    bl->present = TRUE;
     lines = g_strsplit(text, "\n", -1);
     for (char **l = lines; *l != NULL; l++) {
         char *line = g_strstrip(*l);
@@ -501,6 +502,12 @@ choose_gateway(struct smg_route *r, char **pool, const char *id,
                                             "unknown: no blacklist lookup "
                                             "succeeded, tried %s)\n",
                                    *g, bl.checked != NULL ? bl.checked : "?");
+            g_ptr_array_add(clean, *g);
+        } else if (!bl.known && bl.present) {
+            /* a hand-edited or damaged file: say so, it reads as clean */
+            g_string_append_printf(explain, "gateway %s: clean (state file "
+                                            "without a valid status line)\n",
+                                   *g);
             g_ptr_array_add(clean, *g);
         } else if (!bl.known) {
             g_string_append_printf(explain, "gateway %s: clean (no blacklist "

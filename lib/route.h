@@ -112,6 +112,7 @@ guint32 smg_route_hash(const char *id);
 
 /* Blacklist state of one gateway. */
 struct smg_route_blacklist {
+    gboolean present; /* a state file was read, valid or not */
     gboolean known;   /* a valid state file was read */
     gboolean listed;  /* status=listed */
     gboolean unknown; /* status=unknown (known is FALSE): every lookup of
@@ -125,8 +126,9 @@ struct smg_route_blacklist {
  * smg_route_blacklist_read - the state of gateway in state_dir.  A missing
  * file is SMG_OK with known FALSE.  A file without a valid status line is
  * SMG_OK with known FALSE, and so is status=unknown (with unknown TRUE and
- * checked set).  SMG_TEMPFAIL with err when the file exists but
- * cannot be read.  Clear *bl with smg_route_blacklist_clear.
+ * checked set); present is TRUE for any file read.  SMG_TEMPFAIL with err
+ * when the file exists but cannot be read.  Clear *bl with
+ * smg_route_blacklist_clear.
  */
 enum smg_status smg_route_blacklist_read(const char *state_dir,
                                          const char *gateway,

@@ -10,6 +10,7 @@
 #include <config.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/config.h"
 #include "lib/envelope.h"
@@ -278,6 +279,31 @@ test_spread(void)
         || smg_route_blacklist_write(state, "mta02",
                                      FALSE, 0, NULL, NULL, &err) != SMG_OK)
         bail("write");
+
+    /* a state file without a valid status line (a hand edit) reads as
+     * clean, and --explain says it is there, not that there is none */
+    {
+        char *path = g_strdup_printf("%s/blacklist/mta01", state);
+        char *path2 = g_strdup_printf("%s/blacklist/mta02", state);
+        struct smg_envelope *env = env_of("4FEXPL", "verdict=ham", NULL, NULL, NULL);
+        struct smg_route_decision d;
+
+        test_write_file(path, "status=LISTED\n");
+        unlink(path2);
+        if (smg_route_decide(r, env->queue_id, env, &d, NULL) != SMG_OK)
+            bail("decide");
+        ok(strstr(d.explain->str,
+                  "gateway mta01: clean (state file without a valid status line)\n")
+               != NULL,
+           "explain: a state file without a valid status line is named");
+        ok(strstr(d.explain->str, "gateway mta02: clean (no blacklist state)\n") != NULL,
+           "explain: a missing state file is no state");
+        smg_route_decision_clear(&d);
+        smg_envelope_free(env);
+        unlink(path);
+        g_free(path);
+        g_free(path2);
+    }
     g_free(state);
     smg_route_free(r);
     smg_conf_free(conf);
