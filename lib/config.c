@@ -39,7 +39,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"dns", "nameservers", SMG_CONF_LIST, NULL, 0, 0, NULL},
     {"dns", "timeout", SMG_CONF_TIME, "5", 1, 300, NULL},
     {"dns", "attempts", SMG_CONF_INT, "2", 1, 10, NULL},
-    {"recv", "hostname", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"recv", "hostname", SMG_CONF_STR, NULL, 1, 0, NULL},
     {"recv", "postmaster", SMG_CONF_ADDR, NULL, 0, 0, NULL},
     {"recv", "customer_domains", SMG_CONF_PATH, NULL, 0, 0, NULL},
     {"recv", "tls_cert", SMG_CONF_PATH, SMG_SYSCONFDIR "/tls/cert.pem", 0, 0, NULL},
@@ -86,7 +86,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"check", "threshold", SMG_CONF_DOUBLE, "5.0", -1000, 1000, NULL},
     /* @scan-keys@ */
     {"scan", "database", SMG_CONF_PATH, "/var/lib/clamav", 0, 0, NULL},
-    {"scan", "hostname", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"scan", "hostname", SMG_CONF_STR, NULL, 1, 0, NULL},
     {"scan", "max_scan_size", SMG_CONF_SIZE, "400M", 1024, 4294967295.0, NULL},
     {"scan", "max_file_size", SMG_CONF_SIZE, "100M", 1024, 4294967295.0, NULL},
     {"scan", "max_recursion", SMG_CONF_INT, "17", 1, 100, NULL},
@@ -123,7 +123,7 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"route", "customer_min_messages", SMG_CONF_INT, "20", 1, 1000000, NULL},
     /* @gateway-keys@ */
     {"gateway *", "bind", SMG_CONF_STR, NULL, 0, 0, NULL},
-    {"gateway *", "helo", SMG_CONF_STR, NULL, 0, 0, NULL},
+    {"gateway *", "helo", SMG_CONF_STR, NULL, 1, 0, NULL},
     {"gateway *", "relay", SMG_CONF_STR, NULL, 0, 0, NULL},
     /* @send-keys@ */
     {"send", "tls_policy", SMG_CONF_PATH, NULL, 0, 0, NULL},
@@ -369,6 +369,13 @@ check_value(const struct smg_conf_key *k, const char *text, char **why)
 
     switch (k->type) {
     case SMG_CONF_STR:
+        /* a host name set empty would leave the NDRs without a
+         * Reporting-MTA (none is made) and EHLO without a name */
+        if (k->min > 0 && *text == '\0') {
+            *why = g_strdup("empty value (leave the key out for the default)");
+            return FALSE;
+        }
+        return TRUE;
     case SMG_CONF_LIST:
         return TRUE;
     case SMG_CONF_PATH:

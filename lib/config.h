@@ -29,7 +29,7 @@
 #define SMG_CONF_DEFAULT_PATH SMG_SYSCONFDIR "/smg.conf"
 
 enum smg_conf_type {
-    SMG_CONF_STR = 0, /* any text */
+    SMG_CONF_STR = 0, /* any text; with min 1, not empty */
     SMG_CONF_PATH,    /* a file name; relative to the config file's folder */
     SMG_CONF_INT,     /* integer within [min, max] */
     SMG_CONF_SIZE,    /* bytes, with optional k, M, G suffix (1024-based) */

@@ -494,6 +494,19 @@ test_errors(void)
     load_error("[recv]\nhostname = out\xff\n",
                "4.3.5 /etc/smg/t.conf:2: [recv] hostname: not UTF-8 text",
                "a value that is not UTF-8 is not called a bad escape");
+    /* an empty host name: no NDR could be made, EHLO would have no name */
+    load_error("[recv]\nhostname =\n",
+               "4.3.5 /etc/smg/t.conf:2: [recv] hostname: empty value "
+               "(leave the key out for the default)",
+               "empty [recv] hostname");
+    load_error("[scan]\nhostname = ; none\n",
+               "4.3.5 /etc/smg/t.conf:2: [scan] hostname: empty value "
+               "(leave the key out for the default)",
+               "empty [scan] hostname");
+    load_error("[gateway mta01]\nbind = 192.0.2.1\nhelo =\n",
+               "4.3.5 /etc/smg/t.conf:3: [gateway mta01] helo: empty value "
+               "(leave the key out for the default)",
+               "empty [gateway] helo");
     load_error("[recv]\nHostname = x\n",
                "4.3.5 /etc/smg/t.conf:2: [recv] Hostname: unknown key",
                "keys are case-sensitive");
@@ -747,7 +760,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(230);
+    plan(236);
     test_defaults();
     test_parsers();
     test_types();
