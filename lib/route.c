@@ -611,6 +611,18 @@ spf_term(const char *bind)
                            inet_ntop(AF_INET6, buf, text, sizeof text));
 }
 
+/* bind_is_any - whether bind is 0.0.0.0 or ::, which leaves the source
+   address to the kernel, as no bind does */
+static gboolean
+bind_is_any(const char *bind)
+{
+    unsigned char buf[16] = {0};
+    static const unsigned char zero[16];
+
+    return (inet_pton(AF_INET, bind, buf) == 1 || inet_pton(AF_INET6, bind, buf) == 1)
+           && memcmp(buf, zero, sizeof buf) == 0;
+}
+
 enum smg_status
 smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
               GError **err)
@@ -633,9 +645,9 @@ smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
         char *term;
 
         g_free(group);
-        if (bind == NULL || relay) {
+        if (bind == NULL || relay || bind_is_any(bind)) {
             g_string_append_printf(skip, "%s%s (%s)", skip->len ? ", " : "", *g,
-                                   relay ? "relay" : "no bind");
+                                   relay ? "relay" : bind == NULL ? "no bind" : "bind to any address");
             continue;
         }
         if ((term = spf_term(bind)) == NULL) {

@@ -195,7 +195,8 @@ enum smg_status smg_route_blacklist_write_unknown(const char *state_dir,
  * address is not known here are named in *skipped if skipped is not NULL
  * (new string "mta02 (relay), mta05 (no bind)", "" when none): a relay
  * gateway (a relay host on another node sends its mail, whatever its bind
- * address) and one without bind (the host's default address).  SMG_CONFIG
+ * address), one without bind (the host's default address) and one bound
+ * to 0.0.0.0 or :: ("bind to any address": the same).  SMG_CONFIG
  * with err when a bind address is not an IP address or no gateway has one
  * of its own.
  */

@@ -529,6 +529,20 @@ test_spf_and_config(void)
     g_free(skipped);
     smg_conf_free(conf);
 
+    /* 0.0.0.0 or :: lets the kernel choose the source, as no bind does:
+     * "ip4:0.0.0.0" would match no sender */
+    if (smg_conf_load_data("[gateway a]\nbind = 192.0.2.1\n"
+                           "[gateway b]\nbind = 0.0.0.0\n[gateway c]\nbind = ::\n",
+                           "t.conf", &conf, &err) != SMG_OK)
+        bail("load");
+    ok(smg_route_spf(conf, &rec, &skipped, &err) == SMG_OK, "spf with a wildcard bind");
+    is_string("v=spf1 ip4:192.0.2.1 -all", rec, "0.0.0.0 and :: are not listed");
+    is_string("b (bind to any address), c (bind to any address)", skipped,
+              "... their gateways are named as skipped");
+    g_free(rec);
+    g_free(skipped);
+    smg_conf_free(conf);
+
     /* canonical form, and one address however it is spelt */
     if (smg_conf_load_data("[gateway a]\nbind = 2001:DB8::1\n"
                            "[gateway b]\nbind = 2001:db8::1\n"
