@@ -15,7 +15,6 @@
  */
 #include <config.h>
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,15 +224,7 @@ main(int argc, char **argv)
         rc = do_change(q, &o);
     /* what was done is done; the caller is told that its report is not
      * whole (a listing cut short reads like a shorter queue) */
-    errno = 0;
-    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
-        const char *id = strcmp(o.command, "list") != 0 ? o.args[0] : NULL;
-
-        fprintf(stderr, "smg-queue: fatal: %s%scannot write standard output: %s\n",
-                id != NULL ? id : "", id != NULL ? ": " : "",
-                errno != 0 ? g_strerror(errno) : "write error");
-        rc = EX_IOERR;
-    }
+    rc = smg_prog_flush_stdout(strcmp(o.command, "list") != 0 ? o.args[0] : NULL, rc);
     smg_queue_close(q);
     smg_conf_free(conf);
     return rc;

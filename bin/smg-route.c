@@ -113,18 +113,6 @@ route_one(void *vctx, const char *id, const char *buf, gsize len,
     return SMG_OK;
 }
 
-/* flush_stdout - rc, or EX_IOERR with a message when what was printed on
-   standard output did not all get there (a full disk, a closed pipe) */
-static int
-flush_stdout(int rc)
-{
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "smg-route: fatal: cannot write to standard output\n");
-        return EX_IOERR;
-    }
-    return rc;
-}
-
 /* explain - print the decision for the message on stdin */
 static int
 explain(struct smg_route *route)
@@ -164,7 +152,7 @@ explain(struct smg_route *route)
     smg_route_decision_clear(&d);
     smg_envelope_free(env);
     g_string_free(in, TRUE);
-    return flush_stdout(0);
+    return smg_prog_flush_stdout(NULL, 0);
 }
 
 /* print_spf - the SPF record of the gateways */
@@ -193,7 +181,7 @@ print_spf(const struct smg_conf *conf)
     g_free(txt);
     g_free(rec);
     g_free(skipped);
-    return flush_stdout(0);
+    return smg_prog_flush_stdout(NULL, 0);
 }
 
 int

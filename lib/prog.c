@@ -118,3 +118,15 @@ smg_prog_config(struct smg_prog *p)
     smg_log_init(p->name, p->log, p->debug);
     return conf;
 }
+
+int
+smg_prog_flush_stdout(const char *id, int rc)
+{
+    errno = 0;
+    if ((fflush(stdout) == 0 && !ferror(stdout)) || rc != 0)
+        return rc;
+    fprintf(stderr, "%s: fatal: %s%scannot write standard output: %s\n",
+            smg_log_progname(), id != NULL ? id : "", id != NULL ? ": " : "",
+            errno != 0 ? g_strerror(errno) : "write error");
+    return EX_IOERR;
+}

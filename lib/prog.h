@@ -105,4 +105,13 @@ G_NORETURN void smg_prog_usage(const struct smg_prog *p)
 struct smg_conf *smg_prog_config(struct smg_prog *p)
     G_GNUC_WARN_UNUSED_RESULT __attribute__((nonnull(1)));
 
+/*
+ * smg_prog_flush_stdout - flush stdout for a tool whose report is its
+ * output: rc when it all got there, or when rc already says a failure;
+ * otherwise print "NAME: fatal: [ID: ]cannot write standard output:
+ * REASON" on stderr and return 74 (EX_IOERR), since a report cut short
+ * (a listing, an SPF record) reads as a shorter whole one.  id may be NULL.
+ */
+int smg_prog_flush_stdout(const char *id, int rc);
+
 #endif
