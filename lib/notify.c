@@ -148,16 +148,6 @@ smg_notify_message(const struct smg_notify *n)
     return m;
 }
 
-/* has_8bit - whether s holds an octet above 127 */
-static gboolean
-has_8bit(const GString *s)
-{
-    for (gsize i = 0; i < s->len; i++)
-        if ((unsigned char) s->str[i] > 127)
-            return TRUE;
-    return FALSE;
-}
-
 /* check_addrs - the sender (may be "") and every recipient parse */
 static enum smg_status
 check_addrs(const struct smg_notify *n, GError **err)
@@ -209,7 +199,7 @@ smg_notify_spool(const struct smg_notify *n, struct smg_spool *spool,
     env->sender = g_strdup(n->sender != NULL ? n->sender : "");
     /* 8-bit text goes out only as declared (RFC 6152): smg-send passes
      * BODY= on to a server that offers 8BITMIME */
-    env->sender_params = g_strdup(has_8bit(msg) ? "BODY=8BITMIME" : "");
+    env->sender_params = g_strdup(smg_addr_has_8bit(msg->str) ? "BODY=8BITMIME" : "");
     for (unsigned i = 0; n->rcpts[i] != NULL; i++)
         smg_envelope_add_rcpt(env, n->rcpts[i], "");
     dt = g_date_time_new_from_unix_utc(now);
