@@ -647,7 +647,9 @@ smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
         g_free(group);
         if (bind == NULL || relay || bind_is_any(bind)) {
             g_string_append_printf(skip, "%s%s (%s)", skip->len ? ", " : "", *g,
-                                   relay ? "relay" : bind == NULL ? "no bind" : "bind to any address");
+                                   relay           ? "relay"
+                                   : bind == NULL  ? "no bind"
+                                                   : "bind to any address");
             continue;
         }
         if ((term = spf_term(bind)) == NULL) {
