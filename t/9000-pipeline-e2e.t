@@ -105,4 +105,16 @@ is "the clear-text receiver got no message" 0 "$(received clear)"
 unlike "not even a MAIL FROM in clear" 'MAIL|mail from' "$(cat "$PEERS_DIR/clear/sessions.log" 2>/dev/null)"
 
 ok "every stage ran: no stage restarted" test "$(grep -c 'restarting' "$T/pipeline.log")" -eq 0
+
+# 7. a second pipeline on the address the first one listens on stops at
+# once (it restarted its smg-recv every second for ever, which could not
+# listen there, while its workers shared the spool)
+rc=0
+timeout 20 "$srcdir/scripts/pipeline" -c "$T/smg.conf" -b "$SMG_BIN" \
+    -l "127.0.0.1:$RECV_PORT" 2>"$T/pipeline2.log" || rc=$?
+is "a pipeline on a taken address exits 69" 69 "$rc"
+like "it says the address is in use" "pipeline: 127\.0\.0\.1:$RECV_PORT is already in use" \
+    "$(cat "$T/pipeline2.log")"
+unlike "it started no program" 'running|restarting' "$(cat "$T/pipeline2.log")"
+ok "the first pipeline still runs" kill -0 "$PIPE_PID"
 done_testing
