@@ -13,6 +13,7 @@
  */
 #include <config.h>
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
 
@@ -200,6 +201,21 @@ check_notify_addrs(const struct smg_conf *conf, GError **err)
     return st;
 }
 
+/* bind_is_any - whether a bind address is 0.0.0.0 or :: (in any
+   spelling): the kernel picks the source address then, so receivers see
+   another one, which smg-blcheck cannot know (smg-route --spf skips it
+   too); looking 0.0.0.0 up would check nothing and report it clean */
+static gboolean
+bind_is_any(const char *a)
+{
+    static const unsigned char zero[16] = {0};
+    unsigned char buf[16];
+
+    if (inet_pton(AF_INET, a, buf) == 1)
+        return memcmp(buf, zero, 4) == 0;
+    return inet_pton(AF_INET6, a, buf) == 1 && memcmp(buf, zero, 16) == 0;
+}
+
 /* listed_twice - whether words[i] came earlier in words (then it is
    looked up once, and the log says so) */
 static gboolean
@@ -263,7 +279,12 @@ load_setup(struct smg_blcheck *r, GError **err)
                 g_free(why);
             }
             g_free(rev);
-            if (!g_ptr_array_find_with_equal_func(addrs, a, g_str_equal, NULL))
+            if (st == SMG_OK && bind_is_any(a))
+                smg_log_warn("[%s] bind: %s is any address, whose source "
+                             "address the kernel picks: not looked up",
+                             group, a);
+            else if (!g_ptr_array_find_with_equal_func(addrs, a, g_str_equal,
+                                                       NULL))
                 g_ptr_array_add(addrs, g_strdup(a));
         }
         g_ptr_array_add(addrs, NULL);

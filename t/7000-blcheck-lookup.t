@@ -261,4 +261,25 @@ blcheck
 is "  ... and the next run writes none for it" no \
     "$(test -e "$T/state/blacklist/relay1" && echo yes || echo no)"
 
+# a gateway bound to any address (0.0.0.0, ::) sends from an address the
+# kernel picks: 0.0.0.0 is not looked up, and no "clean, checked now" is
+# written for it (as smg-route --spf skips it)
+blcheck_conf "$DNS_PORT" <<'EOF'
+[gateway any4]
+bind = 0.0.0.0
+[gateway any6]
+bind = [0:0::0]
+[blcheck]
+zones = bl.test
+EOF
+blcheck --json
+is "bind to any address: no state for smg-route (IPv4)" no \
+    "$(test -e "$T/state/blacklist/any4" && echo yes || echo no)"
+is "  ... nor for :: (IPv6, in brackets)" no \
+    "$(test -e "$T/state/blacklist/any6" && echo yes || echo no)"
+is "  ... nothing of them in the results" 0 \
+    "$(json_get 'len([r for r in j["results"] if r["gateway"] in ("any4", "any6")])')"
+like "  ... logged as not looked up" '\[gateway any4\] bind: 0\.0\.0\.0 is any address' "$LOG"
+like "  ... and as unchecked" 'gateway=any6, status=unchecked' "$LOG"
+
 done_testing
