@@ -862,7 +862,11 @@ read_data(struct session *s, FILE *fp, gint64 *size, enum data_problem *problem)
                     continue;
                 }
             } else {
-                skipping_smg = len >= 4 && g_ascii_strncasecmp(text, "SMG-", 4) == 0;
+                /* an SMG-* field, that is: a line without a colon is
+                 * no field but the body's first line, whatever it
+                 * starts with, and is kept as such */
+                skipping_smg = len >= 4 && g_ascii_strncasecmp(text, "SMG-", 4) == 0
+                               && memchr(text, ':', len) != NULL;
                 if (skipping_smg)
                     continue;
                 if (received_field(text, len) && ++hops > s->env->max_hops) {

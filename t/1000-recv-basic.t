@@ -57,6 +57,19 @@ is "an SMG-* field and its continuation removed, the header goes on" "Subject: c
     "$(sed -n '/^Received:/,$p' "$SPOOL/check/new/$cid" | sed -n '5p')"
 rm -f "$SPOOL/check/new/$wid" "$SPOOL/check/new/$cid"
 
+# a first line that starts "SMG-" but has no colon is no field: it is the
+# body's first line and kept (it was dropped as an SMG-* field, with the
+# lines after it that started with a blank)
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO x\r\n' read \
+    'send:MAIL FROM:<a@sender.test>\r\n' read 'send:RCPT TO:<b@rcpt.test>\r\n' read \
+    'send:DATA\r\n' read 'send:SMG-report follows\r\n  indented line\r\nend\r\n.\r\n' read \
+    'send:QUIT\r\n' read)
+nid=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p' | head -1)
+is "a colon-less first line \"SMG-...\" starts the body, kept with what follows" \
+    $'\nSMG-report follows\n  indented line\nend' \
+    "$(sed -n '/^Received:/,$p' "$SPOOL/check/new/$nid" | sed -n '5,$p')"
+rm -f "$SPOOL/check/new/$nid"
+
 # quoted local parts (RFC 5321 4.1.2) with a space and a ">" are stored
 # so that the next programs read them back
 out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO x\r\n' read \
