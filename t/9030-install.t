@@ -112,6 +112,11 @@ for d in $rwp; do
     is "  $d made, smg's, mode 750" "$smg_uid 750" "$(stat -c '%u %a' "$B$d" 2>&1)"
 done
 
+# README step 2: the customers' domains in [recv], [check], [scan], [sign]
+cd_groups=$(awk '/^\[/ { g = $1 } /^customer_domains[[:space:]]*=/ { printf "%s ", g }' \
+    "$R/etc/smg/smg.conf.example")
+is "the example names customer_domains in each group README says" \
+    "[recv] [check] [scan] [sign] " "$cd_groups"
 out=$("$R/usr/sbin/smg-recv" -n -c "$R/etc/smg/smg.conf.example" 2>&1 >/dev/null)
 is "the installed smg-recv accepts the installed example config (-n)" "0:" "$?:$out"
 
