@@ -216,6 +216,30 @@ bind_is_any(const char *a)
     return inet_pton(AF_INET6, a, buf) == 1 && memcmp(buf, zero, 16) == 0;
 }
 
+/* same_subject - whether two lookups' subjects are the same address (as
+   inet_pton reads them: 2001:DB8:0::25 is 2001:db8::25) or the same name
+   (DNS names ignore case): a list delists that, however it is written */
+static gboolean
+same_subject(const char *a, const char *b, gboolean by_name)
+{
+    unsigned char x[16], y[16];
+
+    if (by_name)
+        return g_ascii_strcasecmp(a, b) == 0;
+    if (inet_pton(AF_INET, a, x) == 1)
+        return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+    if (inet_pton(AF_INET6, a, x) == 1)
+        return inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
+    return strcmp(a, b) == 0;
+}
+
+/* same_address - same_subject for two bind addresses (GEqualFunc) */
+static gboolean
+same_address(gconstpointer a, gconstpointer b)
+{
+    return same_subject(a, b, FALSE);
+}
+
 /* listed_twice - whether words[i] came earlier in words (then it is
    looked up once, and the log says so) */
 static gboolean
@@ -283,8 +307,11 @@ load_setup(struct smg_blcheck *r, GError **err)
                 smg_log_warn("[%s] bind: %s is any address, whose source "
                              "address the kernel picks: not looked up",
                              group, a);
-            else if (!g_ptr_array_find_with_equal_func(addrs, a, g_str_equal,
-                                                       NULL))
+            else if (g_ptr_array_find_with_equal_func(addrs, a, same_address,
+                                                      NULL))
+                smg_log_warn("[%s] bind: %s is listed twice; checked once",
+                             group, a);
+            else
                 g_ptr_array_add(addrs, g_strdup(a));
         }
         g_ptr_array_add(addrs, NULL);
@@ -571,7 +598,7 @@ same_listing(GPtrArray *all, const struct smg_dnsbl_entry *e, GHashTable *tried)
 
         if (x != e && x->state == SMG_DNSBL_ENTRY_LISTED
             && x->by_name == e->by_name && x->removal != NULL
-            && strcmp(x->subject, e->subject) == 0
+            && same_subject(x->subject, e->subject, e->by_name)
             && strcmp(x->zone, e->zone) == 0
             && (strcmp(x->removal, "failed") != 0
                 || g_hash_table_contains(tried, x)))

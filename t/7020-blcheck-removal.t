@@ -247,4 +247,35 @@ like "a list named twice, an address bound twice: four lookups, three listings" 
 blcheck
 is "shared address: next run makes none again" 2 "$(nreq)"
 
+# --- the same address written two ways: one request -------------------------
+# mta05's 2001:DB8:0::25 is mta02's 2001:db8::25, and mta06's HELO name in
+# capitals is mta01's: a list delists the address (the name), not a
+# spelling of it; an address bound twice in two spellings is looked up once
+: >"$HTTP_LOG"
+blcheck_conf "$DNS_PORT" <<EOF
+[blcheck]
+zones = bl.test
+domain_zones = dbl.test
+notify = ops@example.net
+state_file = $T/state/nine.state
+[dnsbl bl.test]
+removal_url = http://127.0.0.1:$HTTP_PORT/remove?ip={ip}&gw={gateway}
+[dnsbl dbl.test]
+removal_url = http://127.0.0.1:$HTTP_PORT/remove?name={subject}&gw={gateway}
+[gateway mta05]
+bind = 2001:DB8:0::25 [2001:db8::25]
+[gateway mta06]
+bind = 192.0.2.3
+helo = MTA01.example.net
+EOF
+blcheck
+is "two spellings: exit 1 (listed)" 1 "$RC"
+is "two spellings: one request per address and name" 3 "$(nreq)"
+is "two spellings: the IPv6 address asked for once" 1 "$(grep -ci 'ip=2001%3adb8' "$HTTP_LOG")"
+is "two spellings: the HELO name asked for once" 1 "$(grep -ci 'name=mta01\.example\.net&' "$HTTP_LOG")"
+like "two spellings: an address bound twice is looked up once" \
+    'gateway=mta05, address=2001:DB8:0::25, zone=bl\.test, removal=sent, shared=mta02' "$LOG"
+unlike "  ... not under its second spelling" 'gateway=mta05, address=2001:db8::25' "$LOG"
+like "  ... and said" '\[gateway mta05\] bind: 2001:db8::25 is listed twice; checked once' "$LOG"
+
 done_testing
