@@ -405,7 +405,7 @@ main(int argc, char **argv)
     struct smg_smtpd_env *env = NULL;
     GError *err = NULL;
     enum smg_status st;
-    int fd;
+    int fd, lfd = -1;
     int acceptconn = 0;
     socklen_t len = sizeof acceptconn;
 
@@ -416,6 +416,10 @@ main(int argc, char **argv)
         o.prog.log = SMG_LOG_STDERR;
     conf = smg_prog_config(&o.prog);
     st = smg_smtpd_setup(conf, &env, &err);
+    /* the socket is opened while still root, so that a port below 1024
+     * (25, 587) can be bound; the sessions run as [spool] user */
+    if (st == SMG_OK && o.listen != NULL)
+        lfd = open_listener(o.listen);
     if (st == SMG_OK)
         st = smg_privs_drop(conf, &err);
     if (st == SMG_OK)
@@ -430,9 +434,8 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     if (o.listen != NULL) {
-        fd = open_listener(o.listen);
         smg_log_info("listening on %s", o.listen);
-        return serve_listener(conf, env, fd);
+        return serve_listener(conf, env, lfd);
     }
     fd = socket_activated();
     if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acceptconn, &len) == 0

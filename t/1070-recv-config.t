@@ -53,6 +53,35 @@ conf '[spool]' "dir = $T/spool" '[recv]' 'auth = off' "tls = no" 'sender_domain_
 if [ "$(id -u)" -eq 0 ]; then
     is "as root without [spool] user: exit 78" 78 "$(run)"
     like "says why" 'refusing to run as root' "$(cat "$T/out")"
+
+    # --listen on a port below 1024 (25, 587): the socket is bound before
+    # root is given up for [spool] user (it was bound after: EACCES, exit 75)
+    lport=$($PY3 -c '
+import random, socket
+ports = list(range(600, 1024))
+random.shuffle(ports)
+for p in ports:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+    print(p)
+    break')
+    chmod o+x "$T"
+    mkdir "$T/pspool" && chown nobody "$T/pspool"
+    conf '[spool]' "dir = $T/pspool" 'user = nobody' '[recv]' 'auth = off' 'tls = no' \
+        'sender_domain_check = no' 'hostname = low.test'
+    "$R" -c "$T/bad.conf" --log stderr --listen "127.0.0.1:$lport" 2>"$T/low.log" &
+    lpid=$!
+    at_exit "kill $lpid 2>/dev/null; wait $lpid 2>/dev/null"
+    wait_port "$lport"
+    out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$lport" read 'send:QUIT\r\n' read)
+    like "--listen on a port below 1024 as root: the greeting" '^S: 220 low\.test ESMTP' "$out"
+    is "  ... the listener runs as [spool] user" nobody "$(stat -c %U "/proc/$lpid")"
+    kill "$lpid"
+    wait "$lpid"
+    unlike "  ... no error" 'fatal|Permission denied' "$(cat "$T/low.log")"
 fi
 
 conf '; a comment' '[spool]' "dir = $T/spool" '[recv]' 'max_recipients = 50   # fifty' \
