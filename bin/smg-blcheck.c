@@ -138,6 +138,13 @@ main(int argc, char **argv)
     if (st != SMG_OK) {
         smg_log_error("%s", err->message);
         fprintf(stderr, "smg-blcheck: fatal: %s\n", err->message);
+        g_error_free(err);
+        if (lock >= 0)
+            close(lock);
+        smg_blcheck_free(b);
+        smg_dnsbl_state_free(state);
+        g_free(state_file);
+        smg_conf_free(conf);
         return smg_status_exit(st);
     }
     smg_blcheck_apply(b, state, g_get_real_time() / G_USEC_PER_SEC);
