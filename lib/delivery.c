@@ -1784,6 +1784,25 @@ expire(struct smg_delivery *d, GPtrArray *states, time_t arrival, time_t now)
 }
 
 /*
+ * last_error - the reason of the last recipient of states whose fate is
+ * fate (new; NULL if none), for last= of SMG-Delivery: the server's reply,
+ * or our status code and reason
+ */
+static char *
+last_error(GPtrArray *states, enum fate fate)
+{
+    const struct rstate *last = NULL;
+
+    for (guint i = 0; i < states->len; i++)
+        if (((const struct rstate *) states->pdata[i])->fate == fate)
+            last = states->pdata[i];
+    if (last == NULL)
+        return NULL;
+    return last->code != 0 ? g_strdup(last->reply)
+                           : g_strdup_printf("%s %s", last->dsn, last->reply);
+}
+
+/*
  * compose - turn the fates into the outcome: reports, the held part, the
  * rest for deferred.GATEWAY; update SMG-Delivery.
  */
@@ -1856,23 +1875,17 @@ compose(struct smg_delivery *d, const char *id, GPtrArray *states,
             return st;
         ds->warned = TRUE;
     }
-    /* the last error, for the operator */
-    for (guint i = 0; i < states->len; i++) {
-        struct rstate *s = states->pdata[i];
-
-        if (s->fate == FATE_DEFERRED || s->fate == FATE_HELD) {
-            g_free(ds->last);
-            ds->last = s->code != 0 ? g_strdup(s->reply)
-                                    : g_strdup_printf("%s %s", s->dsn, s->reply);
-        }
-    }
     if (held > 0) {
         struct smg_delivery_state hs = *ds;
         GString *content;
 
+        /* last= of the held part: its own recipients' reason, which its
+         * expiry NDR gives (not a deferred recipient's, split off) */
+        hs.last = last_error(states, FATE_HELD);
         hs.held = now;
         hs.next = 0;
         v = smg_delivery_state_format(&hs);
+        g_free(hs.last);
         smg_envelope_set(env, "Delivery", v);
         g_free(v);
         if (deferred == 0) {
@@ -1898,6 +1911,8 @@ compose(struct smg_delivery *d, const char *id, GPtrArray *states,
 
         if (next > expires)
             next = expires > now ? expires : now + 1;
+        g_free(ds->last);
+        ds->last = last_error(states, FATE_DEFERRED);
         ds->held = 0;
         ds->next = next;
         v = smg_delivery_state_format(ds);

@@ -38,6 +38,9 @@ plain.test. MX 10 mx-plain.test.
 plainhold.test. MX 10 mx-plain.test.
 plaindefer.test. MX 10 mx-plain.test.
 mx-plain.test. A 127.0.0.31
+# nothing listens there: connection refused
+dead.test. MX 10 mx-dead.test.
+mx-dead.test. A 127.0.0.34
 # the clear-text server with an IPv6 address too, which the IPv4-bound
 # gateway cannot reach
 dualhold.test. MX 10 mx-dual.test.
@@ -194,6 +197,21 @@ ok "expired: NDR" test -f "$SPOOL/sign/new/HOLD1X"
 like "expired: NDR is a failure" '^Action: failed' "$(cat "$SPOOL/sign/new/HOLD1X")"
 like "expired: NDR for both" 'y@plainhold.test' "$(cat "$SPOOL/sign/new/HOLD1X")"
 like "expired: logged" 'HOLD1: to=<x@plainhold.test>, .*dsn=5.7.10, status=bounced \(held for 5 days without release' "$(cat "$T/send.log")"
+
+# each part's last= (smg-queue's last error, the reason in the NDR when the
+# hold expires) is its own recipients' reason, not the other part's
+spool_msg send.mta01 MIX2 a@cust.test "x@dualhold.test y@dead.test"
+send
+ok "mixed, two reasons: split" test -f "$SPOOL/hold/new/MIX2T1" -a -f "$SPOOL/deferred.mta01/new/MIX2"
+like "mixed, two reasons: the held part's last= is its TLS reason" \
+    'last="4.7.10 TLS is required' "$(field SMG-Delivery "$SPOOL/hold/new/MIX2T1")"
+unlike "mixed, two reasons: the deferred part's last= is not the TLS reason" \
+    'TLS is required' "$(field SMG-Delivery "$SPOOL/deferred.mta01/new/MIX2")"
+send --now $(($(date +%s) + 5 * 86400 + 60))
+ok "mixed, two reasons: the held part expired into an NDR" test -f "$SPOOL/sign/new/MIX2T1X"
+like "mixed, two reasons: the expiry NDR gives the TLS reason" \
+    'held for 5 days without release; 4.7.10 TLS is required' "$(cat "$SPOOL/sign/new/MIX2T1X" 2>/dev/null)"
+rm -f "$SPOOL/hold/new/MIX2T1" "$SPOOL/deferred.mta01/new/MIX2" "$SPOOL"/sign/new/MIX2*
 
 # --- verify towards a relay given as an address literal -------------------
 # the certificate names the address (an IP subjectAltName): verify checks
