@@ -1446,9 +1446,15 @@ smg_spool_watch(struct smg_spool *spool, int ifd, const char *queue)
 void
 smg_spool_release(struct smg_spool_msg *msg, const char *queue)
 {
+    smg_spool_release_until(msg, queue, 0);
+}
+
+void
+smg_spool_release_until(struct smg_spool_msg *msg, const char *queue, time_t when)
+{
     GError *err = NULL;
 
-    if (smg_spool_move(msg, queue, 0, &err) != SMG_OK) {
+    if (smg_spool_move(msg, queue, when, &err) != SMG_OK) {
         smg_log_warn("%s: left in cur/ for recovery: %s", msg->id, err->message);
         g_error_free(err);
     }

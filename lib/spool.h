@@ -209,6 +209,12 @@ enum smg_status smg_spool_batch_end(struct smg_spool *spool,
  */
 void smg_spool_release(struct smg_spool_msg *msg, const char *queue);
 
+/*
+ * smg_spool_release_until - the same, not to be taken again before WHEN
+ * (its mtime; 0: at once), and behind the messages that are ready
+ */
+void smg_spool_release_until(struct smg_spool_msg *msg, const char *queue, time_t when);
+
 /* how often a watching worker reads new/ again without an event (ms) */
 #define SMG_SPOOL_RESCAN_MS 5000
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -228,8 +229,13 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
         goto out;
     }
     if (st != SMG_OK) {
+        /* The failure ends this worker (exit 75).  Were the message put
+         * back as it was, the oldest, the next worker would take it first
+         * again: one message that always fails for now (a scanner error
+         * on its content) would stop the queue behind it. */
+        smg_log_warn("%s: status=deferred, delay=%ds", msg->id, SMG_STAGE_RETRY_S);
         g_propagate_error(err, perr);
-        smg_spool_release(msg, stage->queue_in);
+        smg_spool_release_until(msg, stage->queue_in, time(NULL) + SMG_STAGE_RETRY_S);
         goto out;
     }
     for (guint i = 0; res.extras != NULL && i < res.extras->len; i++) {

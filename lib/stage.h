@@ -19,9 +19,11 @@
  *                 written to QUEUE/tmp/ID, synced, renamed to new/ID, then
  *                 the input removed; extra messages (NDRs) are committed
  *                 first, each under its own ID.
- *   SMG_TEMPFAIL  the message goes back to new/ untouched; the run stops
- *                 with exit 75 (the engine, a database or the disk is
- *                 unusable: retrying at once would fail again).
+ *   SMG_TEMPFAIL  the message goes back to new/ untouched, not to be
+ *                 taken again for SMG_STAGE_RETRY_S (so that the messages
+ *                 behind it pass first); the run stops with exit 75 (the
+ *                 engine, a database or the disk is unusable: retrying at
+ *                 once would fail again).
  *   SMG_PERMFAIL  the message goes to hold/ for an operator, logged;
  *                 so does one whose extra the spool refuses for good
  *                 (SMG_BUG or SMG_PERMFAIL from the commit: a bad ID).
@@ -38,6 +40,9 @@
 #include "lib/config.h"
 #include "lib/envelope.h"
 #include "lib/status.h"
+
+/* seconds a message a stage failed on for now waits before its next try */
+#define SMG_STAGE_RETRY_S 60
 
 /* A message a stage adds to the spool (an NDR, a notice). */
 struct smg_stage_extra {

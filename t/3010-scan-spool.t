@@ -3,7 +3,7 @@
 # sign/, infected mail to quarantine/ with an NDR in sign/; every message
 # is in exactly one place; a message too large to scan is held; an
 # unusable database leaves the queue alone
-# (exit 75); a repeated run replaces its NDR; two workers share a queue;
+# (exit 75), and a message failed on for now waits behind the others; a repeated run replaces its NDR; two workers share a queue;
 # watch mode reloads a changed database between messages, and retries a
 # failed reload only after reload_interval; old quarantine
 # is expired.
@@ -43,6 +43,18 @@ is "unusable tmpdir: exit 75" 75 "$RC"
 is "S1 (EICAR) stays in scan/new" "scan/new/S1" "$(places S1)"
 is "S2 (clean) stays in scan/new" "scan/new/S2" "$(places S2)"
 like "the reason is logged" 'libclamav: .*temporary directory.*no-such-folder' "$(cat "$T/scan.log")"
+# the message failed on waits a minute, behind the others: were it put back
+# as the oldest, every worker would take it first and fail again, and one
+# message that always fails would stop the queue
+like "S1 deferred, logged" 'S1: status=deferred, delay=60s' "$(cat "$T/scan.log")"
+ok "S1's next try is a minute away" \
+    test "$(stat -c %Y "$SPOOL/scan/new/S1")" -ge $(($(date +%s) + 55))
+: >"$T/scan.log"
+run_scan --spool
+is "the next run takes S2 and stops at it: exit 75" 75 "$RC"
+like "S2 is tried, S1 is not" 'S2: status=deferred' "$(cat "$T/scan.log")"
+unlike "S1 is not tried again" 'S1:' "$(cat "$T/scan.log")"
+touch "$SPOOL/scan/new/S1" "$SPOOL/scan/new/S2" # their minute is over
 
 # the real run
 write_conf </dev/null

@@ -12,8 +12,11 @@
 
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "lib/config.h"
 #include "lib/log.h"
@@ -94,6 +97,29 @@ exists(const char *dir, const char *queue, const char *sub, const char *id)
     return r;
 }
 
+/* mtime_of - the mtime of SPOOL/QUEUE/new/ID, 0 if it is not there */
+static time_t
+mtime_of(const char *dir, const char *queue, const char *id)
+{
+    char *p = g_build_filename(dir, queue, "new", id, NULL);
+    struct stat sb;
+    time_t t = stat(p, &sb) == 0 ? sb.st_mtime : 0;
+
+    g_free(p);
+    return t;
+}
+
+/* make_ready - set the mtime of SPOOL/QUEUE/new/ID to now: its time has come */
+static void
+make_ready(const char *dir, const char *queue, const char *id)
+{
+    char *p = g_build_filename(dir, queue, "new", id, NULL);
+    struct utimbuf now = {time(NULL), time(NULL)};
+
+    utime(p, &now);
+    g_free(p);
+}
+
 /* unlink_file - remove SPOOL/QUEUE/SUB/ID if it is there */
 static void
 unlink_file(const char *dir, const char *queue, const char *sub, const char *id)
@@ -115,7 +141,7 @@ main(void)
     char *content, *p;
     int rc;
 
-    plan(32);
+    plan(35);
     smg_log_init("stage-t", SMG_LOG_STDERR, FALSE);
     if (smg_conf_load_data(text, "/tmp/stage-t.conf", &conf, NULL) != SMG_OK)
         bail("config");
@@ -189,9 +215,20 @@ main(void)
     ok(exists(dir, "scan", "new", "D1") && exists(dir, "scan", "new", "D2"),
        "both messages stay in scan/new");
     ok(!exists(dir, "scan", "cur", "D1"), "nothing left in cur/");
+    /* D1 waits, behind D2: a message that always fails for now must not
+     * be the first taken by every worker after it */
+    ok(mtime_of(dir, "scan", "D1") >= time(NULL) + SMG_STAGE_RETRY_S - 5,
+       "the failed message is not taken again for SMG_STAGE_RETRY_S");
+    next_status = SMG_OK;
+    calls = 0;
+    is_int(0, smg_stage_run(&st, conf, SMG_STAGE_SPOOL, 0), "the next run exits 0");
+    ok(calls == 1 && exists(dir, "sign", "new", "D2") && exists(dir, "scan", "new", "D1"),
+       "it hands on D2 and leaves D1 waiting");
+    make_ready(dir, "scan", "D1");
 
     next_status = SMG_CONFIG;
     is_int(EX_CONFIG, smg_stage_run(&st, conf, SMG_STAGE_SPOOL, 0), "CONFIG exits 78");
+    make_ready(dir, "scan", "D1");
 
     /* recovery: a file left in cur/ by a dead worker */
     next_status = SMG_OK;
