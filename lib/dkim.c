@@ -42,6 +42,7 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "lib/addr.h"
 #include "lib/customers.h"
@@ -1024,6 +1025,28 @@ squeeze(char *s)
     return s;
 }
 
+/*
+ * pkcs1_of - whether der (n octets) is pub (base64 of a SubjectPublicKeyInfo)
+ * written as a bare PKCS#1 RSAPublicKey: RFC 6376 3.6.1 names that form,
+ * but OpenDKIM, dkimpy and most verifiers read only SubjectPublicKeyInfo
+ * (what everyone publishes; erratum 3017)
+ */
+static gboolean
+pkcs1_of(const guchar *der, gsize n, const char *pub)
+{
+    gsize pn = 0;
+    guchar *pder = g_base64_decode(pub, &pn);
+    const unsigned char *q1 = der, *q2 = pder;
+    EVP_PKEY *k1 = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q1, (long) n);
+    EVP_PKEY *k2 = d2i_PUBKEY(NULL, &q2, (long) pn);
+    gboolean same = k1 != NULL && k2 != NULL && q1 == der + n && EVP_PKEY_eq(k1, k2) == 1;
+
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+    g_free(pder);
+    return same;
+}
+
 /* check_record - whether a TXT record is key's; why it is not */
 static gboolean
 check_record(const char *record, const struct smg_dkim_key *key, GString *notes,
@@ -1048,7 +1071,11 @@ check_record(const char *record, const struct smg_dkim_key *key, GString *notes,
         guchar *b1 = g_base64_decode(p, &n1), *b2 = g_base64_decode(key->pub, &n2);
 
         ok = n1 > 0 && n1 == n2 && memcmp(b1, b2, n1) == 0;
-        if (!ok)
+        if (!ok && key->alg == SMG_KEYTABLE_RSA_SHA256 && pkcs1_of(b1, n1, key->pub))
+            *why = g_strdup("p= is the private key's, but as a PKCS#1 RSAPublicKey, which "
+                            "OpenDKIM and most verifiers cannot read: publish the "
+                            "SubjectPublicKeyInfo form that --genkey prints");
+        else if (!ok)
             *why = g_strdup("p= is another key than the private key");
         g_free(b1);
         g_free(b2);

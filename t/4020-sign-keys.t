@@ -60,6 +60,12 @@ zone_line() { grep -v '^;' "$1" | tr -d '\n\t()' | sed 's/ IN TXT / TXT /'; echo
     zone_line "$T/ed1.txt" | sed 's/^ed1\._domainkey/pctsel._domainkey/'
     zone_line "$T/u1.txt"
     echo 'revoked._domainkey.new.test. TXT "v=DKIM1; k=rsa; p="'
+    # rsa1's key as a bare PKCS#1 RSAPublicKey (RFC 6376 3.6.1's words),
+    # which most verifiers cannot read: in strings of 200 octets
+    printf 'pkcs1._domainkey.new.test. TXT "v=DKIM1; k=rsa; p="'
+    openssl rsa -in "$T/keys/rsa1.private" -RSAPublicKey_out -outform DER 2>/dev/null |
+        base64 -w 200 | sed 's/.*/ "&"/' | tr -d '\n'
+    echo
     echo 'wrongtype._domainkey.new.test. TXT "v=DKIM1; k=rsa; p=MCowBQYDK2VwAyEA"'
 } >"$T/zone"
 start_dns "$T/zone"
@@ -68,6 +74,7 @@ rsa1  new.test:rsa1:$T/keys/rsa1.private
 ed1   new.test:ed1:$T/keys/ed1.key
 rsa4  new.test:rsa4:$T/keys/rsa4.key
 unpub new.test:unpublished:$T/keys/unpublished.private
+pk1   new.test:pkcs1:$T/keys/rsa1.private
 rev   new.test:revoked:$T/keys/other.private
 wt    new.test:wrongtype:$T/keys/ed1.key
 slow  x.timeout.test:s:$T/keys/ed1.key
@@ -101,6 +108,11 @@ like "testkey Ed25519: key OK" 'ed1._domainkey.new.test: key OK' "$out"
 out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test rsa4 2>&1)
 is "another key published: exit 1" 1 $?
 like "another key published: says so" 'rsa4._domainkey.new.test: p= is another key' "$out"
+out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test pkcs1 2>&1)
+is "the key as PKCS#1: exit 1" 1 $?
+is "the key as PKCS#1: says so, not 'another key'" \
+    "pk1: 5.7.5 pkcs1._domainkey.new.test: p= is the private key's, but as a PKCS#1 RSAPublicKey, which OpenDKIM and most verifiers cannot read: publish the SubjectPublicKeyInfo form that --genkey prints" \
+    "$out"
 out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey new.test unpublished 2>&1)
 is "no record: exit 1" 1 $?
 like "no record: NXDOMAIN" 'no TXT record at unpublished._domainkey.new.test \(NXDOMAIN\)' "$out"
@@ -115,7 +127,7 @@ out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey nothere.test s 2>&1)
 is "not in the KeyTable: exit 78" 78 $?
 out=$("$SMG_SIGN" -c "$T/smg.conf" --testkey 2>&1)
 is "all keys: exit 1 (some fail)" 1 $?
-is "all keys: one line each" 9 "$(printf '%s\n' "$out" | grep -c .)"
+is "all keys: one line each" 10 "$(printf '%s\n' "$out" | grep -c .)"
 like "all keys: a d=% key says how to test it" \
     'pct: d=%: the domain is the sender.s; test it with smg-sign --testkey DOMAIN pctsel' "$out"
 # ... and that way works: the key is tested for the domain given
