@@ -117,14 +117,20 @@ run_filter(const struct smg_stage *stage)
         rc = fatal_exit(st, id, err);
     } else {
         GString *out = res.out != NULL ? res.out : in;
+
+        errno = 0;
         if (fwrite(out->str, 1, out->len, stdout) != out->len || fflush(stdout) != 0) {
-            fprintf(stderr, "%s: fatal: cannot write standard output\n", smg_log_progname());
+            /* the message did not go on: no "dkim=signed" line for it */
+            g_set_error(&err, SMG_ERROR, SMG_TEMPFAIL, "cannot write standard output: %s",
+                        errno != 0 ? g_strerror(errno) : "write error");
+            fatal_exit(SMG_TEMPFAIL, id, err);
             rc = EX_IOERR;
         } else {
             rc = res.flagged ? 1 : 0;
+            smg_log_info("%s: %s%sextras=%u", id, res.log != NULL ? res.log : "",
+                         res.log != NULL ? ", " : "",
+                         res.extras != NULL ? res.extras->len : 0);
         }
-        smg_log_info("%s: %s%sextras=%u", id, res.log != NULL ? res.log : "",
-                     res.log != NULL ? ", " : "", res.extras != NULL ? res.extras->len : 0);
     }
     g_clear_error(&err);
     result_clear(&res);

@@ -194,9 +194,11 @@ like "  ... with file and line" 'customers:1' "$(cat "$T/err")"
 printf 'SMG-Queue-ID: E1\nSMG-Bogus: x\n\nFrom: a@rsa.test\n\nHi.\n' |
     "$SMG_SIGN" -c "$T/smg.conf" >/dev/null 2>&1
 is "filter: a malformed envelope: 65" 65 $?
-msg alice@rsa.test | "$SMG_SIGN" -c "$T/smg.conf" >/dev/full 2>"$T/err"
+msg alice@rsa.test | "$SMG_SIGN" -c "$T/smg.conf" --log stderr >/dev/full 2>"$T/err"
 is "filter: standard output cannot be written (/dev/full): 74" 74 $?
-like "  ... and says so" 'cannot write standard output' "$(cat "$T/err")"
+like "  ... and says so, with the reason" \
+    '^smg-sign: fatal: -: cannot write standard output: No space left on device$' "$(cat "$T/err")"
+unlike "  ... and logs no dkim=signed for the lost message" 'dkim=signed' "$(cat "$T/err")"
 
 # usage
 "$SMG_SIGN" --bogus </dev/null >/dev/null 2>&1
