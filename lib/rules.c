@@ -774,26 +774,24 @@ uri_domain_ascii(const char *host)
     return ascii;
 }
 
-/* uri_dnsbl - whether a URI domain is listed in one of the zones */
-static gboolean
-uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
+/*
+ * uri_domains - the distinct domains of a message's links that a domain
+ * list can hold (no IP addresses), at most max of them.  With more, which
+ * ones is not their order in the message: ten harmless links put first
+ * would hide the eleventh.  They are shuffled with a seed made of the
+ * domains themselves, so that --explain chooses as the stage does; an
+ * attacker who knows the code may still search for padding that leaves
+ * his domain out, but no longer has it for free.
+ */
+static GPtrArray *
+uri_domains(const struct smg_mimetext *mt, unsigned max, guint *found)
 {
-    GHashTable *seen;
-    unsigned max = in->uri_max > 0 ? in->uri_max : 10, asked = 0;
-    gboolean listed = FALSE;
-    guint nzones, nfailed = 0;
-    gboolean *failed;
+    GPtrArray *doms = g_ptr_array_new_with_free_func(g_free);
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    guint32 seed = 5381;
 
-    if (in->dns == NULL || in->uri_zones == NULL || in->uri_zones[0] == NULL)
-        return FALSE;
-    nzones = g_strv_length((char **) in->uri_zones);
-    /* a list that timed out or failed is not asked again for this
-     * message's other domains: each would wait the whole DNS time-out */
-    failed = g_new0(gboolean, nzones);
-    seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < in->mt->uris->len && !listed && asked < max && nfailed < nzones;
-         i++) {
-        char *host = smg_mimetext_uri_host(in->mt->uris->pdata[i]);
+    for (guint i = 0; i < mt->uris->len; i++) {
+        char *host = smg_mimetext_uri_host(mt->uris->pdata[i]);
         char *dom;
 
         if (host == NULL)
@@ -802,18 +800,59 @@ uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
         g_free(host);
         if (dom == NULL)
             continue; /* no name DNS could hold */
-        /* IP addresses are not looked up in domain lists */
         if (strchr(dom, '.') == NULL || strspn(dom, "0123456789.") == strlen(dom)
             || strchr(dom, ':') != NULL || g_hash_table_contains(seen, dom)) {
             g_free(dom);
             continue;
         }
         g_hash_table_add(seen, dom);
-        asked++;
+        g_ptr_array_add(doms, dom);
+        seed = seed * 33 ^ g_str_hash(dom);
+    }
+    g_hash_table_destroy(seen);
+    *found = doms->len;
+    if (doms->len > max) {
+        GRand *r = g_rand_new_with_seed(seed);
+
+        for (guint i = 0; i < max; i++) {
+            guint j = (guint) g_rand_int_range(r, (gint32) i, (gint32) doms->len);
+            gpointer t = doms->pdata[i];
+
+            doms->pdata[i] = doms->pdata[j];
+            doms->pdata[j] = t;
+        }
+        g_rand_free(r);
+        g_ptr_array_set_size(doms, (gint) max);
+    }
+    return doms;
+}
+
+/* uri_dnsbl - whether a URI domain is listed in one of the zones */
+static gboolean
+uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
+{
+    unsigned max = in->uri_max > 0 ? in->uri_max : 10;
+    gboolean listed = FALSE;
+    guint nzones, nfailed = 0, found;
+    gboolean *failed;
+    GPtrArray *doms;
+
+    if (in->dns == NULL || in->uri_zones == NULL || in->uri_zones[0] == NULL)
+        return FALSE;
+    nzones = g_strv_length((char **) in->uri_zones);
+    /* a list that timed out or failed is not asked again for this
+     * message's other domains: each would wait the whole DNS time-out */
+    failed = g_new0(gboolean, nzones);
+    doms = uri_domains(in->mt, max, &found);
+    if (found > doms->len && notes != NULL)
+        g_string_append_printf(notes, "%suri_dnsbl=%u of %u domains", notes->len > 0 ? ", " : "",
+                               doms->len, found);
+    for (guint i = 0; i < doms->len && !listed && nfailed < nzones; i++) {
+        const char *dom = doms->pdata[i];
+
         for (guint z = 0; z < nzones && !listed; z++) {
             const char *zone = in->uri_zones[z];
             struct smg_dnsbl_query *q;
-
             char *qname;
 
             if (failed[z])
@@ -838,7 +877,7 @@ uri_dnsbl(const struct smg_rules_input *in, char **detail, GString *notes)
             smg_dnsbl_query_free(q);
         }
     }
-    g_hash_table_destroy(seen);
+    g_ptr_array_unref(doms);
     g_free(failed);
     return listed;
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # 2030-check-dns.t - what smg-check asks the DNS, against unbound on
 # loopback: URI domains on a configured blocklist (uri_dnsbl_zones) fire
-# URI_DNSBL (UTF-8 hosts in their A-label form); unlisted domains, error
+# URI_DNSBL (UTF-8 hosts in their A-label form; of many link domains a
+# sample not chosen by their order); unlisted domains, error
 # codes and time-outs do not (a time-out is noted in the log, the mail is
 # scored all the same, and that list is not asked for the other links);
 # --sender runs smg-recv's sender-domain check and tells what it found.
@@ -51,6 +52,18 @@ out=$(mail_with "http://www。listed。test/x" | "$CHECK" -c "$T/smg.conf" --exp
 like "ideographic full stops divide labels" 'URI_DNSBL  .*\[listed\.test in uribl\.test\]' "$out"
 out=$(mail_with "http://i❤.test/x" | "$CHECK" -c "$T/smg.conf" --explain 2>/dev/null)
 like "emoji link: looked up as IDNA 2003 names it" 'URI_DNSBL  .*\[xn--i-7iq\.test in uribl\.test\]' "$out"
+
+# more link domains than uri_dnsbl_max (10): ten harmless links put first
+# no longer hide the eleventh.  Which ten are asked is a fixed function of
+# the domains (so --explain agrees with the stage); with these it includes
+# listed.test, and the log says how many were left out
+pad=$(for i in $(seq 10); do printf 'http://pad%d.test/x ' "$i"; done)
+out=$(mail_with "${pad}http://www.listed.test/offer" | "$CHECK" -c "$T/smg.conf" --log stderr \
+    2>"$T/err" | head -n 1)
+like "ten harmless link domains first: the listed eleventh is still looked up" 'tests=.*URI_DNSBL' "$out"
+like "  ... and the log says 10 of the 11 domains were asked" 'uri_dnsbl=10 of 11 domains' "$(cat "$T/err")"
+out=$(mail_with "${pad}http://www.listed.test/offer" | "$CHECK" -c "$T/smg.conf" --explain 2>/dev/null)
+like "  ... --explain chooses the same" 'URI_DNSBL  .*\[listed\.test in uribl\.test\]' "$out"
 
 # a list that times out: scored without it, noted
 write_conf <<EOF2
