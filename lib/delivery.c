@@ -938,13 +938,14 @@ fate_of(int code)
 
 /*
  * transact - send the message to group's pending recipients on k (in
- * chunks of MAX_RCPTS).  FALSE when the connection died before the server
- * said anything about any recipient (a stale cached connection), in which
- * case the recipients stay pending.
+ * chunks of MAX_RCPTS), with params as its MAIL parameters.  FALSE when
+ * the connection died before the server said anything about any
+ * recipient (a stale cached connection), in which case the recipients
+ * stay pending.
  */
 static gboolean
 transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
-         const struct smg_envelope *env, const GString *wire)
+         const struct smg_envelope *env, const char *params, const GString *wire)
 {
     GPtrArray *pend = g_ptr_array_new();
     gboolean spoke = FALSE;
@@ -968,7 +969,7 @@ transact(struct smg_delivery *d, struct conn *k, GPtrArray *group,
             rc[i].addr = s->r->addr;
             rc[i].params = s->r->params;
         }
-        st = smg_smtpc_send(k->c, env->sender, env->sender_params, rc, n,
+        st = smg_smtpc_send(k->c, env->sender, params, rc, n,
                             wire->str, wire->len, &err);
         g_clear_error(&err);
         /* a reply, or a message that may have arrived: a server that
@@ -1311,7 +1312,7 @@ down_check(struct smg_delivery *d, const char *key, GPtrArray *group)
 /* deliver_domain - settle the fate of every recipient in group */
 static void
 deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
-               const struct smg_envelope *env, const GString *wire,
+               const struct smg_envelope *env, const char *params, const GString *wire,
                const char *sender_domain)
 {
     struct smg_policy_rule rule = smg_policy_lookup(d->policy, sender_domain, domain);
@@ -1332,7 +1333,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
 
     /* a cached connection first */
     while ((k = cache_take(d, key)) != NULL) {
-        if (precheck(k, group, env, wire) || transact(d, k, group, env, wire)) {
+        if (precheck(k, group, env, wire) || transact(d, k, group, env, params, wire)) {
             if (!soft_left(group)) {
                 cache_put(d, k);
                 goto done;
@@ -1456,7 +1457,7 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
                 spoke = TRUE;
                 k->key = g_strdup(key);
                 if (!precheck(k, group, env, wire))
-                    (void) transact(d, k, group, env, wire);
+                    (void) transact(d, k, group, env, params, wire);
                 cache_put(d, k);
                 if (soft_left(group)) {
                     temp_fails++; /* a host spoke: see the cached case */
@@ -1938,7 +1939,8 @@ smg_delivery_run(struct smg_delivery *d, const char *id, const char *buf, gsize 
                                                (GDestroyNotify) g_ptr_array_unref);
     GString *msg = g_string_sized_new(len - body_offset + 64);
     GString *wire = g_string_sized_new(len - body_offset + 1024);
-    char *sender_domain;
+    char *sender_domain, *params, *v;
+    gboolean eight;
     time_t arrival;
     double delay;
     enum smg_status st;
@@ -1961,8 +1963,18 @@ smg_delivery_run(struct smg_delivery *d, const char *id, const char *buf, gsize 
                  env->rcpts->len, ds.attempts);
 
     smg_envelope_strip(buf + body_offset, len - body_offset, msg);
-    (void) smg_smtpc_wire(msg->str, msg->len, wire);
+    eight = smg_smtpc_wire(msg->str, msg->len, wire);
     g_string_free(msg, TRUE);
+    /* 8-bit data goes as BODY=8BITMIME to a server that offers it, whether
+     * or not the sender declared it (a client that did not, a message put
+     * in the spool by hand): 8-bit octets in a 7BIT transaction break RFC
+     * 6152.  smg_envelope_param reads the first BODY= */
+    v = eight ? smg_envelope_param(env->sender_params, "BODY") : NULL;
+    params = eight && (v == NULL || g_ascii_strcasecmp(v, "8BITMIME") != 0)
+                 ? g_strconcat("BODY=8BITMIME ", env->sender_params != NULL
+                                                     ? env->sender_params : "", NULL)
+                 : g_strdup(env->sender_params);
+    g_free(v);
 
     for (guint i = 0; i < env->rcpts->len; i++) {
         struct rstate *s = g_new0(struct rstate, 1);
@@ -1982,7 +1994,7 @@ smg_delivery_run(struct smg_delivery *d, const char *id, const char *buf, gsize 
     for (guint i = 0; i < domains->len; i++) {
         GPtrArray *g = g_hash_table_lookup(groups, domains->pdata[i]);
 
-        deliver_domain(d, domains->pdata[i], g, env, wire, sender_domain);
+        deliver_domain(d, domains->pdata[i], g, env, params, wire, sender_domain);
         /* a connection lost between chunks leaves some untried: retry later */
         settle_all(g, FATE_DEFERRED, "4.4.2",
                    "connection lost before this recipient was tried", NULL, NULL,
@@ -2007,6 +2019,7 @@ smg_delivery_run(struct smg_delivery *d, const char *id, const char *buf, gsize 
     }
     smg_delivery_state_clear(&ds);
     g_free(sender_domain);
+    g_free(params);
     g_string_free(wire, TRUE);
     g_hash_table_destroy(groups);
     g_ptr_array_free(domains, TRUE);

@@ -188,6 +188,16 @@ like "relay gateway: no MX lookup, delivered to the relay" 'FAR1: to=<x@nowhere.
 far=$(grep -l '^X-Rcpt-To: x@nowhere.test' "$PEERS_DIR"/mta/*.eml)
 like "BODY=8BITMIME passed on to a server with 8BITMIME" '^X-Mail-From: a@cust.test .*BODY=8BITMIME' "$(cat "$far")"
 is "relay gateway greets with its name" "far.test" "$(field X-Helo "$far")"
+# 8-bit data that the sender did not declare (a sloppy client, a message
+# put in the spool by hand) still goes as BODY=8BITMIME (RFC 6152)
+SUBJECT=$(printf 'Gr\303\274\303\237e') spool_msg send.far FAR2 "<a@cust.test>" "y@nowhere.test"
+"$SEND" -c "$T/smg.conf" --gateway far --spool --log stderr 2>"$T/far.log"
+far=$(grep -l '^X-Rcpt-To: y@nowhere.test' "$PEERS_DIR"/mta/*.eml)
+like "undeclared 8-bit data: sent with BODY=8BITMIME" '^X-Mail-From: a@cust.test .*BODY=8BITMIME' "$(cat "$far" 2>/dev/null)"
+spool_msg send.far FAR3 "<a@cust.test>" "z@nowhere.test"
+"$SEND" -c "$T/smg.conf" --gateway far --spool --log stderr 2>"$T/far.log"
+far=$(grep -l '^X-Rcpt-To: z@nowhere.test' "$PEERS_DIR"/mta/*.eml)
+unlike "7-bit data: no BODY= added" 'BODY=' "$(grep '^X-Mail-From' "$far" 2>/dev/null)"
 
 # a relay host whose name has no address (a typo, a DNS glitch): the mail
 # waits, it is not bounced to every customer at once
