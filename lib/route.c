@@ -68,6 +68,76 @@ has_gateway(const struct smg_conf *conf, const char *name)
     return found;
 }
 
+/* bind_is_any - whether bind is 0.0.0.0 or ::, which leaves the source
+   address to the kernel, as no bind does */
+static gboolean
+bind_is_any(const char *bind)
+{
+    unsigned char buf[16] = {0};
+    static const unsigned char zero[16];
+
+    return (inet_pton(AF_INET, bind, buf) == 1 || inet_pton(AF_INET6, bind, buf) == 1)
+           && memcmp(buf, zero, sizeof buf) == 0;
+}
+
+/*
+ * bound_to - the address [gateway NAME] bind names, in out (16 octets, an
+ * IPv4 address as ::ffff:a.b.c.d); FALSE for none, or the any address
+ */
+static gboolean
+bound_to(const struct smg_conf *conf, const char *name, unsigned char out[16])
+{
+    char *group = g_strdup_printf("gateway %s", name);
+    const char *bind = smg_conf_str(conf, group, "bind");
+    unsigned char v4[4];
+    gboolean ok = FALSE;
+
+    g_free(group);
+    memset(out, 0, 16);
+    if (bind == NULL || bind_is_any(bind))
+        return FALSE;
+    if (inet_pton(AF_INET, bind, v4) == 1) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, v4, 4);
+        ok = TRUE;
+    } else {
+        ok = inet_pton(AF_INET6, bind, out) == 1;
+    }
+    return ok;
+}
+
+/*
+ * pools_apart - whether no bad gateway is a good one, by name or by the
+ * address it binds: spam would leave through a good address.  FALSE with
+ * err (SMG_CONFIG) if one is.
+ */
+static gboolean
+pools_apart(const struct smg_route *r, GError **err)
+{
+    for (char **b = r->pools[SMG_ROUTE_BAD]; *b != NULL; b++) {
+        unsigned char ba[16], ga[16];
+        gboolean bound = bound_to(r->conf, *b, ba);
+
+        for (char **g = r->pools[SMG_ROUTE_GOOD]; *g != NULL; g++) {
+            if (strcmp(*b, *g) == 0) {
+                smg_set_error(err, SMG_CONFIG, NULL,
+                              "%s: [route] bad: %s is in the good pool too: spam would leave "
+                              "through a good gateway",
+                              smg_conf_path(r->conf), *b);
+                return FALSE;
+            }
+            if (bound && bound_to(r->conf, *g, ga) && memcmp(ba, ga, 16) == 0) {
+                smg_set_error(err, SMG_CONFIG, NULL,
+                              "%s: [route] bad: %s binds the address of the good gateway %s: "
+                              "spam would leave through a good address",
+                              smg_conf_path(r->conf), *b, *g);
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
 enum smg_status
 smg_route_new(const struct smg_conf *conf, struct smg_route **out, GError **err)
 {
@@ -94,6 +164,10 @@ smg_route_new(const struct smg_conf *conf, struct smg_route **out, GError **err)
                 return SMG_CONFIG;
             }
         }
+    }
+    if (!pools_apart(r, err)) {
+        smg_route_free(r);
+        return SMG_CONFIG;
     }
     r->state_dir = g_strdup(smg_conf_str(conf, "spool", "state_dir"));
     r->ratio = smg_conf_double(conf, "route", "customer_spam_ratio");
@@ -609,18 +683,6 @@ spf_term(const char *bind)
             " ip4:%s", inet_ntop(AF_INET, buf + 12, text, sizeof text));
     return g_strdup_printf(" ip6:%s",
                            inet_ntop(AF_INET6, buf, text, sizeof text));
-}
-
-/* bind_is_any - whether bind is 0.0.0.0 or ::, which leaves the source
-   address to the kernel, as no bind does */
-static gboolean
-bind_is_any(const char *bind)
-{
-    unsigned char buf[16] = {0};
-    static const unsigned char zero[16];
-
-    return (inet_pton(AF_INET, bind, buf) == 1 || inet_pton(AF_INET6, bind, buf) == 1)
-           && memcmp(buf, zero, sizeof buf) == 0;
 }
 
 enum smg_status

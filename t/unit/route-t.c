@@ -516,6 +516,44 @@ test_spf_and_config(void)
     g_free(rec);
     smg_conf_free(conf);
 
+    /* the bad pool apart from the good one: not the same gateway, nor the
+     * same address in another spelling; unbound gateways may share */
+    {
+        static const struct {
+            const char *text, *why, *what;
+        } cases[] = {
+            {"[route]\ngood = a b\nbad = b\n[gateway a]\n[gateway b]\n",
+             "[route] bad: b is in the good pool too", "a gateway in both pools"},
+            {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 2001:db8::1\n"
+             "[gateway c]\nbind = 2001:DB8:0::1\n",
+             "[route] bad: c binds the address of the good gateway a",
+             "a bad gateway on a good one's IPv6 address"},
+            {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 192.0.2.1\n"
+             "[gateway c]\nbind = ::ffff:192.0.2.1\n",
+             "[route] bad: c binds the address of the good gateway a",
+             "a bad gateway on a good one's IPv4 address, IPv6-mapped"},
+            {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 0.0.0.0\n[gateway c]\n",
+             NULL, "gateways bound to no address or any address"},
+        };
+
+        for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+            enum smg_status st;
+
+            if (smg_conf_load_data(cases[i].text, "t.conf", &conf, &err) != SMG_OK)
+                bail("load: %s", err->message);
+            st = smg_route_new(conf, &r, &err);
+            if (cases[i].why == NULL)
+                ok(st == SMG_OK && r != NULL, "%s: allowed", cases[i].what);
+            else
+                ok(st == SMG_CONFIG && r == NULL && strstr(err->message, cases[i].why) != NULL,
+                   "%s: a config error: %s", cases[i].what, err != NULL ? err->message : "");
+            g_clear_error(&err);
+            smg_route_free(r);
+            r = NULL;
+            smg_conf_free(conf);
+        }
+    }
+
     /* a relay gateway's mail reaches the Internet from the relay host:
      * its bind address (the way to the relay) is no sending address */
     if (smg_conf_load_data("[gateway a]\nbind = 192.0.2.1\n"
