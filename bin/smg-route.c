@@ -218,7 +218,8 @@ main(int argc, char **argv)
         smg_log_error("%s", err->message);
         fprintf(stderr, "smg-route: fatal: %s\n", err->message);
         g_clear_error(&err);
-        return smg_status_exit(st);
+        rc = smg_status_exit(st);
+        goto out;
     }
     smg_route_set_now(ctx.route, o.now);
     switch (o.action) {
