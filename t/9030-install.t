@@ -28,8 +28,21 @@ install() {
         prefix="$R/usr" sysconfdir="$R/etc" localstatedir="$R/var") >"$T/$1.log" 2>&1
 }
 
+# the build's own programs name their default config file in an error;
+# make install below must not rebuild them with the paths it is given
+# (an object older than its source was compiled again with the temporary
+# root's sysconfdir, and every later run of the build's programs, unit
+# tests included, looked for its config there), so the build is brought
+# up to date first, with its configured paths
+default_conf() { "$SMG_BIN/smg-recv" -n 2>&1 | grep -o "config file [^:]*"; }
+(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" all) >"$T/all.log" 2>&1
+is "the build is up to date before make install" 0 $?
+conf_before=$(default_conf)
+
 install install
 is "make install exits 0" 0 $?
+is "make install did not rebuild the build's programs with its paths" \
+    "$conf_before" "$(default_conf)"
 for p in $PROGS; do
     ok "smg-$p installed in sbin, executable" test -x "$R/usr/sbin/smg-$p"
     ok "smg-$p(8) installed" test -s "$R/usr/share/man/man8/smg-$p.8"
