@@ -8,9 +8,10 @@
  * exit 0 ham, 1 spam.  Spool mode (--spool, or
  * --watch to keep waiting): messages from queue "check" get their SMG-Spam
  * field and go to queue "scan"; the customer's counters in STATE_DIR/
- * spamstats are updated.  Tools: --learn-spam/--learn-ham PATH|- add to
- * the Bayes database (a message learned before is not counted again, or
- * moves when learned as the other class); --explain prints what moved the
+ * spamstats are updated once the message is handed on.  Tools:
+ * --learn-spam/--learn-ham PATH|- add to the Bayes database (a message
+ * learned before is not counted again, or moves when learned as the other
+ * class); --explain prints what moved the
  * score of the message on stdin; --score PATH... prints one verdict per
  * file; --sender ADDR runs smg-recv's sender-domain check.  Exit status:
  * 0 ham / done, 1 spam
@@ -142,6 +143,21 @@ score(struct smg_spam *sp, const char *msg, gsize len, gsize off,
     return st;
 }
 
+/* count_passed - a handed-on message's verdict in its customer's counters */
+static void
+count_passed(void *ctxp, const char *id, const struct smg_stage_result *res)
+{
+    struct check_ctx *ctx = ctxp;
+    GError *e = NULL;
+
+    if (smg_spamstats_add(ctx->conf, res->passed_data, res->flagged, (gint64) time(NULL), &e)
+        != SMG_OK) {
+        /* counters are advisory: never hold mail for them */
+        smg_log_warn("%s: spamstats not updated: %s", id, e->message);
+        g_error_free(e);
+    }
+}
+
 /* check_message - the stage function: score, record, hand on */
 static enum smg_status
 check_message(void *ctxp, const char *id, const char *buf, gsize len,
@@ -177,15 +193,12 @@ check_message(void *ctxp, const char *id, const char *buf, gsize len,
                                strstr(field, "tests=") + 6, v.notes->len > 0 ? ", " : "",
                                v.notes->str);
     /* smg's own reports (NDRs, with [send] bounce_queue = check) name the
-     * customer they are about; their verdict is not one on its mail */
+     * customer they are about; their verdict is not one on its mail.
+     * Counted once handed on: a failed hand-off scores the message again. */
     if (ctx->counters && customer != NULL && *customer != '\0'
         && smg_envelope_is_customer_mail(env)) {
-        GError *e = NULL;
-        if (smg_spamstats_add(ctx->conf, customer, v.spam, (gint64) time(NULL), &e) != SMG_OK) {
-            /* counters are advisory: never hold mail for them */
-            smg_log_warn("%s: spamstats not updated: %s", id, e->message);
-            g_error_free(e);
-        }
+        res->passed = count_passed;
+        res->passed_data = g_strdup(customer);
     }
     g_free(field);
     smg_spam_verdict_clear(&v);

@@ -68,6 +68,7 @@ result_clear(struct smg_stage_result *res)
         g_ptr_array_free(res->extras, TRUE);
     }
     g_free(res->log);
+    g_free(res->passed_data);
     memset(res, 0, sizeof *res);
 }
 
@@ -280,9 +281,12 @@ process_one(const struct smg_stage *stage, struct smg_spool *spool,
         else
             smg_spool_release(msg, stage->queue_in);
     }
-    if (st == SMG_OK)
+    if (st == SMG_OK) {
         smg_log_info("%s: %s%sstatus=passed, queue=%s", msg->id,
                      res.log != NULL ? res.log : "", res.log != NULL ? ", " : "", next);
+        if (res.passed != NULL)
+            res.passed(stage->ctx, msg->id, &res);
+    }
 out:
     result_clear(&res);
     smg_envelope_free(env);

@@ -58,6 +58,11 @@ struct smg_stage_result {
     gboolean flagged;    /* filter mode exits 1 (spam, infected, ...) */
     GPtrArray *extras;   /* of struct smg_stage_extra *, may stay NULL */
     char *log;           /* "verdict=clean, ..." for the message's log line */
+    /* called once the message is handed on in spool and watch modes, not
+     * when the hand-off fails and the message will be tried again: for
+     * what must count a message once (smg-check's spamstats) */
+    void (*passed)(void *ctx, const char *id, const struct smg_stage_result *res);
+    char *passed_data; /* for passed (g_free) */
 };
 
 /* smg_stage_add_extra - append an extra message (takes content) */

@@ -66,6 +66,19 @@ is "a report (no SMG-Client): exit 0, scored, to scan" "0 scan/new/N1" "$RC $(pl
 like "  the report is spam" '^SMG-Spam: verdict=spam ' "$(grep '^SMG-Spam' "$SPOOL/scan/new/N1")"
 like "  not counted for the customer" '^[0-9]+ 2 1$' "$(tail -n 1 "$stats")"
 
+# a message whose hand-off fails (scan/ cannot be made) is scored again
+# at its next try: it is counted once, when it is handed on
+enqueue H1 ham
+mv "$SPOOL/scan" "$T/scan.away" && : >"$SPOOL/scan"
+run_check --spool
+is "hand-off fails: exit 75, H1 back in check/" "75 check/new/H1" "$RC $(places H1)"
+like "  not counted" '^[0-9]+ 2 1$' "$(tail -n 1 "$stats")"
+rm "$SPOOL/scan" && mv "$T/scan.away" "$SPOOL/scan"
+touch "$SPOOL/check/new/H1" # its minute of waiting is over
+run_check --spool
+is "the next try hands it on" "0 scan/new/H1" "$RC $(places H1)"
+like "  and counts it once" '^[0-9]+ 3 1$' "$(tail -n 1 "$stats")"
+
 # a malformed envelope
 write_conf </dev/null
 mkdir -p "$SPOOL/check/new"
