@@ -579,19 +579,29 @@ main(int argc, char **argv)
     if (o.tool != TOOL_STAGE && !o.prog.debug)
         o.prog.log = SMG_LOG_STDERR;
     conf = smg_prog_config(&o.prog);
+    /* every way out frees the config: LeakSanitizer otherwise turns the
+     * exit status into 23 */
     if (smg_privs_drop(conf, &err) != SMG_OK) {
         fprintf(stderr, "smg-check: fatal: %s\n", err->message);
-        return EX_CONFIG;
+        g_error_free(err);
+        rc = EX_CONFIG;
+        goto out;
     }
-    if (o.tool == TOOL_LEARN)
-        return do_learn(conf, &o);
-    if (o.tool == TOOL_SENDER)
-        return do_sender(conf, o.sender);
+    if (o.tool == TOOL_LEARN) {
+        rc = do_learn(conf, &o);
+        goto out;
+    }
+    if (o.tool == TOOL_SENDER) {
+        rc = do_sender(conf, o.sender);
+        goto out;
+    }
     st = smg_spam_new(conf, &ctx.sp, &err);
     if (st != SMG_OK) {
         smg_log_error("%s", err->message);
         fprintf(stderr, "smg-check: fatal: %s\n", err->message);
-        return smg_status_exit(st);
+        g_error_free(err);
+        rc = smg_status_exit(st);
+        goto out;
     }
     if (o.tool == TOOL_EXPLAIN) {
         rc = do_explain(ctx.sp);
@@ -608,6 +618,7 @@ main(int argc, char **argv)
         stage.idle = check_idle;
         rc = smg_stage_run(&stage, conf, o.mode, o.max);
     }
+out:
     smg_spam_free(ctx.sp);
     smg_conf_free(conf);
     g_ptr_array_free(o.learn, TRUE);
