@@ -91,6 +91,16 @@ is_decision(struct smg_route *r, struct smg_envelope *env, const char *want,
     smg_envelope_free(env);
 }
 
+/* decide_free - decide, then free the envelope (new string) */
+static char *
+decide_free(struct smg_route *r, struct smg_envelope *env)
+{
+    char *s = decide(r, env);
+
+    smg_envelope_free(env);
+    return s;
+}
+
 /* gw_for - the gateway chosen for a ham message with this id */
 static char *
 gw_for(struct smg_route *r, const char *id)
@@ -123,13 +133,13 @@ test_pools(void)
     is_decision(r, env_of("ID1", NULL, NULL, NULL, "pool=bad gateway=mta03 reason=spam"),
                 "bad mta03 bad-origin", "report about bad-pool mail: bad pool");
     {
-        char *s = decide(r, env_of("ID1", "verdict=ham", NULL, NULL,
-                                   "pool=good gateway=mta01 reason=ham"));
+        char *s = decide_free(r, env_of("ID1", "verdict=ham", NULL, NULL,
+                                        "pool=good gateway=mta01 reason=ham"));
         ok(g_str_has_prefix(s, "good "), "earlier good route stays good: %s", s);
         g_free(s);
     }
     {
-        char *s = decide(r, env_of("ID1", NULL, NULL, NULL, NULL));
+        char *s = decide_free(r, env_of("ID1", NULL, NULL, NULL, NULL));
         ok(g_str_has_prefix(s, "good ") && g_str_has_suffix(s, " ham"),
            "no verdict: good pool, ham (%s)", s);
         g_free(s);
@@ -158,7 +168,7 @@ test_unchecked(void)
     char *s;
 
     ok(smg_route_new(conf, &r, &err) == SMG_OK, "router made");
-    s = decide(r, client_env("U1", "verdict=ham score=1", "verdict=clean"));
+    s = decide_free(r, client_env("U1", "verdict=ham score=1", "verdict=clean"));
     ok(g_str_has_prefix(s, "good ") && g_str_has_suffix(s, " ham"),
        "customer mail with both verdicts: good (%s)", s);
     g_free(s);
@@ -193,7 +203,7 @@ test_unchecked(void)
         struct smg_envelope *env = env_of("N1", NULL, NULL, "cust1", NULL);
 
         smg_envelope_set(env, "Bounce-Of", "Q1");
-        s = decide(r, env);
+        s = decide_free(r, env);
         ok(g_str_has_prefix(s, "good ") && g_str_has_suffix(s, " ham"),
            "a bounce without verdicts: good (%s)", s);
         g_free(s);
@@ -454,14 +464,15 @@ test_customer_ratio(void)
     }
     {
         struct smg_route_decision d;
+        struct smg_envelope *env = env_of("C4", "verdict=ham", NULL, "cust1", NULL);
 
-        if (smg_route_decide(r, "C4", env_of("C4", "verdict=ham", NULL, "cust1", NULL),
-                             &d, &err) != SMG_OK)
+        if (smg_route_decide(r, "C4", env, &d, &err) != SMG_OK)
             bail("decide");
         ok(strstr(d.explain->str, "customer: cust1, spam ratio 0.60 over 10 messages, "
                                   "limit 0.50: over") != NULL,
            "the explanation gives the ratio and the limit");
         smg_route_decision_clear(&d);
+        smg_envelope_free(env);
     }
     /* two hours later the window holds nothing */
     smg_route_set_now(r, t0 + 2 * 3600 + 10);
