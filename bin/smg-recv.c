@@ -75,6 +75,34 @@ on_child(int sig)
     errno = saved;
 }
 
+/*
+ * listen_address - ADDR:PORT ("[v6]:port" for IPv6, numeric only) as an
+ * address to bind (freeaddrinfo), or NULL if spec is not one
+ */
+static struct addrinfo *
+listen_address(const char *spec)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    const char *colon = strrchr(spec, ':');
+    char *host, *port;
+
+    if (colon == NULL)
+        return NULL;
+    host = g_strndup(spec, (gsize) (colon - spec));
+    port = g_strdup(colon + 1);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    if (getaddrinfo(host, port, &hints, &res) != 0)
+        res = NULL;
+    g_free(host);
+    g_free(port);
+    return res;
+}
+
 /* parse_options - getopt_long; exits EX_USAGE on bad options */
 static void
 parse_options(int argc, char **argv, struct options *o)
@@ -98,6 +126,20 @@ parse_options(int argc, char **argv, struct options *o)
     }
     if (optind != argc)
         smg_prog_usage(&o->prog);
+    if (o->listen != NULL) {
+        /* a usage error, not a temporary one: a supervisor that restarts
+         * on 75 would restart it for ever */
+        struct addrinfo *res = listen_address(o->listen);
+
+        if (res == NULL) {
+            fprintf(stderr,
+                    "smg-recv: --listen %s: expected ADDR:PORT with a numeric address "
+                    "and port ([ADDR]:PORT for IPv6)\n",
+                    o->listen);
+            exit(EX_USAGE);
+        }
+        freeaddrinfo(res);
+    }
 }
 
 /* peer_name - the numeric address of the peer on fd, or NULL */
@@ -119,26 +161,14 @@ peer_name(int fd)
     return g_strdup(host);
 }
 
-/* open_listener - bind and listen on ADDR:PORT ("[v6]:port" for IPv6) */
+/* open_listener - bind and listen on ADDR:PORT, checked by parse_options */
 static int
 open_listener(const char *spec)
 {
-    struct addrinfo hints = {0}, *res = NULL;
-    char *host, *port;
-    const char *colon = strrchr(spec, ':');
+    struct addrinfo *res = listen_address(spec);
     int fd = -1, one = 1;
 
-    if (colon == NULL)
-        smg_fatal("--listen %s: expected ADDR:PORT", spec);
-    host = g_strndup(spec, (gsize) (colon - spec));
-    port = g_strdup(colon + 1);
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-    if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+    if (res == NULL)
         smg_fatal("--listen %s: bad address", spec);
     fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -147,8 +177,6 @@ open_listener(const char *spec)
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0)
         smg_fatal("--listen %s: %s", spec, g_strerror(errno));
     freeaddrinfo(res);
-    g_free(host);
-    g_free(port);
     return fd;
 }
 

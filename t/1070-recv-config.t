@@ -94,4 +94,12 @@ unlike "-n leaves out defaults" '^max_message_size' "$(cat "$T/out")"
 
 "$R" --bogus >/dev/null 2>&1
 is "bad option: exit 64" 64 "$?"
+# a --listen that is no ADDR:PORT is a usage error (64), not a temporary
+# one (75): a supervisor restarting on 75 would restart it for ever
+for spec in 127.0.0.1 127.0.0.1:smtp localhost:2525 300.0.0.1:2525; do
+    "$R" -c "$T/bad.conf" --listen "$spec" </dev/null >/dev/null 2>"$T/out"
+    is "--listen $spec: exit 64" 64 "$?"
+done
+like "  ... and says what is expected" '^smg-recv: --listen 300\.0\.0\.1:2525: expected ADDR:PORT with a numeric address and port' \
+    "$(cat "$T/out")"
 done_testing
