@@ -139,13 +139,8 @@ main(int argc, char **argv)
         smg_log_error("%s", err->message);
         fprintf(stderr, "smg-blcheck: fatal: %s\n", err->message);
         g_error_free(err);
-        if (lock >= 0)
-            close(lock);
-        smg_blcheck_free(b);
-        smg_dnsbl_state_free(state);
-        g_free(state_file);
-        smg_conf_free(conf);
-        return smg_status_exit(st);
+        rc = smg_status_exit(st);
+        goto done;
     }
     smg_blcheck_apply(b, state, g_get_real_time() / G_USEC_PER_SEC);
     if (!o.dry_run) {
@@ -189,6 +184,7 @@ main(int argc, char **argv)
                  : smg_blcheck_table(b, o.verbose);
     fputs(out, stdout);
     g_free(out);
+done:
     if (lock >= 0)
         close(lock);
     smg_blcheck_free(b);
