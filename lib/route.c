@@ -81,20 +81,23 @@ bind_is_any(const char *bind)
 }
 
 /*
- * bound_to - the address [gateway NAME] bind names, in out (16 octets, an
- * IPv4 address as ::ffff:a.b.c.d); FALSE for none, or the any address
+ * bound_to - the address [gateway NAME] sends from, in out (16 octets, an
+ * IPv4 address as ::ffff:a.b.c.d); FALSE for no bind, the any address, or
+ * a relay gateway (its mail reaches receivers from the relay host; bind
+ * is only the way there, which a good and a bad relay may share)
  */
 static gboolean
 bound_to(const struct smg_conf *conf, const char *name, unsigned char out[16])
 {
     char *group = g_strdup_printf("gateway %s", name);
     const char *bind = smg_conf_str(conf, group, "bind");
+    gboolean relay = smg_conf_str(conf, group, "relay") != NULL;
     unsigned char v4[4];
     gboolean ok = FALSE;
 
     g_free(group);
     memset(out, 0, 16);
-    if (bind == NULL || bind_is_any(bind))
+    if (bind == NULL || relay || bind_is_any(bind))
         return FALSE;
     if (inet_pton(AF_INET, bind, v4) == 1) {
         out[10] = out[11] = 0xff;

@@ -545,6 +545,9 @@ test_spf_and_config(void)
              "a bad gateway on a good one's IPv4 address, IPv6-mapped"},
             {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 0.0.0.0\n[gateway c]\n",
              NULL, "gateways bound to no address or any address"},
+            {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 127.0.0.1\nrelay = [127.0.0.1]:25\n"
+             "[gateway c]\nbind = 127.0.0.1\nrelay = [127.0.0.1]:26\n",
+             NULL, "a good and a bad relay reached from one address"},
         };
 
         for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
