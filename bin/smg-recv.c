@@ -433,7 +433,7 @@ main(int argc, char **argv)
     struct smg_smtpd_env *env = NULL;
     GError *err = NULL;
     enum smg_status st;
-    int fd, lfd = -1;
+    int fd, lfd = -1, rc;
     int acceptconn = 0;
     socklen_t len = sizeof acceptconn;
 
@@ -456,19 +456,21 @@ main(int argc, char **argv)
         smg_log_error("%s", err->message);
         fprintf(stderr, "smg-recv: fatal: %s\n", err->message);
         g_error_free(err);
-        smg_smtpd_free(env);
-        smg_conf_free(conf);
-        return smg_status_exit(st);
+        rc = smg_status_exit(st);
+        goto out;
     }
     signal(SIGPIPE, SIG_IGN);
     if (o.listen != NULL) {
         smg_log_info("listening on %s", o.listen);
-        return serve_listener(conf, env, lfd);
+        rc = serve_listener(conf, env, lfd);
+        goto out;
     }
     fd = socket_activated();
     if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acceptconn, &len) == 0
-        && acceptconn)
-        return serve_listener(conf, env, fd);
+        && acceptconn) {
+        rc = serve_listener(conf, env, fd);
+        goto out;
+    }
     if (fd < 0)
         fd = 0;
     {
@@ -476,7 +478,9 @@ main(int argc, char **argv)
         st = smg_smtpd_session(env, fd, fd == 0 ? 1 : fd, peer != NULL ? peer : "local");
         g_free(peer);
     }
+    rc = smg_status_exit(st);
+out:
     smg_smtpd_free(env);
     smg_conf_free(conf);
-    return smg_status_exit(st);
+    return rc;
 }
