@@ -423,6 +423,17 @@ smg_addr_has_8bit(const char *s)
     return s != NULL && has_8bit(s, strlen(s));
 }
 
+gboolean
+smg_addr_ip_any(const char *ip)
+{
+    static const unsigned char zero[16];
+    unsigned char buf[16];
+
+    if (inet_pton(AF_INET, ip, buf) == 1)
+        return memcmp(buf, zero, 4) == 0;
+    return inet_pton(AF_INET6, ip, buf) == 1 && memcmp(buf, zero, 16) == 0;
+}
+
 char *
 smg_addr_idna_ascii(const char *host)
 {

@@ -126,6 +126,13 @@ size_t smg_addr_path_close(const char *s, size_t len, size_t open);
 gboolean smg_addr_has_8bit(const char *s);
 
 /*
+ * smg_addr_ip_any - whether ip is the any address, 0.0.0.0 or :: in any
+ * spelling: a socket bound there has its source address chosen by the
+ * kernel, as one not bound at all
+ */
+gboolean smg_addr_ip_any(const char *ip);
+
+/*
  * smg_addr_idna_ascii - host name (UTF-8) in its ASCII form, as DNS holds
  * it: each U-label as an A-label ("xn--"), by IDNA 2008 (RFC 5891) with
  * the non-transitional mapping of UTS #46 that browsers and libidn2 use,

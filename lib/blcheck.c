@@ -201,21 +201,6 @@ check_notify_addrs(const struct smg_conf *conf, GError **err)
     return st;
 }
 
-/* bind_is_any - whether a bind address is 0.0.0.0 or :: (in any
-   spelling): the kernel picks the source address then, so receivers see
-   another one, which smg-blcheck cannot know (smg-route --spf skips it
-   too); looking 0.0.0.0 up would check nothing and report it clean */
-static gboolean
-bind_is_any(const char *a)
-{
-    static const unsigned char zero[16] = {0};
-    unsigned char buf[16];
-
-    if (inet_pton(AF_INET, a, buf) == 1)
-        return memcmp(buf, zero, 4) == 0;
-    return inet_pton(AF_INET6, a, buf) == 1 && memcmp(buf, zero, 16) == 0;
-}
-
 /* same_subject - whether two lookups' subjects are the same address (as
    inet_pton reads them: 2001:DB8:0::25 is 2001:db8::25) or the same name
    (DNS names ignore case): a list delists that, however it is written */
@@ -303,7 +288,11 @@ load_setup(struct smg_blcheck *r, GError **err)
                 g_free(why);
             }
             g_free(rev);
-            if (st == SMG_OK && bind_is_any(a))
+            /* the kernel picks the source address of a bind to any
+             * address, so receivers see another one, which smg-blcheck
+             * cannot know (smg-route --spf skips it too): looking 0.0.0.0
+             * up would check nothing and report it clean */
+            if (st == SMG_OK && smg_addr_ip_any(a))
                 smg_log_warn("[%s] bind: %s is any address, whose source "
                              "address the kernel picks: not looked up",
                              group, a);

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/addr.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/route.h"
@@ -68,18 +69,6 @@ has_gateway(const struct smg_conf *conf, const char *name)
     return found;
 }
 
-/* bind_is_any - whether bind is 0.0.0.0 or ::, which leaves the source
-   address to the kernel, as no bind does */
-static gboolean
-bind_is_any(const char *bind)
-{
-    unsigned char buf[16] = {0};
-    static const unsigned char zero[16];
-
-    return (inet_pton(AF_INET, bind, buf) == 1 || inet_pton(AF_INET6, bind, buf) == 1)
-           && memcmp(buf, zero, sizeof buf) == 0;
-}
-
 /*
  * bound_to - the address [gateway NAME] sends from, in out (16 octets, an
  * IPv4 address as ::ffff:a.b.c.d); FALSE for no bind, the any address, or
@@ -97,7 +86,7 @@ bound_to(const struct smg_conf *conf, const char *name, unsigned char out[16])
 
     g_free(group);
     memset(out, 0, 16);
-    if (bind == NULL || relay || bind_is_any(bind))
+    if (bind == NULL || relay || smg_addr_ip_any(bind))
         return FALSE;
     if (inet_pton(AF_INET, bind, v4) == 1) {
         out[10] = out[11] = 0xff;
@@ -710,7 +699,7 @@ smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
         char *term;
 
         g_free(group);
-        if (bind == NULL || relay || bind_is_any(bind)) {
+        if (bind == NULL || relay || smg_addr_ip_any(bind)) {
             g_string_append_printf(skip, "%s%s (%s)", skip->len ? ", " : "", *g,
                                    relay           ? "relay"
                                    : bind == NULL  ? "no bind"

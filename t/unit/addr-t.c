@@ -439,6 +439,20 @@ test_helpers(void)
        "check UTF-8 with the flag");
 }
 
+/* smg_addr_ip_any: the any address in its spellings, and nothing else */
+static void
+test_ip_any(void)
+{
+    static const char *const any[] = {"0.0.0.0", "::", "0:0::0", "::0.0.0.0"};
+    static const char *const not_any[] = {"127.0.0.1", "::1", "0.0.0.1", "::ffff:0.0.0.0",
+                                          "0", "", "[::]", "any"};
+
+    for (guint i = 0; i < G_N_ELEMENTS(any); i++)
+        ok(smg_addr_ip_any(any[i]), "ip_any: %s is the any address", any[i]);
+    for (guint i = 0; i < G_N_ELEMENTS(not_any); i++)
+        ok(!smg_addr_ip_any(not_any[i]), "ip_any: \"%s\" is not", not_any[i]);
+}
+
 /* replay_check - one fuzz input under every flag: parses whole or fails
  * with an error and no address; returns the inconsistent results */
 static unsigned
@@ -475,6 +489,7 @@ main(void)
     test_flags();
     test_idna();
     test_helpers();
+    test_ip_any();
     test_replay_fuzz("corpus", "addr", replay_check);
     test_replay_fuzz("regress", "addr", replay_check);
     return 0;
