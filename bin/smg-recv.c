@@ -45,6 +45,7 @@ static const char USAGE[] =
 struct options {
     struct smg_prog prog; /* -c, -d, -n, --log */
     const char *listen;
+    struct addrinfo *listen_ai; /* listen's address, found valid with the options */
     const char *client;
 };
 
@@ -129,16 +130,14 @@ parse_options(int argc, char **argv, struct options *o)
     if (o->listen != NULL) {
         /* a usage error, not a temporary one: a supervisor that restarts
          * on 75 would restart it for ever */
-        struct addrinfo *res = listen_address(o->listen);
-
-        if (res == NULL) {
+        o->listen_ai = listen_address(o->listen);
+        if (o->listen_ai == NULL) {
             fprintf(stderr,
                     "smg-recv: --listen %s: expected ADDR:PORT with a numeric address "
                     "and port ([ADDR]:PORT for IPv6)\n",
                     o->listen);
             exit(EX_USAGE);
         }
-        freeaddrinfo(res);
     }
 }
 
@@ -161,22 +160,18 @@ peer_name(int fd)
     return g_strdup(host);
 }
 
-/* open_listener - bind and listen on ADDR:PORT, checked by parse_options */
+/* open_listener - bind and listen on res, the address of spec (ADDR:PORT) */
 static int
-open_listener(const char *spec)
+open_listener(const char *spec, const struct addrinfo *res)
 {
-    struct addrinfo *res = listen_address(spec);
-    int fd = -1, one = 1;
+    int one = 1;
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
 
-    if (res == NULL)
-        smg_fatal("--listen %s: bad address", spec);
-    fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
     if (fd < 0)
         smg_fatal("socket: %s", g_strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0)
         smg_fatal("--listen %s: %s", spec, g_strerror(errno));
-    freeaddrinfo(res);
     return fd;
 }
 
@@ -447,7 +442,7 @@ main(int argc, char **argv)
     /* the socket is opened while still root, so that a port below 1024
      * (25, 587) can be bound; the sessions run as [spool] user */
     if (st == SMG_OK && o.listen != NULL)
-        lfd = open_listener(o.listen);
+        lfd = open_listener(o.listen, o.listen_ai);
     if (st == SMG_OK)
         st = smg_privs_drop(conf, &err);
     if (st == SMG_OK)
@@ -480,6 +475,8 @@ main(int argc, char **argv)
     }
     rc = smg_status_exit(st);
 out:
+    if (o.listen_ai != NULL)
+        freeaddrinfo(o.listen_ai);
     smg_smtpd_free(env);
     smg_conf_free(conf);
     return rc;
