@@ -11,10 +11,9 @@
  * spamstats are updated once the message is handed on.  Tools:
  * --learn-spam/--learn-ham PATH|- add to the Bayes database (a message
  * learned before is not counted again, or moves when learned as the other
- * class); --explain prints what moved the
- * score of the message on stdin; --score PATH... prints one verdict per
- * file; --sender ADDR runs smg-recv's sender-domain check.  Exit status:
- * 0 ham / done, 1 spam
+ * class); --explain prints what moved the score of the message on
+ * stdin; --score PATH... prints one verdict per file; --sender ADDR runs
+ * smg-recv's sender-domain check.  Exit status: 0 ham / done, 1 spam
  * (filter, --explain) or refused domain (--sender), 64 usage, 65 bad
  * message, 74 I/O, 75 temporary failure, 78 config.  See smg-check(8).
  *
