@@ -181,4 +181,16 @@ unlike "encrypted key: no pass phrase asked for" 'pass phrase' "$(cat "$T/enc.er
 like "encrypted key: the error says why" 'enc\.key\): .*not a private key \(PEM or DER, not encrypted\)' \
     "$(cat "$T/enc.err")"
 is "encrypted key: no output" "" "$(cat "$T/enc.out")"
+
+# a key file that is not a regular file: a FIFO at the path hung the
+# start for ever (the read waited for a writer), a device such as
+# /dev/zero was read without end; both are refused at once
+mkfifo "$T/fifo.key"
+echo "fifo._domainkey.enc.test enc.test:fifo:$T/fifo.key" >"$T/KeyTable.fifo"
+echo "*@enc.test fifo._domainkey.enc.test" >"$T/SigningTable.fifo"
+sed -e "s|^keytable = .*|keytable = $T/KeyTable.fifo|" \
+    -e "s|^signingtable = .*|signingtable = refile:$T/SigningTable.fifo|" "$T/smg.conf" >"$T/fifo.conf"
+timeout 10 "$SMG_SIGN" -c "$T/fifo.conf" </dev/null >"$T/fifo.out" 2>"$T/fifo.err"
+is "FIFO as key file: exit 78 (no hang)" 78 $?
+like "FIFO as key file: the error says why" 'fifo\.key: not a regular file' "$(cat "$T/fifo.err")"
 done_testing
