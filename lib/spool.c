@@ -696,7 +696,9 @@ open_pooled(const char *path)
         return -1;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
         || (sb.st_size != 0 && ftruncate(fd, 0) < 0)
-        || (sb.st_mtime < time(NULL) - 3600 && futimens(fd, NULL) < 0)) {
+        || (sb.st_mtime < time(NULL) - 3600 && futimens(fd, NULL) < 0)
+        || ((sb.st_mode & SMG_SPOOL_RECOVERED)
+            && fchmod(fd, sb.st_mode & 07777 & ~SMG_SPOOL_RECOVERED) < 0)) {
         close(fd);
         (void) unlink(path);
         return -1;
@@ -1014,10 +1016,10 @@ smg_spool_commit(struct smg_spool_file *f, GError **err)
     return st;
 }
 
-/* msg_new - a claimed-message record */
+/* msg_new - a claimed-message record; sb is the file's */
 static struct smg_spool_msg *
 msg_new(struct smg_spool *spool, const char *queue, const char *id,
-        char *path, int fd)
+        char *path, int fd, const struct stat *sb)
 {
     struct smg_spool_msg *m = g_new0(struct smg_spool_msg, 1);
 
@@ -1026,6 +1028,7 @@ msg_new(struct smg_spool *spool, const char *queue, const char *id,
     m->id = g_strdup(id);
     m->path = path;
     m->fd = fd;
+    m->recovered = (sb->st_mode & SMG_SPOOL_RECOVERED) != 0;
     return m;
 }
 
@@ -1178,7 +1181,7 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
         return SMG_PERMFAIL;
     }
     g_free(src);
-    *msg = msg_new(spool, queue, id, dst, fd);
+    *msg = msg_new(spool, queue, id, dst, fd, &sb);
     return SMG_OK;
 }
 
@@ -1368,6 +1371,13 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
         struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
         if (futimens(msg->fd, ts) < 0)
             return io_error(err, errno, "cannot set time of", msg->path);
+    }
+    if (msg->recovered && strcmp(queue, msg->queue) != 0) {
+        /* the next queue's workers owe it no caution */
+        struct stat sb;
+        if (fstat(msg->fd, &sb) == 0
+            && fchmod(msg->fd, sb.st_mode & 07777 & ~SMG_SPOOL_RECOVERED) == 0)
+            msg->recovered = FALSE;
     }
     newdir = smg_spool_queue_dir(spool, queue, "new");
     dst = g_build_filename(newdir, as != NULL ? as : msg->id, NULL);
@@ -1582,6 +1592,33 @@ smg_spool_batch_end(struct smg_spool *spool, GError **err)
     return st;
 }
 
+/*
+ * mark_recovered - mark the file of a dead worker, open as fd, with
+ * SMG_SPOOL_RECOVERED; if it has the mark already, set its mtime
+ * SMG_SPOOL_REPEAT_S after now.  Returns what the log line adds.  A failure
+ * leaves the file as it was: recovered, and ready at once.
+ */
+static const char *
+mark_recovered(int fd, time_t now)
+{
+    struct stat sb;
+
+    if (fstat(fd, &sb) < 0)
+        return "";
+    if (!(sb.st_mode & SMG_SPOOL_RECOVERED)) {
+        (void) fchmod(fd, (sb.st_mode & 07777) | SMG_SPOOL_RECOVERED);
+        return "";
+    }
+    {
+        time_t when = now + SMG_SPOOL_REPEAT_S;
+        struct timespec ts[2] = {{when, 0}, {when, 0}};
+
+        if (sb.st_mtime >= when || futimens(fd, ts) < 0)
+            return "";
+    }
+    return ", again, delay=" G_STRINGIFY(SMG_SPOOL_REPEAT_S) "s";
+}
+
 enum smg_status
 smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
                   GError **err)
@@ -1630,6 +1667,7 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         } else {
             char *src = g_build_filename(curdir, de->d_name, NULL);
             char *dst = g_build_filename(newdir, de->d_name, NULL);
+            const char *again = mark_recovered(fd, now);
             if (unordered && link(src, dst) == 0) {
                 /* cur/ is synchronous: its name goes only once new/ is
                  * synced, and under our lock (see move_to) */
@@ -1638,14 +1676,14 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
                 src = NULL;
                 fd = -1;
                 n++;
-                smg_log_info("%s: queue=%s, status=recovered", de->d_name, queue);
+                smg_log_info("%s: queue=%s, status=recovered%s", de->d_name, queue, again);
             } else if (fstat(fd, &sb) == 0 && smg_spool_is_at(&sb, dst)) {
                 /* one file under both names (a move cut short): the name
                  * in new/ is enough */
                 (void) unlink(src);
             } else if (rename(src, dst) == 0) {
                 n++;
-                smg_log_info("%s: queue=%s, status=recovered", de->d_name, queue);
+                smg_log_info("%s: queue=%s, status=recovered%s", de->d_name, queue, again);
             }
             g_free(src);
             g_free(dst);

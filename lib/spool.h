@@ -18,7 +18,9 @@
  * cur/ID removed) or moves it unchanged (rename across).
  *
  * Recovery: smg_spool_recover moves every unlocked file of cur/ back to new/
- * (its worker died), and removes stale files from tmp/.
+ * (its worker died), and removes stale files from tmp/.  It marks what it
+ * moves with SMG_SPOOL_RECOVERED in the file's mode; a file marked before
+ * (a worker died on it twice) goes back SMG_SPOOL_REPEAT_S in the future.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -55,7 +57,20 @@ struct smg_spool_msg {
     char *id;
     char *path;       /* QUEUE/cur/ID */
     int fd;           /* open, flock'ed; read from offset 0 */
+    gboolean recovered; /* a worker died holding it (SMG_SPOOL_RECOVERED) */
 };
+
+/*
+ * A file recovery brought back from cur/ has the owner's execute bit, which
+ * a message file has no other use for: its worker died holding it, maybe
+ * of it.  A stage processes such a message in a batch of its own, so one
+ * that kills its worker takes no other message with it, and recovery sends
+ * one it finds marked already SMG_SPOOL_REPEAT_S into the future, behind
+ * the messages that are ready, instead of in front of them for ever.  A
+ * move to another queue and the inode pool clear the mark.
+ */
+#define SMG_SPOOL_RECOVERED S_IXUSR
+#define SMG_SPOOL_REPEAT_S 10
 
 /*
  * smg_spool_open - use dir as the spool (created if missing, mode 0750).

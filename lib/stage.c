@@ -355,6 +355,7 @@ run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
     while (!stage_stop && (max_messages == 0 || done < max_messages)) {
         unsigned n = 0;
         char *failed = NULL;
+        gboolean alone = FALSE;
 
         smg_spool_batch_begin(spool);
         while (n < batch && !stage_stop && (max_messages == 0 || done < max_messages)) {
@@ -366,6 +367,19 @@ run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
                     failed = g_strdup(stage->queue_in);
                 break;
             }
+            if (msg->recovered && n > 0) {
+                /* a worker died holding it, maybe of it: it goes in a
+                 * batch of its own, the finished ones made durable first */
+                st = smg_spool_batch_end(spool, &err);
+                smg_spool_batch_begin(spool);
+                if (st != SMG_OK) {
+                    failed = g_strdup(stage->queue_in);
+                    smg_spool_release(msg, stage->queue_in);
+                    smg_spool_msg_free(msg);
+                    break;
+                }
+            }
+            alone = msg->recovered;
             st = process_one(stage, spool, msg, &err);
             if (st != SMG_OK)
                 failed = g_strdup(msg->id);
@@ -374,6 +388,8 @@ run_spool(const struct smg_stage *stage, const struct smg_conf *conf,
                 break;
             n++;
             done++;
+            if (alone)
+                break;
         }
         /* what the batch finished is made durable even when it ends early */
         if (failed == NULL) {

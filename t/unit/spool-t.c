@@ -1461,11 +1461,132 @@ test_batch(void)
     smg_spool_close(sp);
 }
 
+/* mode_of - the mode bits of QUEUE/SUB/ID, or -1 */
+static int
+mode_of(struct smg_spool *sp, const char *queue, const char *sub, const char *id)
+{
+    char *p = path_of(sp, queue, sub, id);
+    struct stat sb;
+    int r = lstat(p, &sb) == 0 ? (int) (sb.st_mode & 07777) : -1;
+
+    g_free(p);
+    return r;
+}
+
+/* die_holding - claim ID of QUEUE as a worker that dies: left in cur/ */
+static gboolean
+die_holding(struct smg_spool *sp, const char *queue, const char *id, gboolean *recovered)
+{
+    struct smg_spool_msg *m = NULL;
+
+    if (smg_spool_claim(sp, queue, id, &m, NULL) != SMG_OK || m == NULL)
+        return FALSE;
+    if (recovered != NULL)
+        *recovered = m->recovered;
+    smg_spool_msg_free(m);
+    return TRUE;
+}
+
+/*
+ * test_recover_repeat - a message its worker died on is marked; dying on it
+ * again sends it behind the ready messages; the mark leaves with a move
+ * and does not come back with a pooled inode
+ */
+static void
+test_recover_repeat(void)
+{
+    struct smg_spool *sp = open_spool("repeat", FALSE);
+    GError *err = NULL;
+    char *bad = put(sp, "scan", NULL, "kills its worker\n");
+    char *good = NULL;
+    struct smg_spool_msg *m = NULL;
+    gboolean rec = TRUE;
+    unsigned moved = 0;
+    time_t before = time(NULL);
+
+    ok(die_holding(sp, "scan", bad, &rec), "repeat: claimed and died");
+    ok(!rec, "repeat: a fresh message is not marked recovered");
+    is_int(SMG_OK, smg_spool_recover(sp, "scan", &moved, &err), "repeat: first recovery");
+    ok((mode_of(sp, "scan", "new", bad) & S_IXUSR) != 0, "repeat: recovery marks the file (u+x)");
+    is_int(SMG_OK, smg_spool_next(sp, "scan", 0, &m, &err), "repeat: next after one death");
+    ok(m != NULL && strcmp(m->id, bad) == 0, "repeat: after one death it is ready at once");
+    ok(m != NULL && m->recovered, "repeat: the claim reports it recovered");
+    smg_spool_msg_free(m); /* dies on it again */
+    m = NULL;
+    good = put(sp, "scan", NULL, "an ordinary message\n");
+    is_int(SMG_OK, smg_spool_recover(sp, "scan", &moved, &err), "repeat: second recovery");
+    is_int(1, moved, "repeat: second recovery moved it");
+    {
+        char *p = path_of(sp, "scan", "new", bad);
+        struct stat sb;
+        ok(lstat(p, &sb) == 0 && sb.st_mtime >= before + SMG_SPOOL_REPEAT_S,
+           "repeat: after a second death it waits SMG_SPOOL_REPEAT_S");
+        g_free(p);
+    }
+    is_int(SMG_OK, smg_spool_next(sp, "scan", 0, &m, &err), "repeat: next");
+    ok(m != NULL && strcmp(m->id, good) == 0, "repeat: the ordinary message goes first");
+    ok(m != NULL && !m->recovered, "repeat: ... unmarked");
+    if (m == NULL || smg_spool_move(m, "hold", 0, &err) != SMG_OK)
+        bail("move good"); /* not done: the pool below holds the marked inode alone */
+    smg_spool_msg_free(m);
+    m = NULL;
+    is_int(SMG_OK, smg_spool_next(sp, "scan", 0, &m, &err), "repeat: next again");
+    ok(m == NULL, "repeat: the twice-recovered message is not ready yet");
+    smg_spool_msg_free(m);
+    m = NULL;
+
+    /* its time comes: a move on to the next queue clears the mark */
+    set_mtime(sp, "scan", "new", bad, before - 5);
+    if (smg_spool_claim(sp, "scan", bad, &m, &err) != SMG_OK || m == NULL)
+        bail("claim bad");
+    ok(m->recovered, "repeat: still marked when its time comes");
+    is_int(SMG_OK, smg_spool_move(m, "sign", 0, &err), "repeat: moved to sign");
+    smg_spool_msg_free(m);
+    m = NULL;
+    is_int(0, mode_of(sp, "sign", "new", bad) & S_IXUSR, "repeat: the move cleared the mark");
+
+    /* a marked file finished into the pool comes back unmarked */
+    ok(die_holding(sp, "sign", bad, NULL), "repeat: died in sign");
+    is_int(SMG_OK, smg_spool_recover(sp, "sign", &moved, &err), "repeat: recovered in sign");
+    if (smg_spool_claim(sp, "sign", bad, &m, &err) != SMG_OK || m == NULL || !m->recovered)
+        bail("claim marked");
+    if (smg_spool_done(m, &err) != SMG_OK)
+        bail("done marked");
+    smg_spool_msg_free(m);
+    m = NULL;
+    {
+        char *pd = g_build_filename(smg_spool_dir(sp), "pool", NULL);
+        GDir *dir = g_dir_open(pd, 0, NULL);
+        int n = 0;
+        while (dir != NULL && g_dir_read_name(dir) != NULL)
+            n++;
+        if (dir != NULL)
+            g_dir_close(dir);
+        is_int(1, n, "repeat: the finished file went to the pool");
+        g_free(pd);
+    }
+    {
+        char *id = put(sp, "route", NULL, "written into a pooled inode\n");
+        char *pd = g_build_filename(smg_spool_dir(sp), "pool", NULL);
+        GDir *dir = g_dir_open(pd, 0, NULL);
+        ok(dir != NULL && g_dir_read_name(dir) == NULL, "repeat: the write took the pooled inode");
+        if (dir != NULL)
+            g_dir_close(dir);
+        g_free(pd);
+        is_int(0, mode_of(sp, "route", "new", id) & S_IXUSR,
+               "repeat: a file from the pool is not marked");
+        g_free(id);
+    }
+    g_free(bad);
+    g_free(good);
+    smg_spool_close(sp);
+}
+
 int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(200);
+    plan(223);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1475,6 +1596,7 @@ main(void)
     test_move_done_corrupt();
     test_done_replaced();
     test_recover();
+    test_recover_repeat();
     test_pool();
     test_link_fallback();
     test_pool_spread();

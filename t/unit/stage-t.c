@@ -141,7 +141,7 @@ main(void)
     char *content, *p;
     int rc;
 
-    plan(35);
+    plan(38);
     smg_log_init("stage-t", SMG_LOG_STDERR, FALSE);
     if (smg_conf_load_data(text, "/tmp/stage-t.conf", &conf, NULL) != SMG_OK)
         bail("config");
@@ -273,11 +273,28 @@ main(void)
         ok(WIFEXITED(status) && WEXITSTATUS(status) == 9, "the worker died at K2");
         ok(!exists(dir, "sign", "new", "K1") || exists(dir, "sign", "new", "K1N"),
            "K1 was not handed on without its report");
-        unlink_file(dir, "scan", "new", "K2");
-        unlink_file(dir, "scan", "cur", "K2");
-        is_int(0, smg_stage_run(&keep, bconf, SMG_STAGE_SPOOL, 0), "the next run exits 0");
+        /* K2 kills every worker that takes it: K1, recovered with it, is
+         * handed on all the same, since a recovered message is processed
+         * in a batch of its own */
+        pid = fork();
+        if (pid == 0)
+            _exit(smg_stage_run(&keep, bconf, SMG_STAGE_SPOOL, 0));
+        waitpid(pid, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 9, "the next worker died at K2 again");
         ok(exists(dir, "sign", "new", "K1") && exists(dir, "sign", "new", "K1N"),
-           "K1 and its report both handed on");
+           "K1 and its report both handed on before K2 was taken");
+        /* the third worker finds K2 recovered twice: it waits, and the
+         * queue is not stopped by it */
+        put(sp, "scan", "K3", "SMG-Sender: <s@x.test>\nSMG-Recipient: <r@y.test>\n\nx\n");
+        pid = fork();
+        if (pid == 0)
+            _exit(smg_stage_run(&keep, bconf, SMG_STAGE_SPOOL, 0));
+        waitpid(pid, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the third worker exits 0");
+        ok(exists(dir, "sign", "new", "K3"), "the message behind K2 is handed on");
+        ok(mtime_of(dir, "scan", "K2") >= time(NULL) + SMG_SPOOL_REPEAT_S - 5,
+           "K2 waits SMG_SPOOL_REPEAT_S in scan/new");
+        unlink_file(dir, "scan", "new", "K2");
         smg_conf_free(bconf);
         g_free(btext);
     }
