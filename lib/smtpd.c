@@ -453,8 +453,9 @@ do_auth(struct session *s, const struct smg_smtp_cmd *cmd)
         st = smg_auth_plain_decode(resp, &authzid, &user, &pass, &err);
     } else if (strcmp(cmd->auth_mech, "LOGIN") == 0) {
         char *r2 = NULL;
+        /* "=" is an empty initial response (RFC 4954 4), as for PLAIN */
         if (cmd->auth_initial != NULL)
-            resp = g_strdup(cmd->auth_initial);
+            resp = g_strdup(strcmp(cmd->auth_initial, "=") == 0 ? "" : cmd->auth_initial);
         else if (!auth_read(s, "VXNlcm5hbWU6", &resp))
             return;
         if (strcmp(resp, "*") == 0) {

@@ -110,6 +110,15 @@ out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
     'send:EHLO c.test\r\n' read 'send:AUTH PLAIN !!!notbase64\r\n' read 'send:QUIT\r\n' read)
 like "bad base64: 501 5.5.2" '^S: 501 5.5.2' "$out"
 
+# RFC 4954 4: "=" is an empty initial response, for LOGIN (an empty user
+# name, as an empty line after 334) as for PLAIN, not invalid base64
+out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
+    'send:EHLO c.test\r\n' read 'send:AUTH LOGIN =\r\n' read 'send:*\r\n' read \
+    'send:QUIT\r\n' read)
+like "AUTH LOGIN =: an empty user name, then the password is asked for" \
+    '^S: 334 UGFzc3dvcmQ6$' "$out"
+unlike "AUTH LOGIN =: not refused as bad base64" '^S: 501 5.5.2' "$out"
+
 out=$(raw read 'send:EHLO c.test\r\n' read 'send:STARTTLS\r\n' read tls \
     'send:EHLO c.test\r\n' read 'send:AUTH CRAM-MD5\r\n' read 'send:QUIT\r\n' read)
 like "unknown mechanism: 504 5.5.4" '^S: 504 5.5.4' "$out"
