@@ -246,11 +246,13 @@ smg_delivery_state_format(const struct smg_delivery_state *st)
         g_free(t);
     }
     if (st->last != NULL) {
-        /* one line, no quotes or backslashes inside the quoted value */
+        /* one line, no quotes or backslashes inside the quoted value, and
+         * no control character (DEL too): lib/envelope refuses a field
+         * with one, and the file would be corrupt */
         g_string_append(s, " last=\"");
         for (const char *p = st->last; *p != '\0' && p - st->last < 300; p++)
             g_string_append_c(s, (*p == '"' || *p == '\\') ? '\''
-                                 : ((unsigned char) *p < ' ') ? ' ' : *p);
+                                 : ((unsigned char) *p < ' ' || *p == 0x7f) ? ' ' : *p);
         g_string_append_c(s, '"');
     }
     if (st->next != 0) {

@@ -13,6 +13,7 @@
 
 #include "lib/config.h"
 #include "lib/delivery.h"
+#include "lib/envelope.h"
 #include "t/tap/basic.h"
 
 /* new_err - the error of smg_delivery_new for a config text, or "" */
@@ -93,6 +94,31 @@ main(void)
     ok(strchr(s, '\n') == NULL, "no newline in the field");
     smg_delivery_state_parse(s, &back);
     is_string("550 'quoted' back'slash newline", back.last, "quotes and backslashes replaced");
+    g_free(s);
+    smg_delivery_state_clear(&back);
+    /* a server's reply with DEL (or any control character) must not make
+     * the SMG-Delivery field one the envelope parser refuses: the deferred
+     * file would go to corrupt/, never retried nor bounced */
+    g_free(st.last);
+    st.last = g_strdup("451 4.7.1 try\x7f later\x01\x1b[0m");
+    s = smg_delivery_state_format(&st);
+    {
+        char *file = g_strdup_printf("SMG-Sender: <a@example.com>\n"
+                                     "SMG-Recipient: <b@example.net>\n"
+                                     "SMG-Delivery: %s\n\nbody\n", s);
+        struct smg_envelope *env = NULL;
+        GError *perr = NULL;
+        gsize off = 0;
+
+        ok(smg_envelope_parse(file, strlen(file), &env, &off, &perr) == SMG_OK,
+           "a reply with control characters still makes a valid envelope%s%s",
+           perr != NULL ? ": " : "", perr != NULL ? perr->message : "");
+        g_clear_error(&perr);
+        smg_envelope_free(env);
+        g_free(file);
+    }
+    smg_delivery_state_parse(s, &back);
+    is_string("451 4.7.1 try  later  [0m", back.last, "control characters become spaces");
     g_free(s);
     smg_delivery_state_clear(&back);
     smg_delivery_state_clear(&st);
