@@ -150,13 +150,34 @@ pl_smg_sent() { grep -c 'status=sent' "$PL_DIR/log.send" || true; }
 # pl_pf_sent - number of status=sent lines in the Postfix instance's log
 pl_pf_sent() { grep -c 'status=sent' "$PF_DIR/maillog" || true; }
 
+# pl_dead STAGE... - print "STAGE (pid PID)" for the first process of these
+# stages that has ended; fail if all live
+pl_dead() {
+    local p pid
+    for p in "$@"; do
+        for pid in ${PL_PIDS[$p]:-}; do
+            alive "$pid" || { echo "$p (pid $pid)"; return 0; }
+        done
+    done
+    return 1
+}
+
 # pl_wait_sent COUNTFN WANT - wait until COUNTFN reaches WANT, for at most
 # SMG_BENCH_PIPELINE_TIMEOUT seconds; print the time it did (or the last
-# poll); fail on time-out
+# poll); fail on time-out, or at once when a process of the side counted
+# has ended (a stage that exits 78 on its config is not restarted here,
+# and nothing would ever arrive)
 pl_wait_sent() {
-    local n=$((${SMG_BENCH_PIPELINE_TIMEOUT:-600} * 20))
+    local n=$((${SMG_BENCH_PIPELINE_TIMEOUT:-600} * 20)) dead
+    local -a side=(postfix opendkim clamav-milter clamd)
+    [ "$1" = pl_smg_sent ] && side=("${PL_STAGES[@]}")
     while (($($1) < $2)); do
         ((n-- > 0)) || { now; return 1; }
+        if ((n % 20 == 0)) && dead=$(pl_dead "${side[@]}"); then
+            note "$dead has exited; its log is in $BENCH_TMP/pipeline"
+            now
+            return 1
+        fi
         sleep 0.05
     done
     now
