@@ -117,4 +117,22 @@ like "it says the address is in use" "pipeline: 127\.0\.0\.1:$RECV_PORT is alrea
     "$(cat "$T/pipeline2.log")"
 unlike "it started no program" 'running|restarting' "$(cat "$T/pipeline2.log")"
 ok "the first pipeline still runs" kill -0 "$PIPE_PID"
+
+# 8. a config whose path has a blank: every program gets the path whole (it
+# was split into two arguments, and every program exited 64)
+mkdir -p "$T/with blank"
+cp "$T/smg.conf" "$T/with blank/smg.conf"
+port3=$(free_port)
+"$srcdir/scripts/pipeline" -c "$T/with blank/smg.conf" -b "$SMG_BIN" -l "127.0.0.1:$port3" \
+    2>"$T/pipeline3.log" &
+pid3=$!
+at_exit "kill $pid3 2>/dev/null; wait $pid3 2>/dev/null"
+ok "a pipeline with a blank in its config's path listens" wait_port "$port3"
+banner=$(timeout 5 $PY3 -c "import socket,sys; s = socket.create_connection(('127.0.0.1', $port3), 5); print(s.recv(512).decode().strip())")
+like "its smg-recv answers" '^220 ' "$banner"
+sleep 1 # the pipeline polls its programs every second
+kill -TERM "$pid3"
+wait "$pid3"
+is "it stops cleanly" 0 $?
+unlike "no program of it exited" 'exited with status' "$(cat "$T/pipeline3.log")"
 done_testing
