@@ -152,6 +152,21 @@ like "  says why" '^smg-queue: fatal: cannot write standard output: No space lef
 is "show to a full device: 74" 74 $?
 like "  says why" '^smg-queue: fatal: C1: cannot write standard output: No space left on device$' "$(cat "$T/err")"
 
+# what a terminal would take as a control sequence never reaches it: the
+# envelope refuses C0 controls and DEL, but a remote server's reply (last=)
+# or a file put in the spool by hand may hold a C1 control (U+009B, CSI)
+# or octets that are not UTF-8
+mkdir -p "$SPOOL/hold/new" "$SPOOL/hold/cur" "$SPOOL/hold/tmp"
+printf 'SMG-Queue-ID: E1\nSMG-Sender: <\377x@cust.test>\nSMG-Recipient: <\302\23331m@rcpt.test>\nSMG-Delivery: attempts=1 last="451 \302\2332J\233H gr\303\274n"\nSMG-Held: from=check at=\302\2330m by=operator\n\nbody\n' \
+    >"$SPOOL/hold/new/E1"
+out=$("$Q" -c "$T/smg.conf" list hold)
+is "list with C1 controls exits 0" 0 $?
+ok "  no C1 control or bad UTF-8 in the text listing" \
+    /usr/bin/python3 -c 'import sys; t = sys.stdin.buffer.read().decode("utf-8"); sys.exit(any(0x80 <= ord(c) <= 0x9f for c in t))' <<<"$out"
+like "  each becomes ?, UTF-8 text kept" '^      last error: 451 \?2J\?H grün$' "$out"
+like "  in the addresses too" '^  E1  .*from=<\?x@cust.test>  to=<\?31m@rcpt.test>$' "$out"
+rm -f "$SPOOL/hold/new/E1"
+
 # usage and configuration errors
 "$Q" -c "$T/smg.conf" >/dev/null 2>&1
 is "no command: 64" 64 $?
