@@ -122,7 +122,8 @@ read_file(const char *path, char **text, gsize *len, GError **err)
     gssize got;
     int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO is refused below, not waited on for a writer */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         /* The operator's doing: missing or not readable for our uid. */

@@ -11,6 +11,7 @@
 #include <config.h>
 
 #include <crypt.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,19 @@ test_malformed(const char *dir)
     is_int(SMG_CONFIG, smg_auth_load(dir, &a, &err), "a directory");
     g_clear_error(&err);
     ok(a == NULL, "no result on failure");
+    /* a FIFO: refused as not a regular file, not waited on for ever (the
+     * open blocked until a writer came; the alarm ends the old hang) */
+    path = g_build_filename(dir, "fifo", NULL);
+    if (mkfifo(path, 0600) < 0)
+        bail("mkfifo %s: %s", path, g_strerror(errno));
+    alarm(20);
+    is_int(SMG_CONFIG, smg_auth_load(path, &a, &err), "a FIFO: SMG_CONFIG at once");
+    alarm(0);
+    ok(err != NULL && strstr(err->message, "not a regular file") != NULL,
+       "a FIFO: not a regular file (%s)", err != NULL ? err->message : "no error");
+    g_clear_error(&err);
+    unlink(path);
+    g_free(path);
     g_free(y);
 }
 
