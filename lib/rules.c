@@ -927,12 +927,19 @@ run_test(const struct rule *r, const struct smg_rules_input *in, char **detail,
         return mt->msgid_present && !mt->msgid_valid;
     case T_ATTACHMENT_EXT:
         for (guint i = 0; i < mt->filenames->len; i++) {
-            const char *dot = strrchr(mt->filenames->pdata[i], '.');
-            if (dot == NULL)
+            const char *name = mt->filenames->pdata[i];
+            gsize n = strlen(name), dot;
+            /* Windows drops trailing dots and spaces from a file name:
+             * "a.exe." and "a.exe " are saved and run as "a.exe" */
+            while (n > 0 && (name[n - 1] == '.' || name[n - 1] == ' '))
+                n--;
+            for (dot = n; dot > 0 && name[dot - 1] != '.'; dot--)
+                ;
+            if (dot == 0)
                 continue;
             for (char **e = r->args; *e != NULL; e++)
-                if (g_ascii_strcasecmp(dot + 1, *e) == 0) {
-                    *detail = g_strdup(mt->filenames->pdata[i]);
+                if (strlen(*e) == n - dot && g_ascii_strncasecmp(name + dot, *e, n - dot) == 0) {
+                    *detail = g_strdup(name);
                     return TRUE;
                 }
         }

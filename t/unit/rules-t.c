@@ -314,6 +314,26 @@ test_functions(void)
               "--b\nContent-Type: application/pdf\n"
               "Content-Disposition: attachment; filename=\"invoice.pdf\"\n\n%PDF\n--b--\n"),
        "attachment_ext does not fire on a PDF");
+    {
+        /* Windows saves "a.exe." and "a.exe " as a.exe */
+        static const char *const evasive[] = {"Invoice.exe.", "Invoice.exe ", "Invoice.exe. .."};
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(evasive); i++) {
+            m = g_strdup_printf("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+                                "Content-Type: text/plain\n\nhi\n--b\n"
+                                "Content-Type: application/octet-stream\n"
+                                "Content-Disposition: attachment; filename=\"%s\"\n\nMZ\n--b--\n",
+                                evasive[i]);
+            ok(fires("test A 1 attachment_ext exe scr\n", m),
+               "attachment_ext: trailing dots and spaces ignored (\"%s\")", evasive[i]);
+            g_free(m);
+        }
+        ok(!fires("test A 1 attachment_ext exe\n",
+                  "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n"
+                  "--b\nContent-Type: application/octet-stream\n"
+                  "Content-Disposition: attachment; filename=\"exe...\"\n\nMZ\n--b--\n"),
+           "attachment_ext: a name of only dots after the word has no extension");
+    }
     ok(fires("test A 1 caps_ratio 50\n",
              "Subject: x\n\nTHIS IS ALL SHOUTING IN CAPITAL LETTERS AND IT GOES ON AND ON FOR A "
              "LONG WHILE SO THAT THERE ARE MORE THAN TWO HUNDRED LETTERS IN THE WHOLE TEXT OF "
