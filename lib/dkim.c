@@ -558,14 +558,20 @@ struct job {
     char *signer;  /* i=, or NULL */
 };
 
-/* within - whether identity's domain is d or a subdomain of it */
+/*
+ * within - whether identity is an address (i= needs one) whose domain is d
+ * or a subdomain of it.  The domain is what follows the first '@', as
+ * libopendkim reads it: it refuses to sign with any other i=.
+ */
 static gboolean
 within(const char *identity, const char *d)
 {
-    const char *at = strrchr(identity, '@');
+    const char *at = strchr(identity, '@');
     const char *dom = at != NULL ? at + 1 : identity;
     gsize n = strlen(dom), m = strlen(d);
 
+    if (at == NULL)
+        return FALSE;
     return g_ascii_strcasecmp(dom, d) == 0
            || (n > m && dom[n - m - 1] == '.' && g_ascii_strcasecmp(dom + n - m, d) == 0);
 }

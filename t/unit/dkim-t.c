@@ -181,6 +181,8 @@ setup(void)
                               "*@xn--bcher-kva.test pct\n"
                               "*@stra\xc3\x9f" "e.test pct\n"
                               "*@sub.example.com sub @other.test\n"
+                              "*@nat.sub.example.com sub sub.example.com\n"
+                              "*@twoat.sub.example.com sub a@b@sub.example.com\n"
                               "*@named.test %\n"
                               "*@mixed.test %\n");
     write_tmp("replyto", "shop.test Shop <support@helpdesk.test>\n");
@@ -423,6 +425,22 @@ test_choice(struct smg_dkim *d)
     contains(out, "d=sub.example.com;", "subdomain key");
     contains(out, "s=sub;", "... its selector");
     lacks(out, "i=", "a signer outside d= is dropped");
+    g_free(out);
+    g_free(log);
+    /* a signer libopendkim cannot take as i= (no '@'; or an '@' in the
+     * local part, which libopendkim splits at the first '@') was kept,
+     * and every message of the domain went out unsigned (dkim=error) */
+    out = sign(d, "From: a@nat.sub.example.com\nSubject: s\n\nb\n", NULL, &log, &changed);
+    contains(log, "dkim=signed, d=sub.example.com", "a signer without '@' is dropped: signed");
+    lacks(out, "i=", "... without i=");
+    v = verify(out, strlen(out));
+    is_string("pass", v, "... verifies");
+    g_free(v);
+    g_free(out);
+    g_free(log);
+    out = sign(d, "From: a@twoat.sub.example.com\nSubject: s\n\nb\n", NULL, &log, &changed);
+    contains(log, "dkim=signed, d=sub.example.com", "a signer of two '@' is dropped: signed");
+    lacks(out, "i=", "... without i=");
     g_free(out);
     g_free(log);
 
