@@ -16,7 +16,7 @@
  * Values from the envelope (ENVID, ORCPT) are xtext as the client sent
  * them; they are decoded for the report (as Postfix does) unless the
  * decoded text would hold control or 8-bit characters (UTF-8 is kept in a
- * global report).  Diagnostic text
+ * global report's utf-8 addresses).  Diagnostic text
  * given by the caller is made single-line US-ASCII; no line of the report
  * is longer than RFC 5322's 998 octets (the human part's line of a
  * recipient shortens the reply, which Diagnostic-Code has in full).
@@ -312,7 +312,10 @@ append_rcpt_fields(GString *ds, const struct smg_dsn_rcpt *r, time_t now,
         const char *semi = strchr(orcpt, ';');
         if (semi != NULL && semi != orcpt) {
             char *type = g_strndup(orcpt, (gsize) (semi - orcpt));
-            char *addr = decoded_xtext(semi + 1, global);
+            /* only a utf-8 address may be UTF-8: an rfc822 one is ASCII
+             * (RFC 6533 3), so its xtext stays if it decodes to 8-bit */
+            char *addr = decoded_xtext(semi + 1,
+                                       global && g_ascii_strcasecmp(type, "utf-8") == 0);
 
             g_string_append(ds, "Original-Recipient: ");
             append_ascii(ds, type, 64);

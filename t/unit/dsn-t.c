@@ -870,6 +870,19 @@ test_smtputf8(void)
     parsed_free(&p);
     g_string_free(out, TRUE);
 
+    /* an ORCPT of type rfc822 whose xtext decodes to UTF-8: an rfc822
+     * address is ASCII (RFC 3464 2.1.2, RFC 6533 3), so the xtext stays */
+    r[0].params = "ORCPT=rfc822;j+C3+B6ran@b+C3+BCcher.example";
+    rep.id = "U1O";
+    is_int(SMG_OK, build(utf8, &rep, r, 1, &out, &err), "SMTPUTF8, ORCPT rfc822 with UTF-8: builds");
+    take_apart(out, &p);
+    is_string("rfc822; j+C3+B6ran@b+C3+BCcher.example", ds_field(p.ds, 1, "Original-Recipient"),
+              "SMTPUTF8: an rfc822 ORCPT is not decoded to UTF-8");
+    parsed_free(&p);
+    g_string_free(out, TRUE);
+    r[0].params = "ORCPT=utf-8;j+C3+B6ran@b+C3+BCcher.example";
+    rep.id = "U1N";
+
     /* RET=HDRS: message/global-headers */
     {
         char *hdrs = g_strdup(utf8);
