@@ -1155,6 +1155,14 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
     /* The file opened must be the file renamed: another worker may have
      * taken and finished it (and the pool handed its inode on) and a
      * repeat put a new file under the same name meanwhile. */
+    if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        /* a FIFO or a device put here by hand: a read would wait for ever */
+        close(fd);
+        g_free(src);
+        g_free(dst);
+        quarantine(spool, queue, id, "not a regular file");
+        return SMG_PERMFAIL;
+    }
     errno = 0;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 || !smg_spool_is_at(&sb, src)
         || rename(src, dst) < 0) {
@@ -1652,10 +1660,13 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
 
         if (de->d_name[0] == '.')
             continue;
-        fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: a FIFO put here by hand would wait for a writer */
+        fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
             continue;
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+            /* no worker made it: not ours to move */
+        } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
             /* its worker is alive */
         } else if (fstat(fd, &sb) == 0 && sb.st_size == 0) {
             /* emptied for the pool by a worker that died before the

@@ -1582,11 +1582,44 @@ test_recover_repeat(void)
     smg_spool_close(sp);
 }
 
+/* test_fifo - a FIFO put in new/ or cur/ by hand stops no worker (each
+ * open and read of it waited for a writer for ever) */
+static void
+test_fifo(void)
+{
+    struct smg_spool *sp = open_spool("fifo", FALSE);
+    GError *err = NULL;
+    struct smg_spool_msg *m = NULL;
+    unsigned moved = 99;
+    char *id = smg_spool_new_id();
+    char *incur, *innew;
+
+    if (smg_spool_ensure(sp, "check", &err) != SMG_OK)
+        bail("ensure");
+    incur = path_of(sp, "check", "cur", "0FIFOINCUR");
+    innew = path_of(sp, "check", "new", id);
+    if (mkfifo(incur, 0600) < 0 || mkfifo(innew, 0600) < 0)
+        bail("mkfifo: %s", strerror(errno));
+    alarm(20); /* the old code waits here for ever */
+    is_int(SMG_OK, smg_spool_recover(sp, "check", &moved, &err), "fifo: recovery returns");
+    is_int(0, moved, "fifo: a FIFO in cur/ is not recovered");
+    is_int(SMG_PERMFAIL, smg_spool_claim(sp, "check", id, &m, &err),
+           "fifo: a FIFO in new/ is not claimed");
+    ok(m == NULL && !exists(sp, "check", "new", id), "fifo: ... and leaves new/");
+    is_int(1, count(sp, "corrupt", "new"), "fifo: ... for corrupt/");
+    alarm(0);
+    g_clear_error(&err);
+    g_free(incur);
+    g_free(innew);
+    g_free(id);
+    smg_spool_close(sp);
+}
+
 int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(223);
+    plan(228);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1597,6 +1630,7 @@ main(void)
     test_done_replaced();
     test_recover();
     test_recover_repeat();
+    test_fifo();
     test_pool();
     test_link_fallback();
     test_pool_spread();
