@@ -607,6 +607,16 @@ plan_jobs(const struct smg_dkim *d, GPtrArray *entries, const char *domain,
             continue;
         }
         g_free(name);
+        /* d= of a "%" key is the From: domain, which must be a host name:
+         * an address literal ("[192.0.2.1;l=0]") is no DKIM domain, and
+         * its text would be written into the signature's tag list */
+        if (strcmp(key->domain, "%") == 0
+            && (smg_addr_is_domain_literal(lower)
+                || !smg_addr_check_domain(lower, strlen(lower), 0))) {
+            g_string_append_printf(notes, ", nokey=%s (d=%% for a domain that is not a host name)",
+                                   key->name);
+            continue;
+        }
         j.key = key;
         j.domain = strcmp(key->domain, "%") == 0 ? g_strdup(lower) : g_strdup(key->domain);
         for (guint k = 0; k < jobs->len; k++) {

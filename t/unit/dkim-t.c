@@ -184,7 +184,8 @@ setup(void)
                               "*@nat.sub.example.com sub sub.example.com\n"
                               "*@twoat.sub.example.com sub a@b@sub.example.com\n"
                               "*@named.test %\n"
-                              "*@mixed.test %\n");
+                              "*@mixed.test %\n"
+                              "*@[* pct @%\n");
     write_tmp("replyto", "shop.test Shop <support@helpdesk.test>\n");
     text = tmp_path("KeyTable");
     if (smg_keytable_load(text, &kt, NULL) != SMG_OK)
@@ -436,6 +437,13 @@ test_choice(struct smg_dkim *d)
     v = verify(out, strlen(out));
     is_string("pass", v, "... verifies");
     g_free(v);
+    g_free(out);
+    g_free(log);
+    /* a "%" key signs as d= the From: domain: an address literal is
+     * none, and its text went into the tag list (d=[192.0.2.1;l=0]) */
+    out = sign(d, "From: a@[192.0.2.1;l=0]\nSubject: s\n\nb\n", NULL, &log, &changed);
+    ok(!changed, "d=%% for an address literal: not signed");
+    contains(log, "dkim=none, reason=no key", "... logged");
     g_free(out);
     g_free(log);
     out = sign(d, "From: a@twoat.sub.example.com\nSubject: s\n\nb\n", NULL, &log, &changed);
