@@ -1448,6 +1448,15 @@ smg_queue_requeue(struct smg_queue *q, const char *id, struct smg_queue_result *
     if (!begin(q, id, action, FALSE, res, &msg, &st, err))
         return st;
     dest = g_strconcat("send.", msg->queue + strlen("deferred."), NULL);
+    {
+        const char *why;
+        /* a gateway taken out of the configuration: no worker serves its
+         * send.GW, and route/ chooses one of the gateways there are */
+        if (!gateway_queue(q, dest, "send.", &why)) {
+            g_free(dest);
+            dest = g_strdup("route");
+        }
+    }
     st = hand_on(q, msg, dest, NULL, now_of(q), &local);
     if (st == SMG_OK) {
         res->to = g_strdup(dest);

@@ -102,6 +102,14 @@ is "requeue of mail not deferred: 64" 64 "$(q requeue D2)"
 is "  left in send.mta01" "send.mta01/new" "$(places D2)"
 is "  with its mtime" "$NOW" "$(stat -c %Y "$SPOOL/send.mta01/new/D2")"
 is "requeue of an unknown ID: 1" 1 "$(q requeue NOSUCH)"
+# a gateway taken out of the configuration: no worker serves send.mta99
+spool_msg deferred.mta99 D3 a@cust.test x@slow.test "Route: pool=good gateway=mta99 reason=ham" \
+    'Delivery: attempts=3 gateway=mta99 last="421 busy"'
+is "requeue of mail for a gateway no longer configured: 0" 0 "$(q requeue D3)"
+is "  says what it did" "D3: deferred.mta99 -> route" "$(cat "$T/out")"
+is "  in route, to be routed to a gateway there is" "route/new" "$(places D3)"
+"$SMG_BIN/smg-route" -c "$T/smg.conf" --spool --log stderr 2>>"$T/route.err"
+like "  smg-route sends it through a good gateway" '^send.mta0[12]/new$' "$(places D3)"
 
 # delete
 is "delete R1: 0" 0 "$(q delete R1)"
