@@ -457,7 +457,9 @@ read_headers(struct smg_mimetext *mt, GMimeMessage *m)
         if (name == NULL)
             continue;
         mh.name = g_strdup(name);
-        mh.value = to_utf8(g_strdup(value != NULL ? value : ""));
+        /* as the Subject and the text are: "fr<U+00AD>ee" shows as
+         * "free", and the header rules and Bayes read it so */
+        mh.value = drop_invisible(to_utf8(g_strdup(value != NULL ? value : "")));
         g_array_append_val(mt->headers, mh);
     }
     v = g_mime_message_get_subject(m);

@@ -21,7 +21,8 @@
  * reader is shown, is read first, and a part past the cap still gives
  * its URIs); the caps are noted, never an error.
  *
- * Header values are unfolded and RFC 2047-decoded to UTF-8 by GMime.
+ * Header values are unfolded and RFC 2047-decoded to UTF-8 by GMime, and
+ * lose the invisible characters as the text does.
  * Nothing here fails on content: any byte string gives a result.
  *
  * SPDX-License-Identifier: MIT

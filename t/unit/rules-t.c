@@ -285,6 +285,12 @@ test_functions(void)
     char *f;
     char *m;
 
+    /* a reader sees "free" in a Subject of "fr<soft hyphen>ee" or
+     * "fr<zero-width space>ee", as in the text */
+    ok(fires("header A 1 Subject =~ /\\bfree\\b/\n", "Subject: =?utf-8?q?fr=C2=ADee?=\n\nb\n"),
+       "header rule: soft hyphen in the field ignored");
+    ok(fires("header A 1 Subject =~ /\\bfree\\b/\n", "Subject: fr\xe2\x80\x8b" "ee\n\nb\n"),
+       "header rule: zero-width space in the field ignored");
     ok(fires("test A 1 date_missing\n", "Subject: x\n\nb\n"), "date_missing");
     ok(fires("test A 1 date_invalid\n", "Subject: x\nDate: garbage here\n\nb\n"), "date_invalid");
     ok(!fires("test A 1 date_invalid\n", "Subject: x\nDate: Thu, 22 Aug 2002 08:17:21 -0400\n\nb\n"),
