@@ -29,6 +29,7 @@
 #include "lib/privs.h"
 #include "lib/prog.h"
 #include "lib/route.h"
+#include "lib/spool.h"
 #include "lib/stage.h"
 
 static const char USAGE[] =
@@ -155,6 +156,80 @@ explain(struct smg_route *route)
     return smg_prog_flush_stdout(NULL, 0);
 }
 
+/* rescue_queue - move every message of QUEUE (of gateway gw) to route/ */
+static void
+rescue_queue(struct smg_spool *spool, const char *queue, const char *gw)
+{
+    GError *err = NULL;
+    GPtrArray *names = NULL;
+
+    if (smg_spool_recover(spool, queue, NULL, &err) != SMG_OK
+        || (names = smg_spool_list(spool, queue, 0, NULL, NULL, &err)) == NULL) {
+        smg_log_warn("%s: cannot reroute its messages: %s", queue, err->message);
+        g_error_free(err);
+        return;
+    }
+    for (guint i = 0; i < names->len; i++) {
+        struct smg_spool_msg *m = NULL;
+
+        if (smg_spool_claim(spool, queue, names->pdata[i], &m, &err) != SMG_OK || m == NULL) {
+            g_clear_error(&err); /* taken meanwhile, or set aside by the claim */
+            continue;
+        }
+        if (smg_spool_move(m, "route", time(NULL), &err) == SMG_OK) {
+            smg_log_info("%s: queue=%s, status=rerouted, reason=gateway %s is not in the "
+                         "configuration", m->id, queue, gw);
+        } else {
+            smg_log_warn("%s: queue=%s, cannot reroute it: %s", m->id, queue, err->message);
+            g_clear_error(&err);
+            smg_spool_release(m, queue);
+        }
+        smg_spool_msg_free(m);
+    }
+    g_ptr_array_unref(names);
+}
+
+/*
+ * rescue - the queues send.GW and deferred.GW of a gateway taken out of the
+ * configuration have no smg-send: their messages would wait there for
+ * ever, neither delivered nor bounced.  They go to route/, to be routed to
+ * a gateway there is.  Run when a spool or watch run starts; a failure is
+ * logged and left for the next start.
+ */
+static void
+rescue(const struct smg_conf *conf)
+{
+    char **gws = smg_conf_gateways(conf);
+    struct smg_spool *spool = NULL;
+    GError *err = NULL;
+    GDir *dir = NULL;
+    const char *name;
+
+    if (gws == NULL || gws[0] == NULL)
+        goto out; /* no gateway at all: smg_route_new refuses that */
+    if (smg_spool_open_conf(conf, &spool, &err) != SMG_OK) {
+        smg_log_warn("cannot look for queues of removed gateways: %s", err->message);
+        g_error_free(err);
+        goto out;
+    }
+    dir = g_dir_open(smg_spool_dir(spool), 0, NULL);
+    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+        const char *gw = g_str_has_prefix(name, "send.")       ? name + strlen("send.")
+                         : g_str_has_prefix(name, "deferred.") ? name + strlen("deferred.")
+                                                               : NULL;
+
+        if (gw != NULL && *gw != '\0' && smg_spool_valid_queue(name)
+            && !g_strv_contains((const char *const *) gws, gw))
+            rescue_queue(spool, name, gw);
+    }
+out:
+    if (dir != NULL)
+        g_dir_close(dir);
+    if (spool != NULL)
+        smg_spool_close(spool);
+    g_strfreev(gws);
+}
+
 /* print_spf - the SPF record of the gateways */
 static int
 print_spf(const struct smg_conf *conf)
@@ -230,6 +305,8 @@ main(int argc, char **argv)
     case ACT_WATCH: mode = SMG_STAGE_WATCH; break;
     default: mode = SMG_STAGE_FILTER; break;
     }
+    if (mode != SMG_STAGE_FILTER)
+        rescue(conf);
     rc = smg_stage_run(&stage, conf, mode, 0);
 out:
     g_free(ctx.queue);

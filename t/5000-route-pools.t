@@ -34,6 +34,28 @@ like "SMG-Route of ham" '^pool=good gateway=mta0[12] reason=ham$' "$(field SMG-R
 like "log line" 'SPAM1: pool=bad, gateway=mta03, reason=spam, status=passed, queue=send.mta03' "$(cat "$T/route.log")"
 like "body kept" '^\.leading dot line$' "$(cat "$ham")"
 
+# the queues of a gateway taken out of the configuration have no smg-send:
+# a spool run moves their messages (a dead worker's in cur/ too) to route/
+# and routes them through a gateway there is
+spool_msg deferred.mta99 ORPH1 a@cust.test x@rcpt.test "Customer: c1" \
+    "Spam: verdict=ham score=0.1 threshold=5.0" "Route: pool=good gateway=mta99 reason=ham" \
+    'Delivery: attempts=2 gateway=mta99 last="421 busy"'
+touch -d @1893456000 "$SPOOL/deferred.mta99/new/ORPH1" # its next attempt, years ahead
+spool_msg send.mta98 ORPH2 a@cust.test x@rcpt.test "Customer: c1" "Spam: verdict=spam score=9.0 threshold=5.0"
+mv "$SPOOL/send.mta98/new/ORPH2" "$SPOOL/send.mta98/cur/ORPH2"
+spool_msg send.mta01 KEEP1 a@cust.test x@rcpt.test "Customer: c1" "Spam: verdict=ham score=0.1 threshold=5.0"
+"$ROUTE" -c "$T/smg.conf" --spool --log stderr 2>"$T/route.log"
+is "spool run with queues of removed gateways exits 0" 0 $?
+ok "deferred mail of a removed gateway goes through a good gateway" \
+    test -n "$(ls "$SPOOL"/send.mta0[12]/new/ORPH1 2>/dev/null)"
+ok "mail of a removed gateway's send queue (in cur/) is routed anew: spam, mta03" \
+    test -f "$SPOOL/send.mta03/new/ORPH2"
+is "nothing left in their queues" 0 \
+    "$(find "$SPOOL/deferred.mta99" "$SPOOL/send.mta98" -type f | wc -l)"
+ok "mail of a configured gateway stays" test -f "$SPOOL/send.mta01/new/KEEP1"
+like "the move is logged" 'ORPH1: queue=deferred.mta99, status=rerouted, reason=gateway mta99 is not in the configuration' \
+    "$(cat "$T/route.log")"
+
 # customer mail (smg-recv wrote SMG-Client) that skipped smg-scan or
 # smg-check, or carries a verdict smg-route does not know, never leaves
 # from the good pool as if it were clean
