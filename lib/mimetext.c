@@ -593,6 +593,12 @@ static const struct {
     {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},
     {"rdquo", 0x201D}, {"bull", 0x2022}, {"middot", 0xB7}, {"shy", 0xAD},
     {"zwnj", 0x200C}, {"zwj", 0x200D}, {"laquo", 0xAB}, {"raquo", 0xBB},
+    /* HTML5's long names of invisible characters: a browser shows
+     * "fr&ZeroWidthSpace;ee" as "free" */
+    {"ZeroWidthSpace", 0x200B}, {"NegativeVeryThinSpace", 0x200B},
+    {"NegativeThinSpace", 0x200B}, {"NegativeMediumSpace", 0x200B},
+    {"NegativeThickSpace", 0x200B}, {"NoBreak", 0x2060}, {"ApplyFunction", 0x2061},
+    {"InvisibleTimes", 0x2062}, {"InvisibleComma", 0x2063},
 };
 
 /*
@@ -604,7 +610,7 @@ entity(const char *p, const char *end, GString *out)
 {
     const char *q = p + 1;
     gunichar c = 0;
-    char name[12];
+    char name[24];
     gsize n = 0;
 
     if (q < end && *q == '#') {

@@ -465,12 +465,14 @@ test_invisible(void)
         "vi\xc2\xad" "ag\xe2\x80\x8b" "ra ca\xe2\x81\xa0sino bo\xef\xbb\xbfnus "
         "http://sp\xe2\x80\x8b" "am.test/\n"
         "--B\nContent-Type: text/html; charset=utf-8\n\n"
-        "<p>lot\xe2\x80\x8dtery w&#8203;in&#x2060;ner</p>\n"
+        "<p>lot\xe2\x80\x8dtery w&#8203;in&#x2060;ner "
+        "fr&ZeroWidthSpace;e&NegativeVeryThinSpace;e g&NoBreak;if&InvisibleTimes;t</p>\n"
         "--B--\n");
 
     ok(contains(mt->text, "viagra casino bonus"), "invisible characters dropped from text/plain");
     ok(has_uri(mt, "http://spam.test/"), "and from its URIs");
     ok(contains(mt->text, "lottery winner"), "and from the text of HTML, raw or referenced");
+    ok(contains(mt->text, "free gift"), "and from the text of HTML, referenced by HTML5 names");
     ok(contains(mt->html, "lot\xe2\x80\x8dtery"), "the HTML source kept as written");
     is_string("cheap", mt->subject, "and from the subject");
     smg_mimetext_free(mt);
