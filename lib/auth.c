@@ -118,54 +118,18 @@ static enum smg_status
 read_file(const char *path, char **text, gsize *len, GError **err)
 {
     struct stat st;
-    char *buf;
-    gssize got;
-    int fd;
+    GError *e = NULL;
+    enum smg_status res = smg_file_read(path, AUTH_MAX_FILE, text, len, &st, &e);
 
-    /* O_NONBLOCK: a FIFO is refused below, not waited on for a writer */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        /* The operator's doing: missing or not readable for our uid. */
-        enum smg_status res = e == ENOENT || e == EACCES || e == ENOTDIR
-                                      || e == ELOOP
-                                  ? SMG_CONFIG
-                                  : SMG_TEMPFAIL;
-        smg_set_error(err, res, NULL, "%s: cannot open credentials: %s",
-                      path, g_strerror(e));
+    if (res != SMG_OK) {
+        smg_set_error(err, res, NULL, "%s: cannot read credentials: %s", path, e->message);
+        g_error_free(e);
         return res;
-    }
-    if (fstat(fd, &st) < 0) {
-        smg_set_error(err, SMG_TEMPFAIL, NULL, "%s: fstat: %s", path,
-                      g_strerror(errno));
-        close(fd);
-        return SMG_TEMPFAIL;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > AUTH_MAX_FILE) {
-        smg_set_error(err, SMG_CONFIG, NULL, "%s: %s", path,
-                      S_ISREG(st.st_mode) ? "credentials file too large"
-                                          : "not a regular file");
-        close(fd);
-        return SMG_CONFIG;
     }
     if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0)
         smg_log_warn("credentials file %s is accessible by others "
                      "(mode %04o); chmod o-rw it",
                      path, (unsigned) (st.st_mode & 07777));
-    buf = g_malloc((gsize) st.st_size + 1);
-    /* a file cut meanwhile gives less: take what is there */
-    got = smg_read_at(fd, buf, (gsize) st.st_size, 0);
-    if (got < 0) {
-        smg_set_error(err, SMG_TEMPFAIL, NULL, "%s: read: %s", path, g_strerror(errno));
-        explicit_bzero(buf, (gsize) st.st_size);
-        g_free(buf);
-        close(fd);
-        return SMG_TEMPFAIL;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *text = buf;
-    *len = (gsize) got;
     return SMG_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/fileio.h"
@@ -29,6 +30,57 @@ smg_read_at(int fd, void *buf, gsize len, off_t off)
         got += (gsize) n;
     }
     return (gssize) got;
+}
+
+enum smg_status
+smg_file_read(const char *path, gsize max, char **text, gsize *len, struct stat *st,
+              GError **err)
+{
+    struct stat sb;
+    char *buf;
+    gssize got;
+    int fd, e;
+
+    *text = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        enum smg_status res;
+
+        e = errno;
+        if (fd >= 0)
+            close(fd);
+        res = e == ENOENT || e == EACCES || e == EPERM || e == ENOTDIR || e == ELOOP
+                  ? SMG_CONFIG
+                  : SMG_TEMPFAIL;
+        smg_set_error(err, res, NULL, "%s", g_strerror(e));
+        return res;
+    }
+    if (!S_ISREG(sb.st_mode) || (max > 0 && (guint64) sb.st_size > max)) {
+        close(fd);
+        if (!S_ISREG(sb.st_mode))
+            smg_set_error(err, SMG_CONFIG, NULL, "not a regular file");
+        else
+            smg_set_error(err, SMG_CONFIG, NULL, "larger than %" G_GSIZE_FORMAT " bytes", max);
+        return SMG_CONFIG;
+    }
+    buf = g_malloc((gsize) sb.st_size + 1);
+    /* a file cut meanwhile gives less: take what is there */
+    got = smg_read_at(fd, buf, (gsize) sb.st_size, 0);
+    e = errno;
+    close(fd);
+    if (got < 0) {
+        explicit_bzero(buf, (gsize) sb.st_size); /* a part of a secret, maybe */
+        g_free(buf);
+        smg_set_error(err, SMG_TEMPFAIL, NULL, "%s", g_strerror(e));
+        return SMG_TEMPFAIL;
+    }
+    buf[got] = '\0';
+    *text = buf;
+    *len = (gsize) got;
+    if (st != NULL)
+        *st = sb;
+    return SMG_OK;
 }
 
 gboolean

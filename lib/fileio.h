@@ -24,6 +24,21 @@
  */
 gssize smg_read_at(int fd, void *buf, gsize len, off_t off) G_GNUC_WARN_UNUSED_RESULT;
 
+/*
+ * smg_file_read - the whole regular file at path, NUL-terminated, in *text
+ * (g_free it; wipe a secret first) and its length in *len; with st, its
+ * status.  max (0: none) caps the size.  The open does not wait
+ * (O_NONBLOCK): a FIFO at the path is refused at once where a plain read
+ * waits for a writer for ever, and a device is refused before it is read
+ * without end.  On failure err's message is the reason alone ("not a
+ * regular file", "larger than N bytes", or the system's), for the caller
+ * to put the path and what the file is around it; the status is
+ * SMG_CONFIG for what the operator can fix (missing, no permission, not a
+ * regular file, too large), else SMG_TEMPFAIL.
+ */
+enum smg_status smg_file_read(const char *path, gsize max, char **text, gsize *len,
+                              struct stat *st, GError **err) G_GNUC_WARN_UNUSED_RESULT;
+
 /* smg_write_at - write len bytes at offset off: TRUE, or FALSE with errno */
 gboolean smg_write_at(int fd, const void *buf, gsize len, off_t off) G_GNUC_WARN_UNUSED_RESULT;
 

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "lib/fileio.h"
 #include "lib/table.h"
 
 /* strip_comment - cut a '#' comment that starts the line or follows a blank */
@@ -29,7 +30,7 @@ smg_table_text(const char *path, const char *what, char **out, GError **err)
     GError *gerr = NULL;
 
     *out = NULL;
-    if (!g_file_get_contents(path, &text, &len, &gerr)) {
+    if (smg_file_read(path, 0, &text, &len, NULL, &gerr) != SMG_OK) {
         smg_set_error(err, SMG_CONFIG, NULL, "cannot read %s %s: %s", what, path,
                       gerr->message);
         g_error_free(gerr);

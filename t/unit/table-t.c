@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/table.h"
@@ -35,7 +36,7 @@ main(void)
     GError *err = NULL;
     char **w;
 
-    plan(16);
+    plan(19);
     test_write_file(path, "# a comment line\n"
                           "\n"
                           "  key1   value one  \n"
@@ -76,6 +77,26 @@ main(void)
     ok(err != NULL && strstr(err->message, "cannot read test table /nonexistent/table") != NULL,
        "that names the table and the file");
     g_clear_error(&err);
+
+    /* a FIFO: the read waited for a writer for ever; a device was read
+     * without end */
+    {
+        char *fifo = g_build_filename(dir, "fifo", NULL);
+        if (mkfifo(fifo, 0600) < 0)
+            bail("mkfifo %s", fifo);
+        alarm(20); /* the old code waits here */
+        is_int(SMG_CONFIG, smg_table_read(fifo, "test table", collect, seen, &err),
+               "a FIFO is a configuration error, at once");
+        ok(err != NULL && strstr(err->message, "not a regular file") != NULL,
+           "that says it is not a regular file (%s)", err != NULL ? err->message : "none");
+        g_clear_error(&err);
+        is_int(SMG_CONFIG, smg_table_read("/dev/zero", "test table", collect, seen, &err),
+               "a device too");
+        alarm(0);
+        g_clear_error(&err);
+        unlink(fifo);
+        g_free(fifo);
+    }
 
     w = smg_table_words(" a, b,,c\td ", " \t,");
     is_int(4, g_strv_length(w), "words: empty ones dropped");
