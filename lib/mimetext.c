@@ -101,14 +101,22 @@ to_utf8(char *text)
 
 /*
  * invisible - whether c is a character a reader does not see and that
- * only splits a word for the scorers: soft hyphen, zero-width space,
- * (non-)joiners, word joiner and the invisible operators, byte order mark
+ * only splits a word for the scorers: soft hyphen, combining grapheme
+ * joiner, Mongolian free variation selectors and vowel separator,
+ * zero-width space, (non-)joiners, direction marks, embeddings and
+ * isolates, word joiner, the invisible operators and deprecated format
+ * characters, variation selectors, byte order mark, shorthand format
+ * controls and tag characters (Unicode's default-ignorable characters
+ * but the Hangul fillers, which show as blanks): "fr<U+200E>ee" shows
+ * as "free"
  */
 static gboolean
 invisible(gunichar c)
 {
-    return c == 0xAD || (c >= 0x200B && c <= 0x200D) || (c >= 0x2060 && c <= 0x2064)
-           || c == 0xFEFF;
+    return c == 0xAD || c == 0x34F || (c >= 0x180B && c <= 0x180F)
+           || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E)
+           || (c >= 0x2060 && c <= 0x206F) || (c >= 0xFE00 && c <= 0xFE0F) || c == 0xFEFF
+           || (c >= 0x1BCA0 && c <= 0x1BCA3) || (c >= 0xE0000 && c <= 0xE0FFF);
 }
 
 /*

@@ -7,7 +7,8 @@
  * (quoted-printable, base64) and converted from their charset to UTF-8
  * (GMime's iconv cache; invalid bytes are replaced, NUL bytes dropped as
  * a browser drops them, and so are the invisible characters that only
- * split words: soft hyphen, zero-width space and joiners), HTML is turned
+ * split words: soft hyphen, zero-width space and joiners, direction marks,
+ * variation selectors and the other default-ignorable ones), HTML is turned
  * into text by a small tag stripper that keeps the href/src URIs and
  * notices links whose visible text names another host.  Other parts contribute
  * their content type and file name only, so a large attachment costs

@@ -463,7 +463,9 @@ test_invisible(void)
         "Content-Type: multipart/alternative; boundary=B\n\n"
         "--B\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
         "vi\xc2\xad" "ag\xe2\x80\x8b" "ra ca\xe2\x81\xa0sino bo\xef\xbb\xbfnus "
-        "http://sp\xe2\x80\x8b" "am.test/\n"
+        "http://sp\xe2\x80\x8b" "am.test/ "
+        "fr\xe2\x80\x8e" "ee ca\xcd\x8f" "sh pr\xe2\x80\xae" "ize lo\xf3\xa0\x81\x81" "an "
+        "ja\xef\xb8\x8f" "ckpot\n"
         "--B\nContent-Type: text/html; charset=utf-8\n\n"
         "<p>lot\xe2\x80\x8dtery w&#8203;in&#x2060;ner "
         "fr&ZeroWidthSpace;e&NegativeVeryThinSpace;e g&NoBreak;if&InvisibleTimes;t</p>\n"
@@ -471,6 +473,8 @@ test_invisible(void)
 
     ok(contains(mt->text, "viagra casino bonus"), "invisible characters dropped from text/plain");
     ok(has_uri(mt, "http://spam.test/"), "and from its URIs");
+    ok(contains(mt->text, "free cash prize loan jackpot"),
+       "direction marks, grapheme joiner, variation selectors and tags too");
     ok(contains(mt->text, "lottery winner"), "and from the text of HTML, raw or referenced");
     ok(contains(mt->text, "free gift"), "and from the text of HTML, referenced by HTML5 names");
     ok(contains(mt->html, "lot\xe2\x80\x8dtery"), "the HTML source kept as written");
