@@ -12,11 +12,8 @@
  */
 #include <config.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -230,54 +227,11 @@ key_free(gpointer p)
 }
 
 /*
- * The largest key file read.  An RSA-8192 key is some 6.5 KB of PEM; the
- * limit only keeps a wrong path (/dev/zero, a log file) from filling the
- * memory at start.
+ * The largest key file read (smg_file_read also refuses a FIFO or a
+ * device).  An RSA-8192 key is some 6.5 KB of PEM; the limit only keeps a
+ * wrong path (a log file) from filling the memory at start.
  */
 #define KEY_MAX_FILE (1024 * 1024)
-
-/*
- * read_key_file - the contents of a key file (new, NUL-terminated) and its
- * mode, or NULL with *why (new).  Only a regular file is read: the open
- * does not wait (O_NONBLOCK), so a FIFO at the path is refused at once
- * where g_file_get_contents hung the start for ever, and a device is
- * refused before it is read without end.
- */
-static char *
-read_key_file(const char *file, gsize *len, mode_t *mode, char **why)
-{
-    struct stat sb = {0};
-    char *buf;
-    gssize got;
-    int fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-
-    if (fd < 0) {
-        *why = g_strdup_printf("cannot open %s: %s", file, g_strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > KEY_MAX_FILE) {
-        *why = g_strdup_printf("%s: %s", file,
-                               sb.st_mode == 0 ? g_strerror(errno)
-                               : !S_ISREG(sb.st_mode) ? "not a regular file"
-                                                      : "too large for a key");
-        close(fd);
-        return NULL;
-    }
-    buf = g_malloc((gsize) sb.st_size + 1);
-    got = smg_read_at(fd, buf, (gsize) sb.st_size, 0);
-    if (got < 0) {
-        *why = g_strdup_printf("cannot read %s: %s", file, g_strerror(errno));
-        OPENSSL_cleanse(buf, (gsize) sb.st_size);
-        g_free(buf);
-        close(fd);
-        return NULL;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *len = (gsize) got;
-    *mode = sb.st_mode;
-    return buf;
-}
 
 /* load_key_line - one KeyTable line: NAME DOMAIN:SELECTOR:KEY */
 static enum smg_status
@@ -287,9 +241,9 @@ load_key_line(void *ctx, const char *path, unsigned line, char *name,
     struct smg_keytable *kt = ctx;
     struct smg_dkim_key *key;
     char **f = g_strsplit(value, ":", 3);
-    char *data = NULL, *file = NULL, *why = NULL;
+    char *data = NULL, *file = NULL;
     gsize len = 0;
-    mode_t mode = 0;
+    struct stat sb;
     GError *gerr = NULL;
     enum smg_status st;
 
@@ -321,20 +275,20 @@ load_key_line(void *ctx, const char *path, unsigned line, char *name,
         g_strfreev(f);
         return SMG_CONFIG;
     }
-    if (file != NULL && (data = read_key_file(file, &len, &mode, &why)) == NULL) {
-        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: key %s: %s", path, line,
-                      name, why);
-        g_free(why);
+    if (file != NULL && smg_file_read(file, KEY_MAX_FILE, &data, &len, &sb, &gerr) != SMG_OK) {
+        smg_set_error(err, SMG_CONFIG, NULL, "%s:%u: key %s: %s: %s", path, line,
+                      name, file, gerr->message);
+        g_error_free(gerr);
         g_free(file);
         g_strfreev(f);
         return SMG_CONFIG;
     }
     /* as for the credentials file: a private key others can read is a
      * key anyone on the host can sign the customer's mail with */
-    if (file != NULL && (mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0)
+    if (file != NULL && (sb.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0)
         smg_log_warn("%s:%u: key %s: %s is accessible by others (mode %04o); "
                      "chmod 600 it (640 with the group of the smg user)",
-                     path, line, name, file, (unsigned) (mode & 07777));
+                     path, line, name, file, (unsigned) (sb.st_mode & 07777));
     key = g_new0(struct smg_dkim_key, 1);
     st = smg_keytable_key_parse(file != NULL ? data : f[2],
                                 file != NULL ? len : strlen(f[2]), key, &gerr);
