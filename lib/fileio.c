@@ -53,15 +53,15 @@ smg_file_read(const char *path, gsize max, char **text, gsize *len, struct stat 
         res = e == ENOENT || e == EACCES || e == EPERM || e == ENOTDIR || e == ELOOP
                   ? SMG_CONFIG
                   : SMG_TEMPFAIL;
-        smg_set_error(err, res, NULL, "%s", g_strerror(e));
+        g_set_error(err, SMG_ERROR, (gint) res, "%s", g_strerror(e));
         return res;
     }
     if (!S_ISREG(sb.st_mode) || (max > 0 && (guint64) sb.st_size > max)) {
         close(fd);
         if (!S_ISREG(sb.st_mode))
-            smg_set_error(err, SMG_CONFIG, NULL, "not a regular file");
+            g_set_error_literal(err, SMG_ERROR, SMG_CONFIG, "not a regular file");
         else
-            smg_set_error(err, SMG_CONFIG, NULL, "larger than %" G_GSIZE_FORMAT " bytes", max);
+            g_set_error(err, SMG_ERROR, SMG_CONFIG, "larger than %" G_GSIZE_FORMAT " bytes", max);
         return SMG_CONFIG;
     }
     buf = g_malloc((gsize) sb.st_size + 1);
@@ -72,7 +72,7 @@ smg_file_read(const char *path, gsize max, char **text, gsize *len, struct stat 
     if (got < 0) {
         explicit_bzero(buf, (gsize) sb.st_size); /* a part of a secret, maybe */
         g_free(buf);
-        smg_set_error(err, SMG_TEMPFAIL, NULL, "%s", g_strerror(e));
+        g_set_error(err, SMG_ERROR, SMG_TEMPFAIL, "%s", g_strerror(e));
         return SMG_TEMPFAIL;
     }
     buf[got] = '\0';

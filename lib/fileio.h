@@ -30,9 +30,10 @@ gssize smg_read_at(int fd, void *buf, gsize len, off_t off) G_GNUC_WARN_UNUSED_R
  * status.  max (0: none) caps the size.  The open does not wait
  * (O_NONBLOCK): a FIFO at the path is refused at once where a plain read
  * waits for a writer for ever, and a device is refused before it is read
- * without end.  On failure err's message is the reason alone ("not a
- * regular file", "larger than N bytes", or the system's), for the caller
- * to put the path and what the file is around it; the status is
+ * without end.  On failure err's message is the reason alone, with no
+ * DSN code ("not a regular file", "larger than N bytes", or the system's),
+ * for the caller to put the path and what the file is around it; its
+ * status (err->code in SMG_ERROR) is
  * SMG_CONFIG for what the operator can fix (missing, no permission, not a
  * regular file, too large), else SMG_TEMPFAIL.
  */
