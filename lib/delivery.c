@@ -73,6 +73,7 @@ struct conn {
 struct smg_delivery {
     const struct smg_conf *conf;
     char *name, *q_send, *q_deferred;
+    char **gateways; /* the names of every [gateway NAME] of conf */
     char *bind, *helo;
     int family;       /* of bind: AF_INET, AF_INET6, AF_UNSPEC without one */
     char *relay_host; /* NULL: MX routing */
@@ -383,15 +384,16 @@ smg_delivery_new(const struct smg_conf *conf, const char *name,
     *out = NULL;
     for (char **g = gws; *g != NULL && !known; g++)
         known = strcmp(*g, name) == 0;
-    g_strfreev(gws);
     if (!known) {
         smg_set_error(err, SMG_CONFIG, NULL, "%s: no [gateway %s] group",
                       smg_conf_path(conf), name);
+        g_strfreev(gws);
         g_free(group);
         return SMG_CONFIG;
     }
     d = g_new0(struct smg_delivery, 1);
     d->conf = conf;
+    d->gateways = gws;
     d->name = g_strdup(name);
     d->q_send = g_strdup_printf("send.%s", name);
     d->q_deferred = g_strdup_printf("deferred.%s", name);
@@ -517,6 +519,7 @@ smg_delivery_free(struct smg_delivery *d)
     if (d->down != NULL)
         g_hash_table_destroy(d->down);
     g_free(d->name);
+    g_strfreev(d->gateways);
     g_free(d->q_send);
     g_free(d->q_deferred);
     g_free(d->bind);
@@ -2033,7 +2036,9 @@ smg_delivery_run(struct smg_delivery *d, const char *id, const char *buf, gsize 
  * hold_expired - whether env (ds: its SMG-Delivery) is this gateway's
  * TLS-held mail (held=) past hold_expiry at now.  Mail with SMG-Held never
  * is: an operator (smg-queue hold) or a stage holds it, and that hold does
- * not expire, whatever an earlier TLS hold's held= says.
+ * not expire, whatever an earlier TLS hold's held= says.  The held mail of
+ * a gateway taken out of the configuration is every gateway's: no smg-send
+ * of its own is left to expire it.
  */
 static gboolean
 hold_expired(const struct smg_delivery *d, const struct smg_envelope *env,
@@ -2043,7 +2048,10 @@ hold_expired(const struct smg_delivery *d, const struct smg_envelope *env,
     char *gw = ds->gateway != NULL ? g_strdup(ds->gateway)
                : route != NULL     ? smg_envelope_param(route, "gateway")
                                    : NULL;
-    gboolean yes = gw != NULL && strcmp(gw, d->name) == 0 && ds->held != 0
+    gboolean yes = gw != NULL
+                   && (strcmp(gw, d->name) == 0
+                       || !g_strv_contains((const char *const *) d->gateways, gw))
+                   && ds->held != 0
                    && smg_envelope_get(env, "Held") == NULL
                    && now - ds->held >= d->hold_expiry;
 

@@ -198,6 +198,15 @@ like "expired: NDR is a failure" '^Action: failed' "$(cat "$SPOOL/sign/new/HOLD1
 like "expired: NDR for both" 'y@plainhold.test' "$(cat "$SPOOL/sign/new/HOLD1X")"
 like "expired: logged" 'HOLD1: to=<x@plainhold.test>, .*dsn=5.7.10, status=bounced \(held for 5 days without release' "$(cat "$T/send.log")"
 
+# held by a gateway since taken out of the configuration: no smg-send of its
+# own is left, and another gateway's expires it
+sed -e 's/^SMG-Queue-ID: HOLD1$/SMG-Queue-ID: GONE1/' -e 's/gateway=mta01/gateway=mta77/g' \
+    "$T/HOLD1.copy" >"$SPOOL/hold/new/GONE1"
+is "a held message of a removed gateway names it" 1 "$(grep -c 'gateway=mta77' "$SPOOL/hold/new/GONE1")"
+send --now $(($(date +%s) + 5 * 86400 + 60))
+ok "held mail of a removed gateway: expired by another gateway's smg-send" \
+    test ! -f "$SPOOL/hold/new/GONE1" -a -f "$SPOOL/sign/new/GONE1X"
+
 # each part's last= (smg-queue's last error, the reason in the NDR when the
 # hold expires) is its own recipients' reason, not the other part's
 spool_msg send.mta01 MIX2 a@cust.test "x@dualhold.test y@dead.test"
