@@ -759,8 +759,15 @@ smg_dns_query_ad(struct smg_dns *dns, const char *name, ldns_rr_type type,
     return st;
 }
 
-ldns_rr_list *
-smg_dns_answer_rrs(const ldns_pkt *pkt, ldns_rr_type type, gboolean *cname)
+/*
+ * answer_rrs - smg_dns_answer_rrs; *unfinished (if not NULL) is set when
+ * the chain was cut by the link limit with a CNAME still to follow (a loop,
+ * or a chain longer than CNAME_MAX_LINKS): an empty list then says nothing
+ * of the name.
+ */
+static ldns_rr_list *
+answer_rrs(const ldns_pkt *pkt, ldns_rr_type type, gboolean *cname,
+           gboolean *unfinished)
 {
     ldns_rr_list *out = ldns_rr_list_new();
     const ldns_rr_list *q = ldns_pkt_question(pkt);
@@ -770,6 +777,8 @@ smg_dns_answer_rrs(const ldns_pkt *pkt, ldns_rr_type type, gboolean *cname)
 
     if (cname != NULL)
         *cname = FALSE;
+    if (unfinished != NULL)
+        *unfinished = FALSE;
     if (q == NULL || ldns_rr_list_rr_count(q) < 1 || an == NULL)
         return out;
     owner = ldns_rr_owner(ldns_rr_list_rr(q, 0));
@@ -793,9 +802,17 @@ smg_dns_answer_rrs(const ldns_pkt *pkt, ldns_rr_type type, gboolean *cname)
             break;
         if (cname != NULL)
             *cname = TRUE;
+        if (link == CNAME_MAX_LINKS && unfinished != NULL)
+            *unfinished = TRUE;
         owner = next;
     }
     return out;
+}
+
+ldns_rr_list *
+smg_dns_answer_rrs(const ldns_pkt *pkt, ldns_rr_type type, gboolean *cname)
+{
+    return answer_rrs(pkt, type, cname, NULL);
 }
 
 /* lookup - query name/type and return the answer's records of that type */
@@ -805,13 +822,24 @@ lookup(struct smg_dns *dns, const char *name, ldns_rr_type type,
 {
     ldns_pkt *pkt;
     enum smg_status st;
+    gboolean unfinished;
 
     *rrs = NULL;
     if ((st = smg_dns_query(dns, name, type, &pkt, err)) != SMG_OK)
         return st;
     *rcode = ldns_pkt_get_rcode(pkt);
-    *rrs = smg_dns_answer_rrs(pkt, type, NULL);
+    *rrs = answer_rrs(pkt, type, NULL, &unfinished);
     ldns_pkt_free(pkt);
+    if (unfinished) {
+        /* a CNAME loop or an over-long chain: no answer, not "none" (which
+           the sender-domain check would turn into a 550) */
+        ldns_rr_list_deep_free(*rrs);
+        *rrs = NULL;
+        smg_set_error(err, SMG_TEMPFAIL, DSN_DNS_TEMP,
+                      "DNS lookup of %s/%s failed: CNAME loop or chain of "
+                      "over %d links", name, type_name(type), CNAME_MAX_LINKS);
+        return SMG_TEMPFAIL;
+    }
     return SMG_OK;
 }
 

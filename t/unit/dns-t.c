@@ -421,6 +421,112 @@ test_query_failures(void)
     g_free(server);
 }
 
+/*
+ * loop_server - answer each query on fd (until a zero-length datagram)
+ * with NOERROR, RA set, and an answer section whose CNAMEs loop from the
+ * question's name: a.<q> -> b, b -> a, as a broken or hostile resolver may
+ */
+static gpointer
+loop_server(gpointer arg)
+{
+    int fd = GPOINTER_TO_INT(arg);
+    uint8_t buf[4096];
+
+    for (;;) {
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0,
+                             (struct sockaddr *) &from, &fromlen);
+        ldns_pkt *q = NULL, *r;
+        ldns_rr *rr = NULL;
+        char *qname, *text;
+        uint8_t *w = NULL;
+        size_t wlen;
+
+        if (n <= 0)
+            break;
+        if (ldns_wire2pkt(&q, buf, (size_t) n) != LDNS_STATUS_OK)
+            continue;
+        qname = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(
+            ldns_pkt_question(q), 0)));
+        r = ldns_pkt_new();
+        ldns_pkt_set_id(r, ldns_pkt_id(q));
+        ldns_pkt_set_qr(r, true);
+        ldns_pkt_set_rd(r, true);
+        ldns_pkt_set_ra(r, true);
+        ldns_pkt_push_rr(r, LDNS_SECTION_QUESTION,
+                         ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(q),
+                                                       0)));
+        text = g_strdup_printf("%s 60 IN CNAME loop.test.", qname);
+        ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL);
+        ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, rr);
+        g_free(text);
+        rr = NULL;
+        ldns_rr_new_frm_str(&rr, "loop.test. 60 IN CNAME loop2.test.", 0,
+                            NULL, NULL);
+        ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, rr);
+        rr = NULL;
+        ldns_rr_new_frm_str(&rr, "loop2.test. 60 IN CNAME loop.test.", 0,
+                            NULL, NULL);
+        ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, rr);
+        if (ldns_pkt2wire(&w, r, &wlen) == LDNS_STATUS_OK)
+            sendto(fd, w, wlen, 0, (struct sockaddr *) &from, fromlen);
+        free(w);
+        free(qname);
+        ldns_pkt_free(r);
+        ldns_pkt_free(q);
+    }
+    return NULL;
+}
+
+/* test_cname_loop - a CNAME loop in the answer is doubt, not "no domain" */
+static void
+test_cname_loop(void)
+{
+    struct smg_dns *dns = NULL;
+    GError *err = NULL;
+    enum smg_dns_domain result = SMG_DNS_DOMAIN_OK;
+    char *server, *detail = NULL;
+    const char *list[2] = {NULL, NULL};
+    GPtrArray *arr = (GPtrArray *) 1;
+    GThread *th;
+    int port, fd, cfd;
+    struct sockaddr_in sin;
+
+    fd = bound_port(&port);
+    th = g_thread_new("loop", loop_server, GINT_TO_POINTER(fd));
+    server = g_strdup_printf("127.0.0.1:%d", port);
+    list[0] = server;
+    if (smg_dns_new_servers(list, 2000, 1, &dns, &err) != SMG_OK)
+        bail("new: %s", err->message);
+    is_int(SMG_TEMPFAIL,
+           smg_dns_domain_check(dns, "looped.test", &result, &detail, &err),
+           "a CNAME loop: the domain check is a temporary failure");
+    ok(err != NULL && strncmp(err->message, "4.4.3 ", 6) == 0
+           && strstr(err->message, "CNAME") != NULL,
+       "told as a CNAME loop (%s)", err ? err->message : "none");
+    g_clear_error(&err);
+    g_free(detail);
+    detail = NULL;
+    is_int(SMG_TEMPFAIL, smg_dns_mx(dns, "looped.test", &arr, NULL, &err),
+           "smg_dns_mx: tempfail, not 'no MX'");
+    ok(arr == NULL, "with no array");
+    g_clear_error(&err);
+    smg_dns_free(dns);
+
+    /* stop the server with an empty datagram */
+    cfd = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((uint16_t) port);
+    sendto(cfd, "", 0, 0, (struct sockaddr *) &sin, sizeof(sin));
+    g_thread_join(th);
+    close(cfd);
+    close(fd);
+    g_free(server);
+}
+
 static void
 test_names(void)
 {
@@ -441,6 +547,7 @@ main(void)
     test_answer_rrs();
     test_servers();
     test_query_failures();
+    test_cname_loop();
     test_names();
     return 0;
 }
