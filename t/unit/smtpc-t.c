@@ -324,6 +324,44 @@ test_lockstep(void)
     g_string_free(w, TRUE);
 }
 
+/* test_bad_params - envelope values that are no esmtp-value are not sent */
+static void
+test_bad_params(void)
+{
+    static const char *const script[] = {
+        "S:220 s.test",
+        "C:EHLO client.test", "S:250-s.test", "S:250-DSN", "S:250 8BITMIME",
+        /* ENVID "a b" and ORCPT with a CR would have gone out as they
+         * were: a command the server refuses, or a second command */
+        "C:MAIL FROM:<a@b.test> BODY=8BITMIME RET=FULL\r", "S:250 Ok",
+        "C:RCPT TO:<p@c.test> NOTIFY=FAILURE\r", "S:250 Ok",
+        "C:DATA", "S:354 go", "D", "S:250 done",
+        "C:QUIT", "S:221 bye",
+        NULL,
+    };
+    unsigned port;
+    int lfd = listener(&port);
+    pid_t pid = child(lfd, script, NULL);
+    struct smg_smtpc *c = NULL;
+    GError *err = NULL;
+    GString *w = g_string_new(NULL);
+    struct smg_smtpc_rcpt r[1] = {
+        {"p@c.test", "NOTIFY=FAILURE ORCPT=\"rfc822;p@c.test\rRSET\"", {0}}};
+
+    smg_smtpc_wire(MSG, strlen(MSG), w);
+    ok(smg_smtpc_connect(&opts, "s.test", "127.0.0.1", port, &c, &err) == SMG_OK,
+       "bad params: connect");
+    ok(smg_smtpc_ehlo(c, &err) == SMG_OK, "bad params: EHLO");
+    ok(smg_smtpc_send(c, "a@b.test", "BODY=8BITMIME RET=FULL ENVID=\"a b\"", r, 1,
+                      w->str, w->len, &err) == SMG_OK,
+       "bad params: transaction");
+    is_int(250, r[0].reply.code, "bad params: delivered");
+    smg_smtpc_rcpts_clear(r, 1);
+    smg_smtpc_quit(c);
+    ok(reaped(pid), "bad params: ENVID with a space and ORCPT with a CR left out");
+    g_string_free(w, TRUE);
+}
+
 static void
 test_failures(void)
 {
@@ -434,6 +472,7 @@ main(void)
     test_wire();
     test_pipelined();
     test_lockstep();
+    test_bad_params();
     test_failures();
     test_slow_reply();
     return 0;
