@@ -367,6 +367,15 @@ check_value(const struct smg_conf_key *k, const char *text, char **why)
     gboolean bv;
     char *end;
 
+    /* GKeyFile decodes \r, \n (and \t): a CR LF in a host name would end
+     * EHLO and start a command of the operator's text; only a body
+     * template may hold line breaks */
+    if (strcmp(k->key, "removal_body") != 0)
+        for (const char *p = text; *p != '\0'; p++)
+            if (((unsigned char) *p < ' ' && *p != '\t') || *p == 0x7f) {
+                *why = g_strdup("control character in the value");
+                return FALSE;
+            }
     switch (k->type) {
     case SMG_CONF_STR:
         /* a host name set empty would leave the NDRs without a

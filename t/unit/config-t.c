@@ -301,6 +301,22 @@ test_errors(void)
                "[recv]\nhostname = b\n",
                "4.3.5 /etc/smg/t.conf:7: [recv] hostname: set twice",
                "duplicate key (group opened again)");
+    load_error("[gateway a]\nhelo = out.example.net\\r\\nQUIT\n",
+               "4.3.5 /etc/smg/t.conf:2: [gateway a] helo: control character "
+               "in the value",
+               "a CR LF escape in a HELO name is refused (it would end EHLO)");
+    load_error("[dnsbl z]\nremoval_headers = X-A: 1\\nX-B: 2\n",
+               "4.3.5 /etc/smg/t.conf:2: [dnsbl z] removal_headers: control "
+               "character in the value",
+               "a line break escape in removal_headers is refused");
+    {
+        struct smg_conf *c = load("[dnsbl z]\nremoval_body = a\\nb\n"
+                                  "[gateway a]\nhelo = x\\ty\n");
+        ok(c != NULL && strcmp(smg_conf_str(c, "dnsbl z", "removal_body"), "a\nb") == 0
+               && strcmp(smg_conf_str(c, "gateway a", "helo"), "x\ty") == 0,
+           "a body template may hold a line break; a tab is kept");
+        smg_conf_free(c);
+    }
     load_error("\xEF\xBB\xBF[send]\nport = 25\nbogus = 1\n",
                "4.3.5 /etc/smg/t.conf:3: [send] bogus: unknown key",
                "BOM: lines still counted from 1");
@@ -760,7 +776,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(236);
+    plan(241);
     test_defaults();
     test_parsers();
     test_types();
