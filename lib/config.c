@@ -834,6 +834,28 @@ smg_conf_gateways(const struct smg_conf *conf)
     return (char **) g_ptr_array_free(out, FALSE);
 }
 
+/*
+ * print_value - v as the file must spell it to read it back: GKeyFile's
+ * escapes for a backslash, a line break and a tab, and \s for a space
+ * that the reader would strip (leading) or take as opening a comment
+ */
+static void
+print_value(FILE *fp, const char *v)
+{
+    for (const char *p = v; *p != '\0'; p++) {
+        if (*p == '\\')
+            fputs("\\\\", fp);
+        else if (*p == '\n')
+            fputs("\\n", fp);
+        else if (*p == '\t')
+            fputs("\\t", fp);
+        else if (*p == ' ' && (p == v || p[1] == ';' || p[1] == '#' || p[1] == '\0'))
+            fputs("\\s", fp);
+        else
+            fputc(*p, fp);
+    }
+}
+
 void
 smg_conf_print(const struct smg_conf *conf, FILE *fp, gboolean nondefault)
 {
@@ -874,7 +896,9 @@ smg_conf_print(const struct smg_conf *conf, FILE *fp, gboolean nondefault)
                 fprintf(fp, "[%s]\n", group);
                 header = TRUE;
             }
-            fprintf(fp, "%s = %s\n", k->key, v);
+            fprintf(fp, "%s = ", k->key);
+            print_value(fp, v);
+            fputc('\n', fp);
         }
     }
     g_ptr_array_free(all, TRUE);

@@ -584,7 +584,8 @@ test_print(void)
                                  "[recv]\nauth = required\n" /* = default */
                                  "max_message_size = 10M\n"
                                  "[spool]\ndir = q\n"
-                                 "[gateway mta01]\nbind = 192.0.2.1\n");
+                                 "[gateway mta01]\nbind = 192.0.2.1\n"
+                                 "[dnsbl z]\nremoval_body = a\\\\b\\n\\sc\\s;d\\s\n");
     struct smg_conf *again = NULL;
     GError *err = NULL;
     char *text;
@@ -595,7 +596,8 @@ test_print(void)
     is_string("[spool]\ndir = /etc/smg/q\n"
               "[recv]\nmax_message_size = 10M\n"
               "[send]\nport = 2525\n"
-              "[gateway mta01]\nbind = 192.0.2.1\n",
+              "[gateway mta01]\nbind = 192.0.2.1\n"
+              "[dnsbl z]\nremoval_body = a\\\\b\\n c\\s;d\\s\n",
               text, "nondefault: only the settings that differ");
     free(text);
 
@@ -613,11 +615,14 @@ test_print(void)
         is_string("/etc/smg/q", smg_conf_str(again, "spool", "dir"), "dump: dir");
         is_string("192.0.2.1", smg_conf_str(again, "gateway mta01", "bind"),
                   "dump: gateway");
+        is_string("a\\b\n c ;d ", smg_conf_str(again, "dnsbl z", "removal_body"),
+                  "dump: backslash, line break and spaces kept");
     } else {
         diag("%s", err->message);
         ok(0, "dump: port");
         ok(0, "dump: dir");
         ok(0, "dump: gateway");
+        ok(0, "dump: backslash, line break and spaces kept");
     }
     g_clear_error(&err);
     smg_conf_free(again);
@@ -776,7 +781,7 @@ int
 main(void)
 {
     smg_log_init("config-t", SMG_LOG_STDERR, FALSE);
-    plan(241);
+    plan(242);
     test_defaults();
     test_parsers();
     test_types();
