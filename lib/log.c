@@ -130,3 +130,22 @@ smg_panic(const char *fmt, ...)
     va_end(ap);
     abort();
 }
+
+void
+smg_log_append_shown(GString *out, const char *s)
+{
+    while (*s != '\0') {
+        gunichar c = g_utf8_get_char_validated(s, -1);
+
+        if (c == (gunichar) -1 || c == (gunichar) -2) {
+            g_string_append_c(out, '?');
+            s++;
+            continue;
+        }
+        if (g_unichar_iscntrl(c))
+            g_string_append_c(out, '?');
+        else
+            g_string_append_len(out, s, g_utf8_next_char(s) - s);
+        s = g_utf8_next_char(s);
+    }
+}

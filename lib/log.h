@@ -44,4 +44,13 @@ void smg_log_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 G_NORETURN void smg_fatal(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 G_NORETURN void smg_panic(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
+/*
+ * smg_log_append_shown - append s to out as a program may show it on an
+ * operator's terminal: C0 and C1 controls (tab too), DEL and octets that
+ * are not UTF-8 become '?', valid UTF-8 text stays.  What a hostile
+ * message or a remote server put in a field (ESC [2J, CSI U+009B, OSC 52
+ * that writes the clipboard) must not reach the terminal as a command.
+ */
+void smg_log_append_shown(GString *out, const char *s);
+
 #endif

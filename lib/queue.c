@@ -690,32 +690,6 @@ append_span(GString *out, gint64 s)
         g_string_append_printf(out, "%" G_GINT64_FORMAT "d", s / 86400);
 }
 
-/*
- * append_shown - s for the terminal: valid UTF-8 without control
- * characters.  The envelope refuses C0 controls and DEL but not 8-bit
- * octets, and a remote server's reply (last=) or a file put in the spool
- * by hand may hold C1 controls (U+009B is CSI to a terminal) or octets
- * that are not UTF-8; each becomes '?'.
- */
-static void
-append_shown(GString *out, const char *s)
-{
-    for (const char *p = s; *p != '\0';) {
-        gunichar c = g_utf8_get_char_validated(p, -1);
-
-        if (c == (gunichar) -1 || c == (gunichar) -2) {
-            g_string_append_c(out, '?');
-            p++;
-            continue;
-        }
-        if (g_unichar_iscntrl(c))
-            g_string_append_c(out, '?');
-        else
-            g_string_append_len(out, p, g_utf8_next_char(p) - p);
-        p = g_utf8_next_char(p);
-    }
-}
-
 /* entry_text - one message of the text listing */
 static void
 entry_text(struct smg_queue *q, const struct smg_queue_entry *e, GString *out)
@@ -725,11 +699,11 @@ entry_text(struct smg_queue *q, const struct smg_queue_entry *e, GString *out)
     g_string_append_printf(out, "  %s  age=", e->id);
     append_span(out, (gint64) (now - e->arrival));
     g_string_append_printf(out, "  size=%" G_GINT64_FORMAT "  from=<", e->size);
-    append_shown(out, e->sender != NULL ? e->sender : "?");
+    smg_log_append_shown(out, e->sender != NULL ? e->sender : "?");
     g_string_append(out, ">  to=");
     for (guint i = 0; i < e->rcpts->len && i < TEXT_RCPTS; i++) {
         g_string_append(out, i > 0 ? ",<" : "<");
-        append_shown(out, e->rcpts->pdata[i]);
+        smg_log_append_shown(out, e->rcpts->pdata[i]);
         g_string_append_c(out, '>');
     }
     if (e->rcpts->len > TEXT_RCPTS)
@@ -739,7 +713,7 @@ entry_text(struct smg_queue *q, const struct smg_queue_entry *e, GString *out)
     g_string_append_c(out, '\n');
     if (e->last_error != NULL) {
         g_string_append(out, "      last error: ");
-        append_shown(out, e->last_error);
+        smg_log_append_shown(out, e->last_error);
         g_string_append_c(out, '\n');
     }
     if (g_str_has_prefix(e->queue, "deferred.")) {
@@ -757,14 +731,14 @@ entry_text(struct smg_queue *q, const struct smg_queue_entry *e, GString *out)
     }
     if (e->held != NULL) {
         g_string_append(out, "      held: ");
-        append_shown(out, e->held);
+        smg_log_append_shown(out, e->held);
         g_string_append_c(out, '\n');
     }
     if (e->active)
         g_string_append(out, "      active: claimed by a worker\n");
     if (e->problem != NULL) {
         g_string_append(out, "      problem: ");
-        append_shown(out, e->problem);
+        smg_log_append_shown(out, e->problem);
         g_string_append_c(out, '\n');
     }
 }

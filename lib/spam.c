@@ -196,32 +196,6 @@ note(struct smg_spam_verdict *v, const char *fmt, ...)
     va_end(ap);
 }
 
-/*
- * append_shown - append s to out as --explain may show it on a terminal:
- * C0 and C1 controls, DEL and bytes that are not UTF-8 become '?'.  What
- * a hostile message puts in a file name, a matched text or a token (ESC
- * [2J, OSC 52 that writes the clipboard) must not reach the operator's
- * terminal as a command.
- */
-static void
-append_shown(GString *out, const char *s)
-{
-    while (*s != '\0') {
-        gunichar c = g_utf8_get_char_validated(s, -1);
-
-        if (c == (gunichar) -1 || c == (gunichar) -2) {
-            g_string_append_c(out, '?');
-            s++;
-            continue;
-        }
-        if (c < 0x20 || (c >= 0x7f && c < 0xa0))
-            g_string_append_c(out, '?');
-        else
-            g_string_append_len(out, s, g_utf8_next_char(s) - s);
-        s = g_utf8_next_char(s);
-    }
-}
-
 /* explain_bayes - the classifier's part of --explain */
 static void
 explain_bayes(struct smg_spam *sp, const struct smg_bayes_tokens *tok,
@@ -252,7 +226,7 @@ explain_bayes(struct smg_spam *sp, const struct smg_bayes_tokens *tok,
         const char *name = smg_bayes_tokens_name(tok, c->hash);
         g_string_append_printf(v->explain, "  %.3f  spam %-5u ham %-5u ", c->f, c->spam,
                                c->ham);
-        append_shown(v->explain, name != NULL ? name : "?");
+        smg_log_append_shown(v->explain, name != NULL ? name : "?");
         g_string_append_c(v->explain, '\n');
     }
 }
@@ -359,12 +333,12 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
                 g_string_append_printf(v->explain, "rspamd: %+7.2f  score %.2f x %.2f, "
                                        "action \"", rr.score * sp->rspamd_weight, rr.score,
                                        sp->rspamd_weight);
-                append_shown(v->explain, rr.action != NULL ? rr.action : "");
+                smg_log_append_shown(v->explain, rr.action != NULL ? rr.action : "");
                 g_string_append_printf(v->explain, "\", mode %s; symbols:",
                                        sp->rspamd_only ? "only" : "merge");
                 for (guint i = 0; i < rr.symbols->len; i++) {
                     g_string_append_c(v->explain, ' ');
-                    append_shown(v->explain, rr.symbols->pdata[i]);
+                    smg_log_append_shown(v->explain, rr.symbols->pdata[i]);
                 }
                 g_string_append_c(v->explain, '\n');
             }
@@ -376,7 +350,7 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
             smg_log_warn("rspamd failed, using the built-in score: %s", e->message);
             if (explain) {
                 g_string_append(v->explain, "rspamd: failed (");
-                append_shown(v->explain, e->message);
+                smg_log_append_shown(v->explain, e->message);
                 g_string_append(v->explain, "): built-in score used\n");
             }
             g_clear_error(&e);
@@ -402,7 +376,7 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
             g_string_append_printf(head, "  %7.2f  %s  %s", h->score, h->name, h->desc);
             if (h->detail != NULL) {
                 g_string_append(head, " [");
-                append_shown(head, h->detail);
+                smg_log_append_shown(head, h->detail);
                 g_string_append_c(head, ']');
             }
             g_string_append_c(head, '\n');
@@ -411,7 +385,7 @@ smg_spam_check(struct smg_spam *sp, const char *msg, gsize len,
         g_string_free(head, TRUE);
         if (v->notes->len > 0) {
             g_string_append(v->explain, "notes: ");
-            append_shown(v->explain, v->notes->str);
+            smg_log_append_shown(v->explain, v->notes->str);
             g_string_append_c(v->explain, '\n');
         }
     }

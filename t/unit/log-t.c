@@ -47,7 +47,7 @@ main(void)
     char *prefix, *line, *text;
     GString *big;
 
-    plan(7);
+    plan(8);
     smg_log_init("log-t", SMG_LOG_STDERR, FALSE);
     prefix = g_strdup_printf("log-t[%ld]: ", (long) getpid());
 
@@ -81,6 +81,12 @@ main(void)
            "a line of exactly the limit is whole");
     ok(strstr(line, "cut") == NULL, "... and says nothing of a cut");
     g_free(line);
+    g_string_free(big, TRUE);
+
+    /* text for a terminal: controls (C0, DEL, C1) and bad octets as '?' */
+    big = g_string_new(NULL);
+    smg_log_append_shown(big, "a\x1b[2J\tb\x7f\xc2\x9b\xff caf\xc3\xa9");
+    is_string("a?[2J?b??? caf\xc3\xa9", big->str, "shown: controls and bad octets as '?', UTF-8 kept");
     g_string_free(big, TRUE);
     g_free(prefix);
     return 0;
