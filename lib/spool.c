@@ -1115,7 +1115,7 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
 {
     char *newdir, *curdir, *src, *dst;
     struct stat sb;
-    int fd;
+    int fd, stat_rc;
     enum smg_status st;
 
     *msg = NULL;
@@ -1155,7 +1155,9 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
     /* The file opened must be the file renamed: another worker may have
      * taken and finished it (and the pool handed its inode on) and a
      * repeat put a new file under the same name meanwhile. */
-    if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    errno = 0;
+    stat_rc = fstat(fd, &sb);
+    if (stat_rc == 0 && !S_ISREG(sb.st_mode)) {
         /* a FIFO or a device put here by hand: a read would wait for ever */
         close(fd);
         g_free(src);
@@ -1163,8 +1165,7 @@ smg_spool_claim(struct smg_spool *spool, const char *queue, const char *id,
         quarantine(spool, queue, id, "not a regular file");
         return SMG_PERMFAIL;
     }
-    errno = 0;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 || !smg_spool_is_at(&sb, src)
+    if (stat_rc < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || !smg_spool_is_at(&sb, src)
         || rename(src, dst) < 0) {
         int e = errno;
         close(fd);
@@ -1601,27 +1602,23 @@ smg_spool_batch_end(struct smg_spool *spool, GError **err)
 }
 
 /*
- * mark_recovered - mark the file of a dead worker, open as fd, with
- * SMG_SPOOL_RECOVERED; if it has the mark already, set its mtime
+ * mark_recovered - mark the file of a dead worker, open as fd with status
+ * sb, with SMG_SPOOL_RECOVERED; if it has the mark already, set its mtime
  * SMG_SPOOL_REPEAT_S after now.  Returns what the log line adds.  A failure
  * leaves the file as it was: recovered, and ready at once.
  */
 static const char *
-mark_recovered(int fd, time_t now)
+mark_recovered(int fd, const struct stat *sb, time_t now)
 {
-    struct stat sb;
-
-    if (fstat(fd, &sb) < 0)
-        return "";
-    if (!(sb.st_mode & SMG_SPOOL_RECOVERED)) {
-        (void) fchmod(fd, (sb.st_mode & 07777) | SMG_SPOOL_RECOVERED);
+    if (!(sb->st_mode & SMG_SPOOL_RECOVERED)) {
+        (void) fchmod(fd, (sb->st_mode & 07777) | SMG_SPOOL_RECOVERED);
         return "";
     }
     {
         time_t when = now + SMG_SPOOL_REPEAT_S;
         struct timespec ts[2] = {{when, 0}, {when, 0}};
 
-        if (sb.st_mtime >= when || futimens(fd, ts) < 0)
+        if (sb->st_mtime >= when || futimens(fd, ts) < 0)
             return "";
     }
     return ", again, delay=" G_STRINGIFY(SMG_SPOOL_REPEAT_S) "s";
@@ -1678,7 +1675,7 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         } else {
             char *src = g_build_filename(curdir, de->d_name, NULL);
             char *dst = g_build_filename(newdir, de->d_name, NULL);
-            const char *again = mark_recovered(fd, now);
+            const char *again = mark_recovered(fd, &sb, now);
             if (unordered && link(src, dst) == 0) {
                 /* cur/ is synchronous: its name goes only once new/ is
                  * synced, and under our lock (see move_to) */
