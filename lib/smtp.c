@@ -225,9 +225,8 @@ check_keyword(const char *s, size_t len)
     return TRUE;
 }
 
-/* check_value - esmtp-value: 1*(%d33-60 / %d62-126) */
-static gboolean
-check_value(const char *s, size_t len)
+gboolean
+smg_smtp_esmtp_value(const char *s, size_t len)
 {
     if (len == 0)
         return FALSE;
@@ -370,7 +369,7 @@ smg_smtp_parse_params(enum smg_smtp_verb verb, const char *s, size_t len,
         v = eq != NULL ? eq + 1 : NULL;
         vlen = eq != NULL ? (size_t) (s + end - v) : 0;
         if (!check_keyword(s + start, klen)
-            || (v != NULL && !check_value(v, vlen)))
+            || (v != NULL && !smg_smtp_esmtp_value(v, vlen)))
             return cmd_fail(cmd, err, 501, "5.5.2", "Bad parameter syntax");
         for (size_t k = 0; k < G_N_ELEMENTS(param_table); k++)
             if (param_table[k].verb == verb

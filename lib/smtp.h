@@ -190,6 +190,12 @@ const char *smg_smtp_verb_name(enum smg_smtp_verb verb);
 void smg_smtp_format_params(const struct smg_smtp_cmd *cmd, GString *out);
 
 /*
+ * smg_smtp_esmtp_value - whether s[0..len) is an esmtp-value (RFC 5321
+ * 4.1.2): 1*(%d33-60 / %d62-126), printable ASCII but "="
+ */
+gboolean smg_smtp_esmtp_value(const char *s, size_t len);
+
+/*
  * smg_smtp_xtext_valid - whether s[0..len) is RFC 3461 xtext: octets "!"
  * to "~" except "+" and "=", or "+" and two hex digits (upper case when
  * strict, as RFC 3461 says; either case otherwise) not encoding NUL.

@@ -24,6 +24,7 @@
 #include "lib/envelope.h"
 #include "lib/log.h"
 #include "lib/netio.h"
+#include "lib/smtp.h"
 #include "lib/smtpc.h"
 
 #define REPLY_LINE_MAX 4096 /* RFC 5321 says 512; be lenient */
@@ -542,19 +543,6 @@ smg_smtpc_usable(const struct smg_smtpc *c)
     return c != NULL && !c->dead;
 }
 
-/* esmtp_value - whether v may go on the wire as an esmtp-value (RFC 5321
- * 4.1.2: octets 33-126 but "=") */
-static gboolean
-esmtp_value(const char *v)
-{
-    if (*v == '\0')
-        return FALSE;
-    for (; *v != '\0'; v++)
-        if ((unsigned char) *v < 33 || (unsigned char) *v > 126 || *v == '=')
-            return FALSE;
-    return TRUE;
-}
-
 /*
  * add_param - append " KEY=value" of params to cmd when present.  The
  * envelope is not trusted: a value it holds in quotes may have spaces or
@@ -567,7 +555,7 @@ add_param(GString *cmd, const char *params, const char *key)
 {
     char *v = params != NULL ? smg_envelope_param(params, key) : NULL;
 
-    if (v != NULL && esmtp_value(v))
+    if (v != NULL && smg_smtp_esmtp_value(v, strlen(v)))
         g_string_append_printf(cmd, " %s=%s", key, v);
     else if (v != NULL && *v != '\0')
         smg_log_warn("parameter %s=%s is not a valid ESMTP value: not sent", key, v);
