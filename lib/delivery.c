@@ -376,15 +376,12 @@ smg_delivery_new(const struct smg_conf *conf, const char *name,
 {
     struct smg_delivery *d;
     char **gws = smg_conf_gateways(conf);
-    gboolean known = FALSE;
     char *group = g_strdup_printf("gateway %s", name);
     const char *relay, *policy;
     enum smg_status st;
 
     *out = NULL;
-    for (char **g = gws; *g != NULL && !known; g++)
-        known = strcmp(*g, name) == 0;
-    if (!known) {
+    if (!g_strv_contains((const char *const *) gws, name)) {
         smg_set_error(err, SMG_CONFIG, NULL, "%s: no [gateway %s] group",
                       smg_conf_path(conf), name);
         g_strfreev(gws);
