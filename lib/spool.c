@@ -1289,8 +1289,12 @@ smg_spool_next(struct smg_spool *spool, const char *queue, time_t now,
     *msg = NULL;
     if ((st = smg_spool_ensure(spool, queue, err)) != SMG_OK)
         return st;
+    /* the fine clock, not time(): a file's mtime may come from it (the
+     * kernel's fine-grained timestamps), a little ahead of the coarse
+     * second time() gives, and a message just committed at a second's
+     * turn would not be ready until the next scan */
     if (now == 0)
-        now = time(NULL);
+        now = (time_t) (g_get_real_time() / G_USEC_PER_SEC);
     if (spool->pending == NULL)
         spool->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                pending_free);

@@ -155,7 +155,8 @@ enum smg_status smg_spool_claim(struct smg_spool *spool, const char *queue,
  * smg_spool_next - claim the oldest claimable message of QUEUE/new.
  * SMG_OK with *msg, or SMG_OK with *msg NULL when the queue is empty.
  * Only files whose mtime is not in the future (by now) are taken, so
- * deferred queues hold a message until its retry time; now 0: time(NULL).
+ * deferred queues hold a message until its retry time; now 0: the clock
+ * (the fine one: see spool.c).
  */
 enum smg_status smg_spool_next(struct smg_spool *spool, const char *queue,
                                time_t now, struct smg_spool_msg **msg,
