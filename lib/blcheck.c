@@ -218,6 +218,24 @@ same_subject(const char *a, const char *b, gboolean by_name)
     return strcmp(a, b) == 0;
 }
 
+/* bind_address - a bind address as receivers see it: an IPv4-mapped
+   IPv6 address (::ffff:a.b.c.d) sends from its IPv4 address, which is
+   what IP lists list (and smg-route --spf and smg-send take it so), so it
+   is looked up, compared and reported as that; other text as it is (a new
+   string) */
+static char *
+bind_address(const char *a)
+{
+    unsigned char b[16];
+    char text[INET_ADDRSTRLEN];
+
+    if (inet_pton(AF_INET6, a, b) == 1
+        && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) b)
+        && inet_ntop(AF_INET, b + 12, text, sizeof text) != NULL)
+        return g_strdup(text);
+    return g_strdup(a);
+}
+
 /* same_address - same_subject for two bind addresses (GEqualFunc) */
 static gboolean
 same_address(gconstpointer a, gconstpointer b)
@@ -273,12 +291,13 @@ load_setup(struct smg_blcheck *r, GError **err)
         for (unsigned j = 0; st == SMG_OK && words[j] != NULL; j++) {
             char *a = words[j];
             gsize n = strlen(a);
-            char *rev, *what, *why;
+            char *rev, *what, *why, *v4;
 
             if (a[0] == '[' && n > 2 && a[n - 1] == ']') {
                 a[n - 1] = '\0';
                 a++;
             }
+            a = v4 = bind_address(a);
             rev = smg_dnsbl_reverse(a);
             if (rev == NULL) {
                 what = g_strdup_printf("[%s] bind", group);
@@ -302,6 +321,7 @@ load_setup(struct smg_blcheck *r, GError **err)
                              group, a);
             else
                 g_ptr_array_add(addrs, g_strdup(a));
+            g_free(v4);
         }
         g_ptr_array_add(addrs, NULL);
         g_ptr_array_set_free_func(addrs, NULL);

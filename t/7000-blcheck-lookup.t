@@ -282,4 +282,23 @@ is "  ... nothing of them in the results" 0 \
 like "  ... logged as not looked up" '\[gateway any4\] bind: 0\.0\.0\.0 is any address' "$LOG"
 like "  ... and as unchecked" 'gateway=any6, status=unchecked' "$LOG"
 
+# an IPv4-mapped IPv6 bind (::ffff:a.b.c.d) sends from its IPv4 address,
+# which is what an IP list lists: it is looked up as that (not as 32
+# nibbles, which no list answers), and the same address written both ways
+# is checked once
+blcheck_conf "$DNS_PORT" <<'EOF'
+[gateway mapped]
+bind = [::ffff:192.0.2.1]
+[gateway both]
+bind = ::FFFF:192.0.2.3 192.0.2.3
+[blcheck]
+zones = bl.test
+EOF
+blcheck --dry-run --json
+is "IPv4-mapped bind: looked up as its IPv4 address, listed" "192.0.2.1 new" \
+    "$(json_get '" ".join(r["subject"] + " " + r["status"] for r in j["results"] if r["gateway"] == "mapped")')"
+is "  ... the same address written both ways: checked once" "192.0.2.3" \
+    "$(json_get '" ".join(r["subject"] for r in j["results"] if r["gateway"] == "both")')"
+like "  ... and the log says so" '\[gateway both\] bind: 192\.0\.2\.3 is listed twice' "$LOG"
+
 done_testing
