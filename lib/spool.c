@@ -697,8 +697,9 @@ open_pooled(const char *path)
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
         || (sb.st_size != 0 && ftruncate(fd, 0) < 0)
         || (sb.st_mtime < time(NULL) - 3600 && futimens(fd, NULL) < 0)
-        || ((sb.st_mode & SMG_SPOOL_RECOVERED)
-            && fchmod(fd, sb.st_mode & 07777 & ~SMG_SPOOL_RECOVERED) < 0)) {
+        || ((sb.st_mode & (SMG_SPOOL_RECOVERED | SMG_SPOOL_REPEAT_BITS))
+            && fchmod(fd, sb.st_mode & 07777 & ~(SMG_SPOOL_RECOVERED | SMG_SPOOL_REPEAT_BITS))
+                   < 0)) {
         close(fd);
         (void) unlink(path);
         return -1;
@@ -1389,7 +1390,9 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
         /* the next queue's workers owe it no caution */
         struct stat sb;
         if (fstat(msg->fd, &sb) == 0
-            && fchmod(msg->fd, sb.st_mode & 07777 & ~SMG_SPOOL_RECOVERED) == 0)
+            && fchmod(msg->fd,
+                      sb.st_mode & 07777 & ~(SMG_SPOOL_RECOVERED | SMG_SPOOL_REPEAT_BITS))
+                   == 0)
             msg->recovered = FALSE;
     }
     newdir = smg_spool_queue_dir(spool, queue, "new");
@@ -1608,24 +1611,40 @@ smg_spool_batch_end(struct smg_spool *spool, GError **err)
 /*
  * mark_recovered - mark the file of a dead worker, open as fd with status
  * sb, with SMG_SPOOL_RECOVERED; if it has the mark already, set its mtime
- * SMG_SPOOL_REPEAT_S after now.  Returns what the log line adds.  A failure
- * leaves the file as it was: recovered, and ready at once.
+ * ahead of now, by a delay its SMG_SPOOL_REPEAT_BITS count up: g+x is one,
+ * o+x two.  Returns what the log line adds.  A failure leaves the file as
+ * it was: recovered, and ready at once.
  */
 static const char *
 mark_recovered(int fd, const struct stat *sb, time_t now)
 {
-    if (!(sb->st_mode & SMG_SPOOL_RECOVERED)) {
-        (void) fchmod(fd, (sb->st_mode & 07777) | SMG_SPOOL_RECOVERED);
+    static const struct {
+        int delay;
+        const char *log;
+    } repeat[] = {
+        {SMG_SPOOL_REPEAT_S, ", again, delay=" G_STRINGIFY(SMG_SPOOL_REPEAT_S) "s"},
+        {60, ", again, delay=60s"},
+        {600, ", again, delay=600s"},
+        {SMG_SPOOL_REPEAT_MAX_S, ", again, delay=" G_STRINGIFY(SMG_SPOOL_REPEAT_MAX_S) "s"},
+    };
+    mode_t mode = sb->st_mode & 07777;
+    unsigned level = ((mode & S_IXGRP) ? 1u : 0u) | ((mode & S_IXOTH) ? 2u : 0u);
+    unsigned next = level + 1 < G_N_ELEMENTS(repeat) ? level + 1 : level;
+
+    if (!(mode & SMG_SPOOL_RECOVERED)) {
+        (void) fchmod(fd, (mode & ~SMG_SPOOL_REPEAT_BITS) | SMG_SPOOL_RECOVERED);
         return "";
     }
     {
-        time_t when = now + SMG_SPOOL_REPEAT_S;
+        time_t when = now + repeat[level].delay;
         struct timespec ts[2] = {{when, 0}, {when, 0}};
 
         if (sb->st_mtime >= when || futimens(fd, ts) < 0)
             return "";
+        (void) fchmod(fd, (mode & ~SMG_SPOOL_REPEAT_BITS) | ((next & 1u) ? S_IXGRP : 0)
+                              | ((next & 2u) ? S_IXOTH : 0));
     }
-    return ", again, delay=" G_STRINGIFY(SMG_SPOOL_REPEAT_S) "s";
+    return repeat[level].log;
 }
 
 enum smg_status

@@ -20,7 +20,8 @@
  * Recovery: smg_spool_recover moves every unlocked file of cur/ back to new/
  * (its worker died), and removes stale files from tmp/.  It marks what it
  * moves with SMG_SPOOL_RECOVERED in the file's mode; a file marked before
- * (a worker died on it twice) goes back SMG_SPOOL_REPEAT_S in the future.
+ * (a worker died on it twice) goes back SMG_SPOOL_REPEAT_S in the future,
+ * and each further time longer, up to SMG_SPOOL_REPEAT_MAX_S.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -66,11 +67,15 @@ struct smg_spool_msg {
  * of it.  A stage processes such a message in a batch of its own, so one
  * that kills its worker takes no other message with it, and recovery sends
  * one it finds marked already SMG_SPOOL_REPEAT_S into the future, behind
- * the messages that are ready, instead of in front of them for ever.  A
- * move to another queue and the inode pool clear the mark.
+ * the messages that are ready, instead of in front of them for ever.  Each
+ * further death sends it further (10 s, 60 s, 600 s, then 3600 s every
+ * time): the group and other execute bits count them (SMG_SPOOL_REPEAT_BITS).
+ * A move to another queue and the inode pool clear the mark and the count.
  */
 #define SMG_SPOOL_RECOVERED S_IXUSR
+#define SMG_SPOOL_REPEAT_BITS (S_IXGRP | S_IXOTH)
 #define SMG_SPOOL_REPEAT_S 10
+#define SMG_SPOOL_REPEAT_MAX_S 3600
 
 /*
  * smg_spool_open - use dir as the spool (created if missing, mode 0750).

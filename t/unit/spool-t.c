@@ -1473,6 +1473,18 @@ mode_of(struct smg_spool *sp, const char *queue, const char *sub, const char *id
     return r;
 }
 
+/* mtime_of_file - the mtime of QUEUE/SUB/ID, or 0 */
+static time_t
+mtime_of_file(struct smg_spool *sp, const char *queue, const char *sub, const char *id)
+{
+    char *p = path_of(sp, queue, sub, id);
+    struct stat sb;
+    time_t t = lstat(p, &sb) == 0 ? sb.st_mtime : 0;
+
+    g_free(p);
+    return t;
+}
+
 /* die_holding - claim ID of QUEUE as a worker that dies: left in cur/ */
 static gboolean
 die_holding(struct smg_spool *sp, const char *queue, const char *id, gboolean *recovered)
@@ -1567,6 +1579,56 @@ test_recover_repeat(void)
     smg_spool_close(sp);
 }
 
+/*
+ * test_recover_backoff - each further death on the same message sends it
+ * further ahead: 10 s, 60 s, 600 s, then 3600 s every time; a move clears
+ * the count with the mark
+ */
+static void
+test_recover_backoff(void)
+{
+    static const int want[] = {0, SMG_SPOOL_REPEAT_S, 60, 600, SMG_SPOOL_REPEAT_MAX_S,
+                               SMG_SPOOL_REPEAT_MAX_S};
+    struct smg_spool *sp = open_spool("backoff", FALSE);
+    GError *err = NULL;
+    char *bad = put(sp, "scan", NULL, "kills its worker every time\n");
+    struct smg_spool_msg *m = NULL;
+    unsigned moved = 0;
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(want); i++) {
+        time_t before = time(NULL), mt;
+
+        set_mtime(sp, "scan", "new", bad, before - 5); /* its time has come */
+        if (!die_holding(sp, "scan", bad, NULL)
+            || smg_spool_recover(sp, "scan", &moved, &err) != SMG_OK || moved != 1)
+            bail("death %u", i + 1);
+        mt = mtime_of_file(sp, "scan", "new", bad);
+        ok(want[i] == 0 ? mt < before
+                        : mt >= before + want[i] && mt <= time(NULL) + want[i],
+           "backoff: after death %u it waits %d s (waits %ld s)", i + 1, want[i],
+           (long) (mt - before));
+    }
+    set_mtime(sp, "scan", "new", bad, time(NULL) - 5);
+    if (smg_spool_claim(sp, "scan", bad, &m, &err) != SMG_OK || m == NULL)
+        bail("claim");
+    is_int(SMG_OK, smg_spool_move(m, "sign", 0, &err), "backoff: moved on");
+    smg_spool_msg_free(m);
+    m = NULL;
+    is_int(0, mode_of(sp, "sign", "new", bad) & (S_IXUSR | S_IXGRP | S_IXOTH),
+           "backoff: the move clears the mark and the count");
+    ok(die_holding(sp, "sign", bad, NULL), "backoff: dies in sign");
+    is_int(SMG_OK, smg_spool_recover(sp, "sign", &moved, &err), "backoff: recovered in sign");
+    ok(die_holding(sp, "sign", bad, NULL), "backoff: dies in sign again");
+    {
+        time_t before = time(NULL);
+        is_int(SMG_OK, smg_spool_recover(sp, "sign", &moved, &err), "backoff: again in sign");
+        ok(mtime_of_file(sp, "sign", "new", bad) < before + 60,
+           "backoff: the count began anew in sign (10 s, not 60 s or more)");
+    }
+    g_free(bad);
+    smg_spool_close(sp);
+}
+
 /* test_fifo - a FIFO put in new/ or cur/ by hand stops no worker (each
  * open and read of it waited for a writer for ever) */
 static void
@@ -1638,7 +1700,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(229);
+    plan(242);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1649,6 +1711,7 @@ main(void)
     test_done_replaced();
     test_recover();
     test_recover_repeat();
+    test_recover_backoff();
     test_fifo();
     test_ready_at_once();
     test_pool();
