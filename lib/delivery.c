@@ -58,6 +58,7 @@
 #define MAX_DOWN 1000       /* destinations remembered as unreachable */
 #define IDLE_POLL_MS 1000
 #define HOLD_SCAN_S 60
+#define LAST_MAX 300       /* bytes of a reply kept in SMG-Delivery last= */
 
 static volatile sig_atomic_t serve_stop;
 
@@ -249,11 +250,31 @@ smg_delivery_state_format(const struct smg_delivery_state *st)
     if (st->last != NULL) {
         /* one line, no quotes or backslashes inside the quoted value, and
          * no control character (DEL too): lib/envelope refuses a field
-         * with one, and the file would be corrupt */
+         * with one, and the file would be corrupt.  At most LAST_MAX
+         * bytes, cut between characters, and UTF-8 only (an octet that is
+         * not becomes '?'): a server's reply is 8-bit as it likes, and a
+         * character cut in two went on into smg-queue and the expiry NDR */
+        const char *p = st->last;
+
         g_string_append(s, " last=\"");
-        for (const char *p = st->last; *p != '\0' && p - st->last < 300; p++)
-            g_string_append_c(s, (*p == '"' || *p == '\\') ? '\''
-                                 : ((unsigned char) *p < ' ' || *p == 0x7f) ? ' ' : *p);
+        for (gsize used = 0; *p != '\0';) {
+            gunichar c = g_utf8_get_char_validated(p, -1);
+            gsize n = (c == (gunichar) -1 || c == (gunichar) -2)
+                          ? 1 : (gsize) (g_utf8_next_char(p) - p);
+
+            if (used + n > LAST_MAX)
+                break;
+            if (n == 1 && (unsigned char) *p >= 0x80)
+                g_string_append_c(s, '?');
+            else if (*p == '"' || *p == '\\')
+                g_string_append_c(s, '\'');
+            else if ((unsigned char) *p < ' ' || *p == 0x7f || (c >= 0x80 && c < 0xa0))
+                g_string_append_c(s, ' ');
+            else
+                g_string_append_len(s, p, (gssize) n);
+            used += n;
+            p += n;
+        }
         g_string_append_c(s, '"');
     }
     if (st->next != 0) {

@@ -121,6 +121,30 @@ main(void)
     is_string("451 4.7.1 try  later  [0m", back.last, "control characters become spaces");
     g_free(s);
     smg_delivery_state_clear(&back);
+    /* a long 8-bit reply: last= is cut between characters, never inside
+     * one, and an octet that is not UTF-8 becomes '?' */
+    {
+        GString *r = g_string_new("550 5.1.1 ");
+        char *f;
+
+        g_string_append(r, "caf\xc3\xa9 \xff ");
+        while (r->len < 299)
+            g_string_append_c(r, 'x');
+        g_string_append(r, "\xc3\xa9\xc3\xa9 tail");
+        g_free(st.last);
+        st.last = g_string_free(r, FALSE);
+        s = smg_delivery_state_format(&st);
+        smg_delivery_state_parse(s, &back);
+        ok(back.last != NULL && g_utf8_validate(back.last, -1, NULL),
+           "a long 8-bit reply: last= is valid UTF-8");
+        ok(back.last != NULL && strlen(back.last) <= 300 && strlen(back.last) >= 298,
+           "a long 8-bit reply: last= cut at about 300 bytes (%zu)",
+           back.last != NULL ? strlen(back.last) : 0);
+        f = back.last != NULL ? strstr(back.last, "caf\xc3\xa9 ? ") : NULL;
+        ok(f != NULL, "a long 8-bit reply: UTF-8 kept, a bad octet is '?'");
+        g_free(s);
+        smg_delivery_state_clear(&back);
+    }
     smg_delivery_state_clear(&st);
     smg_delivery_state_parse(NULL, &st);
     ok(st.attempts == 0 && st.first == 0 && st.last == NULL, "no field: zero state");
