@@ -618,15 +618,17 @@ do_mail(struct session *s, const struct smg_smtp_cmd *cmd)
 
 /* rcpt_key - addr as a duplicate is known by: the local part as it is
  * (RFC 5321 2.4 leaves its case to the receiving host), the domain in
- * lower case */
+ * the form smg-send looks it up in (A-labels, lower case), so that
+ * bücher.test, BÜCHER.test and xn--bcher-kva.test are one domain */
 static char *
 rcpt_key(const char *addr)
 {
     const char *d = smg_addr_domain(addr);
-    char *dom = smg_addr_domain_lower(addr), *key;
+    char *dom, *key;
 
     if (d == NULL)
         return g_strdup(addr);
+    dom = smg_addr_domain_key(d);
     key = g_strdup_printf("%.*s%s", (int) (d - addr), addr, dom);
     g_free(dom);
     return key;

@@ -150,6 +150,18 @@ is "duplicate recipients stored once" $'SMG-Recipient: <b@Rcpt.test> NOTIFY=NEVE
     "$(grep '^SMG-Recipient:' "$SPOOL/check/new/$id")"
 like "the log counts distinct recipients" "$id: client=.*nrcpt=2, " "$(cat "$T/recv.log")"
 rm -f "$SPOOL/check/new/$id"
+# ... and so is one whose domain is written in U-labels, in A-labels, in
+# upper case or with an ideographic full stop: IDNA makes them one domain
+out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
+    'send:MAIL FROM:<a@sender.test> SMTPUTF8\r\n' read \
+    'send:RCPT TO:<x@bücher.test>\r\n' read 'send:RCPT TO:<x@xn--bcher-kva.test>\r\n' read \
+    'send:RCPT TO:<x@BÜCHER.test>\r\n' read 'send:RCPT TO:<x@bücher。test>\r\n' read \
+    'send:DATA\r\n' read 'send:Subject: idn dup\r\n\r\nx\r\n.\r\n' read 'send:QUIT\r\n' read)
+is "an IDN recipient in four spellings: 250 each" 4 "$(printf '%s\n' "$out" | grep -c '^S: 250 2.1.5')"
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+is "  ... stored once, as first written" 'SMG-Recipient: <x@bücher.test>' \
+    "$(grep '^SMG-Recipient:' "$SPOOL/check/new/$id")"
+rm -f "$SPOOL/check/new/$id"
 out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
     'send:MAIL FROM:<ü@sender.test> SMTPUTF8\r\n' read \
     'send:RCPT TO:<ö@rcpt.test>\r\n' read 'send:DATA\r\n' read \
