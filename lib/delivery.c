@@ -23,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include "lib/delivery.h"
 #include "lib/dns.h"
 #include "lib/dsn.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/policy.h"
 #include "lib/route.h"
@@ -58,6 +60,7 @@
 #define MAX_DOWN 1000       /* destinations remembered as unreachable */
 #define IDLE_POLL_MS 1000
 #define HOLD_SCAN_S 60
+#define HOLD_PEEK 1048576  /* bytes of a held file read to see if it expired */
 #define LAST_MAX 300       /* bytes of a reply kept in SMG-Delivery last= */
 
 static volatile sig_atomic_t serve_stop;
@@ -2319,7 +2322,12 @@ due(struct smg_spool *spool, const char *queue, time_t now, gboolean check_time,
 
 /*
  * hold_due - whether QUEUE/new/NAME in hold/ is hold_expired (read without
- * claiming: most held files are not)
+ * claiming: most held files are not).  Only the head is read, at most
+ * HOLD_PEEK bytes: the envelope is at the top, and a held message may be
+ * large, read again at every hold scan.  The open neither waits nor
+ * follows a link (the file may have been replaced since it was listed: a
+ * FIFO would stop the run for ever).  An envelope that goes on past the
+ * head is due: the claim reads all of it and decides.
  */
 static gboolean
 hold_due(struct smg_delivery *d, struct smg_spool *spool, const char *name)
@@ -2327,15 +2335,36 @@ hold_due(struct smg_delivery *d, struct smg_spool *spool, const char *name)
     char *dir = smg_spool_queue_dir(spool, "hold", "new");
     char *path = g_build_filename(dir, name, NULL);
     char *text = NULL;
-    gsize len = 0, off = 0;
+    gsize off = 0;
+    gssize got = -1;
     struct smg_envelope *env = NULL;
     struct smg_delivery_state ds = {0};
+    struct stat sb;
     gboolean yes = FALSE;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 
-    if (g_file_get_contents(path, &text, &len, NULL)
-        && smg_envelope_parse(text, len, &env, &off, NULL) == SMG_OK) {
-        smg_delivery_state_parse(smg_envelope_get(env, "Delivery"), &ds);
-        yes = hold_expired(d, env, &ds, smg_delivery_now(d));
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        text = g_malloc(HOLD_PEEK + 1);
+        got = smg_read_at(fd, text, HOLD_PEEK, 0);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (got >= 0) {
+        gsize len = (gsize) got;
+
+        /* a cut head ends at its last whole line */
+        if (len == HOLD_PEEK)
+            while (len > 0 && text[len - 1] != '\n')
+                len--;
+        text[len] = '\0';
+        if (smg_envelope_parse(text, len, &env, &off, NULL) == SMG_OK) {
+            if ((gsize) got == HOLD_PEEK && off >= len) {
+                yes = TRUE; /* the envelope may go on */
+            } else {
+                smg_delivery_state_parse(smg_envelope_get(env, "Delivery"), &ds);
+                yes = hold_expired(d, env, &ds, smg_delivery_now(d));
+            }
+        }
     }
     smg_delivery_state_clear(&ds);
     smg_envelope_free(env);

@@ -207,6 +207,17 @@ send --now $(($(date +%s) + 5 * 86400 + 60))
 ok "held mail of a removed gateway: expired by another gateway's smg-send" \
     test ! -f "$SPOOL/hold/new/GONE1" -a -f "$SPOOL/sign/new/GONE1X"
 
+# a held message larger than the head smg-send reads to see whether it is
+# due: kept before its time, expired after it
+{ sed 's/^SMG-Queue-ID: HOLD1$/SMG-Queue-ID: BIG1/' "$T/HOLD1.copy"
+  head -c 2200000 /dev/zero | tr '\0' 'x' | fold -w 76; } >"$SPOOL/hold/new/BIG1"
+send --now $(($(date +%s) + 3600))
+ok "a large held message: still held an hour later" test -f "$SPOOL/hold/new/BIG1"
+send --now $(($(date +%s) + 5 * 86400 + 60))
+ok "a large held message: expired into an NDR" \
+    test ! -f "$SPOOL/hold/new/BIG1" -a -f "$SPOOL/sign/new/BIG1X"
+rm -f "$SPOOL/sign/new/BIG1X"
+
 # each part's last= (smg-queue's last error, the reason in the NDR when the
 # hold expires) is its own recipients' reason, not the other part's
 spool_msg send.mta01 MIX2 a@cust.test "x@dualhold.test y@dead.test"
