@@ -155,9 +155,17 @@ genkey(const struct options *o)
     enum smg_status st;
     char *rec;
 
-    if (domain == NULL || *domain == '\0' || *selector == '\0'
-        || strpbrk(domain, " \t:;\"%@") != NULL || strpbrk(selector, " \t:;\"%@") != NULL) {
-        fprintf(stderr, "smg-sign: fatal: %s / %s: not a domain and selector\n",
+    /* both are DNS names (RFC 6376 3.1, 3.6.2.1): a typo such as
+     * "example.com." or "a..example" would print a record no zone takes
+     * and table lines that match no mail, which then goes out unsigned */
+    if (domain == NULL || !smg_addr_check_domain(domain, strlen(domain), 0)
+        || smg_addr_is_domain_literal(domain)
+        || !smg_addr_check_domain(selector, strlen(selector), 0)
+        || smg_addr_is_domain_literal(selector)
+        || strlen(selector) + strlen("._domainkey.") + strlen(domain) > 253) {
+        fprintf(stderr,
+                "smg-sign: fatal: %s / %s: not a domain and selector (host names: "
+                "letters, digits, - and ., no empty label, no final dot)\n",
                 o->args[0], selector);
         g_free(domain);
         g_free(path);

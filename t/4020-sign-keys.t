@@ -47,6 +47,21 @@ ok "no file left for a refused key" test ! -e "$T/keys/small.private"
 is "bad --type: 64" 64 $?
 "$SMG_SIGN" --genkey 'bad domain' sel >/dev/null 2>&1
 is "bad domain: 64" 64 $?
+# names that print a record no zone takes and table lines that match no
+# mail (which then goes out unsigned): refused before a key is made
+for d in new.test. 'new..test' 'new_x.test' '[192.0.2.1]'; do
+    "$SMG_SIGN" --genkey "$d" dot --output "$T/keys/dot.key" >"$T/out" 2>"$T/err"
+    is "domain '$d': 64" 64 $?
+    ok "domain '$d': no key file, nothing printed" test ! -e "$T/keys/dot.key" -a ! -s "$T/out"
+done
+like "the refusal says what a name is" 'not a domain and selector .*no final dot' "$(cat "$T/err")"
+for s in dot. 'a/b' 'a..b'; do
+    "$SMG_SIGN" --genkey new.test "$s" --output "$T/keys/dot.key" >/dev/null 2>&1
+    is "selector '$s': 64" 64 $?
+done
+ok "no key file for a refused selector" test ! -e "$T/keys/dot.key"
+"$SMG_SIGN" --genkey new.test s1.sub --type ed25519 --output "$T/keys/sub.key" >/dev/null 2>&1
+is "a selector of two labels (RFC 6376 3.1): 0" 0 $?
 "$SMG_SIGN" --genkey new.test other >"$T/other.txt" 2>/dev/null
 "$SMG_SIGN" --genkey new.test unpublished --type ed25519 >/dev/null 2>&1
 
