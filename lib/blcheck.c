@@ -968,6 +968,18 @@ row_status(const struct smg_blcheck *r, const struct smg_dnsbl_query *q,
     return "?";
 }
 
+/* shown - a list's text (a TXT reason) as the table may print it on a
+   terminal: no C0 or C1 control, DEL or bad octet (smg_log_append_shown),
+   so that a list cannot send the terminal ESC or CSI commands */
+static char *
+shown(const char *s)
+{
+    GString *out = g_string_new(NULL);
+
+    smg_log_append_shown(out, s);
+    return g_string_free(out, FALSE);
+}
+
 char *
 smg_blcheck_table(const struct smg_blcheck *r, gboolean verbose)
 {
@@ -997,13 +1009,10 @@ smg_blcheck_table(const struct smg_blcheck *r, gboolean verbose)
         row[3] = g_strdup(status);
         row[4] = e != NULL && e->since != 0 ? smg_dnsbl_time_text(e->since)
                                             : g_strdup("-");
-        row[5] = g_strdup(q->verdict == SMG_DNSBL_ERROR ? q->error
-                          : q->reason != NULL           ? q->reason
-                          : q->answer != NULL           ? q->answer
-                                                        : "-");
-        for (char *p = row[5]; *p != '\0'; p++)
-            if ((unsigned char) *p < 0x20)
-                *p = ' ';
+        row[5] = shown(q->verdict == SMG_DNSBL_ERROR ? q->error
+                       : q->reason != NULL           ? q->reason
+                       : q->answer != NULL           ? q->answer
+                                                     : "-");
         g_ptr_array_add(rows, row);
     }
     for (guint i = 0; i < r->zones->len; i++) {

@@ -301,4 +301,21 @@ is "  ... the same address written both ways: checked once" "192.0.2.3" \
     "$(json_get '" ".join(r["subject"] for r in j["results"] if r["gateway"] == "both")')"
 like "  ... and the log says so" '\[gateway both\] bind: 192\.0\.2\.3 is listed twice' "$LOG"
 
+# a TXT reason with terminal commands (ESC, CSI as U+009B and as a bare
+# octet, DEL): the table shows each as '?', so a list cannot command the
+# operator's terminal
+blcheck_conf "$DNS_PORT" <<'EOF'
+[blcheck]
+zones = ctl.test
+EOF
+blcheck --dry-run
+is "terminal commands in a reason: listed" 1 "$RC"
+like "  ... each shown as ?" '^mta01 +192\.0\.2\.1 +ctl\.test +new +.* a\?\[2Jb\?c\?d\?e listed$' "$OUT"
+is "  ... no control character or bad octet in the table" ok \
+    "$(printf '%s' "$OUT" | $PY3 -c '
+import sys, unicodedata
+t = sys.stdin.buffer.read().decode("utf-8")
+bad = [c for c in t if c != "\n" and unicodedata.category(c) == "Cc"]
+print("ok" if not bad else repr(bad))' 2>&1 | tail -1)"
+
 done_testing
