@@ -282,6 +282,24 @@ is "  ... nothing of them in the results" 0 \
 like "  ... logged as not looked up" '\[gateway any4\] bind: 0\.0\.0\.0 is any address' "$LOG"
 like "  ... and as unchecked" 'gateway=any6, status=unchecked' "$LOG"
 
+# a relay gateway's mail reaches receivers from the relay host: its bind
+# (only the way there, as smg-route --spf takes it) is not looked up, and
+# no "clean, checked now" is written for smg-route from a lookup of it
+blcheck_conf "$DNS_PORT" <<'EOF'
+[gateway relay2]
+bind = 192.0.2.1
+relay = [192.0.2.50]:25
+[blcheck]
+zones = bl.test
+EOF
+blcheck --json
+is "relay gateway with a bind: its bind not looked up" 0 \
+    "$(json_get 'len([r for r in j["results"] if r["gateway"] == "relay2"])')"
+is "  ... no state for smg-route" no \
+    "$(test -e "$T/state/blacklist/relay2" && echo yes || echo no)"
+like "  ... logged as not looked up" '\[gateway relay2\] bind: 192\.0\.2\.1 only reaches the relay \[192\.0\.2\.50\]:25' "$LOG"
+like "  ... and as unchecked" 'gateway=relay2, status=unchecked' "$LOG"
+
 # an IPv4-mapped IPv6 bind (::ffff:a.b.c.d) sends from its IPv4 address,
 # which is what an IP list lists: it is looked up as that (not as 32
 # nibbles, which no list answers), and the same address written both ways
