@@ -94,7 +94,15 @@ tmpfile_trouble(const char *m, gboolean early)
            || strstr(m, "not saved") != NULL || strstr(m, "write error") != NULL;
 }
 
-/* on_clamav_msg - libclamav's own messages go to our log, never stderr */
+/*
+ * on_clamav_msg - libclamav's own messages go to our log, never stderr.
+ * Its warnings outside a scan are about the engine and its databases (a
+ * daily database older than 7 days or dated in the future, an engine
+ * older than the databases, a limit it cannot honour) and are shown as
+ * warnings, as clamd shows them; during a scan they are about the
+ * message's content and stay debug lines, as do the lines of asterisks
+ * that frame the database warnings.
+ */
 static void
 on_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *context)
 {
@@ -107,6 +115,8 @@ on_clamav_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *
             c->error = m;
             return;
         }
+    } else if (severity == CL_MSG_WARN && c == NULL && m[strspn(m, "* ")] != '\0') {
+        smg_log_warn("libclamav: %s", m);
     } else {
         smg_log_debug("libclamav: %s", m);
     }

@@ -4,7 +4,8 @@
 # 7bit attachment, base64, in a zip and in a forwarded message; a body
 # signature of our own; clean mail with attachments; limits (a message
 # larger than max_file_size or max_scan_size is an error, not clean); an
-# unusable database (missing, empty, malformed) is exit 75, never "clean".
+# unusable database (missing, empty, malformed) is exit 75, never "clean";
+# a daily database older than 7 days is a warning in the log.
 # SPDX-License-Identifier: MIT
 . "$srcdir/t/tap/tap.sh"
 . "$srcdir/t/lib/scan.sh"
@@ -183,6 +184,27 @@ EOF
     is "database ${db##*/}: nothing on stdout" "" "$out"
     like "database ${db##*/}: fatal line" '^smg-scan: fatal: 4\.3\.0 antivirus database' "$(cat "$T/err")"
 done
+
+# a daily database that freshclam stopped updating still scans, but the
+# operator is told: libclamav's warnings while the databases load are
+# warnings in our log (they were debug lines, seen only with -d)
+$PY3 "$MKMSG" olddaily "$T/db-old" 30 || bail "sigtool cannot build a daily database"
+$PY3 "$MKMSG" olddaily "$T/db-new" 0 || bail "sigtool cannot build a daily database"
+for age in old new; do
+    write_conf <<EOF
+scan.database = $T/db-$age
+EOF
+    out=$("$SMG_SCAN" -c "$T/smg.conf" --log stderr <"$T/eicar.eml" 2>"$T/err.$age")
+    is "daily database, $age: still scans (exit 1)" 1 $?
+    like "daily database, $age: its version in the verdict" '^SMG-Virus: verdict=infected .* db=27000 ' \
+        "$(printf '%s\n' "$out" | head -1)"
+done
+like "daily database 30 days old: a warning in the log" \
+    'smg-scan\[[0-9]+\]: warning: libclamav: \*\*\* +The virus database is older than 7 days' \
+    "$(cat "$T/err.old")"
+unlike "... without the lines of asterisks around it" 'warning: libclamav: \**$' \
+    "$(cat "$T/err.old")"
+unlike "a current daily database: no warning" 'warning' "$(cat "$T/err.new")"
 
 # standard output that cannot be written: 74, as smg-scan(8) says
 write_conf </dev/null

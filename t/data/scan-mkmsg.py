@@ -9,6 +9,11 @@
 #       (MD5 of the EICAR file, from `sigtool --md5`), test.ndb (EICAR as
 #       a hex body signature, from `sigtool --hex-dump`) and body.ndb (a
 #       body signature of our own, Smg-Test-Body, for BODY_MARKER)
+#   scan-mkmsg.py olddaily DIR DAYS
+#       write DIR/daily.cud: an unsigned database built by `sigtool --build`
+#       (the EICAR MD5 as daily.hdb), then dated DAYS days back (its header
+#       and its daily.info, whose first line libclamav compares with it),
+#       as a daily database that freshclam stopped updating
 #   scan-mkmsg.py KIND [ARG]
 #       print a message on stdout; KIND is one of
 #       clean            text/plain only
@@ -71,6 +76,51 @@ def sigs(d, which="all"):
                 f.write("Smg-Test-Body:0:*:%s\n" % hx)
     finally:
         os.unlink(ef)
+
+
+def olddaily(d, days):
+    import gzip
+    import hashlib
+    import shutil
+    import tarfile
+    import tempfile
+    import time
+    os.makedirs(d, exist_ok=True)
+    w = tempfile.mkdtemp(dir=d)
+    try:
+        sigs(w, "hdb")
+        os.rename(os.path.join(w, "test.hdb"), os.path.join(w, "daily.hdb"))
+        with open(os.path.join(w, "COPYING"), "w") as f:
+            f.write("test database\n")
+        # sigtool asks for a builder name on standard input
+        subprocess.run(["sigtool", "--build=daily.cud", "--unsigned", "--cvd-version=27000",
+                        "--datadir=."], cwd=w, input=b"smg\n", check=True,
+                       capture_output=True)
+        with open(os.path.join(w, "daily.cud"), "rb") as f:
+            cud = f.read()
+    finally:
+        shutil.rmtree(w)
+    # header "ClamAV-VDB:date:version:sigs:flevel:md5:dsig:builder:stime"
+    head = cud[:512].rstrip(b" ").decode().split(":")
+    t = int(time.time()) - days * 86400
+    date = time.strftime("%d %b %Y %H-%M +0000", time.gmtime(t))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(cud[512:]))) as tin, \
+            tarfile.open(fileobj=out, mode="w:gz", format=tarfile.GNU_FORMAT) as tout:
+        for m in tin.getmembers():
+            data = tin.extractfile(m).read()
+            if m.name == "daily.info":
+                lines = data.split(b"\n")
+                info = lines[0].decode().split(":")
+                info[1], info[-1] = date, str(t)
+                lines[0] = ":".join(info).encode()
+                data = b"\n".join(lines)
+            m.size = len(data)
+            tout.addfile(m, io.BytesIO(data))
+    body = out.getvalue()
+    head[1], head[5], head[-1] = date, hashlib.md5(body).hexdigest(), str(t)
+    with open(os.path.join(d, "daily.cud"), "wb") as f:
+        f.write(":".join(head).encode().ljust(512, b" ") + body)
 
 
 def base(subject, sender="user@sender.test", to="rcpt@rcpt.test", policy=SMTP):
@@ -202,6 +252,8 @@ def main():
         raise SystemExit(__doc__)
     if a[0] == "sigs":
         sigs(a[1], a[2] if len(a) > 2 else "all")
+    elif a[0] == "olddaily":
+        olddaily(a[1], int(a[2]))
     elif a[0] == "bench-sigs":
         bench_sigs(a[1], int(a[2]))
     elif a[0] == "bench":
