@@ -208,4 +208,21 @@ sed -e "s|^keytable = .*|keytable = $T/KeyTable.fifo|" \
 timeout 10 "$SMG_SIGN" -c "$T/fifo.conf" </dev/null >"$T/fifo.out" 2>"$T/fifo.err"
 is "FIFO as key file: exit 78 (no hang)" 78 $?
 like "FIFO as key file: the error says why" 'fifo\.key: (4\.3\.5 )?not a regular file' "$(cat "$T/fifo.err")"
+
+# a KeyTable domain or selector that is no DNS name (a final dot, an empty
+# label, a blank) signed every message with a d= or s= no receiver can
+# look up, logged dkim=signed: a config error now, naming file and line
+n=0
+for ds in 'new.test.:ed1' 'new..test:ed1' 'new.test:ed 1' 'new.test:ed1.' '[192.0.2.1]:ed1'; do
+    n=$((n + 1))
+    printf 'ok1 new.test:ed1:%s\nbad%s %s:%s\n' "$T/keys/ed1.key" $n "$ds" "$T/keys/ed1.key" >"$T/KeyTable.bad$n"
+    echo "*@new.test bad$n" >"$T/SigningTable.bad$n"
+    sed -e "s|^keytable = .*|keytable = $T/KeyTable.bad$n|" \
+        -e "s|^signingtable = .*|signingtable = refile:$T/SigningTable.bad$n|" "$T/smg.conf" >"$T/bad$n.conf"
+    printf 'From: a@new.test\nTo: b@example.net\nSubject: x\n\nhello\n' |
+        "$SMG_SIGN" -c "$T/bad$n.conf" >"$T/bad.out" 2>"$T/bad.err"
+    is "KeyTable $ds: exit 78" 78 $?
+    like "KeyTable $ds: file and line named" "KeyTable\\.bad$n:2: key bad$n: .*is not a domain" "$(cat "$T/bad.err")"
+done
+is "KeyTable with a bad name: no output" "" "$(cat "$T/bad.out")"
 done_testing
