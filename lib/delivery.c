@@ -1335,6 +1335,25 @@ down_check(struct smg_delivery *d, const char *key, GPtrArray *group)
     return TRUE;
 }
 
+/*
+ * skipped_host - a host skipped without a connection (no address, none of
+ * this gateway's family): its reason what (taken) and code become *why
+ * and dsn while no connection was tried (tries), else the reason of the
+ * connection tried stays: that host's failure is what the recipients
+ * are told, and what the TLS policy's action acts on
+ */
+static void
+skipped_host(char **why, char *what, char *dsn, const char *code, unsigned tries)
+{
+    if (tries > 0) {
+        g_free(what);
+        return;
+    }
+    g_free(*why);
+    *why = what;
+    g_strlcpy(dsn, code, 16);
+}
+
 /* deliver_domain - settle the fate of every recipient in group */
 static void
 deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
@@ -1409,12 +1428,13 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             char *first = drop_ignored(d, addrs);
 
             if (first != NULL && addrs->len == 0) {
-                g_free(why);
-                why = g_strdup_printf("%s has no address outside [send] "
-                                      "ignore_target_hosts (%s)", host->name, first);
-                g_strlcpy(dsn, "5.4.4", sizeof dsn);
+                char *skipped = g_strdup_printf("%s has no address outside [send] "
+                                                "ignore_target_hosts (%s)",
+                                                host->name, first);
+
+                smg_log_info("%s: %s", domain, skipped);
+                skipped_host(&why, skipped, dsn, "5.4.4", tries);
                 no_addr++;
-                smg_log_info("%s: %s", domain, why);
                 g_free(first);
                 g_ptr_array_unref(addrs);
                 continue;
@@ -1428,9 +1448,9 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
             if (addrs->len == 0) {
                 /* addresses of the other family only: not this gateway's
                  * to reach, and no verdict on the recipients (nor a bounce) */
-                g_free(why);
-                why = g_strdup_printf("no IPv%c address for %s", v6 ? '6' : '4', host->name);
-                g_strlcpy(dsn, "4.4.4", sizeof dsn);
+                skipped_host(&why, g_strdup_printf("no IPv%c address for %s", v6 ? '6' : '4',
+                                                   host->name),
+                             dsn, "4.4.4", tries);
                 other_family++;
                 g_ptr_array_unref(addrs);
                 continue;
@@ -1438,10 +1458,9 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
         } else if (addrs->len == 0) {
             /* DNS says the host has no address: a verdict once every
              * host is found so (below) */
-            g_free(why);
-            why = g_strdup_printf("Host or domain name not found: no address "
-                                  "for %s", host->name);
-            g_strlcpy(dsn, "5.1.2", sizeof dsn);
+            skipped_host(&why, g_strdup_printf("Host or domain name not found: no "
+                                               "address for %s", host->name),
+                         dsn, "5.1.2", tries);
             no_addr++;
             g_ptr_array_unref(addrs);
             continue;
@@ -1512,9 +1531,12 @@ deliver_domain(struct smg_delivery *d, const char *domain, GPtrArray *group,
          * unasked (the limits) might have one, one of the other family
          * only is no verdict (see above); and a relay host is this
          * gateway's own setting (a typo, a DNS glitch), never a reason to
-         * bounce everything sent through it. */
+         * bounce everything sent through it.  Beside hosts that failed
+         * for want of TLS they are skipped hosts, no verdict of their
+         * own: the TLS policy's action decides. */
         if (h == hosts->len && other_family == 0 && d->relay_host == NULL) {
-            perm_fails += no_addr;
+            if (tls_fails == 0)
+                perm_fails += no_addr;
         } else {
             temp_fails += no_addr;
             if (strcmp(dsn, "5.1.2") == 0 || strcmp(dsn, "5.4.4") == 0)

@@ -54,6 +54,11 @@ v6only.test. MX 10 mx-v6.test.
 v6nx.test. MX 10 mx-v6.test.
 v6nx.test. MX 20 nx.v6nx.test.
 mx-v6.test. AAAA ::1
+# a clear-text MX beside a stale one whose name has no address
+stale.test. MX 10 mx-plain.test.
+stale.test. MX 20 gone.stale.test.
+deadstale.test. MX 10 mx-dead.test.
+deadstale.test. MX 20 gone.deadstale.test.
 EOF
 start_dns "$T/zone"
 cat >"$T/tls_policy" <<'EOF'
@@ -66,6 +71,7 @@ cat >"$T/tls_policy" <<'EOF'
 *  dualhold.test    encrypt hold
 *  plaindefer.test  encrypt
 *  tls421.test      encrypt reject
+*  stale.test       encrypt reject
 EOF
 gw_conf <<EOF
 send.tls_policy = $T/tls_policy
@@ -150,6 +156,26 @@ like "hold: notice says it is held" 'Your message is held' "$(cat "$SPOOL/sign/n
 like "defer: deferred" 'DEF1: to=<x@plaindefer.test>, .*dsn=4.7.10, status=deferred \(TLS is required' "$log"
 ok "defer: in deferred.mta01" test -f "$SPOOL/deferred.mta01/new/DEF1"
 is "nothing left in send.mta01" 0 "$(in_queue send.mta01)"
+
+# --- an MX host without an address is skipped: the other hosts' want of
+# TLS decides (the rule's reject), with the TLS reason
+: >"$T/send.log"
+spool_msg send.mta01 STALE1 a@cust.test x@stale.test
+send
+log=$(cat "$T/send.log")
+like "stale MX beside a clear-text one: rejected for want of TLS" \
+    'STALE1: to=<x@stale.test>, .*dsn=5.7.10, status=bounced \(TLS is required' "$log"
+ok "stale MX beside a clear-text one: an NDR" test -f "$SPOOL/sign/new/STALE1N1"
+ok "stale MX beside a clear-text one: not deferred" test ! -f "$SPOOL/deferred.mta01/new/STALE1"
+rm -f "$SPOOL/sign/new/STALE1N1" "$SPOOL/deferred.mta01/new/STALE1"
+# beside a host that refused the connection: deferred with that reason,
+# not the skipped host's
+spool_msg send.mta01 STALE2 a@cust.test x@deadstale.test
+send
+log=$(cat "$T/send.log")
+like "stale MX beside a dead one: deferred with the connection's reason" \
+    'STALE2: to=<x@deadstale.test>, relay=mx-dead.test.*dsn=4.4.1, status=deferred \(.*[Cc]onnection refused' "$log"
+rm -f "$SPOOL/deferred.mta01/new/STALE2"
 
 # --- TLS established, then a 421 to EHLO: no TLS failure --------------------
 # the reject (or hold) of the policy is for TLS that cannot be had; a
