@@ -27,6 +27,10 @@
 #include "lib/fileio.h"
 #include "lib/log.h"
 
+/* the largest state file read: one group of a few hundred bytes per
+   listing of a gateway's address on a list */
+#define STATE_MAX (64 * 1024 * 1024)
+
 /* DSN of an unusable DNSBL answer: a DNS failure, so never a 5xx */
 #define DSN_DNSBL "4.4.3"
 
@@ -621,22 +625,29 @@ smg_dnsbl_state_load(const char *path, struct smg_dnsbl_state **out,
     GKeyFile *kf = g_key_file_new();
     GError *kerr = NULL;
     struct smg_dnsbl_state *st = smg_dnsbl_state_new();
-    char **groups;
+    char **groups, *data = NULL;
+    gsize len = 0;
+    struct stat sb;
 
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &kerr)) {
-        if (g_error_matches(kerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            g_error_free(kerr);
-            g_key_file_free(kf);
-            *out = st;
-            return SMG_OK;
-        }
+    /* smg_file_read, not g_key_file_load_from_file: a FIFO at the path
+     * would hang the run (and, holding the lock, every later one) */
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
+        g_key_file_free(kf);
+        *out = st;
+        return SMG_OK;
+    }
+    if (smg_file_read(path, STATE_MAX, &data, &len, NULL, &kerr) != SMG_OK
+        || !g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE,
+                                      &kerr)) {
         smg_set_error(err, SMG_TEMPFAIL, "4.3.0", "state file %s: %s", path,
                       kerr->message);
         g_error_free(kerr);
+        g_free(data);
         g_key_file_free(kf);
         smg_dnsbl_state_free(st);
         return SMG_TEMPFAIL;
     }
+    g_free(data);
     groups = g_key_file_get_groups(kf, NULL);
     for (unsigned i = 0; groups[i] != NULL; i++) {
         char *why = NULL;

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -347,6 +348,22 @@ test_state(void)
     is_int(SMG_TEMPFAIL, smg_dnsbl_state_load(path, &st, &err),
            "garbage: refused");
     g_clear_error(&err);
+    {
+        /* a FIFO is refused at once, not waited on for a writer (which
+           would hang the run, and the lock every later one); the alarm
+           ends a hang as a failure */
+        char *fifo = g_build_filename(dir, "fifo.state", NULL);
+
+        ok(mkfifo(fifo, 0600) == 0, "a FIFO as the state file");
+        alarm(10);
+        is_int(SMG_TEMPFAIL, smg_dnsbl_state_load(fifo, &st, &err),
+               "a FIFO: refused at once");
+        alarm(0);
+        ok(err != NULL && strstr(err->message, "not a regular file") != NULL,
+           "  ... saying why: %s", err != NULL ? err->message : "");
+        g_clear_error(&err);
+        g_free(fifo);
+    }
 
     {
         char *sub = g_build_filename(dir, "missing", "x.state", NULL);
