@@ -33,13 +33,22 @@ smg_spamstats_dir(const struct smg_conf *conf)
     return g_build_filename(smg_conf_str(conf, "spool", "state_dir"), "spamstats", NULL);
 }
 
+/*
+ * file_name - the name of customer's file (new string): the one
+ * lib/ratelimit gives a customer's file (escaped, a leading dot too, and
+ * past 200 bytes "sha256-<hex>", so that ".tmp-" before it still fits
+ * NAME_MAX); an empty name, which it hashes, is "%00" here
+ */
+static char *
+file_name(const char *customer)
+{
+    return *customer != '\0' ? smg_ratelimit_file_name(customer) : g_strdup("%00");
+}
+
 char *
 smg_spamstats_file(const char *dir, const char *customer)
 {
-    /* the name lib/ratelimit gives a customer's file (escaped, and past
-     * 200 bytes "sha256-<hex>", so that ".tmp.PID" still fits NAME_MAX);
-     * an empty name, which it hashes, is "%00" here */
-    char *name = *customer != '\0' ? smg_ratelimit_file_name(customer) : g_strdup("%00");
+    char *name = file_name(customer);
     char *path = g_build_filename(dir, name, NULL);
 
     g_free(name);
@@ -191,7 +200,20 @@ smg_spamstats_add_dir(const char *dir, const char *customer, gboolean spam,
         if (!found)
             g_string_append_printf(out, "%" G_GINT64_FORMAT " %d %d\n", start,
                                    spam ? 0 : 1, spam ? 1 : 0);
-        tmp = g_strdup_printf("%s.tmp.%ld", file, (long) getpid());
+        /* one name, not one a process: writers take turns under the
+         * lock, so a writer killed before its rename (SIGKILL, a crash)
+         * leaves one file, which the next writer overwrites and renames,
+         * not one more file in the folder each time.  It starts with a
+         * dot, which no customer's file does (a leading one is escaped):
+         * "NAME.tmp" would be customer "NAME.tmp"'s own file */
+        {
+            char *name = file_name(customer);
+            char *dot = g_strconcat(".tmp-", name, NULL);
+
+            tmp = g_build_filename(dir, dot, NULL);
+            g_free(dot);
+            g_free(name);
+        }
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd >= 0 && !smg_write_at(fd, out->str, out->len, 0)) {
             int e = errno;

@@ -19,8 +19,9 @@
  * written and ignored when it is read; lines that do not parse (each
  * number plain decimal digits, no sign, counts up to 10^12) are ignored,
  * and lines of one hour are added up into one.  A writer holds an flock on STATE_DIR/spamstats/.lock
- * and replaces the file by rename, so readers need no lock and never see
- * a half-written file.  Files are not fsynced: a crash may lose the last
+ * and replaces the file by rename of .tmp-CUSTOMER (one name: writers take
+ * turns, and the next one overwrites what a killed one left), so readers
+ * need no lock and never see a half-written file.  Files are not fsynced: a crash may lose the last
  * counts, never the file.
  *
  * SPDX-License-Identifier: MIT

@@ -1,13 +1,16 @@
 /*
  * spamstats-t.c - unit tests for lib/spamstats: file names, counting per
  * hour, the window, lines that do not parse, concurrent writers (forked,
- * every count must arrive) and smg_spamstats_ratio through a config.
+ * every count must arrive), writers killed before their rename (what they
+ * leave is reused, not piled up) and smg_spamstats_ratio through a config.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <config.h>
 
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -267,7 +270,7 @@ test_write_error(void)
 {
     char *dir = g_build_filename(top, "full", NULL);
     char *file = smg_spamstats_file(dir, "c9");
-    char *tmp = g_strdup_printf("%s.tmp.%ld", file, (long) getpid());
+    char *tmp = g_build_filename(dir, ".tmp-c9", NULL);
     GError *err = NULL;
     unsigned before;
     gboolean failed = TRUE;
@@ -298,6 +301,81 @@ test_write_error(void)
     g_free(dir);
 }
 
+/*
+ * writers killed in the middle of writing (here by SIGXFSZ, a file size
+ * limit below the file's size; in life SIGKILL or a crash) leave their
+ * temporary file; the next writer reuses it, so the folder holds the lock
+ * and the customer's file, not one more file for each killed writer
+ */
+static void
+test_killed_writers(void)
+{
+    char *dir = g_build_filename(top, "killed", NULL);
+    gboolean killed = TRUE;
+    unsigned others = 0;
+    GError *err = NULL;
+    const char *name;
+    GDir *d;
+
+    for (int i = 0; i < 3; i++) {
+        int status = 0;
+        pid_t pid = fork();
+
+        if (pid < 0)
+            bail("fork");
+        if (pid == 0) {
+            struct rlimit rl = {10, 10};
+            GError *e = NULL;
+
+            (void) setrlimit(RLIMIT_FSIZE, &rl);
+            _exit(smg_spamstats_add_dir(dir, "c5", TRUE, 1795320000, 86400, &e) == SMG_OK
+                      ? 0
+                      : 1);
+        }
+        killed = killed && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status)
+                 && WTERMSIG(status) == SIGXFSZ;
+    }
+    ok(killed, "killed writers: each died while writing (SIGXFSZ)");
+    ok(smg_spamstats_add_dir(dir, "c5", FALSE, 1795320000, 86400, &err) == SMG_OK,
+       "killed writers: the next one counts (%s)", err != NULL ? err->message : "ok");
+    g_clear_error(&err);
+    if ((d = g_dir_open(dir, 0, NULL)) == NULL)
+        bail("cannot list %s", dir);
+    while ((name = g_dir_read_name(d)) != NULL)
+        if (strcmp(name, ".lock") != 0 && strcmp(name, "c5") != 0) {
+            diag("left over: %s", name);
+            others++;
+        }
+    g_dir_close(d);
+    is_int(0, others, "killed writers: no file left behind but the lock and the counts");
+    {
+        guint64 ham = 0, spam = 0;
+        ok(smg_spamstats_read_dir(dir, "c5", 1795320000, 86400, &ham, &spam, &err) == SMG_OK
+               && ham == 1 && spam == 0,
+           "killed writers: their counts lost, the file sound");
+    }
+    /* the temporary name is no customer's file name */
+    {
+        static const char *const names[] = {"c6.tmp", ".tmp-c6", "c6"};
+        gboolean apart = TRUE;
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(names); i++)
+            apart = apart
+                    && smg_spamstats_add_dir(dir, names[i], i == 2, 1795320000, 86400, &err)
+                           == SMG_OK;
+        for (unsigned i = 0; i < G_N_ELEMENTS(names); i++) {
+            guint64 ham = 0, spam = 0;
+            apart = apart
+                    && smg_spamstats_read_dir(dir, names[i], 1795320000, 86400, &ham, &spam,
+                                              &err) == SMG_OK
+                    && ham == (i == 2 ? 0 : 1) && spam == (i == 2 ? 1 : 0);
+        }
+        ok(apart, "customers c6.tmp and .tmp-c6 keep their counts when c6 is written");
+        g_clear_error(&err);
+    }
+    g_free(dir);
+}
+
 int
 main(void)
 {
@@ -308,6 +386,7 @@ main(void)
     test_counts();
     test_ratio();
     test_write_error();
+    test_killed_writers();
     test_tmpdir_free(top);
     return 0;
 }
