@@ -70,6 +70,25 @@ has_gateway(const struct smg_conf *conf, const char *name)
 }
 
 /*
+ * gateway_sends - whether [gateway name] has a way out, bind or relay; FALSE
+ * with err (SMG_CONFIG) if neither, the error smg-send refuses it with: a
+ * pool must not send mail to a queue no smg-send will serve
+ */
+static gboolean
+gateway_sends(const struct smg_conf *conf, const char *name, GError **err)
+{
+    char *group = g_strdup_printf("gateway %s", name);
+    gboolean ok = smg_conf_str(conf, group, "bind") != NULL
+                  || smg_conf_str(conf, group, "relay") != NULL;
+
+    if (!ok)
+        smg_set_error(err, SMG_CONFIG, NULL, "%s: [%s] has neither bind nor relay",
+                      smg_conf_path(conf), group);
+    g_free(group);
+    return ok;
+}
+
+/*
  * bound_to - the address [gateway NAME] sends from, in out (16 octets, an
  * IPv4 address as ::ffff:a.b.c.d); FALSE for no bind, the any address, or
  * a relay gateway (its mail reaches receivers from the relay host; bind
@@ -152,6 +171,10 @@ smg_route_new(const struct smg_conf *conf, struct smg_route **out, GError **err)
                 smg_set_error(err, SMG_CONFIG, NULL,
                               "%s: [route] %s: no [gateway %s] group",
                               smg_conf_path(conf), keys[p], *g);
+                smg_route_free(r);
+                return SMG_CONFIG;
+            }
+            if (!gateway_sends(conf, *g, err)) {
                 smg_route_free(r);
                 return SMG_CONFIG;
             }
@@ -699,11 +722,11 @@ smg_route_spf(const struct smg_conf *conf, char **record, char **skipped,
         char *term;
 
         g_free(group);
-        if (bind == NULL || relay || smg_addr_ip_any(bind)) {
+        if (!gateway_sends(conf, *g, err))
+            goto fail;
+        if (relay || smg_addr_ip_any(bind)) {
             g_string_append_printf(skip, "%s%s (%s)", skip->len ? ", " : "", *g,
-                                   relay           ? "relay"
-                                   : bind == NULL  ? "no bind"
-                                                   : "bind to any address");
+                                   relay ? "relay" : "bind to any address");
             continue;
         }
         if ((term = spf_term(bind)) == NULL) {

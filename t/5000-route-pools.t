@@ -150,27 +150,41 @@ is "--spf with a bound relay: exit 0" 0 $?
 is "--spf with a bound relay: its bind address not listed" \
     '"v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 -all"' "$out"
 like "--spf with a bound relay: named on stderr" 'not listed.*: mta02 \(relay\)$' "$(cat "$T/spf.err")"
-# a gateway without bind leaves from the host's default address: not
-# listed either, and named as such; with no bind address of their own at
-# all, the error names them
+# a gateway bound to the any address leaves from an address the kernel
+# picks: not listed either, and named as such; with no bind address of
+# their own at all, the error names them
 gw_conf <<'EOF'
 gateway mta02.relay = node2.test
-gateway mta01.bind = <unset>
+gateway mta01.bind = 0.0.0.0
 EOF
 out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
-is "--spf without bind: the others listed" '"v=spf1 ip4:127.0.0.3 -all"' "$out"
-like "--spf without bind: each named with its reason" \
-    'not listed.*: mta01 \(no bind\), mta02 \(relay\)$' "$(cat "$T/spf.err")"
+is "--spf with a bind to any address: the others listed" '"v=spf1 ip4:127.0.0.3 -all"' "$out"
+like "--spf with a bind to any address: each named with its reason" \
+    'not listed.*: mta01 \(bind to any address\), mta02 \(relay\)$' "$(cat "$T/spf.err")"
 gw_conf <<'EOF'
-gateway mta01.bind = <unset>
+gateway mta01.bind = ::
 gateway mta02.relay = node2.test
-gateway mta03.bind = <unset>
+gateway mta03.bind = 0.0.0.0
 EOF
 out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
 is "--spf, no bind address of their own: exit 78" 78 $?
 like "--spf, no bind address of their own: the gateways named" \
-    'no \[gateway NAME\] group has a bind address of its own: mta01 \(no bind\), mta02 \(relay\), mta03 \(no bind\)$' \
+    'no \[gateway NAME\] group has a bind address of its own: mta01 \(bind to any address\), mta02 \(relay\), mta03 \(bind to any address\)$' \
     "$(cat "$T/spf.err")"
+# a gateway with neither bind nor relay has no way out (smg-send refuses
+# it): smg-route refuses it too, rather than route mail to a queue that
+# no smg-send serves
+gw_conf <<'EOF'
+gateway mta01.bind = <unset>
+EOF
+out=$("$ROUTE" -c "$T/smg.conf" --spf 2>"$T/spf.err")
+is "--spf, a gateway without bind nor relay: exit 78" 78 $?
+like "--spf, a gateway without bind nor relay: named" \
+    '\[gateway mta01\] has neither bind nor relay' "$(cat "$T/spf.err")"
+printf 'Subject: nowhere\n\nbody\n' | "$ROUTE" -c "$T/smg.conf" --log stderr >/dev/null 2>"$T/nobind.err"
+is "a pooled gateway without bind nor relay: exit 78" 78 $?
+like "a pooled gateway without bind nor relay: named" \
+    '\[gateway mta01\] has neither bind nor relay' "$(cat "$T/nobind.err")"
 gw_conf </dev/null
 
 # --spf with many IPv6 gateways, some spelt twice: canonical, once each,

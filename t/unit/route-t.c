@@ -533,7 +533,8 @@ test_spf_and_config(void)
         static const struct {
             const char *text, *why, *what;
         } cases[] = {
-            {"[route]\ngood = a b\nbad = b\n[gateway a]\n[gateway b]\n",
+            {"[route]\ngood = a b\nbad = b\n[gateway a]\nbind = 192.0.2.1\n"
+             "[gateway b]\nbind = 192.0.2.2\n",
              "[route] bad: b is in the good pool too", "a gateway in both pools"},
             {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 2001:db8::1\n"
              "[gateway c]\nbind = 2001:DB8:0::1\n",
@@ -543,8 +544,10 @@ test_spf_and_config(void)
              "[gateway c]\nbind = ::ffff:192.0.2.1\n",
              "[route] bad: c binds the address of the good gateway a",
              "a bad gateway on a good one's IPv4 address, IPv6-mapped"},
+            {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 0.0.0.0\n[gateway c]\nbind = ::\n",
+             NULL, "gateways bound to any address"},
             {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 0.0.0.0\n[gateway c]\n",
-             NULL, "gateways bound to no address or any address"},
+             "[gateway c] has neither bind nor relay", "a gateway with no way out"},
             {"[route]\ngood = a\nbad = c\n[gateway a]\nbind = 127.0.0.1\nrelay = [127.0.0.1]:25\n"
              "[gateway c]\nbind = 127.0.0.1\nrelay = [127.0.0.1]:26\n",
              NULL, "a good and a bad relay reached from one address"},
