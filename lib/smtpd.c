@@ -1082,9 +1082,13 @@ smg_smtpd_session(struct smg_smtpd_env *env, int rfd, int wfd,
     struct session s = {0};
     GString *line = g_string_sized_new(512);
     struct smg_smtp_cmd cmd = SMG_SMTP_CMD_ZERO;
+    /* a link-local IPv6 peer's name has a zone index (fe80::1%eth0): it is
+     * no part of an address literal (RFC 5321 4.1.3) in Received:, nor of
+     * SMG-Client addr= or the rate-limit key */
+    char *client = g_strndup(client_addr, strcspn(client_addr, "%"));
 
     s.env = env;
-    s.client = client_addr;
+    s.client = client;
     s.result = SMG_OK;
     s.io = smg_netio_new(rfd, wfd, (int) env->cmd_timeout * 1000);
     /* replies must be read in time too, not a byte now and then */
@@ -1141,5 +1145,6 @@ smg_smtpd_session(struct smg_smtpd_env *env, int rfd, int wfd,
     g_free(s.auth_user);
     smg_netio_free(s.io);
     g_string_free(line, TRUE);
+    g_free(client);
     return s.result;
 }

@@ -127,6 +127,16 @@ like "IPv6 client in Received: as [IPv6:...]" '^Received: from v6\.test \(\[IPv6
 like "  ... and as the address alone in SMG-Client" '^SMG-Client: addr=2001:db8::7 helo=v6\.test' \
     "$(cat "$SPOOL/check/new/$id")"
 rm -f "$SPOOL/check/new/$id"
+# a link-local client's zone index (fe80::1%eth0) is no part of an address
+# literal: Received: and SMG-Client carry the address without it
+out=$(swaks --pipe "$SMG_RECV -c $T/smg.conf --log stderr --client fe80::7%eth0" \
+    --from a@sender.test --to b@rcpt.test --ehlo ll.test 2>&1)
+id=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p')
+like "link-local client in Received: without its zone" '^Received: from ll\.test \(\[IPv6:fe80::7\]\)$' \
+    "$(cat "$SPOOL/check/new/$id")"
+like "  ... and in SMG-Client" '^SMG-Client: addr=fe80::7 helo=ll\.test' \
+    "$(cat "$SPOOL/check/new/$id")"
+rm -f "$SPOOL/check/new/$id"
 
 # DSN and SMTPUTF8 parameters travel into the envelope
 out=$($PY3 "$srcdir/t/lib/smtpraw.py" "$RECV_PORT" read 'send:EHLO c.test\r\n' read \
