@@ -135,4 +135,21 @@ kill -TERM "$pid3"
 wait "$pid3"
 is "it stops cleanly" 0 $?
 unlike "no program of it exited" 'exited with status' "$(cat "$T/pipeline3.log")"
+
+# 9. a program that stops the pipeline for a config error (here smg-send
+# of a gateway with neither bind nor relay, which smg-recv -n does not
+# check) makes the pipeline exit with its status, 78 (it exited 0, so
+# scripts/run and any caller saw a clean stop); with its own spool and
+# state, so that it takes none of the first pipeline's mail
+mkdir -p "$T/spool4" "$T/state4"
+sed -e 's/^\[gateway mta01\]$/[gateway nobind]\nhelo = nobind.example.net\n&/' \
+    -e "s|^dir *=.*|dir = $T/spool4|" -e "s|^state_dir *=.*|state_dir = $T/state4|" \
+    "$T/smg.conf" >"$T/with blank/bad.conf"
+port4=$(free_port)
+rc=0
+timeout 20 "$srcdir/scripts/pipeline" -c "$T/with blank/bad.conf" -b "$SMG_BIN" \
+    -l "127.0.0.1:$port4" 2>"$T/pipeline4.log" || rc=$?
+is "a pipeline stopped by a config error exits 78" 78 "$rc"
+like "it says why it stopped" 'exited with status 78 \(usage or config\): stopping' \
+    "$(cat "$T/pipeline4.log")"
 done_testing
