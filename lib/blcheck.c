@@ -257,6 +257,23 @@ listed_twice(char **words, unsigned i, const char *what)
     return FALSE;
 }
 
+/* helo_is_address - whether a helo name is an IP address, bare or as an
+ * address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]", or one in brackets
+ * that is no valid literal) */
+static gboolean
+helo_is_address(const char *helo)
+{
+    char *rev;
+    gboolean ip;
+
+    if (helo[0] == '[')
+        return TRUE;
+    rev = smg_dnsbl_reverse(helo);
+    ip = rev != NULL;
+    g_free(rev);
+    return ip;
+}
+
 /* load_setup - zones and gateways from conf */
 static enum smg_status
 load_setup(struct smg_blcheck *r, GError **err)
@@ -337,6 +354,17 @@ load_setup(struct smg_blcheck *r, GError **err)
         g->name = g_strdup(gws[i]);
         g->addrs = (char **) g_ptr_array_free(addrs, FALSE);
         g->helo = smg_conf_str(conf, group, "helo");
+        /* a domain list answers an IP address with an error code (the
+         * Spamhaus DBL's 127.0.1.255, "IP queries prohibited") that would
+         * show as a listing: a helo that is an address or an address
+         * literal is no name to look up there */
+        if (st == SMG_OK && g->helo != NULL && helo_is_address(g->helo)) {
+            if (dzones[0] != NULL)
+                smg_log_warn("[%s] helo: %s is an address, not a name: not "
+                             "looked up in the domain lists",
+                             group, g->helo);
+            g->helo = NULL;
+        }
         g_ptr_array_add(r->gateways, g);
         g_strfreev(words);
         g_free(group);

@@ -336,4 +336,29 @@ t = sys.stdin.buffer.read().decode("utf-8")
 bad = [c for c in t if c != "\n" and unicodedata.category(c) == "Cc"]
 print("ok" if not bad else repr(bad))' 2>&1 | tail -1)"
 
+# a helo that is an IP address or an address literal is not asked of a
+# domain list, which answers it with an error code (the DBL's 127.0.1.255)
+# that would show as a listing
+blcheck_conf "$DNS_PORT" <<'EOF'
+[gateway iphelo]
+bind = 192.0.2.3
+helo = 192.0.2.7
+[gateway lithelo]
+bind = 192.0.2.3
+helo = [192.0.2.7]
+[blcheck]
+zones = ok.test
+domain_zones = dbl.test
+EOF
+blcheck --dry-run --json
+is "helo an IP address: not looked up in a domain list" "" \
+    "$(json_get '" ".join(r["subject"] + " " + r["status"] for r in j["results"] if r["gateway"] == "iphelo" and r["zone"] == "dbl.test")')"
+is "  ... nor an address literal" "" \
+    "$(json_get '" ".join(r["subject"] + " " + r["status"] for r in j["results"] if r["gateway"] == "lithelo" and r["zone"] == "dbl.test")')"
+is "  ... its bind still is" "192.0.2.3 clean" \
+    "$(json_get '" ".join(r["subject"] + " " + r["status"] for r in j["results"] if r["gateway"] == "iphelo")')"
+like "  ... and the log says so" '\[gateway iphelo\] helo: 192\.0\.2\.7 is an address, not a name' "$LOG"
+is "  ... the others' helo names still are" "mta01.example.net new" \
+    "$(json_get '" ".join(r["subject"] + " " + r["status"] for r in j["results"] if r["gateway"] == "mta01" and r["zone"] == "dbl.test")')"
+
 done_testing
