@@ -1647,6 +1647,16 @@ mark_recovered(int fd, const struct stat *sb, time_t now)
     return repeat[level].log;
 }
 
+/* at_name - whether NAME in the folder open as dfd is the file of status sb */
+static gboolean
+at_name(int dfd, const char *name, const struct stat *sb)
+{
+    struct stat now_sb;
+
+    return fstatat(dfd, name, &now_sb, AT_SYMLINK_NOFOLLOW) == 0
+           && now_sb.st_ino == sb->st_ino && now_sb.st_dev == sb->st_dev;
+}
+
 enum smg_status
 smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
                   GError **err)
@@ -1688,13 +1698,14 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
             /* no worker made it: not ours to move */
         } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
             /* its worker is alive */
-        } else if (fstat(fd, &sb) == 0 && sb.st_size == 0) {
+        } else if (fstat(fd, &sb) < 0 || !at_name(dirfd(d), de->d_name, &sb)) {
+            /* its worker moved it on (or finished it, and the pool
+             * handed the inode on) and let go of it between our open and
+             * our lock: no longer the dead worker's file, not ours */
+        } else if (sb.st_size == 0) {
             /* emptied for the pool by a worker that died before the
              * rename (pool_put); an empty file is never a message */
-            struct stat now_sb;
-            if (fstatat(dirfd(d), de->d_name, &now_sb, AT_SYMLINK_NOFOLLOW) == 0
-                && now_sb.st_ino == sb.st_ino && now_sb.st_dev == sb.st_dev)
-                (void) unlinkat(dirfd(d), de->d_name, 0);
+            (void) unlinkat(dirfd(d), de->d_name, 0);
         } else {
             char *src = g_build_filename(curdir, de->d_name, NULL);
             char *dst = g_build_filename(newdir, de->d_name, NULL);

@@ -31,6 +31,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,24 @@
 #include "t/tap/basic.h"
 
 static char *top; /* the test's temporary folder */
+
+/*
+ * flock - the spool's flock(2), with a hook run once before the next call:
+ * what another worker does between recovery's open of a file in cur/ and
+ * its lock
+ */
+static void (*before_flock)(void);
+
+int
+flock(int fd, int op)
+{
+    void (*hook)(void) = before_flock;
+
+    before_flock = NULL;
+    if (hook != NULL)
+        hook();
+    return (int) syscall(SYS_flock, fd, op);
+}
 
 /* path_of - "SPOOL/QUEUE/SUB/ID" (new string) */
 static char *
@@ -1629,6 +1648,46 @@ test_recover_backoff(void)
     smg_spool_close(sp);
 }
 
+/*
+ * test_recover_moved_on - recovery opened a file in cur/ while its worker
+ * was alive; the worker then moved it on (and let go of it) before
+ * recovery's lock: the file is not recovery's, and must not be marked
+ * (nor, marked already, sent an hour ahead) in its next queue
+ */
+static struct smg_spool_msg *moving;
+
+static void
+move_on(void)
+{
+    GError *err = NULL;
+
+    if (smg_spool_move(moving, "sign", 0, &err) != SMG_OK)
+        bail("move_on: %s", err->message);
+    smg_spool_msg_free(moving);
+    moving = NULL;
+}
+
+static void
+test_recover_moved_on(void)
+{
+    struct smg_spool *sp = open_spool("movedon", FALSE);
+    GError *err = NULL;
+    char *id = put(sp, "scan", NULL, "moves on normally\n");
+    unsigned moved = 99;
+
+    if (smg_spool_claim(sp, "scan", id, &moving, &err) != SMG_OK || moving == NULL)
+        bail("claim");
+    before_flock = move_on;
+    is_int(SMG_OK, smg_spool_recover(sp, "scan", &moved, &err), "moved on: recover runs");
+    is_int(0, moved, "moved on: nothing recovered");
+    ok(exists(sp, "sign", "new", id), "moved on: the file is in sign/new");
+    is_int(0, mode_of(sp, "sign", "new", id) & (S_IXUSR | S_IXGRP | S_IXOTH),
+           "moved on: not marked recovered in its next queue");
+    before_flock = NULL;
+    g_free(id);
+    smg_spool_close(sp);
+}
+
 /* test_fifo - a FIFO put in new/ or cur/ by hand stops no worker (each
  * open and read of it waited for a writer for ever) */
 static void
@@ -1700,7 +1759,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(242);
+    plan(246);
     top = test_tmpdir();
     test_ids();
     test_open();
@@ -1712,6 +1771,7 @@ main(void)
     test_recover();
     test_recover_repeat();
     test_recover_backoff();
+    test_recover_moved_on();
     test_fifo();
     test_ready_at_once();
     test_pool();
