@@ -298,6 +298,24 @@ smg_addr_parse(const char *s, size_t len, unsigned flags, struct smg_addr *out,
         out->local = g_strndup(s, len);
         return SMG_OK;
     }
+    /* ... and a quoted local part is the same mailbox as its unquoted
+     * content (RFC 5321 4.1.2): <"Postmaster">, <"Post\master"> */
+    if ((flags & SMG_ADDR_POSTMASTER) && s[0] == '"' && len <= 22
+        && scan_quoted(s, len, FALSE) == len) {
+        char plain[24];
+        size_t n = 0;
+
+        for (size_t i = 1; i + 1 < len; i++) {
+            if (s[i] == '\\')
+                i++;
+            plain[n++] = s[i];
+        }
+        if (n == 10 && g_ascii_strncasecmp(plain, "postmaster", 10) == 0) {
+            out->addr = g_strndup(plain, n);
+            out->local = g_strndup(plain, n);
+            return SMG_OK;
+        }
+    }
 
     if (s[0] == '"')
         llen = scan_quoted(s, len, utf8);

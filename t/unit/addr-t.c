@@ -378,6 +378,17 @@ test_flags(void)
     a = good("PostMaster", SMG_ADDR_POSTMASTER, "postmaster in any case");
     is_string("PostMaster", a.local, "case kept");
     smg_addr_clear(&a);
+    a = good("\"Postmaster\"", SMG_ADDR_POSTMASTER, "quoted postmaster (RFC 5321 4.1.2)");
+    ok(a.domain == NULL, "quoted postmaster has no domain");
+    is_string("Postmaster", a.addr, "quoted postmaster addr is the unquoted name");
+    smg_addr_clear(&a);
+    a = good("\"post\\MASTER\"", SMG_ADDR_POSTMASTER, "quoted postmaster with a quoted-pair");
+    is_string("postMASTER", a.local, "quoted-pair undone");
+    smg_addr_clear(&a);
+    bad("\"postmaster\"", 0, "quoted postmaster without the flag");
+    bad("\"postmaster \"", SMG_ADDR_POSTMASTER, "quoted postmaster with a space");
+    bad("\"postmaster\"x", SMG_ADDR_POSTMASTER, "quoted postmaster with a tail");
+    bad("\"postmaster", SMG_ADDR_POSTMASTER, "unclosed quoted postmaster");
     bad("postmaster", 0, "bare postmaster without the flag");
     bad("abuse", SMG_ADDR_POSTMASTER, "other bare local parts");
 }
