@@ -88,7 +88,8 @@ const struct smg_conf_key smg_conf_keys[] = {
     {"scan", "database", SMG_CONF_PATH, "/var/lib/clamav", 0, 0, NULL},
     {"scan", "hostname", SMG_CONF_STR, NULL, 1, 0, NULL},
     {"scan", "max_scan_size", SMG_CONF_SIZE, "400M", 1024, 4294967295.0, NULL},
-    {"scan", "max_file_size", SMG_CONF_SIZE, "100M", 1024, 4294967295.0, NULL},
+    /* libclamav scans no file over 2 GiB - 1; smg-scan adds 22 bytes */
+    {"scan", "max_file_size", SMG_CONF_SIZE, "100M", 1024, 2147483625.0, NULL},
     {"scan", "max_recursion", SMG_CONF_INT, "17", 1, 100, NULL},
     {"scan", "max_files", SMG_CONF_INT, "10000", 1, 1000000, NULL},
     {"scan", "max_scan_time", SMG_CONF_TIME, "120", 1, 3600, NULL},

@@ -136,6 +136,22 @@ unlike "max_scan_size (400M) above it: not named" 'max_scan_size \(' "$(cat "$T/
 write_conf </dev/null
 "$SMG_SCAN" -c "$T/smg.conf" --log stderr <"$T/big.eml" >/dev/null 2>"$T/err"
 unlike "the default limits: no warning" 'is less than' "$(cat "$T/err")"
+# libclamav scans no file over 2 GiB - 1 (it warns and scans less): a
+# max_file_size it cannot honour, with the 22 bytes smg-scan adds, is a
+# config error, not a limit that silently holds smaller messages
+write_conf <<EOF
+scan.max_file_size = 2G
+EOF
+"$SMG_SCAN" -c "$T/smg.conf" --log stderr <"$T/big.eml" >/dev/null 2>"$T/err"
+is "max_file_size 2G (over libclamav's limit): exit 78" 78 $?
+like "  ... named with its range" 'max_file_size.*2147483625' "$(cat "$T/err")"
+write_conf <<EOF
+scan.max_file_size = 2147483625
+EOF
+"$SMG_SCAN" -c "$T/smg.conf" --log stderr <"$T/big.eml" >/dev/null 2>"$T/err"
+is "max_file_size 2147483625: scanned (its virus found, exit 1)" 1 $?
+unlike "  ... and libclamav does not warn" 'libclamav.*not supported' "$(cat "$T/err")"
+write_conf </dev/null
 
 # libclamav's temporary folder is configurable
 mkdir -p "$T/clamtmp"
