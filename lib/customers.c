@@ -51,6 +51,16 @@ table_line(void *ctx, const char *path, unsigned lineno, char *customer, char *v
     domains = smg_table_words(rest, " \t\r,");
     g_free(rest);
 
+    /* a customer is an AUTH user name, which has no ':' (the credentials
+     * file's format rules it out): "customer42: example.com", written as
+     * in /etc/aliases, would load a customer that matches no message */
+    if (strchr(customer, ':') != NULL) {
+        smg_set_error(err, SMG_CONFIG, "4.3.5",
+                      "%s:%u: customer %s: a user name has no ':' (write 'NAME DOMAIN ...')",
+                      path, lineno, customer);
+        g_strfreev(domains);
+        return SMG_CONFIG;
+    }
     if (domains[0] == NULL) {
         smg_set_error(err, SMG_CONFIG, "4.3.5", "%s:%u: customer %s has no domain", path,
                       lineno, customer);

@@ -761,6 +761,12 @@ test_domains(void)
     is_int(SMG_CONFIG, smg_customers_load(bad, &tbl, &err), "customer without domain");
     ok(err != NULL && strstr(err->message, "bad:2:") != NULL, "error names file and line");
     g_clear_error(&err);
+    /* an aliases-style colon after the name: no AUTH user has one */
+    test_write_file(bad, "c42 example.com\ncustomer42: example.org\n");
+    is_int(SMG_CONFIG, smg_customers_load(bad, &tbl, &err), "customer name with ':' refused");
+    ok(err != NULL && strstr(err->message, "bad:2: customer customer42:") != NULL,
+       "  ... naming file, line and customer (%s)", err != NULL ? err->message : "none");
+    g_clear_error(&err);
     is_int(SMG_CONFIG, smg_customers_load("/nonexistent/x", &tbl, &err), "missing table");
     g_clear_error(&err);
     {
