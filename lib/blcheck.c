@@ -415,9 +415,17 @@ smg_blcheck_lookup(struct smg_blcheck *r, GError **err)
     for (guint i = 0; i < r->zones->len; i++) {
         struct zone *z = r->zones->pdata[i];
 
-        if (tp && !z->by_name) {
+        /* RFC 5782 section 5: an IPv4 list lists 127.0.0.2 and not
+         * 127.0.0.1, an IPv6 list ::FFFF:7F00:2 and not ::FFFF:7F00:1, a
+         * domain list TEST and not INVALID */
+        if (tp && z->by_name) {
+            add_query(r, NULL, "TEST", z);
+            add_query(r, NULL, "INVALID", z);
+        } else if (tp) {
             add_query(r, NULL, "127.0.0.2", z);
             add_query(r, NULL, "127.0.0.1", z);
+            add_query(r, NULL, "::ffff:7f00:2", z);
+            add_query(r, NULL, "::ffff:7f00:1", z);
         }
         for (guint j = 0; j < r->gateways->len; j++) {
             struct gateway *g = r->gateways->pdata[j];
@@ -435,22 +443,30 @@ smg_blcheck_lookup(struct smg_blcheck *r, GError **err)
     g_strfreev(servers);
     if (st != SMG_OK)
         return st;
-    /* test points: 127.0.0.2 then 127.0.0.1 of each zone, in that order */
-    for (guint i = 0; i + 1 < r->queries->len; i++) {
-        struct smg_dnsbl_query *a = r->queries->pdata[i];
-        struct smg_dnsbl_query *b = r->queries->pdata[i + 1];
+    /* test points, in front of each zone's queries in add_query's order:
+     * TEST, INVALID of a domain list; 127.0.0.2, 127.0.0.1, ::FFFF:7F00:2,
+     * ::FFFF:7F00:1 of an IP list, which passes with either pair (an
+     * IPv4-only or an IPv6-only list), unless it lists 127.0.0.1 */
+    for (guint i = 0; i < r->queries->len; i++) {
+        struct smg_dnsbl_query **q =
+            (struct smg_dnsbl_query **) &r->queries->pdata[i];
         struct zone *z;
-        char *why = NULL;
+        char *why = NULL, *why6 = NULL;
 
-        if (a->data != NULL || b->data != NULL)
+        if (q[0]->data != NULL)
             continue;
-        z = query_zone(r, a);
-        if (!smg_dnsbl_testpoints(a, b, &why)) {
+        z = query_zone(r, q[0]);
+        if (!smg_dnsbl_testpoints(q[0], q[1], &why) && !z->by_name
+            && q[1]->verdict != SMG_DNSBL_ERROR && q[1]->answer == NULL
+            && smg_dnsbl_testpoints(q[2], q[3], &why6))
+            g_clear_pointer(&why, g_free);
+        g_free(why6);
+        if (why != NULL) {
             smg_log_warn("zone=%s, test_points=failed, error=%s", z->name,
                          why);
             z->broken = why;
         }
-        i++;
+        i += z->by_name ? 1 : 3;
     }
     for (guint i = 0; i < r->queries->len; i++) {
         struct smg_dnsbl_query *q = r->queries->pdata[i];
@@ -1060,7 +1076,7 @@ smg_blcheck_table(const struct smg_blcheck *r, gboolean verbose)
             continue;
         row = g_new0(char *, 7);
         row[0] = g_strdup("-");
-        row[1] = g_strdup("127.0.0.2");
+        row[1] = g_strdup(z->by_name ? "TEST" : "127.0.0.2");
         row[2] = g_strdup(z->name);
         row[3] = g_strdup("error");
         row[4] = g_strdup("-");

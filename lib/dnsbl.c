@@ -460,24 +460,26 @@ smg_dnsbl_testpoints(const struct smg_dnsbl_query *listed,
                      const struct smg_dnsbl_query *unlisted, char **why)
 {
     if (listed->verdict == SMG_DNSBL_ERROR) {
-        *why = g_strdup_printf("test point 127.0.0.2: %s", listed->error);
+        *why = g_strdup_printf("test point %s: %s", listed->subject,
+                               listed->error);
         return FALSE;
     }
     if (listed->answer == NULL) {
-        *why = g_strdup_printf("%s %s does not list its test point 127.0.0.2 "
+        *why = g_strdup_printf("%s %s does not list its test point %s "
                                "(RFC 5782): the list is not working",
-                               DSN_DNSBL, listed->zone);
+                               DSN_DNSBL, listed->zone, listed->subject);
         return FALSE;
     }
     if (unlisted->verdict == SMG_DNSBL_ERROR) {
-        *why = g_strdup_printf("test point 127.0.0.1: %s", unlisted->error);
+        *why = g_strdup_printf("test point %s: %s", unlisted->subject,
+                               unlisted->error);
         return FALSE;
     }
     if (unlisted->answer != NULL) {
         *why =
-            g_strdup_printf("%s %s lists 127.0.0.1, which RFC 5782 forbids: "
+            g_strdup_printf("%s %s lists %s, which RFC 5782 forbids: "
                             "the list answers every query",
-                            DSN_DNSBL, unlisted->zone);
+                            DSN_DNSBL, unlisted->zone, unlisted->subject);
         return FALSE;
     }
     return TRUE;

@@ -143,10 +143,11 @@ enum smg_status smg_dnsbl_run(GPtrArray *queries, const char *const *servers,
                               GError **err) G_GNUC_WARN_UNUSED_RESULT;
 
 /*
- * smg_dnsbl_testpoints - whether a zone passes RFC 5782's test points:
- * listed is the lookup of 127.0.0.2 (it must have an answer that is no
- * error), unlisted that of 127.0.0.1 (it must have none).  FALSE with
- * *why (a new string) otherwise.
+ * smg_dnsbl_testpoints - whether a zone passes a pair of RFC 5782's test
+ * points: listed is the lookup of 127.0.0.2, ::FFFF:7F00:2 or TEST (it
+ * must have an answer that is no error), unlisted that of 127.0.0.1,
+ * ::FFFF:7F00:1 or INVALID (it must have none).  FALSE with *why (a new
+ * string, naming the subject) otherwise.
  */
 gboolean smg_dnsbl_testpoints(const struct smg_dnsbl_query *listed,
                               const struct smg_dnsbl_query *unlisted,
