@@ -47,6 +47,7 @@
 #include "lib/addr.h"
 #include "lib/customers.h"
 #include "lib/dkim.h"
+#include "lib/fileio.h"
 
 #define SIG_FIELD "DKIM-Signature: "
 
@@ -971,7 +972,7 @@ smg_dkim_genkey(enum smg_keytable_alg alg, unsigned bits, const char *path,
                           g_strerror(errno));
             st = SMG_CONFIG;
         } else {
-            gboolean ok = fchmod(fd, 0600) == 0 && write(fd, pem, n) == (ssize_t) n
+            gboolean ok = fchmod(fd, 0600) == 0 && smg_write_at(fd, pem, n, 0)
                           && fsync(fd) == 0;
             int e = errno;
 

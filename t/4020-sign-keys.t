@@ -40,6 +40,13 @@ cp "$T/keys/ed1.key" "$T/ed1.copy"
 "$SMG_SIGN" --genkey new.test ed1 --type ed25519 --output "$T/keys/ed1.key" >/dev/null 2>"$T/err"
 is "existing file: exit 78" 78 $?
 ok "existing file untouched" cmp -s "$T/keys/ed1.key" "$T/ed1.copy"
+# a short write (here a 1 KiB file size limit, SIGXFSZ ignored) is an
+# error with its reason, and no part of a key is left
+(trap '' XFSZ; ulimit -f 1; exec "$SMG_SIGN" --genkey new.test short --bits 2048 \
+    --output "$T/keys/short.key") >/dev/null 2>"$T/err"
+is "a key cut short by the file size limit: exit 78" 78 $?
+like "  ... named with its reason" 'cannot write .*short\.key: File too large' "$(cat "$T/err")"
+ok "  ... and no part of it left" test ! -e "$T/keys/short.key"
 "$SMG_SIGN" --genkey new.test small --bits 1024 >/dev/null 2>"$T/err"
 is "1024 bits: exit 78" 78 $?
 ok "no file left for a refused key" test ! -e "$T/keys/small.private"
