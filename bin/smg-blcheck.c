@@ -106,6 +106,30 @@ fail(const GError *err, gboolean *failed)
     *failed = TRUE;
 }
 
+/* What save_state needs. */
+struct saver {
+    struct smg_dnsbl_state *state;
+    const char *file;
+    gboolean *failed;
+    gboolean said; /* its failure was told */
+};
+
+/* save_state - save the state before a removal request (smg_blcheck_save_fn) */
+static gboolean
+save_state(void *data)
+{
+    struct saver *s = data;
+    GError *err = NULL;
+
+    if (smg_dnsbl_state_save(s->state, s->file, &err) == SMG_OK)
+        return TRUE;
+    if (!s->said)
+        fail(err, s->failed);
+    s->said = TRUE;
+    g_error_free(err);
+    return FALSE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -144,14 +168,16 @@ main(int argc, char **argv)
     }
     smg_blcheck_apply(b, state, g_get_real_time() / G_USEC_PER_SEC);
     if (!o.dry_run) {
+        struct saver sv = {state, state_file, &failed, FALSE};
         gboolean saved;
 
-        smg_blcheck_removals(b);
+        /* each request is marked in the state on disk before it goes */
+        smg_blcheck_removals(b, save_state, &sv);
         /* the requests made are on disk before the mail goes: a run that
            dies after telling repeats the mail (at least once), never a
            removal request, nor does it restart a listing's "since" */
         saved = smg_dnsbl_state_save(state, state_file, &err) == SMG_OK;
-        if (!saved) {
+        if (!saved && !sv.said) {
             fail(err, &failed);
             g_clear_error(&err);
         }

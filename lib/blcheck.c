@@ -619,7 +619,8 @@ request_removal(struct smg_blcheck *r, const struct zone *z,
         (long) smg_conf_int(r->conf, "blcheck", "http_timeout") * 1000;
     req.user_agent = "smg-blcheck/" PACKAGE_VERSION;
     where = smg_http_url_redacted(url);
-    e->removal_attempts++;
+    if (g_strcmp0(e->removal, "pending") != 0) /* else counted */
+        e->removal_attempts++;
     e->removal_time = r->now;
     g_free(e->removal);
     g_free(e->removal_detail);
@@ -669,12 +670,50 @@ same_listing(GPtrArray *all, const struct smg_dnsbl_entry *e, GHashTable *tried)
     return NULL;
 }
 
+/* mark_pending - record in the state, saved through save, that e's
+ * removal request is being sent, before it is: a run that dies after
+ * sending then never sends it again (removal=pending, told as such).
+ * FALSE, with e as it was, when the state cannot be saved: the request is
+ * not sent, and a later run that can save sends it. */
+static gboolean
+mark_pending(struct smg_blcheck *r, struct smg_dnsbl_entry *e,
+             smg_blcheck_save_fn save, void *save_data)
+{
+    char *removal = e->removal, *detail = e->removal_detail;
+    unsigned attempts = e->removal_attempts;
+    gint64 when = e->removal_time;
+
+    if (save == NULL)
+        return TRUE;
+    e->removal = g_strdup("pending");
+    e->removal_detail = NULL;
+    e->removal_attempts++;
+    e->removal_time = r->now;
+    if (save(save_data)) {
+        g_free(removal);
+        g_free(detail);
+        return TRUE;
+    }
+    g_free(e->removal);
+    e->removal = removal;
+    e->removal_detail = detail;
+    e->removal_attempts = attempts;
+    e->removal_time = when;
+    smg_log_warn("gateway=%s, address=%s, zone=%s, removal=not sent (the "
+                 "state cannot be saved first; a later run sends it), and "
+                 "no other removal request this run",
+                 e->gateway, e->subject, e->zone);
+    return FALSE;
+}
+
 void
-smg_blcheck_removals(struct smg_blcheck *r)
+smg_blcheck_removals(struct smg_blcheck *r, smg_blcheck_save_fn save,
+                     void *save_data)
 {
     GPtrArray *all = smg_dnsbl_state_entries(r->state);
     gboolean enabled = smg_conf_bool(r->conf, "blcheck", "removal_requests");
     GHashTable *tried = g_hash_table_new(NULL, NULL);
+    gboolean blocked = FALSE;
 
     for (guint i = 0; i < all->len; i++) {
         struct smg_dnsbl_entry *e = all->pdata[i];
@@ -699,7 +738,8 @@ smg_blcheck_removals(struct smg_blcheck *r)
             continue;
         }
         if (z->url != NULL) {
-            if (enabled) {
+            if (enabled && !blocked
+                && !(blocked = !mark_pending(r, e, save, save_data))) {
                 g_hash_table_add(tried, e);
                 request_removal(r, z, e);
             }
@@ -732,6 +772,9 @@ removal_text(const struct smg_dnsbl_entry *e)
         return g_strdup_printf("by hand: open %s", d);
     if (g_strcmp0(e->removal, "none") == 0)
         return g_strdup("none configured for this list");
+    if (g_strcmp0(e->removal, "pending") == 0)
+        return g_strdup("sent by a run that stopped before it recorded the "
+                        "result: not sent again; check with the list");
     return g_strdup("not requested (removal_requests = no)");
 }
 

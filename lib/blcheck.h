@@ -79,13 +79,21 @@ void smg_blcheck_apply(struct smg_blcheck *b, struct smg_dnsbl_state *st,
 /* smg_blcheck_counts - what the run found (after smg_blcheck_apply) */
 struct smg_blcheck_counts smg_blcheck_counts(const struct smg_blcheck *b);
 
+/* smg_blcheck_save_fn - save the state; FALSE (having logged why) if not */
+typedef gboolean (*smg_blcheck_save_fn)(void *data);
+
 /*
  * smg_blcheck_removals - for each listed entry without a removal request
  * made, or whose last one failed: send the list's removal_url request (if
  * [blcheck] removal_requests), or record its removal_form link, or "none".
- * Results go into the entries and the log; never fails.
+ * Before each request the entry is marked removal=pending and save (if
+ * not NULL) is called with save_data: when it fails, that request and the
+ * later ones are not sent (a later run sends them), so that a request is
+ * never sent twice; an entry left pending by a run that died is not sent
+ * again.  Results go into the entries and the log; never fails.
  */
-void smg_blcheck_removals(struct smg_blcheck *b);
+void smg_blcheck_removals(struct smg_blcheck *b, smg_blcheck_save_fn save,
+                          void *save_data);
 
 /*
  * smg_blcheck_notify - mail the entries not told yet to [blcheck] notify

@@ -278,4 +278,32 @@ like "two spellings: an address bound twice is looked up once" \
 unlike "  ... not under its second spelling" 'gateway=mta05, address=2001:db8::25' "$LOG"
 like "  ... and said" '\[gateway mta05\] bind: 2001:db8::25 is listed twice; checked once' "$LOG"
 
+# --- the state cannot be saved: no request goes, so none goes twice ----------
+# Each request is marked in the state on disk (removal=pending) before it
+# is sent; when that fails (here: the temporary file's name is taken by a
+# folder), the run sends none, and a later run that can save sends each
+# once.
+conf savefail
+mkdir "$T/state/savefail.state.tmp"
+before=$(nreq)
+blcheck
+is "state not savable: exit 75" 75 "$RC"
+is "  ... no removal request sent" "$before" "$(nreq)"
+like "  ... the log says why" 'removal=not sent \(the state cannot be saved first' "$LOG"
+blcheck
+is "  ... nor on the next run that cannot save" "$before" "$(nreq)"
+rmdir "$T/state/savefail.state.tmp"
+blcheck
+is "state savable again: the requests go, once each" "$((before + 2))" "$(nreq)"
+like "  ... recorded as sent" '^removal=sent$' "$(cat "$T/state/savefail.state")"
+like "  ... after one attempt" '^removal_attempts=1$' "$(cat "$T/state/savefail.state")"
+blcheck
+is "  ... and not again" "$((before + 2))" "$(nreq)"
+
+# a request marked pending by a run that died before its result was
+# recorded is not sent again, and the mail says to check with the list
+sed -i 's/^removal=sent$/removal=pending/' "$T/state/savefail.state"
+blcheck
+is "pending request: not sent again" "$((before + 2))" "$(nreq)"
+
 done_testing
