@@ -279,9 +279,17 @@ do_ehlo(struct session *s, const struct smg_smtp_cmd *cmd)
         s->quit = TRUE;
         return;
     }
+    /* one word: it goes into SMG-Client and Received: as is, so it must
+     * not be longer than a domain can be (RFC 5321 4.5.3.1.2: 255 octets),
+     * or the Received: line could pass RFC 5322's 998 (max_line_length
+     * is up to 1 MiB); refused as Exim refuses a HELO that is no name */
+    if (strcspn(cmd->arg, " \t") > SMG_ADDR_MAX_DOMAIN) {
+        reply(s, 501, "5.5.2", "Syntax: %s hostname (longer than %d octets)",
+              smg_smtp_verb_name(cmd->verb), SMG_ADDR_MAX_DOMAIN);
+        return;
+    }
     tx_reset(s);
     g_free(s->helo);
-    /* one word: it goes into SMG-Client and Received: as is */
     s->helo = g_strndup(cmd->arg, strcspn(cmd->arg, " \t"));
     if (cmd->verb == SMG_SMTP_HELO) {
         s->esmtp = FALSE;

@@ -247,6 +247,15 @@ out=$(raw $hello 'send:MAIL FROM:<a@b.test> FOO=BAR\r\n' read 'send:MAIL FROM:a@
 like "unknown parameter: 555 5.5.4" '^S: 555 5.5.4' "$out"
 like "missing brackets: 501" '^S: 501 5.1.7' "$out"
 
+# a HELO/EHLO name longer than a domain (255 octets) would make a Received:
+# line past RFC 5322's 998 octets: 501, and the session goes on
+long=$(printf 'h%.0s' $(seq 1 300))
+d255="$(printf 'a%.0s' $(seq 1 63)).$(printf 'b%.0s' $(seq 1 63)).$(printf 'c%.0s' $(seq 1 63)).$(printf 'd%.0s' $(seq 1 63))"
+out=$(raw read "send:EHLO $long.test\r\n" read "send:HELO $long.test\r\n" read \
+    "send:EHLO $d255\r\n" read 'send:QUIT\r\n' read)
+is "EHLO and HELO of 305 octets (under max_line_length): 501 5.5.2" 2 "$(printf '%s\n' "$out" | grep -c '^S: 501 5.5.2')"
+like "  ... then EHLO of 255 octets: 250" '^S: 250-PIPELINING' "$out"
+
 # max_messages: the message over the limit gets 421 at MAIL and the session
 # ends, so that the client sends it again on a new connection
 stop_recv
