@@ -1709,10 +1709,15 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
         } else {
             char *src = g_build_filename(curdir, de->d_name, NULL);
             char *dst = g_build_filename(newdir, de->d_name, NULL);
-            const char *again = mark_recovered(fd, &sb, now);
+            struct stat cur_sb = sb;
+
+            /* marked once it is back in new/: a move that fails leaves it
+             * in cur/ as it was, and the next recovery does not count a
+             * death that did not happen */
             if (unordered && link(src, dst) == 0) {
                 /* cur/ is synchronous: its name goes only once new/ is
                  * synced, and under our lock (see move_to) */
+                const char *again = mark_recovered(fd, &cur_sb, now);
                 struct batch_done r = {src, fd};
                 g_array_append_val(linked, r);
                 src = NULL;
@@ -1722,8 +1727,10 @@ smg_spool_recover(struct smg_spool *spool, const char *queue, unsigned *moved,
             } else if (fstat(fd, &sb) == 0 && smg_spool_is_at(&sb, dst)) {
                 /* one file under both names (a move cut short): the name
                  * in new/ is enough */
+                (void) mark_recovered(fd, &sb, now);
                 (void) unlink(src);
             } else if (rename(src, dst) == 0) {
+                const char *again = mark_recovered(fd, &cur_sb, now);
                 n++;
                 smg_log_info("%s: queue=%s, status=recovered%s", de->d_name, queue, again);
             }

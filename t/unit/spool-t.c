@@ -1645,6 +1645,32 @@ test_recover_backoff(void)
            "backoff: the count began anew in sign (10 s, not 60 s or more)");
     }
     g_free(bad);
+
+    /* a recovery whose move back fails (here a folder in the way) leaves
+     * the file as it was: no death counted until it is back in new/ */
+    bad = put(sp, "route", NULL, "its recovery cannot move it\n");
+    ok(die_holding(sp, "route", bad, NULL), "backoff: dies in route");
+    {
+        char *in_way = path_of(sp, "route", "new", bad);
+        char *in_cur = path_of(sp, "route", "cur", bad);
+        struct stat sb;
+
+        if (mkdir(in_way, 0700) < 0)
+            bail("mkdir: %s", strerror(errno));
+        for (int i = 0; i < 3; i++)
+            if (smg_spool_recover(sp, "route", &moved, &err) != SMG_OK || moved != 0)
+                bail("recover in the way %d", i);
+        ok(lstat(in_cur, &sb) == 0 && (sb.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0,
+           "backoff: a failed move back leaves the file in cur/ unmarked");
+        rmdir(in_way);
+        is_int(SMG_OK, smg_spool_recover(sp, "route", &moved, &err),
+               "backoff: recovered once the way is free");
+        ok(moved == 1 && mtime_of_file(sp, "route", "new", bad) <= time(NULL),
+           "backoff: ... counted as one death, ready at once");
+        g_free(in_way);
+        g_free(in_cur);
+    }
+    g_free(bad);
     smg_spool_close(sp);
 }
 
@@ -1759,7 +1785,7 @@ int
 main(void)
 {
     smg_log_init("spool-t", SMG_LOG_STDERR, FALSE);
-    plan(246);
+    plan(250);
     top = test_tmpdir();
     test_ids();
     test_open();
