@@ -530,6 +530,13 @@ do_mail(struct session *s, const struct smg_smtp_cmd *cmd)
         reply(s, 555, "5.5.4", "Error: ESMTP parameters need EHLO");
         return;
     }
+    if (cmd->auth != NULL && s->env->auth == NULL) {
+        /* AUTH is never offered (auth = off): a parameter of an extension
+         * not offered is refused (RFC 5321 4.1.1.11), as Postfix does
+         * without SASL, rather than stored as the client claims it */
+        reply(s, 555, "5.5.4", "Error: AUTH is not offered (unsupported option AUTH=)");
+        return;
+    }
     if (cmd->body == SMG_SMTP_BODY_BINARYMIME) {
         /* RFC 3030: only with CHUNKING (BDAT), which is not offered */
         reply(s, 555, "5.5.4", "Error: BODY=BINARYMIME is not offered");

@@ -232,6 +232,11 @@ out=$(raw $hello 'send:MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n' read \
 like "BODY=BINARYMIME: 555 5.5.4" '^S: 555 5.5.4 .*BINARYMIME' "$out"
 like "BODY=8BITMIME: 250" '^S: 250 2.1.0' "$out"
 
+# AUTH= with auth = off, where AUTH is never offered: 555 (RFC 5321 4.1.1.11)
+out=$(raw $hello 'send:MAIL FROM:<a@b.test> AUTH=a+40b.test\r\n' read \
+    'send:MAIL FROM:<a@b.test> AUTH=<>\r\n' read 'send:QUIT\r\n' read)
+is "MAIL AUTH= without AUTH offered: 555 5.5.4 (both)" 2 "$(printf '%s\n' "$out" | grep -c '^S: 555 5.5.4 .*AUTH')"
+
 # command order
 out=$(raw read 'send:MAIL FROM:<a@b.test>\r\n' read 'send:QUIT\r\n' read)
 like "MAIL before EHLO: 503 5.5.1" '^S: 503 5.5.1' "$out"
