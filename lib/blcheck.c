@@ -460,6 +460,14 @@ smg_blcheck_lookup(struct smg_blcheck *r, GError **err)
             && q[1]->verdict != SMG_DNSBL_ERROR && q[1]->answer == NULL
             && smg_dnsbl_testpoints(q[2], q[3], &why6))
             g_clear_pointer(&why, g_free);
+        /* a domain list that does not list TEST passes if it does not
+         * list INVALID either: the big ones (Spamhaus DBL, SURBL, URIBL)
+         * publish test names of their own (dbltest.com ...), not
+         * RFC 5782's TEST, and would all be taken for broken */
+        if (why != NULL && z->by_name && q[0]->verdict != SMG_DNSBL_ERROR
+            && q[0]->answer == NULL && q[1]->verdict != SMG_DNSBL_ERROR
+            && q[1]->answer == NULL)
+            g_clear_pointer(&why, g_free);
         g_free(why6);
         if (why != NULL) {
             smg_log_warn("zone=%s, test_points=failed, error=%s", z->name,
