@@ -697,9 +697,8 @@ open_pooled(const char *path)
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
         || (sb.st_size != 0 && ftruncate(fd, 0) < 0)
         || (sb.st_mtime < time(NULL) - 3600 && futimens(fd, NULL) < 0)
-        || ((sb.st_mode & (SMG_SPOOL_RECOVERED | SMG_SPOOL_REPEAT_BITS))
-            && fchmod(fd, sb.st_mode & 07777 & ~(SMG_SPOOL_RECOVERED | SMG_SPOOL_REPEAT_BITS))
-                   < 0)) {
+        || ((sb.st_mode & SMG_SPOOL_RECOVERY_BITS)
+            && fchmod(fd, sb.st_mode & 07777 & ~SMG_SPOOL_RECOVERY_BITS) < 0)) {
         close(fd);
         (void) unlink(path);
         return -1;
@@ -707,12 +706,21 @@ open_pooled(const char *path)
     return fd;
 }
 
+/* at_name - whether NAME in the folder open as dfd (AT_FDCWD: NAME is a
+ * path) is the file of status sb */
+static gboolean
+at_name(int dfd, const char *name, const struct stat *sb)
+{
+    struct stat now_sb;
+
+    return fstatat(dfd, name, &now_sb, AT_SYMLINK_NOFOLLOW) == 0
+           && now_sb.st_ino == sb->st_ino && now_sb.st_dev == sb->st_dev;
+}
+
 gboolean
 smg_spool_is_at(const struct stat *a, const char *path)
 {
-    struct stat b;
-
-    return lstat(path, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino;
+    return at_name(AT_FDCWD, path, a);
 }
 
 /*
@@ -1390,9 +1398,7 @@ move_to(struct smg_spool_msg *msg, const char *queue, time_t mtime, const char *
         /* the next queue's workers owe it no caution */
         struct stat sb;
         if (fstat(msg->fd, &sb) == 0
-            && fchmod(msg->fd,
-                      sb.st_mode & 07777 & ~(SMG_SPOOL_RECOVERED | SMG_SPOOL_REPEAT_BITS))
-                   == 0)
+            && fchmod(msg->fd, sb.st_mode & 07777 & ~SMG_SPOOL_RECOVERY_BITS) == 0)
             msg->recovered = FALSE;
     }
     newdir = smg_spool_queue_dir(spool, queue, "new");
@@ -1645,16 +1651,6 @@ mark_recovered(int fd, const struct stat *sb, time_t now)
                               | ((next & 2u) ? S_IXOTH : 0));
     }
     return repeat[level].log;
-}
-
-/* at_name - whether NAME in the folder open as dfd is the file of status sb */
-static gboolean
-at_name(int dfd, const char *name, const struct stat *sb)
-{
-    struct stat now_sb;
-
-    return fstatat(dfd, name, &now_sb, AT_SYMLINK_NOFOLLOW) == 0
-           && now_sb.st_ino == sb->st_ino && now_sb.st_dev == sb->st_dev;
 }
 
 enum smg_status
