@@ -266,6 +266,7 @@ static void
 do_ehlo(struct session *s, const struct smg_smtp_cmd *cmd)
 {
     GPtrArray *lines;
+    size_t word;
 
     if (cmd->arg == NULL || *cmd->arg == '\0') {
         reply(s, 501, "5.5.4", "Syntax: %s hostname", smg_smtp_verb_name(cmd->verb));
@@ -283,14 +284,15 @@ do_ehlo(struct session *s, const struct smg_smtp_cmd *cmd)
      * not be longer than a domain can be (RFC 5321 4.5.3.1.2: 255 octets),
      * or the Received: line could pass RFC 5322's 998 (max_line_length
      * is up to 1 MiB); refused as Exim refuses a HELO that is no name */
-    if (strcspn(cmd->arg, " \t") > SMG_ADDR_MAX_DOMAIN) {
+    word = strcspn(cmd->arg, " \t");
+    if (word > SMG_ADDR_MAX_DOMAIN) {
         reply(s, 501, "5.5.2", "Syntax: %s hostname (longer than %d octets)",
               smg_smtp_verb_name(cmd->verb), SMG_ADDR_MAX_DOMAIN);
         return;
     }
     tx_reset(s);
     g_free(s->helo);
-    s->helo = g_strndup(cmd->arg, strcspn(cmd->arg, " \t"));
+    s->helo = g_strndup(cmd->arg, word);
     if (cmd->verb == SMG_SMTP_HELO) {
         s->esmtp = FALSE;
         reply(s, 250, NULL, "%s", s->env->hostname);
