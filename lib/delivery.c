@@ -2366,8 +2366,12 @@ hold_due(struct smg_delivery *d, struct smg_spool *spool, const char *name)
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 
     if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
-        text = g_malloc(HOLD_PEEK + 1);
-        got = smg_read_at(fd, text, HOLD_PEEK, 0);
+        /* the file's size if less: most held files are small, and every
+         * one is looked at each hold scan */
+        gsize want = MIN((gsize) sb.st_size, (gsize) HOLD_PEEK);
+
+        text = g_malloc(want + 1);
+        got = smg_read_at(fd, text, want, 0);
     }
     if (fd >= 0)
         close(fd);
