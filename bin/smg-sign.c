@@ -158,14 +158,12 @@ genkey(const struct options *o)
     /* both are DNS names (RFC 6376 3.1, 3.6.2.1): a typo such as
      * "example.com." or "a..example" would print a record no zone takes
      * and table lines that match no mail, which then goes out unsigned */
-    if (domain == NULL || !smg_addr_check_domain(domain, strlen(domain), 0)
-        || smg_addr_is_domain_literal(domain)
-        || !smg_addr_check_domain(selector, strlen(selector), 0)
-        || smg_addr_is_domain_literal(selector)
+    if (domain == NULL || !smg_keytable_dns_name(domain, 0)
+        || !smg_keytable_dns_name(selector, 0)
         || strlen(selector) + strlen("._domainkey.") + strlen(domain) > 253) {
         fprintf(stderr,
-                "smg-sign: fatal: %s / %s: not a domain and selector (host names: "
-                "letters, digits, - and ., no empty label, no final dot)\n",
+                "smg-sign: fatal: %s / %s: not a domain and selector (" SMG_KEYTABLE_DNS_NAME
+                ")\n",
                 o->args[0], selector);
         g_free(domain);
         g_free(path);

@@ -148,6 +148,12 @@ decode_pkey(const char *data, gsize len)
     return pkey;
 }
 
+gboolean
+smg_keytable_dns_name(const char *s, unsigned flags)
+{
+    return smg_addr_check_domain(s, strlen(s), flags) && !smg_addr_is_domain_literal(s);
+}
+
 void
 smg_keytable_key_clear(struct smg_dkim_key *key)
 {
@@ -257,15 +263,11 @@ load_key_line(void *ctx, const char *path, unsigned line, char *name,
     /* d= and s= are DNS names (RFC 6376 3.1, 3.5): "example.com." or
      * "s 1" would sign every message with a signature no receiver can
      * verify, logged dkim=signed all the same */
-    if ((strcmp(f[0], "%") != 0
-         && (!smg_addr_check_domain(f[0], strlen(f[0]), SMG_ADDR_UTF8)
-             || smg_addr_is_domain_literal(f[0])))
-        || !smg_addr_check_domain(f[1], strlen(f[1]), 0)
-        || smg_addr_is_domain_literal(f[1])) {
+    if ((strcmp(f[0], "%") != 0 && !smg_keytable_dns_name(f[0], SMG_ADDR_UTF8))
+        || !smg_keytable_dns_name(f[1], 0)) {
         smg_set_error(err, SMG_CONFIG, NULL,
                       "%s:%u: key %s: %s:%s is not a domain (or %%) and a "
-                      "selector (host names: letters, digits, - and ., no "
-                      "empty label, no final dot)",
+                      "selector (" SMG_KEYTABLE_DNS_NAME ")",
                       path, line, name, f[0], f[1]);
         g_strfreev(f);
         return SMG_CONFIG;

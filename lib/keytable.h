@@ -80,6 +80,15 @@ const struct smg_dkim_key *smg_keytable_nth(const struct smg_keytable *kt,
                                             guint i);
 
 /*
+ * smg_keytable_dns_name - whether s can be a d= domain or an s= selector:
+ * a host name (SMG_KEYTABLE_DNS_NAME says what that is, for an error
+ * message), no address literal; flags as smg_addr_check_domain's
+ * (SMG_ADDR_UTF8 lets U-labels through)
+ */
+#define SMG_KEYTABLE_DNS_NAME "host names: letters, digits, - and ., no empty label, no final dot"
+gboolean smg_keytable_dns_name(const char *s, unsigned flags);
+
+/*
  * smg_keytable_key_parse - a private key from PEM text, base64 DER text or
  * DER bytes (data[0..len)), checked as the KeyTable checks it.  On SMG_OK
  * *key is filled (alg, bits, pkey, pem, pub; the caller sets the names and
